@@ -1,0 +1,8 @@
+"""Typed, validated stack config (DESIGN §4): the only package that reads `pulumi.Config`."""
+from .errors import ConfigError, Problem
+from .loader import StackConfig, load_stack_config, secret_output
+from .model import Bastion, Installer, Mirror, Network, Primary, Tls
+from .rules import normalised_base_url
+
+__all__ = ["ConfigError", "Problem", "StackConfig", "load_stack_config", "secret_output", "Bastion",
+           "Installer", "Mirror", "Network", "Primary", "Tls", "normalised_base_url"]

@@ -1,0 +1,192 @@
+"""The stack config contract (DESIGN §4) as typed, frozen models.
+
+Field-level rules live here, next to the field they guard; rules that compare fields or mirrors
+with each other live in `rules.py`. Every field carries a description: the README's config
+reference table is generated from them (`stack_config.reference`).
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal, Optional
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic.alias_generators import to_camel
+
+DEFAULT_BITBUCKET_VERSION = "9.4.16"
+MIRROR_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
+# Bitbucket's own rule for project keys: a letter first, then letters, digits or underscores.
+PROJECT_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
+_HOSTNAME_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def _is_hostname(host: str) -> bool:
+    labels = host.rstrip(".").split(".")
+    return len(host) <= 253 and all(_HOSTNAME_LABEL.match(label) for label in labels)
+
+
+def _https_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https":
+        raise ValueError(f"expected an https:// URL (Bitbucket mirroring refuses plain HTTP), got '{value}'")
+    if not parts.hostname or not _is_hostname(parts.hostname.lower()):
+        raise ValueError(f"expected https://<hostname>[...], got '{value}'")
+    if parts.query or parts.fragment:
+        raise ValueError(f"expected a base URL without query or fragment, got '{value}'")
+    return value
+
+
+def _mirror_base_url(value: str) -> str:
+    _https_url(value)
+    parts = urlsplit(value)
+    if parts.path not in ("", "/"):
+        raise ValueError(f"expected https://<host> with no path (the mirror is served at the host's root), got '{value}'")
+    if parts.port not in (None, 443):
+        raise ValueError(f"expected https://<host> on port 443 (the load balancer or nginx listens there), got '{value}'")
+    return value
+
+
+def _cidr(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"expected a CIDR such as 203.0.113.10/32, got '{value}' ({exc})") from None
+    return str(network)
+
+
+def _pem_certificates(value: str) -> str:
+    if "-----BEGIN CERTIFICATE-----" not in value or "-----END CERTIFICATE-----" not in value:
+        raise ValueError("expected PEM certificate text (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)")
+    return value
+
+
+def _pem_private_key(value: SecretStr) -> SecretStr:
+    text = value.get_secret_value()
+    if not re.search(r"-----BEGIN ([A-Z]+ )?PRIVATE KEY-----", text):
+        # Never echo the value: it is key material.
+        raise ValueError("expected a PEM private key (-----BEGIN ... PRIVATE KEY-----); the value is not shown")
+    return value
+
+
+def _project_key(value: str) -> str:
+    if not PROJECT_KEY.match(value):
+        raise ValueError(
+            f"'{value}' is not a Bitbucket project key: a letter first, then letters, digits or underscores, "
+            "at most 128 characters")
+    return value.upper()
+
+
+def _mirror_name(value: str) -> str:
+    if not MIRROR_NAME.match(value):
+        raise ValueError(
+            f"'{value}' is not a valid mirror name: expected ^[a-z][a-z0-9-]{{1,30}}$ "
+            "(lower-case, starts with a letter; it names AWS resources and stack outputs)")
+    return value
+
+
+def _regex(pattern: str, expected: str):
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise ValueError(f"expected {expected}, got '{value}'")
+        return value
+
+    return check
+
+
+HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+MirrorBaseUrl = Annotated[str, AfterValidator(_mirror_base_url)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+PemCertificates = Annotated[str, AfterValidator(_pem_certificates)]
+PemPrivateKey = Annotated[SecretStr, AfterValidator(_pem_private_key)]
+ProjectKey = Annotated[str, AfterValidator(_project_key)]
+MirrorName = Annotated[str, AfterValidator(_mirror_name)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+VpcId = Annotated[str, AfterValidator(_regex(r"^vpc-[0-9a-f]{8,17}$", "a VPC id such as vpc-0123456789abcdef0"))]
+SubnetId = Annotated[str, AfterValidator(_regex(r"^subnet-[0-9a-f]{8,17}$", "a subnet id such as subnet-0123456789abcdef0"))]
+HostedZoneId = Annotated[str, AfterValidator(_regex(r"^Z[0-9A-Z]{4,31}$", "a Route53 hosted zone id such as Z0123456789ABCDEFGHIJ"))]
+CertificateArn = Annotated[str, AfterValidator(_regex(
+    r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$",
+    "an ACM certificate ARN such as arn:aws:acm:ap-southeast-2:123456789012:certificate/..."))]
+Version = Annotated[str, AfterValidator(_regex(r"^\d+\.\d+\.\d+$", "a Bitbucket version MAJOR.MINOR.PATCH such as 9.4.16"))]
+Sha256 = Annotated[str, AfterValidator(_regex(r"^[0-9a-f]{64}$", "a sha256 hex digest (64 lower-case hex digits)"))]
+
+
+def _at_least_one_mirror(value: tuple) -> tuple:
+    # An after-validator rather than min_length: pydantic reports min_length also when an
+    # item merely failed, which would add a false "no mirrors" line to real problems.
+    if not value:
+        raise ValueError("expected at least one mirror entry (name, baseUrl, ...)")
+    return value
+
+
+class _Model(BaseModel):
+    # Unknown keys are errors (a typo must not silently fall back to a default); keys are the
+    # camelCase names of the stack file.
+    model_config = ConfigDict(alias_generator=to_camel, extra="forbid", frozen=True,
+                              str_strip_whitespace=True, hide_input_in_errors=True)
+
+
+class Primary(_Model):
+    url: HttpsUrl = Field(description="HTTPS URL of the primary Bitbucket Data Center instance.")
+    username: str = Field(min_length=1, description="A user with SYS_ADMIN on the primary (approves the mirror, selects projects).")
+    ssh_port: Port = Field(7999, description="The primary's SSH port; mirrors sync over SSH.")
+    cidrs: tuple[Cidr, ...] = Field((), description="The primary's egress addresses, allowed to reach mirrors on 443.")
+    ca_bundle: Optional[PemCertificates] = Field(None, description="PEM CA certificates to trust for a privately signed primary (providers and the mirror's JVM).")
+
+
+class Bastion(_Model):
+    host: str = Field(min_length=1, description="Jump host used to reach the mirror nodes over SSH.")
+    user: str = Field("ec2-user", min_length=1, description="SSH user on the jump host.")
+    port: Port = Field(22, description="SSH port of the jump host.")
+    private_key: PemPrivateKey = Field(description="Secret: PEM private key for the jump host.")
+
+
+class Network(_Model):
+    vpc_id: Optional[VpcId] = Field(None, description="VPC for the mirror hosts; default: the region's default VPC.")
+    subnet_ids: tuple[SubnetId, ...] = Field((), description="Subnets for hosts and load balancers; default: the VPC's subnets.")
+    client_cidrs: tuple[Cidr, ...] = Field((), description="Who may clone over 443 and 7999; default: the VPC's CIDR.")
+    admin_cidrs: tuple[Cidr, ...] = Field((), description="Who may reach SSH 22 for installation; never 0.0.0.0/0 or ::/0.")
+    bastion: Optional[Bastion] = Field(None, description="Optional jump host for the installation over SSH.")
+
+
+class Installer(_Model):
+    url: HttpsUrl = Field(description="Where to download atlassian-bitbucket-<version>.tar.gz (an internal mirror for air-gapped networks).")
+    sha256: Optional[Sha256] = Field(None, description="Expected sha256 of the archive; the install refuses a mismatch.")
+
+
+class Tls(_Model):
+    mode: Literal["acm", "nginx"] = Field("acm", description="acm: ACM certificate on a network load balancer; nginx: nginx on the host terminates TLS.")
+    hosted_zone_id: Optional[HostedZoneId] = Field(None, description="Route53 zone for certificate validation and the DNS record of the base URL.")
+    certificate_arn: Optional[CertificateArn] = Field(None, description="acm: use this existing ACM certificate instead of requesting one.")
+    certificate: Optional[PemCertificates] = Field(None, description="nginx: PEM certificate chain for the base URL's host.")
+    private_key: Optional[PemPrivateKey] = Field(None, description="nginx, secret: PEM private key of that certificate.")
+
+
+class Mirror(_Model):
+    name: MirrorName = Field(description="Unique name, ^[a-z][a-z0-9-]{1,30}$; prefixes AWS resources and stack outputs.")
+    display_name: Optional[str] = Field(None, min_length=1, description="Name shown in Bitbucket; default: name. A setup key: a change replaces the mirror.")
+    base_url: MirrorBaseUrl = Field(description="The mirror's public https URL. A setup key: a change replaces the mirror.")
+    bitbucket_version: Version = Field(DEFAULT_BITBUCKET_VERSION, description="Bitbucket Data Center version to install (9.x or newer).")
+    nodes: int = Field(1, ge=1, description="Number of nodes; more than 1 is a mirror farm (needs tls.mode acm).")
+    instance_type: str = Field("m6i.xlarge", description="EC2 instance type; smaller than 2 vCPU / 8 GiB is refused.")
+    home_volume_gb: int = Field(100, ge=20, le=16384, description="Size of each node's encrypted gp3 home volume, GiB.")
+    os: Literal["al2023", "ubuntu"] = Field("al2023", description="Host OS: Amazon Linux 2023 or Ubuntu 24.04 LTS (current AMI looked up).")
+    installer: Optional[Installer] = Field(None, description="Optional: download the archive from an internal URL, with its sha256.")
+    tls: Tls = Field(Tls(), description="How HTTPS is terminated; see tls.* keys.")
+    projects: tuple[ProjectKey, ...] = Field((), description="Project keys to mirror (upper-cased); or use mirrorAll.")
+    mirror_all: bool = Field(False, description="Mirror every project. Irreversible: going back means replacing the mirror.")
+    wait_for_sync: bool = Field(True, description="pulumi up waits until the selected repositories report synced.")
+    approval_timeout_s: int = Field(1800, ge=60, description="How long to wait for the mirror's request to appear on the primary, seconds.")
+
+    @property
+    def effective_display_name(self) -> str:
+        return self.display_name or self.name
+
+
+class StackModel(_Model):
+    primary: Primary = Field(description="The primary instance; see primary.* keys.")
+    network: Network = Field(Network(), description="Where the hosts live and who may reach them; see network.* keys.")
+    mirrors: Annotated[tuple[Mirror, ...], AfterValidator(_at_least_one_mirror)] = Field(description="One entry per mirror site; see mirrors[].* keys.")

@@ -1,0 +1,88 @@
+"""Rules that compare fields, or mirrors, with each other (field rules live in `model.py`)."""
+from __future__ import annotations
+
+import ipaddress
+from typing import Callable
+from urllib.parse import urlsplit
+
+from .errors import Problem
+from .instance_types import MIN_MEMORY_GIB, MIN_VCPUS, UnknownInstanceType, size_of
+from .model import Mirror, StackModel
+
+
+def normalised_base_url(url: str) -> str:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    port = "" if parts.port in (None, 443) else f":{parts.port}"
+    return f"https://{host}{port}{parts.path.rstrip('/')}"
+
+
+def stack_problems(stack: StackModel, warn: Callable[[str], None]) -> list[Problem]:
+    problems = []
+    for i, cidr in enumerate(stack.network.admin_cidrs):
+        if ipaddress.ip_network(cidr).prefixlen == 0:
+            problems.append(Problem(f"network.adminCidrs[{i}]",
+                                    f"'{cidr}' opens SSH to the whole internet; expected your admin addresses "
+                                    "(e.g. 198.51.100.7/32) or use network.bastion"))
+    names: dict[str, int] = {}
+    urls: dict[str, int] = {}
+    for i, mirror in enumerate(stack.mirrors):
+        problems += _mirror_problems(i, mirror, warn)
+        if mirror.name in names:
+            problems.append(Problem(f"mirrors[{i}].name",
+                                    f"'{mirror.name}' is already used by mirrors[{names[mirror.name]}]; names must be unique"))
+        names.setdefault(mirror.name, i)
+        url = normalised_base_url(mirror.base_url)
+        if url in urls:
+            problems.append(Problem(f"mirrors[{i}].baseUrl",
+                                    f"'{mirror.base_url}' is the same URL as mirrors[{urls[url]}].baseUrl; "
+                                    "each mirror needs its own base URL"))
+        urls.setdefault(url, i)
+    return problems
+
+
+def _mirror_problems(i: int, mirror: Mirror, warn: Callable[[str], None]) -> list[Problem]:
+    at = f"mirrors[{i}]"
+    problems = []
+    tls = mirror.tls
+    if mirror.nodes > 1 and tls.mode == "nginx":
+        problems.append(Problem(f"{at}.tls.mode",
+                                f"a mirror farm (nodes: {mirror.nodes}) needs tls.mode 'acm': the farm sits behind "
+                                "one load balancer; nginx mode serves a single node"))
+    if tls.mode == "acm":
+        if not tls.hosted_zone_id and not tls.certificate_arn:
+            problems.append(Problem(f"{at}.tls.hostedZoneId",
+                                    "tls.mode 'acm' needs tls.hostedZoneId (to request and validate a certificate) "
+                                    "or tls.certificateArn (an existing certificate)"))
+        for key, value in (("certificate", tls.certificate), ("privateKey", tls.private_key)):
+            if value is not None:
+                problems.append(Problem(f"{at}.tls.{key}", "is only used with tls.mode 'nginx'; remove it or set tls.mode: nginx"))
+    else:
+        if tls.certificate is None:
+            problems.append(Problem(f"{at}.tls.certificate", "tls.mode 'nginx' needs the PEM certificate chain for the base URL's host"))
+        if tls.private_key is None:
+            problems.append(Problem(f"{at}.tls.privateKey",
+                                    "tls.mode 'nginx' needs the certificate's PEM private key, set as a secret: "
+                                    f"pulumi config set --path --secret '{at}.tls.privateKey' < key.pem"))
+        if tls.certificate_arn is not None:
+            problems.append(Problem(f"{at}.tls.certificateArn", "is only used with tls.mode 'acm' (ACM certificates cannot be exported to nginx)"))
+    if mirror.mirror_all and mirror.projects:
+        problems.append(Problem(f"{at}.mirrorAll",
+                                "mirrorAll: true mirrors every project; remove either mirrorAll or projects"))
+    try:
+        size = size_of(mirror.instance_type)
+        if size.vcpus < MIN_VCPUS or size.memory_gib < MIN_MEMORY_GIB:
+            problems.append(Problem(f"{at}.instanceType",
+                                    f"'{mirror.instance_type}' has {size.vcpus} vCPU / {size.memory_gib:g} GiB; a mirror "
+                                    f"needs at least {MIN_VCPUS} vCPU and {MIN_MEMORY_GIB} GiB (e.g. m6i.large, m6i.xlarge)"))
+    except UnknownInstanceType:
+        warn(f"{at}.instanceType: '{mirror.instance_type}' is not in the size table; make sure it has at least "
+             f"{MIN_VCPUS} vCPU and {MIN_MEMORY_GIB} GiB")
+    except ValueError as exc:
+        problems.append(Problem(f"{at}.instanceType", str(exc)))
+    seen = set()
+    for j, key in enumerate(mirror.projects):
+        if key in seen:
+            problems.append(Problem(f"{at}.projects[{j}]", f"'{key}' is listed twice"))
+        seen.add(key)
+    return problems

@@ -1,0 +1,212 @@
+"""The stack config contract (DESIGN §4): defaults, and every refusal with its key path."""
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any, Optional
+
+import pytest
+
+from stack_config import ConfigError, StackConfig, load_stack_config, secret_output
+from tests.harness import in_runtime
+
+PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+PEM_KEY = "-----BEGIN PRIVATE KEY-----\nsuper-secret-key-material\n-----END PRIVATE KEY-----\n"
+
+BASE: dict[str, Any] = {
+    "primary": {"url": "https://bitbucket.example.com", "username": "mirror-admin"},
+    "mirrors": [{"name": "syd", "baseUrl": "https://mirror-syd.example.com",
+                 "tls": {"hostedZoneId": "Z0123456789ABCDEFGHIJ"}}],
+}
+
+
+def load(raw: dict[str, Any], password: Optional[str] = "pw", extra: Optional[dict[str, str]] = None,
+         warnings: Optional[list[str]] = None) -> StackConfig:
+    """`load_stack_config` against a config bag, as the CLI would hand it over."""
+    bag = {f"bitbucket-mirrors:{k}": json.dumps(v) for k, v in raw.items()}
+    if password is not None:
+        bag["bitbucket-mirrors:primaryPassword"] = password
+    bag.update(extra or {})
+
+    sink = warnings if warnings is not None else []
+    return in_runtime(lambda _loop: load_stack_config(warn=sink.append), bag, ["bitbucket-mirrors:primaryPassword"])
+
+
+def with_(path: str, value: Any, base: Optional[dict] = None) -> dict[str, Any]:
+    """A copy of BASE with the dotted/indexed `path` set (value DELETE removes it)."""
+    raw = copy.deepcopy(base or BASE)
+    parts = path.replace("[", ".[").split(".")
+    node: Any = raw
+    for i, part in enumerate(parts):
+        key: Any = int(part[1:-1]) if part.startswith("[") else part
+        last = i == len(parts) - 1
+        if last:
+            if value is DELETE:
+                del node[key]
+            else:
+                node[key] = value
+        else:
+            if isinstance(key, str) and key not in node:
+                node[key] = {}
+            node = node[key]
+    return raw
+
+
+DELETE = object()
+NGINX_TLS = {"mode": "nginx", "certificate": PEM_CERT, "privateKey": PEM_KEY}
+TWO_MIRRORS = with_("mirrors", [BASE["mirrors"][0], {**BASE["mirrors"][0], "name": "fra",
+                                                     "baseUrl": "https://mirror-fra.example.com"}])
+
+
+def problems_of(raw: dict[str, Any], **kwargs) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load(raw, **kwargs)
+    return str(caught.value)
+
+
+REFUSALS = [
+    # (case id, config, key path named, words the message must contain)
+    ("http-primary", with_("primary.url", "http://bitbucket.example.com"), "primary.url", "https://"),
+    ("http-baseurl", with_("mirrors[0].baseUrl", "http://mirror.example.com"), "mirrors[0].baseUrl", "https://"),
+    ("missing-primary-url", with_("primary.url", DELETE), "primary.url", "required"),
+    ("missing-username", with_("primary.username", DELETE), "primary.username", "required"),
+    ("missing-primary", with_("primary", DELETE), "primary", "required"),
+    ("missing-baseurl", with_("mirrors[0].baseUrl", DELETE), "mirrors[0].baseUrl", "required"),
+    ("missing-mirrors", with_("mirrors", DELETE), "mirrors", "required"),
+    ("no-mirrors", with_("mirrors", []), "mirrors", "at least one mirror"),
+    ("zero-nodes", with_("mirrors[0].nodes", 0), "mirrors[0].nodes", "greater than or equal to 1"),
+    ("farm-with-nginx", with_("mirrors[0].nodes", 3, with_("mirrors[0].tls", NGINX_TLS)),
+     "mirrors[0].tls.mode", "needs tls.mode 'acm'"),
+    ("mirror-all-and-projects", with_("mirrors[0].mirrorAll", True, with_("mirrors[0].projects", ["PROJ"])),
+     "mirrors[0].mirrorAll", "remove either mirrorAll or projects"),
+    ("bad-project-key", with_("mirrors[0].projects", ["OK", "1BAD"]), "mirrors[0].projects[1]", "not a Bitbucket project key"),
+    ("project-key-dash", with_("mirrors[0].projects", ["MY-PROJ"]), "mirrors[0].projects[0]", "letters, digits or underscores"),
+    ("duplicate-project", with_("mirrors[0].projects", ["ops", "OPS"]), "mirrors[0].projects[1]", "listed twice"),
+    ("duplicate-names", with_("mirrors[1].name", "syd", TWO_MIRRORS), "mirrors[1].name", "already used by mirrors[0]"),
+    ("duplicate-baseurl-case-slash", with_("mirrors[1].baseUrl", "https://MIRROR-SYD.example.com/", TWO_MIRRORS),
+     "mirrors[1].baseUrl", "same URL as mirrors[0].baseUrl"),
+    ("small-instance-cpu", with_("mirrors[0].instanceType", "m6i.medium"), "mirrors[0].instanceType", "1 vCPU / 4 GiB"),
+    ("small-instance-memory", with_("mirrors[0].instanceType", "c6i.large"), "mirrors[0].instanceType", "2 vCPU / 4 GiB"),
+    ("small-burstable", with_("mirrors[0].instanceType", "t3.medium"), "mirrors[0].instanceType", "at least 2 vCPU and 8 GiB"),
+    ("not-an-instance-type", with_("mirrors[0].instanceType", "huge"), "mirrors[0].instanceType", "family.size"),
+    ("bad-name-upper", with_("mirrors[0].name", "Syd"), "mirrors[0].name", "^[a-z][a-z0-9-]{1,30}$"),
+    ("bad-name-short", with_("mirrors[0].name", "s"), "mirrors[0].name", "not a valid mirror name"),
+    ("bad-name-long", with_("mirrors[0].name", "s" * 32), "mirrors[0].name", "not a valid mirror name"),
+    ("unknown-tls-mode", with_("mirrors[0].tls.mode", "letsencrypt"), "mirrors[0].tls.mode", "'acm' or 'nginx'"),
+    ("acm-without-zone-or-arn", with_("mirrors[0].tls", {"mode": "acm"}), "mirrors[0].tls.hostedZoneId", "tls.certificateArn"),
+    ("nginx-without-certificate", with_("mirrors[0].tls", {"mode": "nginx", "privateKey": PEM_KEY}),
+     "mirrors[0].tls.certificate", "PEM certificate chain"),
+    ("nginx-without-key", with_("mirrors[0].tls", {"mode": "nginx", "certificate": PEM_CERT}),
+     "mirrors[0].tls.privateKey", "--secret"),
+    ("nginx-with-acm-arn", with_("mirrors[0].tls", {**NGINX_TLS, "certificateArn": "arn:aws:acm:ap-southeast-2:123456789012:certificate/abc-1"}),
+     "mirrors[0].tls.certificateArn", "only used with tls.mode 'acm'"),
+    ("malformed-client-cidr", with_("network", {"clientCidrs": ["10.0.0.0/33"]}), "network.clientCidrs[0]", "expected a CIDR"),
+    ("cidr-host-bits", with_("network", {"adminCidrs": ["10.0.0.1/24"]}), "network.adminCidrs[0]", "expected a CIDR"),
+    ("malformed-primary-cidr", with_("primary.cidrs", ["not-a-cidr"]), "primary.cidrs[0]", "expected a CIDR"),
+    ("ssh-open-v4", with_("network", {"adminCidrs": ["0.0.0.0/0"]}), "network.adminCidrs[0]", "whole internet"),
+    ("ssh-open-v6", with_("network", {"adminCidrs": ["198.51.100.7/32", "::/0"]}), "network.adminCidrs[1]", "whole internet"),
+    ("unknown-key-suggests", with_("mirrors[0].tls.hostedZoneID", "Z0123456789ABCDEFGHIJ"), "mirrors[0].tls.hostedZoneID",
+     "did you mean 'hostedZoneId'"),
+    ("unknown-top-level-key", with_("network", {"clientCidr": ["10.0.0.0/8"]}), "network.clientCidr", "did you mean 'clientCidrs'"),
+    ("baseurl-with-path", with_("mirrors[0].baseUrl", "https://mirror.example.com/bitbucket"), "mirrors[0].baseUrl", "no path"),
+    ("baseurl-other-port", with_("mirrors[0].baseUrl", "https://mirror.example.com:8443"), "mirrors[0].baseUrl", "port 443"),
+    ("bad-version", with_("mirrors[0].bitbucketVersion", "9.4"), "mirrors[0].bitbucketVersion", "MAJOR.MINOR.PATCH"),
+    ("bad-sha", with_("mirrors[0].installer", {"url": "https://dl.internal/bb.tar.gz", "sha256": "abc"}),
+     "mirrors[0].installer.sha256", "sha256"),
+    ("bad-zone-id", with_("mirrors[0].tls.hostedZoneId", "zone-1"), "mirrors[0].tls.hostedZoneId", "hosted zone id"),
+    ("small-home", with_("mirrors[0].homeVolumeGb", 5), "mirrors[0].homeVolumeGb", "greater than or equal to 20"),
+    ("bastion-without-key", with_("network", {"bastion": {"host": "bastion.example.com"}}), "network.bastion.privateKey", "required"),
+]
+
+
+@pytest.mark.parametrize("raw, path, words", [c[1:] for c in REFUSALS], ids=[c[0] for c in REFUSALS])
+def test_refusal_names_key_and_expectation(raw, path, words):
+    message = problems_of(raw)
+    assert f"bitbucket-mirrors:{path}:" in message, message
+    assert words in message, message
+    assert "nothing was created" in message
+
+
+def test_missing_password_is_refused_with_the_command_to_set_it():
+    message = problems_of(BASE, password=None)
+    assert "bitbucket-mirrors:primaryPassword: is required" in message
+    assert "pulumi config set --secret primaryPassword" in message
+
+
+def test_unknown_top_level_key_is_refused_with_suggestion():
+    message = problems_of(BASE, extra={"bitbucket-mirrors:mirror": "[]"})
+    assert "bitbucket-mirrors:mirror: unknown key; did you mean 'mirrors'?" in message
+
+
+def test_all_problems_are_reported_together():
+    raw = with_("primary.url", "http://x.example.com", with_("mirrors[0].nodes", 0))
+    message = problems_of(raw, password=None)
+    assert "3 problems" in message
+    for path in ("primary.url", "mirrors[0].nodes", "primaryPassword"):
+        assert f"bitbucket-mirrors:{path}:" in message
+
+
+def test_secret_values_never_appear_in_errors():
+    bad_key = "-----BEGIN NOT A KEY----- hunter2-material"
+    raw = with_("mirrors[0].tls", {"mode": "nginx", "certificate": PEM_CERT, "privateKey": bad_key})
+    message = problems_of(with_("mirrors[0].nodes", 2, raw))
+    assert "mirrors[0].tls.privateKey" in message
+    assert "hunter2" not in message
+    bastion = with_("network", {"bastion": {"host": "b.example.com", "privateKey": ["hunter2-in-a-list"]}})
+    assert "hunter2" not in problems_of(bastion)
+
+
+def test_defaults_follow_the_contract():
+    config = load(BASE)
+    mirror = config.mirrors[0]
+    assert config.primary.ssh_port == 7999
+    assert config.primary.cidrs == () and config.primary.ca_bundle is None
+    assert config.network.vpc_id is None and config.network.admin_cidrs == () and config.network.bastion is None
+    assert mirror.effective_display_name == "syd"
+    assert mirror.bitbucket_version == "9.4.16"
+    assert (mirror.nodes, mirror.instance_type, mirror.home_volume_gb) == (1, "m6i.xlarge", 100)
+    assert mirror.tls.mode == "acm"
+    assert mirror.projects == () and mirror.mirror_all is False and mirror.wait_for_sync is True
+    assert mirror.installer is None
+    assert mirror.approval_timeout_s == 1800
+
+
+def test_config_objects_are_frozen_and_keys_upper_cased():
+    config = load(with_("mirrors[0].projects", ["plat", "Ops_2"]))
+    assert config.mirrors[0].projects == ("PLAT", "OPS_2")
+    with pytest.raises(Exception):
+        config.mirrors[0].nodes = 5  # type: ignore[misc]
+
+
+def test_unknown_instance_family_passes_with_a_warning():
+    warnings: list[str] = []
+    config = load(with_("mirrors[0].instanceType", "x9z.4xlarge"), warnings=warnings)
+    assert config.mirrors[0].instance_type == "x9z.4xlarge"
+    assert any("mirrors[0].instanceType" in w and "x9z.4xlarge" in w for w in warnings)
+
+
+def test_known_sufficient_instance_types_pass_without_warning():
+    for instance_type in ("m6i.large", "t3.large", "r6i.large", "c6i.xlarge", "m7g.2xlarge"):
+        warnings: list[str] = []
+        load(with_("mirrors[0].instanceType", instance_type), warnings=warnings)
+        assert warnings == [], instance_type
+
+
+def test_secrets_stay_pulumi_secrets():
+    raw = with_("mirrors[0].tls", NGINX_TLS)
+    raw = with_("network", {"bastion": {"host": "b.example.com", "privateKey": PEM_KEY}}, raw)
+    captured: dict[str, Any] = {}
+    bag = {f"bitbucket-mirrors:{k}": json.dumps(v) for k, v in raw.items()}
+    bag["bitbucket-mirrors:primaryPassword"] = "pw-hunter2"
+
+    def run(loop):
+        config = load_stack_config(warn=lambda _: None)
+        outputs = [config.primary_password, secret_output(config.mirrors[0].tls.private_key),
+                   secret_output(config.network.bastion.private_key)]
+        captured["secret"] = [loop.run_until_complete(o.is_secret()) for o in outputs]
+        captured["repr"] = repr(config)
+
+    in_runtime(run, bag, ["bitbucket-mirrors:primaryPassword", "bitbucket-mirrors:mirrors"])
+    assert captured["secret"] == [True, True, True]
+    assert "super-secret-key-material" not in captured["repr"]
+    assert "pw-hunter2" not in captured["repr"]

@@ -1,0 +1,337 @@
+"""Run the real program (`__main__.py`) under Pulumi's mocks with a real stack file.
+
+`run_program(stack_file)` returns every registered resource with its inputs, its raw wire inputs
+(where secrets are still wrapped, so tests can prove key material never travels in the clear),
+its parent and its dependencies, plus the resolved stack outputs. Each run gets a fresh event
+loop and a fresh context: Pulumi keeps its settings and root stack in ContextVars, and
+module-level `set_mocks` breaks on newer Pythons (DESIGN §8).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hashlib
+import json
+import logging
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional, TypeVar
+
+import pulumi
+import yaml
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.stack import run_pulumi_func, wait_for_rpcs
+from pulumi.runtime.settings import get_root_resource
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[1]
+PROGRAM = ROOT / "__main__.py"
+EXAMPLE_STACK = ROOT / "Pulumi.example.yaml"
+PROJECT = "bitbucket-mirrors"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # Pulumi's wire signature of a secret value
+SECRET_KEY = "4dabf18193072939515e22adb298388d"
+
+# Stand-ins for `secure:` values of stack files, which the CLI would decrypt for the program.
+TEST_PASSWORD = "pw-Test-9f3b1c"
+
+
+@dataclass
+class RecordedResource:
+    typ: str
+    name: str
+    urn: str
+    inputs: dict[str, Any]
+    wire_inputs: dict[str, Any]
+    parent: str
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    custom: bool
+    outputs: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RecordedCall:
+    token: str
+    args: dict[str, Any]
+
+
+@dataclass
+class ProgramRun:
+    resources: list[RecordedResource]
+    calls: list[RecordedCall]
+    outputs: dict[str, Any]
+    secret_outputs: set[str]
+    warnings: list[str]
+
+    def of_type(self, typ: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def one(self, typ: str, name: Optional[str] = None) -> RecordedResource:
+        found = [r for r in self.of_type(typ) if name is None or r.name == name]
+        assert len(found) == 1, f"expected one {typ} {name or ''}, found {[r.name for r in found]}"
+        return found[0]
+
+    def by_urn(self, urn: str) -> RecordedResource:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def children_of(self, parent: RecordedResource) -> list[RecordedResource]:
+        return [r for r in self.resources if r.parent == parent.urn]
+
+    def depends_on(self, resource: RecordedResource, other: RecordedResource) -> bool:
+        """Whether `resource` waits for `other`, directly or through dependencies and parents."""
+        seen: set[str] = set()
+        todo = list(self._direct_deps(resource))
+        while todo:
+            urn = todo.pop()
+            if urn == other.urn:
+                return True
+            if urn in seen:
+                continue
+            seen.add(urn)
+            dep = next((r for r in self.resources if r.urn == urn), None)
+            if dep is not None:
+                todo += self._direct_deps(dep)
+                # A dependency on a component waits for all of its children.
+                todo += [c.urn for c in self.children_of(dep)]
+        return False
+
+    @staticmethod
+    def _direct_deps(resource: RecordedResource) -> list[str]:
+        deps = list(resource.dependencies)
+        for urns in resource.property_dependencies.values():
+            deps += urns
+        return deps
+
+
+def _fake_id(typ: str, name: str) -> str:
+    return f"{typ.split(':')[-1].lower()}-{hashlib.sha1(name.encode()).hexdigest()[:12]}"
+
+
+class ProgramMocks(pulumi.runtime.Mocks):
+    """Answers for the few computed outputs and data-source calls the program reads."""
+
+    def __init__(self) -> None:
+        self.calls: list[RecordedCall] = []
+        self._ip = 10
+
+    def _next_ip(self) -> str:
+        self._ip += 1
+        return f"10.20.0.{self._ip}"
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        outputs = dict(args.inputs)
+        rid = _fake_id(args.typ, args.name)
+        typ = args.typ
+        if typ == "aws:ec2/instance:Instance":
+            outputs.update(privateIp=self._next_ip(), publicIp=f"203.0.113.{self._ip}",
+                           availabilityZone=outputs.get("availabilityZone", "ap-southeast-2a"),
+                           arn=f"arn:aws:ec2:ap-southeast-2:123456789012:instance/{rid}")
+        elif typ == "aws:ec2/securityGroup:SecurityGroup":
+            outputs.update(arn=f"arn:aws:ec2:ap-southeast-2:123456789012:security-group/{rid}")
+        elif typ == "aws:lb/loadBalancer:LoadBalancer":
+            outputs.update(dnsName=f"{args.name}.elb.ap-southeast-2.amazonaws.com", zoneId="Z1GM3OXH4ZPM65",
+                           arn=f"arn:aws:elasticloadbalancing:ap-southeast-2:123456789012:loadbalancer/net/{rid}")
+        elif typ == "aws:lb/targetGroup:TargetGroup":
+            outputs.update(arn=f"arn:aws:elasticloadbalancing:ap-southeast-2:123456789012:targetgroup/{rid}")
+        elif typ == "aws:acm/certificate:Certificate":
+            domain = outputs.get("domainName", "example.com")
+            outputs.update(arn=f"arn:aws:acm:ap-southeast-2:123456789012:certificate/{rid}",
+                           domainValidationOptions=[{
+                               "domainName": domain, "resourceRecordName": f"_x1.{domain}.",
+                               "resourceRecordType": "CNAME", "resourceRecordValue": "_y1.acm-validations.aws."}])
+        elif typ == "aws:acm/certificateValidation:CertificateValidation":
+            outputs.update(id=rid)
+        elif typ == "aws:ebs/volume:Volume":
+            rid = "vol-0" + hashlib.sha1(args.name.encode()).hexdigest()[:16]
+        elif typ.startswith("tls:index/privateKey:PrivateKey"):
+            tag = hashlib.sha1(args.name.encode()).hexdigest()[:16]
+            outputs.update(privateKeyOpenssh=f"-----BEGIN OPENSSH PRIVATE KEY-----\nmock{tag}\n-----END OPENSSH PRIVATE KEY-----\n",
+                           privateKeyPem=f"-----BEGIN PRIVATE KEY-----\nmock{tag}\n-----END PRIVATE KEY-----\n",
+                           publicKeyOpenssh=f"ssh-ed25519 AAAAmock{tag}\n")
+        elif typ == "random:index/randomPassword:RandomPassword":
+            outputs.update(result="mock-random-" + hashlib.sha1(args.name.encode()).hexdigest()[:20])
+        elif typ.startswith("pulumi-python:dynamic/bitbucket:"):
+            outputs.update(_dynamic_outputs(typ, args.name, outputs))
+        return rid, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        self.calls.append(RecordedCall(args.token, dict(args.args)))
+        token = args.token
+        if token == "aws:ec2/getVpc:getVpc":
+            return {"id": "vpc-0default000000001", "cidrBlock": "172.31.0.0/16", "default": True}
+        if token == "aws:ec2/getSubnets:getSubnets":
+            return {"ids": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2", "subnet-0ccccccccccccccc3"]}
+        if token == "aws:ec2/getAmi:getAmi":
+            return {"id": "ami-0mock0000000000001", "architecture": "x86_64"}
+        if token == "aws:ec2/getSubnet:getSubnet":
+            return {"id": args.args.get("id"), "availabilityZone": "ap-southeast-2a"}
+        if token == "aws:index/getRegion:getRegion":
+            return {"name": "ap-southeast-2", "region": "ap-southeast-2"}
+        return {}
+
+
+def _dynamic_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    kind = typ.rsplit(":", 1)[-1]
+    if kind == "MirrorSetup":
+        return {"properties": "setup.displayName=mock\n", "primary_version": "9.4.16", "primary_ssh_port": 7999}
+    if kind == "MirrorApproval":
+        return {"mirror_id": f"mirror-{name}", "mirror_name": name, "mirror_type": "SINGLE"}
+    return {}
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """Keeps the raw wire form of every registration: parent, dependencies, secrets still wrapped."""
+
+    def __init__(self, mocks: ProgramMocks) -> None:
+        super().__init__(mocks)
+        self.records: list[RecordedResource] = []
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        wire = json_format.MessageToDict(request.object)
+        record = RecordedResource(
+            typ=request.type, name=request.name, urn=response.urn,
+            inputs=pulumi.runtime.rpc.deserialize_properties(request.object),
+            wire_inputs=wire, parent=request.parent, dependencies=list(request.dependencies),
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            custom=bool(request.custom),
+            outputs=dict(self.resources[response.urn].state) if response.urn in self.resources else {},
+            options={"deleteBeforeReplace": request.deleteBeforeReplace,
+                     "additionalSecretOutputs": list(request.additionalSecretOutputs),
+                     "replaceOnChanges": list(request.replaceOnChanges),
+                     "ignoreChanges": list(request.ignoreChanges),
+                     "protect": request.protect if request.HasField("protect") else None,
+                     "retainOnDelete": request.retainOnDelete if request.HasField("retainOnDelete") else None})
+        self.records.append(record)
+        return response
+
+
+class _WarningCollector(logging.Handler):
+    def __init__(self, sink: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append(record.getMessage())
+
+
+def stack_file_config(stack_file: Path, secrets: Optional[dict[str, str]] = None) -> tuple[dict[str, str], list[str]]:
+    """The config bag the CLI would hand the program for this stack file.
+
+    `secure:` values become `secrets[key path]` (or a test stand-in); as the CLI does, a top-level
+    key holding any secret is marked secret as a whole.
+    """
+    document = yaml.safe_load(stack_file.read_text()) or {}
+    secrets = secrets or {}
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in (document.get("config") or {}).items():
+        found: list[bool] = []
+        plain = _decrypt(value, key.split(":", 1)[-1], secrets, found)
+        full_key = key if ":" in key else f"{PROJECT}:{key}"
+        config[full_key] = plain if isinstance(plain, str) else json.dumps(plain)
+        if found:
+            secret_keys.append(full_key)
+    return config, secret_keys
+
+
+def _decrypt(value: Any, path: str, secrets: dict[str, str], found: list[bool]) -> Any:
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        found.append(True)
+        return secrets.get(path, _stand_in(path))
+    if isinstance(value, dict):
+        return {k: _decrypt(v, f"{path}.{k}", secrets, found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decrypt(v, f"{path}[{i}]", secrets, found) for i, v in enumerate(value)]
+    return value
+
+
+def _stand_in(path: str) -> str:
+    if path == "primaryPassword":
+        return TEST_PASSWORD
+    if path.endswith("privateKey"):
+        return f"-----BEGIN PRIVATE KEY-----\nTEST-SECRET[{path}]\n-----END PRIVATE KEY-----\n"
+    return f"TEST-SECRET[{path}]"
+
+
+def run_program(stack_file: Path = EXAMPLE_STACK, secrets: Optional[dict[str, str]] = None, *,
+                config: Optional[dict[str, str]] = None, secret_keys: Iterable[str] = (),
+                stack: str = "test", preview: bool = False) -> ProgramRun:
+    """Run `__main__.py` against a stack file (or an explicit config bag) under mocks."""
+    if config is None:
+        config, file_secret_keys = stack_file_config(stack_file, secrets)
+        secret_keys = list(secret_keys) + file_secret_keys
+    return contextvars.Context().run(_run_isolated, config, list(secret_keys), stack, preview)
+
+
+def _run_isolated(config: dict[str, str], secret_keys: list[str], stack: str, preview: bool) -> ProgramRun:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    warnings: list[str] = []
+    mocks = ProgramMocks()
+    monitor = RecordingMonitor(mocks)
+    try:
+        logger = logging.getLogger(f"pulumi-program-{id(warnings)}")
+        logger.propagate = False
+        logger.addHandler(_WarningCollector(warnings))
+        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor,
+                                 logger=logger)
+        pulumi.runtime.set_all_config(config, secret_keys)
+        root = get_root_resource()
+
+        async def main() -> tuple[dict[str, Any], set[str]]:
+            await run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__"))
+            values, secret = {}, set()
+            for key, output in root.outputs.items():  # type: ignore[union-attr]
+                out = pulumi.Output.from_input(output)
+                values[key] = await out.future(with_unknowns=True)
+                if await out.is_secret():
+                    secret.add(key)
+            return values, secret
+
+        outputs, secret_outputs = loop.run_until_complete(main())
+        return ProgramRun(monitor.records, mocks.calls, outputs, secret_outputs, warnings)
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+def in_runtime(fn: Callable[[asyncio.AbstractEventLoop], T], config: dict[str, str],
+               secret_keys: Iterable[str] = ()) -> T:
+    """Call `fn(loop)` inside a fresh mock runtime, event loop and context holding this config bag."""
+    def run() -> T:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            pulumi.runtime.set_mocks(ProgramMocks(), project=PROJECT, stack="test")
+            pulumi.runtime.set_all_config(config, list(secret_keys))
+            return fn(loop)
+        finally:
+            loop.run_until_complete(wait_for_rpcs())
+            loop.close()
+            asyncio.set_event_loop(None)
+
+    return contextvars.Context().run(run)
+
+
+def find_plaintext(value: Any, needle: str, path: str = "") -> list[str]:
+    """Paths in wire inputs where `needle` appears outside a Pulumi secret wrapper."""
+    if isinstance(value, dict):
+        if value.get(SECRET_KEY) == SECRET_SIG:
+            return []
+        hits = []
+        for k, v in value.items():
+            hits += find_plaintext(v, needle, f"{path}.{k}")
+        return hits
+    if isinstance(value, list):
+        hits = []
+        for i, v in enumerate(value):
+            hits += find_plaintext(v, needle, f"{path}[{i}]")
+        return hits
+    return [path] if isinstance(value, str) and needle in value else []
