@@ -96,6 +96,9 @@ def _regex(pattern: str, expected: str):
     return check
 
 
+SshPublicKey = Annotated[str, AfterValidator(_regex(
+    r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/=]+( .*)?$",
+    "an SSH public key line such as 'ssh-ed25519 AAAA...'"))]
 HttpsUrl = Annotated[str, AfterValidator(_https_url)]
 MirrorBaseUrl = Annotated[str, AfterValidator(_mirror_base_url)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
@@ -142,6 +145,7 @@ class Bastion(_Model):
     user: str = Field("ec2-user", min_length=1, description="SSH user on the jump host.")
     port: Port = Field(22, description="SSH port of the jump host.")
     private_key: PemPrivateKey = Field(description="Secret: PEM private key for the jump host.")
+    host_key: SshPublicKey = Field(description="The jump host's SSH host public key (e.g. from ssh-keyscan), pinned rather than trusted on first use.")
 
 
 class Network(_Model):

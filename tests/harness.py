@@ -42,6 +42,7 @@ class RecordedResource:
     typ: str
     name: str
     urn: str
+    id: str
     inputs: dict[str, Any]
     wire_inputs: dict[str, Any]
     parent: str
@@ -76,6 +77,9 @@ class ProgramRun:
 
     def by_urn(self, urn: str) -> RecordedResource:
         return next(r for r in self.resources if r.urn == urn)
+
+    def by_id(self, id_: str) -> RecordedResource:
+        return next(r for r in self.resources if r.id == id_)
 
     def children_of(self, parent: RecordedResource) -> list[RecordedResource]:
         return [r for r in self.resources if r.parent == parent.urn]
@@ -195,7 +199,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             return response
         wire = json_format.MessageToDict(request.object)
         record = RecordedResource(
-            typ=request.type, name=request.name, urn=response.urn,
+            typ=request.type, name=request.name, urn=response.urn, id=response.id,
             inputs=pulumi.runtime.rpc.deserialize_properties(request.object),
             wire_inputs=wire, parent=request.parent, dependencies=list(request.dependencies),
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},

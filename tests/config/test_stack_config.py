@@ -11,6 +11,7 @@ from stack_config import ConfigError, StackConfig, load_stack_config, secret_out
 from tests.harness import in_runtime
 
 PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+BASTION_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBastionHostKey"
 PEM_KEY = "-----BEGIN PRIVATE KEY-----\nsuper-secret-key-material\n-----END PRIVATE KEY-----\n"
 
 BASE: dict[str, Any] = {
@@ -115,7 +116,10 @@ REFUSALS = [
      "mirrors[0].installer.sha256", "sha256"),
     ("bad-zone-id", with_("mirrors[0].tls.hostedZoneId", "zone-1"), "mirrors[0].tls.hostedZoneId", "hosted zone id"),
     ("small-home", with_("mirrors[0].homeVolumeGb", 5), "mirrors[0].homeVolumeGb", "greater than or equal to 20"),
-    ("bastion-without-key", with_("network", {"bastion": {"host": "bastion.example.com"}}), "network.bastion.privateKey", "required"),
+    ("bastion-without-key", with_("network", {"bastion": {"host": "bastion.example.com", "hostKey": BASTION_HOST_KEY}}),
+     "network.bastion.privateKey", "required"),
+    ("bastion-without-host-key", with_("network", {"bastion": {"host": "bastion.example.com", "privateKey": PEM_KEY}}),
+     "network.bastion.hostKey", "required"),
 ]
 
 
@@ -194,7 +198,7 @@ def test_known_sufficient_instance_types_pass_without_warning():
 
 def test_secrets_stay_pulumi_secrets():
     raw = with_("mirrors[0].tls", NGINX_TLS)
-    raw = with_("network", {"bastion": {"host": "b.example.com", "privateKey": PEM_KEY}}, raw)
+    raw = with_("network", {"bastion": {"host": "b.example.com", "privateKey": PEM_KEY, "hostKey": BASTION_HOST_KEY}}, raw)
     captured: dict[str, Any] = {}
     bag = {f"bitbucket-mirrors:{k}": json.dumps(v) for k, v in raw.items()}
     bag["bitbucket-mirrors:primaryPassword"] = "pw-hunter2"
@@ -210,3 +214,11 @@ def test_secrets_stay_pulumi_secrets():
     assert captured["secret"] == [True, True, True]
     assert "super-secret-key-material" not in captured["repr"]
     assert "pw-hunter2" not in captured["repr"]
+
+
+def test_readme_config_reference_matches_the_model():
+    from stack_config.readme_sync import README, synced
+    text = README.read_text()
+    assert synced(text) == text, "README's config reference is stale: run venv/bin/python -m stack_config.readme_sync"
+    for key in ("mirrors[].tls.hostedZoneId", "network.adminCidrs", "primaryPassword", "mirrors[].mirrorAll"):
+        assert f"`bitbucket-mirrors:{key}`" in text

@@ -1,0 +1,102 @@
+"""One mirror node: an EC2 instance with IMDSv2 and encrypted disks, its own encrypted gp3 home
+volume, and a pinned SSH host key. The installation itself is `install.py`'s job.
+
+The home volume is a resource of its own, attached to the instance: replacing the instance (a new
+AMI, another type) keeps the home and its repositories.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Optional
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_tls as tls
+
+from . import boot
+
+HOME_DEVICE = "/dev/sdf"
+LOGIN_USER = {"al2023": "ec2-user", "ubuntu": "ubuntu"}
+
+
+@dataclass(frozen=True)
+class MirrorHostArgs:
+    site: str
+    index: int
+    ami_id: pulumi.Input[str]
+    os: str
+    instance_type: str
+    subnet_id: pulumi.Input[str]
+    security_group_id: pulumi.Input[str]
+    key_name: pulumi.Input[str]
+    home_volume_gb: int
+    public_address: bool
+    stack: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class MirrorHost(pulumi.ComponentResource):
+    instance_id: pulumi.Output[str]
+    private_ip: pulumi.Output[str]
+    address: pulumi.Output[str]       # where the installer connects (public when it has one)
+    host_key: pulumi.Output[str]      # the SSH host public key to pin
+    home_volume_id: pulumi.Output[str]
+    login_user: str
+
+    def __init__(self, name: str, args: MirrorHostArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("bitbucket-mirrors:host:MirrorHost", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {**args.tags, "Name": name}
+
+        host_key = tls.PrivateKey(f"{name}-host-key", algorithm="ED25519", opts=child)
+        parameter = aws.ssm.Parameter(
+            f"{name}-host-key", name=f"/bitbucket-mirrors/{args.stack}/{name}/ssh-host-ed25519-key",
+            type="SecureString", value=host_key.private_key_openssh,
+            description=f"SSH host key of Bitbucket mirror node {name}", tags=tags, opts=child)
+        profile, policy = self._instance_profile(name, parameter, tags)
+
+        instance = aws.ec2.Instance(
+            f"{name}-instance", ami=args.ami_id, instance_type=args.instance_type,
+            subnet_id=args.subnet_id, vpc_security_group_ids=[args.security_group_id],
+            key_name=args.key_name, iam_instance_profile=profile.name,
+            associate_public_ip_address=args.public_address,
+            metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
+                http_tokens="required", http_put_response_hop_limit=1, http_endpoint="enabled"),
+            root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
+                volume_type="gp3", volume_size=30, encrypted=True, delete_on_termination=True),
+            user_data=parameter.name.apply(boot.user_data),
+            user_data_replace_on_change=True,
+            tags=tags, volume_tags=tags,
+            # The AMI lookup moves with every release; a new AMI must not replace a running mirror.
+            # It reads its host key at first boot: the key and the permission must exist by then.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"], depends_on=[parameter, policy]))
+        home = aws.ebs.Volume(
+            f"{name}-home", availability_zone=instance.availability_zone, size=args.home_volume_gb,
+            type="gp3", encrypted=True, tags={**tags, "Name": f"{name}-home"}, opts=child)
+        aws.ec2.VolumeAttachment(
+            f"{name}-home", device_name=HOME_DEVICE, volume_id=home.id, instance_id=instance.id,
+            stop_instance_before_detaching=True, opts=child)
+
+        self.instance_id = instance.id
+        self.private_ip = instance.private_ip
+        self.address = instance.public_ip if args.public_address else instance.private_ip
+        self.host_key = host_key.public_key_openssh
+        self.home_volume_id = home.id
+        self.login_user = LOGIN_USER[args.os]
+        self.register_outputs({"instance_id": self.instance_id, "private_ip": self.private_ip,
+                               "address": self.address, "home_volume_id": self.home_volume_id})
+
+    def _instance_profile(self, name: str, parameter: aws.ssm.Parameter,
+                          tags: dict[str, str]) -> tuple[aws.iam.InstanceProfile, aws.iam.RolePolicy]:
+        """A role that can read this node's host key parameter and nothing else."""
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-role", tags=tags, opts=child,
+            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}]}))
+        policy = aws.iam.RolePolicy(
+            f"{name}-read-host-key", role=role.id, opts=child,
+            policy=parameter.arn.apply(lambda arn: json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": arn}]})))
+        return aws.iam.InstanceProfile(f"{name}-profile", role=role.name, tags=tags, opts=child), policy

@@ -1,0 +1,137 @@
+"""Install Bitbucket in mirror mode on one node, over SSH with the node's host key pinned.
+
+The rendered files (install script, bitbucket.properties, systemd unit, nginx site, certificate
+and key) travel as one tarball on the SSH command's stdin: stdin is a Pulumi secret whenever any
+file is, so key material and the farm's Hazelcast password never sit in plain text in state, in
+user data or on a command line. The install re-runs whenever the bundle changes: a new version,
+new properties, a renewed certificate.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import tarfile
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence
+
+import pulumi
+from pulumi_command import remote
+
+from components import host_files as files
+from stack_config import Bastion, secret_output
+
+from .host import MirrorHost
+
+
+@dataclass(frozen=True)
+class FarmInputs:
+    group_name: str
+    group_password: pulumi.Output[str]      # secret
+    members: pulumi.Output[list[str]]       # private IPs of every farm node
+
+
+@dataclass(frozen=True)
+class NginxInputs:
+    server_name: str
+    certificate: str
+    private_key: pulumi.Output[str]         # secret
+
+
+@dataclass(frozen=True)
+class MirrorInstallArgs:
+    host: MirrorHost
+    login_private_key: pulumi.Output[str]   # secret
+    bitbucket_version: str
+    base_url: str
+    setup_block: pulumi.Input[str]          # MirrorSetup.properties
+    installer_url: Optional[str] = None
+    installer_sha256: Optional[str] = None
+    ca_bundle: Optional[str] = None
+    farm: Optional[FarmInputs] = None
+    nginx: Optional[NginxInputs] = None
+    bastion: Optional[Bastion] = None
+
+
+def bundle(contents: Mapping[str, str]) -> str:
+    """A reproducible gzip'd tar of the staged files, base64 for a shell's stdin."""
+    buffer = io.BytesIO()
+    # mtime 0 and sorted names: the same files give the same bundle, so nothing re-runs needlessly.
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=9, format=tarfile.PAX_FORMAT) as tar:
+        for name in sorted(contents):
+            data = contents[name].encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 0, 0o600
+            tar.addfile(info, io.BytesIO(data))
+    raw = buffer.getvalue()
+    # gzip stores its own mtime in the header; zero it so equal files give equal bytes.
+    raw = raw[:4] + b"\0\0\0\0" + raw[8:]
+    return base64.b64encode(raw).decode()
+
+
+def render_files(args: MirrorInstallArgs, home_volume_id: str, setup_block: str,
+                 members: Optional[Sequence[str]], group_password: Optional[str],
+                 private_key: Optional[str]) -> dict[str, str]:
+    farm = None
+    if args.farm is not None:
+        farm = files.FarmSpec(group_name=args.farm.group_name, group_password=group_password or "",
+                              members=tuple(members or ()))
+    contents = {
+        files.StagedFile.PROPERTIES: files.render_bitbucket_properties(
+            files.PropertiesSpec(setup_block=setup_block, base_url=args.base_url, farm=farm)),
+        files.StagedFile.SYSTEMD_UNIT: files.render_systemd_unit(),
+        files.StagedFile.INSTALL_SCRIPT: files.render_install_script(files.InstallSpec(
+            bitbucket_version=args.bitbucket_version, home_volume_id=home_volume_id,
+            tls_mode="nginx" if args.nginx else "acm", installer_url=args.installer_url,
+            installer_sha256=args.installer_sha256, has_ca_bundle=args.ca_bundle is not None)),
+    }
+    if args.ca_bundle is not None:
+        contents[files.StagedFile.CA_BUNDLE] = args.ca_bundle
+    if args.nginx is not None:
+        contents[files.StagedFile.NGINX_SITE] = files.render_nginx_site(
+            files.NginxSiteSpec(server_name=args.nginx.server_name))
+        contents[files.StagedFile.TLS_CERT] = args.nginx.certificate
+        contents[files.StagedFile.TLS_KEY] = private_key or ""
+    return {str(k): v for k, v in contents.items()}
+
+
+class MirrorInstall(pulumi.ComponentResource):
+    done: pulumi.Output[str]
+
+    def __init__(self, name: str, args: MirrorInstallArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("bitbucket-mirrors:install:MirrorInstall", name, None, opts)
+        host = args.host
+        staged = pulumi.Output.all(
+            host.home_volume_id, args.setup_block,
+            args.farm.members if args.farm else None,
+            args.farm.group_password if args.farm else None,
+            args.nginx.private_key if args.nginx else None,
+        ).apply(lambda v: render_files(args, *v))
+        payload = staged.apply(bundle)
+        digest = payload.apply(lambda p: hashlib.sha256(p.encode()).hexdigest())
+
+        connection = remote.ConnectionArgs(
+            host=host.address, user=host.login_user, private_key=args.login_private_key,
+            host_key=host.host_key, dial_error_limit=40, per_dial_timeout=15,
+            proxy=_proxy(args.bastion))
+        stage = remote.Command(
+            f"{name}-stage", connection=connection, stdin=payload,
+            create=(f"set -e; sudo rm -rf {files.STAGING_DIR}; sudo install -d -m 0700 {files.STAGING_DIR}; "
+                    f"base64 -d | sudo tar -xzf - -C {files.STAGING_DIR} --no-same-owner"),
+            opts=pulumi.ResourceOptions(parent=self))
+        install = remote.Command(
+            f"{name}-install", connection=connection,
+            create=f"sudo bash {files.STAGING_DIR}/{files.StagedFile.INSTALL_SCRIPT}",
+            # Replace (so re-run) whenever version, properties, certificate or script change.
+            triggers=[digest],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[stage]))
+        self.done = install.stdout.apply(lambda _: "installed")
+        self.register_outputs({"done": self.done})
+
+
+def _proxy(bastion: Optional[Bastion]) -> Optional[remote.ProxyConnectionArgs]:
+    if bastion is None:
+        return None
+    return remote.ProxyConnectionArgs(host=bastion.host, user=bastion.user, port=bastion.port,
+                                      private_key=secret_output(bastion.private_key),
+                                      host_key=bastion.host_key)

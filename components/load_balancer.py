@@ -1,0 +1,68 @@
+"""The network load balancer of a site: TLS 443 (ACM) -> nodes' 7990, TCP 7999 -> nodes' 7999.
+
+Health checks ask Bitbucket's `/status` on 7990 for both target groups, so SSH traffic only goes
+to nodes whose application is up. Hazelcast (5701) is never exposed here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from .network import BITBUCKET_HTTP, BITBUCKET_SSH, HTTPS
+
+# TLS 1.3 with TLS 1.2 fallback and forward-secret ciphers only.
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+@dataclass(frozen=True)
+class MirrorLoadBalancerArgs:
+    subnet_ids: pulumi.Input[Sequence[str]]
+    vpc_id: pulumi.Input[str]
+    security_group_id: pulumi.Input[str]
+    certificate_arn: pulumi.Input[str]
+    instance_ids: Sequence[pulumi.Input[str]]
+    internal: bool
+    tags: dict[str, str]
+
+
+class MirrorLoadBalancer(pulumi.ComponentResource):
+    dns_name: pulumi.Output[str]
+    zone_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: MirrorLoadBalancerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("bitbucket-mirrors:lb:MirrorLoadBalancer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        lb = aws.lb.LoadBalancer(
+            f"{name}-nlb", load_balancer_type="network", internal=args.internal,
+            subnets=args.subnet_ids, security_groups=[args.security_group_id],
+            enable_cross_zone_load_balancing=True, tags={**args.tags, "Name": f"{name}-nlb"}, opts=child)
+        health = aws.lb.TargetGroupHealthCheckArgs(
+            protocol="HTTP", port=str(BITBUCKET_HTTP), path="/status", matcher="200",
+            interval=15, healthy_threshold=3, unhealthy_threshold=3)
+        listeners = [
+            # (label, listener port, protocol, target port)
+            ("https", HTTPS, "TLS", BITBUCKET_HTTP),
+            ("ssh", BITBUCKET_SSH, "TCP", BITBUCKET_SSH),
+        ]
+        for label, port, protocol, target_port in listeners:
+            group = aws.lb.TargetGroup(
+                f"{name}-{label}", port=target_port, protocol="TCP", target_type="instance",
+                vpc_id=args.vpc_id, health_check=health,
+                # Git operations are long; let them finish when a node leaves.
+                deregistration_delay=300, tags={**args.tags, "Name": f"{name}-{label}"}, opts=child)
+            for i, instance_id in enumerate(args.instance_ids):
+                aws.lb.TargetGroupAttachment(
+                    f"{name}-{label}-node{i}", target_group_arn=group.arn, target_id=instance_id,
+                    port=target_port, opts=child)
+            aws.lb.Listener(
+                f"{name}-{label}", load_balancer_arn=lb.arn, port=port, protocol=protocol,
+                certificate_arn=args.certificate_arn if protocol == "TLS" else None,
+                ssl_policy=TLS_POLICY if protocol == "TLS" else None,
+                default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=group.arn)],
+                opts=child)
+        self.dns_name = lb.dns_name
+        self.zone_id = lb.zone_id
+        self.register_outputs({"dns_name": self.dns_name, "zone_id": self.zone_id})

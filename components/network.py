@@ -1,0 +1,144 @@
+"""Where mirror hosts live (VPC, subnets) and who may reach them (security groups, DESIGN §7).
+
+Every rule is its own `aws.vpc.SecurityGroupIngressRule`/`EgressRule` with one port and one
+source, so a reviewer (and the tests) can read the exposure rule by rule.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from stack_config import Network
+
+HTTPS = 443
+BITBUCKET_HTTP = 7990
+BITBUCKET_SSH = 7999
+HAZELCAST = 5701
+SSH = 22
+ANYWHERE = "0.0.0.0/0"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The VPC and subnets every site of the stack shares (looked up once per stack)."""
+    vpc_id: pulumi.Output[str]
+    vpc_cidr: pulumi.Output[str]
+    subnet_ids: pulumi.Output[list[str]]
+
+
+def resolve_placement(network: Network) -> Placement:
+    """The configured VPC and subnets, or the region's default VPC and all of its subnets."""
+    vpc = (aws.ec2.get_vpc_output(id=network.vpc_id) if network.vpc_id
+           else aws.ec2.get_vpc_output(default=True))
+    if network.subnet_ids:
+        subnet_ids = pulumi.Output.from_input(list(network.subnet_ids))
+    else:
+        subnet_ids = aws.ec2.get_subnets_output(
+            filters=[aws.ec2.GetSubnetsFilterArgs(name="vpc-id", values=[vpc.id])]).ids
+    return Placement(vpc_id=vpc.id, vpc_cidr=vpc.cidr_block, subnet_ids=subnet_ids)
+
+
+def needs_public_endpoint(cidrs: Sequence[str]) -> bool:
+    """Whether any allowed source is a public address, so the site must be internet-facing."""
+    return any(not ipaddress.ip_network(c).is_private for c in cidrs)
+
+
+@dataclass(frozen=True)
+class MirrorNetworkArgs:
+    placement: Placement
+    client_cidrs: tuple[str, ...]          # empty: the VPC's CIDR
+    primary_cidrs: tuple[str, ...]
+    admin_cidrs: tuple[str, ...]
+    primary_ssh_port: int
+    behind_load_balancer: bool
+    farm: bool
+    # Extra egress: plain HTTP for distributions whose package mirrors serve http (Ubuntu).
+    egress_http: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class MirrorNetwork(pulumi.ComponentResource):
+    """Security groups of one mirror site: its nodes, and its load balancer when it has one."""
+
+    node_security_group_id: pulumi.Output[str]
+    lb_security_group_id: Optional[pulumi.Output[str]]
+
+    def __init__(self, name: str, args: MirrorNetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("bitbucket-mirrors:network:MirrorNetwork", name, None, opts)
+        self._child = pulumi.ResourceOptions(parent=self)
+        vpc_id = args.placement.vpc_id
+        clients: Sequence[pulumi.Input[str]] = args.client_cidrs or [args.placement.vpc_cidr]
+
+        nodes = aws.ec2.SecurityGroup(
+            f"{name}-nodes", vpc_id=vpc_id, description=f"Bitbucket mirror {name}: nodes",
+            revoke_rules_on_delete=True, tags={**args.tags, "Name": f"{name}-nodes"}, opts=self._child)
+        self.node_security_group_id = nodes.id
+        self.lb_security_group_id = None
+
+        if args.behind_load_balancer:
+            lb = aws.ec2.SecurityGroup(
+                f"{name}-lb", vpc_id=vpc_id, description=f"Bitbucket mirror {name}: load balancer",
+                revoke_rules_on_delete=True, tags={**args.tags, "Name": f"{name}-lb"}, opts=self._child)
+            self.lb_security_group_id = lb.id
+            # Clients clone over HTTPS and SSH; the primary calls the mirror on HTTPS only.
+            self._ingress_from_cidrs((f"{name}-lb", lb), "clients-https", HTTPS, clients)
+            self._ingress_from_cidrs((f"{name}-lb", lb), "clients-ssh", BITBUCKET_SSH, clients)
+            self._ingress_from_cidrs((f"{name}-lb", lb), "primary-https", HTTPS, args.primary_cidrs)
+            for port, label in ((BITBUCKET_HTTP, "http"), (BITBUCKET_SSH, "ssh")):
+                self._ingress_from_group((f"{name}-nodes", nodes), f"lb-{label}", port, lb.id)
+                aws.vpc.SecurityGroupEgressRule(
+                    f"{name}-lb-to-nodes-{label}", security_group_id=lb.id, ip_protocol="tcp",
+                    from_port=port, to_port=port, referenced_security_group_id=nodes.id,
+                    description=f"load balancer to nodes on {port}", opts=self._child)
+        else:
+            # nginx on the node terminates TLS: 443 and 7999 face clients directly.
+            self._ingress_from_cidrs((f"{name}-nodes", nodes), "clients-https", HTTPS, clients)
+            self._ingress_from_cidrs((f"{name}-nodes", nodes), "clients-ssh", BITBUCKET_SSH, clients)
+            self._ingress_from_cidrs((f"{name}-nodes", nodes), "primary-https", HTTPS, args.primary_cidrs)
+
+        # Installation over SSH: only from the admins' addresses (or the bastion's).
+        self._ingress_from_cidrs((f"{name}-nodes", nodes), "admin-ssh", SSH, args.admin_cidrs)
+        if args.farm:
+            # Hazelcast between the farm's own nodes, never through the load balancer.
+            self._ingress_from_group((f"{name}-nodes", nodes), "hazelcast", HAZELCAST, nodes.id)
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-nodes-egress-hazelcast", security_group_id=nodes.id, ip_protocol="tcp",
+                from_port=HAZELCAST, to_port=HAZELCAST, referenced_security_group_id=nodes.id,
+                description="Hazelcast to the other farm nodes", opts=self._child)
+
+        # The primary's address is not known here (primary.cidrs are its egress addresses), so the
+        # nodes may reach any host on 443 (primary, packages, installer) and the primary's SSH port.
+        egress = [("https", HTTPS), ("primary-ssh", args.primary_ssh_port)]
+        if args.egress_http:
+            egress.append(("http", 80))
+        for label, port in egress:
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-nodes-egress-{label}", security_group_id=nodes.id, ip_protocol="tcp",
+                from_port=port, to_port=port, cidr_ipv4=ANYWHERE,
+                description=f"nodes to the primary and package sources on {port}", opts=self._child)
+
+        self.register_outputs({"node_security_group_id": self.node_security_group_id,
+                               "lb_security_group_id": self.lb_security_group_id})
+
+    def _ingress_from_cidrs(self, group: tuple[str, aws.ec2.SecurityGroup], label: str, port: int,
+                            cidrs: Sequence[pulumi.Input[str]]) -> None:
+        group_name, group_resource = group
+        for i, cidr in enumerate(cidrs):
+            is_v6 = isinstance(cidr, str) and ipaddress.ip_network(cidr).version == 6
+            aws.vpc.SecurityGroupIngressRule(
+                f"{group_name}-in-{label}-{i}", security_group_id=group_resource.id, ip_protocol="tcp",
+                from_port=port, to_port=port,
+                cidr_ipv6=cidr if is_v6 else None, cidr_ipv4=None if is_v6 else cidr,
+                description=f"{label} on {port}", opts=self._child)
+
+    def _ingress_from_group(self, group: tuple[str, aws.ec2.SecurityGroup], label: str, port: int,
+                            source: pulumi.Input[str]) -> None:
+        group_name, group_resource = group
+        aws.vpc.SecurityGroupIngressRule(
+            f"{group_name}-in-{label}", security_group_id=group_resource.id, ip_protocol="tcp",
+            from_port=port, to_port=port, referenced_security_group_id=source,
+            description=f"{label} on {port}", opts=self._child)

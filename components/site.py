@@ -1,0 +1,155 @@
+"""MirrorSite: everything one configured mirror needs, from hosts to mirrored projects.
+
+Nodes (one, or a farm), its security groups, TLS (ACM on a load balancer, or nginx on the node),
+DNS, and the provider chain that makes it a mirror: MirrorSetup (preflight the primary, render
+the setup keys) -> install on every node -> MirrorApproval (accept its request on the primary)
+-> MirroredProjects (exactly the configured projects, or all). A farm is approved once.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Optional
+from urllib.parse import urlsplit
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+import pulumi_tls as tls
+
+from providers.mirror_approval import MirrorApproval, MirrorApprovalArgs
+from providers.mirror_setup import MirrorSetup, MirrorSetupArgs
+from providers.mirrored_projects import MirroredProjects, MirroredProjectsArgs
+from stack_config import Mirror, Network, Primary, secret_output
+from stack_config.instance_types import architecture_of
+
+from .ami import current_ami
+from .host import MirrorHost, MirrorHostArgs
+from .install import FarmInputs, MirrorInstall, MirrorInstallArgs, NginxInputs
+from .load_balancer import MirrorLoadBalancer, MirrorLoadBalancerArgs
+from .network import BITBUCKET_SSH, MirrorNetwork, MirrorNetworkArgs, Placement, needs_public_endpoint
+from .tls import AcmCertificate, AcmCertificateArgs
+
+
+@dataclass(frozen=True)
+class MirrorSiteArgs:
+    mirror: Mirror
+    primary: Primary
+    network: Network
+    placement: Placement
+    stack: str
+
+
+class MirrorSite(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    ssh_url: pulumi.Output[str]
+    mirror_id: pulumi.Output[str]
+    node_addresses: pulumi.Output[list[str]]
+
+    def __init__(self, name: str, args: MirrorSiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("bitbucket-mirrors:site:MirrorSite", name, None, opts)
+        mirror, primary, network = args.mirror, args.primary, args.network
+        child = pulumi.ResourceOptions(parent=self)
+        host = urlsplit(mirror.base_url).hostname or ""
+        farm = mirror.nodes > 1
+        behind_lb = mirror.tls.mode == "acm"
+        tags = {"bitbucket-mirrors:site": name, "bitbucket-mirrors:stack": args.stack}
+
+        admin_cidrs = tuple(network.admin_cidrs) + _bastion_cidr(network)
+        public = needs_public_endpoint(tuple(network.client_cidrs) + tuple(primary.cidrs))
+        net = MirrorNetwork(name, MirrorNetworkArgs(
+            placement=args.placement, client_cidrs=tuple(network.client_cidrs),
+            primary_cidrs=tuple(primary.cidrs), admin_cidrs=admin_cidrs,
+            primary_ssh_port=primary.ssh_port, behind_load_balancer=behind_lb, farm=farm,
+            egress_http=mirror.os == "ubuntu", tags=tags), opts=child)
+
+        login_key = tls.PrivateKey(f"{name}-login-key", algorithm="ED25519", opts=child)
+        key_pair = aws.ec2.KeyPair(f"{name}-login", public_key=login_key.public_key_openssh, tags=tags, opts=child)
+        ami = current_ami(mirror.os, architecture_of(mirror.instance_type), pulumi.InvokeOptions(parent=self))
+        # Installing over SSH needs a reachable address: the public one unless a bastion is used.
+        reach_publicly = network.bastion is None
+        hosts = [
+            MirrorHost(f"{name}-node{i}", MirrorHostArgs(
+                site=name, index=i, ami_id=ami, os=mirror.os, instance_type=mirror.instance_type,
+                subnet_id=args.placement.subnet_ids.apply(lambda ids, i=i: ids[i % len(ids)]),
+                security_group_id=net.node_security_group_id, key_name=key_pair.key_name,
+                home_volume_gb=mirror.home_volume_gb, public_address=reach_publicly or (public and not behind_lb),
+                stack=args.stack, tags=tags), opts=child)
+            for i in range(mirror.nodes)
+        ]
+
+        setup = MirrorSetup(f"{name}-setup", MirrorSetupArgs(
+            primary_url=primary.url, display_name=mirror.effective_display_name,
+            base_url=mirror.base_url, ca_bundle=primary.ca_bundle), opts=child)
+
+        farm_inputs = None
+        if farm:
+            password = random.RandomPassword(f"{name}-hazelcast", length=32, special=False, opts=child)
+            farm_inputs = FarmInputs(group_name=f"bitbucket-mirror-{name}", group_password=password.result,
+                                     members=pulumi.Output.all(*[h.private_ip for h in hosts]))
+        nginx_inputs = None
+        if mirror.tls.mode == "nginx":
+            nginx_inputs = NginxInputs(server_name=host, certificate=mirror.tls.certificate or "",
+                                       private_key=secret_output(mirror.tls.private_key))
+        installs: list[MirrorInstall] = []
+        for i, node in enumerate(hosts):
+            # Later farm nodes join the cluster the first node formed (the vendor's farm order).
+            after = [installs[0]] if installs else []
+            installs.append(MirrorInstall(f"{name}-node{i}", MirrorInstallArgs(
+                host=node, login_private_key=login_key.private_key_openssh,
+                bitbucket_version=mirror.bitbucket_version, base_url=mirror.base_url,
+                setup_block=setup.properties,
+                installer_url=mirror.installer.url if mirror.installer else None,
+                installer_sha256=mirror.installer.sha256 if mirror.installer else None,
+                ca_bundle=primary.ca_bundle, farm=farm_inputs, nginx=nginx_inputs, bastion=network.bastion),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=after)))
+
+        if behind_lb:
+            certificate = AcmCertificate(f"{name}-tls", AcmCertificateArgs(
+                host=host, hosted_zone_id=mirror.tls.hosted_zone_id,
+                certificate_arn=mirror.tls.certificate_arn), opts=child)
+            lb = MirrorLoadBalancer(name, MirrorLoadBalancerArgs(
+                subnet_ids=args.placement.subnet_ids, vpc_id=args.placement.vpc_id,
+                security_group_id=net.lb_security_group_id, certificate_arn=certificate.certificate_arn,
+                instance_ids=[h.instance_id for h in hosts], internal=not public, tags=tags), opts=child)
+            if mirror.tls.hosted_zone_id:
+                aws.route53.Record(
+                    f"{name}-dns", zone_id=mirror.tls.hosted_zone_id, name=host, type="A",
+                    aliases=[aws.route53.RecordAliasArgs(name=lb.dns_name, zone_id=lb.zone_id,
+                                                         evaluate_target_health=True)], opts=child)
+            serving: list[pulumi.Resource] = [lb]
+        else:
+            if mirror.tls.hosted_zone_id:
+                aws.route53.Record(
+                    f"{name}-dns", zone_id=mirror.tls.hosted_zone_id, name=host, type="A", ttl=300,
+                    records=[hosts[0].address], opts=child)
+            serving = []
+
+        # The mirror registers with the primary on its first start; only then can it be approved.
+        approval = MirrorApproval(f"{name}-approval", MirrorApprovalArgs(
+            primary_url=primary.url, base_url=mirror.base_url, timeout_s=mirror.approval_timeout_s,
+            ca_bundle=primary.ca_bundle, expected_type="FARM" if farm else "SINGLE"),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*installs, *serving]))
+        MirroredProjects(f"{name}-projects", MirroredProjectsArgs(
+            primary_url=primary.url, mirror_url=mirror.base_url, mirror_id=approval.mirror_id,
+            project_keys=list(mirror.projects), mirror_all=mirror.mirror_all,
+            wait_for_sync=mirror.wait_for_sync, ca_bundle=primary.ca_bundle),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[approval]))
+
+        self.url = pulumi.Output.from_input(mirror.base_url.rstrip("/"))
+        self.ssh_url = pulumi.Output.from_input(f"ssh://git@{host}:{BITBUCKET_SSH}")
+        self.mirror_id = approval.mirror_id
+        self.node_addresses = pulumi.Output.all(*[h.private_ip for h in hosts])
+        self.register_outputs({"url": self.url, "ssh_url": self.ssh_url, "mirror_id": self.mirror_id,
+                               "node_addresses": self.node_addresses})
+
+
+def _bastion_cidr(network: Network) -> tuple[str, ...]:
+    """The bastion may reach SSH when its host is an address literal; otherwise adminCidrs must cover it."""
+    if network.bastion is None:
+        return ()
+    try:
+        address = ipaddress.ip_address(network.bastion.host)
+    except ValueError:
+        return ()
+    return (f"{address}/{address.max_prefixlen}",)

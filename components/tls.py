@@ -1,0 +1,49 @@
+"""TLS for a site behind the load balancer: an ACM certificate for the base URL's host.
+
+Either an existing certificate (`tls.certificateArn`) or a new one validated through Route53 DNS
+records in `tls.hostedZoneId`. (nginx mode needs no AWS resource: its certificate and key go to
+the host, see `install.py`.)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class AcmCertificateArgs:
+    host: str
+    hosted_zone_id: Optional[str] = None
+    certificate_arn: Optional[str] = None
+
+
+class AcmCertificate(pulumi.ComponentResource):
+    certificate_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AcmCertificateArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("bitbucket-mirrors:tls:AcmCertificate", name, None, opts)
+        if args.certificate_arn:
+            self.certificate_arn = pulumi.Output.from_input(args.certificate_arn)
+        else:
+            if not args.hosted_zone_id:
+                raise ValueError("an ACM certificate needs tls.hostedZoneId or tls.certificateArn")
+            child = pulumi.ResourceOptions(parent=self)
+            certificate = aws.acm.Certificate(
+                f"{name}-cert", domain_name=args.host, validation_method="DNS",
+                tags={"Name": args.host}, opts=child)
+            # One domain, so exactly one validation option: index it rather than creating records in
+            # an apply, which previews could not show.
+            option = certificate.domain_validation_options[0]
+            record = aws.route53.Record(
+                f"{name}-cert-validation", zone_id=args.hosted_zone_id,
+                name=option.resource_record_name, type=option.resource_record_type,
+                records=[option.resource_record_value], ttl=300, allow_overwrite=True, opts=child)
+            validation = aws.acm.CertificateValidation(
+                f"{name}-cert-validation", certificate_arn=certificate.arn,
+                validation_record_fqdns=[record.fqdn], opts=child)
+            # Listeners use the validated ARN, so they wait until the certificate is issued.
+            self.certificate_arn = validation.certificate_arn
+        self.register_outputs({"certificate_arn": self.certificate_arn})

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need on a fresh Debian/Ubuntu machine
+# (nginx and shellcheck run on the generated files), creates the virtualenv, runs the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+if [ "${#need[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+python3 -m venv venv
+venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+exec venv/bin/python -m pytest "$@"

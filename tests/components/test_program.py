@@ -1,0 +1,325 @@
+"""The whole program under Pulumi's mocks, on several real stack files: the resource graph a user
+would get from `pulumi up` (DESIGN §2, §3, §6, §7), and where their secrets travel."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.harness import EXAMPLE_STACK, TEST_PASSWORD, ProgramRun, RecordedResource, find_plaintext, run_program
+
+STACKS = Path(__file__).resolve().parents[1] / "stacks"
+INSTANCE = "aws:ec2/instance:Instance"
+VOLUME = "aws:ebs/volume:Volume"
+ATTACHMENT = "aws:ec2/volumeAttachment:VolumeAttachment"
+GROUP = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+NLB = "aws:lb/loadBalancer:LoadBalancer"
+LISTENER = "aws:lb/listener:Listener"
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+TG_ATTACHMENT = "aws:lb/targetGroupAttachment:TargetGroupAttachment"
+CERT = "aws:acm/certificate:Certificate"
+CERT_VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
+RECORD = "aws:route53/record:Record"
+COMMAND = "command:remote:Command"
+SETUP = "pulumi-python:dynamic/bitbucket:MirrorSetup"
+APPROVAL = "pulumi-python:dynamic/bitbucket:MirrorApproval"
+PROJECTS = "pulumi-python:dynamic/bitbucket:MirroredProjects"
+SITE = "bitbucket-mirrors:site:MirrorSite"
+TLS_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQ-nginx-key-material\n-----END PRIVATE KEY-----\n"
+BASTION_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbastion-key-material\n-----END OPENSSH PRIVATE KEY-----\n"
+SECRETS = {"mirrors[0].tls.privateKey": TLS_KEY, "network.bastion.privateKey": BASTION_KEY}
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, ProgramRun]:
+    stacks = {p.stem: p for p in STACKS.glob("*.yaml")}
+    stacks["example"] = EXAMPLE_STACK
+    return {name: run_program(path, SECRETS) for name, path in stacks.items()}
+
+
+def site_resources(run: ProgramRun, site: str, typ: str) -> list[RecordedResource]:
+    return [r for r in run.of_type(typ) if r.name.startswith(f"{site}-") or r.name == site]
+
+
+def rules(run: ProgramRun, kind: str, group_name: str) -> set[tuple]:
+    """(port, source) pairs of the rules on one security group; source is a CIDR or a group name."""
+    group = run.one(GROUP, group_name)
+    found = set()
+    for rule in run.of_type(kind):
+        if rule.inputs["securityGroupId"] != group.id:
+            continue
+        assert rule.inputs["fromPort"] == rule.inputs["toPort"], "rules open single ports only"
+        source = (rule.inputs.get("cidrIpv4") or rule.inputs.get("cidrIpv6")
+                  or run.by_id(rule.inputs["referencedSecurityGroupId"]).name)
+        found.add((rule.inputs["fromPort"], source))
+    return found
+
+
+# --- counts and hosts -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stack, site, nodes", [
+    ("single-nginx", "syd", 1), ("single-acm", "fra", 1), ("farm-3", "iad", 3),
+    ("two-sites", "syd", 1), ("two-sites", "mel", 1), ("example", "syd", 1), ("example", "fra", 3)])
+def test_each_site_gets_its_nodes_with_their_own_home(runs, stack, site, nodes):
+    run = runs[stack]
+    assert len(site_resources(run, site, INSTANCE)) == nodes
+    assert len(site_resources(run, site, VOLUME)) == nodes
+    assert len(site_resources(run, site, ATTACHMENT)) == nodes
+    homes = {v.id for v in site_resources(run, site, VOLUME)}
+    attached = {a.inputs["volumeId"] for a in site_resources(run, site, ATTACHMENT)}
+    assert homes == attached, "every home volume is attached to one node"
+    assert len(site_resources(run, site, SETUP)) == 1
+    assert len(site_resources(run, site, APPROVAL)) == 1, "one approval per site, farm or not"
+    assert len(site_resources(run, site, PROJECTS)) == 1
+
+
+@pytest.mark.parametrize("stack", ["single-nginx", "single-acm", "farm-3", "two-sites", "example"])
+def test_hosts_require_imdsv2_and_encrypt_every_disk(runs, stack):
+    run = runs[stack]
+    for instance in run.of_type(INSTANCE):
+        options = instance.inputs["metadataOptions"]
+        assert options["httpTokens"] == "required" and options["httpPutResponseHopLimit"] == 1
+        assert instance.inputs["rootBlockDevice"]["encrypted"] is True
+        assert instance.inputs["userDataReplaceOnChange"] is True
+    for volume in run.of_type(VOLUME):
+        assert volume.inputs["encrypted"] is True and volume.inputs["type"] == "gp3"
+
+
+def test_home_volume_size_and_instance_type_follow_config(runs):
+    run = runs["example"]
+    assert {v.inputs["size"] for v in site_resources(run, "syd", VOLUME)} == {200}
+    assert {v.inputs["size"] for v in site_resources(run, "fra", VOLUME)} == {100}
+    assert {i.inputs["instanceType"] for i in site_resources(run, "fra", INSTANCE)} == {"m6i.2xlarge"}
+
+
+def test_ami_lookup_matches_os_and_architecture(runs):
+    lookups = [c.args for c in runs["two-sites"].calls if c.token == "aws:ec2/getAmi:getAmi"]
+    names = sorted(f["values"][0] for args in lookups for f in args["filters"] if f["name"] == "name")
+    assert names == ["al2023-ami-2023.*-x86_64", "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-*"]
+
+
+def test_user_data_pins_host_key_without_carrying_it(runs):
+    run = runs["single-nginx"]
+    instance = run.one(INSTANCE)
+    user_data = instance.inputs["userData"]
+    assert user_data.startswith("#cloud-config")
+    assert "ssm get-parameter" in user_data and "PRIVATE KEY" not in user_data
+    parameter = run.one("aws:ssm/parameter:Parameter")
+    assert parameter.inputs["type"] == "SecureString"
+    assert parameter.inputs["name"] in user_data
+    policy = json.loads(run.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    assert [s["Action"] for s in policy["Statement"]] == ["ssm:GetParameter"]
+
+
+# --- security groups ---------------------------------------------------------------------------
+
+def test_nginx_node_faces_clients_and_primary_directly(runs):
+    run = runs["single-nginx"]
+    assert rules(run, INGRESS, "syd-nodes") == {
+        (443, "10.0.0.0/8"), (443, "192.168.0.0/16"), (7999, "10.0.0.0/8"), (7999, "192.168.0.0/16"),
+        (443, "203.0.113.10/32"), (22, "198.51.100.7/32")}
+    assert site_resources(run, "syd", NLB) == []
+
+
+def test_acm_nodes_only_reachable_through_load_balancer(runs):
+    run = runs["single-acm"]
+    assert rules(run, INGRESS, "fra-nodes") == {(7990, "fra-lb"), (7999, "fra-lb"), (22, "198.51.100.7/32")}
+    # No clientCidrs configured: clients default to the VPC's CIDR.
+    assert rules(run, INGRESS, "fra-lb") == {
+        (443, "172.31.0.0/16"), (7999, "172.31.0.0/16"), (443, "203.0.113.10/32"), (443, "203.0.113.11/32")}
+    assert rules(run, EGRESS, "fra-lb") == {(7990, "fra-nodes"), (7999, "fra-nodes")}
+    # Egress to the primary on 443 and on its (non-default) SSH port.
+    assert rules(run, EGRESS, "fra-nodes") == {(443, "0.0.0.0/0"), (7998, "0.0.0.0/0")}
+
+
+def test_hazelcast_only_between_farm_nodes(runs):
+    farm = runs["farm-3"]
+    assert (5701, "iad-nodes") in rules(farm, INGRESS, "iad-nodes")
+    assert (5701, "iad-nodes") in rules(farm, EGRESS, "iad-nodes")
+    assert not any(port == 5701 for port, _ in rules(farm, INGRESS, "iad-lb"))
+    for stack in ("single-nginx", "single-acm", "two-sites"):
+        for rule in runs[stack].of_type(INGRESS):
+            assert rule.inputs["fromPort"] != 5701, f"{stack}: Hazelcast open on a single node"
+
+
+@pytest.mark.parametrize("stack", ["single-nginx", "single-acm", "farm-3", "two-sites", "example"])
+def test_ssh_22_is_never_open_to_the_world(runs, stack):
+    ssh_rules = [r for r in runs[stack].of_type(INGRESS) if r.inputs["fromPort"] <= 22 <= r.inputs["toPort"]]
+    assert ssh_rules, "installation needs SSH from somewhere"
+    for rule in ssh_rules:
+        assert rule.inputs.get("cidrIpv4") != "0.0.0.0/0" and rule.inputs.get("cidrIpv6") != "::/0"
+    for rule in runs[stack].of_type(INGRESS):
+        assert rule.inputs.get("cidrIpv4") != "0.0.0.0/0", "no ingress is open to the whole internet"
+
+
+def test_bastion_address_may_reach_ssh(runs):
+    run = runs["two-sites"]
+    assert rules(run, INGRESS, "syd-nodes") == {(7990, "syd-lb"), (7999, "syd-lb"), (22, "10.1.2.3/32")}
+    # Installing through a bastion: nodes get no public address.
+    for instance in run.of_type(INSTANCE):
+        assert instance.inputs["associatePublicIpAddress"] is False
+    # Ubuntu's package mirrors answer on plain HTTP.
+    assert (80, "0.0.0.0/0") in rules(run, EGRESS, "mel-nodes")
+    assert (80, "0.0.0.0/0") not in rules(run, EGRESS, "syd-nodes")
+
+
+# --- load balancer, TLS, DNS -------------------------------------------------------------------
+
+@pytest.mark.parametrize("stack, site, nodes", [("single-acm", "fra", 1), ("farm-3", "iad", 3)])
+def test_load_balancer_listeners_and_health_checks(runs, stack, site, nodes):
+    run = runs[stack]
+    nlb = run.one(NLB, f"{site}-nlb")
+    assert nlb.inputs["loadBalancerType"] == "network"
+    listeners = {l.inputs["port"]: l for l in site_resources(run, site, LISTENER)}
+    assert set(listeners) == {443, 7999}
+    https, ssh = listeners[443], listeners[7999]
+    assert https.inputs["protocol"] == "TLS" and https.inputs["sslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+    assert ssh.inputs["protocol"] == "TCP" and "certificateArn" not in ssh.inputs
+    groups = {g.name: g for g in site_resources(run, site, TARGET_GROUP)}
+    target_port = {port: _group_for(run, listener).inputs["port"] for port, listener in listeners.items()}
+    assert target_port == {443: 7990, 7999: 7999}
+    for group in groups.values():
+        check = group.inputs["healthCheck"]
+        assert (check["path"], check["port"], check["protocol"]) == ("/status", "7990", "HTTP")
+    assert len(site_resources(run, site, TG_ATTACHMENT)) == 2 * nodes
+    assert rules(run, INGRESS, f"{site}-lb") and all(port != 5701 for port, _ in rules(run, INGRESS, f"{site}-lb"))
+
+
+def _group_for(run: ProgramRun, listener: RecordedResource) -> RecordedResource:
+    arn = listener.inputs["defaultActions"][0]["targetGroupArn"]
+    return next(g for g in run.of_type(TARGET_GROUP) if g.outputs.get("arn") == arn)
+
+
+def test_acm_certificate_is_validated_through_route53_before_the_listener_uses_it(runs):
+    run = runs["single-acm"]
+    certificate = run.one(CERT)
+    assert certificate.inputs["domainName"] == "mirror-fra.example.com"
+    assert certificate.inputs["validationMethod"] == "DNS"
+    records = {r.name: r for r in run.of_type(RECORD)}
+    validation_record = records["fra-tls-cert-validation"]
+    assert validation_record.inputs["zoneId"] == "Z0123456789ABCDEFGHIJ"
+    assert validation_record.inputs["type"] == "CNAME"
+    validation = run.one(CERT_VALIDATION)
+    https = next(l for l in run.of_type(LISTENER) if l.inputs["port"] == 443)
+    assert run.depends_on(https, validation), "the TLS listener waits for the validated certificate"
+    assert run.depends_on(validation, validation_record)
+
+
+def test_existing_certificate_arn_requests_nothing(runs):
+    run = runs["two-sites"]
+    assert [c.inputs["domainName"] for c in run.of_type(CERT)] == ["mirror-mel.example.com"]
+    https = next(l for l in site_resources(run, "syd", LISTENER) if l.inputs["port"] == 443)
+    assert https.inputs["certificateArn"].endswith("11111111-2222-3333-4444-555555555555")
+
+
+def test_dns_alias_to_load_balancer_and_a_record_to_nginx_node(runs):
+    acm = runs["single-acm"].one(RECORD, "fra-dns")
+    assert acm.inputs["name"] == "mirror-fra.example.com" and acm.inputs["type"] == "A"
+    assert acm.inputs["aliases"][0]["name"] == "fra-nlb.elb.ap-southeast-2.amazonaws.com"
+    nginx_run = runs["single-nginx"]
+    nginx = nginx_run.one(RECORD, "syd-dns")
+    node = nginx_run.one(INSTANCE)
+    assert nginx.inputs["records"] == [node.outputs["publicIp"]]
+
+
+# --- the provider chain ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stack, site", [("single-nginx", "syd"), ("farm-3", "iad"), ("example", "fra")])
+def test_setup_install_approval_projects_run_in_order(runs, stack, site):
+    run = runs[stack]
+    setup = run.one(SETUP, f"{site}-setup")
+    approval = run.one(APPROVAL, f"{site}-approval")
+    projects = run.one(PROJECTS, f"{site}-projects")
+    installs = [c for c in site_resources(run, site, COMMAND) if c.name.endswith("-install")]
+    stages = [c for c in site_resources(run, site, COMMAND) if c.name.endswith("-stage")]
+    assert len(installs) == len(stages) == len(site_resources(run, site, INSTANCE))
+    for stage, install in zip(stages, installs):
+        assert run.depends_on(stage, setup), "the setup keys are rendered before files are staged"
+        assert run.depends_on(install, stage)
+        assert run.depends_on(approval, install), "approval waits for every node's install"
+    assert run.depends_on(projects, approval)
+    assert projects.inputs["mirror_id"] == approval.outputs["mirror_id"]
+
+
+def test_farm_nodes_join_after_the_first(runs):
+    run = runs["farm-3"]
+    installs = {c.name: c for c in run.of_type(COMMAND) if c.name.endswith("-install")}
+    first = installs["iad-node0-install"]
+    for name in ("iad-node1-install", "iad-node2-install"):
+        assert run.depends_on(installs[name], first)
+    assert not run.depends_on(first, installs["iad-node1-install"])
+
+
+def test_provider_inputs_follow_config(runs):
+    run = runs["single-acm"]
+    setup = run.one(SETUP)
+    assert setup.inputs["primary_url"] == "https://bitbucket.example.com/bitbucket"
+    assert setup.inputs["display_name"] == "Frankfurt" and setup.inputs["base_url"] == "https://mirror-fra.example.com"
+    assert "MIIBprivateCA" in setup.inputs["ca_bundle"]
+    projects = run.one(PROJECTS)
+    assert projects.inputs["project_keys"] == ["PLAT"] and projects.inputs["mirror_all"] is False
+    farm = runs["farm-3"]
+    assert farm.one(PROJECTS).inputs["mirror_all"] is True
+    assert farm.one(APPROVAL).inputs["expected_type"] == "FARM"
+    assert run.one(APPROVAL).inputs["expected_type"] == "SINGLE"
+
+
+# --- secrets -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stack", ["single-nginx", "single-acm", "farm-3", "two-sites", "example"])
+def test_no_secret_travels_outside_a_secret(runs, stack):
+    run = runs[stack]
+    needles = [TEST_PASSWORD, "nginx-key-material", "bastion-key-material", "mock-random-"]
+    # Generated keys: whatever the mocks returned for private keys must stay wrapped too.
+    needles += ["OPENSSH PRIVATE KEY-----\nmock"]
+    leaks = []
+    for resource in run.resources:
+        for needle in needles:
+            leaks += [f"{resource.typ} {resource.name}{path}" for path in find_plaintext(resource.wire_inputs, needle)]
+    assert leaks == []
+
+
+def test_secrets_do_reach_the_resources_that_need_them(runs):
+    """The leak test above would pass vacuously if keys never arrived; make sure they do, wrapped."""
+    run = runs["single-nginx"]
+    stage = run.one(COMMAND, "syd-node0-stage")
+    assert "stdin" in stage.wire_inputs
+    assert json.dumps(stage.wire_inputs["stdin"]).count("1b47061264138c4ac30d75fd1eb44270") == 1
+    bastion_run = runs["two-sites"]
+    stage = bastion_run.one(COMMAND, "syd-node0-stage")
+    assert "bastion-key-material" in json.dumps(stage.wire_inputs["connection"])
+
+
+def test_primary_password_is_never_a_resource_input(runs):
+    for run in runs.values():
+        for resource in run.resources:
+            assert TEST_PASSWORD not in json.dumps(resource.wire_inputs)
+
+
+# --- outputs -----------------------------------------------------------------------------------
+
+def test_outputs_per_mirror_and_the_mirrors_map(runs):
+    run = runs["example"]
+    out = run.outputs
+    assert out["sydUrl"] == "https://mirror-syd.example.com"
+    assert out["sydSshUrl"] == "ssh://git@mirror-syd.example.com:7999"
+    assert out["fraSshUrl"] == "ssh://git@mirror-fra.example.com:7999"
+    assert out["fraMirrorId"] == "mirror-fra-approval"
+    assert len(out["fraNodeAddresses"]) == 3
+    assert out["mirrors"]["syd"] == {"url": out["sydUrl"], "sshUrl": out["sydSshUrl"],
+                                     "mirrorId": out["sydMirrorId"], "nodeAddresses": out["sydNodeAddresses"]}
+    assert not run.secret_outputs
+
+
+def test_every_child_has_a_component_parent(runs):
+    run = runs["example"]
+    sites = {s.urn for s in run.of_type(SITE)}
+    assert len(sites) == 2
+    for resource in run.resources:
+        if resource.typ == SITE:
+            continue
+        assert resource.parent, f"{resource.name} has no parent"
+        assert not resource.parent.endswith("::bitbucket-mirrors-test"), f"{resource.name} sits at the stack root"
