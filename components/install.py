@@ -51,6 +51,9 @@ class MirrorInstallArgs:
     farm: Optional[FarmInputs] = None
     nginx: Optional[NginxInputs] = None
     bastion: Optional[Bastion] = None
+    # Resources this node's installation waits for (a farm's later nodes wait for the first).
+    # A component's own depends_on does not reach its children, so it is applied to them here.
+    wait_for: Sequence[pulumi.Resource] = ()
 
 
 def bundle(contents: Mapping[str, str]) -> str:
@@ -118,7 +121,7 @@ class MirrorInstall(pulumi.ComponentResource):
             f"{name}-stage", connection=connection, stdin=payload,
             create=(f"set -e; sudo rm -rf {files.STAGING_DIR}; sudo install -d -m 0700 {files.STAGING_DIR}; "
                     f"base64 -d | sudo tar -xzf - -C {files.STAGING_DIR} --no-same-owner"),
-            opts=pulumi.ResourceOptions(parent=self))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)))
         install = remote.Command(
             f"{name}-install", connection=connection,
             create=f"sudo bash {files.STAGING_DIR}/{files.StagedFile.INSTALL_SCRIPT}",

@@ -93,16 +93,15 @@ class MirrorSite(pulumi.ComponentResource):
                                        private_key=secret_output(mirror.tls.private_key))
         installs: list[MirrorInstall] = []
         for i, node in enumerate(hosts):
-            # Later farm nodes join the cluster the first node formed (the vendor's farm order).
-            after = [installs[0]] if installs else []
             installs.append(MirrorInstall(f"{name}-node{i}", MirrorInstallArgs(
                 host=node, login_private_key=login_key.private_key_openssh,
                 bitbucket_version=mirror.bitbucket_version, base_url=mirror.base_url,
                 setup_block=setup.properties,
                 installer_url=mirror.installer.url if mirror.installer else None,
                 installer_sha256=mirror.installer.sha256 if mirror.installer else None,
-                ca_bundle=primary.ca_bundle, farm=farm_inputs, nginx=nginx_inputs, bastion=network.bastion),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=after)))
+                ca_bundle=primary.ca_bundle, farm=farm_inputs, nginx=nginx_inputs, bastion=network.bastion,
+                # Later farm nodes join the cluster the first node formed (the vendor's farm order).
+                wait_for=installs[:1]), opts=child))
 
         if behind_lb:
             certificate = AcmCertificate(f"{name}-tls", AcmCertificateArgs(

@@ -265,15 +265,16 @@ def _stand_in(path: str) -> str:
 
 def run_program(stack_file: Path = EXAMPLE_STACK, secrets: Optional[dict[str, str]] = None, *,
                 config: Optional[dict[str, str]] = None, secret_keys: Iterable[str] = (),
-                stack: str = "test", preview: bool = False) -> ProgramRun:
-    """Run `__main__.py` against a stack file (or an explicit config bag) under mocks."""
+                stack: str = "test", preview: bool = False, program: Path = PROGRAM) -> ProgramRun:
+    """Run `__main__.py` (or another program) against a stack file or a config bag under mocks."""
     if config is None:
         config, file_secret_keys = stack_file_config(stack_file, secrets)
         secret_keys = list(secret_keys) + file_secret_keys
-    return contextvars.Context().run(_run_isolated, config, list(secret_keys), stack, preview)
+    return contextvars.Context().run(_run_isolated, config, list(secret_keys), stack, preview, program)
 
 
-def _run_isolated(config: dict[str, str], secret_keys: list[str], stack: str, preview: bool) -> ProgramRun:
+def _run_isolated(config: dict[str, str], secret_keys: list[str], stack: str, preview: bool,
+                  program: Path) -> ProgramRun:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     warnings: list[str] = []
@@ -289,7 +290,7 @@ def _run_isolated(config: dict[str, str], secret_keys: list[str], stack: str, pr
         root = get_root_resource()
 
         async def main() -> tuple[dict[str, Any], set[str]]:
-            await run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__"))
+            await run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__"))
             values, secret = {}, set()
             for key, output in root.outputs.items():  # type: ignore[union-attr]
                 out = pulumi.Output.from_input(output)

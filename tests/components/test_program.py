@@ -233,10 +233,9 @@ def test_setup_install_approval_projects_run_in_order(runs, stack, site):
     setup = run.one(SETUP, f"{site}-setup")
     approval = run.one(APPROVAL, f"{site}-approval")
     projects = run.one(PROJECTS, f"{site}-projects")
-    installs = [c for c in site_resources(run, site, COMMAND) if c.name.endswith("-install")]
-    stages = [c for c in site_resources(run, site, COMMAND) if c.name.endswith("-stage")]
-    assert len(installs) == len(stages) == len(site_resources(run, site, INSTANCE))
-    for stage, install in zip(stages, installs):
+    nodes = len(site_resources(run, site, INSTANCE))
+    for i in range(nodes):
+        stage, install = run.one(COMMAND, f"{site}-node{i}-stage"), run.one(COMMAND, f"{site}-node{i}-install")
         assert run.depends_on(stage, setup), "the setup keys are rendered before files are staged"
         assert run.depends_on(install, stage)
         assert run.depends_on(approval, install), "approval waits for every node's install"

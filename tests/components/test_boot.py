@@ -1,0 +1,37 @@
+"""The cloud-init user data that pins a node's SSH host key, checked with the real tools."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import yaml
+
+from components.boot import pin_host_key_script, user_data
+
+PARAMETER = "/bitbucket-mirrors/dev/syd-node0/ssh-host-ed25519-key"
+
+
+def test_script_passes_shellcheck_and_bash_syntax(tmp_path):
+    script = tmp_path / "pin-host-key.sh"
+    script.write_text(pin_host_key_script(PARAMETER))
+    assert shutil.which("shellcheck"), "shellcheck is required (scripts/test.sh installs it)"
+    checked = subprocess.run(["shellcheck", "--severity=style", str(script)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+
+
+def test_user_data_is_cloud_config_that_keeps_the_pinned_key():
+    text = user_data(PARAMETER)
+    assert text.startswith("#cloud-config\n")
+    document = yaml.safe_load(text)
+    # cloud-init must neither delete nor regenerate host keys, or the pinned key would be replaced.
+    assert document["ssh_deletekeys"] is False and document["ssh_genkeytypes"] == []
+    (command,) = document["bootcmd"]
+    assert command[:2] == ["bash", "-c"]
+    assert f"parameter={PARAMETER}" in command[2]
+    assert "HostKey" in command[2] and "--with-decryption" in command[2]
+
+
+def test_parameter_name_is_quoted_for_the_shell():
+    script = pin_host_key_script("/odd name/$(reboot)")
+    assert "parameter='/odd name/$(reboot)'" in script
