@@ -322,3 +322,9 @@ def test_every_child_has_a_component_parent(runs):
             continue
         assert resource.parent, f"{resource.name} has no parent"
         assert not resource.parent.endswith("::bitbucket-mirrors-test"), f"{resource.name} sits at the stack root"
+
+
+def test_preview_with_unknown_values_registers_the_same_graph(runs):
+    preview = run_program(EXAMPLE_STACK, SECRETS, preview=True)
+    assert sorted((r.typ, r.name) for r in preview.resources) == \
+        sorted((r.typ, r.name) for r in runs["example"].resources)
