@@ -1,0 +1,163 @@
+"""MirrorApproval: accept the mirror's request on the primary, as an admin would click Authorize
+(DESIGN §5). Deleting it removes the mirror from the primary.
+
+The accept is a POST whose outcome can be lost (a dropped connection, a 5xx from a proxy): it is
+never replayed blindly. Every round first looks for an approved mirror with the base URL, so a
+lost answer, a crashed run or an admin who clicked first all end in adopting that mirror; a
+request is accepted only while none exists. Requests for other base URLs are never touched.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from .base import BitbucketProvider, Deadline, input_names, inputs_of, is_unknown, say
+from .client import BitbucketClient
+from .errors import Conflict, NotFound, ServerUnavailable, Unreachable
+from .urls import https_problem, normalise_base_url
+
+REQUESTS = "/rest/mirroring/latest/requests"
+SERVERS = "/rest/mirroring/latest/mirrorServers"
+
+
+class ApprovalTimeout(Exception):
+    pass
+
+
+@dataclass
+class MirrorApprovalArgs:
+    primary_url: pulumi.Input[str]
+    base_url: pulumi.Input[str]
+    timeout_s: pulumi.Input[int] = 1800
+    ca_bundle: Optional[pulumi.Input[str]] = None
+    expected_type: Optional[pulumi.Input[str]] = None   # SINGLE or FARM; a mismatch is reported
+
+
+class MirrorApprovalProvider(BitbucketProvider):
+    poll_interval_s: float = 1.0
+    progress_every_s: float = 30.0
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = []
+        for key in ("primary_url", "base_url"):
+            if not is_unknown(news.get(key)) and https_problem(news.get(key)):
+                failures.append(CheckFailure(key, https_problem(news.get(key)) or ""))
+        timeout = news.get("timeout_s")
+        if not is_unknown(timeout) and (not isinstance(timeout, (int, float)) or timeout <= 0):
+            failures.append(CheckFailure("timeout_s", "expected a positive number of seconds"))
+        return CheckResult(news, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [k for k in ("primary_url", "base_url")
+                    if is_unknown(news.get(k)) or _url(olds.get(k)) != _url(news.get(k))]
+        others = any(olds.get(k) != news.get(k) for k in ("timeout_s", "ca_bundle", "expected_type"))
+        return DiffResult(changes=bool(replaces) or others, replaces=replaces, delete_before_replace=True)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        client = self.client(props["primary_url"], props.get("ca_bundle"))
+        try:
+            server = self.approve(client, props["base_url"], float(props.get("timeout_s") or 1800),
+                                  props.get("expected_type"))
+        finally:
+            client.close()
+        return CreateResult(server["id"], self._outputs(props, server))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        client = self.client(props["primary_url"], props.get("ca_bundle"))
+        try:
+            server = client.get(f"{SERVERS}/{id_}")
+        except NotFound:
+            return ReadResult(None, {})   # removed on the primary: refresh shows it gone
+        finally:
+            client.close()
+        return ReadResult(id_, self._outputs(props, server))
+
+    def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        client = self.client(news["primary_url"], news.get("ca_bundle"))
+        try:
+            server = client.get(f"{SERVERS}/{id_}")
+        finally:
+            client.close()
+        return UpdateResult(self._outputs(news, server))
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        client = self.client(props["primary_url"], props.get("ca_bundle"))
+        try:
+            client.delete(f"{SERVERS}/{id_}")
+            say(f"removed mirror {id_} ({props.get('base_url')}) from {props['primary_url']}")
+        except NotFound:
+            pass  # already removed: the goal of a delete
+        finally:
+            client.close()
+
+    # --- the approval loop ------------------------------------------------------------------
+    def approve(self, client: BitbucketClient, base_url: str, timeout_s: float,
+                expected_type: Optional[str] = None) -> dict:
+        target = normalise_base_url(base_url)
+        deadline = Deadline(timeout_s)
+        others: set[str] = set()
+        last_report = 0.0
+        while True:
+            try:
+                server = self._approved(client, target)
+                if server is not None:
+                    say(f"mirror {base_url} is approved on the primary (id {server['id']})")
+                    return server
+                pending = list(client.iter_paged(REQUESTS, {"state": "PENDING"}))
+                mine = [r for r in pending if normalise_base_url(r.get("mirrorBaseUrl", "")) == target]
+                others |= {r.get("mirrorBaseUrl", "") for r in pending if r not in mine}
+                if mine:
+                    request = max(mine, key=lambda r: r["id"])
+                    if expected_type and request.get("mirrorType") != expected_type:
+                        say(f"the request from {base_url} is a {request.get('mirrorType')} mirror, "
+                            f"expected {expected_type}; accepting it anyway")
+                    server = client.post(f"{REQUESTS}/{request['id']}/accept")
+                    say(f"accepted the mirroring request {request['id']} from {base_url}")
+                    return server
+            except Conflict:
+                pass  # accepted, rejected or deleted meanwhile: the next round reads what happened
+            except (ServerUnavailable, Unreachable) as exc:
+                say(f"the primary did not answer ({exc.status or 'no answer'}); reading its state again")
+            if deadline.passed:
+                raise ApprovalTimeout(_timeout_message(base_url, deadline.elapsed, others))
+            if deadline.elapsed - last_report >= self.progress_every_s:
+                last_report = deadline.elapsed
+                say(f"waiting for the mirroring request of {base_url} on the primary "
+                    f"({deadline.elapsed:.0f}s of {timeout_s:.0f}s)")
+            time.sleep(self.poll_interval_s)
+
+    @staticmethod
+    def _approved(client: BitbucketClient, target: str) -> Optional[dict]:
+        return next((s for s in client.iter_paged(SERVERS) if normalise_base_url(s.get("baseUrl", "")) == target), None)
+
+    @staticmethod
+    def _outputs(props: dict[str, Any], server: dict) -> dict[str, Any]:
+        inputs = {k: props.get(k) for k in input_names(MirrorApprovalArgs)}
+        return {**inputs, "mirror_id": server["id"], "mirror_name": server.get("name"),
+                "mirror_type": server.get("mirrorType")}
+
+
+def _url(value: Any) -> Any:
+    return normalise_base_url(value) if isinstance(value, str) else value
+
+
+def _timeout_message(base_url: str, waited: float, others: set[str]) -> str:
+    seen = (f" Pending requests seen, from other base URLs (left untouched): {', '.join(sorted(others))}."
+            if others else " No pending request was seen at all.")
+    return (f"no mirroring request from {base_url} appeared on the primary within {waited:.0f}s; nothing was "
+            f"accepted.{seen} Check that the mirror started (its /status), that setup.baseUrl is exactly "
+            f"{base_url}, and that the mirror reaches the primary on 443.")
+
+
+class MirrorApproval(Resource, module="bitbucket", name="MirrorApproval"):
+    mirror_id: pulumi.Output[str]
+    mirror_name: pulumi.Output[str]
+    mirror_type: pulumi.Output[str]
+
+    def __init__(self, name: str, args: MirrorApprovalArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(MirrorApprovalProvider(), name,
+                         {**inputs_of(args), "mirror_id": None, "mirror_name": None, "mirror_type": None}, opts)

@@ -1,0 +1,120 @@
+"""MirrorSetup: preflight the primary and render the mirror's setup keys (DESIGN §5).
+
+The setup keys apply only on a mirror's first start and can never change afterwards, so a change
+of display name, base URL or primary URL replaces the resource (and, through the install, the
+mirror's home)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from .base import BitbucketProvider, input_names, inputs_of, is_unknown, say
+from .errors import AuthenticationError, NotFound, PermissionDenied
+from .setup_properties import render_setup_block
+from .urls import https_problem, normalise_base_url
+
+MIN_MAJOR = 9
+SETUP_KEYS = ("display_name", "base_url", "primary_url")
+
+
+class PreflightError(Exception):
+    pass
+
+
+@dataclass
+class MirrorSetupArgs:
+    primary_url: pulumi.Input[str]
+    display_name: pulumi.Input[str]
+    base_url: pulumi.Input[str]
+    ca_bundle: Optional[pulumi.Input[str]] = None
+
+
+class MirrorSetupProvider(BitbucketProvider):
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = []
+        for key in ("primary_url", "base_url"):
+            if not is_unknown(news.get(key)):
+                problem = https_problem(news.get(key))
+                if problem:
+                    failures.append(CheckFailure(key, problem))
+        name = news.get("display_name")
+        if not is_unknown(name):
+            if not isinstance(name, str) or not name.strip():
+                failures.append(CheckFailure("display_name", "the display name must not be empty"))
+            elif "\n" in name or "\r" in name:
+                failures.append(CheckFailure("display_name", "the display name must be one line"))
+        return CheckResult(news, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [k for k in SETUP_KEYS if is_unknown(news.get(k)) or _norm(k, olds.get(k)) != _norm(k, news.get(k))]
+        changed = bool(replaces) or olds.get("ca_bundle") != news.get("ca_bundle")
+        return DiffResult(changes=changed, replaces=replaces, delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(normalise_base_url(props["base_url"]), self._outputs(props))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        return ReadResult(id_, self._outputs(props))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self._outputs(news))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Nothing on the primary belongs to the setup; the mirror's approval is removed by MirrorApproval."""
+
+    def _outputs(self, props: dict[str, Any]) -> dict[str, Any]:
+        version, ssh_port = self.preflight(props["primary_url"], props.get("ca_bundle"))
+        inputs = {k: props.get(k) for k in input_names(MirrorSetupArgs)}
+        return {**inputs, "properties": render_setup_block(props["display_name"], props["base_url"], props["primary_url"]),
+                "primary_version": version, "primary_ssh_port": ssh_port}
+
+    def preflight(self, primary_url: str, ca_bundle: Optional[str]) -> tuple[str, int]:
+        """The primary's version and SSH port, or a PreflightError saying what to fix."""
+        client = self.client(primary_url, ca_bundle)
+        try:
+            version = str(client.get("/rest/api/latest/application-properties").get("version", ""))
+            try:
+                major = int(version.split(".")[0])
+            except ValueError:
+                raise PreflightError(f"{primary_url} did not report a Bitbucket version ({version!r})") from None
+            if major < MIN_MAJOR:
+                raise PreflightError(
+                    f"{primary_url} runs Bitbucket {version}; this tool drives the mirroring API of 9.0 and newer "
+                    "(8.x keeps project settings under other paths): upgrade the primary first")
+            ssh = client.get("/rest/ssh/latest/settings")
+            if not ssh.get("enabled"):
+                raise PreflightError(
+                    f"SSH is disabled on {primary_url}: mirrors synchronise over SSH only; enable it in "
+                    "Administration > Server settings")
+            self._check_licence(client, primary_url)
+            return version, int(ssh.get("port") or 7999)
+        finally:
+            client.close()
+
+    @staticmethod
+    def _check_licence(client, primary_url: str) -> None:
+        try:
+            licence = client.get("/rest/api/latest/admin/license")
+        except (PermissionDenied, AuthenticationError, NotFound) as exc:
+            say(f"could not read the licence of {primary_url} ({exc.status}); mirroring needs a Data Center licence")
+            return
+        status = licence.get("status") or {}
+        if status.get("dataCenter") is False:
+            raise PreflightError(f"{primary_url} has no Data Center licence; smart mirrors need one")
+
+
+def _norm(key: str, value: Any) -> Any:
+    return normalise_base_url(value) if key != "display_name" and isinstance(value, str) else value
+
+
+class MirrorSetup(Resource, module="bitbucket", name="MirrorSetup"):
+    properties: pulumi.Output[str]
+    primary_version: pulumi.Output[str]
+    primary_ssh_port: pulumi.Output[int]
+
+    def __init__(self, name: str, args: MirrorSetupArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(MirrorSetupProvider(), name,
+                         {**inputs_of(args), "properties": None, "primary_version": None, "primary_ssh_port": None}, opts)

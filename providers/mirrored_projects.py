@@ -1,0 +1,205 @@
+"""MirroredProjects: exactly the chosen projects on a mirror, or all of them (DESIGN §5).
+
+Selection lives on the mirror's own REST API; keys resolve to the primary's project ids through
+the paged project listing (a handful of requests for thousands of projects, never one per key).
+Missing projects are added in one bulk call, extra ones removed. "Mirror all" cannot be undone
+on a mirror, so turning it off replaces the resource, which replaces the mirror in turn.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from .base import BitbucketProvider, Deadline, input_names, inputs_of, is_unknown, say
+from .client import BitbucketClient
+from .errors import NotFound, ServerUnavailable, Unreachable
+from .urls import https_problem
+
+PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
+PROJECTS = "/rest/api/latest/projects"
+SETTINGS = "/rest/mirroring/latest/syncSettings"
+ALL, SELECTED = "ALL_PROJECTS", "SELECTED_PROJECTS"
+
+
+class UnknownProjects(Exception):
+    pass
+
+
+class SyncTimeout(Exception):
+    pass
+
+
+@dataclass
+class MirroredProjectsArgs:
+    primary_url: pulumi.Input[str]
+    mirror_url: pulumi.Input[str]
+    mirror_id: pulumi.Input[str]
+    project_keys: pulumi.Input[list[str]] = field(default_factory=list)
+    mirror_all: pulumi.Input[bool] = False
+    wait_for_sync: pulumi.Input[bool] = False
+    sync_timeout_s: pulumi.Input[int] = 3600
+    ca_bundle: Optional[pulumi.Input[str]] = None
+
+
+def normalised_keys(keys: Any) -> list[str]:
+    return sorted({str(k).upper() for k in (keys or [])})
+
+
+class MirroredProjectsProvider(BitbucketProvider):
+    poll_interval_s: float = 5.0
+    progress_every_s: float = 30.0
+    bulk_attempts: int = 5
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = []
+        keys = news.get("project_keys") or []
+        if not is_unknown(keys):
+            bad = [k for k in keys if not is_unknown(k) and not PROJECT_KEY.match(str(k).upper())]
+            if bad:
+                failures.append(CheckFailure("project_keys", f"not Bitbucket project keys: {', '.join(map(str, bad))}"))
+            else:
+                news = {**news, "project_keys": normalised_keys(keys)}
+            if news.get("mirror_all") is True and keys:
+                failures.append(CheckFailure("mirror_all", "mirror_all mirrors every project: give no project_keys with it"))
+        for key in ("primary_url", "mirror_url"):
+            if not is_unknown(news.get(key)) and https_problem(news.get(key)):
+                failures.append(CheckFailure(key, https_problem(news.get(key)) or ""))
+        return CheckResult(news, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [k for k in ("mirror_id", "mirror_url", "primary_url")
+                    if is_unknown(news.get(k)) or olds.get(k) != news.get(k)]
+        if olds.get("mirror_all") is True and news.get("mirror_all") is not True:
+            replaces.append("mirror_all")  # the vendor: "mirror all" can never be undone on a mirror
+        keys_changed = is_unknown(news.get("project_keys")) or \
+            normalised_keys(olds.get("project_keys")) != normalised_keys(news.get("project_keys"))
+        others = any(olds.get(k) != news.get(k) for k in ("mirror_all", "wait_for_sync", "sync_timeout_s", "ca_bundle"))
+        return DiffResult(changes=bool(replaces) or keys_changed or others, replaces=replaces,
+                          delete_before_replace=True)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(str(props["mirror_id"]), self.reconcile(props))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self.reconcile(news))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        primary = self.client(props["primary_url"], props.get("ca_bundle"))
+        mirror = self.client(props["mirror_url"], props.get("ca_bundle"))
+        try:
+            try:
+                settings = mirror.get(SETTINGS)
+            except NotFound:
+                return ReadResult(None, {})  # the mirror no longer has an upstream: gone
+            ids = sorted(settings.get("projectIds") or [], key=int)
+            keys = []
+            if settings.get("mode") != ALL and ids:
+                by_id = {str(p["id"]): p["key"] for p in primary.iter_paged(PROJECTS)}
+                keys = sorted(by_id.get(i, f"<deleted project {i}>") for i in ids)
+            return ReadResult(id_, {**self._inputs(props), "project_keys": keys, "project_ids": ids,
+                                    "mirror_all": settings.get("mode") == ALL})
+        finally:
+            primary.close()
+            mirror.close()
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        if props.get("mirror_all"):
+            return  # nothing of ours to undo: removing the mirror (MirrorApproval) ends it
+        mirror = self.client(props["mirror_url"], props.get("ca_bundle"))
+        try:
+            for project_id in props.get("project_ids") or []:
+                try:
+                    mirror.delete(f"{SETTINGS}/projects/{project_id}")
+                except NotFound:
+                    return  # the mirror has no upstream any more: nothing is mirrored
+        finally:
+            mirror.close()
+
+    # --- reconciliation ---------------------------------------------------------------------
+    def reconcile(self, props: dict[str, Any]) -> dict[str, Any]:
+        primary = self.client(props["primary_url"], props.get("ca_bundle"))
+        mirror = self.client(props["mirror_url"], props.get("ca_bundle"))
+        try:
+            if props.get("mirror_all"):
+                if mirror.get(SETTINGS).get("mode") != ALL:
+                    mirror.put(f"{SETTINGS}/mode", ALL)
+                    say(f"{props['mirror_url']} now mirrors every project")
+                ids: list[str] = []
+                keys: list[str] = []
+            else:
+                keys = normalised_keys(props.get("project_keys"))
+                ids = self._select(primary, mirror, keys, props["mirror_url"])
+            if props.get("wait_for_sync"):
+                self.wait_for_sync(mirror, props["mirror_url"], float(props.get("sync_timeout_s") or 3600))
+            return {**self._inputs(props), "project_keys": keys, "project_ids": ids,
+                    "mirror_all": bool(props.get("mirror_all"))}
+        finally:
+            primary.close()
+            mirror.close()
+
+    def _select(self, primary: BitbucketClient, mirror: BitbucketClient, keys: list[str], mirror_url: str) -> list[str]:
+        index = {p["key"]: str(p["id"]) for p in primary.iter_paged(PROJECTS)} if keys else {}
+        unknown = [k for k in keys if k not in index]
+        if unknown:
+            raise UnknownProjects(f"these project keys do not exist on the primary: {', '.join(unknown)}; "
+                                  f"nothing was changed on {mirror_url}")
+        wanted = {index[k] for k in keys}
+        settings = mirror.get(SETTINGS)
+        if settings.get("mode") == ALL:
+            raise UnknownProjects(f"{mirror_url} mirrors all projects, which cannot be undone; "
+                                  "selecting projects needs a new mirror")
+        if settings.get("mode") != SELECTED:
+            mirror.put(f"{SETTINGS}/mode", SELECTED)
+        current = set(settings.get("projectIds") or [])
+        attempts = 0
+        while wanted - current:
+            attempts += 1
+            try:
+                mirror.post(f"{SETTINGS}/projects", sorted(wanted - current, key=int))
+                current |= wanted
+            except (ServerUnavailable, Unreachable):
+                # The POST may or may not have happened: read back rather than replay blindly.
+                if attempts >= self.bulk_attempts:
+                    raise
+                time.sleep(self.backoff_s)
+                current = set(mirror.get(SETTINGS).get("projectIds") or [])
+        for project_id in sorted(current - wanted, key=int):
+            mirror.delete(f"{SETTINGS}/projects/{project_id}")
+        say(f"{mirror_url} mirrors {len(wanted)} project(s)")
+        return sorted(wanted, key=int)
+
+    def wait_for_sync(self, mirror: BitbucketClient, mirror_url: str, timeout_s: float) -> None:
+        deadline = Deadline(timeout_s)
+        last_report = -self.progress_every_s
+        while True:
+            progress = mirror.get("/rest/mirroring/latest/progress")
+            synced, total = progress.get("syncedRepos", 0), progress.get("totalRepos", 0)
+            if not progress.get("discovering") and synced >= total:
+                say(f"{mirror_url}: {synced}/{total} repositories synchronised")
+                return
+            if deadline.passed:
+                raise SyncTimeout(f"{mirror_url} synchronised {synced} of {total} repositories within {timeout_s:.0f}s; "
+                                  "raise sync_timeout_s or set waitForSync: false and let it finish in the background")
+            if deadline.elapsed - last_report >= self.progress_every_s:
+                last_report = deadline.elapsed
+                say(f"{mirror_url}: {synced}/{total} repositories synchronised")
+            time.sleep(self.poll_interval_s)
+
+    @staticmethod
+    def _inputs(props: dict[str, Any]) -> dict[str, Any]:
+        return {k: props.get(k) for k in input_names(MirroredProjectsArgs)}
+
+
+class MirroredProjects(Resource, module="bitbucket", name="MirroredProjects"):
+    project_keys: pulumi.Output[list[str]]
+    project_ids: pulumi.Output[list[str]]
+    mirror_all: pulumi.Output[bool]
+
+    def __init__(self, name: str, args: MirroredProjectsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        # project_keys and mirror_all are inputs and outputs alike: their inputs must not be blanked.
+        super().__init__(MirroredProjectsProvider(), name, {**inputs_of(args), "project_ids": None}, opts)

@@ -1,0 +1,26 @@
+"""Try the providers by hand: `python -m tests.emulator` serves a primary and one mirror."""
+from __future__ import annotations
+
+import time
+
+from . import Emulator
+
+
+def main() -> None:
+    with Emulator() as emu:
+        for key in ("PLAT", "OPS", "DOCS"):
+            emu.add_project(key, repos=3)
+        mirror = emu.add_mirror("syd", register_after_s=5.0)
+        print(f"primary:  {emu.primary_url}  (user admin, password s3cret)")
+        print(f"mirror:   {mirror.url}  (its registration request appears on the primary after 5 s)")
+        print(f"CA file:  {emu.ca_file}  (trust it, e.g. REQUESTS_CA_BUNDLE or the providers' ca_bundle)")
+        print("Ctrl-C to stop")
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

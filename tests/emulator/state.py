@@ -1,0 +1,128 @@
+"""What the emulated primary and mirrors know: projects, mirroring requests, approved mirrors,
+each mirror's upstream state and sync settings. Time-driven behaviour (a mirror registering after
+N seconds, repositories syncing) is evaluated lazily against the clock on every request, so the
+emulator needs no background threads to be exact."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass
+class Project:
+    id: int
+    key: str
+    name: str
+    repos: int
+
+    def json(self, base_url: str) -> dict:
+        # No `links`: the vendor's document marks RestProject.links write-only.
+        return {"id": self.id, "key": self.key, "name": self.name, "public": False, "type": "NORMAL"}
+
+
+@dataclass
+class Mirror:
+    name: str
+    base_url: str             # what its registration request claims
+    url: str = ""             # where it really answers (HTTPS)
+    http_url: Optional[str] = None
+    mirror_type: str = "SINGLE"
+    register_after_s: float = 0.0
+    created: float = field(default_factory=time.monotonic)
+    mirror_id: str = field(default_factory=lambda: "-".join(uuid.uuid4().hex.upper()[i:i + 4] for i in range(0, 16, 4)))
+    request_id: Optional[int] = None
+    upstream_state: str = "INITIALIZING"
+    mode: str = "SELECTED_PROJECTS"
+    project_ids: set[int] = field(default_factory=set)
+    sync_started: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class User:
+    password: str
+    sys_admin: bool
+
+
+class State:
+    def __init__(self, version: str, sync_repos_per_s: float) -> None:
+        self.lock = threading.RLock()
+        self.version = version
+        self.sync_repos_per_s = sync_repos_per_s
+        self.ssh_enabled = True
+        self.ssh_port = 7999
+        self.licensed_dc = True
+        self.users: dict[str, User] = {}
+        self.projects: dict[str, Project] = {}
+        self.projects_by_id: dict[int, Project] = {}
+        self.mirrors: dict[str, Mirror] = {}
+        self.requests: dict[int, dict] = {}
+        self.mirror_servers: dict[str, dict] = {}
+        self._next_project_id = 1
+        self._next_request_id = 1
+
+    # --- projects ---------------------------------------------------------------------------
+    def add_project(self, key: str, name: Optional[str] = None, repos: int = 2) -> int:
+        with self.lock:
+            project = Project(self._next_project_id, key.upper(), name or key.title(), repos)
+            self._next_project_id += 1
+            self.projects[project.key] = project
+            self.projects_by_id[project.id] = project
+            return project.id
+
+    # --- mirroring --------------------------------------------------------------------------
+    def tick(self) -> None:
+        """Register mirrors whose start-up delay has passed (a mirror registers on first start)."""
+        now = time.monotonic()
+        with self.lock:
+            for mirror in self.mirrors.values():
+                if mirror.request_id is None and now - mirror.created >= mirror.register_after_s:
+                    self.register(mirror)
+
+    def register(self, mirror: Mirror) -> dict:
+        request = {"id": self._next_request_id, "mirrorId": mirror.mirror_id, "mirrorName": mirror.name,
+                   "mirrorBaseUrl": mirror.base_url, "mirrorType": mirror.mirror_type,
+                   "productVersion": self.version, "state": "PENDING"}
+        self._next_request_id += 1
+        self.requests[request["id"]] = request
+        mirror.request_id = request["id"]
+        mirror.upstream_state = "PENDING"
+        return request
+
+    def accept(self, request_id: int) -> Optional[dict]:
+        with self.lock:
+            request = self.requests.get(request_id)
+            if request is None or request["state"] != "PENDING":
+                return None
+            request["state"] = "ACCEPTED"
+            server = {"id": request["mirrorId"], "name": request["mirrorName"], "baseUrl": request["mirrorBaseUrl"],
+                      "enabled": True, "mirrorType": request["mirrorType"], "productVersion": request["productVersion"],
+                      "lastSeenDate": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            self.mirror_servers[server["id"]] = server
+            mirror = self.mirror_by_id(server["id"])
+            if mirror is not None:
+                mirror.upstream_state = "INSTALLED"
+            return server
+
+    def remove_mirror_server(self, mirror_id: str) -> bool:
+        with self.lock:
+            if self.mirror_servers.pop(mirror_id, None) is None:
+                return False
+            mirror = self.mirror_by_id(mirror_id)
+            if mirror is not None:
+                mirror.upstream_state = "REMOVED"
+            return True
+
+    def mirror_by_id(self, mirror_id: str) -> Optional[Mirror]:
+        return next((m for m in self.mirrors.values() if m.mirror_id == mirror_id), None)
+
+    def progress(self, mirror: Mirror) -> dict:
+        with self.lock:
+            if mirror.mode == "ALL_PROJECTS":
+                total = sum(p.repos for p in self.projects.values())
+            else:
+                total = sum(self.projects_by_id[i].repos for i in mirror.project_ids if i in self.projects_by_id)
+            synced = min(total, int((time.monotonic() - mirror.sync_started) * self.sync_repos_per_s))
+            return {"discovering": False, "syncedRepos": synced, "totalRepos": total}

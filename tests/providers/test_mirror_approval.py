@@ -1,0 +1,98 @@
+"""MirrorApproval against the emulated primary and mirrors over HTTPS."""
+from __future__ import annotations
+
+import pytest
+
+from providers.base import UNKNOWN
+from providers.mirror_approval import ApprovalTimeout
+from tests.emulator import Faults
+
+from .conftest import approved_mirror
+
+ACCEPT = "/rest/mirroring/latest/requests/{id}/accept"
+
+
+def props(emu, base_url, **over):
+    return {"primary_url": emu.primary_url, "base_url": base_url, "timeout_s": 10, "ca_bundle": emu.ca_pem,
+            "expected_type": "SINGLE", **over}
+
+
+def test_waits_for_the_request_then_accepts_it(emu, approval):
+    mirror = emu.add_mirror("syd", register_after_s=0.3)
+    result = approval.create(props(emu, mirror.url))
+    assert result.id == mirror.mirror_id
+    assert result.outs["mirror_name"] == "syd" and result.outs["mirror_type"] == "SINGLE"
+    assert emu.state.requests[mirror.request_id]["state"] == "ACCEPTED"
+    assert mirror.upstream_state == "INSTALLED"
+    assert emu.stats.successful("POST", ACCEPT) == 1
+
+
+def test_base_url_matches_regardless_of_case_and_trailing_slash(emu, approval):
+    mirror = emu.add_mirror("syd", base_url="https://Mirror-Syd.example.com/")
+    assert approval.create(props(emu, "https://mirror-syd.example.com")).id == mirror.mirror_id
+
+
+def test_adopts_an_already_accepted_mirror(emu, approval):
+    mirror = approved_mirror(emu)
+    result = approval.create(props(emu, mirror.url))
+    assert result.id == mirror.mirror_id
+    assert emu.stats.successful("POST", ACCEPT) == 0
+    assert not any(r.method == "POST" for r in emu.log)
+
+
+def test_never_accepts_a_request_from_another_base_url(emu, approval):
+    intruder = emu.add_mirror("rogue", base_url="https://rogue.example.com")
+    mine = emu.add_mirror("syd", register_after_s=0.4)
+    result = approval.create(props(emu, mine.url))
+    assert result.id == mine.mirror_id
+    assert emu.state.requests[intruder.request_id]["state"] == "PENDING"
+    assert intruder.mirror_id not in emu.state.mirror_servers
+
+
+def test_timeout_says_what_it_saw_and_accepts_nothing(emu, approval):
+    emu.add_mirror("rogue", base_url="https://rogue.example.com")
+    with pytest.raises(ApprovalTimeout) as caught:
+        approval.create(props(emu, "https://mirror-syd.example.com", timeout_s=0.5))
+    message = str(caught.value)
+    assert "https://mirror-syd.example.com" in message and "nothing was accepted" in message
+    assert "https://rogue.example.com" in message and "setup.baseUrl" in message
+    assert emu.state.mirror_servers == {}
+
+
+def test_read_sees_a_mirror_removed_behind_its_back(emu, approval):
+    mirror = emu.add_mirror("syd")
+    created = approval.create(props(emu, mirror.url))
+    assert approval.read(created.id, created.outs).id == mirror.mirror_id
+    emu.remove_mirror_server(mirror.mirror_id)
+    gone = approval.read(created.id, created.outs)
+    assert not gone.id
+
+
+def test_delete_removes_the_mirror_from_the_primary_and_is_idempotent(emu, approval):
+    mirror = emu.add_mirror("syd")
+    created = approval.create(props(emu, mirror.url))
+    approval.delete(created.id, created.outs)
+    assert emu.state.mirror_servers == {} and mirror.upstream_state == "REMOVED"
+    approval.delete(created.id, created.outs)  # already gone: still a success
+
+
+def test_diff_replaces_on_url_changes_only(emu, approval):
+    old = props(emu, "https://mirror-syd.example.com")
+    assert approval.diff("x", old, {**old, "base_url": "https://MIRROR-SYD.example.com/"}).changes is False
+    assert approval.diff("x", old, {**old, "base_url": "https://mirror-mel.example.com"}).replaces == ["base_url"]
+    assert approval.diff("x", old, {**old, "primary_url": UNKNOWN}).replaces == ["primary_url"]
+    diff = approval.diff("x", old, {**old, "timeout_s": 60})
+    assert diff.changes and diff.replaces == []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_converges_under_faults_with_exactly_one_accept(emu, approval, seed):
+    mirror = emu.add_mirror("syd", register_after_s=0.2)
+    emu.set_faults(Faults(rate=0.2, kinds=("503", "502", "429", "drop", "drop_after"), retry_after_s=1, seed=seed))
+    result = approval.create(props(emu, mirror.url, timeout_s=30))
+    emu.set_faults(Faults())
+    assert result.id == mirror.mirror_id
+    assert emu.stats.successful("POST", ACCEPT) == 1
+    assert approval.read(result.id, result.outs).id == mirror.mirror_id
+    approval.delete(result.id, result.outs)
+    assert emu.state.mirror_servers == {}
