@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 
-def _escape(value: str) -> str:
+def escape_value(value: str) -> str:
     """java.util.Properties escaping for a value (ASCII out, so the file's charset cannot matter)."""
     out = []
     for i, ch in enumerate(value):
@@ -28,4 +28,4 @@ def render_setup_block(display_name: str, base_url: str, primary_url: str) -> st
         "plugin.mirroring.upstream.url": primary_url.rstrip("/"),
         "plugin.mirroring.upstream.type": "server",
     }
-    return "".join(f"{key}={_escape(value)}\n" for key, value in lines.items())
+    return "".join(f"{key}={escape_value(value)}\n" for key, value in lines.items())

@@ -180,7 +180,10 @@ class ProgramMocks(pulumi.runtime.Mocks):
 def _dynamic_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     kind = typ.rsplit(":", 1)[-1]
     if kind == "MirrorSetup":
-        return {"properties": "setup.displayName=mock\n", "primary_version": "9.4.16", "primary_ssh_port": 7999}
+        # What the provider renders for these inputs (a preflight needs a primary; mocks have none).
+        from providers.setup_properties import render_setup_block
+        block = render_setup_block(inputs["display_name"], inputs["base_url"], inputs["primary_url"])
+        return {"properties": block, "primary_version": "9.4.16", "primary_ssh_port": 7999}
     if kind == "MirrorApproval":
         return {"mirror_id": f"mirror-{name}", "mirror_name": name, "mirror_type": "SINGLE"}
     return {}
@@ -212,6 +215,19 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                      "protect": request.protect if request.HasField("protect") else None,
                      "retainOnDelete": request.retainOnDelete if request.HasField("retainOnDelete") else None})
         self.records.append(record)
+        return response
+
+
+class CountingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: ProgramMocks) -> None:
+        super().__init__(mocks)
+        self.records: list[RecordedResource] = []
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.records.append(RecordedResource(request.type, request.name, response.urn, response.id,
+                                                 {}, {}, request.parent, [], {}, bool(request.custom)))
         return response
 
 
@@ -265,21 +281,26 @@ def _stand_in(path: str) -> str:
 
 def run_program(stack_file: Path = EXAMPLE_STACK, secrets: Optional[dict[str, str]] = None, *,
                 config: Optional[dict[str, str]] = None, secret_keys: Iterable[str] = (),
-                stack: str = "test", preview: bool = False, program: Path = PROGRAM) -> ProgramRun:
-    """Run `__main__.py` (or another program) against a stack file or a config bag under mocks."""
+                stack: str = "test", preview: bool = False, program: Path = PROGRAM,
+                record: bool = True) -> ProgramRun:
+    """Run `__main__.py` (or another program) against a stack file or a config bag under mocks.
+
+    record=False skips keeping each registration's wire form (benchmarks time the program, not
+    the recorder); `resources` then only counts registrations.
+    """
     if config is None:
         config, file_secret_keys = stack_file_config(stack_file, secrets)
         secret_keys = list(secret_keys) + file_secret_keys
-    return contextvars.Context().run(_run_isolated, config, list(secret_keys), stack, preview, program)
+    return contextvars.Context().run(_run_isolated, config, list(secret_keys), stack, preview, program, record)
 
 
 def _run_isolated(config: dict[str, str], secret_keys: list[str], stack: str, preview: bool,
-                  program: Path) -> ProgramRun:
+                  program: Path, record: bool) -> ProgramRun:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     warnings: list[str] = []
     mocks = ProgramMocks()
-    monitor = RecordingMonitor(mocks)
+    monitor = RecordingMonitor(mocks) if record else CountingMonitor(mocks)
     try:
         logger = logging.getLogger(f"pulumi-program-{id(warnings)}")
         logger.propagate = False

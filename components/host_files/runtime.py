@@ -1,0 +1,39 @@
+"""Which Java, Git and OpenSSH a Bitbucket version needs on a mirror host.
+
+Sources (../shared/BITBUCKET-FACTS.md §3, research §4.3): Java 17 is the minimum from 9.0; OpenSSH
+7.2 is the minimum for SSH sync since 7.9. The vendor's per-release Git matrix could not be
+retrieved; 2.31 is chosen as a floor every supported distribution exceeds (AL2023 ships 2.40+,
+Ubuntu 22.04 2.34) and that is newer than any minimum the 8.x/9.x notes were seen to require.
+Java 21 for 10.x is not confirmed by a stored source, so 10.x gets Java 17 too.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+class UnsupportedVersion(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class RuntimeRequirements:
+    java_major: int
+    git_min: str
+    openssh_min: str = "7.2"
+
+
+def supported_runtime(version: str) -> RuntimeRequirements:
+    match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", version)
+    if not match:
+        raise UnsupportedVersion(f"bitbucket_version: '{version}' is not MAJOR.MINOR.PATCH")
+    major = int(match.group(1))
+    if major < 9:
+        raise UnsupportedVersion(
+            f"bitbucket_version: {version} is older than 9.0; the mirror-side REST API this tool drives "
+            "(syncSettings) exists from 9.0 on")
+    return RuntimeRequirements(java_major=17, git_min="2.31.0")
+
+
+def default_installer_url(version: str) -> str:
+    return f"https://product-downloads.atlassian.com/software/stash/downloads/atlassian-bitbucket-{version}.tar.gz"

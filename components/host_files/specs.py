@@ -1,0 +1,122 @@
+"""What each rendered host file needs: frozen, validated specs (a bad field raises ValueError naming it)."""
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+from urllib.parse import urlsplit
+
+from .runtime import supported_runtime
+
+STAGING_DIR = "/opt/bitbucket-mirror/staging"
+NGINX_CERT_PATH = "/etc/bitbucket-mirror/tls/tls.crt"
+NGINX_KEY_PATH = "/etc/bitbucket-mirror/tls/tls.key"
+HOME_DIR = "/var/atlassian/application-data/bitbucket"
+INSTALL_ROOT = "/opt/atlassian/bitbucket"
+_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_PATH = re.compile(r"^/[A-Za-z0-9._/-]+$")
+_TOKEN = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+class StagedFile:
+    """Names of the files the components copy into STAGING_DIR before running the install script."""
+    PROPERTIES = "bitbucket.properties"
+    NGINX_SITE = "nginx-site.conf"
+    TLS_CERT = "tls.crt"
+    TLS_KEY = "tls.key"
+    CA_BUNDLE = "ca-bundle.pem"
+    SYSTEMD_UNIT = "atlbitbucket.service"
+    INSTALL_SCRIPT = "install.sh"
+
+
+def _require(condition: bool, field_name: str, expected: str) -> None:
+    if not condition:
+        raise ValueError(f"{field_name}: expected {expected}")
+
+
+@dataclass(frozen=True)
+class FarmSpec:
+    group_name: str
+    group_password: str
+    members: tuple[str, ...]
+    port: int = 5701
+
+    def __post_init__(self) -> None:
+        _require(bool(_TOKEN.match(self.group_name)), "group_name", "letters, digits, '.', '_' or '-'")
+        _require(len(self.group_password) >= 16, "group_password", "at least 16 characters")
+        _require(len(self.members) >= 2, "members", "the private addresses of at least two farm nodes")
+        for member in self.members:
+            try:
+                ipaddress.ip_address(member)
+            except ValueError:
+                raise ValueError(f"members: expected IP addresses, got '{member}'") from None
+        _require(1 <= self.port <= 65535, "port", "a TCP port")
+
+
+@dataclass(frozen=True)
+class PropertiesSpec:
+    setup_block: str
+    base_url: str
+    farm: Optional[FarmSpec] = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key in ("setup.displayName=", "setup.baseUrl=", "plugin.mirroring.upstream.url="):
+            _require(key in self.setup_block, "setup_block", f"the setup keys (missing {key.rstrip('=')})")
+        parts = urlsplit(self.base_url)
+        _require(parts.scheme == "https" and bool(parts.hostname), "base_url", "an https:// URL")
+        for key in self.extra:
+            _require(bool(re.match(r"^[A-Za-z0-9._-]+$", key)) and not key.startswith(("setup.", "hazelcast.")),
+                     "extra", "plain property keys that do not override setup or clustering keys")
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        return urlsplit(self.base_url).port or 443
+
+
+@dataclass(frozen=True)
+class NginxSiteSpec:
+    server_name: str
+    cert_path: str = NGINX_CERT_PATH
+    key_path: str = NGINX_KEY_PATH
+    upstream: str = "127.0.0.1:7990"
+    https_port: int = 443
+    http_port: int = 80
+
+    def __post_init__(self) -> None:
+        _require(bool(_HOST.match(self.server_name)), "server_name", "a lower-case DNS host name")
+        _require(bool(_PATH.match(self.cert_path)), "cert_path", "an absolute path")
+        _require(bool(_PATH.match(self.key_path)), "key_path", "an absolute path")
+        _require(bool(re.fullmatch(r"[0-9.]+:\d{1,5}", self.upstream)), "upstream", "address:port")
+        for name in ("https_port", "http_port"):
+            _require(1 <= getattr(self, name) <= 65535, name, "a TCP port")
+
+
+@dataclass(frozen=True)
+class InstallSpec:
+    bitbucket_version: str
+    home_volume_id: str
+    tls_mode: str
+    installer_url: Optional[str] = None
+    installer_sha256: Optional[str] = None
+    has_ca_bundle: bool = False
+    home_dir: str = HOME_DIR
+    install_root: str = INSTALL_ROOT
+    status_timeout_s: int = 900
+
+    def __post_init__(self) -> None:
+        supported_runtime(self.bitbucket_version)  # raises UnsupportedVersion, a ValueError
+        _require(bool(re.fullmatch(r"vol-[0-9a-f]{8,17}", self.home_volume_id)), "home_volume_id", "an EBS volume id (vol-...)")
+        _require(self.tls_mode in ("acm", "nginx"), "tls_mode", "'acm' or 'nginx'")
+        if self.installer_url is not None:
+            _require(self.installer_url.startswith("https://"), "installer_url", "an https:// URL")
+        if self.installer_sha256 is not None:
+            _require(bool(re.fullmatch(r"[0-9a-f]{64}", self.installer_sha256)), "installer_sha256", "64 hex digits")
+        _require(bool(_PATH.match(self.home_dir)), "home_dir", "an absolute path")
+        _require(bool(_PATH.match(self.install_root)), "install_root", "an absolute path")
+        _require(self.status_timeout_s > 0, "status_timeout_s", "a positive number of seconds")

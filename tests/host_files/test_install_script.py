@@ -1,0 +1,243 @@
+"""The install script: clean under shellcheck for every variant, and its logic run for real in a
+scratch root with shims only for what cannot run here."""
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from components.host_files import (STAGING_DIR, FarmSpec, InstallSpec, NginxSiteSpec, PropertiesSpec, StagedFile,
+                                   UnsupportedVersion, render_bitbucket_properties, render_install_script,
+                                   render_nginx_site, render_systemd_unit, supported_runtime)
+from providers.setup_properties import render_setup_block
+
+from .shims import calls, install_shims
+
+VOLUME = "vol-0123456789abcdef0"
+CERT = "-----BEGIN CERTIFICATE-----\nMIIBone\n-----END CERTIFICATE-----\n"
+
+
+def variants():
+    for mode, ca, installer, version in itertools.product(("acm", "nginx"), (False, True), (False, True),
+                                                          ("9.4.16", "10.0.1")):
+        yield InstallSpec(version, VOLUME, mode, has_ca_bundle=ca,
+                          installer_url="https://artifacts.example.com/bb.tar.gz" if installer else None,
+                          installer_sha256="ab" * 32 if installer else None)
+
+
+@pytest.mark.parametrize("spec", list(variants()), ids=lambda s: f"{s.tls_mode}-ca{int(s.has_ca_bundle)}-"
+                         f"url{int(bool(s.installer_url))}-{s.bitbucket_version}")
+def test_every_variant_passes_shellcheck_and_bash_syntax(tmp_path, spec):
+    script = tmp_path / "install.sh"
+    script.write_text(render_install_script(spec))
+    assert shutil.which("shellcheck"), "shellcheck is required (scripts/test.sh installs it)"
+    result = subprocess.run(["shellcheck", "--severity=style", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+
+
+def test_unsupported_versions_are_refused():
+    with pytest.raises(UnsupportedVersion, match="older than 9.0"):
+        supported_runtime("8.19.3")
+    with pytest.raises(ValueError, match="^bitbucket_version"):
+        InstallSpec("9.4", VOLUME, "acm")
+    assert supported_runtime("9.4.16").openssh_min == "7.2"
+
+
+class Host:
+    """A scratch root with staged files, shims and a fake Bitbucket archive."""
+
+    def __init__(self, tmp: Path):
+        self.root = tmp / "root"
+        self.shims = install_shims(tmp / "shims")
+        self.log = tmp / "shim.log"
+        self.archives: dict[str, Path] = {}
+        (self.root / "etc").mkdir(parents=True)
+        (self.root / "etc/os-release").write_text('NAME="Amazon Linux"\nID="amzn"\nVERSION_ID="2023"\n')
+        device = self.root / "dev/disk/by-id" / f"nvme-Amazon_Elastic_Block_Store_{VOLUME.replace('-', '')}"
+        device.parent.mkdir(parents=True)
+        device.touch()
+        self.env: dict[str, str] = {}
+
+    def archive(self, version: str) -> Path:
+        path = self.root.parent / f"atlassian-bitbucket-{version}.tar.gz"
+        if path.exists():
+            return path  # built once: a rebuild would change its bytes (gzip's timestamp)
+        with tarfile.open(path, "w:gz") as tar:
+            data = b"#!/bin/sh\necho started\n"
+            info = tarfile.TarInfo(f"atlassian-bitbucket-{version}/bin/start-bitbucket.sh")
+            info.size, info.mode = len(data), 0o755
+            tar.addfile(info, io.BytesIO(data))
+        return path
+
+    def stage(self, spec: InstallSpec, nginx: bool = False, ca: str = "") -> None:
+        staging = self.root / STAGING_DIR.lstrip("/")
+        staging.mkdir(parents=True, exist_ok=True)
+        base = "https://mirror-syd.example.com"
+        files = {
+            StagedFile.INSTALL_SCRIPT: render_install_script(spec),
+            StagedFile.PROPERTIES: render_bitbucket_properties(PropertiesSpec(
+                render_setup_block("Sydney", base, "https://bitbucket.example.com"), base)),
+            StagedFile.SYSTEMD_UNIT: render_systemd_unit(),
+        }
+        if nginx:
+            files[StagedFile.NGINX_SITE] = render_nginx_site(NginxSiteSpec("mirror-syd.example.com"))
+            files[StagedFile.TLS_CERT] = CERT
+            files[StagedFile.TLS_KEY] = "-----BEGIN PRIVATE KEY-----\nkey\n-----END PRIVATE KEY-----\n"
+        if ca:
+            files[StagedFile.CA_BUNDLE] = ca
+        for name, text in files.items():
+            (staging / name).write_text(text)
+        self.env["FAKE_ARCHIVE"] = str(self.archive(spec.bitbucket_version))
+
+    def run(self, **env: str) -> subprocess.CompletedProcess:
+        script = self.root / STAGING_DIR.lstrip("/") / StagedFile.INSTALL_SCRIPT
+        environment = {**os.environ, "BBM_ROOT": str(self.root), "SHIM_LOG": str(self.log),
+                       "PATH": f"{self.shims}:{os.environ['PATH']}", **self.env, **env}
+        return subprocess.run(["bash", str(script)], capture_output=True, text=True, env=environment, timeout=60)
+
+    def path(self, absolute: str) -> Path:
+        return self.root / absolute.lstrip("/")
+
+
+@pytest.fixture
+def host(tmp_path) -> Host:
+    return Host(tmp_path)
+
+
+HOME = "/var/atlassian/application-data/bitbucket"
+CURRENT = "/opt/atlassian/bitbucket/current"
+
+
+def test_first_install_formats_mounts_unpacks_configures_and_starts(host):
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
+    result = host.run()
+    assert result.returncode == 0, result.stderr
+    assert os.readlink(host.path(CURRENT)) == "9.4.16"
+    assert (host.path(CURRENT) / "bin/start-bitbucket.sh").exists()
+    properties = host.path(HOME + "/shared/bitbucket.properties")
+    assert "application.mode=mirror" in properties.read_text()
+    assert oct(properties.stat().st_mode & 0o777) == "0o600"
+    fstab = host.path("/etc/fstab").read_text().splitlines()
+    assert fstab == [f"UUID=0a1b2c3d-0000-4000-8000-123456789abc {HOME} xfs defaults,nofail 0 2"]
+    assert len(calls(host.log, "mkfs.xfs")) == 1
+    assert host.path("/etc/systemd/system/atlbitbucket.service").read_text() == render_systemd_unit()
+    assert any("restart atlbitbucket" in c for c in calls(host.log, "systemctl"))
+    assert "RUNNING as a mirror" in result.stderr
+    dnf = calls(host.log, "dnf")[0]
+    assert "java-17-amazon-corretto-headless" in dnf and "nginx" not in dnf
+
+
+def test_re_run_changes_nothing(host):
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
+    assert host.run().returncode == 0
+    host.log.unlink()
+    second = host.run()
+    assert second.returncode == 0, second.stderr
+    assert len(host.path("/etc/fstab").read_text().splitlines()) == 1, "fstab line written once"
+    assert calls(host.log, "mkfs.xfs") == [], "an existing filesystem is never formatted"
+    assert calls(host.log, "curl") == [c for c in calls(host.log, "curl") if "/status" in c], "no second download"
+    assert not any("restart" in c for c in calls(host.log, "systemctl")), "nothing changed, no restart"
+
+
+def test_version_change_upgrades_in_place_keeping_the_home(host):
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
+    assert host.run().returncode == 0
+    marker = host.path(HOME + "/shared/data/repositories/1/HEAD")
+    marker.parent.mkdir(parents=True)
+    marker.write_text("ref: refs/heads/main\n")
+    host.stage(InstallSpec("9.4.17", VOLUME, "acm"))
+    result = host.run()
+    assert result.returncode == 0, result.stderr
+    assert os.readlink(host.path(CURRENT)) == "9.4.17"
+    assert marker.read_text() == "ref: refs/heads/main\n"
+    assert any(c == "systemctl stop atlbitbucket" for c in calls(host.log, "systemctl"))
+    assert "upgrading in place from 9.4.16 to 9.4.17" in result.stderr
+
+
+def test_checksum_mismatch_is_refused_and_the_download_removed(host):
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm", installer_url="https://artifacts.example.com/bb.tar.gz",
+                           installer_sha256="00" * 32))
+    result = host.run()
+    assert result.returncode != 0
+    assert "sha256 is not 0000" in result.stderr
+    downloads = host.path("/opt/atlassian/bitbucket/downloads")
+    assert list(downloads.iterdir()) == []
+    assert not host.path(CURRENT).exists()
+
+
+def test_matching_checksum_installs(host):
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
+    digest = hashlib.sha256(Path(host.env["FAKE_ARCHIVE"]).read_bytes()).hexdigest()
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm", installer_url="https://artifacts.example.com/bb.tar.gz",
+                           installer_sha256=digest))
+    assert host.run().returncode == 0
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"JAVA_VERSION": "11.0.20"}, "Java 17 or newer is required by Bitbucket 9.4.16, found '11'"),
+    ({"GIT_VERSION": "2.25.1"}, "Git 2.31.0 or newer is required by Bitbucket 9.4.16, found '2.25.1'"),
+    ({"SSH_VERSION": "7.1"}, "OpenSSH 7.2 or newer is required for mirror synchronisation, found '7.1'"),
+])
+def test_old_runtime_is_refused_before_anything_is_installed(host, env, message):
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
+    result = host.run(**env)
+    assert result.returncode != 0 and message in result.stderr
+    assert not host.path(CURRENT).exists() and calls(host.log, "mkfs.xfs") == []
+
+
+def test_unsupported_os_is_refused(host):
+    host.path("/etc/os-release").write_text('ID="centos"\nVERSION_ID="7"\n')
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
+    result = host.run()
+    assert result.returncode != 0 and "unsupported OS 'centos 7'" in result.stderr
+
+
+def test_status_timeout_fails_with_the_log_tail(host):
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm", status_timeout_s=10))
+    log = host.path(HOME + "/log/atlassian-bitbucket.log")
+    log.parent.mkdir(parents=True)
+    log.write_text("INFO starting\nERROR Unable to connect to the upstream\n")
+    result = host.run(STATUS_BODY='{"state":"STARTING"}')
+    assert result.returncode == 1
+    assert "did not reach RUNNING within 10 s (last state: 'STARTING')" in result.stderr
+    assert "ERROR Unable to connect to the upstream" in result.stderr
+    assert "journal: Bitbucket failed" in result.stderr
+
+
+def test_nginx_mode_installs_site_certificate_and_private_key(host):
+    host.stage(InstallSpec("9.4.16", VOLUME, "nginx"), nginx=True)
+    result = host.run()
+    assert result.returncode == 0, result.stderr
+    key = host.path("/etc/bitbucket-mirror/tls/tls.key")
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert host.path("/etc/bitbucket-mirror/tls/tls.crt").read_text() == CERT
+    site = host.path("/etc/nginx/conf.d/bitbucket-mirror.conf").read_text()
+    assert "ssl_certificate_key /etc/bitbucket-mirror/tls/tls.key;" in site
+    assert calls(host.log, "nginx") == ["nginx -t"]
+    assert "nginx" in calls(host.log, "dnf")[0]
+
+
+def test_ca_bundle_is_imported_into_the_jvm_once(host):
+    bundle = CERT + CERT.replace("MIIBone", "MIIBtwo")
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm", has_ca_bundle=True), ca=bundle)
+    assert host.run().returncode == 0
+    imports = [c for c in calls(host.log, "keytool") if "-importcert" in c]
+    assert [c.split("-alias ")[1].split()[0] for c in imports] == ["bitbucket-mirrors-ca-1", "bitbucket-mirrors-ca-2"]
+    host.log.unlink()
+    assert host.run().returncode == 0
+    assert calls(host.log, "keytool") == [], "an unchanged bundle is not imported again"
+
+
+def test_ubuntu_uses_apt_and_openjdk(host):
+    host.path("/etc/os-release").write_text('ID=ubuntu\nVERSION_ID="24.04"\n')
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
+    assert host.run().returncode == 0
+    assert any("openjdk-17-jre-headless" in c for c in calls(host.log, "apt-get"))
