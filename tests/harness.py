@@ -346,6 +346,13 @@ def in_runtime(fn: Callable[[asyncio.AbstractEventLoop], T], config: dict[str, s
     return contextvars.Context().run(run)
 
 
+def unwrap_secret(value: Any) -> Any:
+    """The value inside a secret's wire wrapper (tests read what a resource really received)."""
+    if isinstance(value, dict) and value.get(SECRET_KEY) == SECRET_SIG:
+        return value["value"]
+    return value
+
+
 def find_plaintext(value: Any, needle: str, path: str = "") -> list[str]:
     """Paths in wire inputs where `needle` appears outside a Pulumi secret wrapper."""
     if isinstance(value, dict):

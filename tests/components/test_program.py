@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import EXAMPLE_STACK, TEST_PASSWORD, ProgramRun, RecordedResource, find_plaintext, run_program
+from tests.harness import (EXAMPLE_STACK, TEST_PASSWORD, ProgramRun, RecordedResource, find_plaintext, run_program,
+                           unwrap_secret)
 
 STACKS = Path(__file__).resolve().parents[1] / "stacks"
 INSTANCE = "aws:ec2/instance:Instance"
@@ -328,3 +329,56 @@ def test_preview_with_unknown_values_registers_the_same_graph(runs):
     preview = run_program(EXAMPLE_STACK, SECRETS, preview=True)
     assert sorted((r.typ, r.name) for r in preview.resources) == \
         sorted((r.typ, r.name) for r in runs["example"].resources)
+
+
+# --- what each node receives -------------------------------------------------------------------
+
+def staged_files(run: ProgramRun, command: str) -> dict[str, str]:
+    import base64
+    import io
+    import tarfile
+    stdin = unwrap_secret(run.one(COMMAND, command).inputs["stdin"])
+    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(stdin)), mode="r:gz") as tar:
+        return {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers()}
+
+
+def test_farm_nodes_receive_clustering_properties_and_their_own_home(runs):
+    run = runs["farm-3"]
+    addresses = sorted(i.outputs["privateIp"] for i in run.of_type(INSTANCE))
+    volumes = {v.name: v.id for v in run.of_type(VOLUME)}
+    for i in range(3):
+        files = staged_files(run, f"iad-node{i}-stage")
+        assert set(files) == {"bitbucket.properties", "atlbitbucket.service", "install.sh"}
+        properties = files["bitbucket.properties"]
+        members = next(l for l in properties.splitlines() if l.startswith("hazelcast.network.tcpip.members="))
+        assert sorted(m.split(":")[0] for m in members.split("=", 1)[1].split(",")) == addresses
+        assert "hazelcast.group.password=mock-random-" in properties
+        assert "setup.baseUrl=https://mirror-iad.example.com" in properties
+        assert f"HOME_VOLUME_ID={volumes[f'iad-node{i}-home']}" in files["install.sh"]
+
+
+def test_nginx_node_receives_site_certificate_and_key(runs):
+    files = staged_files(runs["single-nginx"], "syd-node0-stage")
+    assert files["tls.key"] == TLS_KEY
+    assert "MIIBsyd" in files["tls.crt"]
+    assert "server_name mirror-syd.example.com;" in files["nginx-site.conf"]
+    assert "TLS_MODE=nginx" in files["install.sh"]
+    assert "ca-bundle.pem" not in files
+
+
+def test_acm_node_receives_ca_bundle_and_internal_installer(runs):
+    files = staged_files(runs["single-acm"], "fra-node0-stage")
+    assert "MIIBprivateCA" in files["ca-bundle.pem"]
+    script = files["install.sh"]
+    assert "INSTALLER_URL=https://artifacts.internal.example.com/atlassian-bitbucket-9.4.16.tar.gz" in script
+    assert "INSTALLER_SHA256=0123456789abcdef" in script and "HAS_CA_BUNDLE=1" in script
+    assert "setup.displayName=Frankfurt" in files["bitbucket.properties"]
+    assert "plugin.mirroring.upstream.url=https://bitbucket.example.com/bitbucket" in files["bitbucket.properties"]
+
+
+def test_install_reruns_only_when_the_files_change(runs):
+    first = run_program(STACKS / "single-acm.yaml", SECRETS)
+    again = run_program(STACKS / "single-acm.yaml", SECRETS)
+    triggers = lambda run: run.one(COMMAND, "fra-node0-install").inputs["triggers"]
+    assert triggers(first) == triggers(again), "the same config stages byte-identical files"
+    assert first.one(COMMAND, "fra-node0-stage").inputs["stdin"] == again.one(COMMAND, "fra-node0-stage").inputs["stdin"]
