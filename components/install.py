@@ -89,13 +89,18 @@ def render_files(args: MirrorInstallArgs, home_volume_id: str, setup_block: str,
             installer_sha256=args.installer_sha256, has_ca_bundle=args.ca_bundle is not None)),
     }
     if args.ca_bundle is not None:
-        contents[files.StagedFile.CA_BUNDLE] = args.ca_bundle
+        contents[files.StagedFile.CA_BUNDLE] = _pem(args.ca_bundle)
     if args.nginx is not None:
         contents[files.StagedFile.NGINX_SITE] = files.render_nginx_site(
             files.NginxSiteSpec(server_name=args.nginx.server_name))
-        contents[files.StagedFile.TLS_CERT] = args.nginx.certificate
-        contents[files.StagedFile.TLS_KEY] = private_key or ""
+        contents[files.StagedFile.TLS_CERT] = _pem(args.nginx.certificate)
+        contents[files.StagedFile.TLS_KEY] = _pem(private_key or "")
     return {str(k): v for k, v in contents.items()}
+
+
+def _pem(text: str) -> str:
+    # Config values arrive stripped; PEM files end with a newline.
+    return text.strip() + "\n"
 
 
 class MirrorInstall(pulumi.ComponentResource):
