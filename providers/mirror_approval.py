@@ -2,9 +2,9 @@
 (DESIGN §5). Deleting it removes the mirror from the primary.
 
 The accept is a POST whose outcome can be lost (a dropped connection, a 5xx from a proxy): it is
-never replayed blindly. Every round first looks for an approved mirror with the base URL, so a
-lost answer, a crashed run or an admin who clicked first all end in adopting that mirror; a
-request is accepted only while none exists. Requests for other base URLs are never touched.
+never replayed blindly. Before any accept, and again after one whose answer was lost, it looks for
+an approved mirror with the base URL, so a lost answer, a crashed run or an admin who clicked
+first all end in adopting that mirror. Requests for other base URLs are never touched.
 """
 from __future__ import annotations
 
@@ -38,7 +38,11 @@ class MirrorApprovalArgs:
 
 
 class MirrorApprovalProvider(BitbucketProvider):
+    # One look at the pending requests a second while waiting; approved mirrors are read again
+    # only after an accept of unknown outcome and every server_check_every_s (an admin may have
+    # clicked Authorize meanwhile).
     poll_interval_s: float = 1.0
+    server_check_every_s: float = 15.0
     progress_every_s: float = 30.0
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
@@ -100,13 +104,16 @@ class MirrorApprovalProvider(BitbucketProvider):
         target = normalise_base_url(base_url)
         deadline = Deadline(timeout_s)
         others: set[str] = set()
-        last_report = 0.0
+        last_report = last_server_check = 0.0
+        check_servers = True  # at the start, after an accept of unknown outcome, and now and then
         while True:
             try:
-                server = self._approved(client, target)
-                if server is not None:
-                    say(f"mirror {base_url} is approved on the primary (id {server['id']})")
-                    return server
+                if check_servers or deadline.elapsed - last_server_check >= self.server_check_every_s:
+                    last_server_check, check_servers = deadline.elapsed, False
+                    server = self._approved(client, target)
+                    if server is not None:
+                        say(f"mirror {base_url} is approved on the primary (id {server['id']})")
+                        return server
                 pending = list(client.iter_paged(REQUESTS, {"state": "PENDING"}))
                 mine = [r for r in pending if normalise_base_url(r.get("mirrorBaseUrl", "")) == target]
                 others |= {r.get("mirrorBaseUrl", "") for r in pending if r not in mine}
@@ -115,11 +122,12 @@ class MirrorApprovalProvider(BitbucketProvider):
                     if expected_type and request.get("mirrorType") != expected_type:
                         say(f"the request from {base_url} is a {request.get('mirrorType')} mirror, "
                             f"expected {expected_type}; accepting it anyway")
+                    check_servers = True  # should the answer be lost, the next round reads the outcome
                     server = client.post(f"{REQUESTS}/{request['id']}/accept")
                     say(f"accepted the mirroring request {request['id']} from {base_url}")
                     return server
             except Conflict:
-                pass  # accepted, rejected or deleted meanwhile: the next round reads what happened
+                check_servers = True  # accepted, rejected or deleted meanwhile: read what happened
             except (ServerUnavailable, Unreachable) as exc:
                 say(f"the primary did not answer ({exc.status or 'no answer'}); reading its state again")
             if deadline.passed:

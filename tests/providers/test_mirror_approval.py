@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+import threading
+
 from providers.base import UNKNOWN
 from providers.mirror_approval import ApprovalTimeout
 from tests.emulator import Faults
@@ -96,3 +98,24 @@ def test_converges_under_faults_with_exactly_one_accept(emu, approval, seed):
     assert approval.read(result.id, result.outs).id == mirror.mirror_id
     approval.delete(result.id, result.outs)
     assert emu.state.mirror_servers == {}
+
+
+def test_adopts_a_mirror_an_admin_approved_while_it_waited(emu, approval):
+    approval.server_check_every_s = 0.2
+    mirror = emu.add_mirror("syd", base_url="https://mirror-syd.example.com", register_after_s=60)
+    def admin_clicks_authorize():
+        emu.state.register(mirror)
+        emu.state.accept(mirror.request_id)
+    threading.Timer(0.3, admin_clicks_authorize).start()
+    result = approval.create(props(emu, "https://mirror-syd.example.com"))
+    assert result.id == mirror.mirror_id
+    assert not any(r.method == "POST" for r in emu.log), "the admin's approval was adopted, not repeated"
+
+
+def test_waiting_costs_one_request_per_poll(emu, approval):
+    mirror = emu.add_mirror("syd", register_after_s=1.0)
+    approval.poll_interval_s = 0.1
+    approval.create(props(emu, mirror.url))
+    waiting = [r for r in emu.log if r.method == "GET"]
+    polls = [r for r in waiting if r.path == "/rest/mirroring/latest/requests"]
+    assert len(waiting) <= len(polls) + 2, "approved mirrors are not re-read on every poll"
