@@ -28,6 +28,10 @@ class ApprovalTimeout(Exception):
     pass
 
 
+class _OutcomeUnknown(Exception):
+    """An accept whose answer was lost: it may or may not have happened."""
+
+
 @dataclass
 class MirrorApprovalArgs:
     primary_url: pulumi.Input[str]
@@ -38,11 +42,7 @@ class MirrorApprovalArgs:
 
 
 class MirrorApprovalProvider(BitbucketProvider):
-    # One look at the pending requests a second while waiting; approved mirrors are read again
-    # only after an accept of unknown outcome and every server_check_every_s (an admin may have
-    # clicked Authorize meanwhile).
-    poll_interval_s: float = 1.0
-    server_check_every_s: float = 15.0
+    poll_interval_s: float = 1.0   # one request to the primary per interval while waiting
     progress_every_s: float = 30.0
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
@@ -104,28 +104,36 @@ class MirrorApprovalProvider(BitbucketProvider):
         target = normalise_base_url(base_url)
         deadline = Deadline(timeout_s)
         others: set[str] = set()
-        last_report = last_server_check = 0.0
-        check_servers = True  # at the start, after an accept of unknown outcome, and now and then
+        known_accepted: set[int] = set()
+        last_report = 0.0
+        # Each round makes one request: the approved mirrors when they may hold ours (at the start,
+        # after an accept whose answer was lost, when an accepted request for the URL shows up),
+        # otherwise the list of requests.
+        check_servers = True
         while True:
             try:
-                if check_servers or deadline.elapsed - last_server_check >= self.server_check_every_s:
-                    last_server_check, check_servers = deadline.elapsed, False
+                if check_servers:
+                    check_servers = False
                     server = self._approved(client, target)
                     if server is not None:
                         say(f"mirror {base_url} is approved on the primary (id {server['id']})")
                         return server
-                pending = list(client.iter_paged(REQUESTS, {"state": "PENDING"}))
-                mine = [r for r in pending if normalise_base_url(r.get("mirrorBaseUrl", "")) == target]
-                others |= {r.get("mirrorBaseUrl", "") for r in pending if r not in mine}
-                if mine:
-                    request = max(mine, key=lambda r: r["id"])
-                    if expected_type and request.get("mirrorType") != expected_type:
-                        say(f"the request from {base_url} is a {request.get('mirrorType')} mirror, "
-                            f"expected {expected_type}; accepting it anyway")
-                    check_servers = True  # should the answer be lost, the next round reads the outcome
-                    server = client.post(f"{REQUESTS}/{request['id']}/accept")
-                    say(f"accepted the mirroring request {request['id']} from {base_url}")
-                    return server
+                else:
+                    requests = list(client.iter_paged(REQUESTS))
+                    mine = [r for r in requests if normalise_base_url(r.get("mirrorBaseUrl", "")) == target]
+                    others |= {r.get("mirrorBaseUrl", "") for r in requests
+                               if r.get("state") == "PENDING" and r not in mine}
+                    accepted = {r["id"] for r in mine if r.get("state") == "ACCEPTED"} - known_accepted
+                    pending = [r for r in mine if r.get("state") == "PENDING"]
+                    if accepted:
+                        # Someone approved it (or our answer was lost); an older incarnation of the
+                        # URL leaves accepted requests too, so the approved mirrors decide.
+                        known_accepted |= accepted
+                        check_servers = True
+                    elif pending:
+                        return self._accept(client, max(pending, key=lambda r: r["id"]), base_url, expected_type)
+            except _OutcomeUnknown:
+                check_servers = True
             except Conflict:
                 check_servers = True  # accepted, rejected or deleted meanwhile: read what happened
             except (ServerUnavailable, Unreachable) as exc:
@@ -137,6 +145,18 @@ class MirrorApprovalProvider(BitbucketProvider):
                 say(f"waiting for the mirroring request of {base_url} on the primary "
                     f"({deadline.elapsed:.0f}s of {timeout_s:.0f}s)")
             time.sleep(self.poll_interval_s)
+
+    @staticmethod
+    def _accept(client: BitbucketClient, request: dict, base_url: str, expected_type: Optional[str]) -> dict:
+        if expected_type and request.get("mirrorType") != expected_type:
+            say(f"the request from {base_url} is a {request.get('mirrorType')} mirror, "
+                f"expected {expected_type}; accepting it anyway")
+        try:
+            server = client.post(f"{REQUESTS}/{request['id']}/accept")
+        except (ServerUnavailable, Unreachable) as exc:
+            raise _OutcomeUnknown() from exc
+        say(f"accepted the mirroring request {request['id']} from {base_url}")
+        return server
 
     @staticmethod
     def _approved(client: BitbucketClient, target: str) -> Optional[dict]:
