@@ -40,13 +40,14 @@ def run() -> list[dict]:
             accepted = next(r.ts for r in emu.log if r.method == "POST" and r.path.endswith("/accept"))
             waiting = [r for r in emu.log if r.ts < appeared]
             delays.append(accepted - appeared)
-            rates.append(len(waiting) / appears_after)
+            # Mean rate over the intervals between consecutive requests (n requests span n-1 gaps).
+            rates.append((len(waiting) - 1) / (waiting[-1].ts - waiting[0].ts))
     delay, rate = max(delays), max(rates)
     return [
         {"benchmark": "MirrorApproval: request appears -> accepted",
          "measure": f"worst of {rounds} rounds (appearing {', '.join(f'{a:g}' for a in APPEARS_AFTER_S)} s in)",
          "value": f"{delay:.2f} s", "target": f"<= {MAX_DELAY_S:.0f} s", "result": "met" if delay <= MAX_DELAY_S else "MISSED"},
-        {"benchmark": "MirrorApproval: load on the primary while waiting", "measure": f"requests per second (worst of {rounds})",
+        {"benchmark": "MirrorApproval: load on the primary while waiting", "measure": f"requests per second, mean over the gaps between requests (worst of {rounds})",
          "value": f"{rate:.2f} req/s", "target": f"<= {MAX_POLLS_PER_S:.0f} poll/s",
          "result": "met" if rate <= MAX_POLLS_PER_S else "MISSED"},
     ]
