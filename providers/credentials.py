@@ -38,5 +38,5 @@ def from_config(config: Any) -> Credentials:
             f"no Bitbucket username: set {NAMESPACE}:primary.username in the stack or BITBUCKET_USERNAME")
     if not password:
         raise MissingCredentials(
-            f"no Bitbucket password: set it with `pulumi config set --secret primaryPassword` or BITBUCKET_PASSWORD")
+            "no Bitbucket password: set it with `pulumi config set --secret primaryPassword` or BITBUCKET_PASSWORD")
     return Credentials(username, password)

@@ -1,23 +1,16 @@
 """The cloud-init user data that pins a node's SSH host key, checked with the real tools."""
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import yaml
 
 from components.boot import pin_host_key_script, user_data
+from tests.shell_checks import assert_clean_shell_script
 
 PARAMETER = "/bitbucket-mirrors/dev/syd-node0/ssh-host-ed25519-key"
 
 
 def test_script_passes_shellcheck_and_bash_syntax(tmp_path):
-    script = tmp_path / "pin-host-key.sh"
-    script.write_text(pin_host_key_script(PARAMETER))
-    assert shutil.which("shellcheck"), "shellcheck is required (scripts/test.sh installs it)"
-    checked = subprocess.run(["shellcheck", "--severity=style", str(script)], capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stdout
-    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    assert_clean_shell_script(pin_host_key_script(PARAMETER), tmp_path, "pin-host-key.sh")
 
 
 def test_user_data_is_cloud_config_that_keeps_the_pinned_key():

@@ -6,6 +6,7 @@ import json
 from typing import Any, Optional
 
 import pytest
+from pydantic import ValidationError
 
 from stack_config import ConfigError, StackConfig, load_stack_config, secret_output
 from tests.harness import in_runtime
@@ -178,7 +179,7 @@ def test_defaults_follow_the_contract():
 def test_config_objects_are_frozen_and_keys_upper_cased():
     config = load(with_("mirrors[0].projects", ["plat", "Ops_2"]))
     assert config.mirrors[0].projects == ("PLAT", "OPS_2")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         config.mirrors[0].nodes = 5  # type: ignore[misc]
 
 

@@ -3,7 +3,6 @@ downloads), so the install script's own logic runs for real in a scratch root. E
 call in $SHIM_LOG; versions and answers come from environment variables."""
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 

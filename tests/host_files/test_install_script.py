@@ -6,17 +6,18 @@ import hashlib
 import io
 import itertools
 import os
-import shutil
 import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from components.host_files import (STAGING_DIR, FarmSpec, InstallSpec, NginxSiteSpec, PropertiesSpec, StagedFile,
+from components.host_files import (STAGING_DIR, InstallSpec, NginxSiteSpec, PropertiesSpec, StagedFile,
                                    UnsupportedVersion, render_bitbucket_properties, render_install_script,
                                    render_nginx_site, render_systemd_unit, supported_runtime)
 from providers.setup_properties import render_setup_block
+
+from tests.shell_checks import assert_clean_shell_script
 
 from .shims import calls, install_shims
 
@@ -35,12 +36,7 @@ def variants():
 @pytest.mark.parametrize("spec", list(variants()), ids=lambda s: f"{s.tls_mode}-ca{int(s.has_ca_bundle)}-"
                          f"url{int(bool(s.installer_url))}-{s.bitbucket_version}")
 def test_every_variant_passes_shellcheck_and_bash_syntax(tmp_path, spec):
-    script = tmp_path / "install.sh"
-    script.write_text(render_install_script(spec))
-    assert shutil.which("shellcheck"), "shellcheck is required (scripts/test.sh installs it)"
-    result = subprocess.run(["shellcheck", "--severity=style", str(script)], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout
-    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    assert_clean_shell_script(render_install_script(spec), tmp_path, "install.sh")
 
 
 def test_unsupported_versions_are_refused():
