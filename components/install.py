@@ -18,7 +18,7 @@ from typing import Mapping, Optional, Sequence
 import pulumi
 from pulumi_command import remote
 
-from components import host_files as files
+from . import host_files as files
 from stack_config import Bastion, secret_output
 
 from .host import MirrorHost

@@ -28,6 +28,10 @@ class ApprovalTimeout(Exception):
     pass
 
 
+class MirrorGone(Exception):
+    pass
+
+
 class _OutcomeUnknown(Exception):
     """An accept whose answer was lost: it may or may not have happened."""
 
@@ -84,6 +88,9 @@ class MirrorApprovalProvider(BitbucketProvider):
         client = self.client(news["primary_url"], news.get("ca_bundle"))
         try:
             server = client.get(f"{SERVERS}/{id_}")
+        except NotFound:
+            raise MirrorGone(f"mirror {id_} ({news.get('base_url')}) was removed on the primary; run "
+                             "`pulumi refresh` and `pulumi up` to approve it again") from None
         finally:
             client.close()
         return UpdateResult(self._outputs(news, server))

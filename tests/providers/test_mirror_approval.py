@@ -119,3 +119,12 @@ def test_waiting_costs_one_request_per_poll(emu, approval):
     waiting = [r for r in emu.log if r.ts < accept.ts]
     rounds = [r for r in waiting if r.path == "/rest/mirroring/latest/requests"]
     assert len(waiting) == len(rounds) + 1, "one request a round: approved mirrors are read once, at the start"
+
+
+def test_update_of_a_mirror_removed_behind_its_back_says_what_to_do(emu, approval):
+    from providers.mirror_approval import MirrorGone
+    mirror = emu.add_mirror("syd")
+    created = approval.create(props(emu, mirror.url))
+    emu.remove_mirror_server(mirror.mirror_id)
+    with pytest.raises(MirrorGone, match="pulumi refresh"):
+        approval.update(created.id, created.outs, {**created.outs, "timeout_s": 60})
