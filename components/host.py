@@ -22,8 +22,6 @@ LOGIN_USER = {"al2023": "ec2-user", "ubuntu": "ubuntu"}
 
 @dataclass(frozen=True)
 class MirrorHostArgs:
-    site: str
-    index: int
     ami_id: pulumi.Input[str]
     os: str
     instance_type: str

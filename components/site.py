@@ -70,7 +70,7 @@ class MirrorSite(pulumi.ComponentResource):
         reach_publicly = network.bastion is None
         hosts = [
             MirrorHost(f"{name}-node{i}", MirrorHostArgs(
-                site=name, index=i, ami_id=ami, os=mirror.os, instance_type=mirror.instance_type,
+                ami_id=ami, os=mirror.os, instance_type=mirror.instance_type,
                 subnet_id=args.placement.subnet_ids.apply(lambda ids, i=i: ids[i % len(ids)]),
                 security_group_id=net.node_security_group_id, key_name=key_pair.key_name,
                 home_volume_gb=mirror.home_volume_gb, public_address=reach_publicly or (public and not behind_lb),
@@ -103,26 +103,12 @@ class MirrorSite(pulumi.ComponentResource):
                 # Later farm nodes join the cluster the first node formed (the vendor's farm order).
                 wait_for=installs[:1]), opts=child))
 
-        if behind_lb:
-            certificate = AcmCertificate(f"{name}-tls", AcmCertificateArgs(
-                host=host, hosted_zone_id=mirror.tls.hosted_zone_id,
-                certificate_arn=mirror.tls.certificate_arn), opts=child)
-            lb = MirrorLoadBalancer(name, MirrorLoadBalancerArgs(
-                subnet_ids=args.placement.subnet_ids, vpc_id=args.placement.vpc_id,
-                security_group_id=net.lb_security_group_id, certificate_arn=certificate.certificate_arn,
-                instance_ids=[h.instance_id for h in hosts], internal=not public, tags=tags), opts=child)
-            if mirror.tls.hosted_zone_id:
-                aws.route53.Record(
-                    f"{name}-dns", zone_id=mirror.tls.hosted_zone_id, name=host, type="A",
-                    aliases=[aws.route53.RecordAliasArgs(name=lb.dns_name, zone_id=lb.zone_id,
-                                                         evaluate_target_health=True)], opts=child)
-            serving: list[pulumi.Resource] = [lb]
-        else:
-            if mirror.tls.hosted_zone_id:
-                aws.route53.Record(
-                    f"{name}-dns", zone_id=mirror.tls.hosted_zone_id, name=host, type="A", ttl=300,
-                    records=[hosts[0].address], opts=child)
-            serving = []
+        # The primary and MirroredProjects reach the mirror by its base URL once it is approved.
+        serving = self._front_door(name, args, host, hosts, net, public, tags) if behind_lb else []
+        if mirror.tls.hosted_zone_id and not behind_lb:
+            serving.append(aws.route53.Record(
+                f"{name}-dns", zone_id=mirror.tls.hosted_zone_id, name=host, type="A", ttl=300,
+                records=[hosts[0].address], opts=child))
 
         # The mirror registers with the primary on its first start; only then can it be approved.
         approval = MirrorApproval(f"{name}-approval", MirrorApprovalArgs(
@@ -141,6 +127,26 @@ class MirrorSite(pulumi.ComponentResource):
         self.node_addresses = pulumi.Output.all(*[h.private_ip for h in hosts])
         self.register_outputs({"url": self.url, "ssh_url": self.ssh_url, "mirror_id": self.mirror_id,
                                "node_addresses": self.node_addresses})
+
+    def _front_door(self, name: str, args: MirrorSiteArgs, host: str, hosts: list[MirrorHost],
+                    net: MirrorNetwork, public: bool, tags: dict[str, str]) -> list[pulumi.Resource]:
+        """ACM certificate, network load balancer and its alias record: what clients connect to."""
+        child = pulumi.ResourceOptions(parent=self)
+        tls_config = args.mirror.tls
+        certificate = AcmCertificate(f"{name}-tls", AcmCertificateArgs(
+            host=host, hosted_zone_id=tls_config.hosted_zone_id, certificate_arn=tls_config.certificate_arn),
+            opts=child)
+        lb = MirrorLoadBalancer(name, MirrorLoadBalancerArgs(
+            subnet_ids=args.placement.subnet_ids, vpc_id=args.placement.vpc_id,
+            security_group_id=net.lb_security_group_id, certificate_arn=certificate.certificate_arn,
+            instance_ids=[h.instance_id for h in hosts], internal=not public, tags=tags), opts=child)
+        serving: list[pulumi.Resource] = [lb]
+        if tls_config.hosted_zone_id:
+            serving.append(aws.route53.Record(
+                f"{name}-dns", zone_id=tls_config.hosted_zone_id, name=host, type="A",
+                aliases=[aws.route53.RecordAliasArgs(name=lb.dns_name, zone_id=lb.zone_id, evaluate_target_health=True)],
+                opts=child))
+        return serving
 
 
 def _bastion_cidr(network: Network) -> tuple[str, ...]:

@@ -244,6 +244,12 @@ def test_setup_install_approval_projects_run_in_order(runs, stack, site):
     assert projects.inputs["mirror_id"] == approval.outputs["mirror_id"]
 
 
+@pytest.mark.parametrize("stack, site", [("single-nginx", "syd"), ("single-acm", "fra")])
+def test_approval_waits_for_the_base_url_to_resolve(runs, stack, site):
+    run = runs[stack]
+    assert run.depends_on(run.one(APPROVAL, f"{site}-approval"), run.one(RECORD, f"{site}-dns"))
+
+
 def test_farm_nodes_join_after_the_first(runs):
     run = runs["farm-3"]
     installs = {c.name: c for c in run.of_type(COMMAND) if c.name.endswith("-install")}
