@@ -388,3 +388,30 @@ def test_install_reruns_only_when_the_files_change(runs):
     triggers = lambda run: run.one(COMMAND, "fra-node0-install").inputs["triggers"]
     assert triggers(first) == triggers(again), "the same config stages byte-identical files"
     assert first.one(COMMAND, "fra-node0-stage").inputs["stdin"] == again.one(COMMAND, "fra-node0-stage").inputs["stdin"]
+
+
+
+def _variant(tmp_path, edit) -> ProgramRun:
+    import yaml
+    document = yaml.safe_load((STACKS / "single-nginx.yaml").read_text())
+    edit(document["config"]["bitbucket-mirrors:mirrors"][0])
+    path = tmp_path / "Pulumi.variant.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return run_program(path, SECRETS)
+
+
+def test_install_reruns_when_version_or_certificate_change(runs, tmp_path):
+    trigger = lambda run: unwrap_secret(run.one(COMMAND, "syd-node0-install").inputs["triggers"])
+    before = trigger(runs["single-nginx"])
+    upgraded = _variant(tmp_path, lambda m: m.update(bitbucketVersion="9.4.17"))
+    renewed = _variant(tmp_path, lambda m: m["tls"].update(certificate=m["tls"]["certificate"].replace("MIIBsyd", "MIIBnew")))
+    assert trigger(upgraded) != before and trigger(renewed) != before
+    assert "VERSION=9.4.17" in staged_files(upgraded, "syd-node0-stage")["install.sh"]
+
+
+def test_default_vpc_and_its_subnets_when_none_configured(runs):
+    lookups = {c.token: c.args for c in runs["single-acm"].calls}
+    assert lookups["aws:ec2/getVpc:getVpc"] == {"default": True}
+    assert lookups["aws:ec2/getSubnets:getSubnets"]["filters"][0]["values"] == ["vpc-0default000000001"]
+    configured = {c.token for c in runs["farm-3"].calls}
+    assert "aws:ec2/getSubnets:getSubnets" not in configured

@@ -128,3 +128,11 @@ def test_update_of_a_mirror_removed_behind_its_back_says_what_to_do(emu, approva
     emu.remove_mirror_server(mirror.mirror_id)
     with pytest.raises(MirrorGone, match="pulumi refresh"):
         approval.update(created.id, created.outs, {**created.outs, "timeout_s": 60})
+
+
+def test_update_keeps_the_mirror_and_takes_new_settings(emu, approval):
+    mirror = emu.add_mirror("syd")
+    created = approval.create(props(emu, mirror.url))
+    updated = approval.update(created.id, created.outs, {**created.outs, "timeout_s": 60})
+    assert updated.outs["mirror_id"] == mirror.mirror_id and updated.outs["timeout_s"] == 60
+    assert emu.stats.successful("POST", ACCEPT) == 1

@@ -74,3 +74,10 @@ def test_read_refreshes_the_primary_facts(emu, setup_provider):
     emu.state.ssh_port = 7998
     read = setup_provider.read(created.id, created.outs)
     assert read.id == created.id and read.outs["primary_ssh_port"] == 7998
+
+
+def test_update_re_preflights_with_the_new_trust(emu, setup_provider):
+    created = setup_provider.create(props(emu))
+    updated = setup_provider.update(created.id, created.outs, props(emu, ca_bundle=emu.ca_pem + "\n"))
+    assert updated.outs["properties"] == created.outs["properties"]
+    assert [r.path for r in emu.log].count("/rest/api/latest/application-properties") == 2
