@@ -63,6 +63,12 @@ class BitbucketClient:
     def close(self) -> None:
         self.session.close()
 
+    def __enter__(self) -> "BitbucketClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def request(self, method: str, path: str, *, params: Optional[dict] = None, json: Any = None) -> Any:
         """The parsed JSON answer (None when empty); a typed BitbucketError otherwise."""
         url = self.base_url + path

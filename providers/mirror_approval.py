@@ -66,44 +66,35 @@ class MirrorApprovalProvider(BitbucketProvider):
         return DiffResult(changes=bool(replaces) or others, replaces=replaces, delete_before_replace=True)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        client = self.client(props["primary_url"], props.get("ca_bundle"))
-        try:
+        with self.client(props["primary_url"], props.get("ca_bundle")) as client:
             server = self.approve(client, props["base_url"], float(props.get("timeout_s") or 1800),
                                   props.get("expected_type"))
-        finally:
-            client.close()
         return CreateResult(server["id"], self._outputs(props, server))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        client = self.client(props["primary_url"], props.get("ca_bundle"))
-        try:
-            server = client.get(f"{SERVERS}/{id_}")
-        except NotFound:
-            return ReadResult(None, {})   # removed on the primary: refresh shows it gone
-        finally:
-            client.close()
+        with self.client(props["primary_url"], props.get("ca_bundle")) as client:
+            try:
+                server = client.get(f"{SERVERS}/{id_}")
+            except NotFound:
+                return ReadResult(None, {})   # removed on the primary: refresh shows it gone
         return ReadResult(id_, self._outputs(props, server))
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        client = self.client(news["primary_url"], news.get("ca_bundle"))
-        try:
-            server = client.get(f"{SERVERS}/{id_}")
-        except NotFound:
-            raise MirrorGone(f"mirror {id_} ({news.get('base_url')}) was removed on the primary; run "
-                             "`pulumi refresh` and `pulumi up` to approve it again") from None
-        finally:
-            client.close()
+        with self.client(news["primary_url"], news.get("ca_bundle")) as client:
+            try:
+                server = client.get(f"{SERVERS}/{id_}")
+            except NotFound:
+                raise MirrorGone(f"mirror {id_} ({news.get('base_url')}) was removed on the primary; run "
+                                 "`pulumi refresh` and `pulumi up` to approve it again") from None
         return UpdateResult(self._outputs(news, server))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        client = self.client(props["primary_url"], props.get("ca_bundle"))
-        try:
-            client.delete(f"{SERVERS}/{id_}")
-            say(f"removed mirror {id_} ({props.get('base_url')}) from {props['primary_url']}")
-        except NotFound:
-            pass  # already removed: the goal of a delete
-        finally:
-            client.close()
+        with self.client(props["primary_url"], props.get("ca_bundle")) as client:
+            try:
+                client.delete(f"{SERVERS}/{id_}")
+                say(f"removed mirror {id_} ({props.get('base_url')}) from {props['primary_url']}")
+            except NotFound:
+                pass  # already removed: the goal of a delete
 
     # --- the approval loop ------------------------------------------------------------------
     def approve(self, client: BitbucketClient, base_url: str, timeout_s: float,

@@ -73,8 +73,7 @@ class MirrorSetupProvider(BitbucketProvider):
 
     def preflight(self, primary_url: str, ca_bundle: Optional[str]) -> tuple[str, int]:
         """The primary's version and SSH port, or a PreflightError saying what to fix."""
-        client = self.client(primary_url, ca_bundle)
-        try:
+        with self.client(primary_url, ca_bundle) as client:
             version = str(client.get("/rest/api/latest/application-properties").get("version", ""))
             try:
                 major = int(version.split(".")[0])
@@ -91,8 +90,6 @@ class MirrorSetupProvider(BitbucketProvider):
                     "Administration > Server settings")
             self._check_licence(client, primary_url)
             return version, int(ssh.get("port") or 7999)
-        finally:
-            client.close()
 
     @staticmethod
     def _check_licence(client, primary_url: str) -> None:

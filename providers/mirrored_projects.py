@@ -89,9 +89,8 @@ class MirroredProjectsProvider(BitbucketProvider):
         return UpdateResult(self.reconcile(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        primary = self.client(props["primary_url"], props.get("ca_bundle"))
-        mirror = self.client(props["mirror_url"], props.get("ca_bundle"))
-        try:
+        with self.client(props["primary_url"], props.get("ca_bundle")) as primary, \
+                self.client(props["mirror_url"], props.get("ca_bundle")) as mirror:
             try:
                 settings = mirror.get(SETTINGS)
             except NotFound:
@@ -103,28 +102,21 @@ class MirroredProjectsProvider(BitbucketProvider):
                 keys = sorted(by_id.get(i, f"<deleted project {i}>") for i in ids)
             return ReadResult(id_, {**self._inputs(props), "project_keys": keys, "project_ids": ids,
                                     "mirror_all": settings.get("mode") == ALL})
-        finally:
-            primary.close()
-            mirror.close()
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         if props.get("mirror_all"):
             return  # nothing of ours to undo: removing the mirror (MirrorApproval) ends it
-        mirror = self.client(props["mirror_url"], props.get("ca_bundle"))
-        try:
+        with self.client(props["mirror_url"], props.get("ca_bundle")) as mirror:
             for project_id in props.get("project_ids") or []:
                 try:
                     mirror.delete(f"{SETTINGS}/projects/{project_id}")
                 except NotFound:
                     return  # the mirror has no upstream any more: nothing is mirrored
-        finally:
-            mirror.close()
 
     # --- reconciliation ---------------------------------------------------------------------
     def reconcile(self, props: dict[str, Any]) -> dict[str, Any]:
-        primary = self.client(props["primary_url"], props.get("ca_bundle"))
-        mirror = self.client(props["mirror_url"], props.get("ca_bundle"))
-        try:
+        with self.client(props["primary_url"], props.get("ca_bundle")) as primary, \
+                self.client(props["mirror_url"], props.get("ca_bundle")) as mirror:
             if props.get("mirror_all"):
                 if mirror.get(SETTINGS).get("mode") != ALL:
                     mirror.put(f"{SETTINGS}/mode", ALL)
@@ -138,9 +130,6 @@ class MirroredProjectsProvider(BitbucketProvider):
                 self.wait_for_sync(mirror, props["mirror_url"], float(props.get("sync_timeout_s") or 3600))
             return {**self._inputs(props), "project_keys": keys, "project_ids": ids,
                     "mirror_all": bool(props.get("mirror_all"))}
-        finally:
-            primary.close()
-            mirror.close()
 
     def _select(self, primary: BitbucketClient, mirror: BitbucketClient, keys: list[str], mirror_url: str) -> list[str]:
         index = {p["key"]: str(p["id"]) for p in primary.iter_paged(PROJECTS)} if keys else {}
