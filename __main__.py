@@ -4,7 +4,9 @@ import pulumi
 from components.network import resolve_placement
 from components.site import MirrorSite, MirrorSiteArgs
 from stack_config import load_stack_config
+from stack_config.engine import require_pulumi_cli
 
+require_pulumi_cli()
 config = load_stack_config()
 placement = resolve_placement(config.network)
 sites = {

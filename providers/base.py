@@ -9,7 +9,7 @@ from typing import Any, Optional
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
 
 from .client import BitbucketClient
-from .credentials import Credentials, from_config
+from .credentials import Credentials, MissingCredentials, from_config
 
 # The engine's placeholder for a value not known yet (preview); it may stand in for any type.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -32,7 +32,12 @@ class BitbucketProvider(ResourceProvider):
     backoff_s: float = 0.5
 
     def configure(self, req: ConfigureRequest) -> None:
-        self._credentials = from_config(req.config)
+        # Missing credentials are reported by the first call that needs them, not here: the host
+        # would turn an error in configure() into a failed Check, and preview needs none.
+        try:
+            self._credentials: Credentials | MissingCredentials = from_config(req.config)
+        except MissingCredentials as missing:
+            self._credentials = missing
 
     def __getstate__(self) -> dict:
         # The engine pickles the provider into state: credentials must never travel with it.
@@ -41,7 +46,9 @@ class BitbucketProvider(ResourceProvider):
         return state
 
     def credentials(self) -> Credentials:
-        found: Optional[Credentials] = self.__dict__.get("_credentials")
+        found: Optional[Credentials | MissingCredentials] = self.__dict__.get("_credentials")
+        if isinstance(found, MissingCredentials):
+            raise MissingCredentials(str(found)) from None
         return found if found is not None else from_config(None)  # environment only
 
     def client(self, url: str, ca_bundle: Optional[str]) -> BitbucketClient:

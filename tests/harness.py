@@ -18,9 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, TypeVar
 
+import grpc
 import pulumi
 import yaml
 from google.protobuf import json_format
+from packaging.version import Version
+from pulumi.runtime.proto import engine_pb2
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime.stack import run_pulumi_func, wait_for_rpcs
 from pulumi.runtime.settings import get_root_resource
@@ -32,6 +35,9 @@ EXAMPLE_STACK = ROOT / "Pulumi.example.yaml"
 PROJECT = "bitbucket-mirrors"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # Pulumi's wire signature of a secret value
 SECRET_KEY = "4dabf18193072939515e22adb298388d"
+
+# The CLI the mocked engine claims to be (RequirePulumiVersion); a test may pretend an older one.
+CURRENT_CLI = "3.207.0"
 
 # Stand-ins for `secure:` values of stack files, which the CLI would decrypt for the program.
 TEST_PASSWORD = "pw-Test-9f3b1c"
@@ -189,6 +195,51 @@ def _dynamic_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, A
     return {}
 
 
+class _EngineRpcError(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(details)
+        self._code, self._details = code, details
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+def satisfies(version: str, version_range: str) -> bool:
+    """Whether `version` is in a space-separated AND of comparisons (the subset of the engine's
+    blang/semver ranges this program uses: >=, >, <=, <, =)."""
+    current = Version(version)
+    for clause in version_range.split():
+        op = next(o for o in (">=", "<=", ">", "<", "=", "") if clause.startswith(o))
+        bound = Version(clause[len(op):])
+        ok = {">=": current >= bound, "<=": current <= bound, ">": current > bound,
+              "<": current < bound, "=": current == bound, "": current == bound}[op]
+        if not ok:
+            return False
+    return True
+
+
+class VersionedEngine(pulumi_mocks.MockEngine):
+    """The engine's answer to RequirePulumiVersion: CLIs from before the RPC do not implement it;
+    newer ones refuse a range they are not in with this message (pulumi/pulumi
+    `plugin.ValidatePulumiVersionRange`)."""
+
+    def __init__(self, logger: logging.Logger, cli_version: Optional[str]) -> None:
+        super().__init__(logger)
+        self.cli_version = cli_version
+
+    def RequirePulumiVersion(self, request):
+        if self.cli_version is None:
+            raise _EngineRpcError(grpc.StatusCode.UNIMPLEMENTED, "unknown method RequirePulumiVersion")
+        version_range = request.pulumi_version_range
+        if not satisfies(self.cli_version, version_range):
+            raise _EngineRpcError(grpc.StatusCode.UNKNOWN,
+                                  f'Pulumi CLI version {self.cli_version} does not satisfy the version range "{version_range}"')
+        return engine_pb2.RequirePulumiVersionResponse()
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """Keeps the raw wire form of every registration: parent, dependencies, secrets still wrapped."""
 
@@ -282,20 +333,22 @@ def _stand_in(path: str) -> str:
 def run_program(stack_file: Path = EXAMPLE_STACK, secrets: Optional[dict[str, str]] = None, *,
                 config: Optional[dict[str, str]] = None, secret_keys: Iterable[str] = (),
                 stack: str = "test", preview: bool = False, program: Path = PROGRAM,
-                record: bool = True) -> ProgramRun:
+                record: bool = True, cli_version: Optional[str] = CURRENT_CLI) -> ProgramRun:
     """Run `__main__.py` (or another program) against a stack file or a config bag under mocks.
 
     record=False skips keeping each registration's wire form (benchmarks time the program, not
-    the recorder); `resources` then only counts registrations.
+    the recorder); `resources` then only counts registrations. cli_version is what the mocked
+    engine claims to be (None: a CLI from before RequirePulumiVersion).
     """
     if config is None:
         config, file_secret_keys = stack_file_config(stack_file, secrets)
         secret_keys = list(secret_keys) + file_secret_keys
-    return contextvars.Context().run(_run_isolated, config, list(secret_keys), stack, preview, program, record)
+    return contextvars.Context().run(_run_isolated, config, list(secret_keys), stack, preview, program, record,
+                                     cli_version)
 
 
 def _run_isolated(config: dict[str, str], secret_keys: list[str], stack: str, preview: bool,
-                  program: Path, record: bool) -> ProgramRun:
+                  program: Path, record: bool, cli_version: Optional[str]) -> ProgramRun:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     warnings: list[str] = []
@@ -307,6 +360,7 @@ def _run_isolated(config: dict[str, str], secret_keys: list[str], stack: str, pr
         logger.addHandler(_WarningCollector(warnings))
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor,
                                  logger=logger)
+        pulumi.runtime.settings.SETTINGS.engine = VersionedEngine(logger, cli_version)
         pulumi.runtime.set_all_config(config, secret_keys)
         root = get_root_resource()
 

@@ -33,12 +33,32 @@ def test_environment_overrides_the_stack_config(emu, monkeypatch):
     assert provider.credentials().password == PASSWORD
 
 
-def test_missing_credentials_name_the_key_and_the_variable(emu):
+def _configured(values: dict):
     from pulumi.dynamic import ConfigureRequest
     from pulumi.dynamic.config import Config
-    with pytest.raises(MissingCredentials, match="primaryPassword.*BITBUCKET_PASSWORD|BITBUCKET_PASSWORD"):
-        MirrorApprovalProvider().configure(ConfigureRequest(Config(
-            {"bitbucket-mirrors:primary": '{"url": "https://p.example.com", "username": "admin"}'}, "bitbucket-mirrors")))
+    provider = MirrorApprovalProvider()
+    provider.configure(ConfigureRequest(Config(values, "bitbucket-mirrors")))
+    return provider
+
+
+def test_missing_credentials_name_the_key_and_the_variable(emu):
+    provider = _configured({"bitbucket-mirrors:primary": '{"url": "https://p.example.com", "username": "admin"}'})
+    with pytest.raises(MissingCredentials, match="primaryPassword.*BITBUCKET_PASSWORD") as caught:
+        provider.credentials()
+    assert "3.139.0" not in str(caught.value)  # the config arrived: the CLI is not the problem
+
+
+def test_an_engine_that_sent_no_config_is_named_as_the_cause():
+    provider = _configured({})
+    with pytest.raises(MissingCredentials, match="no stack configuration.*3\\.139\\.0.*BITBUCKET_USERNAME"):
+        provider.credentials()
+
+
+def test_missing_credentials_do_not_fail_preview_calls():
+    provider = _configured({})
+    news = {"primary_url": "https://p.example.com", "base_url": "https://m.example.com", "timeout_s": 60}
+    assert provider.check({}, news).failures == []
+    assert provider.diff("id", news, news).changes is False
 
 
 def test_provider_failures_never_show_the_password(emu, make):
