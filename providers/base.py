@@ -9,6 +9,7 @@ from typing import Any, Optional
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
 
 from .client import BitbucketClient
+from .host_pool import unqueue_host_calls
 from .credentials import Credentials, MissingCredentials, from_config
 
 # The engine's placeholder for a value not known yet (preview); it may stand in for any type.
@@ -32,6 +33,7 @@ class BitbucketProvider(ResourceProvider):
     backoff_s: float = 0.5
 
     def configure(self, req: ConfigureRequest) -> None:
+        unqueue_host_calls(say)
         # Missing credentials are reported by the first call that needs them, not here: the host
         # would turn an error in configure() into a failed Check, and preview needs none.
         try:

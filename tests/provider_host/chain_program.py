@@ -22,5 +22,6 @@ for site in config.require_object("sites"):
         opts=pulumi.ResourceOptions(depends_on=[setup]))
     MirroredProjects(f"{name}-projects", MirroredProjectsArgs(
         primary_url=site["primaryUrl"], mirror_url=site["baseUrl"], mirror_id=approval.mirror_id,
-        project_keys=site["projects"], wait_for_sync=site.get("waitForSync", False), ca_bundle=site["caBundle"]),
+        project_keys=site["projects"], wait_for_sync=site.get("waitForSync", False),
+        sync_timeout_s=site.get("syncTimeoutS", 3600), ca_bundle=site["caBundle"]),
         opts=pulumi.ResourceOptions(depends_on=[approval]))

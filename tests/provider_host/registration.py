@@ -8,6 +8,8 @@ from typing import Any
 from tests.emulator import Emulator
 from tests.harness import SECRET_KEY, SECRET_SIG, run_program
 
+from .engine import Engine, ResourceState, engine_config
+
 CHAIN_PROGRAM = Path(__file__).with_name("chain_program.py")
 TYPE = "pulumi-python:dynamic/bitbucket:"
 
@@ -26,6 +28,32 @@ def registered(sites: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     run = run_program(config={"hosttest:sites": json.dumps(sites)}, program=CHAIN_PROGRAM)
     return {r.name: {"urn": r.urn, "type": r.typ, "news": _reveal(r.wire_inputs)}
             for r in run.resources if r.typ.startswith(TYPE)}
+
+
+def stack_config(emu: Emulator, password: str, mirror_url: str) -> dict:
+    """Every key of a stack, as `pulumi up` hands it to Configure."""
+    return engine_config({
+        "aws:region": "ap-southeast-2",
+        "primary": {"url": emu.primary_url, "username": "admin", "caBundle": emu.ca_pem},
+        "primaryPassword": password,
+        "network": {"adminCidrs": ["198.51.100.7/32"]},
+        "mirrors": [{"name": "syd", "baseUrl": mirror_url, "projects": ["PLAT"]}],
+    })
+
+
+def up(engine: Engine, resources: dict, site_name: str = "syd") -> dict[str, ResourceState]:
+    """Check then Create one site's chain in dependency order, as `pulumi up` does."""
+    states: dict[str, ResourceState] = {}
+    for step in ("setup", "approval", "projects"):
+        resource = resources[f"{site_name}-{step}"]
+        news = dict(resource["news"])
+        if step == "projects":
+            news["mirror_id"] = states["approval"].id   # the approval's output, resolved
+        inputs, failures = engine.check(resource["urn"], news)
+        if failures:
+            raise AssertionError(f"{site_name}-{step}: {failures}")
+        states[step] = engine.create(resource["urn"], inputs)
+    return states
 
 
 def _reveal(value: Any) -> Any:

@@ -19,35 +19,16 @@ from providers.mirror_setup import MirrorSetup, MirrorSetupProvider
 from providers.mirrored_projects import MirroredProjects, MirroredProjectsProvider
 from tests.harness import ROOT
 
+from . import registration
 from .conftest import PASSWORD
-from .engine import Engine, ResourceState, engine_config
-from .registration import registered, site
+from .engine import ResourceState
+from .registration import registered, site, up
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 
 def stack_config(emu, mirror_url: str) -> dict:
-    """Every key of a stack, as `pulumi up` hands it to Configure."""
-    return engine_config({
-        "aws:region": "ap-southeast-2",
-        "primary": {"url": emu.primary_url, "username": "admin", "caBundle": emu.ca_pem},
-        "primaryPassword": PASSWORD,
-        "network": {"adminCidrs": ["198.51.100.7/32"]},
-        "mirrors": [{"name": "syd", "baseUrl": mirror_url, "projects": ["PLAT"]}],
-    })
-
-
-def up(engine: Engine, resources: dict) -> dict[str, ResourceState]:
-    """Check then Create each resource in dependency order, as `pulumi up` does."""
-    states: dict[str, ResourceState] = {}
-    for name in ("syd-setup", "syd-approval", "syd-projects"):
-        news = dict(resources[name]["news"])
-        if name == "syd-projects":
-            news["mirror_id"] = states["syd-approval"].id   # the approval's output, resolved
-        inputs, failures = engine.check(resources[name]["urn"], news)
-        assert failures == [], (name, failures)
-        states[name] = engine.create(resources[name]["urn"], inputs)
-    return states
+    return registration.stack_config(emu, PASSWORD, mirror_url)
 
 
 def test_up_then_refresh_then_destroy_from_fresh_hosts(emu, start_host):
@@ -59,9 +40,9 @@ def test_up_then_refresh_then_destroy_from_fresh_hosts(emu, start_host):
     engine = start_host()
     engine.configure(stack_config(emu, mirror.url))
     states = up(engine, resources)
-    assert states["syd-approval"].id == mirror.mirror_id
+    assert states["approval"].id == mirror.mirror_id
     assert mirror.mirror_id in emu.state.mirror_servers
-    assert f"setup.baseUrl={mirror.url}" in states["syd-setup"].outputs["properties"]
+    assert f"setup.baseUrl={mirror.url}" in states["setup"].outputs["properties"]
     assert mirror.project_ids == {emu.state.projects["PLAT"].id}
     # A second `up` with the same program: every diff says nothing changed.
     for name, state in states.items():
@@ -72,13 +53,13 @@ def test_up_then_refresh_then_destroy_from_fresh_hosts(emu, start_host):
     refresher = start_host()
     refresher.configure(stack_config(emu, mirror.url))
     refreshed = {name: refresher.read(state) for name, state in states.items()}
-    assert refreshed["syd-approval"].id == mirror.mirror_id
-    assert refreshed["syd-projects"].outputs["project_keys"] == ["OPS", "PLAT"]
+    assert refreshed["approval"].id == mirror.mirror_id
+    assert refreshed["projects"].outputs["project_keys"] == ["OPS", "PLAT"]
 
     # `pulumi destroy`: another fresh host, reverse dependency order; the mirror leaves the primary.
     destroyer = start_host()
     destroyer.configure(stack_config(emu, mirror.url))
-    for name in ("syd-projects", "syd-approval", "syd-setup"):
+    for name in ("projects", "approval", "setup"):
         destroyer.delete(states[name])
     assert emu.state.mirror_servers == {}
     assert emu.state.projects["PLAT"].id not in mirror.project_ids
@@ -93,7 +74,7 @@ def test_refresh_of_a_mirror_removed_on_the_primary_reports_it_gone(emu, start_h
     emu.remove_mirror_server(mirror.mirror_id)
     refresher = start_host()
     refresher.configure(stack_config(emu, mirror.url))
-    assert refresher.read(states["syd-approval"]) is None
+    assert refresher.read(states["approval"]) is None
 
 
 def test_preview_with_unknown_values_checks_and_diffs_without_credentials(emu, start_host):
