@@ -1,4 +1,4 @@
-"""One program evaluation under mocks, in its own process (run by program_eval.py).
+"""One program evaluation under mocks, in its own process (run by program_floor.py).
 
 Prints one JSON line: resources registered and the in-process wall time; the parent measures the
 process's wall time and peak memory.

@@ -72,6 +72,7 @@ class ProgramRun:
     outputs: dict[str, Any]
     secret_outputs: set[str]
     warnings: list[str]
+    component_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def of_type(self, typ: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.typ == typ]
@@ -246,6 +247,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: ProgramMocks) -> None:
         super().__init__(mocks)
         self.records: list[RecordedResource] = []
+        self.component_outputs: dict[str, dict[str, Any]] = {}   # urn -> registered outputs (wire form)
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
@@ -267,6 +269,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                      "retainOnDelete": request.retainOnDelete if request.HasField("retainOnDelete") else None})
         self.records.append(record)
         return response
+
+    def RegisterResourceOutputs(self, request):
+        self.component_outputs[request.urn] = json_format.MessageToDict(request.outputs)
+        return super().RegisterResourceOutputs(request)
 
 
 class CountingMonitor(pulumi_mocks.MockMonitor):
@@ -375,7 +381,8 @@ def _run_isolated(config: dict[str, str], secret_keys: list[str], stack: str, pr
             return values, secret
 
         outputs, secret_outputs = loop.run_until_complete(main())
-        return ProgramRun(monitor.records, mocks.calls, outputs, secret_outputs, warnings)
+        return ProgramRun(monitor.records, mocks.calls, outputs, secret_outputs, warnings,
+                          getattr(monitor, "component_outputs", {}))
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
