@@ -1,4 +1,4 @@
-"""Where mirror hosts live (VPC, subnets) and who may reach them (security groups, DESIGN §7).
+"""Where mirror hosts live (VPC, subnets) and who may reach them (security groups).
 
 Every rule is its own `aws.vpc.SecurityGroupIngressRule`/`EgressRule` with one port and one
 source, so a reviewer (and the tests) can read the exposure rule by rule.

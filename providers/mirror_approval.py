@@ -1,5 +1,5 @@
 """MirrorApproval: accept the mirror's request on the primary, as an admin would click Authorize
-(DESIGN §5). Deleting it removes the mirror from the primary.
+(README "Resources, per site"). Deleting it removes the mirror from the primary.
 
 The accept is a POST whose outcome can be lost (a dropped connection, a 5xx from a proxy): it is
 never replayed blindly. Before any accept, and again after one whose answer was lost, it looks for

@@ -1,4 +1,4 @@
-"""MirrorSetup: preflight the primary and render the mirror's setup keys (DESIGN §5).
+"""MirrorSetup: preflight the primary and render the mirror's setup keys (docs/bitbucket-facts.md §2).
 
 The setup keys apply only on a mirror's first start and can never change afterwards, so a change
 of display name, base URL or primary URL replaces the resource (and, through the install, the

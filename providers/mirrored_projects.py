@@ -1,4 +1,4 @@
-"""MirroredProjects: exactly the chosen projects on a mirror, or all of them (DESIGN §5).
+"""MirroredProjects: exactly the chosen projects on a mirror, or all of them (docs/bitbucket-facts.md §1).
 
 Selection lives on the mirror's own REST API; keys resolve to the primary's project ids through
 the paged project listing (a handful of requests for thousands of projects, never one per key).

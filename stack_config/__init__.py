@@ -1,4 +1,4 @@
-"""Typed, validated stack config (DESIGN §4): the only package that reads `pulumi.Config`."""
+"""Typed, validated stack config (README "Config reference"): the only package that reads `pulumi.Config`."""
 from .errors import ConfigError, Problem
 from .loader import StackConfig, load_stack_config, secret_output
 from .model import Bastion, Installer, Mirror, Network, Primary, Tls

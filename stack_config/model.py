@@ -1,4 +1,4 @@
-"""The stack config contract (DESIGN §4) as typed, frozen models.
+"""The stack config contract (README "Config reference") as typed, frozen models.
 
 Field-level rules live here, next to the field they guard; rules that compare fields or mirrors
 with each other live in `rules.py`. Every field carries a description: the README's config

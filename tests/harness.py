@@ -4,7 +4,7 @@
 (where secrets are still wrapped, so tests can prove key material never travels in the clear),
 its parent and its dependencies, plus the resolved stack outputs. Each run gets a fresh event
 loop and a fresh context: Pulumi keeps its settings and root stack in ContextVars, and
-module-level `set_mocks` breaks on newer Pythons (DESIGN §8).
+module-level `set_mocks` breaks on newer Pythons.
 """
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """Which Java, Git and OpenSSH a Bitbucket version needs on a mirror host.
 
-Sources (../shared/BITBUCKET-FACTS.md §3, research §4.3): Java 17 is the minimum from 9.0; OpenSSH
+Sources (docs/bitbucket-facts.md §3): Java 17 is the minimum from 9.0; OpenSSH
 7.2 is the minimum for SSH sync since 7.9. The vendor's per-release Git matrix could not be
 retrieved; 2.31 is chosen as a floor every supported distribution exceeds (AL2023 ships 2.40+,
 Ubuntu 22.04 2.34) and that is newer than any minimum the 8.x/9.x notes were seen to require.
-Java 21 for 10.x is not confirmed by a stored source, so 10.x gets Java 17 too.
+Java 21 for 10.x is not confirmed by a primary source, so 10.x gets Java 17 too.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The whole program under Pulumi's mocks, on several real stack files: the resource graph a user
-would get from `pulumi up` (DESIGN §2, §3, §6, §7), and where their secrets travel."""
+would get from `pulumi up` (README "What you get"), and where their secrets travel."""
 from __future__ import annotations
 
 import json

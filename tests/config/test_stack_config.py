@@ -1,4 +1,4 @@
-"""The stack config contract (DESIGN §4): defaults, and every refusal with its key path."""
+"""The stack config contract (README "Config reference"): defaults, and every refusal with its key path."""
 from __future__ import annotations
 
 import copy

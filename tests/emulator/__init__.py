@@ -1,4 +1,4 @@
-"""A Bitbucket Data Center primary and its mirrors, emulated over HTTPS on 127.0.0.1 (DESIGN §8)."""
+"""A Bitbucket Data Center primary and its mirrors, emulated over HTTPS on 127.0.0.1."""
 from .server import Emulator, Faults, LoggedRequest
 from .state import Mirror
 

@@ -1,5 +1,5 @@
 """HTTPS servers that answer like a Bitbucket Data Center primary and its mirrors (paths, JSON
-shapes, paging and status codes per the vendor's OpenAPI document and BITBUCKET-FACTS.md), with a
+shapes, paging and status codes per the vendor's OpenAPI document and docs/bitbucket-facts.md), with a
 request log, fixed latency and fault injection."""
 from __future__ import annotations
 
