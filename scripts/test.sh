@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need on a fresh Debian/Ubuntu machine
-# (nginx and shellcheck run on the generated files), creates the virtualenv, runs the whole suite.
+# (nginx, shellcheck and cloud-init's schema check run on the generated files), creates the virtualenv, runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+command -v cloud-init >/dev/null 2>&1 || need+=(cloud-init)
 if [ "${#need[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -20,9 +20,12 @@ def pin_host_key_script(parameter_name: str) -> str:
 def user_data(parameter_name: str) -> str:
     """A cloud-config that installs the pinned host key before sshd first starts."""
     document = {
-        # cloud-init would otherwise replace our key with freshly generated ones.
+        # cloud-init would otherwise delete the pinned key and generate fresh ones.
         "ssh_deletekeys": False,
-        "ssh_genkeytypes": [],
+        # cloud-init generates a key type only when its file is missing; bootcmd has installed the
+        # pinned ed25519 key by then, so this generates nothing. (An empty list, the obvious way to
+        # say "none", fails cloud-init's schema: minItems 1 since 22.2, a degraded boot from 23.4.)
+        "ssh_genkeytypes": ["ed25519"],
         "bootcmd": [["bash", "-c", pin_host_key_script(parameter_name)]],
     }
     return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False, width=1000)

@@ -18,7 +18,9 @@ def test_user_data_is_cloud_config_that_keeps_the_pinned_key():
     assert text.startswith("#cloud-config\n")
     document = yaml.safe_load(text)
     # cloud-init must neither delete nor regenerate host keys, or the pinned key would be replaced.
-    assert document["ssh_deletekeys"] is False and document["ssh_genkeytypes"] == []
+    # Only the pinned key's type: cloud-init skips a type whose key file bootcmd already wrote.
+    assert document["ssh_deletekeys"] is False and document["ssh_genkeytypes"] == ["ed25519"]
+    assert "key=/etc/ssh/ssh_host_ed25519_key" in document["bootcmd"][0][2]
     (command,) = document["bootcmd"]
     assert command[:2] == ["bash", "-c"]
     assert f"parameter={PARAMETER}" in command[2]
