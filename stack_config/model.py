@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
 DEFAULT_BITBUCKET_VERSION = "9.4.16"
+MIN_BITBUCKET_MAJOR = 9
 MIRROR_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 # Bitbucket's own rule for project keys: a letter first, then letters, digits or underscores.
 PROJECT_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
@@ -22,23 +23,38 @@ _HOSTNAME_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 def _is_hostname(host: str) -> bool:
-    labels = host.rstrip(".").split(".")
-    return len(host) <= 253 and all(_HOSTNAME_LABEL.match(label) for label in labels)
+    return len(host) <= 253 and all(_HOSTNAME_LABEL.match(label) for label in host.split("."))
 
 
-def _https_url(value: str) -> str:
+def _https_url(value: str, credentials_hint: str = "") -> str:
     parts = urlsplit(value)
+    if "@" in parts.netloc:
+        # Never echo the value: the part before '@' may be a password.
+        raise ValueError("expected a URL without credentials (user[:password]@ would be written in plain text "
+                         f"into the stack's state and the mirror's files); the value is not shown. {credentials_hint}".rstrip())
     if parts.scheme != "https":
         raise ValueError(f"expected an https:// URL (Bitbucket mirroring refuses plain HTTP), got '{value}'")
-    if not parts.hostname or not _is_hostname(parts.hostname.lower()):
+    host = (parts.hostname or "").lower()
+    if host.endswith("."):
+        raise ValueError(f"expected a host name without a trailing dot (certificates and nginx's server_name "
+                         f"name the host without it), got '{value}'")
+    if not host or not _is_hostname(host):
         raise ValueError(f"expected https://<hostname>[...], got '{value}'")
     if parts.query or parts.fragment:
         raise ValueError(f"expected a base URL without query or fragment, got '{value}'")
     return value
 
 
+def _primary_url(value: str) -> str:
+    return _https_url(value, "Give the user as primary.username and its password as the secret primaryPassword.")
+
+
+def _installer_url(value: str) -> str:
+    return _https_url(value, "Serve the archive from a URL that needs no credentials (the sha256 protects it).")
+
+
 def _mirror_base_url(value: str) -> str:
-    _https_url(value)
+    _https_url(value, "A mirror's base URL names only the host clients clone from.")
     parts = urlsplit(value)
     if parts.path not in ("", "/"):
         raise ValueError(f"expected https://<host> with no path (the mirror is served at the host's root), got '{value}'")
@@ -66,6 +82,46 @@ def _pem_private_key(value: SecretStr) -> SecretStr:
     if not re.search(r"-----BEGIN ([A-Z]+ )?PRIVATE KEY-----", text):
         # Never echo the value: it is key material.
         raise ValueError("expected a PEM private key (-----BEGIN ... PRIVATE KEY-----); the value is not shown")
+    return value
+
+
+MAX_DISPLAY_NAME = 255   # this project's limit: a name shown in Bitbucket's UI, not a paragraph
+
+
+def _display_name(value: str) -> str:
+    if not value:
+        raise ValueError("expected a name to show in Bitbucket; leave the key out to use the mirror's name")
+    bad = sorted({f"U+{ord(c):04X}" for c in value if ord(c) < 32 or 127 <= ord(c) < 160})
+    if bad:
+        raise ValueError(f"expected one line of text without control characters (found {', '.join(bad)}); "
+                         "it becomes setup.displayName in bitbucket.properties")
+    if len(value) > MAX_DISPLAY_NAME:
+        raise ValueError(f"expected at most {MAX_DISPLAY_NAME} characters, got {len(value)}")
+    return value
+
+
+def _username(value: str) -> str:
+    if ":" in value or any(ord(c) < 32 for c in value):
+        raise ValueError("expected a Bitbucket user name without ':' or control characters "
+                         "(HTTP basic authentication cannot carry them)")
+    return value
+
+
+def _host_or_address(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if not _is_hostname(value.lower()):
+        raise ValueError(f"expected a host name or IP address, got '{value}'")
+    return value
+
+
+def _supported_version(value: str) -> str:
+    if int(value.split(".")[0]) < MIN_BITBUCKET_MAJOR:
+        raise ValueError(f"expected Bitbucket {MIN_BITBUCKET_MAJOR}.0 or newer (the mirror-side REST API this tool "
+                         f"drives, syncSettings, exists from 9.0 on), got '{value}'")
     return value
 
 
@@ -99,7 +155,11 @@ def _regex(pattern: str, expected: str):
 SshPublicKey = Annotated[str, AfterValidator(_regex(
     r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/=]+( .*)?$",
     "an SSH public key line such as 'ssh-ed25519 AAAA...'"))]
-HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+PrimaryUrl = Annotated[str, AfterValidator(_primary_url)]
+InstallerUrl = Annotated[str, AfterValidator(_installer_url)]
+DisplayName = Annotated[str, AfterValidator(_display_name)]
+Username = Annotated[str, AfterValidator(_username)]
+HostOrAddress = Annotated[str, AfterValidator(_host_or_address)]
 MirrorBaseUrl = Annotated[str, AfterValidator(_mirror_base_url)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 PemCertificates = Annotated[str, AfterValidator(_pem_certificates)]
@@ -113,7 +173,8 @@ HostedZoneId = Annotated[str, AfterValidator(_regex(r"^Z[0-9A-Z]{4,31}$", "a Rou
 CertificateArn = Annotated[str, AfterValidator(_regex(
     r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$",
     "an ACM certificate ARN such as arn:aws:acm:ap-southeast-2:123456789012:certificate/..."))]
-Version = Annotated[str, AfterValidator(_regex(r"^\d+\.\d+\.\d+$", "a Bitbucket version MAJOR.MINOR.PATCH such as 9.4.16"))]
+Version = Annotated[str, AfterValidator(_regex(r"^\d+\.\d+\.\d+$", "a Bitbucket version MAJOR.MINOR.PATCH such as 9.4.16")),
+                   AfterValidator(_supported_version)]
 Sha256 = Annotated[str, AfterValidator(_regex(r"^[0-9a-f]{64}$", "a sha256 hex digest (64 lower-case hex digits)"))]
 
 
@@ -133,15 +194,15 @@ class _Model(BaseModel):
 
 
 class Primary(_Model):
-    url: HttpsUrl = Field(description="HTTPS URL of the primary Bitbucket Data Center instance.")
-    username: str = Field(min_length=1, description="A user with SYS_ADMIN on the primary (approves the mirror, selects projects).")
+    url: PrimaryUrl = Field(description="HTTPS URL of the primary Bitbucket Data Center instance.")
+    username: Username = Field(min_length=1, description="A user with SYS_ADMIN on the primary (approves the mirror, selects projects).")
     ssh_port: Port = Field(7999, description="The primary's SSH port; mirrors sync over SSH.")
     cidrs: tuple[Cidr, ...] = Field((), description="The primary's egress addresses, allowed to reach mirrors on 443.")
     ca_bundle: Optional[PemCertificates] = Field(None, description="PEM CA certificates to trust for a privately signed primary (providers and the mirror's JVM).")
 
 
 class Bastion(_Model):
-    host: str = Field(min_length=1, description="Jump host used to reach the mirror nodes over SSH.")
+    host: HostOrAddress = Field(min_length=1, description="Jump host used to reach the mirror nodes over SSH.")
     user: str = Field("ec2-user", min_length=1, description="SSH user on the jump host.")
     port: Port = Field(22, description="SSH port of the jump host.")
     private_key: PemPrivateKey = Field(description="Secret: PEM private key for the jump host.")
@@ -157,7 +218,7 @@ class Network(_Model):
 
 
 class Installer(_Model):
-    url: HttpsUrl = Field(description="Where to download atlassian-bitbucket-<version>.tar.gz (an internal mirror for air-gapped networks).")
+    url: InstallerUrl = Field(description="Where to download atlassian-bitbucket-<version>.tar.gz (an internal mirror for air-gapped networks).")
     sha256: Optional[Sha256] = Field(None, description="Expected sha256 of the archive; the install refuses a mismatch.")
 
 
@@ -171,7 +232,7 @@ class Tls(_Model):
 
 class Mirror(_Model):
     name: MirrorName = Field(description="Unique name, ^[a-z][a-z0-9-]{1,30}$; prefixes AWS resources and stack outputs.")
-    display_name: Optional[str] = Field(None, min_length=1, description="Name shown in Bitbucket; default: name. A setup key: a change replaces the mirror.")
+    display_name: Optional[DisplayName] = Field(None, description="Name shown in Bitbucket (one line, at most 255 characters); default: name. A setup key: a change replaces the mirror.")
     base_url: MirrorBaseUrl = Field(description="The mirror's public https URL. A setup key: a change replaces the mirror.")
     bitbucket_version: Version = Field(DEFAULT_BITBUCKET_VERSION, description="Bitbucket Data Center version to install (9.x or newer).")
     nodes: int = Field(1, ge=1, description="Number of nodes; more than 1 is a mirror farm (needs tls.mode acm).")

@@ -155,6 +155,8 @@ class ProgramMocks(pulumi.runtime.Mocks):
                                "resourceRecordType": "CNAME", "resourceRecordValue": "_y1.acm-validations.aws."}])
         elif typ == "aws:acm/certificateValidation:CertificateValidation":
             outputs.update(id=rid)
+        elif typ == "aws:ssm/parameter:Parameter":
+            outputs.update(arn=f"arn:aws:ssm:ap-southeast-2:123456789012:parameter{outputs.get('name', '/' + args.name)}")
         elif typ == "aws:ebs/volume:Volume":
             rid = "vol-0" + hashlib.sha1(args.name.encode()).hexdigest()[:16]
         elif typ.startswith("tls:index/privateKey:PrivateKey"):

@@ -121,7 +121,78 @@ REFUSALS = [
      "network.bastion.privateKey", "required"),
     ("bastion-without-host-key", with_("network", {"bastion": {"host": "bastion.example.com", "privateKey": PEM_KEY}}),
      "network.bastion.hostKey", "required"),
+    # Values the program or a provider would reject later, under another name: refused here, by key.
+    ("primary-url-with-password", with_("primary.url", "https://user:hunter2@bitbucket.example.com"), "primary.url",
+     "primary.username and its password as the secret primaryPassword"),
+    ("primary-url-with-user", with_("primary.url", "https://user@bitbucket.example.com"), "primary.url", "without credentials"),
+    ("baseurl-with-user", with_("mirrors[0].baseUrl", "https://someone@mirror.example.com"), "mirrors[0].baseUrl",
+     "without credentials"),
+    ("installer-url-with-password", with_("mirrors[0].installer", {"url": "https://u:hunter2@dl.internal/bb.tar.gz"}),
+     "mirrors[0].installer.url", "needs no credentials"),
+    ("display-name-line-break", with_("mirrors[0].displayName", "Sydney\nmirror"), "mirrors[0].displayName",
+     "one line of text without control characters (found U+000A)"),
+    ("display-name-carriage-return", with_("mirrors[0].displayName", "Syd\rney"), "mirrors[0].displayName", "U+000D"),
+    ("display-name-tab", with_("mirrors[0].displayName", "Syd\tney"), "mirrors[0].displayName", "U+0009"),
+    ("display-name-too-long", with_("mirrors[0].displayName", "x" * 256), "mirrors[0].displayName", "at most 255 characters"),
+    ("baseurl-trailing-dot", with_("mirrors[0].baseUrl", "https://mirror.example.com."), "mirrors[0].baseUrl",
+     "without a trailing dot"),
+    ("nginx-baseurl-trailing-dot", with_("mirrors[0].baseUrl", "https://mirror.example.com.", with_("mirrors[0].tls", NGINX_TLS)),
+     "mirrors[0].baseUrl", "without a trailing dot"),
+    ("primary-trailing-dot", with_("primary.url", "https://bitbucket.example.com./"), "primary.url", "without a trailing dot"),
+    ("username-with-colon", with_("primary.username", "mirror:admin"), "primary.username", "without ':'"),
+    ("bastion-host-not-a-host", with_("network", {"bastion": {"host": "bastion host", "privateKey": PEM_KEY,
+                                                             "hostKey": BASTION_HOST_KEY}}),
+     "network.bastion.host", "host name or IP address"),
+    ("version-8", with_("mirrors[0].bitbucketVersion", "8.19.3"), "mirrors[0].bitbucketVersion", "9.0 or newer"),
+    ("baseurl-ip-v6", with_("mirrors[0].baseUrl", "https://[::1]"), "mirrors[0].baseUrl", "https://<hostname>"),
+    # Boundaries, each one past the edge.
+    ("home-19", with_("mirrors[0].homeVolumeGb", 19), "mirrors[0].homeVolumeGb", "greater than or equal to 20"),
+    ("home-16385", with_("mirrors[0].homeVolumeGb", 16385), "mirrors[0].homeVolumeGb", "less than or equal to 16384"),
+    ("ssh-port-0", with_("primary.sshPort", 0), "primary.sshPort", "greater than or equal to 1"),
+    ("ssh-port-65536", with_("primary.sshPort", 65536), "primary.sshPort", "less than or equal to 65535"),
+    ("bastion-port-0", with_("network", {"bastion": {"host": "10.1.2.3", "port": 0, "privateKey": PEM_KEY,
+                                                    "hostKey": BASTION_HOST_KEY}}), "network.bastion.port", "greater than or equal to 1"),
+    ("bastion-port-65536", with_("network", {"bastion": {"host": "10.1.2.3", "port": 65536, "privateKey": PEM_KEY,
+                                                        "hostKey": BASTION_HOST_KEY}}), "network.bastion.port", "less than or equal to 65535"),
+    ("approval-timeout-59", with_("mirrors[0].approvalTimeoutS", 59), "mirrors[0].approvalTimeoutS", "greater than or equal to 60"),
+    ("empty-display-name", with_("mirrors[0].displayName", ""), "mirrors[0].displayName", "leave the key out"),
+    ("two-node-nginx-farm", with_("mirrors[0].nodes", 2, with_("mirrors[0].tls", NGINX_TLS)), "mirrors[0].tls.mode",
+     "a mirror farm (nodes: 2) needs tls.mode 'acm'"),
+    ("duplicate-baseurl-explicit-443", with_("mirrors[1].baseUrl", "https://mirror-syd.example.com:443", TWO_MIRRORS),
+     "mirrors[1].baseUrl", "same URL as mirrors[0].baseUrl"),
 ]
+
+ACCEPTED = [
+    # (case id, config): the other side of each boundary above.
+    ("home-20", with_("mirrors[0].homeVolumeGb", 20)),
+    ("home-16384", with_("mirrors[0].homeVolumeGb", 16384)),
+    ("ssh-port-1", with_("primary.sshPort", 1)),
+    ("ssh-port-65535", with_("primary.sshPort", 65535)),
+    ("bastion-port-65535", with_("network", {"bastion": {"host": "bastion.example.com", "port": 65535,
+                                                        "privateKey": PEM_KEY, "hostKey": BASTION_HOST_KEY}})),
+    ("approval-timeout-60", with_("mirrors[0].approvalTimeoutS", 60)),
+    ("display-name-255-unicode", with_("mirrors[0].displayName", "Sydney Ünicode 🦘 " + "x" * 237)),
+    ("name-2-chars", with_("mirrors[0].name", "sy")),
+    ("name-31-chars", with_("mirrors[0].name", "s" * 31)),
+    ("one-node-nginx", with_("mirrors[0].tls", NGINX_TLS)),
+    ("baseurl-explicit-443", with_("mirrors[0].baseUrl", "https://mirror-syd.example.com:443")),
+    ("version-9-0-0", with_("mirrors[0].bitbucketVersion", "9.0.0")),
+    ("version-10", with_("mirrors[0].bitbucketVersion", "10.0.1")),
+    ("bastion-ip", with_("network", {"bastion": {"host": "10.1.2.3", "privateKey": PEM_KEY, "hostKey": BASTION_HOST_KEY}})),
+    ("primary-with-path-and-port", with_("primary.url", "https://bitbucket.example.com:8443/bitbucket")),
+]
+
+
+@pytest.mark.parametrize("raw", [c[1] for c in ACCEPTED], ids=[c[0] for c in ACCEPTED])
+def test_values_at_the_edge_are_accepted(raw):
+    load(raw)
+
+
+def test_a_url_with_a_password_is_refused_without_showing_it():
+    for path in ("primary.url", "mirrors[0].baseUrl"):
+        message = problems_of(with_(path, "https://admin:hunter2-secret@host.example.com"))
+        assert f"bitbucket-mirrors:{path}:" in message
+        assert "hunter2" not in message and "admin:" not in message
 
 
 @pytest.mark.parametrize("raw, path, words", [c[1:] for c in REFUSALS], ids=[c[0] for c in REFUSALS])
@@ -223,3 +294,16 @@ def test_readme_config_reference_matches_the_model():
     assert synced(text) == text, "README's config reference is stale: run venv/bin/python -m stack_config.readme_sync"
     for key in ("mirrors[].tls.hostedZoneId", "network.adminCidrs", "primaryPassword", "mirrors[].mirrorAll"):
         assert f"`bitbucket-mirrors:{key}`" in text
+
+
+def test_a_validation_error_that_escapes_never_prints_the_rejected_value():
+    # Anything that prints a model's ValidationError (a traceback, a log line) must not show the
+    # input: it may be key material or a password pasted into the wrong key.
+    from stack_config import Bastion, Tls
+    with pytest.raises(ValidationError) as caught:
+        Bastion.model_validate({"host": "b.example.com", "hostKey": BASTION_HOST_KEY,
+                                "privateKey": "hunter2-pasted-password"})
+    with pytest.raises(ValidationError) as caught_type:
+        Tls.model_validate({"mode": "nginx", "privateKey": {"nested": "hunter2-in-an-object"}})
+    for error in (caught.value, caught_type.value):
+        assert "privateKey" in str(error) and "hunter2" not in str(error)

@@ -1,0 +1,109 @@
+"""Security- and availability-relevant decisions of the components, each pinned so that flipping it
+fails a test: who the load balancer faces, how nodes are reached, how the home volume detaches,
+how the installer trusts the node, what the node's role may do."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.harness import ProgramRun, run_program, stack_file_config, unwrap_secret
+
+STACKS = Path(__file__).resolve().parents[1] / "stacks"
+NLB = "aws:lb/loadBalancer:LoadBalancer"
+INSTANCE = "aws:ec2/instance:Instance"
+ATTACHMENT = "aws:ec2/volumeAttachment:VolumeAttachment"
+COMMAND = "command:remote:Command"
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+GROUP = "aws:ec2/securityGroup:SecurityGroup"
+
+
+def run_with(stack: str, **changes) -> ProgramRun:
+    """The stack file with top-level objects of its config changed (key: dict of field -> value)."""
+    config, secret_keys = stack_file_config(STACKS / f"{stack}.yaml")
+    for key, fields in changes.items():
+        full = f"bitbucket-mirrors:{key}"
+        value = json.loads(config.get(full, "{}"))
+        value.update(fields)
+        config[full] = json.dumps(value)
+    return run_program(config=config, secret_keys=secret_keys)
+
+
+# (client CIDRs, primary CIDRs) -> whether the load balancer must be internal.
+EXPOSURE = [
+    (["10.0.0.0/8"], ["10.20.0.5/32"], True),              # every allowed source is private
+    (["10.0.0.0/8", "172.16.0.0/12"], [], True),
+    (["10.0.0.0/8", "52.95.110.0/24"], ["10.20.0.5/32"], False),   # one public client network
+    (["10.0.0.0/8"], ["52.94.76.10/32"], False),           # a primary reaching in from the internet
+    (["fd00::/8"], ["10.20.0.5/32"], True),                 # unique-local IPv6 is private
+]
+
+
+@pytest.mark.parametrize("clients, primary, internal", EXPOSURE)
+def test_load_balancer_is_internal_exactly_when_every_source_is_private(clients, primary, internal):
+    run = run_with("single-acm", network={"clientCidrs": clients}, primary={"cidrs": primary})
+    (lb,) = run.of_type(NLB)
+    assert lb.inputs["internal"] is internal
+
+
+def test_nodes_have_a_public_address_only_when_installed_without_a_bastion():
+    direct = run_with("single-acm")
+    assert all(i.inputs["associatePublicIpAddress"] is True for i in direct.of_type(INSTANCE))
+    through_bastion = run_program(STACKS / "two-sites.yaml")
+    assert all(i.inputs["associatePublicIpAddress"] is False for i in through_bastion.of_type(INSTANCE))
+
+
+@pytest.mark.parametrize("stack", ["single-acm", "single-nginx", "farm-3", "two-sites"])
+def test_the_home_volume_detaches_only_from_a_stopped_instance(stack):
+    # Detaching a mounted volume from a running Bitbucket would corrupt repositories mid-write.
+    attachments = run_program(STACKS / f"{stack}.yaml").of_type(ATTACHMENT)
+    assert attachments and all(a.inputs["stopInstanceBeforeDetaching"] is True for a in attachments)
+
+
+@pytest.mark.parametrize("stack", ["single-acm", "single-nginx", "farm-3", "two-sites"])
+def test_the_installer_pins_each_nodes_own_host_key(stack):
+    run = run_program(STACKS / f"{stack}.yaml")
+    keys = {r.name.removesuffix("-host-key"): r.outputs["publicKeyOpenssh"]
+            for r in run.of_type("tls:index/privateKey:PrivateKey") if r.name.endswith("-host-key")}
+    commands = run.of_type(COMMAND)
+    assert commands
+    for command in commands:
+        connection = unwrap_secret(command.inputs["connection"])
+        node = command.name.rsplit("-", 1)[0]            # syd-node0-stage -> syd-node0
+        assert connection["hostKey"] == keys[node], command.name
+        proxy = connection.get("proxy")
+        if proxy is not None:
+            assert proxy["hostKey"].startswith("ssh-ed25519 "), "the bastion's key is pinned too"
+
+
+def test_the_node_role_reads_only_its_own_host_key():
+    run = run_program(STACKS / "farm-3.yaml")
+    parameters = {p.name: p for p in run.of_type("aws:ssm/parameter:Parameter")}
+    for policy in run.of_type("aws:iam/rolePolicy:RolePolicy"):
+        node = policy.name.removesuffix("-read-host-key")
+        document = json.loads(policy.inputs["policy"])
+        assert document["Statement"] == [{"Effect": "Allow", "Action": "ssm:GetParameter",
+                                          "Resource": parameters[f"{node}-host-key"].outputs["arn"]}]
+
+
+def test_instances_keep_their_ami_and_read_the_host_key_only_after_it_exists():
+    run = run_program(STACKS / "single-acm.yaml")
+    (instance,) = run.of_type(INSTANCE)
+    assert instance.options["ignoreChanges"] == ["ami"]    # a new AMI release must not replace a mirror
+    parameter = run.one("aws:ssm/parameter:Parameter")
+    policy = run.one("aws:iam/rolePolicy:RolePolicy")
+    assert run.depends_on(instance, parameter) and run.depends_on(instance, policy)
+
+
+def test_draining_gives_git_operations_five_minutes_and_health_is_bitbuckets_status():
+    run = run_program(STACKS / "farm-3.yaml")
+    for group in run.of_type(TARGET_GROUP):
+        assert group.inputs["deregistrationDelay"] == 300
+        check = group.inputs["healthCheck"]
+        assert (check["path"], check["matcher"], check["port"]) == ("/status", "200", "7990")
+
+
+def test_security_groups_revoke_their_rules_on_delete():
+    for group in run_program(STACKS / "farm-3.yaml").of_type(GROUP):
+        assert group.inputs["revokeRulesOnDelete"] is True
