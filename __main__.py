@@ -1,19 +1,18 @@
 """bitbucket-mirrors: validate the stack config, build one MirrorSite per mirror, export the URLs."""
 import pulumi
 
-from components.network import resolve_placement
+from components.region import placements
 from components.site import MirrorSite, MirrorSiteArgs
 from stack_config import load_stack_config
 from stack_config.engine import require_pulumi_cli
 
 require_pulumi_cli()
 config = load_stack_config()
-placement = resolve_placement(config.network)
+where = placements(config.sites)
 sites = {
-    mirror.name: MirrorSite(mirror.name, MirrorSiteArgs(
-        mirror=mirror, primary=config.primary, network=config.network,
-        placement=placement, stack=pulumi.get_stack()))
-    for mirror in config.mirrors
+    site.name: MirrorSite(site.name, MirrorSiteArgs(
+        site=site, primary=config.primary, placement=where[site.name], stack=pulumi.get_stack()))
+    for site in config.sites
 }
 
 for name, site in sites.items():
@@ -21,7 +20,9 @@ for name, site in sites.items():
     pulumi.export(f"{name}SshUrl", site.ssh_url)
     pulumi.export(f"{name}MirrorId", site.mirror_id)
     pulumi.export(f"{name}NodeAddresses", site.node_addresses)
+    pulumi.export(f"{name}Region", site.region)
 pulumi.export("mirrors", {
-    name: {"url": site.url, "sshUrl": site.ssh_url, "mirrorId": site.mirror_id, "nodeAddresses": site.node_addresses}
+    name: {"url": site.url, "sshUrl": site.ssh_url, "mirrorId": site.mirror_id, "nodeAddresses": site.node_addresses,
+           "region": site.region}
     for name, site in sites.items()
 })

@@ -22,6 +22,7 @@ LOGIN_USER = {"al2023": "ec2-user", "ubuntu": "ubuntu"}
 
 @dataclass(frozen=True)
 class MirrorHostArgs:
+    region: str
     ami_id: pulumi.Input[str]
     os: str
     instance_type: str
@@ -50,12 +51,12 @@ class MirrorHost(pulumi.ComponentResource):
         host_key = tls.PrivateKey(f"{name}-host-key", algorithm="ED25519", opts=child)
         parameter = aws.ssm.Parameter(
             f"{name}-host-key", name=f"/bitbucket-mirrors/{args.stack}/{name}/ssh-host-ed25519-key",
-            type="SecureString", value=host_key.private_key_openssh,
+            type="SecureString", value=host_key.private_key_openssh, region=args.region,
             description=f"SSH host key of Bitbucket mirror node {name}", tags=tags, opts=child)
         profile, policy = self._instance_profile(name, parameter, tags)
 
         instance = aws.ec2.Instance(
-            f"{name}-instance", ami=args.ami_id, instance_type=args.instance_type,
+            f"{name}-instance", ami=args.ami_id, instance_type=args.instance_type, region=args.region,
             subnet_id=args.subnet_id, vpc_security_group_ids=[args.security_group_id],
             key_name=args.key_name, iam_instance_profile=profile.name,
             associate_public_ip_address=args.public_address,
@@ -71,10 +72,10 @@ class MirrorHost(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"], depends_on=[parameter, policy]))
         home = aws.ebs.Volume(
             f"{name}-home", availability_zone=instance.availability_zone, size=args.home_volume_gb,
-            type="gp3", encrypted=True, tags={**tags, "Name": f"{name}-home"}, opts=child)
+            type="gp3", encrypted=True, tags={**tags, "Name": f"{name}-home"}, region=args.region, opts=child)
         aws.ec2.VolumeAttachment(
             f"{name}-home", device_name=HOME_DEVICE, volume_id=home.id, instance_id=instance.id,
-            stop_instance_before_detaching=True, opts=child)
+            stop_instance_before_detaching=True, region=args.region, opts=child)
 
         self.instance_id = instance.id
         self.private_ip = instance.private_ip

@@ -19,6 +19,7 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 @dataclass(frozen=True)
 class MirrorLoadBalancerArgs:
+    region: str
     subnet_ids: pulumi.Input[Sequence[str]]
     vpc_id: pulumi.Input[str]
     security_group_id: pulumi.Input[str]
@@ -38,7 +39,8 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
         lb = aws.lb.LoadBalancer(
             f"{name}-nlb", load_balancer_type="network", internal=args.internal,
             subnets=args.subnet_ids, security_groups=[args.security_group_id],
-            enable_cross_zone_load_balancing=True, tags={**args.tags, "Name": f"{name}-nlb"}, opts=child)
+            enable_cross_zone_load_balancing=True, tags={**args.tags, "Name": f"{name}-nlb"}, region=args.region,
+            opts=child)
         health = aws.lb.TargetGroupHealthCheckArgs(
             protocol="HTTP", port=str(BITBUCKET_HTTP), path="/status", matcher="200",
             interval=15, healthy_threshold=3, unhealthy_threshold=3)
@@ -52,17 +54,17 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
                 f"{name}-{label}", port=target_port, protocol="TCP", target_type="instance",
                 vpc_id=args.vpc_id, health_check=health,
                 # Git operations are long; let them finish when a node leaves.
-                deregistration_delay=300, tags={**args.tags, "Name": f"{name}-{label}"}, opts=child)
+                deregistration_delay=300, tags={**args.tags, "Name": f"{name}-{label}"}, region=args.region, opts=child)
             for i, instance_id in enumerate(args.instance_ids):
                 aws.lb.TargetGroupAttachment(
                     f"{name}-{label}-node{i}", target_group_arn=group.arn, target_id=instance_id,
-                    port=target_port, opts=child)
+                    port=target_port, region=args.region, opts=child)
             aws.lb.Listener(
                 f"{name}-{label}", load_balancer_arn=lb.arn, port=port, protocol=protocol,
                 certificate_arn=args.certificate_arn if protocol == "TLS" else None,
                 ssl_policy=TLS_POLICY if protocol == "TLS" else None,
                 default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=group.arn)],
-                opts=child)
+                region=args.region, opts=child)
         self.dns_name = lb.dns_name
         self.zone_id = lb.zone_id
         self.register_outputs({"dns_name": self.dns_name, "zone_id": self.zone_id})

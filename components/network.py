@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from stack_config import Network
+from .region import Placement
 
 HTTPS = 443
 BITBUCKET_HTTP = 7990
@@ -20,26 +20,6 @@ BITBUCKET_SSH = 7999
 HAZELCAST = 5701
 SSH = 22
 ANYWHERE = "0.0.0.0/0"
-
-
-@dataclass(frozen=True)
-class Placement:
-    """The VPC and subnets every site of the stack shares (looked up once per stack)."""
-    vpc_id: pulumi.Output[str]
-    vpc_cidr: pulumi.Output[str]
-    subnet_ids: pulumi.Output[list[str]]
-
-
-def resolve_placement(network: Network) -> Placement:
-    """The configured VPC and subnets, or the region's default VPC and all of its subnets."""
-    vpc = (aws.ec2.get_vpc_output(id=network.vpc_id) if network.vpc_id
-           else aws.ec2.get_vpc_output(default=True))
-    if network.subnet_ids:
-        subnet_ids = pulumi.Output.from_input(list(network.subnet_ids))
-    else:
-        subnet_ids = aws.ec2.get_subnets_output(
-            filters=[aws.ec2.GetSubnetsFilterArgs(name="vpc-id", values=[vpc.id])]).ids
-    return Placement(vpc_id=vpc.id, vpc_cidr=vpc.cidr_block, subnet_ids=subnet_ids)
 
 
 def needs_public_endpoint(cidrs: Sequence[str]) -> bool:
@@ -70,18 +50,19 @@ class MirrorNetwork(pulumi.ComponentResource):
     def __init__(self, name: str, args: MirrorNetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("bitbucket-mirrors:network:MirrorNetwork", name, None, opts)
         self._child = pulumi.ResourceOptions(parent=self)
+        self._region = args.placement.region
         vpc_id = args.placement.vpc_id
         clients: Sequence[pulumi.Input[str]] = args.client_cidrs or [args.placement.vpc_cidr]
 
         nodes = aws.ec2.SecurityGroup(
-            f"{name}-nodes", vpc_id=vpc_id, description=f"Bitbucket mirror {name}: nodes",
+            f"{name}-nodes", vpc_id=vpc_id, description=f"Bitbucket mirror {name}: nodes", region=self._region,
             revoke_rules_on_delete=True, tags={**args.tags, "Name": f"{name}-nodes"}, opts=self._child)
         self.node_security_group_id = nodes.id
         self.lb_security_group_id = None
 
         if args.behind_load_balancer:
             lb = aws.ec2.SecurityGroup(
-                f"{name}-lb", vpc_id=vpc_id, description=f"Bitbucket mirror {name}: load balancer",
+                f"{name}-lb", vpc_id=vpc_id, description=f"Bitbucket mirror {name}: load balancer", region=self._region,
                 revoke_rules_on_delete=True, tags={**args.tags, "Name": f"{name}-lb"}, opts=self._child)
             self.lb_security_group_id = lb.id
             # Clients clone over HTTPS and SSH; the primary calls the mirror on HTTPS only.
@@ -91,7 +72,7 @@ class MirrorNetwork(pulumi.ComponentResource):
             for port, label in ((BITBUCKET_HTTP, "http"), (BITBUCKET_SSH, "ssh")):
                 self._ingress_from_group((f"{name}-nodes", nodes), f"lb-{label}", port, lb.id)
                 aws.vpc.SecurityGroupEgressRule(
-                    f"{name}-lb-to-nodes-{label}", security_group_id=lb.id, ip_protocol="tcp",
+                    f"{name}-lb-to-nodes-{label}", security_group_id=lb.id, ip_protocol="tcp", region=self._region,
                     from_port=port, to_port=port, referenced_security_group_id=nodes.id,
                     description=f"load balancer to nodes on {port}", opts=self._child)
         else:
@@ -106,7 +87,7 @@ class MirrorNetwork(pulumi.ComponentResource):
             # Hazelcast between the farm's own nodes, never through the load balancer.
             self._ingress_from_group((f"{name}-nodes", nodes), "hazelcast", HAZELCAST, nodes.id)
             aws.vpc.SecurityGroupEgressRule(
-                f"{name}-nodes-egress-hazelcast", security_group_id=nodes.id, ip_protocol="tcp",
+                f"{name}-nodes-egress-hazelcast", security_group_id=nodes.id, ip_protocol="tcp", region=self._region,
                 from_port=HAZELCAST, to_port=HAZELCAST, referenced_security_group_id=nodes.id,
                 description="Hazelcast to the other farm nodes", opts=self._child)
 
@@ -117,7 +98,7 @@ class MirrorNetwork(pulumi.ComponentResource):
             egress.append(("http", 80))
         for label, port in egress:
             aws.vpc.SecurityGroupEgressRule(
-                f"{name}-nodes-egress-{label}", security_group_id=nodes.id, ip_protocol="tcp",
+                f"{name}-nodes-egress-{label}", security_group_id=nodes.id, ip_protocol="tcp", region=self._region,
                 from_port=port, to_port=port, cidr_ipv4=ANYWHERE,
                 description=f"nodes to the primary and package sources on {port}", opts=self._child)
 
@@ -130,7 +111,7 @@ class MirrorNetwork(pulumi.ComponentResource):
         for i, cidr in enumerate(cidrs):
             is_v6 = isinstance(cidr, str) and ipaddress.ip_network(cidr).version == 6
             aws.vpc.SecurityGroupIngressRule(
-                f"{group_name}-in-{label}-{i}", security_group_id=group_resource.id, ip_protocol="tcp",
+                f"{group_name}-in-{label}-{i}", security_group_id=group_resource.id, ip_protocol="tcp", region=self._region,
                 from_port=port, to_port=port,
                 cidr_ipv6=cidr if is_v6 else None, cidr_ipv4=None if is_v6 else cidr,
                 description=f"{label} on {port}", opts=self._child)
@@ -139,6 +120,6 @@ class MirrorNetwork(pulumi.ComponentResource):
                             source: pulumi.Input[str]) -> None:
         group_name, group_resource = group
         aws.vpc.SecurityGroupIngressRule(
-            f"{group_name}-in-{label}", security_group_id=group_resource.id, ip_protocol="tcp",
+            f"{group_name}-in-{label}", security_group_id=group_resource.id, ip_protocol="tcp", region=self._region,
             from_port=port, to_port=port, referenced_security_group_id=source,
             description=f"{label} on {port}", opts=self._child)

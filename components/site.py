@@ -20,24 +20,36 @@ import pulumi_tls as tls
 from providers.mirror_approval import MirrorApproval, MirrorApprovalArgs
 from providers.mirror_setup import MirrorSetup, MirrorSetupArgs
 from providers.mirrored_projects import MirroredProjects, MirroredProjectsArgs
-from stack_config import Mirror, Network, Primary, secret_output
+from stack_config import Mirror, Network, Primary, Site, secret_output
 from stack_config.instance_types import architecture_of
 
 from .ami import current_ami
 from .host import MirrorHost, MirrorHostArgs
 from .install import FarmInputs, MirrorInstall, MirrorInstallArgs, NginxInputs
 from .load_balancer import MirrorLoadBalancer, MirrorLoadBalancerArgs
-from .network import BITBUCKET_SSH, MirrorNetwork, MirrorNetworkArgs, Placement, needs_public_endpoint
+from .network import BITBUCKET_SSH, MirrorNetwork, MirrorNetworkArgs, needs_public_endpoint
+from .region import Placement
 from .tls import AcmCertificate, AcmCertificateArgs
 
 
 @dataclass(frozen=True)
 class MirrorSiteArgs:
-    mirror: Mirror
+    site: Site
     primary: Primary
-    network: Network
     placement: Placement
     stack: str
+
+    @property
+    def mirror(self) -> Mirror:
+        return self.site.mirror
+
+    @property
+    def network(self) -> Network:
+        return self.site.network
+
+    @property
+    def region(self) -> str:
+        return self.site.region
 
 
 class MirrorSite(pulumi.ComponentResource):
@@ -45,6 +57,7 @@ class MirrorSite(pulumi.ComponentResource):
     ssh_url: pulumi.Output[str]
     mirror_id: pulumi.Output[str]
     node_addresses: pulumi.Output[list[str]]
+    region: pulumi.Output[str]
 
     def __init__(self, name: str, args: MirrorSiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("bitbucket-mirrors:site:MirrorSite", name, None, opts)
@@ -64,13 +77,14 @@ class MirrorSite(pulumi.ComponentResource):
             egress_http=mirror.os == "ubuntu", tags=tags), opts=child)
 
         login_key = tls.PrivateKey(f"{name}-login-key", algorithm="ED25519", opts=child)
-        key_pair = aws.ec2.KeyPair(f"{name}-login", public_key=login_key.public_key_openssh, tags=tags, opts=child)
-        ami = current_ami(mirror.os, architecture_of(mirror.instance_type), pulumi.InvokeOptions(parent=self))
+        key_pair = aws.ec2.KeyPair(f"{name}-login", public_key=login_key.public_key_openssh, tags=tags,
+                                   region=args.region, opts=child)
+        ami = current_ami(mirror.os, architecture_of(mirror.instance_type), args.region, pulumi.InvokeOptions(parent=self))
         # Installing over SSH needs a reachable address: the public one unless a bastion is used.
         reach_publicly = network.bastion is None
         hosts = [
             MirrorHost(f"{name}-node{i}", MirrorHostArgs(
-                ami_id=ami, os=mirror.os, instance_type=mirror.instance_type,
+                region=args.region, ami_id=ami, os=mirror.os, instance_type=mirror.instance_type,
                 subnet_id=args.placement.subnet_ids.apply(lambda ids, i=i: ids[i % len(ids)]),
                 security_group_id=net.node_security_group_id, key_name=key_pair.key_name,
                 home_volume_gb=mirror.home_volume_gb, public_address=reach_publicly or (public and not behind_lb),
@@ -113,7 +127,8 @@ class MirrorSite(pulumi.ComponentResource):
         # The mirror registers with the primary on its first start; only then can it be approved.
         approval = MirrorApproval(f"{name}-approval", MirrorApprovalArgs(
             primary_url=primary.url, base_url=mirror.base_url, timeout_s=mirror.approval_timeout_s,
-            ca_bundle=primary.ca_bundle, expected_type="FARM" if farm else "SINGLE"),
+            ca_bundle=primary.ca_bundle, expected_type="FARM" if farm else "SINGLE",
+            mirror_home=hosts[0].home_volume_id),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*installs, *serving]))
         MirroredProjects(f"{name}-projects", MirroredProjectsArgs(
             primary_url=primary.url, mirror_url=mirror.base_url, mirror_id=approval.mirror_id,
@@ -125,8 +140,9 @@ class MirrorSite(pulumi.ComponentResource):
         self.ssh_url = pulumi.Output.from_input(f"ssh://git@{host}:{BITBUCKET_SSH}")
         self.mirror_id = approval.mirror_id
         self.node_addresses = pulumi.Output.all(*[h.private_ip for h in hosts])
+        self.region = pulumi.Output.from_input(args.region)
         self.register_outputs({"url": self.url, "ssh_url": self.ssh_url, "mirror_id": self.mirror_id,
-                               "node_addresses": self.node_addresses})
+                               "node_addresses": self.node_addresses, "region": self.region})
 
     def _front_door(self, name: str, args: MirrorSiteArgs, host: str, hosts: list[MirrorHost],
                     net: MirrorNetwork, public: bool, tags: dict[str, str]) -> list[pulumi.Resource]:
@@ -134,10 +150,10 @@ class MirrorSite(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tls_config = args.mirror.tls
         certificate = AcmCertificate(f"{name}-tls", AcmCertificateArgs(
-            host=host, hosted_zone_id=tls_config.hosted_zone_id, certificate_arn=tls_config.certificate_arn),
+            region=args.region, host=host, hosted_zone_id=tls_config.hosted_zone_id, certificate_arn=tls_config.certificate_arn),
             opts=child)
         lb = MirrorLoadBalancer(name, MirrorLoadBalancerArgs(
-            subnet_ids=args.placement.subnet_ids, vpc_id=args.placement.vpc_id,
+            region=args.region, subnet_ids=args.placement.subnet_ids, vpc_id=args.placement.vpc_id,
             security_group_id=net.lb_security_group_id, certificate_arn=certificate.certificate_arn,
             instance_ids=[h.instance_id for h in hosts], internal=not public, tags=tags), opts=child)
         serving: list[pulumi.Resource] = [lb]

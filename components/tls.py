@@ -15,6 +15,7 @@ import pulumi_aws as aws
 
 @dataclass(frozen=True)
 class AcmCertificateArgs:
+    region: str               # the load balancer's: ACM certificates serve only their own region
     host: str
     hosted_zone_id: Optional[str] = None
     certificate_arn: Optional[str] = None
@@ -33,7 +34,7 @@ class AcmCertificate(pulumi.ComponentResource):
             child = pulumi.ResourceOptions(parent=self)
             certificate = aws.acm.Certificate(
                 f"{name}-cert", domain_name=args.host, validation_method="DNS",
-                tags={"Name": args.host}, opts=child)
+                tags={"Name": args.host}, region=args.region, opts=child)
             # One domain, so exactly one validation option: index it rather than creating records in
             # an apply, which previews could not show.
             option = certificate.domain_validation_options[0]
@@ -43,7 +44,7 @@ class AcmCertificate(pulumi.ComponentResource):
                 records=[option.resource_record_value], ttl=300, allow_overwrite=True, opts=child)
             validation = aws.acm.CertificateValidation(
                 f"{name}-cert-validation", certificate_arn=certificate.arn,
-                validation_record_fqdns=[record.fqdn], opts=child)
+                validation_record_fqdns=[record.fqdn], region=args.region, opts=child)
             # Listeners use the validated ARN, so they wait until the certificate is issued.
             self.certificate_arn = validation.certificate_arn
         self.register_outputs({"certificate_arn": self.certificate_arn})

@@ -43,6 +43,9 @@ class MirrorApprovalArgs:
     timeout_s: pulumi.Input[int] = 1800
     ca_bundle: Optional[pulumi.Input[str]] = None
     expected_type: Optional[pulumi.Input[str]] = None   # SINGLE or FARM; a mismatch is reported
+    # The first node's home volume: a new one is a new mirror (a new setup, a new request), so
+    # the approval of the old one is removed and the new one approved. None: not tracked.
+    mirror_home: Optional[pulumi.Input[str]] = None
 
 
 class MirrorApprovalProvider(BitbucketProvider):
@@ -62,7 +65,11 @@ class MirrorApprovalProvider(BitbucketProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [k for k in ("primary_url", "base_url")
                     if is_unknown(news.get(k)) or _url(olds.get(k)) != _url(news.get(k))]
-        others = any(olds.get(k) != news.get(k) for k in ("timeout_s", "ca_bundle", "expected_type"))
+        # A state from before mirror_home was tracked records it without replacing anything.
+        if olds.get("mirror_home") is not None and (is_unknown(news.get("mirror_home"))
+                                                    or olds.get("mirror_home") != news.get("mirror_home")):
+            replaces.append("mirror_home")
+        others = any(olds.get(k) != news.get(k) for k in ("timeout_s", "ca_bundle", "expected_type", "mirror_home"))
         return DiffResult(changes=bool(replaces) or others, replaces=replaces, delete_before_replace=True)
 
     def create(self, props: dict[str, Any]) -> CreateResult:

@@ -16,6 +16,7 @@ from pydantic import SecretStr, ValidationError
 from .errors import NAMESPACE, ConfigError, Problem, problems_from_validation
 from .model import Mirror, Network, Primary, StackModel
 from .rules import stack_problems
+from .sites import Site, site_network
 
 PASSWORD_KEY = "primaryPassword"
 _OBJECT_KEYS = ("primary", "network", "mirrors")
@@ -29,6 +30,13 @@ class StackConfig:
     # Only the dynamic providers use the password, and they read it themselves in configure();
     # the program keeps it as a secret Output so nothing here can print it.
     primary_password: pulumi.Output[str]
+    aws_region: Optional[str] = None
+
+    @property
+    def sites(self) -> tuple[Site, ...]:
+        """Each mirror with the region and network it inherits (validated: every site has a region)."""
+        return tuple(Site(mirror=m, region=m.region or self.aws_region or "",
+                          network=site_network(self.network, m.network)) for m in self.mirrors)
 
 
 def secret_output(value: SecretStr) -> pulumi.Output[str]:
@@ -74,10 +82,11 @@ def load_stack_config(warn: Callable[[str], None] = pulumi.log.warn) -> StackCon
         model = StackModel.model_validate(raw)
     except ValidationError as exc:
         problems += problems_from_validation(exc, StackModel, extra_known=[PASSWORD_KEY])
+    aws_region = pulumi.Config("aws").get("region")
     if model is not None:
-        problems += stack_problems(model, warn)
+        problems += stack_problems(model, warn, aws_region)
     if problems:
         raise ConfigError(problems)
     assert model is not None and password is not None
     return StackConfig(primary=model.primary, network=model.network, mirrors=model.mirrors,
-                       primary_password=password)
+                       primary_password=password, aws_region=aws_region)

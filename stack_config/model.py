@@ -175,6 +175,8 @@ CertificateArn = Annotated[str, AfterValidator(_regex(
     "an ACM certificate ARN such as arn:aws:acm:ap-southeast-2:123456789012:certificate/..."))]
 Version = Annotated[str, AfterValidator(_regex(r"^\d+\.\d+\.\d+$", "a Bitbucket version MAJOR.MINOR.PATCH such as 9.4.16")),
                    AfterValidator(_supported_version)]
+Region = Annotated[str, AfterValidator(_regex(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$",
+                                               "an AWS region name such as eu-central-1"))]
 Sha256 = Annotated[str, AfterValidator(_regex(r"^[0-9a-f]{64}$", "a sha256 hex digest (64 lower-case hex digits)"))]
 
 
@@ -245,6 +247,8 @@ class Mirror(_Model):
     mirror_all: bool = Field(False, description="Mirror every project. Irreversible: going back means replacing the mirror.")
     wait_for_sync: bool = Field(True, description="pulumi up waits until the selected repositories report synced.")
     approval_timeout_s: int = Field(1800, ge=60, description="How long to wait for the mirror's request to appear on the primary, seconds.")
+    region: Optional[Region] = Field(None, description="AWS region of this site (EC2, EBS, load balancer, ACM, SSM); default: the stack's aws:region. A change moves the site: a new mirror is approved, the old one removed.")
+    network: Optional[Network] = Field(None, description="This site's network: keys given here replace the stack-wide network keys, the others are inherited; see network.* keys.")
 
     @property
     def effective_display_name(self) -> str:

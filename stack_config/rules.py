@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Callable
+from typing import Callable, Optional
 from urllib.parse import urlsplit
 
 from .errors import Problem
 from .instance_types import MIN_MEMORY_GIB, MIN_VCPUS, UnknownInstanceType, size_of
-from .model import Mirror, StackModel
+from .model import Mirror, Network, StackModel
+from .sites import inherited_placement_keys
 
 
 def normalised_base_url(url: str) -> str:
@@ -17,17 +18,38 @@ def normalised_base_url(url: str) -> str:
     return f"https://{host}{port}{parts.path.rstrip('/')}"
 
 
-def stack_problems(stack: StackModel, warn: Callable[[str], None]) -> list[Problem]:
-    problems = []
-    for i, cidr in enumerate(stack.network.admin_cidrs):
-        if ipaddress.ip_network(cidr).prefixlen == 0:
-            problems.append(Problem(f"network.adminCidrs[{i}]",
-                                    f"'{cidr}' opens SSH to the whole internet; expected your admin addresses "
-                                    "(e.g. 198.51.100.7/32) or use network.bastion"))
+def _admin_cidr_problems(at: str, network: Network) -> list[Problem]:
+    return [Problem(f"{at}.adminCidrs[{i}]",
+                    f"'{cidr}' opens SSH to the whole internet; expected your admin addresses "
+                    "(e.g. 198.51.100.7/32) or use network.bastion")
+            for i, cidr in enumerate(network.admin_cidrs) if ipaddress.ip_network(cidr).prefixlen == 0]
+
+
+def _region_problems(i: int, mirror: Mirror, stack: StackModel, aws_region: Optional[str]) -> list[Problem]:
+    at = f"mirrors[{i}]"
+    if mirror.region is None:
+        if aws_region is None:
+            return [Problem(f"{at}.region", "no region: set aws:region for the stack "
+                                            f"(pulumi config set aws:region <region>) or {at}.region for this site")]
+        return []
+    if aws_region is None or mirror.region == aws_region:
+        return []
+    return [Problem(f"{at}.region",
+                    f"'{mirror.region}' differs from the stack's aws:region '{aws_region}', but the site would use "
+                    f"network.{key}, which names {aws_region} resources: set {at}.network.{key} for {mirror.region} "
+                    f"(or {at}.network.vpcId: null and subnetIds: [] for that region's default VPC)")
+            for key in inherited_placement_keys(mirror, stack.network)]
+
+
+def stack_problems(stack: StackModel, warn: Callable[[str], None], aws_region: Optional[str] = None) -> list[Problem]:
+    problems = _admin_cidr_problems("network", stack.network)
     names: dict[str, int] = {}
     urls: dict[str, int] = {}
     for i, mirror in enumerate(stack.mirrors):
         problems += _mirror_problems(i, mirror, warn)
+        problems += _region_problems(i, mirror, stack, aws_region)
+        if mirror.network is not None:
+            problems += _admin_cidr_problems(f"mirrors[{i}].network", mirror.network)
         if mirror.name in names:
             problems.append(Problem(f"mirrors[{i}].name",
                                     f"'{mirror.name}' is already used by mirrors[{names[mirror.name]}]; names must be unique"))

@@ -36,6 +36,9 @@ PROJECT = "bitbucket-mirrors"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # Pulumi's wire signature of a secret value
 SECRET_KEY = "4dabf18193072939515e22adb298388d"
 
+# Where a regional resource created without a `region` would land (the program never relies on it).
+MOCK_DEFAULT_REGION = "ap-southeast-2"
+
 # The CLI the mocked engine claims to be (RequirePulumiVersion); a test may pretend an older one.
 CURRENT_CLI = "3.207.0"
 
@@ -128,35 +131,40 @@ class ProgramMocks(pulumi.runtime.Mocks):
         self.calls: list[RecordedCall] = []
         self._ip = 10
 
-    def _next_ip(self) -> str:
-        self._ip += 1
-        return f"10.20.0.{self._ip}"
+    def _next_ip(self, name: str) -> str:
+        # From the name, not the registration order: the same node gets the same address in every
+        # run, however the event loop happens to order registrations.
+        digest = hashlib.sha1(name.encode()).digest()
+        self._ip = 1 + digest[1] % 254
+        return f"10.{20 + digest[0] % 8}.0.{self._ip}"
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         outputs = dict(args.inputs)
         rid = _fake_id(args.typ, args.name)
         typ = args.typ
+        # Regional resources answer in the region they were created in (pulumi-aws 7 `region`).
+        region = args.inputs.get("region") or MOCK_DEFAULT_REGION
         if typ == "aws:ec2/instance:Instance":
-            outputs.update(privateIp=self._next_ip(), publicIp=f"203.0.113.{self._ip}",
-                           availabilityZone=outputs.get("availabilityZone", "ap-southeast-2a"),
-                           arn=f"arn:aws:ec2:ap-southeast-2:123456789012:instance/{rid}")
+            outputs.update(privateIp=self._next_ip(args.name), publicIp=f"203.0.113.{self._ip}",
+                           availabilityZone=outputs.get("availabilityZone", f"{region}a"),
+                           arn=f"arn:aws:ec2:{region}:123456789012:instance/{rid}")
         elif typ == "aws:ec2/securityGroup:SecurityGroup":
-            outputs.update(arn=f"arn:aws:ec2:ap-southeast-2:123456789012:security-group/{rid}")
+            outputs.update(arn=f"arn:aws:ec2:{region}:123456789012:security-group/{rid}")
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
-            outputs.update(dnsName=f"{args.name}.elb.ap-southeast-2.amazonaws.com", zoneId="Z1GM3OXH4ZPM65",
-                           arn=f"arn:aws:elasticloadbalancing:ap-southeast-2:123456789012:loadbalancer/net/{rid}")
+            outputs.update(dnsName=f"{args.name}.elb.{region}.amazonaws.com", zoneId="Z1GM3OXH4ZPM65",
+                           arn=f"arn:aws:elasticloadbalancing:{region}:123456789012:loadbalancer/net/{rid}")
         elif typ == "aws:lb/targetGroup:TargetGroup":
-            outputs.update(arn=f"arn:aws:elasticloadbalancing:ap-southeast-2:123456789012:targetgroup/{rid}")
+            outputs.update(arn=f"arn:aws:elasticloadbalancing:{region}:123456789012:targetgroup/{rid}")
         elif typ == "aws:acm/certificate:Certificate":
             domain = outputs.get("domainName", "example.com")
-            outputs.update(arn=f"arn:aws:acm:ap-southeast-2:123456789012:certificate/{rid}",
+            outputs.update(arn=f"arn:aws:acm:{region}:123456789012:certificate/{rid}",
                            domainValidationOptions=[{
                                "domainName": domain, "resourceRecordName": f"_x1.{domain}.",
                                "resourceRecordType": "CNAME", "resourceRecordValue": "_y1.acm-validations.aws."}])
         elif typ == "aws:acm/certificateValidation:CertificateValidation":
             outputs.update(id=rid)
         elif typ == "aws:ssm/parameter:Parameter":
-            outputs.update(arn=f"arn:aws:ssm:ap-southeast-2:123456789012:parameter{outputs.get('name', '/' + args.name)}")
+            outputs.update(arn=f"arn:aws:ssm:{region}:123456789012:parameter{outputs.get('name', '/' + args.name)}")
         elif typ == "aws:ebs/volume:Volume":
             rid = "vol-0" + hashlib.sha1(args.name.encode()).hexdigest()[:16]
         elif typ.startswith("tls:index/privateKey:PrivateKey"):
@@ -174,11 +182,14 @@ class ProgramMocks(pulumi.runtime.Mocks):
         self.calls.append(RecordedCall(args.token, dict(args.args)))
         token = args.token
         if token == "aws:ec2/getVpc:getVpc":
+            if args.args.get("id"):   # a configured VPC: the lookup answers for that one
+                return {"id": args.args["id"], "cidrBlock": "10.100.0.0/16", "default": False}
             return {"id": "vpc-0default000000001", "cidrBlock": "172.31.0.0/16", "default": True}
         if token == "aws:ec2/getSubnets:getSubnets":
             return {"ids": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2", "subnet-0ccccccccccccccc3"]}
         if token == "aws:ec2/getAmi:getAmi":
-            return {"id": "ami-0mock0000000000001", "architecture": "x86_64"}
+            return {"id": "ami-0mock0000000000001", "architecture": "x86_64",
+                    "region": args.args.get("region") or MOCK_DEFAULT_REGION}
         if token == "aws:ec2/getSubnet:getSubnet":
             return {"id": args.args.get("id"), "availabilityZone": "ap-southeast-2a"}
         if token == "aws:index/getRegion:getRegion":

@@ -219,7 +219,7 @@ def test_existing_certificate_arn_requests_nothing(runs):
 def test_dns_alias_to_load_balancer_and_a_record_to_nginx_node(runs):
     acm = runs["single-acm"].one(RECORD, "fra-dns")
     assert acm.inputs["name"] == "mirror-fra.example.com" and acm.inputs["type"] == "A"
-    assert acm.inputs["aliases"][0]["name"] == "fra-nlb.elb.ap-southeast-2.amazonaws.com"
+    assert acm.inputs["aliases"][0]["name"] == "fra-nlb.elb.eu-central-1.amazonaws.com"   # the stack region
     nginx_run = runs["single-nginx"]
     nginx = nginx_run.one(RECORD, "syd-dns")
     node = nginx_run.one(INSTANCE)
@@ -316,14 +316,15 @@ def test_outputs_per_mirror_and_the_mirrors_map(runs):
     assert out["fraMirrorId"] == "mirror-fra-approval"
     assert len(out["fraNodeAddresses"]) == 3
     assert out["mirrors"]["syd"] == {"url": out["sydUrl"], "sshUrl": out["sydSshUrl"],
-                                     "mirrorId": out["sydMirrorId"], "nodeAddresses": out["sydNodeAddresses"]}
+                                     "mirrorId": out["sydMirrorId"], "nodeAddresses": out["sydNodeAddresses"],
+                                     "region": out["sydRegion"]}
     assert not run.secret_outputs
 
 
 def test_every_child_has_a_component_parent(runs):
     run = runs["example"]
     sites = {s.urn for s in run.of_type(SITE)}
-    assert len(sites) == 2
+    assert len(sites) == 3   # syd, fra, pdx
     for resource in run.resources:
         if resource.typ == SITE:
             continue
@@ -411,7 +412,7 @@ def test_install_reruns_when_version_or_certificate_change(runs, tmp_path):
 
 def test_default_vpc_and_its_subnets_when_none_configured(runs):
     lookups = {c.token: c.args for c in runs["single-acm"].calls}
-    assert lookups["aws:ec2/getVpc:getVpc"] == {"default": True}
+    assert lookups["aws:ec2/getVpc:getVpc"] == {"default": True, "region": "eu-central-1"}
     assert lookups["aws:ec2/getSubnets:getSubnets"]["filters"][0]["values"] == ["vpc-0default000000001"]
     configured = {c.token for c in runs["farm-3"].calls}
     assert "aws:ec2/getSubnets:getSubnets" not in configured

@@ -13,6 +13,7 @@ from tests.harness import in_runtime
 
 PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
 BASTION_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBastionHostKey"
+STACK_REGION = "ap-southeast-2"
 PEM_KEY = "-----BEGIN PRIVATE KEY-----\nsuper-secret-key-material\n-----END PRIVATE KEY-----\n"
 
 BASE: dict[str, Any] = {
@@ -22,13 +23,18 @@ BASE: dict[str, Any] = {
 }
 
 
-def load(raw: dict[str, Any], password: Optional[str] = "pw", extra: Optional[dict[str, str]] = None,
+def load(raw: dict[str, Any], password: Optional[str] = "pw", extra: Optional[dict[str, Optional[str]]] = None,
          warnings: Optional[list[str]] = None) -> StackConfig:
     """`load_stack_config` against a config bag, as the CLI would hand it over."""
     bag = {f"bitbucket-mirrors:{k}": json.dumps(v) for k, v in raw.items()}
+    bag["aws:region"] = STACK_REGION
     if password is not None:
         bag["bitbucket-mirrors:primaryPassword"] = password
-    bag.update(extra or {})
+    for key, value in (extra or {}).items():   # None removes a key
+        if value is None:
+            bag.pop(key, None)
+        else:
+            bag[key] = value
 
     sink = warnings if warnings is not None else []
     return in_runtime(lambda _loop: load_stack_config(warn=sink.append), bag, ["bitbucket-mirrors:primaryPassword"])
@@ -274,6 +280,7 @@ def test_secrets_stay_pulumi_secrets():
     captured: dict[str, Any] = {}
     bag = {f"bitbucket-mirrors:{k}": json.dumps(v) for k, v in raw.items()}
     bag["bitbucket-mirrors:primaryPassword"] = "pw-hunter2"
+    bag["aws:region"] = STACK_REGION
 
     def run(loop):
         config = load_stack_config(warn=lambda _: None)

@@ -160,3 +160,29 @@ def test_provider_import_paths_are_pinned(resource):
     assert (provider_class.__module__, provider_class.__qualname__) == (module, name)
     assert resource._resource_type_name == f"dynamic/bitbucket:{resource.__name__}"
     assert (ROOT / (module.replace(".", "/") + ".py")).is_file()
+
+
+def test_a_new_first_node_home_replaces_the_approval_in_one_up(emu, start_host):
+    # A site moved to another region, or rebuilt for a new display name: new hosts, a new home,
+    # so a new mirror registers under the same base URL. One `up` removes the old mirror from the
+    # primary and approves the new one.
+    base_url = "https://mirror-syd.example.com"
+    old_mirror = emu.add_mirror("syd-old", base_url=base_url)
+    before = registered([site(emu, "syd", base_url, [], mirrorHome="vol-0aaaaaaaaaaaaaaa1")])["syd-approval"]
+    engine = start_host()
+    engine.configure(stack_config(emu, base_url))
+    inputs, _ = engine.check(before["urn"], before["news"])
+    old_state = engine.create(before["urn"], inputs)
+    assert old_state.id == old_mirror.mirror_id
+
+    new_mirror = emu.add_mirror("syd-new", base_url=base_url, register_after_s=0.5)
+    after = registered([site(emu, "syd", base_url, [], mirrorHome="vol-0bbbbbbbbbbbbbbb2")])["syd-approval"]
+    second = start_host()
+    second.configure(stack_config(emu, base_url))
+    news, _ = second.check(after["urn"], after["news"], olds=old_state.inputs)
+    diff = second.diff(old_state, news)
+    assert list(diff.replaces) == ["mirror_home"] and diff.deleteBeforeReplace
+    second.delete(old_state)                     # delete-before-replace, as the engine orders it
+    new_state = second.create(after["urn"], news)
+    assert new_state.id == new_mirror.mirror_id
+    assert set(emu.state.mirror_servers) == {new_mirror.mirror_id}

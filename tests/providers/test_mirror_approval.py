@@ -136,3 +136,17 @@ def test_update_keeps_the_mirror_and_takes_new_settings(emu, approval):
     updated = approval.update(created.id, created.outs, {**created.outs, "timeout_s": 60})
     assert updated.outs["mirror_id"] == mirror.mirror_id and updated.outs["timeout_s"] == 60
     assert emu.stats.successful("POST", ACCEPT) == 1
+
+
+def test_a_new_home_for_the_first_node_is_a_new_mirror_to_approve(approval):
+    olds = {"primary_url": "https://p.example.com", "base_url": "https://m.example.com", "timeout_s": 60,
+            "mirror_home": "vol-0aaaaaaaaaaaaaaa1"}
+    same = approval.diff("id", olds, dict(olds))
+    assert same.changes is False and same.replaces == []
+    moved = approval.diff("id", olds, {**olds, "mirror_home": "vol-0bbbbbbbbbbbbbbb2"})
+    assert moved.replaces == ["mirror_home"] and moved.delete_before_replace is True
+    preview = approval.diff("id", olds, {**olds, "mirror_home": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"})
+    assert preview.replaces == ["mirror_home"]
+    # A stack from before the home was tracked: recorded in place, nothing is re-approved.
+    upgraded = approval.diff("id", {k: v for k, v in olds.items() if k != "mirror_home"}, olds)
+    assert upgraded.changes is True and upgraded.replaces == []

@@ -1,0 +1,36 @@
+"""Where each mirror site lives: its AWS region and its network, after inheritance.
+
+A site inherits the stack's `aws:region` and every stack-wide `network` key it does not set
+itself (`mirrors[].network` replaces key by key: a site may set only its VPC and subnets and keep
+the stack's client and admin CIDRs).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from .model import Mirror, Network
+
+
+@dataclass(frozen=True)
+class Site:
+    mirror: Mirror
+    region: str
+    network: Network
+
+    @property
+    def name(self) -> str:
+        return self.mirror.name
+
+
+def site_network(stack_network: Network, override: Optional[Network]) -> Network:
+    if override is None:
+        return stack_network
+    return stack_network.model_copy(update={k: getattr(override, k) for k in override.model_fields_set})
+
+
+def inherited_placement_keys(mirror: Mirror, stack_network: Network) -> list[str]:
+    """The stack-wide VPC/subnet keys this site would use as they are (ids that name one region)."""
+    own = mirror.network.model_fields_set if mirror.network is not None else set()
+    return [key for field, key in (("vpc_id", "vpcId"), ("subnet_ids", "subnetIds"))
+            if field not in own and getattr(stack_network, field)]
