@@ -107,3 +107,37 @@ def test_draining_gives_git_operations_five_minutes_and_health_is_bitbuckets_sta
 def test_security_groups_revoke_their_rules_on_delete():
     for group in run_program(STACKS / "farm-3.yaml").of_type(GROUP):
         assert group.inputs["revokeRulesOnDelete"] is True
+
+
+def test_the_staged_bundle_is_private_and_carries_no_timestamp():
+    import base64
+    import gzip
+    import io
+    import tarfile
+
+    run = run_program(STACKS / "single-nginx.yaml")
+    stage = run.one(COMMAND, "syd-node0-stage")
+    # Key material lands in the staging directory: only root may enter it.
+    assert "sudo install -d -m 0700 /opt/bitbucket-mirror/staging" in stage.inputs["create"]
+    raw = base64.b64decode(unwrap_secret(stage.inputs["stdin"]))
+    assert raw[4:8] == b"\0\0\0\0"            # gzip mtime: equal files give an equal bundle, no re-run
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(raw)), mode="r:") as tar:
+        assert all(m.mtime == 0 and m.mode == 0o600 for m in tar.getmembers())
+
+
+def test_policies_are_documents_iam_accepts_and_the_role_is_for_ec2_only():
+    run = run_program(STACKS / "single-acm.yaml")
+    role = run.one("aws:iam/role:Role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    assert trust == {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}]}
+    for policy in run.of_type("aws:iam/rolePolicy:RolePolicy"):
+        assert json.loads(policy.inputs["policy"])["Version"] == "2012-10-17"
+
+
+def test_the_farm_secret_is_32_random_characters_and_dns_records_live_five_minutes():
+    run = run_program(STACKS / "farm-3.yaml")
+    password = run.one("random:index/randomPassword:RandomPassword")
+    assert (password.inputs["length"], password.inputs["special"]) == (32, False)
+    nginx = run_program(STACKS / "single-nginx.yaml")
+    assert nginx.one("aws:route53/record:Record", "syd-dns").inputs["ttl"] == 300
