@@ -14,12 +14,12 @@ from pulumi.runtime import config as runtime_config
 from pydantic import SecretStr, ValidationError
 
 from .errors import NAMESPACE, ConfigError, Problem, problems_from_validation
-from .model import Mirror, Network, Primary, StackModel
+from .model import Mirror, Monitoring, Network, Primary, StackModel
 from .rules import stack_problems
-from .sites import Site, site_network
+from .sites import Site, site_monitoring, site_network
 
 PASSWORD_KEY = "primaryPassword"
-_OBJECT_KEYS = ("primary", "network", "mirrors")
+_OBJECT_KEYS = ("primary", "network", "monitoring", "mirrors")
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,14 @@ class StackConfig:
     # the program keeps it as a secret Output so nothing here can print it.
     primary_password: pulumi.Output[str]
     aws_region: Optional[str] = None
+    monitoring: Optional[Monitoring] = None
 
     @property
     def sites(self) -> tuple[Site, ...]:
         """Each mirror with the region and network it inherits (validated: every site has a region)."""
         return tuple(Site(mirror=m, region=m.region or self.aws_region or "",
-                          network=site_network(self.network, m.network)) for m in self.mirrors)
+                          network=site_network(self.network, m.network),
+                          monitoring=site_monitoring(self.monitoring, m.monitoring)) for m in self.mirrors)
 
 
 def secret_output(value: SecretStr) -> pulumi.Output[str]:
@@ -86,7 +88,8 @@ def load_stack_config(warn: Callable[[str], None] = pulumi.log.warn) -> StackCon
     if model is not None:
         problems += stack_problems(model, warn, aws_region)
     if problems:
-        raise ConfigError(problems)
+        # A stack-wide key that is wrong for several sites is one problem.
+        raise ConfigError(list(dict.fromkeys(problems)))
     assert model is not None and password is not None
     return StackConfig(primary=model.primary, network=model.network, mirrors=model.mirrors,
-                       primary_password=password, aws_region=aws_region)
+                       primary_password=password, aws_region=aws_region, monitoring=model.monitoring)

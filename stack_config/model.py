@@ -232,6 +232,20 @@ class Tls(_Model):
     private_key: Optional[PemPrivateKey] = Field(None, description="nginx, secret: PEM private key of that certificate.")
 
 
+SnsTopicArn = Annotated[str, AfterValidator(_regex(
+    r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$",
+    "an SNS topic ARN such as arn:aws:sns:eu-central-1:123456789012:bitbucket-alarms"))]
+Email = Annotated[str, AfterValidator(_regex(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an e-mail address"))]
+
+
+class Monitoring(_Model):
+    alarm_topic_arn: Optional[SnsTopicArn] = Field(None, description="SNS topic (yours, in the site's region) that alarms notify; default: the stack creates one per region and outputs its ARN.")
+    emails: tuple[Email, ...] = Field((), description="E-mail addresses subscribed to the topics the stack creates (each confirms once per region).")
+    home_used_percent_alarm: int = Field(80, ge=1, le=99, description="Alarm when a node's home volume is fuller than this, percent.")
+    jmx_exporter: bool = Field(False, description="Run the Prometheus JMX exporter as a Java agent of Bitbucket (pinned, checksum verified) on port 9404.")
+    metrics_cidrs: tuple[Cidr, ...] = Field((), description="Who may scrape the JMX exporter on 9404; required with jmxExporter.")
+
+
 class Mirror(_Model):
     name: MirrorName = Field(description="Unique name, ^[a-z][a-z0-9-]{1,30}$; prefixes AWS resources and stack outputs.")
     display_name: Optional[DisplayName] = Field(None, description="Name shown in Bitbucket (one line, at most 255 characters); default: name. A setup key: a change replaces the mirror.")
@@ -249,6 +263,7 @@ class Mirror(_Model):
     approval_timeout_s: int = Field(1800, ge=60, description="How long to wait for the mirror's request to appear on the primary, seconds.")
     region: Optional[Region] = Field(None, description="AWS region of this site (EC2, EBS, load balancer, ACM, SSM); default: the stack's aws:region. A change moves the site: a new mirror is approved, the old one removed.")
     network: Optional[Network] = Field(None, description="This site's network: keys given here replace the stack-wide network keys, the others are inherited; see network.* keys.")
+    monitoring: Optional[Monitoring] = Field(None, description="This site's monitoring: keys given here replace the stack-wide monitoring keys; see monitoring.* keys.")
 
     @property
     def effective_display_name(self) -> str:
@@ -258,4 +273,5 @@ class Mirror(_Model):
 class StackModel(_Model):
     primary: Primary = Field(description="The primary instance; see primary.* keys.")
     network: Network = Field(Network(), description="Where the hosts live and who may reach them; see network.* keys.")
+    monitoring: Optional[Monitoring] = Field(None, description="CloudWatch alarms, automatic recovery and metrics for every site; see monitoring.* keys. Without it, nothing is monitored.")
     mirrors: Annotated[tuple[Mirror, ...], AfterValidator(_at_least_one_mirror)] = Field(description="One entry per mirror site; see mirrors[].* keys.")

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from .errors import Problem
 from .instance_types import MIN_MEMORY_GIB, MIN_VCPUS, UnknownInstanceType, size_of
 from .model import Mirror, Network, StackModel
-from .sites import inherited_placement_keys
+from .sites import inherited_placement_keys, site_monitoring
 
 
 def normalised_base_url(url: str) -> str:
@@ -41,6 +41,43 @@ def _region_problems(i: int, mirror: Mirror, stack: StackModel, aws_region: Opti
             for key in inherited_placement_keys(mirror, stack.network)]
 
 
+def _monitoring_problems(i: int, mirror: Mirror, stack: StackModel, aws_region: Optional[str]) -> list[Problem]:
+    monitoring = site_monitoring(stack.monitoring, mirror.monitoring)
+    if monitoring is None:
+        return []
+    own = mirror.monitoring.model_fields_set if mirror.monitoring is not None else set()
+
+    def key(field: str, name: str) -> str:
+        return f"mirrors[{i}].monitoring.{name}" if field in own else f"monitoring.{name}"
+
+    problems = []
+    region = mirror.region or aws_region
+    topic = monitoring.alarm_topic_arn
+    if topic is not None and region and topic.split(":")[3] != region:
+        problems.append(Problem(key("alarm_topic_arn", "alarmTopicArn"),
+                                f"the topic is in {topic.split(':')[3]}, but mirrors[{i}] ({mirror.name}) runs in {region}: "
+                                "CloudWatch alarms notify topics in their own region; give a topic in that region "
+                                f"(mirrors[{i}].monitoring.alarmTopicArn) or leave it out to get one created"))
+    if topic is not None and monitoring.emails:
+        problems.append(Problem(key("emails", "emails"),
+                                f"subscribes to the topics the stack creates, but {key('alarm_topic_arn', 'alarmTopicArn')} "
+                                "names your own: subscribe the addresses to that topic, or remove one of the two keys"))
+    if monitoring.jmx_exporter and not monitoring.metrics_cidrs:
+        # Named where the exporter was turned on: that is where the addresses belong.
+        problems.append(Problem(key("jmx_exporter", "metricsCidrs"),
+                                "jmxExporter: true needs the addresses allowed to scrape it on 9404 "
+                                "(e.g. your Prometheus server's /32)"))
+    if monitoring.metrics_cidrs and not monitoring.jmx_exporter:
+        problems.append(Problem(key("metrics_cidrs", "metricsCidrs"),
+                                "is only used with jmxExporter: true; remove it or turn the exporter on"))
+    for j, cidr in enumerate(monitoring.metrics_cidrs):
+        if ipaddress.ip_network(cidr).prefixlen == 0:
+            problems.append(Problem(f"{key('metrics_cidrs', 'metricsCidrs')}[{j}]",
+                                    f"'{cidr}' opens the JVM's metrics to the whole internet; expected your "
+                                    "monitoring servers' addresses"))
+    return problems
+
+
 def stack_problems(stack: StackModel, warn: Callable[[str], None], aws_region: Optional[str] = None) -> list[Problem]:
     problems = _admin_cidr_problems("network", stack.network)
     names: dict[str, int] = {}
@@ -48,6 +85,7 @@ def stack_problems(stack: StackModel, warn: Callable[[str], None], aws_region: O
     for i, mirror in enumerate(stack.mirrors):
         problems += _mirror_problems(i, mirror, warn)
         problems += _region_problems(i, mirror, stack, aws_region)
+        problems += _monitoring_problems(i, mirror, stack, aws_region)
         if mirror.network is not None:
             problems += _admin_cidr_problems(f"mirrors[{i}].network", mirror.network)
         if mirror.name in names:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from .model import Mirror, Network
+from .model import Mirror, Monitoring, Network
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,7 @@ class Site:
     mirror: Mirror
     region: str
     network: Network
+    monitoring: Optional[Monitoring] = None   # None: this site is not monitored
 
     @property
     def name(self) -> str:
@@ -27,6 +28,14 @@ def site_network(stack_network: Network, override: Optional[Network]) -> Network
     if override is None:
         return stack_network
     return stack_network.model_copy(update={k: getattr(override, k) for k in override.model_fields_set})
+
+
+def site_monitoring(stack_monitoring: Optional[Monitoring], override: Optional[Monitoring]) -> Optional[Monitoring]:
+    """The stack-wide monitoring block with this site's keys applied (a site may also turn it on alone)."""
+    if override is None:
+        return stack_monitoring
+    base = stack_monitoring or Monitoring()
+    return base.model_copy(update={k: getattr(override, k) for k in override.model_fields_set})
 
 
 def inherited_placement_keys(mirror: Mirror, stack_network: Network) -> list[str]:
