@@ -1,6 +1,7 @@
 """bitbucket-mirrors: validate the stack config, build one MirrorSite per mirror, export the URLs."""
 import pulumi
 
+from components.monitoring import AlarmTopics, site_topic
 from components.region import placements
 from components.site import MirrorSite, MirrorSiteArgs
 from stack_config import load_stack_config
@@ -9,9 +10,13 @@ from stack_config.engine import require_pulumi_cli
 require_pulumi_cli()
 config = load_stack_config()
 where = placements(config.sites)
+stack = pulumi.get_stack()
+monitored = [site for site in config.sites if site.monitoring is not None]
+topics = AlarmTopics(f"bitbucket-mirrors-{stack}-alarms", monitored) if monitored else None
 sites = {
     site.name: MirrorSite(site.name, MirrorSiteArgs(
-        site=site, primary=config.primary, placement=where[site.name], stack=pulumi.get_stack()))
+        site=site, primary=config.primary, placement=where[site.name], stack=stack,
+        alarm_topic_arn=site_topic(site, topics)))
     for site in config.sites
 }
 
@@ -26,3 +31,5 @@ pulumi.export("mirrors", {
            "region": site.region}
     for name, site in sites.items()
 })
+if topics is not None:
+    pulumi.export("alarmTopics", topics.arns)   # region -> ARN of the topics this stack created

@@ -53,7 +53,7 @@ class MirrorHost(pulumi.ComponentResource):
             f"{name}-host-key", name=f"/bitbucket-mirrors/{args.stack}/{name}/ssh-host-ed25519-key",
             type="SecureString", value=host_key.private_key_openssh, region=args.region,
             description=f"SSH host key of Bitbucket mirror node {name}", tags=tags, opts=child)
-        profile, policy = self._instance_profile(name, parameter, tags)
+        profile, policy, role = self._instance_profile(name, parameter, tags)
 
         instance = aws.ec2.Instance(
             f"{name}-instance", ami=args.ami_id, instance_type=args.instance_type, region=args.region,
@@ -82,12 +82,14 @@ class MirrorHost(pulumi.ComponentResource):
         self.address = instance.public_ip if args.public_address else instance.private_ip
         self.host_key = host_key.public_key_openssh
         self.home_volume_id = home.id
+        self.node_name = name
         self.login_user = LOGIN_USER[args.os]
+        self.role_id = role.id   # more statements attach here (monitoring) without touching the instance
         self.register_outputs({"instance_id": self.instance_id, "private_ip": self.private_ip,
                                "address": self.address, "home_volume_id": self.home_volume_id})
 
     def _instance_profile(self, name: str, parameter: aws.ssm.Parameter,
-                          tags: dict[str, str]) -> tuple[aws.iam.InstanceProfile, aws.iam.RolePolicy]:
+                          tags: dict[str, str]) -> tuple[aws.iam.InstanceProfile, aws.iam.RolePolicy, aws.iam.Role]:
         """A role that can read this node's host key parameter and nothing else."""
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
@@ -98,4 +100,4 @@ class MirrorHost(pulumi.ComponentResource):
             f"{name}-read-host-key", role=role.id, opts=child,
             policy=parameter.arn.apply(lambda arn: json.dumps({"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": arn}]})))
-        return aws.iam.InstanceProfile(f"{name}-profile", role=role.name, tags=tags, opts=child), policy
+        return aws.iam.InstanceProfile(f"{name}-profile", role=role.name, tags=tags, opts=child), policy, role

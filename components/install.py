@@ -8,17 +8,15 @@ new properties, a renewed certificate.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
-import tarfile
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
+from typing import Optional, Sequence
 
 import pulumi
 from pulumi_command import remote
 
 from . import host_files as files
+from .bundle import bundle
 from stack_config import Bastion, secret_output
 
 from .host import MirrorHost
@@ -51,25 +49,10 @@ class MirrorInstallArgs:
     farm: Optional[FarmInputs] = None
     nginx: Optional[NginxInputs] = None
     bastion: Optional[Bastion] = None
+    jmx_exporter: bool = False
     # Resources this node's installation waits for (a farm's later nodes wait for the first).
     # A component's own depends_on does not reach its children, so it is applied to them here.
     wait_for: Sequence[pulumi.Resource] = ()
-
-
-def bundle(contents: Mapping[str, str]) -> str:
-    """A reproducible gzip'd tar of the staged files, base64 for a shell's stdin."""
-    buffer = io.BytesIO()
-    # mtime 0 and sorted names: the same files give the same bundle, so nothing re-runs needlessly.
-    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=9, format=tarfile.PAX_FORMAT) as tar:
-        for name in sorted(contents):
-            data = contents[name].encode()
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), 0, 0o600
-            tar.addfile(info, io.BytesIO(data))
-    raw = buffer.getvalue()
-    # gzip stores its own mtime in the header; zero it so equal files give equal bytes.
-    raw = raw[:4] + b"\0\0\0\0" + raw[8:]
-    return base64.b64encode(raw).decode()
 
 
 def render_files(args: MirrorInstallArgs, home_volume_id: str, setup_block: str,
@@ -82,11 +65,12 @@ def render_files(args: MirrorInstallArgs, home_volume_id: str, setup_block: str,
     contents = {
         files.StagedFile.PROPERTIES: files.render_bitbucket_properties(
             files.PropertiesSpec(setup_block=setup_block, base_url=args.base_url, farm=farm)),
-        files.StagedFile.SYSTEMD_UNIT: files.render_systemd_unit(),
+        files.StagedFile.SYSTEMD_UNIT: files.render_systemd_unit(jmx_exporter=args.jmx_exporter),
         files.StagedFile.INSTALL_SCRIPT: files.render_install_script(files.InstallSpec(
             bitbucket_version=args.bitbucket_version, home_volume_id=home_volume_id,
             tls_mode="nginx" if args.nginx else "acm", installer_url=args.installer_url,
-            installer_sha256=args.installer_sha256, has_ca_bundle=args.ca_bundle is not None)),
+            installer_sha256=args.installer_sha256, has_ca_bundle=args.ca_bundle is not None,
+            jmx_exporter=args.jmx_exporter)),
     }
     if args.ca_bundle is not None:
         contents[files.StagedFile.CA_BUNDLE] = _pem(args.ca_bundle)
@@ -122,6 +106,7 @@ class MirrorInstall(pulumi.ComponentResource):
             host=host.address, user=host.login_user, private_key=args.login_private_key,
             host_key=host.host_key, dial_error_limit=40, per_dial_timeout=15,
             proxy=_proxy(args.bastion))
+        self.connection = connection   # the pinned connection, for what else this node receives
         stage = remote.Command(
             f"{name}-stage", connection=connection, stdin=payload,
             create=(f"set -e; sudo rm -rf {files.STAGING_DIR}; sudo install -d -m 0700 {files.STAGING_DIR}; "

@@ -49,12 +49,14 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
             ("https", HTTPS, "TLS", BITBUCKET_HTTP),
             ("ssh", BITBUCKET_SSH, "TCP", BITBUCKET_SSH),
         ]
+        self.target_group_arn_suffixes: dict[str, pulumi.Output[str]] = {}
         for label, port, protocol, target_port in listeners:
             group = aws.lb.TargetGroup(
                 f"{name}-{label}", port=target_port, protocol="TCP", target_type="instance",
                 vpc_id=args.vpc_id, health_check=health,
                 # Git operations are long; let them finish when a node leaves.
                 deregistration_delay=300, tags={**args.tags, "Name": f"{name}-{label}"}, region=args.region, opts=child)
+            self.target_group_arn_suffixes[label] = group.arn_suffix
             for i, instance_id in enumerate(args.instance_ids):
                 aws.lb.TargetGroupAttachment(
                     f"{name}-{label}-node{i}", target_group_arn=group.arn, target_id=instance_id,
@@ -65,6 +67,7 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
                 ssl_policy=TLS_POLICY if protocol == "TLS" else None,
                 default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=group.arn)],
                 region=args.region, opts=child)
+        self.arn_suffix = lb.arn_suffix   # what CloudWatch's AWS/NetworkELB dimensions name
         self.dns_name = lb.dns_name
         self.zone_id = lb.zone_id
         self.register_outputs({"dns_name": self.dns_name, "zone_id": self.zone_id})

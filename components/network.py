@@ -19,6 +19,7 @@ BITBUCKET_HTTP = 7990
 BITBUCKET_SSH = 7999
 HAZELCAST = 5701
 SSH = 22
+JMX_EXPORTER = 9404
 ANYWHERE = "0.0.0.0/0"
 
 
@@ -38,6 +39,8 @@ class MirrorNetworkArgs:
     farm: bool
     # Extra egress: plain HTTP for distributions whose package mirrors serve http (Ubuntu).
     egress_http: bool = False
+    # Who may scrape the JMX exporter on the nodes (monitoring.jmxExporter); empty: port closed.
+    metrics_cidrs: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -83,6 +86,7 @@ class MirrorNetwork(pulumi.ComponentResource):
 
         # Installation over SSH: only from the admins' addresses (or the bastion's).
         self._ingress_from_cidrs((f"{name}-nodes", nodes), "admin-ssh", SSH, args.admin_cidrs)
+        self._ingress_from_cidrs((f"{name}-nodes", nodes), "metrics", JMX_EXPORTER, args.metrics_cidrs)
         if args.farm:
             # Hazelcast between the farm's own nodes, never through the load balancer.
             self._ingress_from_group((f"{name}-nodes", nodes), "hazelcast", HAZELCAST, nodes.id)

@@ -20,13 +20,14 @@ import pulumi_tls as tls
 from providers.mirror_approval import MirrorApproval, MirrorApprovalArgs
 from providers.mirror_setup import MirrorSetup, MirrorSetupArgs
 from providers.mirrored_projects import MirroredProjects, MirroredProjectsArgs
-from stack_config import Mirror, Network, Primary, Site, secret_output
+from stack_config import Mirror, Monitoring, Network, Primary, Site, secret_output
 from stack_config.instance_types import architecture_of
 
 from .ami import current_ami
 from .host import MirrorHost, MirrorHostArgs
 from .install import FarmInputs, MirrorInstall, MirrorInstallArgs, NginxInputs
 from .load_balancer import MirrorLoadBalancer, MirrorLoadBalancerArgs
+from .monitoring import LoadBalancerMetrics, MirrorAlarms, MirrorAlarmsArgs
 from .network import BITBUCKET_SSH, MirrorNetwork, MirrorNetworkArgs, needs_public_endpoint
 from .region import Placement
 from .tls import AcmCertificate, AcmCertificateArgs
@@ -38,6 +39,12 @@ class MirrorSiteArgs:
     primary: Primary
     placement: Placement
     stack: str
+    # Where this site's alarms notify (its own topic, or the one created for its region).
+    alarm_topic_arn: Optional[pulumi.Input[str]] = None
+
+    @property
+    def monitoring(self) -> Optional[Monitoring]:
+        return self.site.monitoring
 
     @property
     def mirror(self) -> Mirror:
@@ -74,7 +81,9 @@ class MirrorSite(pulumi.ComponentResource):
             placement=args.placement, client_cidrs=tuple(network.client_cidrs),
             primary_cidrs=tuple(primary.cidrs), admin_cidrs=admin_cidrs,
             primary_ssh_port=primary.ssh_port, behind_load_balancer=behind_lb, farm=farm,
-            egress_http=mirror.os == "ubuntu", tags=tags), opts=child)
+            egress_http=mirror.os == "ubuntu", tags=tags,
+            metrics_cidrs=tuple(args.monitoring.metrics_cidrs) if args.monitoring and args.monitoring.jmx_exporter else ()),
+            opts=child)
 
         login_key = tls.PrivateKey(f"{name}-login-key", algorithm="ED25519", opts=child)
         key_pair = aws.ec2.KeyPair(f"{name}-login", public_key=login_key.public_key_openssh, tags=tags,
@@ -114,11 +123,12 @@ class MirrorSite(pulumi.ComponentResource):
                 installer_url=mirror.installer.url if mirror.installer else None,
                 installer_sha256=mirror.installer.sha256 if mirror.installer else None,
                 ca_bundle=primary.ca_bundle, farm=farm_inputs, nginx=nginx_inputs, bastion=network.bastion,
+                jmx_exporter=args.monitoring is not None and args.monitoring.jmx_exporter,
                 # Later farm nodes join the cluster the first node formed (the vendor's farm order).
                 wait_for=installs[:1]), opts=child))
 
         # The primary and MirroredProjects reach the mirror by its base URL once it is approved.
-        serving = self._front_door(name, args, host, hosts, net, public, tags) if behind_lb else []
+        serving, lb = self._front_door(name, args, host, hosts, net, public, tags) if behind_lb else ([], None)
         if mirror.tls.hosted_zone_id and not behind_lb:
             serving.append(aws.route53.Record(
                 f"{name}-dns", zone_id=mirror.tls.hosted_zone_id, name=host, type="A", ttl=300,
@@ -136,6 +146,13 @@ class MirrorSite(pulumi.ComponentResource):
             wait_for_sync=mirror.wait_for_sync, ca_bundle=primary.ca_bundle),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[approval]))
 
+        if args.monitoring is not None and args.alarm_topic_arn is not None:
+            MirrorAlarms(name, MirrorAlarmsArgs(
+                stack=args.stack, site=name, region=args.region, monitoring=args.monitoring, topic_arn=args.alarm_topic_arn,
+                hosts=hosts, installs=installs, tags=tags,
+                load_balancer=LoadBalancerMetrics(lb.arn_suffix, lb.target_group_arn_suffixes) if lb else None),
+                opts=child)
+
         self.url = pulumi.Output.from_input(mirror.base_url.rstrip("/"))
         self.ssh_url = pulumi.Output.from_input(f"ssh://git@{host}:{BITBUCKET_SSH}")
         self.mirror_id = approval.mirror_id
@@ -145,7 +162,7 @@ class MirrorSite(pulumi.ComponentResource):
                                "node_addresses": self.node_addresses, "region": self.region})
 
     def _front_door(self, name: str, args: MirrorSiteArgs, host: str, hosts: list[MirrorHost],
-                    net: MirrorNetwork, public: bool, tags: dict[str, str]) -> list[pulumi.Resource]:
+                    net: MirrorNetwork, public: bool, tags: dict[str, str]) -> tuple[list[pulumi.Resource], MirrorLoadBalancer]:
         """ACM certificate, network load balancer and its alias record: what clients connect to."""
         child = pulumi.ResourceOptions(parent=self)
         tls_config = args.mirror.tls
@@ -162,7 +179,7 @@ class MirrorSite(pulumi.ComponentResource):
                 f"{name}-dns", zone_id=tls_config.hosted_zone_id, name=host, type="A",
                 aliases=[aws.route53.RecordAliasArgs(name=lb.dns_name, zone_id=lb.zone_id, evaluate_target_health=True)],
                 opts=child))
-        return serving
+        return serving, lb
 
 
 def _bastion_cidr(network: Network) -> tuple[str, ...]:

@@ -152,9 +152,13 @@ class ProgramMocks(pulumi.runtime.Mocks):
             outputs.update(arn=f"arn:aws:ec2:{region}:123456789012:security-group/{rid}")
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
             outputs.update(dnsName=f"{args.name}.elb.{region}.amazonaws.com", zoneId="Z1GM3OXH4ZPM65",
-                           arn=f"arn:aws:elasticloadbalancing:{region}:123456789012:loadbalancer/net/{rid}")
+                           arn=f"arn:aws:elasticloadbalancing:{region}:123456789012:loadbalancer/net/{args.name}/{rid}",
+                           arnSuffix=f"net/{args.name}/{rid}")
         elif typ == "aws:lb/targetGroup:TargetGroup":
-            outputs.update(arn=f"arn:aws:elasticloadbalancing:{region}:123456789012:targetgroup/{rid}")
+            outputs.update(arn=f"arn:aws:elasticloadbalancing:{region}:123456789012:targetgroup/{args.name}/{rid}",
+                           arnSuffix=f"targetgroup/{args.name}/{rid}")
+        elif typ == "aws:sns/topic:Topic":
+            outputs.update(arn=f"arn:aws:sns:{region}:123456789012:{args.name}")
         elif typ == "aws:acm/certificate:Certificate":
             domain = outputs.get("domainName", "example.com")
             outputs.update(arn=f"arn:aws:acm:{region}:123456789012:certificate/{rid}",

@@ -8,8 +8,8 @@ from pathlib import Path
 import jinja2
 
 from .runtime import default_installer_url, supported_runtime
-from .specs import (NGINX_CERT_PATH, NGINX_KEY_PATH, STAGING_DIR, InstallSpec, NginxSiteSpec, PropertiesSpec,
-                    StagedFile)
+from .specs import (JMX_EXPORTER_PORT, JMX_EXPORTER_SHA256, JMX_EXPORTER_URL, JMX_EXPORTER_VERSION, METRICS_SCRIPT_PATH, NGINX_CERT_PATH, NGINX_KEY_PATH, STAGING_DIR, InstallSpec, MetricsSpec,
+                    NginxSiteSpec, PropertiesSpec, StagedFile)
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
@@ -37,10 +37,18 @@ def render_nginx_site(spec: NginxSiteSpec) -> str:
     return _environment().get_template("nginx-site.conf.j2").render(spec=spec)
 
 
+def jmx_agent_path(install_root: str = "/opt/atlassian/bitbucket") -> str:
+    return f"{install_root}/jmx/jmx_prometheus_javaagent-{JMX_EXPORTER_VERSION}.jar"
+
+
 def render_systemd_unit(install_root: str = "/opt/atlassian/bitbucket",
-                        home_dir: str = "/var/atlassian/application-data/bitbucket", user: str = "atlbitbucket") -> str:
+                        home_dir: str = "/var/atlassian/application-data/bitbucket", user: str = "atlbitbucket",
+                        jmx_exporter: bool = False) -> str:
+    # Bitbucket's start scripts pass JVM_SUPPORT_RECOMMENDED_ARGS to the JVM.
+    agent = (f"-javaagent:{jmx_agent_path(install_root)}={JMX_EXPORTER_PORT}:{install_root}/jmx/config.yaml"
+             if jmx_exporter else None)
     return _environment().get_template("atlbitbucket.service.j2").render(
-        install_root=install_root, home_dir=home_dir, user=user)
+        install_root=install_root, home_dir=home_dir, user=user, jvm_agent=agent)
 
 
 def render_install_script(spec: InstallSpec) -> str:
@@ -48,4 +56,16 @@ def render_install_script(spec: InstallSpec) -> str:
     return _environment().get_template("install.sh.j2").render(
         spec=spec, runtime=runtime, staged=StagedFile, staging_dir=STAGING_DIR,
         installer_url=spec.installer_url or default_installer_url(spec.bitbucket_version),
-        nginx_cert=NGINX_CERT_PATH, nginx_key=NGINX_KEY_PATH)
+        nginx_cert=NGINX_CERT_PATH, nginx_key=NGINX_KEY_PATH,
+        jmx={"url": JMX_EXPORTER_URL, "sha256": JMX_EXPORTER_SHA256, "jar": jmx_agent_path(spec.install_root)})
+
+
+def render_metrics_publisher(spec: MetricsSpec) -> str:
+    return _environment().get_template("publish-metrics.sh.j2").render(spec=spec)
+
+
+def render_metrics_units() -> dict[str, str]:
+    """The systemd service and timer that run the publisher once a minute, by file name."""
+    env = _environment()
+    return {f"bitbucket-mirror-metrics.{kind}": env.get_template(f"bitbucket-mirror-metrics.{kind}.j2").render(
+        script_path=METRICS_SCRIPT_PATH) for kind in ("service", "timer")}

@@ -19,6 +19,18 @@ _PATH = re.compile(r"^/[A-Za-z0-9._/-]+$")
 _TOKEN = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
+METRICS_NAMESPACE = "BitbucketMirrors"
+# The Prometheus JMX exporter, pinned: the sha256 is the one two independent public projects pin
+# for this release (see README "Monitoring"); the install refuses any other file.
+JMX_EXPORTER_VERSION = "1.6.0"
+JMX_EXPORTER_URL = ("https://repo1.maven.org/maven2/io/prometheus/jmx/jmx_prometheus_javaagent/"
+                    f"{JMX_EXPORTER_VERSION}/jmx_prometheus_javaagent-{JMX_EXPORTER_VERSION}.jar")
+JMX_EXPORTER_SHA256 = "a95983fd96e865d2bcdf911cc500e7c82808c27ab9fd226bf96732b6c3d8c46e"
+JMX_EXPORTER_PORT = 9404
+METRICS_SCRIPT_PATH = "/usr/local/libexec/bitbucket-mirrors/publish-metrics.sh"
+METRICS_UNIT = "bitbucket-mirror-metrics"
+
+
 class StagedFile:
     """Names of the files the components copy into STAGING_DIR before running the install script."""
     PROPERTIES = "bitbucket.properties"
@@ -105,6 +117,7 @@ class InstallSpec:
     installer_url: Optional[str] = None
     installer_sha256: Optional[str] = None
     has_ca_bundle: bool = False
+    jmx_exporter: bool = False
     home_dir: str = HOME_DIR
     install_root: str = INSTALL_ROOT
     status_timeout_s: int = 900
@@ -120,3 +133,19 @@ class InstallSpec:
         _require(bool(_PATH.match(self.home_dir)), "home_dir", "an absolute path")
         _require(bool(_PATH.match(self.install_root)), "install_root", "an absolute path")
         _require(self.status_timeout_s > 0, "status_timeout_s", "a positive number of seconds")
+
+
+@dataclass(frozen=True)
+class MetricsSpec:
+    """The node-side health publisher: which site and node it speaks for, and where."""
+    region: str
+    site: str
+    node: str
+    namespace: str = METRICS_NAMESPACE
+    home_dir: str = HOME_DIR
+
+    def __post_init__(self) -> None:
+        _require(bool(re.fullmatch(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}", self.region)), "region", "an AWS region")
+        for name in ("site", "node", "namespace"):
+            _require(bool(_TOKEN.match(getattr(self, name))), name, "letters, digits, '.', '_' or '-'")
+        _require(bool(_PATH.match(self.home_dir)), "home_dir", "an absolute path")

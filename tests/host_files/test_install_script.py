@@ -237,3 +237,38 @@ def test_ubuntu_uses_apt_and_openjdk(host):
     host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
     assert host.run().returncode == 0
     assert any("openjdk-17-jre-headless" in c for c in calls(host.log, "apt-get"))
+
+
+JMX = InstallSpec("9.4.16", VOLUME, "acm", jmx_exporter=True)
+
+
+def test_the_jmx_variant_passes_shellcheck(tmp_path):
+    assert_clean_shell_script(render_install_script(JMX), tmp_path, "install.sh")
+
+
+def test_a_jmx_exporter_with_another_checksum_is_refused(host):
+    # The download shim hands out the fake Bitbucket archive: not the pinned agent.
+    host.stage(JMX)
+    result = host.run()
+    assert result.returncode != 0
+    assert "the JMX exporter's sha256 is not a95983fd" in result.stderr and "refusing to run it" in result.stderr
+    assert not host.path("/opt/atlassian/bitbucket/jmx/jmx_prometheus_javaagent-1.6.0.jar").exists()
+    assert not host.path("/opt/atlassian/bitbucket/jmx/jmx_prometheus_javaagent-1.6.0.jar.part").exists()
+
+
+def test_the_pinned_jmx_exporter_is_installed_once_with_its_config(host):
+    from components.host_files.specs import JMX_EXPORTER_SHA256
+    host.stage(JMX)
+    fake_agent = Path(host.env["FAKE_ARCHIVE"])
+    script = host.path(STAGING_DIR) / StagedFile.INSTALL_SCRIPT
+    # Pretend the download is the pinned agent by pinning what the shim serves (the check is real).
+    script.write_text(script.read_text().replace(JMX_EXPORTER_SHA256, hashlib.sha256(fake_agent.read_bytes()).hexdigest()))
+    first = host.run()
+    assert first.returncode == 0, first.stderr
+    jar = host.path("/opt/atlassian/bitbucket/jmx/jmx_prometheus_javaagent-1.6.0.jar")
+    assert jar.read_bytes() == fake_agent.read_bytes()
+    assert (jar.parent / "config.yaml").read_text() == 'rules:\n  - pattern: ".*"\n'
+    downloads = len([c for c in calls(host.log, "curl") if "jmx_prometheus_javaagent" in c])
+    again = host.run()
+    assert again.returncode == 0, again.stderr
+    assert len([c for c in calls(host.log, "curl") if "jmx_prometheus_javaagent" in c]) == downloads == 1

@@ -1,0 +1,167 @@
+"""Alarms, automatic recovery and the node-side publisher, on a farm and a single node in two regions.
+
+Each alarm is checked as CloudWatch would take it: its PutMetricAlarm parameters are validated
+against botocore's own service model, and the node role's statement is linted by parliament.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import botocore.session
+import parliament
+import pytest
+from botocore.validate import ParamValidator
+
+from components.monitoring import metrics_policy
+from tests.harness import ProgramRun, RecordedResource, run_program, stack_file_config, unwrap_secret
+
+STACKS = Path(__file__).resolve().parents[1] / "stacks"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+INSTANCE = "aws:ec2/instance:Instance"
+REGIONS = {"fra": "eu-central-1", "syd": "ap-southeast-2"}
+SYD_TOPIC = "arn:aws:sns:ap-southeast-2:123456789012:sydney-oncall"
+
+
+@pytest.fixture(scope="module")
+def run() -> ProgramRun:
+    return run_program(STACKS / "monitored.yaml")
+
+
+def alarms_of(run: ProgramRun, site: str) -> dict[str, RecordedResource]:
+    return {a.name: a for a in run.of_type(ALARM) if a.name.startswith(f"{site}-")}
+
+
+def put_metric_alarm_params(alarm: RecordedResource) -> dict:
+    """The PutMetricAlarm request pulumi-aws (Terraform's aws_cloudwatch_metric_alarm) makes."""
+    i = alarm.inputs
+    return {"AlarmName": i["name"], "AlarmDescription": i["alarmDescription"], "Namespace": i["namespace"],
+            "MetricName": i["metricName"], "Statistic": i["statistic"],
+            "Dimensions": [{"Name": k, "Value": v} for k, v in i["dimensions"].items()],
+            "Period": int(i["period"]), "EvaluationPeriods": int(i["evaluationPeriods"]),
+            "Threshold": float(i["threshold"]), "ComparisonOperator": i["comparisonOperator"],
+            "TreatMissingData": i["treatMissingData"], "AlarmActions": i["alarmActions"],
+            "OKActions": i["okActions"], "ActionsEnabled": True}
+
+
+def test_every_alarm_is_a_request_cloudwatch_accepts(run):
+    model = botocore.session.get_session().get_service_model("cloudwatch")
+    shape = model.operation_model("PutMetricAlarm").input_shape
+    alarms = run.of_type(ALARM)
+    assert alarms
+    for alarm in alarms:
+        report = ParamValidator().validate(put_metric_alarm_params(alarm), shape)
+        assert not report.has_errors(), (alarm.name, report.generate_report())
+        # What the model cannot know: namespaces, metrics and statistics CloudWatch publishes.
+        i = alarm.inputs
+        assert (i["namespace"], i["metricName"]) in {
+            ("AWS/NetworkELB", "HealthyHostCount"), ("AWS/EC2", "StatusCheckFailed_System"),
+            ("AWS/EC2", "StatusCheckFailed_Instance"), ("BitbucketMirrors", "HomeUsedPercent"),
+            ("BitbucketMirrors", "StatusRunning")}
+        assert i["period"] % 60 == 0 and i["name"].startswith("bitbucket-mirrors-test-")
+
+
+def test_the_farm_has_load_balancer_alarms_and_every_node_its_four(run):
+    fra = alarms_of(run, "fra")
+    for label in ("https", "ssh"):
+        degraded, down = fra[f"fra-{label}-degraded"].inputs, fra[f"fra-{label}-down"].inputs
+        assert (degraded["comparisonOperator"], degraded["threshold"], degraded["statistic"]) == ("LessThanThreshold", 3, "Minimum")
+        assert (down["comparisonOperator"], down["threshold"], down["treatMissingData"]) == ("LessThanThreshold", 1, "breaching")
+    for i in range(3):
+        assert {f"fra-node{i}-{kind}" for kind in ("system-check", "instance-check", "home-used", "not-running")} <= set(fra)
+    assert fra["fra-node0-home-used"].inputs["threshold"] == 85
+    down = fra["fra-node0-not-running"].inputs
+    assert (down["evaluationPeriods"] * down["period"], down["treatMissingData"]) == (300, "breaching")
+
+
+def test_a_single_nginx_node_is_watched_through_its_own_status(run):
+    syd = alarms_of(run, "syd")
+    assert set(syd) == {f"syd-node0-{k}" for k in ("system-check", "instance-check", "home-used", "not-running")}
+
+
+def test_actions_notify_the_sites_topic_and_recovery_names_the_nodes_region(run):
+    created = run.outputs["alarmTopics"]
+    assert set(created) == {"eu-central-1"}            # syd brings its own topic
+    topics = {"fra": created["eu-central-1"], "syd": SYD_TOPIC}
+    for site, region in REGIONS.items():
+        for alarm in alarms_of(run, site).values():
+            assert alarm.inputs["region"] == region
+            assert topics[site] in alarm.inputs["alarmActions"] and alarm.inputs["okActions"] == [topics[site]]
+            if alarm.name.endswith("system-check"):
+                assert alarm.inputs["alarmActions"][0] == f"arn:aws:automate:{region}:ec2:recover"
+            else:
+                assert not any(":automate:" in a for a in alarm.inputs["alarmActions"])
+    subscription = run.one("aws:sns/topicSubscription:TopicSubscription")
+    assert (subscription.inputs["protocol"], subscription.inputs["endpoint"]) == ("email", "mirror-oncall@example.com")
+    assert run.one("aws:sns/topic:Topic").inputs["region"] == "eu-central-1"
+
+
+def test_no_alarm_of_one_site_watches_another_sites_resources(run):
+    for site in REGIONS:
+        instances = {r.id for r in run.of_type(INSTANCE) if r.name.startswith(f"{site}-")}
+        groups = {r.outputs["arnSuffix"] for r in run.of_type("aws:lb/targetGroup:TargetGroup") if r.name.startswith(f"{site}-")}
+        balancers = {r.outputs["arnSuffix"] for r in run.of_type("aws:lb/loadBalancer:LoadBalancer") if r.name.startswith(f"{site}-")}
+        for alarm in alarms_of(run, site).values():
+            dims = alarm.inputs["dimensions"]
+            if "InstanceId" in dims:
+                assert dims["InstanceId"] in instances
+            if "TargetGroup" in dims:
+                assert dims["TargetGroup"] in groups and dims["LoadBalancer"] in balancers
+            if "Site" in dims:
+                assert dims["Site"] == site and dims["Node"].startswith(f"{site}-node")
+
+
+def test_the_node_role_may_publish_metrics_in_one_namespace_only(run):
+    document = json.loads(metrics_policy())
+    assert document["Statement"] == [{"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
+                                      "Condition": {"StringEquals": {"cloudwatch:namespace": "BitbucketMirrors"}}}]
+    findings = parliament.analyze_policy_string(metrics_policy()).findings
+    assert [f.issue for f in findings] == []
+    policies = [p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-put-metrics")]
+    roles = {r.id: r.name for r in run.of_type("aws:iam/role:Role")}
+    assert sorted(roles[p.inputs["role"]] for p in policies) == sorted(
+        f"{n}-role" for n in ("fra-node0", "fra-node1", "fra-node2", "syd-node0"))
+    assert all(p.inputs["policy"] == metrics_policy() for p in policies)
+
+
+def test_parliament_would_flag_a_wider_statement():
+    # The lint has teeth: a statement with a wildcard action is reported.
+    wide = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "cloudwatch:Put*",
+                                                                "Resource": "*"}]})
+    assert parliament.analyze_policy_string(wide).findings
+
+
+def test_each_node_gets_the_publisher_after_its_install(run):
+    commands = {c.name: c for c in run.of_type("command:remote:Command")}
+    for node in ("fra-node0", "fra-node1", "fra-node2", "syd-node0"):
+        publisher = commands[f"{node}-metrics"]
+        assert "systemctl enable --now bitbucket-mirror-metrics.timer" in publisher.inputs["create"]
+        assert run.depends_on(publisher, commands[f"{node}-install"])
+        assert unwrap_secret(publisher.inputs["connection"])["hostKey"] == \
+            unwrap_secret(commands[f"{node}-install"].inputs["connection"])["hostKey"]
+
+
+def test_the_jmx_exporter_runs_where_asked_and_is_reachable_only_from_metrics_cidrs(run):
+    rules = [r for r in run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") if r.inputs["fromPort"] == 9404]
+    assert [(r.name, r.inputs["cidrIpv4"]) for r in rules] == [("fra-nodes-in-metrics-0", "10.9.0.0/16")]
+    from tests.components.test_program import staged_files
+    fra = staged_files(run, "fra-node0-stage")
+    assert "JVM_SUPPORT_RECOMMENDED_ARGS=-javaagent:/opt/atlassian/bitbucket/jmx/jmx_prometheus_javaagent-1.6.0.jar=9404:" in fra["atlbitbucket.service"]
+    assert "JMX_EXPORTER=1" in fra["install.sh"]
+    assert "JMX_SHA256=a95983fd96e865d2bcdf911cc500e7c82808c27ab9fd226bf96732b6c3d8c46e" in fra["install.sh"]
+    syd = staged_files(run, "syd-node0-stage")
+    assert "javaagent" not in syd["atlbitbucket.service"] and "JMX_EXPORTER=0" in syd["install.sh"]
+
+
+@pytest.mark.parametrize("stack", ["farm-3", "single-nginx", "two-sites"])
+def test_adding_monitoring_changes_nothing_that_exists(stack):
+    before = run_program(STACKS / f"{stack}.yaml")
+    config, secret_keys = stack_file_config(STACKS / f"{stack}.yaml")
+    config["bitbucket-mirrors:monitoring"] = json.dumps({"emails": ["ops@example.com"]})
+    after = run_program(config=config, secret_keys=secret_keys)
+    old = {r.urn: r.inputs for r in before.resources}
+    changed = [r.name for r in after.resources if r.urn in old and r.inputs != old[r.urn]]
+    assert changed == []
+    added = {r.typ for r in after.resources if r.urn not in old}
+    assert "aws:cloudwatch/metricAlarm:MetricAlarm" in added
+    assert not added & {INSTANCE, "aws:ebs/volume:Volume", "aws:ec2/volumeAttachment:VolumeAttachment"}
