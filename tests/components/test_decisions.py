@@ -141,3 +141,15 @@ def test_the_farm_secret_is_32_random_characters_and_dns_records_live_five_minut
     assert (password.inputs["length"], password.inputs["special"]) == (32, False)
     nginx = run_program(STACKS / "single-nginx.yaml")
     assert nginx.one("aws:route53/record:Record", "syd-dns").inputs["ttl"] == 300
+
+
+def test_images_come_from_their_publishers_and_are_the_newest():
+    # Trusting another owner would boot a stranger's image with the node's role.
+    run = run_program(STACKS / "two-sites.yaml")
+    lookups = [c.args for c in run.calls if c.token == "aws:ec2/getAmi:getAmi"]
+    owners = {next(f["values"][0] for f in args["filters"] if f["name"] == "name").split("/")[0].split("-")[0]:
+              args["owners"] for args in lookups}
+    assert owners == {"al2023": ["amazon"], "ubuntu": ["099720109477"]}   # Amazon; Canonical's account
+    assert all(args["mostRecent"] is True for args in lookups)
+    for args in lookups:
+        assert {"name": "state", "values": ["available"]} in args["filters"]

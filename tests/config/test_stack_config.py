@@ -139,6 +139,9 @@ REFUSALS = [
      "one line of text without control characters (found U+000A)"),
     ("display-name-carriage-return", with_("mirrors[0].displayName", "Syd\rney"), "mirrors[0].displayName", "U+000D"),
     ("display-name-tab", with_("mirrors[0].displayName", "Syd\tney"), "mirrors[0].displayName", "U+0009"),
+    ("display-name-delete", with_("mirrors[0].displayName", "Syd\x7fney"), "mirrors[0].displayName", "U+007F"),
+    ("display-name-c1-control", with_("mirrors[0].displayName", "Syd\x9fney"), "mirrors[0].displayName", "U+009F"),
+    ("vpc-id-7-hex", with_("network", {"vpcId": "vpc-0123abc"}), "network.vpcId", "a VPC id"),
     ("display-name-too-long", with_("mirrors[0].displayName", "x" * 256), "mirrors[0].displayName", "at most 255 characters"),
     ("baseurl-trailing-dot", with_("mirrors[0].baseUrl", "https://mirror.example.com."), "mirrors[0].baseUrl",
      "without a trailing dot"),
@@ -178,6 +181,10 @@ ACCEPTED = [
                                                         "privateKey": PEM_KEY, "hostKey": BASTION_HOST_KEY}})),
     ("approval-timeout-60", with_("mirrors[0].approvalTimeoutS", 60)),
     ("display-name-255-unicode", with_("mirrors[0].displayName", ("Sydney Ünicode 🦘 " + "x" * 255)[:255])),
+    ("vpc-id-8-hex", with_("network", {"vpcId": "vpc-0123abcd"})),
+    ("display-name-latin1", with_("mirrors[0].displayName", "Zürich\xa0mirror")),
+    ("bastion-ecdsa-256-host-key", with_("network", {"bastion": {"host": "10.1.2.3", "privateKey": PEM_KEY,
+                                                                "hostKey": "ecdsa-sha2-nistp256 AAAAE2VjZHNh"}})),
     ("bastion-ecdsa-521-host-key", with_("network", {"bastion": {"host": "10.1.2.3", "privateKey": PEM_KEY,
                                                                 "hostKey": "ecdsa-sha2-nistp521 AAAAE2VjZHNh"}})),
     ("name-2-chars", with_("mirrors[0].name", "sy")),
@@ -316,3 +323,9 @@ def test_a_validation_error_that_escapes_never_prints_the_rejected_value():
         Tls.model_validate({"mode": "nginx", "privateKey": {"nested": "hunter2-in-an-object"}})
     for error in (caught.value, caught_type.value):
         assert "privateKey" in str(error) and "hunter2" not in str(error)
+
+
+def test_metal_sizes_pass_with_a_warning_rather_than_a_guess():
+    warnings: list[str] = []
+    load(with_("mirrors[0].instanceType", "m6i.metal"), warnings=warnings)
+    assert any("m6i.metal" in w and "not in the size table" in w for w in warnings)
