@@ -33,6 +33,17 @@ class MirrorHostArgs:
     public_address: bool
     stack: str
     tags: dict[str, str] = field(default_factory=dict)
+    # A farm node: the instance carries this (key, value) tag, by which the farm's other nodes
+    # discover it, and its role may list the region's instances to find them.
+    farm_tag: Optional[tuple[str, str]] = None
+
+
+def discovery_policy(region: str) -> str:
+    """What Hazelcast's AWS discovery calls: ec2:DescribeInstances (which takes no resource ARNs),
+    held to the node's own region."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*",
+        "Condition": {"StringEquals": {"ec2:Region": region}}}]})
 
 
 class MirrorHost(pulumi.ComponentResource):
@@ -66,7 +77,7 @@ class MirrorHost(pulumi.ComponentResource):
                 volume_type="gp3", volume_size=30, encrypted=True, delete_on_termination=True),
             user_data=parameter.name.apply(boot.user_data),
             user_data_replace_on_change=True,
-            tags=tags, volume_tags=tags,
+            tags={**tags, **dict([args.farm_tag])} if args.farm_tag else tags, volume_tags=tags,
             # The AMI lookup moves with every release; a new AMI must not replace a running mirror.
             # It reads its host key at first boot: the key and the permission must exist by then.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"], depends_on=[parameter, policy]))
@@ -85,6 +96,9 @@ class MirrorHost(pulumi.ComponentResource):
         self.node_name = name
         self.login_user = LOGIN_USER[args.os]
         self.role_id = role.id   # more statements attach here (monitoring) without touching the instance
+        if args.farm_tag is not None:
+            aws.iam.RolePolicy(f"{name}-discover-farm", role=role.id, policy=discovery_policy(args.region), opts=child)
+        self.role_name = role.name
         self.register_outputs({"instance_id": self.instance_id, "private_ip": self.private_ip,
                                "address": self.address, "home_volume_id": self.home_volume_id})
 

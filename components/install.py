@@ -26,7 +26,9 @@ from .host import MirrorHost
 class FarmInputs:
     group_name: str
     group_password: pulumi.Output[str]      # secret
-    members: pulumi.Output[list[str]]       # private IPs of every farm node
+    region: str
+    tag_key: str                            # the tag every node of this farm, and only those, carry
+    tag_value: str
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,13 @@ class MirrorInstallArgs:
 
 
 def render_files(args: MirrorInstallArgs, home_volume_id: str, setup_block: str,
-                 members: Optional[Sequence[str]], group_password: Optional[str],
+                 role_name: Optional[str], group_password: Optional[str],
                  private_key: Optional[str]) -> dict[str, str]:
     farm = None
     if args.farm is not None:
         farm = files.FarmSpec(group_name=args.farm.group_name, group_password=group_password or "",
-                              members=tuple(members or ()))
+                              region=args.farm.region, iam_role=role_name or "",
+                              tag_key=args.farm.tag_key, tag_value=args.farm.tag_value)
     contents = {
         files.StagedFile.PROPERTIES: files.render_bitbucket_properties(
             files.PropertiesSpec(setup_block=setup_block, base_url=args.base_url, farm=farm)),
@@ -95,7 +98,7 @@ class MirrorInstall(pulumi.ComponentResource):
         host = args.host
         staged = pulumi.Output.all(
             host.home_volume_id, args.setup_block,
-            args.farm.members if args.farm else None,
+            host.role_name if args.farm else None,
             args.farm.group_password if args.farm else None,
             args.nginx.private_key if args.nginx else None,
         ).apply(lambda v: render_files(args, *v))

@@ -33,6 +33,10 @@ from .region import Placement
 from .tls import AcmCertificate, AcmCertificateArgs
 
 
+# The tag by which a farm's nodes discover each other (its value names the stack and the site).
+FARM_TAG = "bitbucket-mirrors:farm"
+
+
 @dataclass(frozen=True)
 class MirrorSiteArgs:
     site: Site
@@ -97,7 +101,8 @@ class MirrorSite(pulumi.ComponentResource):
                 subnet_id=args.placement.subnet_ids.apply(lambda ids, i=i: ids[i % len(ids)]),
                 security_group_id=net.node_security_group_id, key_name=key_pair.key_name,
                 home_volume_gb=mirror.home_volume_gb, public_address=reach_publicly or (public and not behind_lb),
-                stack=args.stack, tags=tags), opts=child)
+                stack=args.stack, tags=tags, farm_tag=(FARM_TAG, f"{args.stack}-{name}") if farm else None),
+                opts=child)
             for i in range(mirror.nodes)
         ]
 
@@ -109,7 +114,7 @@ class MirrorSite(pulumi.ComponentResource):
         if farm:
             password = random.RandomPassword(f"{name}-hazelcast", length=32, special=False, opts=child)
             farm_inputs = FarmInputs(group_name=f"bitbucket-mirror-{name}", group_password=password.result,
-                                     members=pulumi.Output.all(*[h.private_ip for h in hosts]))
+                                     region=args.region, tag_key=FARM_TAG, tag_value=f"{args.stack}-{name}")
         nginx_inputs = None
         if mirror.tls.mode == "nginx":
             nginx_inputs = NginxInputs(server_name=host, certificate=mirror.tls.certificate or "",

@@ -167,6 +167,10 @@ class ProgramMocks(pulumi.runtime.Mocks):
                                "resourceRecordType": "CNAME", "resourceRecordValue": "_y1.acm-validations.aws."}])
         elif typ == "aws:acm/certificateValidation:CertificateValidation":
             outputs.update(id=rid)
+        elif typ == "aws:iam/role:Role":
+            # Auto-named like the provider does it: the logical name and a random suffix.
+            outputs.setdefault("name", f"{args.name}-{hashlib.sha1(args.name.encode()).hexdigest()[:7]}")
+            outputs.update(arn=f"arn:aws:iam::123456789012:role/{outputs['name']}")
         elif typ == "aws:ssm/parameter:Parameter":
             outputs.update(arn=f"arn:aws:ssm:{region}:123456789012:parameter{outputs.get('name', '/' + args.name)}")
         elif typ == "aws:ebs/volume:Volume":

@@ -49,20 +49,24 @@ def _require(condition: bool, field_name: str, expected: str) -> None:
 
 @dataclass(frozen=True)
 class FarmSpec:
+    """Hazelcast membership by AWS discovery: the node finds the running instances that carry the
+    farm's tag, with its own instance role. No node's file names another node, so adding or
+    removing a node leaves every other node's files as they are."""
     group_name: str
     group_password: str
-    members: tuple[str, ...]
+    region: str
+    iam_role: str            # the node's instance role (name), whose credentials discovery uses
+    tag_key: str
+    tag_value: str
     port: int = 5701
 
     def __post_init__(self) -> None:
         _require(bool(_TOKEN.match(self.group_name)), "group_name", "letters, digits, '.', '_' or '-'")
         _require(len(self.group_password) >= 16, "group_password", "at least 16 characters")
-        _require(len(self.members) >= 2, "members", "the private addresses of at least two farm nodes")
-        for member in self.members:
-            try:
-                ipaddress.ip_address(member)
-            except ValueError:
-                raise ValueError(f"members: expected IP addresses, got '{member}'") from None
+        _require(bool(re.fullmatch(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}", self.region)), "region", "an AWS region")
+        _require(bool(re.fullmatch(r"[\w+=,.@-]{1,64}", self.iam_role)), "iam_role", "an IAM role name")
+        _require(bool(re.fullmatch(r"[A-Za-z0-9:._-]{1,128}", self.tag_key)), "tag_key", "an EC2 tag key")
+        _require(bool(_TOKEN.match(self.tag_value)), "tag_value", "letters, digits, '.', '_' or '-'")
         _require(1 <= self.port <= 65535, "port", "a TCP port")
 
 

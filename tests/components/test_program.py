@@ -351,14 +351,17 @@ def staged_files(run: ProgramRun, command: str) -> dict[str, str]:
 
 def test_farm_nodes_receive_clustering_properties_and_their_own_home(runs):
     run = runs["farm-3"]
-    addresses = sorted(i.outputs["privateIp"] for i in run.of_type(INSTANCE))
     volumes = {v.name: v.id for v in run.of_type(VOLUME)}
+    roles = {r.name: r.outputs["name"] for r in run.of_type("aws:iam/role:Role")}
     for i in range(3):
         files = staged_files(run, f"iad-node{i}-stage")
         assert set(files) == {"bitbucket.properties", "atlbitbucket.service", "install.sh"}
         properties = files["bitbucket.properties"]
-        members = next(l for l in properties.splitlines() if l.startswith("hazelcast.network.tcpip.members="))
-        assert sorted(m.split(":")[0] for m in members.split("=", 1)[1].split(",")) == addresses
+        # Discovery by the farm's tag with the node's own role: no node's file names another node.
+        assert "hazelcast.network.aws=true" in properties
+        assert f"hazelcast.network.aws.iam.role={roles[f'iad-node{i}-role']}" in properties
+        assert "hazelcast.network.aws.tag.value=test-iad" in properties
+        assert "10.2" not in properties
         assert "hazelcast.group.password=mock-random-" in properties
         assert "setup.baseUrl=https://mirror-iad.example.com" in properties
         assert f"HOME_VOLUME_ID={volumes[f'iad-node{i}-home']}" in files["install.sh"]

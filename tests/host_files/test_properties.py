@@ -33,11 +33,20 @@ def test_single_mirror_properties():
     }
 
 
-def test_farm_properties_cluster_the_nodes():
-    farm = FarmSpec("bitbucket-mirror-fra", "s3cret-group-password-123", ("10.0.1.5", "10.0.2.6", "10.0.3.7"))
+FARM = dict(region="eu-central-1", iam_role="fra-node1-role-1a2b3c4", tag_key="bitbucket-mirrors:farm",
+            tag_value="prod-fra")
+
+
+def test_farm_properties_cluster_the_nodes_by_aws_discovery():
+    farm = FarmSpec("bitbucket-mirror-fra", "s3cret-group-password-123", **FARM)
     props = render(farm=farm)
-    assert props["hazelcast.network.tcpip"] == "true"
-    assert props["hazelcast.network.tcpip.members"] == "10.0.1.5:5701,10.0.2.6:5701,10.0.3.7:5701"
+    # The keys Atlassian's AWS deployment scripts write; no node's file names another node.
+    assert props["hazelcast.network.aws"] == "true"
+    assert props["hazelcast.network.aws.iam.role"] == "fra-node1-role-1a2b3c4"
+    assert props["hazelcast.network.aws.region"] == "eu-central-1"
+    assert props["hazelcast.network.aws.tag.key"] == "bitbucket-mirrors:farm"
+    assert props["hazelcast.network.aws.tag.value"] == "prod-fra"
+    assert not any(key.startswith("hazelcast.network.tcpip") for key in props)
     assert props["hazelcast.network.multicast"] == "false"
     assert props["hazelcast.port"] == "5701"
     assert props["hazelcast.group.name"] == "bitbucket-mirror-fra"
@@ -59,9 +68,10 @@ def test_line_breaks_in_values_are_refused():
 @pytest.mark.parametrize("spec, field", [
     (lambda: PropertiesSpec("nothing", BASE), "setup_block"),
     (lambda: PropertiesSpec(render_setup_block("x", BASE, PRIMARY), "http://m.example.com"), "base_url"),
-    (lambda: FarmSpec("g", "short", ("10.0.0.1", "10.0.0.2")), "group_password"),
-    (lambda: FarmSpec("g", "p" * 20, ("10.0.0.1",)), "members"),
-    (lambda: FarmSpec("g", "p" * 20, ("10.0.0.1", "node-b")), "members"),
+    (lambda: FarmSpec("g", "short", **FARM), "group_password"),
+    (lambda: FarmSpec("g", "p" * 20, **{**FARM, "iam_role": ""}), "iam_role"),
+    (lambda: FarmSpec("g", "p" * 20, **{**FARM, "region": "europe"}), "region"),
+    (lambda: FarmSpec("g", "p" * 20, **{**FARM, "tag_value": "prod fra"}), "tag_value"),
     (lambda: PropertiesSpec(render_setup_block("x", BASE, PRIMARY), BASE, extra={"setup.baseUrl": "x"}), "extra"),
 ])
 def test_bad_specs_name_the_field(spec, field):
