@@ -17,6 +17,7 @@ import pulumi_tls as tls
 from . import boot
 
 HOME_DEVICE = "/dev/sdf"
+GENERATION_TAG = "bitbucket-mirrors:generation"
 LOGIN_USER = {"al2023": "ec2-user", "ubuntu": "ubuntu"}
 
 
@@ -36,6 +37,8 @@ class MirrorHostArgs:
     # A farm node: the instance carries this (key, value) tag, by which the farm's other nodes
     # discover it, and its role may list the region's instances to find them.
     farm_tag: Optional[tuple[str, str]] = None
+    # Which mirror the home belongs to (MirrorGeneration): a new one replaces the home volume.
+    generation: Optional[pulumi.Input[str]] = None
 
 
 def discovery_policy(region: str) -> str:
@@ -81,12 +84,18 @@ class MirrorHost(pulumi.ComponentResource):
             # The AMI lookup moves with every release; a new AMI must not replace a running mirror.
             # It reads its host key at first boot: the key and the permission must exist by then.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"], depends_on=[parameter, policy]))
+        home_tags: dict[str, pulumi.Input[str]] = {**tags, "Name": f"{name}-home"}
+        if args.generation is not None:
+            home_tags[GENERATION_TAG] = args.generation
         home = aws.ebs.Volume(
             f"{name}-home", availability_zone=instance.availability_zone, size=args.home_volume_gb,
-            type="gp3", encrypted=True, tags={**tags, "Name": f"{name}-home"}, region=args.region, opts=child)
+            type="gp3", encrypted=True, tags=home_tags, region=args.region,
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=[f'tags["{GENERATION_TAG}"]']))
         aws.ec2.VolumeAttachment(
             f"{name}-home", device_name=HOME_DEVICE, volume_id=home.id, instance_id=instance.id,
-            stop_instance_before_detaching=True, region=args.region, opts=child)
+            stop_instance_before_detaching=True, region=args.region,
+            # The device name is taken until the old home is detached: detach first, then attach.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
 
         self.instance_id = instance.id
         self.private_ip = instance.private_ip

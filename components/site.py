@@ -18,6 +18,7 @@ import pulumi_random as random
 import pulumi_tls as tls
 
 from providers.mirror_approval import MirrorApproval, MirrorApprovalArgs
+from providers.mirror_generation import MirrorGeneration, MirrorGenerationArgs
 from providers.mirror_setup import MirrorSetup, MirrorSetupArgs
 from providers.mirrored_projects import MirroredProjects, MirroredProjectsArgs
 from stack_config import Mirror, Monitoring, Network, Primary, Site, secret_output
@@ -92,6 +93,11 @@ class MirrorSite(pulumi.ComponentResource):
         login_key = tls.PrivateKey(f"{name}-login-key", algorithm="ED25519", opts=child)
         key_pair = aws.ec2.KeyPair(f"{name}-login", public_key=login_key.public_key_openssh, tags=tags,
                                    region=args.region, opts=child)
+        # A new setup (display name, base URL, primary URL) or leaving mirror-all needs a new mirror:
+        # the generation changes, every home of the site is replaced, the mirror is set up anew.
+        generation = MirrorGeneration(f"{name}-generation", MirrorGenerationArgs(
+            display_name=mirror.effective_display_name, base_url=mirror.base_url, primary_url=primary.url,
+            mirror_all=mirror.mirror_all), opts=child)
         ami = current_ami(mirror.os, architecture_of(mirror.instance_type), args.region, pulumi.InvokeOptions(parent=self))
         # Installing over SSH needs a reachable address: the public one unless a bastion is used.
         reach_publicly = network.bastion is None
@@ -101,7 +107,7 @@ class MirrorSite(pulumi.ComponentResource):
                 subnet_id=args.placement.subnet_ids.apply(lambda ids, i=i: ids[i % len(ids)]),
                 security_group_id=net.node_security_group_id, key_name=key_pair.key_name,
                 home_volume_gb=mirror.home_volume_gb, public_address=reach_publicly or (public and not behind_lb),
-                stack=args.stack, tags=tags, farm_tag=(FARM_TAG, f"{args.stack}-{name}") if farm else None),
+                stack=args.stack, tags=tags, generation=generation.generation, farm_tag=(FARM_TAG, f"{args.stack}-{name}") if farm else None),
                 opts=child)
             for i in range(mirror.nodes)
         ]

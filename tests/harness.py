@@ -212,6 +212,13 @@ def _dynamic_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, A
         from providers.setup_properties import render_setup_block
         block = render_setup_block(inputs["display_name"], inputs["base_url"], inputs["primary_url"])
         return {"properties": block, "primary_version": "9.4.16", "primary_ssh_port": 7999}
+    if kind == "MirrorGeneration":
+        # A new generation whenever the provider would replace for these inputs (the setup values;
+        # leaving mirror-all needs the old state, which mocks do not have: tests/providers covers it).
+        from providers.urls import normalise_base_url
+        setup = "|".join([inputs["display_name"], normalise_base_url(inputs["base_url"]),
+                          normalise_base_url(inputs["primary_url"])])
+        return {"generation": hashlib.sha1(f"{name}|{setup}".encode()).hexdigest()[:16]}
     if kind == "MirrorApproval":
         return {"mirror_id": f"mirror-{name}", "mirror_name": name, "mirror_type": "SINGLE"}
     return {}

@@ -272,3 +272,16 @@ def test_the_pinned_jmx_exporter_is_installed_once_with_its_config(host):
     again = host.run()
     assert again.returncode == 0, again.stderr
     assert len([c for c in calls(host.log, "curl") if "jmx_prometheus_javaagent" in c]) == downloads == 1
+
+
+def test_a_new_home_volume_replaces_the_old_homes_fstab_line(host):
+    fstab = host.path("/etc/fstab")
+    fstab.write_text("UUID=11111111-old-home /var/atlassian/application-data/bitbucket xfs defaults,nofail 0 2\n"
+                     "LABEL=/ / xfs defaults 0 0\n")
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
+    result = host.run()
+    assert result.returncode == 0, result.stderr
+    lines = fstab.read_text().splitlines()
+    assert "LABEL=/ / xfs defaults 0 0" in lines
+    homes = [line for line in lines if " /var/atlassian/application-data/bitbucket " in line]
+    assert homes == ["UUID=0a1b2c3d-0000-4000-8000-123456789abc /var/atlassian/application-data/bitbucket xfs defaults,nofail 0 2"]

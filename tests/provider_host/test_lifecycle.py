@@ -15,6 +15,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import proto
 
 from providers.mirror_approval import MirrorApproval, MirrorApprovalProvider
+from providers.mirror_generation import MirrorGeneration, MirrorGenerationProvider
 from providers.mirror_setup import MirrorSetup, MirrorSetupProvider
 from providers.mirrored_projects import MirroredProjects, MirroredProjectsProvider
 from tests.harness import ROOT
@@ -148,6 +149,7 @@ PINNED = {
     MirrorSetup: (MirrorSetupProvider, "providers.mirror_setup", "MirrorSetupProvider"),
     MirrorApproval: (MirrorApprovalProvider, "providers.mirror_approval", "MirrorApprovalProvider"),
     MirroredProjects: (MirroredProjectsProvider, "providers.mirrored_projects", "MirroredProjectsProvider"),
+    MirrorGeneration: (MirrorGenerationProvider, "providers.mirror_generation", "MirrorGenerationProvider"),
 }
 
 

@@ -1,0 +1,76 @@
+"""MirrorGeneration: which mirror a site's homes belong to.
+
+Bitbucket reads a mirror's setup values (display name, base URL, primary URL) only on its first
+start and never again, and "mirror all projects" can only be undone by a new mirror (vendor: "Set
+up a mirror"). So a change of any of those, or mirrorAll going from true to false, needs a new
+mirror: empty homes, a new setup, a new approval. This resource decides that: it is replaced
+exactly then, and its id, carried as a tag on the site's home volumes (which replace on it),
+rebuilds the site. mirrorAll going from false to true is an ordinary change: no rebuild.
+It calls nothing: the decision is made from the old and new values alone.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+
+from .base import input_names, inputs_of, is_unknown
+from .urls import normalise_base_url
+
+REBUILT_BY = ("display_name", "base_url", "primary_url")
+
+
+@dataclass
+class MirrorGenerationArgs:
+    display_name: pulumi.Input[str]
+    base_url: pulumi.Input[str]
+    primary_url: pulumi.Input[str]
+    mirror_all: pulumi.Input[bool] = False
+
+
+def _same(key: str, old: Any, new: Any) -> bool:
+    if key == "display_name" or not isinstance(old, str) or not isinstance(new, str):
+        return old == new
+    return normalise_base_url(old) == normalise_base_url(new)
+
+
+def rebuild_reasons(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+    """The inputs whose change needs a new mirror (unknown values count: preview shows a rebuild)."""
+    reasons = [k for k in REBUILT_BY if is_unknown(news.get(k)) or not _same(k, olds.get(k), news.get(k))]
+    if olds.get("mirror_all") is True and (is_unknown(news.get("mirror_all")) or news.get("mirror_all") is not True):
+        reasons.append("mirror_all")
+    return reasons
+
+
+class MirrorGenerationProvider(ResourceProvider):
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        return CheckResult(news, [])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = rebuild_reasons(olds, news)
+        changed = bool(replaces) or olds.get("mirror_all") != news.get("mirror_all")
+        return DiffResult(changes=changed, replaces=replaces, delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        generation = uuid.uuid4().hex[:16]
+        return CreateResult(generation, {**self._inputs(props), "generation": generation})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        return ReadResult(id_, {**self._inputs(props), "generation": id_})
+
+    def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult({**self._inputs(news), "generation": id_})
+
+    @staticmethod
+    def _inputs(props: dict[str, Any]) -> dict[str, Any]:
+        return {k: props.get(k) for k in input_names(MirrorGenerationArgs)}
+
+
+class MirrorGeneration(Resource, module="bitbucket", name="MirrorGeneration"):
+    generation: pulumi.Output[str]
+
+    def __init__(self, name: str, args: MirrorGenerationArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(MirrorGenerationProvider(), name, {**inputs_of(args), "generation": None}, opts)

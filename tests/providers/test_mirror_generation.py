@@ -1,0 +1,41 @@
+"""MirrorGeneration: a new mirror exactly when Bitbucket needs one (setup values, leaving mirror-all)."""
+from __future__ import annotations
+
+import pytest
+
+from providers.mirror_generation import MirrorGenerationProvider
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+OLD = {"display_name": "Sydney", "base_url": "https://mirror-syd.example.com",
+       "primary_url": "https://bitbucket.example.com", "mirror_all": False}
+
+
+@pytest.mark.parametrize("change, replaces", [
+    ({"display_name": "Sydney mirror"}, ["display_name"]),
+    ({"base_url": "https://mirror-au.example.com"}, ["base_url"]),
+    ({"primary_url": "https://git.example.com"}, ["primary_url"]),
+    ({"display_name": UNKNOWN}, ["display_name"]),
+    ({"base_url": "https://MIRROR-SYD.example.com:443/"}, []),       # the same URL, written otherwise
+    ({"mirror_all": True}, []),                                      # selected -> all: an ordinary change
+])
+def test_a_new_mirror_exactly_when_bitbucket_needs_one(change, replaces):
+    diff = MirrorGenerationProvider().diff("gen", OLD, {**OLD, **change})
+    assert diff.replaces == replaces
+    assert diff.changes is (change != {"base_url": "https://MIRROR-SYD.example.com:443/"})
+
+
+def test_leaving_mirror_all_needs_a_new_mirror():
+    provider = MirrorGenerationProvider()
+    everything = {**OLD, "mirror_all": True}
+    assert provider.diff("gen", everything, OLD).replaces == ["mirror_all"]
+    assert provider.diff("gen", everything, {**OLD, "mirror_all": UNKNOWN}).replaces == ["mirror_all"]
+    assert provider.diff("gen", everything, everything).changes is False
+
+
+def test_each_generation_is_new_and_survives_updates_and_refresh():
+    provider = MirrorGenerationProvider()
+    first, second = provider.create(OLD), provider.create(OLD)
+    assert first.id != second.id and first.outs["generation"] == first.id
+    updated = provider.update(first.id, OLD, {**OLD, "mirror_all": True})
+    assert updated.outs["generation"] == first.id and updated.outs["mirror_all"] is True
+    assert provider.read(first.id, first.outs).outs["generation"] == first.id
