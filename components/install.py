@@ -90,25 +90,35 @@ def _pem(text: str) -> str:
     return text.strip() + "\n"
 
 
+def staged_payload(args: MirrorInstallArgs) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    """The node's files as a bundle, and its digest: a new digest means the install runs again."""
+    host = args.host
+    staged = pulumi.Output.all(
+        host.home_volume_id, args.setup_block,
+        host.role_name if args.farm else None,
+        args.farm.group_password if args.farm else None,
+        args.nginx.private_key if args.nginx else None,
+    ).apply(lambda v: render_files(args, *v))
+    payload = staged.apply(bundle)
+    return payload, payload.apply(lambda p: hashlib.sha256(p.encode()).hexdigest())
+
+
+def node_connection(host: MirrorHost, login_private_key: pulumi.Output[str],
+                    bastion: Optional[Bastion]) -> remote.ConnectionArgs:
+    """SSH to the node with its host key pinned (through the bastion when there is one)."""
+    return remote.ConnectionArgs(
+        host=host.address, user=host.login_user, private_key=login_private_key,
+        host_key=host.host_key, dial_error_limit=40, per_dial_timeout=15, proxy=_proxy(bastion))
+
+
 class MirrorInstall(pulumi.ComponentResource):
     done: pulumi.Output[str]
 
-    def __init__(self, name: str, args: MirrorInstallArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: MirrorInstallArgs, opts: Optional[pulumi.ResourceOptions] = None,
+                 staged: Optional[tuple[pulumi.Output[str], pulumi.Output[str]]] = None):
         super().__init__("bitbucket-mirrors:install:MirrorInstall", name, None, opts)
-        host = args.host
-        staged = pulumi.Output.all(
-            host.home_volume_id, args.setup_block,
-            host.role_name if args.farm else None,
-            args.farm.group_password if args.farm else None,
-            args.nginx.private_key if args.nginx else None,
-        ).apply(lambda v: render_files(args, *v))
-        payload = staged.apply(bundle)
-        digest = payload.apply(lambda p: hashlib.sha256(p.encode()).hexdigest())
-
-        connection = remote.ConnectionArgs(
-            host=host.address, user=host.login_user, private_key=args.login_private_key,
-            host_key=host.host_key, dial_error_limit=40, per_dial_timeout=15,
-            proxy=_proxy(args.bastion))
+        payload, digest = staged or staged_payload(args)
+        connection = node_connection(args.host, args.login_private_key, args.bastion)
         self.connection = connection   # the pinned connection, for what else this node receives
         stage = remote.Command(
             f"{name}-stage", connection=connection, stdin=payload,

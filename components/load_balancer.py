@@ -50,6 +50,9 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
             ("ssh", BITBUCKET_SSH, "TCP", BITBUCKET_SSH),
         ]
         self.target_group_arn_suffixes: dict[str, pulumi.Output[str]] = {}
+        # Per node, its attachments (each node is registered in every target group).
+        self.node_attachments: list[list[aws.lb.TargetGroupAttachment]] = [[] for _ in args.instance_ids]
+        groups: list[tuple[pulumi.Output[str], int]] = []
         for label, port, protocol, target_port in listeners:
             group = aws.lb.TargetGroup(
                 f"{name}-{label}", port=target_port, protocol="TCP", target_type="instance",
@@ -57,16 +60,20 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
                 # Git operations are long; let them finish when a node leaves.
                 deregistration_delay=300, tags={**args.tags, "Name": f"{name}-{label}"}, region=args.region, opts=child)
             self.target_group_arn_suffixes[label] = group.arn_suffix
+            groups.append((group.arn, target_port))
             for i, instance_id in enumerate(args.instance_ids):
-                aws.lb.TargetGroupAttachment(
+                self.node_attachments[i].append(aws.lb.TargetGroupAttachment(
                     f"{name}-{label}-node{i}", target_group_arn=group.arn, target_id=instance_id,
-                    port=target_port, region=args.region, opts=child)
+                    port=target_port, region=args.region, opts=child))
             aws.lb.Listener(
                 f"{name}-{label}", load_balancer_arn=lb.arn, port=port, protocol=protocol,
                 certificate_arn=args.certificate_arn if protocol == "TLS" else None,
                 ssl_policy=TLS_POLICY if protocol == "TLS" else None,
                 default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=group.arn)],
                 region=args.region, opts=child)
+        # The target groups a node is registered in, as draining needs them: [{arn, port}].
+        self.target_groups = pulumi.Output.all(*[arn for arn, _ in groups]).apply(
+            lambda arns: [{"arn": arn, "port": port} for arn, (_, port) in zip(arns, groups)])
         self.arn_suffix = lb.arn_suffix   # what CloudWatch's AWS/NetworkELB dimensions name
         self.dns_name = lb.dns_name
         self.zone_id = lb.zone_id

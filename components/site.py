@@ -26,7 +26,8 @@ from stack_config.instance_types import architecture_of
 
 from .ami import current_ami
 from .host import MirrorHost, MirrorHostArgs
-from .install import FarmInputs, MirrorInstall, MirrorInstallArgs, NginxInputs
+from .install import FarmInputs, MirrorInstallArgs, NginxInputs
+from .rollout import FarmRollout
 from .load_balancer import MirrorLoadBalancer, MirrorLoadBalancerArgs
 from .monitoring import LoadBalancerMetrics, MirrorAlarms, MirrorAlarmsArgs
 from .network import BITBUCKET_SSH, MirrorNetwork, MirrorNetworkArgs, needs_public_endpoint
@@ -125,21 +126,19 @@ class MirrorSite(pulumi.ComponentResource):
         if mirror.tls.mode == "nginx":
             nginx_inputs = NginxInputs(server_name=host, certificate=mirror.tls.certificate or "",
                                        private_key=secret_output(mirror.tls.private_key))
-        installs: list[MirrorInstall] = []
-        for i, node in enumerate(hosts):
-            installs.append(MirrorInstall(f"{name}-node{i}", MirrorInstallArgs(
-                host=node, login_private_key=login_key.private_key_openssh,
-                bitbucket_version=mirror.bitbucket_version, base_url=mirror.base_url,
-                setup_block=setup.properties,
-                installer_url=mirror.installer.url if mirror.installer else None,
-                installer_sha256=mirror.installer.sha256 if mirror.installer else None,
-                ca_bundle=primary.ca_bundle, farm=farm_inputs, nginx=nginx_inputs, bastion=network.bastion,
-                jmx_exporter=args.monitoring is not None and args.monitoring.jmx_exporter,
-                # Later farm nodes join the cluster the first node formed (the vendor's farm order).
-                wait_for=installs[:1]), opts=child))
-
         # The primary and MirroredProjects reach the mirror by its base URL once it is approved.
         serving, lb = self._front_door(name, args, host, hosts, net, public, tags) if behind_lb else ([], None)
+
+        install_args = [MirrorInstallArgs(
+            host=node, login_private_key=login_key.private_key_openssh,
+            bitbucket_version=mirror.bitbucket_version, base_url=mirror.base_url,
+            setup_block=setup.properties,
+            installer_url=mirror.installer.url if mirror.installer else None,
+            installer_sha256=mirror.installer.sha256 if mirror.installer else None,
+            ca_bundle=primary.ca_bundle, farm=farm_inputs, nginx=nginx_inputs, bastion=network.bastion,
+            jmx_exporter=args.monitoring is not None and args.monitoring.jmx_exporter) for node in hosts]
+        installs = FarmRollout(name, args, install_args, lb, self).installs
+
         if mirror.tls.hosted_zone_id and not behind_lb:
             serving.append(aws.route53.Record(
                 f"{name}-dns", zone_id=mirror.tls.hosted_zone_id, name=host, type="A", ttl=300,

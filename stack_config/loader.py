@@ -38,7 +38,8 @@ class StackConfig:
         """Each mirror with the region and network it inherits (validated: every site has a region)."""
         return tuple(Site(mirror=m, region=m.region or self.aws_region or "",
                           network=site_network(self.network, m.network),
-                          monitoring=site_monitoring(self.monitoring, m.monitoring)) for m in self.mirrors)
+                          monitoring=site_monitoring(self.monitoring, m.monitoring), index=i)
+                     for i, m in enumerate(self.mirrors))
 
 
 def secret_output(value: SecretStr) -> pulumi.Output[str]:

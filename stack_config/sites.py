@@ -18,6 +18,7 @@ class Site:
     region: str
     network: Network
     monitoring: Optional[Monitoring] = None   # None: this site is not monitored
+    index: int = 0                            # its place in `mirrors`, for messages that name keys
 
     @property
     def name(self) -> str:

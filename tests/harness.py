@@ -13,6 +13,7 @@ import contextvars
 import hashlib
 import json
 import logging
+import pickle
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,6 +220,8 @@ def _dynamic_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, A
         setup = "|".join([inputs["display_name"], normalise_base_url(inputs["base_url"]),
                           normalise_base_url(inputs["primary_url"])])
         return {"generation": hashlib.sha1(f"{name}|{setup}".encode()).hexdigest()[:16]}
+    if kind == "UpgradeWindow":
+        return {"kind": "install", "previous_version": None}
     if kind == "MirrorApproval":
         return {"mirror_id": f"mirror-{name}", "mirror_name": name, "mirror_type": "SINGLE"}
     return {}
@@ -381,8 +384,15 @@ def run_program(stack_file: Path = EXAMPLE_STACK, secrets: Optional[dict[str, st
                                      cli_version)
 
 
+# pulumi.dynamic's serialize_provider wraps pickle._Pickler._batch_setitems once more on every call
+# and never unwraps it (SDK 3.272): one program run adds a few dozen layers, but this process runs
+# the program hundreds of times. Each run starts from the original, as a fresh `pulumi up` would.
+_BATCH_SETITEMS = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
+
+
 def _run_isolated(config: dict[str, str], secret_keys: list[str], stack: str, preview: bool,
                   program: Path, record: bool, cli_version: Optional[str]) -> ProgramRun:
+    pickle._Pickler._batch_setitems = _BATCH_SETITEMS  # type: ignore[attr-defined]
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     warnings: list[str] = []

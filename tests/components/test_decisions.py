@@ -70,7 +70,7 @@ def test_the_installer_pins_each_nodes_own_host_key(stack):
     assert commands
     for command in commands:
         connection = unwrap_secret(command.inputs["connection"])
-        node = command.name.rsplit("-", 1)[0]            # syd-node0-stage -> syd-node0
+        node = "-".join(command.name.split("-")[:2])     # syd-node0-stage -> syd-node0
         assert connection["hostKey"] == keys[node], command.name
         proxy = connection.get("proxy")
         if proxy is not None:

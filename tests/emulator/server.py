@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import trustme
 
-from .state import Mirror, State, User
+from .state import FarmNode, Mirror, State, User
 
 API = r"/rest/(?:api|mirroring|ssh)/(?:latest|1\.0)"
 MAX_PAGE = 1000
@@ -48,6 +48,10 @@ class Reply(Exception):
     def __init__(self, status: int, body: Any = None, headers: Optional[dict] = None):
         super().__init__(status)
         self.status, self.body, self.headers = status, body, headers or {}
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
 
 
 def error(status: int, message: str, exception: str = "com.atlassian.bitbucket.ServiceException") -> Reply:
@@ -140,8 +144,10 @@ class Emulator:
         return keys
 
     def add_mirror(self, name: str, base_url: Optional[str] = None, register_after_s: float = 0.0,
-                   mirror_type: str = "SINGLE", plain_http: bool = False) -> Mirror:
-        mirror = Mirror(name=name, base_url="", mirror_type=mirror_type, register_after_s=register_after_s)
+                   mirror_type: str = "SINGLE", plain_http: bool = False, nodes: int = 1) -> Mirror:
+        mirror = Mirror(name=name, base_url="", mirror_type=mirror_type, register_after_s=register_after_s,
+                        farm_nodes=[FarmNode(f"{name}-node{i}", f"10.0.0.{10 + i}", self.state.version)
+                                    for i in range(nodes)])
         routes = MirrorRoutes(self, mirror).handle
         mirror.url = self._serve(name, routes, tls=True)
         mirror.base_url = base_url or mirror.url
@@ -393,7 +399,7 @@ class MirrorRoutes:
             if mirror.upstream_state == "INITIALIZING":
                 raise error(404, "No upstream server has been registered")
             return {"id": "upstream-1", "baseUrl": self.emu.primary_url, "state": mirror.upstream_state}
-        if not re.match(rf"{API}/(syncSettings|progress|farmNodes)", path):
+        if not re.match(rf"{API}/(syncSettings|progress|farmNodes|zdu)", path):
             raise error(404, f"No route for {method} {path}")
         _require(user, status_if_not_admin=401)
         if mirror.upstream_state != "INSTALLED":
@@ -402,8 +408,20 @@ class MirrorRoutes:
         if method == "GET" and re.fullmatch(rf"{API}/progress", path):
             return state.progress(mirror)
         if method == "GET" and re.fullmatch(rf"{API}/farmNodes", path):
-            return [{"id": f"{mirror.name}-node-1", "name": f"{mirror.name}-node-1",
-                     "address": {"address": "127.0.0.1", "port": 5701}, "buildVersion": state.version, "local": True}]
+            with state.lock:
+                return [n.json() for n in mirror.farm_nodes if n.joined]
+        match = re.fullmatch(rf"{API}/zdu/(start|end)", path)
+        if method == "POST" and match:
+            with state.lock:
+                versions = mirror.versions()
+                if match.group(1) == "end" and len(versions) > 1:
+                    # The vendor's RollingUpgradeService refuses to leave upgrade mode while versions differ
+                    # (the OpenAPI document lists no status for it: modelled as 409 Conflict).
+                    raise error(409, f"Cannot end the rolling upgrade: the farm runs {', '.join(sorted(versions))}",
+                                "com.atlassian.bitbucket.zdu.MixedVersionsException")
+                mirror.upgrade_mode = match.group(1) == "start"
+                self.emu.stats.add("POST", f"/rest/mirroring/latest/zdu/{match.group(1)}")
+                return {"rollingUpgradeEnabled": mirror.upgrade_mode, "version": min(versions, key=_version_key)}
         if re.fullmatch(rf"{API}/syncSettings", path):
             if method == "PUT":
                 self._set_mode(body.get("mode") if isinstance(body, dict) else None)

@@ -24,6 +24,19 @@ class Project:
 
 
 @dataclass
+class FarmNode:
+    """One node of a mirror farm: its address, the version it runs, whether it is in the cluster."""
+    name: str
+    address: str
+    version: str
+    joined: bool = True
+
+    def json(self) -> dict:
+        return {"id": f"{self.name}-id", "name": self.name, "address": {"address": self.address, "port": 5701},
+                "buildVersion": self.version, "local": False}
+
+
+@dataclass
 class Mirror:
     name: str
     base_url: str             # what its registration request claims
@@ -38,6 +51,19 @@ class Mirror:
     mode: str = "SELECTED_PROJECTS"
     project_ids: set[int] = field(default_factory=set)
     sync_started: float = field(default_factory=time.monotonic)
+    farm_nodes: list[FarmNode] = field(default_factory=list)
+    upgrade_mode: bool = False
+
+    def versions(self) -> set[str]:
+        return {n.version for n in self.farm_nodes if n.joined}
+
+    def start_node(self, node: FarmNode, version: str) -> bool:
+        """A node (re)starting on `version` joins the cluster only if the versions allow it: a node on
+        another version than the others needs upgrade mode (the vendor's rolling upgrade)."""
+        others = {n.version for n in self.farm_nodes if n.joined and n is not node}
+        node.version = version
+        node.joined = not others or others == {version} or self.upgrade_mode
+        return node.joined
 
 
 @dataclass

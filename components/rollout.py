@@ -1,0 +1,84 @@
+"""How a site's nodes are installed and changed: in order, one node out of service at a time.
+
+    UpgradeWindow -> [farm: stop every node on a minor/major upgrade]
+      -> NodeDrain(0) -> install(0) -> NodeReturn(0) -> NodeDrain(1) -> install(1) -> ... -> UpgradeFinish
+
+Behind a load balancer each node leaves it (connections drained) before its install runs again and
+comes back (healthy, and listed by the farm on the new version) before the next node leaves. A
+removed node is drained, then Bitbucket is stopped on it, before its instance is deleted. A
+bug-fix upgrade of a farm runs inside the farm's upgrade mode; a minor or major one stops every
+node first, since nodes of different minor versions cannot form one cluster.
+
+The resources are children of the site, under the names they always had: no URN changes.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Optional, Sequence
+
+import pulumi
+from pulumi_command import remote
+
+from providers.farm_rollout import (NodeDrain, NodeReturn, NodeTargetsArgs, UpgradeFinish, UpgradeFinishArgs,
+                                    UpgradeWindow, UpgradeWindowArgs)
+
+from .install import MirrorInstall, MirrorInstallArgs, node_connection, staged_payload
+from .load_balancer import MirrorLoadBalancer
+
+STOP_BITBUCKET = "sudo systemctl stop atlbitbucket 2>/dev/null || true"
+
+
+def minor_line(version: str) -> str:
+    """major.minor: nodes on the same line can upgrade one at a time, others cannot."""
+    return ".".join(version.split(".")[:2])
+
+
+class FarmRollout:
+    def __init__(self, name: str, site_args, install_args: Sequence[MirrorInstallArgs],
+                 lb: Optional[MirrorLoadBalancer], parent: pulumi.Resource):
+        mirror, primary = site_args.mirror, site_args.primary
+        farm = len(install_args) > 1
+        child = pulumi.ResourceOptions(parent=parent)
+        self.window = UpgradeWindow(f"{name}-upgrade", UpgradeWindowArgs(
+            mirror_url=mirror.base_url, version=mirror.bitbucket_version,
+            version_key=f"mirrors[{site_args.site.index}].bitbucketVersion", farm=farm,
+            ca_bundle=primary.ca_bundle), opts=child)
+        before_first: list[pulumi.Resource] = [self.window]
+        connections = [node_connection(a.host, a.login_private_key, a.bastion) for a in install_args]
+        if farm:
+            # Runs again whenever the minor line changes: every node stops before the first upgrades.
+            before_first += [remote.Command(
+                f"{name}-node{i}-stop-for-upgrade", connection=connection, create=STOP_BITBUCKET,
+                triggers=[minor_line(mirror.bitbucket_version)],
+                opts=pulumi.ResourceOptions(parent=parent, depends_on=[self.window]))
+                for i, connection in enumerate(connections)]
+
+        self.installs: list[MirrorInstall] = []
+        previous: list[pulumi.Resource] = before_first
+        for i, args in enumerate(install_args):
+            node = f"{name}-node{i}"
+            payload, digest = staged_payload(args)
+            wait_for = list(previous)
+            targets = None
+            if lb is not None:
+                # Deleted before the attachments and the instance: a leaving node drains, then stops.
+                retire = remote.Command(f"{node}-retire", connection=connections[i], create="true",
+                                        delete=STOP_BITBUCKET, opts=child)
+                targets = NodeTargetsArgs(
+                    region=site_args.region, instance_id=args.host.instance_id, target_groups=lb.target_groups,
+                    install_digest=digest, node=node, mirror_url=mirror.base_url, address=args.host.private_ip,
+                    version=mirror.bitbucket_version, farm=farm, ca_bundle=primary.ca_bundle)
+                drain = NodeDrain(f"{node}-drain", targets, opts=pulumi.ResourceOptions(
+                    parent=parent, depends_on=[*previous, retire, *lb.node_attachments[i]]))
+                wait_for = [drain]
+            install = MirrorInstall(node, replace(args, wait_for=tuple(wait_for)), opts=child, staged=(payload, digest))
+            self.installs.append(install)
+            previous = [install]
+            if targets is not None:
+                previous = [NodeReturn(f"{node}-return", targets,
+                                       opts=pulumi.ResourceOptions(parent=parent, depends_on=[install]))]
+        if farm:
+            UpgradeFinish(f"{name}-upgrade-finish", UpgradeFinishArgs(
+                mirror_url=mirror.base_url, version=mirror.bitbucket_version, kind=self.window.kind, farm=farm,
+                ca_bundle=primary.ca_bundle), opts=pulumi.ResourceOptions(parent=parent, depends_on=previous))
+
