@@ -15,6 +15,8 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import proto
 
 from providers.mirror_approval import MirrorApproval, MirrorApprovalProvider
+from providers.farm_rollout import (NodeDrain, NodeDrainProvider, NodeReturn, NodeReturnProvider, UpgradeFinish,
+                                    UpgradeFinishProvider, UpgradeWindow, UpgradeWindowProvider)
 from providers.mirror_generation import MirrorGeneration, MirrorGenerationProvider
 from providers.mirror_setup import MirrorSetup, MirrorSetupProvider
 from providers.mirrored_projects import MirroredProjects, MirroredProjectsProvider
@@ -150,6 +152,10 @@ PINNED = {
     MirrorApproval: (MirrorApprovalProvider, "providers.mirror_approval", "MirrorApprovalProvider"),
     MirroredProjects: (MirroredProjectsProvider, "providers.mirrored_projects", "MirroredProjectsProvider"),
     MirrorGeneration: (MirrorGenerationProvider, "providers.mirror_generation", "MirrorGenerationProvider"),
+    UpgradeWindow: (UpgradeWindowProvider, "providers.farm_rollout", "UpgradeWindowProvider"),
+    UpgradeFinish: (UpgradeFinishProvider, "providers.farm_rollout", "UpgradeFinishProvider"),
+    NodeDrain: (NodeDrainProvider, "providers.farm_rollout", "NodeDrainProvider"),
+    NodeReturn: (NodeReturnProvider, "providers.farm_rollout", "NodeReturnProvider"),
 }
 
 

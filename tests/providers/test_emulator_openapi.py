@@ -58,6 +58,8 @@ def test_every_emulated_endpoint_answers_per_the_document(emu, openapi):
         ("GET", f"{at_mirror}/mirroring/latest/syncSettings/mode", None),
         ("GET", f"{at_mirror}/mirroring/latest/progress", None),
         ("GET", f"{at_mirror}/mirroring/latest/farmNodes", None),
+        ("POST", f"{at_mirror}/mirroring/latest/zdu/start", None),
+        ("POST", f"{at_mirror}/mirroring/latest/zdu/end", None),
         ("POST", f"{primary}/mirroring/latest/requests/{pending.request_id}/accept", None),
         ("DELETE", f"{primary}/mirroring/latest/mirrorServers/{mirror.mirror_id}", None),
         ("GET", f"{at_mirror}/mirroring/latest/syncSettings", None),   # upstream gone: 404

@@ -1,0 +1,78 @@
+"""The rollout graph of the real program: what the engine will order, node by node."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.harness import ProgramRun, run_program, stack_file_config
+
+STACKS = Path(__file__).resolve().parents[1] / "stacks"
+DYN = "pulumi-python:dynamic/bitbucket:"
+
+
+@pytest.fixture(scope="module")
+def farm() -> ProgramRun:
+    return run_program(STACKS / "farm-3.yaml")
+
+
+def named(run: ProgramRun, name: str):
+    (found,) = [r for r in run.resources if r.name == name and r.custom]
+    return found
+
+
+def test_nodes_leave_change_and_return_strictly_one_after_another(farm):
+    window = named(farm, "iad-upgrade")
+    for i in range(3):
+        drain, ret = named(farm, f"iad-node{i}-drain"), named(farm, f"iad-node{i}-return")
+        stage, install = named(farm, f"iad-node{i}-stage"), named(farm, f"iad-node{i}-install")
+        assert farm.depends_on(stage, drain) and farm.depends_on(install, drain)
+        assert farm.depends_on(ret, install)
+        assert farm.depends_on(drain, window)
+        if i:
+            assert farm.depends_on(drain, named(farm, f"iad-node{i - 1}-return"))   # never two out at once
+        # The drain re-runs exactly when the install will: it carries the install's digest.
+        assert drain.inputs["install_digest"] == install.inputs["triggers"][0]
+        assert [g["port"] for g in drain.inputs["target_groups"]] == [7990, 7999]
+    finish = named(farm, "iad-upgrade-finish")
+    assert farm.depends_on(finish, named(farm, "iad-node2-return"))
+    assert window.inputs["version_key"] == "mirrors[0].bitbucketVersion" and window.inputs["farm"] is True
+
+
+def test_a_removed_node_drains_then_stops_before_its_instance_goes(farm):
+    # The engine deletes dependents first: drain (deregister, wait drained), then retire (stop
+    # Bitbucket), then the attachments and the instance.
+    for i in range(3):
+        drain, retire = named(farm, f"iad-node{i}-drain"), named(farm, f"iad-node{i}-retire")
+        assert retire.inputs["delete"] == "sudo systemctl stop atlbitbucket 2>/dev/null || true"
+        assert farm.depends_on(drain, retire)
+        for label in ("https", "ssh"):
+            assert farm.depends_on(drain, named(farm, f"iad-{label}-node{i}"))
+        assert farm.depends_on(retire, named(farm, f"iad-node{i}-instance"))
+
+
+def _farm_at(version: str) -> ProgramRun:
+    config, secret_keys = stack_file_config(STACKS / "farm-3.yaml")
+    mirrors = json.loads(config["bitbucket-mirrors:mirrors"])
+    mirrors[0]["bitbucketVersion"] = version
+    config["bitbucket-mirrors:mirrors"] = json.dumps(mirrors)
+    return run_program(config=config, secret_keys=secret_keys)
+
+
+def test_a_minor_upgrade_stops_every_node_before_the_first_changes_and_a_bug_fix_does_not(farm):
+    stops = {i: named(farm, f"iad-node{i}-stop-for-upgrade") for i in range(3)}
+    for i, stop in stops.items():
+        assert stop.inputs["create"] == "sudo systemctl stop atlbitbucket 2>/dev/null || true"
+        assert farm.depends_on(named(farm, "iad-node0-drain"), stop)
+    bugfix, minor = _farm_at("9.4.17"), _farm_at("9.5.0")
+    before = {i: s.inputs["triggers"] for i, s in stops.items()}
+    assert {i: named(bugfix, f"iad-node{i}-stop-for-upgrade").inputs["triggers"] for i in range(3)} == before
+    assert all(named(minor, f"iad-node{i}-stop-for-upgrade").inputs["triggers"] == ["9.5"] for i in range(3))
+
+
+def test_a_single_nginx_node_has_no_load_balancer_to_drain():
+    run = run_program(STACKS / "single-nginx.yaml")
+    assert not [r for r in run.resources if r.typ in (DYN + "NodeDrain", DYN + "NodeReturn", DYN + "UpgradeFinish")]
+    assert run.depends_on(named(run, "syd-node0-stage"), named(run, "syd-upgrade"))
+    assert named(run, "syd-upgrade").inputs["farm"] is False
