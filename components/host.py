@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -39,6 +39,8 @@ class MirrorHostArgs:
     farm_tag: Optional[tuple[str, str]] = None
     # Which mirror the home belongs to (MirrorGeneration): a new one replaces the home volume.
     generation: Optional[pulumi.Input[str]] = None
+    # What must happen before the instance changes (a node leaving its load balancer first).
+    instance_wait_for: Sequence[pulumi.Resource] = ()
 
 
 def discovery_policy(region: str) -> str:
@@ -83,7 +85,8 @@ class MirrorHost(pulumi.ComponentResource):
             tags={**tags, **dict([args.farm_tag])} if args.farm_tag else tags, volume_tags=tags,
             # The AMI lookup moves with every release; a new AMI must not replace a running mirror.
             # It reads its host key at first boot: the key and the permission must exist by then.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"], depends_on=[parameter, policy]))
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"],
+                                        depends_on=[parameter, policy, *args.instance_wait_for]))
         home_tags: dict[str, pulumi.Input[str]] = {**tags, "Name": f"{name}-home"}
         if args.generation is not None:
             home_tags[GENERATION_TAG] = args.generation
@@ -102,6 +105,7 @@ class MirrorHost(pulumi.ComponentResource):
         self.address = instance.public_ip if args.public_address else instance.private_ip
         self.host_key = host_key.public_key_openssh
         self.home_volume_id = home.id
+        self.home_volume_size = home.size
         self.node_name = name
         self.login_user = LOGIN_USER[args.os]
         self.role_id = role.id   # more statements attach here (monitoring) without touching the instance

@@ -69,11 +69,7 @@ def render_files(args: MirrorInstallArgs, home_volume_id: str, setup_block: str,
         files.StagedFile.PROPERTIES: files.render_bitbucket_properties(
             files.PropertiesSpec(setup_block=setup_block, base_url=args.base_url, farm=farm)),
         files.StagedFile.SYSTEMD_UNIT: files.render_systemd_unit(jmx_exporter=args.jmx_exporter),
-        files.StagedFile.INSTALL_SCRIPT: files.render_install_script(files.InstallSpec(
-            bitbucket_version=args.bitbucket_version, home_volume_id=home_volume_id,
-            tls_mode="nginx" if args.nginx else "acm", installer_url=args.installer_url,
-            installer_sha256=args.installer_sha256, has_ca_bundle=args.ca_bundle is not None,
-            jmx_exporter=args.jmx_exporter)),
+        files.StagedFile.INSTALL_SCRIPT: install_script(args, home_volume_id),
     }
     if args.ca_bundle is not None:
         contents[files.StagedFile.CA_BUNDLE] = _pem(args.ca_bundle)
@@ -83,6 +79,25 @@ def render_files(args: MirrorInstallArgs, home_volume_id: str, setup_block: str,
         contents[files.StagedFile.TLS_CERT] = _pem(args.nginx.certificate)
         contents[files.StagedFile.TLS_KEY] = _pem(private_key or "")
     return {str(k): v for k, v in contents.items()}
+
+
+def install_script(args: MirrorInstallArgs, home_volume_id: str) -> str:
+    """The node's install script: no secret in it (keys and passwords are staged files)."""
+    return files.render_install_script(files.InstallSpec(
+        bitbucket_version=args.bitbucket_version, home_volume_id=home_volume_id,
+        tls_mode="nginx" if args.nginx else "acm", installer_url=args.installer_url,
+        installer_sha256=args.installer_sha256, has_ca_bundle=args.ca_bundle is not None,
+        jmx_exporter=args.jmx_exporter))
+
+
+def preflight(name: str, args: MirrorInstallArgs, connection: remote.ConnectionArgs,
+              opts: pulumi.ResourceOptions) -> remote.Command:
+    """The target version's Java, Git and OpenSSH floors checked on the node, stopping nothing.
+    It runs again for every new version, before the site's first node is stopped."""
+    return remote.Command(
+        name, connection=connection, create="sudo bash -s -- --preflight",
+        stdin=args.host.home_volume_id.apply(lambda volume: install_script(args, volume)),
+        triggers=[args.bitbucket_version], opts=opts)
 
 
 def _pem(text: str) -> str:
@@ -131,6 +146,10 @@ class MirrorInstall(pulumi.ComponentResource):
             # Replace (so re-run) whenever version, properties, certificate or script change.
             triggers=[digest],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[stage]))
+        # A larger home volume (EBS grows it in place) needs its filesystem grown too: online, no restart.
+        remote.Command(
+            f"{name}-grow-home", connection=connection, create=f"sudo xfs_growfs {files.HOME_DIR}",
+            triggers=[args.host.home_volume_size], opts=pulumi.ResourceOptions(parent=self, depends_on=[install]))
         self.done = install.stdout.apply(lambda _: "installed")
         self.register_outputs({"done": self.done})
 

@@ -24,7 +24,6 @@ class MirrorLoadBalancerArgs:
     vpc_id: pulumi.Input[str]
     security_group_id: pulumi.Input[str]
     certificate_arn: pulumi.Input[str]
-    instance_ids: Sequence[pulumi.Input[str]]
     internal: bool
     tags: dict[str, str]
 
@@ -50,8 +49,9 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
             ("ssh", BITBUCKET_SSH, "TCP", BITBUCKET_SSH),
         ]
         self.target_group_arn_suffixes: dict[str, pulumi.Output[str]] = {}
-        # Per node, its attachments (each node is registered in every target group).
-        self.node_attachments: list[list[aws.lb.TargetGroupAttachment]] = [[] for _ in args.instance_ids]
+        # Per node, its attachments (each node is registered in every target group): see attach().
+        self.node_attachments: list[list[aws.lb.TargetGroupAttachment]] = []
+        self._name, self._region = name, args.region
         groups: list[tuple[pulumi.Output[str], int]] = []
         for label, port, protocol, target_port in listeners:
             group = aws.lb.TargetGroup(
@@ -61,16 +61,13 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
                 deregistration_delay=300, tags={**args.tags, "Name": f"{name}-{label}"}, region=args.region, opts=child)
             self.target_group_arn_suffixes[label] = group.arn_suffix
             groups.append((group.arn, target_port))
-            for i, instance_id in enumerate(args.instance_ids):
-                self.node_attachments[i].append(aws.lb.TargetGroupAttachment(
-                    f"{name}-{label}-node{i}", target_group_arn=group.arn, target_id=instance_id,
-                    port=target_port, region=args.region, opts=child))
             aws.lb.Listener(
                 f"{name}-{label}", load_balancer_arn=lb.arn, port=port, protocol=protocol,
                 certificate_arn=args.certificate_arn if protocol == "TLS" else None,
                 ssl_policy=TLS_POLICY if protocol == "TLS" else None,
                 default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=group.arn)],
                 region=args.region, opts=child)
+        self._groups = [(label, arn, port) for (label, *_), (arn, port) in zip(listeners, groups)]
         # The target groups a node is registered in, as draining needs them: [{arn, port}].
         self.target_groups = pulumi.Output.all(*[arn for arn, _ in groups]).apply(
             lambda arns: [{"arn": arn, "port": port} for arn, (_, port) in zip(arns, groups)])
@@ -78,3 +75,12 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
         self.dns_name = lb.dns_name
         self.zone_id = lb.zone_id
         self.register_outputs({"dns_name": self.dns_name, "zone_id": self.zone_id})
+
+    def attach(self, instance_ids: Sequence[pulumi.Input[str]]) -> None:
+        """Register every node in every target group. Separate from the constructor: the nodes'
+        rollout steps need the target groups before the instances exist."""
+        child = pulumi.ResourceOptions(parent=self)
+        self.node_attachments = [[aws.lb.TargetGroupAttachment(
+            f"{self._name}-{label}-node{i}", target_group_arn=arn, target_id=instance_id, port=port,
+            region=self._region, opts=child) for label, arn, port in self._groups]
+            for i, instance_id in enumerate(instance_ids)]

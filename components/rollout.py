@@ -14,15 +14,17 @@ The resources are children of the site, under the names they always had: no URN 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import pulumi
 from pulumi_command import remote
 
-from providers.farm_rollout import (NodeDrain, NodeReturn, NodeTargetsArgs, UpgradeFinish, UpgradeFinishArgs,
-                                    UpgradeWindow, UpgradeWindowArgs)
+from providers.farm_rollout import (InstanceChangeArgs, InstanceStartReturn, InstanceStopDrain, NodeDrain, NodeReturn,
+                                    NodeTargetsArgs, UpgradeFinish, UpgradeFinishArgs, UpgradeWindow,
+                                    UpgradeWindowArgs)
 
-from .install import MirrorInstall, MirrorInstallArgs, node_connection, staged_payload
+from .host import MirrorHost
+from .install import MirrorInstall, MirrorInstallArgs, node_connection, preflight, staged_payload
 from .load_balancer import MirrorLoadBalancer
 
 STOP_BITBUCKET = "sudo systemctl stop atlbitbucket 2>/dev/null || true"
@@ -39,12 +41,15 @@ class FarmRollout:
         mirror, primary = site_args.mirror, site_args.primary
         farm = len(install_args) > 1
         child = pulumi.ResourceOptions(parent=parent)
+        connections = [node_connection(a.host, a.login_private_key, a.bastion) for a in install_args]
+        # Every node can run the target version before the first one is stopped.
+        checked = [preflight(f"{name}-node{i}-preflight", args, connection, child)
+                   for i, (args, connection) in enumerate(zip(install_args, connections))]
         self.window = UpgradeWindow(f"{name}-upgrade", UpgradeWindowArgs(
             mirror_url=mirror.base_url, version=mirror.bitbucket_version,
             version_key=f"mirrors[{site_args.site.index}].bitbucketVersion", farm=farm,
-            ca_bundle=primary.ca_bundle), opts=child)
+            ca_bundle=primary.ca_bundle), opts=pulumi.ResourceOptions(parent=parent, depends_on=checked))
         before_first: list[pulumi.Resource] = [self.window]
-        connections = [node_connection(a.host, a.login_private_key, a.bastion) for a in install_args]
         if farm:
             # Runs again whenever the minor line changes: every node stops before the first upgrades.
             before_first += [remote.Command(
@@ -82,3 +87,29 @@ class FarmRollout:
                 mirror_url=mirror.base_url, version=mirror.bitbucket_version, kind=self.window.kind, farm=farm,
                 ca_bundle=primary.ca_bundle), opts=pulumi.ResourceOptions(parent=parent, depends_on=previous))
 
+
+
+def instances_one_at_a_time(name: str, site_args, lb: MirrorLoadBalancer,
+                            node: Callable[[int, Sequence[pulumi.Resource]], MirrorHost],
+                            parent: pulumi.Resource) -> list[MirrorHost]:
+    """A site's nodes behind its load balancer, each instance changed only while the previous node
+    serves again: a change that stops an instance (its type) drains that node first, and the next
+    node leaves only once it is back. New instances are created in the same order."""
+    mirror = site_args.mirror
+    hosts: list[MirrorHost] = []
+    previous: list[pulumi.Resource] = []
+    for i in range(mirror.nodes):
+        label = f"{name}-node{i}"
+        common = dict(region=site_args.region, target_groups=lb.target_groups, node=label,
+                      instance_type=mirror.instance_type)
+        leave = InstanceStopDrain(f"{label}-stop-drain", InstanceChangeArgs(
+            **common, instance_tags={"Name": label, "bitbucket-mirrors:site": name,
+                                     "bitbucket-mirrors:stack": site_args.stack}),
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=previous))
+        host = node(i, [leave])
+        hosts.append(host)
+        previous = [InstanceStartReturn(f"{label}-start-return", InstanceChangeArgs(
+            **common, instance_id=host.instance_id, mirror_url=mirror.base_url, address=host.private_ip,
+            farm=mirror.nodes > 1, ca_bundle=site_args.primary.ca_bundle), opts=pulumi.ResourceOptions(parent=parent))]
+    lb.attach([h.instance_id for h in hosts])
+    return hosts

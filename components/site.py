@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 from urllib.parse import urlsplit
 
 import pulumi
@@ -27,7 +27,7 @@ from stack_config.instance_types import architecture_of
 from .ami import current_ami
 from .host import MirrorHost, MirrorHostArgs
 from .install import FarmInputs, MirrorInstallArgs, NginxInputs
-from .rollout import FarmRollout
+from .rollout import FarmRollout, instances_one_at_a_time
 from .load_balancer import MirrorLoadBalancer, MirrorLoadBalancerArgs
 from .monitoring import LoadBalancerMetrics, MirrorAlarms, MirrorAlarmsArgs
 from .network import BITBUCKET_SSH, MirrorNetwork, MirrorNetworkArgs, needs_public_endpoint
@@ -98,20 +98,23 @@ class MirrorSite(pulumi.ComponentResource):
         # the generation changes, every home of the site is replaced, the mirror is set up anew.
         generation = MirrorGeneration(f"{name}-generation", MirrorGenerationArgs(
             display_name=mirror.effective_display_name, base_url=mirror.base_url, primary_url=primary.url,
-            mirror_all=mirror.mirror_all), opts=child)
+            mirror_all=mirror.mirror_all, config_key=f"mirrors[{args.site.index}]"), opts=child)
         ami = current_ami(mirror.os, architecture_of(mirror.instance_type), args.region, pulumi.InvokeOptions(parent=self))
         # Installing over SSH needs a reachable address: the public one unless a bastion is used.
         reach_publicly = network.bastion is None
-        hosts = [
-            MirrorHost(f"{name}-node{i}", MirrorHostArgs(
+        # The primary and MirroredProjects reach the mirror by its base URL once it is approved.
+        serving, lb = self._front_door(name, args, host, net, public, tags) if behind_lb else ([], None)
+
+        def node(i: int, wait_for: Sequence[pulumi.Resource]) -> MirrorHost:
+            return MirrorHost(f"{name}-node{i}", MirrorHostArgs(
                 region=args.region, ami_id=ami, os=mirror.os, instance_type=mirror.instance_type,
-                subnet_id=args.placement.subnet_ids.apply(lambda ids, i=i: ids[i % len(ids)]),
+                subnet_id=args.placement.subnet_ids.apply(lambda ids: ids[i % len(ids)]),
                 security_group_id=net.node_security_group_id, key_name=key_pair.key_name,
                 home_volume_gb=mirror.home_volume_gb, public_address=reach_publicly or (public and not behind_lb),
-                stack=args.stack, tags=tags, generation=generation.generation, farm_tag=(FARM_TAG, f"{args.stack}-{name}") if farm else None),
+                stack=args.stack, tags=tags, generation=generation.generation,
+                farm_tag=(FARM_TAG, f"{args.stack}-{name}") if farm else None, instance_wait_for=wait_for),
                 opts=child)
-            for i in range(mirror.nodes)
-        ]
+        hosts = instances_one_at_a_time(name, args, lb, node, self) if lb else [node(i, ()) for i in range(mirror.nodes)]
 
         setup = MirrorSetup(f"{name}-setup", MirrorSetupArgs(
             primary_url=primary.url, display_name=mirror.effective_display_name,
@@ -126,9 +129,6 @@ class MirrorSite(pulumi.ComponentResource):
         if mirror.tls.mode == "nginx":
             nginx_inputs = NginxInputs(server_name=host, certificate=mirror.tls.certificate or "",
                                        private_key=secret_output(mirror.tls.private_key))
-        # The primary and MirroredProjects reach the mirror by its base URL once it is approved.
-        serving, lb = self._front_door(name, args, host, hosts, net, public, tags) if behind_lb else ([], None)
-
         install_args = [MirrorInstallArgs(
             host=node, login_private_key=login_key.private_key_openssh,
             bitbucket_version=mirror.bitbucket_version, base_url=mirror.base_url,
@@ -171,8 +171,7 @@ class MirrorSite(pulumi.ComponentResource):
         self.register_outputs({"url": self.url, "ssh_url": self.ssh_url, "mirror_id": self.mirror_id,
                                "node_addresses": self.node_addresses, "region": self.region})
 
-    def _front_door(self, name: str, args: MirrorSiteArgs, host: str, hosts: list[MirrorHost],
-                    net: MirrorNetwork, public: bool, tags: dict[str, str]) -> tuple[list[pulumi.Resource], MirrorLoadBalancer]:
+    def _front_door(self, name: str, args: MirrorSiteArgs, host: str, net: MirrorNetwork, public: bool, tags: dict[str, str]) -> tuple[list[pulumi.Resource], MirrorLoadBalancer]:
         """ACM certificate, network load balancer and its alias record: what clients connect to."""
         child = pulumi.ResourceOptions(parent=self)
         tls_config = args.mirror.tls
@@ -182,7 +181,7 @@ class MirrorSite(pulumi.ComponentResource):
         lb = MirrorLoadBalancer(name, MirrorLoadBalancerArgs(
             region=args.region, subnet_ids=args.placement.subnet_ids, vpc_id=args.placement.vpc_id,
             security_group_id=net.lb_security_group_id, certificate_arn=certificate.certificate_arn,
-            instance_ids=[h.instance_id for h in hosts], internal=not public, tags=tags), opts=child)
+            internal=not public, tags=tags), opts=child)
         serving: list[pulumi.Resource] = [lb]
         if tls_config.hosted_zone_id:
             serving.append(aws.route53.Record(

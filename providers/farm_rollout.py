@@ -67,15 +67,35 @@ class UpgradeWindowArgs:
     ca_bundle: Optional[pulumi.Input[str]] = None
 
 
+def upgrade_impact(installed: Optional[str], configured: str, farm: bool, key: str) -> Optional[str]:
+    """What clients will notice of this version change, said at preview (None: nothing changes)."""
+    kind = upgrade_kind(installed, configured)
+    if kind == "bugfix" and farm:
+        return (f"{key}: {installed} -> {configured} is a bug-fix upgrade: the farm upgrades one node at a time "
+                "in upgrade mode and keeps serving")
+    if kind in ("bugfix", "feature"):
+        how = "every node stops" if farm else "the node upgrades in place"
+        return (f"{key}: {installed} -> {configured}: {how}; the mirror is unavailable until Bitbucket runs "
+                f"{configured}" + ("" if kind == "bugfix" else " (only bug-fix upgrades can roll)"))
+    return None
+
+
 class UpgradeWindowProvider(BitbucketProvider):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        installed, configured = olds.get("version"), news.get("version")
-        if installed and not is_unknown(configured) and upgrade_kind(installed, configured) == "downgrade":
+        installed, configured, key = olds.get("version"), news.get("version"), news.get("version_key")
+        if not installed or is_unknown(configured):
+            return CheckResult({**news, "impact": None}, [])
+        if upgrade_kind(installed, configured) == "downgrade":
             return CheckResult(news, [CheckFailure("version", (
-                f"{news.get('version_key')}: {configured} is older than the installed {installed}; Bitbucket "
+                f"{key}: {configured} is older than the installed {installed}; Bitbucket "
                 f"cannot be downgraded in place. Set it back to {installed} (or newer); going back means "
                 "restoring the home volumes from a backup taken before the upgrade"))])
-        return CheckResult(news, [])
+        # Check runs at preview: the impact shows in its diff, and on the console where the CLI shows
+        # provider output.
+        impact = upgrade_impact(installed, configured, bool(news.get("farm")), str(key))
+        if impact:
+            say(f"warning: {impact}")
+        return CheckResult({**news, "impact": impact}, [])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = any(olds.get(k) != news.get(k) for k in input_names(UpgradeWindowArgs))
@@ -264,14 +284,14 @@ class NodeReturnProvider(_TargetsProvider):
         say(f"{props['node']} is back in the load balancer")
 
     def wait_listed(self, props: dict[str, Any]) -> None:
-        """The farm lists this node, on the configured version: it joined the cluster."""
+        """The farm lists this node, on the configured version (any, without one): it joined the cluster."""
         deadline = Deadline(self.farm_timeout_s)
         seen: list = []
         with self.client(props["mirror_url"], props.get("ca_bundle")) as mirror:
             while True:
                 seen = mirror.get(FARM_NODES) or []
                 mine = [n for n in seen if (n.get("address") or {}).get("address") == props["address"]]
-                if mine and mine[0].get("buildVersion") == props["version"]:
+                if mine and props.get("version") in (None, mine[0].get("buildVersion")):
                     return
                 if deadline.passed:
                     found = mine[0].get("buildVersion") if mine else "not listed"
@@ -284,3 +304,77 @@ class NodeReturnProvider(_TargetsProvider):
 class NodeReturn(Resource, module="bitbucket", name="NodeReturn"):
     def __init__(self, name: str, args: NodeTargetsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(NodeReturnProvider(), name, inputs_of(args), opts)
+
+
+# --- instance changes that stop a node (instance type) -------------------------------------------
+@dataclass
+class InstanceChangeArgs:
+    """A node around a change that stops its instance: `instance_type` is what, when it changes,
+    makes EC2 stop and start the instance."""
+    region: pulumi.Input[str]
+    target_groups: pulumi.Input[list[dict]]
+    node: str
+    instance_type: str
+    timeout_s: int = 600
+    # InstanceStopDrain: the node's tags, by which it finds the instance (it runs before the
+    # instance changes, so it cannot take the instance's id as an input).
+    instance_tags: Optional[dict[str, str]] = None
+    # InstanceStartReturn: the instance, and where the farm lists it.
+    instance_id: Optional[pulumi.Input[str]] = None
+    mirror_url: Optional[pulumi.Input[str]] = None
+    address: Optional[pulumi.Input[str]] = None
+    farm: bool = False
+    ca_bundle: Optional[pulumi.Input[str]] = None
+
+
+class InstanceStopDrainProvider(_TargetsProvider):
+    """Before EC2 stops the instance for a new type: the node leaves its load balancer, drained."""
+
+    def ec2(self, region: str):
+        import boto3
+        return boto3.client("ec2", region_name=region)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = any(olds.get(k) != news.get(k) for k in input_names(InstanceChangeArgs))
+        return DiffResult(changes=changed, replaces=[], delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(f"stop-drain-{props['node']}", dict(props))   # a new node serves nothing yet
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if olds.get("instance_type") != news.get("instance_type"):
+            for instance_id in self.instances(news):
+                self.drain({**news, "instance_id": instance_id})
+        return UpdateResult(dict(news))
+
+    def instances(self, props: dict[str, Any]) -> list[str]:
+        filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in sorted(props["instance_tags"].items())]
+        filters.append({"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]})
+        pages = self.ec2(props["region"]).get_paginator("describe_instances").paginate(Filters=filters)
+        return sorted(i["InstanceId"] for page in pages for r in page["Reservations"] for i in r["Instances"])
+
+
+class InstanceStopDrain(Resource, module="bitbucket", name="InstanceStopDrain"):
+    def __init__(self, name: str, args: InstanceChangeArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(InstanceStopDrainProvider(), name, inputs_of(args), opts)
+
+
+class InstanceStartReturnProvider(NodeReturnProvider):
+    """Once the instance runs its new type: back in the load balancer, healthy, and in the farm."""
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = any(olds.get(k) != news.get(k) for k in input_names(InstanceChangeArgs))
+        return DiffResult(changes=changed, replaces=[], delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(f"start-return-{props['instance_id']}", dict(props))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if olds.get("instance_type") != news.get("instance_type"):
+            self.restore({**news, "version": None})   # Bitbucket restarts on the version it had
+        return UpdateResult(dict(news))
+
+
+class InstanceStartReturn(Resource, module="bitbucket", name="InstanceStartReturn"):
+    def __init__(self, name: str, args: InstanceChangeArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(InstanceStartReturnProvider(), name, inputs_of(args), opts)

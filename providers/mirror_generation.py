@@ -17,7 +17,7 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-from .base import input_names, inputs_of, is_unknown
+from .base import input_names, inputs_of, is_unknown, say
 from .urls import normalise_base_url
 
 REBUILT_BY = ("display_name", "base_url", "primary_url")
@@ -29,6 +29,15 @@ class MirrorGenerationArgs:
     base_url: pulumi.Input[str]
     primary_url: pulumi.Input[str]
     mirror_all: pulumi.Input[bool] = False
+    # The site's config key ("mirrors[0]"), for the warning at preview; it decides nothing.
+    config_key: str = "mirrors[?]"
+
+
+def config_keys(site_key: str, reasons: list[str]) -> list[str]:
+    """The stack config keys a user wrote, for the inputs that need a new mirror."""
+    names = {"display_name": f"{site_key}.displayName", "base_url": f"{site_key}.baseUrl",
+             "primary_url": "primary.url", "mirror_all": f"{site_key}.mirrorAll"}
+    return [names[r] for r in reasons]
 
 
 def _same(key: str, old: Any, new: Any) -> bool:
@@ -47,7 +56,17 @@ def rebuild_reasons(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
 
 class MirrorGenerationProvider(ResourceProvider):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        return CheckResult(news, [])
+        # Check runs at preview: the warning shows in this resource's diff, and on the console where
+        # the CLI shows provider output.
+        reasons = rebuild_reasons(olds, news) if olds else []
+        impact = None
+        if reasons:
+            keys = ", ".join(config_keys(str(news.get("config_key")), reasons))
+            impact = (f"{keys} changed: the mirror is rebuilt: every home volume of the site is replaced, the new "
+                      "mirror is approved on the primary and the old one removed, and its repositories are "
+                      "synchronised again from scratch")
+            say(f"warning: {impact}")
+        return CheckResult({**news, "impact": impact}, [])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = rebuild_reasons(olds, news)

@@ -76,3 +76,65 @@ def test_a_single_nginx_node_has_no_load_balancer_to_drain():
     assert not [r for r in run.resources if r.typ in (DYN + "NodeDrain", DYN + "NodeReturn", DYN + "UpgradeFinish")]
     assert run.depends_on(named(run, "syd-node0-stage"), named(run, "syd-upgrade"))
     assert named(run, "syd-upgrade").inputs["farm"] is False
+
+
+def _farm_with(**changes) -> ProgramRun:
+    config, secret_keys = stack_file_config(STACKS / "farm-3.yaml")
+    mirrors = json.loads(config["bitbucket-mirrors:mirrors"])
+    mirrors[0].update(changes)
+    config["bitbucket-mirrors:mirrors"] = json.dumps(mirrors)
+    return run_program(config=config, secret_keys=secret_keys)
+
+
+def test_every_node_checks_the_target_versions_runtime_before_any_node_is_stopped(farm):
+    window = named(farm, "iad-upgrade")
+    for i in range(3):
+        check = named(farm, f"iad-node{i}-preflight")
+        assert farm.depends_on(window, check)
+        assert farm.depends_on(named(farm, f"iad-node{i}-stop-for-upgrade"), check)
+        assert check.inputs["create"] == "sudo bash -s -- --preflight"
+        script = check.inputs["stdin"]
+        assert "VERSION=9.4.16" in script and "JAVA_MAJOR=17" in script and "GIT_MIN=2.31.0" in script
+        assert check.inputs["triggers"] == ["9.4.16"]
+    # A new version runs every check again, with that version's floors.
+    upgraded = _farm_with(bitbucketVersion="9.5.0")
+    for i in range(3):
+        check = named(upgraded, f"iad-node{i}-preflight")
+        assert check.inputs["triggers"] == ["9.5.0"] and "VERSION=9.5.0" in check.inputs["stdin"]
+
+
+def test_instances_change_one_at_a_time_each_drained_first_and_back_before_the_next(farm):
+    for i in range(3):
+        leave, back = named(farm, f"iad-node{i}-stop-drain"), named(farm, f"iad-node{i}-start-return")
+        instance = named(farm, f"iad-node{i}-instance")
+        assert farm.depends_on(instance, leave) and farm.depends_on(back, instance)
+        assert back.inputs["instance_id"] == instance.id
+        # The drain finds the instance by tags the instance really carries.
+        assert leave.inputs["instance_tags"].items() <= instance.inputs["tags"].items()
+        assert leave.inputs["instance_tags"]["Name"] == f"iad-node{i}"
+        assert leave.inputs["instance_type"] == back.inputs["instance_type"] == instance.inputs["instanceType"]
+        assert [g["port"] for g in leave.inputs["target_groups"]] == [7990, 7999]
+        if i:
+            assert farm.depends_on(leave, named(farm, f"iad-node{i - 1}-start-return"))
+            assert not farm.depends_on(named(farm, f"iad-node{i - 1}-instance"), leave)
+
+
+def test_an_instance_type_change_touches_only_the_instances_and_their_drain_and_return(farm):
+    bigger = _farm_with(instanceType="m6i.4xlarge")
+    before = {r.urn: r.inputs for r in farm.resources}
+    changed = {r.name for r in bigger.resources if before.get(r.urn) != r.inputs}
+    assert changed == {f"iad-node{i}-{step}" for i in range(3) for step in ("instance", "stop-drain", "start-return")}
+
+
+def test_a_larger_home_grows_each_filesystem_online_and_touches_nothing_else(farm):
+    larger = _farm_with(homeVolumeGb=500)
+    before = {r.urn: r.inputs for r in farm.resources}
+    changed = {r.name for r in larger.resources if before.get(r.urn) != r.inputs}
+    assert changed == {f"iad-node{i}-{step}" for i in range(3) for step in ("home", "grow-home")}
+    for i in range(3):
+        grow = named(larger, f"iad-node{i}-grow-home")
+        (home,) = [r for r in larger.resources if r.name == f"iad-node{i}-home" and r.typ == "aws:ebs/volume:Volume"]
+        assert home.inputs["size"] == 500
+        assert grow.inputs["create"] == "sudo xfs_growfs /var/atlassian/application-data/bitbucket"
+        assert grow.inputs["triggers"] == [500]
+        assert larger.depends_on(grow, home) and larger.depends_on(grow, named(larger, f"iad-node{i}-install"))

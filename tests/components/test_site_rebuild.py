@@ -61,4 +61,5 @@ def test_turning_mirror_all_on_rebuilds_nothing(before):
 def test_the_generation_sees_the_values_bitbucket_fixes_at_setup(before):
     generation = before.one("pulumi-python:dynamic/bitbucket:MirrorGeneration", "fra-generation")
     assert {k: v for k, v in generation.inputs.items() if k != "__provider"} == {"display_name": "fra", "base_url": "https://mirror-fra.example.com",
-                                 "primary_url": "https://bitbucket.example.com", "mirror_all": False}
+                                 "primary_url": "https://bitbucket.example.com", "mirror_all": False,
+                                 "config_key": "mirrors[1]"}

@@ -93,11 +93,19 @@ class Host:
             (staging / name).write_text(text)
         self.env["FAKE_ARCHIVE"] = str(self.archive(spec.bitbucket_version))
 
-    def run(self, **env: str) -> subprocess.CompletedProcess:
+    def run(self, *args: str, **env: str) -> subprocess.CompletedProcess:
         script = self.root / STAGING_DIR.lstrip("/") / StagedFile.INSTALL_SCRIPT
         environment = {**os.environ, "BBM_ROOT": str(self.root), "SHIM_LOG": str(self.log),
                        "PATH": f"{self.shims}:{os.environ['PATH']}", **self.env, **env}
-        return subprocess.run(["bash", str(script)], capture_output=True, text=True, env=environment, timeout=60)
+        return subprocess.run(["bash", str(script), *args], capture_output=True, text=True, env=environment,
+                              timeout=60)
+
+    def preflight(self, spec: InstallSpec, **env: str) -> subprocess.CompletedProcess:
+        """As the site's preflight runs it: the script on stdin, nothing staged for it."""
+        environment = {**os.environ, "BBM_ROOT": str(self.root), "SHIM_LOG": str(self.log),
+                       "PATH": f"{self.shims}:{os.environ['PATH']}", **env}
+        return subprocess.run(["bash", "-s", "--", "--preflight"], input=render_install_script(spec),
+                              capture_output=True, text=True, env=environment, timeout=60)
 
     def path(self, absolute: str) -> Path:
         return self.root / absolute.lstrip("/")
@@ -187,6 +195,31 @@ def test_old_runtime_is_refused_before_anything_is_installed(host, env, message)
     result = host.run(**env)
     assert result.returncode != 0 and message in result.stderr
     assert not host.path(CURRENT).exists() and calls(host.log, "mkfs.xfs") == []
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"JAVA_VERSION": "11.0.20"}, "Java 17 or newer is required by Bitbucket 9.5.0, found '11'"),
+    ({"GIT_VERSION": "2.25.1"}, "Git 2.31.0 or newer is required by Bitbucket 9.5.0, found '2.25.1'"),
+    ({"SSH_VERSION": "7.1"}, "OpenSSH 7.2 or newer is required for mirror synchronisation, found '7.1'"),
+])
+def test_preflight_refuses_a_runtime_the_target_version_cannot_use_while_bitbucket_keeps_running(host, env, message):
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
+    assert host.run().returncode == 0
+    host.log.unlink()
+    result = host.preflight(InstallSpec("9.5.0", VOLUME, "acm"), **env)
+    assert result.returncode != 0 and message in result.stderr
+    assert calls(host.log, "systemctl") == [] and os.readlink(host.path(CURRENT)) == "9.4.16"
+
+
+def test_preflight_on_a_ready_node_installs_the_runtime_and_touches_nothing_of_bitbucket(host):
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
+    assert host.run().returncode == 0
+    host.log.unlink()
+    result = host.preflight(InstallSpec("9.5.0", VOLUME, "acm"))
+    assert result.returncode == 0, result.stderr
+    assert "node ready for Bitbucket 9.5.0" in result.stderr
+    assert calls(host.log, "dnf") and calls(host.log, "systemctl") == [] and calls(host.log, "mount") == []
+    assert calls(host.log, "curl") == [] and os.readlink(host.path(CURRENT)) == "9.4.16"
 
 
 def test_unsupported_os_is_refused(host):

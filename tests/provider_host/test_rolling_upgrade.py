@@ -8,6 +8,7 @@ restarts the emulated node on the new version, which joins the farm only in upgr
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import boto3
@@ -50,8 +51,12 @@ class Farm:
         emu.state.accept(self.mirror.request_id)
         ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
         vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
-        self.instances = [i["InstanceId"] for i in ec2.run_instances(
-            ImageId=ami, MinCount=3, MaxCount=3, InstanceType="m6i.xlarge")["Instances"]]
+        self.ec2 = ec2
+        self.instances = [ec2.run_instances(
+            ImageId=ami, MinCount=1, MaxCount=1, InstanceType="m6i.xlarge", TagSpecifications=[{
+                "ResourceType": "instance", "Tags": [{"Key": "Name", "Value": f"fra-node{i}"},
+                                                     {"Key": "bitbucket-mirrors:site", "Value": "fra"}]}],
+        )["Instances"][0]["InstanceId"] for i in range(3)]
         self.groups = []
         for label, port in (("https", 7990), ("ssh", 7999)):
             arn = elbv2.create_target_group(Name=f"fra-{label}", Protocol="TCP", Port=port, VpcId=vpc,
@@ -188,3 +193,88 @@ def test_without_upgrade_mode_a_newer_node_cannot_join(emu, farm):
     farm, _ = farm
     assert farm.mirror.start_node(farm.mirror.farm_nodes[0], NEW) is False
     assert farm.serving() == [1, 2]
+
+
+RESIZE = Path(__file__).with_name("instance_change_program.py")
+RESIZE_ORDER = [f"fra-node{i}-{step}" for i in range(3) for step in ("stop-drain", "start-return")]
+
+
+def resize(engine: Engine, farm: Farm, instance_type: str, state: dict[str, ResourceState]) -> None:
+    """`pulumi up` after an instanceType change: each node's drain, then the instance's update as
+    pulumi-aws does it (stop, modify, start: EC2 changes a type only while stopped), then its return."""
+    config = {**farm.config(OLD), "instanceType": instance_type}
+    run = run_program(config={"hosttest:rollout": json.dumps(config)}, program=RESIZE)
+    resources = {r.name: {"urn": r.urn, "news": _reveal(r.wire_inputs)} for r in run.resources}
+    for name in RESIZE_ORDER:
+        old = state.get(name)
+        inputs, failures = engine.check(resources[name]["urn"], resources[name]["news"],
+                                        olds=old.inputs if old else {})
+        assert failures == [], failures
+        if old is None:
+            state[name] = engine.create(resources[name]["urn"], inputs)
+        elif engine.diff(old, inputs).changes == proto.DiffResponse.DIFF_SOME:
+            state[name] = engine.update(old, inputs)
+            farm.observe(name)
+        if name.endswith("-stop-drain"):
+            farm.change_type(int(name.split("node")[1][0]), instance_type)
+
+
+def _change_type(self: Farm, i: int, instance_type: str) -> None:
+    instance = self.instances[i]
+    current = self.ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+    if current["InstanceType"] == instance_type:
+        return                                   # nothing for pulumi-aws to update
+    assert i not in self.serving(), f"node {i} would stop while the load balancer still sends it clients"
+    self.ec2.stop_instances(InstanceIds=[instance])
+    self.mirror.farm_nodes[i].joined = False     # Bitbucket stops with the instance
+    self.observe(f"stopped {i}")
+    self.ec2.modify_instance_attribute(InstanceId=instance, InstanceType={"Value": instance_type})
+    self.ec2.start_instances(InstanceIds=[instance])
+    assert self.mirror.start_node(self.mirror.farm_nodes[i], self.mirror.farm_nodes[i].version)
+
+
+Farm.change_type = _change_type
+
+
+def test_an_instance_type_change_stops_one_node_at_a_time_each_drained_first(emu, farm, start_host):
+    farm, env = farm
+    state: dict[str, ResourceState] = {}
+    resize(started(start_host, env, emu, farm), farm, "m6i.xlarge", state)    # the farm as created
+    assert farm.events == []
+
+    resize(started(start_host, env, emu, farm), farm, "m6i.2xlarge", state)
+    assert farm.events == [step for i in range(3)
+                           for step in (f"fra-node{i}-stop-drain", f"stopped {i}", f"fra-node{i}-start-return")]
+    assert farm.fewest_serving >= 2
+    types = {i["InstanceType"] for r in farm.ec2.describe_instances(InstanceIds=farm.instances)["Reservations"]
+             for i in r["Instances"]}
+    assert types == {"m6i.2xlarge"} and farm.serving() == [0, 1, 2]
+
+    farm.events.clear()
+    resize(started(start_host, env, emu, farm), farm, "m6i.2xlarge", state)   # nothing changed: nobody leaves
+    assert farm.events == [] and farm.serving() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("farm_of, new, says", [
+    (True, "9.5.0", "mirrors[1].bitbucketVersion: 9.4.16 -> 9.5.0: every node stops; the mirror is unavailable "
+                    "until Bitbucket runs 9.5.0 (only bug-fix upgrades can roll)"),
+    (True, "9.4.17", "mirrors[1].bitbucketVersion: 9.4.16 -> 9.4.17 is a bug-fix upgrade: the farm upgrades one "
+                     "node at a time in upgrade mode and keeps serving"),
+    (False, "9.4.17", "mirrors[1].bitbucketVersion: 9.4.16 -> 9.4.17: the node upgrades in place; the mirror is "
+                      "unavailable until Bitbucket runs 9.4.17"),
+])
+def test_preview_says_what_clients_will_notice_of_an_upgrade(emu, farm, start_host, farm_of, new, says):
+    farm, env = farm
+    engine = started(start_host, env, emu, farm)
+    window = registrations(farm, OLD)["fra-upgrade"]
+    old_inputs, _ = engine.check(window["urn"], {**window["news"], "farm": farm_of})
+    assert old_inputs.get("impact") is None                          # the first install: nothing to say
+    news = {**registrations(farm, new)["fra-upgrade"]["news"], "farm": farm_of}
+    inputs, failures = engine.check(window["urn"], news, olds=old_inputs)
+    assert failures == [] and inputs["impact"] == says
+    # Also on the host's console output, which the CLI shows with the provider's messages.
+    deadline = time.monotonic() + 5
+    while f"warning: {says}" not in engine.host.stderr and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert f"warning: {says}" in engine.host.stderr
+    assert zdu_calls(emu) == (0, 0)                                   # preview changes nothing

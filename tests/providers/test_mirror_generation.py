@@ -39,3 +39,28 @@ def test_each_generation_is_new_and_survives_updates_and_refresh():
     updated = provider.update(first.id, OLD, {**OLD, "mirror_all": True})
     assert updated.outs["generation"] == first.id and updated.outs["mirror_all"] is True
     assert provider.read(first.id, first.outs).outs["generation"] == first.id
+
+
+@pytest.mark.parametrize("olds, change, keys", [
+    (OLD, {"display_name": "Sydney mirror"}, "mirrors[2].displayName changed"),
+    (OLD, {"base_url": "https://mirror-au.example.com"}, "mirrors[2].baseUrl changed"),
+    (OLD, {"primary_url": "https://git.example.com"}, "primary.url changed"),
+    ({**OLD, "mirror_all": True}, {"mirror_all": False}, "mirrors[2].mirrorAll changed"),
+])
+def test_preview_warns_naming_the_key_that_rebuilds_the_mirror(capsys, olds, change, keys):
+    news = {**olds, **change, "config_key": "mirrors[2]"}
+    checked = MirrorGenerationProvider().check({**olds, "config_key": "mirrors[2]"}, news)
+    assert checked.failures == []
+    assert checked.inputs["impact"].startswith(keys)
+    assert "synchronised again from scratch" in checked.inputs["impact"]
+    assert f"warning: {keys}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("olds, news", [
+    ({}, OLD),                                                          # a new site: nothing to rebuild
+    (OLD, {**OLD, "base_url": "https://MIRROR-SYD.example.com:443/"}),  # the same URL
+    (OLD, {**OLD, "mirror_all": True}),                                 # selected -> all
+])
+def test_no_warning_where_the_mirror_stays(capsys, olds, news):
+    checked = MirrorGenerationProvider().check(olds, {**news, "config_key": "mirrors[0]"})
+    assert checked.inputs["impact"] is None and capsys.readouterr().err == ""
