@@ -14,6 +14,7 @@ stack without restarting a mirror.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
@@ -62,10 +63,16 @@ class AlarmTopics(pulumi.ComponentResource):
             topic = aws.sns.Topic(f"{name}-{region}", region=region,
                                   tags={"bitbucket-mirrors:stack": name}, opts=child)
             self.arns[region] = topic.arn
-            for i, address in enumerate(sorted(emails[region])):
-                aws.sns.TopicSubscription(f"{name}-{region}-email{i}", topic=topic.arn, protocol="email",
-                                          endpoint=address, region=region, opts=child)
+            for address in sorted(emails[region]):
+                # Named by the address, not its place in a list: adding someone leaves every other
+                # subscription (and its confirmation) as it is.
+                aws.sns.TopicSubscription(f"{name}-{region}-email-{_digest(address)}", topic=topic.arn,
+                                          protocol="email", endpoint=address, region=region, opts=child)
         self.register_outputs({"arns": self.arns})
+
+
+def _digest(address: str) -> str:
+    return hashlib.sha256(address.strip().lower().encode()).hexdigest()[:12]
 
 
 def site_topic(site: Site, topics: Optional[AlarmTopics]) -> Optional[pulumi.Input[str]]:

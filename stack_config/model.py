@@ -175,7 +175,10 @@ CertificateArn = Annotated[str, AfterValidator(_regex(
     "an ACM certificate ARN such as arn:aws:acm:ap-southeast-2:123456789012:certificate/..."))]
 Version = Annotated[str, AfterValidator(_regex(r"^\d+\.\d+\.\d+$", "a Bitbucket version MAJOR.MINOR.PATCH such as 9.4.16")),
                    AfterValidator(_supported_version)]
-Region = Annotated[str, AfterValidator(_regex(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$",
+# The region names of AWS's partitions (botocore's endpoints.json `regionRegex`, a test keeps them in step).
+REGION_PATTERN = (r"^(?:(?:us|eu|ap|sa|ca|me|af|il|mx|cn)-[a-z]+|us-gov-[a-z]+|us-iso[bef]?-[a-z]+|eu-isoe-[a-z]+"
+                  r"|eusc-de-[a-z]+)-\d+$")
+Region = Annotated[str, AfterValidator(_regex(REGION_PATTERN,
                                                "an AWS region name such as eu-central-1"))]
 Sha256 = Annotated[str, AfterValidator(_regex(r"^[0-9a-f]{64}$", "a sha256 hex digest (64 lower-case hex digits)"))]
 

@@ -15,4 +15,9 @@ def synced(text: str) -> str:
 
 
 if __name__ == "__main__":
-    README.write_text(synced(README.read_text()))
+    import sys
+    current = README.read_text()
+    if "--check" in sys.argv[1:]:   # CI-style: say whether README is stale, write nothing
+        sys.exit(0 if synced(current) == current else "README's config reference is stale: run "
+                 "`venv/bin/python -m stack_config.readme_sync`")
+    README.write_text(synced(current))

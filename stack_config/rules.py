@@ -26,17 +26,40 @@ def _admin_cidr_problems(at: str, network: Network) -> list[Problem]:
 
 
 def _region_problems(i: int, mirror: Mirror, stack: StackModel, aws_region: Optional[str]) -> list[Problem]:
+    return _certificate_region_problems(i, mirror, aws_region) + _placement_region_problems(i, mirror, stack, aws_region)
+
+
+def _certificate_region_problems(i: int, mirror: Mirror, aws_region: Optional[str]) -> list[Problem]:
+    """A load balancer can only use an ACM certificate of its own region."""
+    arn, region = mirror.tls.certificate_arn, mirror.region or aws_region
+    if arn is None or region is None or arn.split(":")[3] == region:
+        return []
+    return [Problem(f"mirrors[{i}].tls.certificateArn",
+                    f"the certificate is in {arn.split(':')[3]}, but mirrors[{i}] ({mirror.name}) runs in {region}: "
+                    "a load balancer can only use an ACM certificate of its own region; import or request the "
+                    f"certificate in {region}, or leave certificateArn out and set tls.hostedZoneId to have one created")]
+
+
+def _placement_region_problems(i: int, mirror: Mirror, stack: StackModel, aws_region: Optional[str]) -> list[Problem]:
     at = f"mirrors[{i}]"
     if mirror.region is None:
         if aws_region is None:
             return [Problem(f"{at}.region", "no region: set aws:region for the stack "
                                             f"(pulumi config set aws:region <region>) or {at}.region for this site")]
         return []
-    if aws_region is None or mirror.region == aws_region:
+    # The stack-wide ids name resources of one region: aws:region's, or without it the first site's
+    # that uses them.
+    owner, named = aws_region, "the stack's aws:region"
+    if owner is None:
+        users = [(k, m) for k, m in enumerate(stack.mirrors) if inherited_placement_keys(m, stack.network)]
+        if users:
+            k, first = users[0]
+            owner, named = first.region, f"mirrors[{k}].region"
+    if owner is None or mirror.region == owner:
         return []
     return [Problem(f"{at}.region",
-                    f"'{mirror.region}' differs from the stack's aws:region '{aws_region}', but the site would use "
-                    f"network.{key}, which names {aws_region} resources: set {at}.network.{key} for {mirror.region} "
+                    f"'{mirror.region}' differs from {named} '{owner}', but the site would use "
+                    f"network.{key}, which names {owner} resources: set {at}.network.{key} for {mirror.region} "
                     f"(or {at}.network.vpcId: null and subnetIds: [] for that region's default VPC)")
             for key in inherited_placement_keys(mirror, stack.network)]
 

@@ -193,9 +193,12 @@ class ProgramMocks(pulumi.runtime.Mocks):
         if token == "aws:ec2/getVpc:getVpc":
             if args.args.get("id"):   # a configured VPC: the lookup answers for that one
                 return {"id": args.args["id"], "cidrBlock": "10.100.0.0/16", "default": False}
-            return {"id": "vpc-0default000000001", "cidrBlock": "172.31.0.0/16", "default": True}
+            return {"id": default_vpc_of(args.args.get("region")), "cidrBlock": "172.31.0.0/16", "default": True}
         if token == "aws:ec2/getSubnets:getSubnets":
-            return {"ids": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2", "subnet-0ccccccccccccccc3"]}
+            vpc = args.args["filters"][0]["values"][0]
+            if vpc == default_vpc_of(MOCK_DEFAULT_REGION) or not vpc.startswith("vpc-0default"):
+                return {"ids": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2", "subnet-0ccccccccccccccc3"]}
+            return {"ids": [f"subnet-{vpc[4:]}{n}" for n in "abc"]}   # each region's default VPC has its own
         if token == "aws:ec2/getAmi:getAmi":
             return {"id": "ami-0mock0000000000001", "architecture": "x86_64",
                     "region": args.args.get("region") or MOCK_DEFAULT_REGION}
@@ -204,6 +207,13 @@ class ProgramMocks(pulumi.runtime.Mocks):
         if token == "aws:index/getRegion:getRegion":
             return {"name": "ap-southeast-2", "region": "ap-southeast-2"}
         return {}
+
+
+def default_vpc_of(region: Optional[str]) -> str:
+    """Each region has a default VPC of its own (one id for the stacks' usual regions, as before)."""
+    if region in (None, MOCK_DEFAULT_REGION, "eu-central-1"):
+        return "vpc-0default000000001"
+    return "vpc-0default" + hashlib.sha256(region.encode()).hexdigest()[:9]
 
 
 def _dynamic_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:

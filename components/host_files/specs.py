@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional
 from urllib.parse import urlsplit
 
+from stack_config.model import REGION_PATTERN
+
 from .runtime import supported_runtime
 
 STAGING_DIR = "/opt/bitbucket-mirror/staging"
@@ -63,7 +65,7 @@ class FarmSpec:
     def __post_init__(self) -> None:
         _require(bool(_TOKEN.match(self.group_name)), "group_name", "letters, digits, '.', '_' or '-'")
         _require(len(self.group_password) >= 16, "group_password", "at least 16 characters")
-        _require(bool(re.fullmatch(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}", self.region)), "region", "an AWS region")
+        _require(bool(re.match(REGION_PATTERN, self.region)), "region", "an AWS region")
         _require(bool(re.fullmatch(r"[\w+=,.@-]{1,64}", self.iam_role)), "iam_role", "an IAM role name")
         _require(bool(re.fullmatch(r"[A-Za-z0-9:._-]{1,128}", self.tag_key)), "tag_key", "an EC2 tag key")
         _require(bool(_TOKEN.match(self.tag_value)), "tag_value", "letters, digits, '.', '_' or '-'")
@@ -149,7 +151,7 @@ class MetricsSpec:
     home_dir: str = HOME_DIR
 
     def __post_init__(self) -> None:
-        _require(bool(re.fullmatch(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}", self.region)), "region", "an AWS region")
+        _require(bool(re.match(REGION_PATTERN, self.region)), "region", "an AWS region")
         for name in ("site", "node", "namespace"):
             _require(bool(_TOKEN.match(getattr(self, name))), name, "letters, digits, '.', '_' or '-'")
         _require(bool(_PATH.match(self.home_dir)), "home_dir", "an absolute path")

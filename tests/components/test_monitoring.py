@@ -165,3 +165,85 @@ def test_adding_monitoring_changes_nothing_that_exists(stack):
     added = {r.typ for r in after.resources if r.urn not in old}
     assert "aws:cloudwatch/metricAlarm:MetricAlarm" in added
     assert not added & {INSTANCE, "aws:ebs/volume:Volume", "aws:ec2/volumeAttachment:VolumeAttachment"}
+
+
+# What each alarm means, as an operator reads it: (namespace, metric, statistic, comparison,
+# threshold, evaluation minutes, missing data). A flipped comparison fires on every healthy node.
+EXPECTED = {
+    "degraded": ("AWS/NetworkELB", "HealthyHostCount", "Minimum", "LessThanThreshold", 3, 3, "missing"),
+    "down": ("AWS/NetworkELB", "HealthyHostCount", "Maximum", "LessThanThreshold", 1, 2, "breaching"),
+    "system-check": ("AWS/EC2", "StatusCheckFailed_System", "Maximum", "GreaterThanOrEqualToThreshold", 1, 2, "missing"),
+    "instance-check": ("AWS/EC2", "StatusCheckFailed_Instance", "Maximum", "GreaterThanOrEqualToThreshold", 1, 3,
+                       "missing"),
+    "home-used": ("BitbucketMirrors", "HomeUsedPercent", "Maximum", "GreaterThanThreshold", 85, 5, "missing"),
+    "not-running": ("BitbucketMirrors", "StatusRunning", "Maximum", "LessThanThreshold", 1, 5, "breaching"),
+}
+
+
+def test_every_alarm_means_what_its_name_says(run):
+    seen = set()
+    for alarm in run.of_type(ALARM):
+        kind = next(k for k in EXPECTED if alarm.name.endswith(f"-{k}"))
+        i = alarm.inputs
+        assert (i["namespace"], i["metricName"], i["statistic"], i["comparisonOperator"], i["threshold"],
+                i["evaluationPeriods"] * i["period"] // 60, i["treatMissingData"]) == EXPECTED[kind], alarm.name
+        seen.add(kind)
+    assert seen == set(EXPECTED)
+
+
+def test_statistics_and_comparisons_are_values_cloudwatch_knows(run):
+    # botocore's validator does not check enums: compare with the model's lists directly.
+    members = botocore.session.get_session().get_service_model("cloudwatch").operation_model(
+        "PutMetricAlarm").input_shape.members
+    for alarm in run.of_type(ALARM):
+        assert alarm.inputs["statistic"] in members["Statistic"].enum
+        assert alarm.inputs["comparisonOperator"] in members["ComparisonOperator"].enum
+        # TreatMissingData is a plain string in the model; CloudWatch documents these four.
+        assert alarm.inputs["treatMissingData"] in {"breaching", "notBreaching", "ignore", "missing"}
+
+
+def test_each_node_publishes_under_the_dimensions_and_region_its_alarms_watch(run):
+    from tests.components.test_program import staged_files
+    for alarm in run.of_type(ALARM):
+        if alarm.inputs["namespace"] != "BitbucketMirrors":
+            continue
+        node = alarm.inputs["dimensions"]["Node"]
+        script = staged_files(run, f"{node}-metrics")["publish-metrics.sh"]
+        assert f"REGION={alarm.inputs['region']}\n" in script
+        assert f"SITE={alarm.inputs['dimensions']['Site']}\n" in script and f"NODE={node}\n" in script
+        assert "NAMESPACE=BitbucketMirrors\n" in script
+
+
+def test_a_removed_node_stops_its_publisher(run):
+    for command in run.of_type("command:remote:Command"):
+        if command.name.endswith("-metrics"):
+            assert command.inputs["delete"] == "sudo systemctl disable --now bitbucket-mirror-metrics.timer || true"
+
+
+def test_a_single_node_behind_a_load_balancer_alarms_when_it_is_down_and_has_no_degraded_alarm():
+    config, secret_keys = stack_file_config(STACKS / "single-acm.yaml")
+    config["bitbucket-mirrors:monitoring"] = json.dumps({"emails": ["ops@example.com"]})
+    names = {a.name for a in run_program(config=config, secret_keys=secret_keys).of_type(ALARM)}
+    site = json.loads(config["bitbucket-mirrors:mirrors"])[0]["name"]
+    assert {f"{site}-https-down", f"{site}-ssh-down"} <= names
+    assert not [n for n in names if n.endswith("-degraded")]
+
+
+def test_adding_a_subscriber_leaves_the_other_subscriptions_as_they_are(run):
+    config, secret_keys = stack_file_config(STACKS / "monitored.yaml")
+    config["bitbucket-mirrors:monitoring"] = json.dumps(
+        {"emails": ["aardvark@example.com", "mirror-oncall@example.com"], "homeUsedPercentAlarm": 85})
+    after = run_program(config=config, secret_keys=secret_keys)
+    subscription = "aws:sns/topicSubscription:TopicSubscription"
+    before = {s.urn: s.inputs for s in run.of_type(subscription)}
+    now = {s.urn: s.inputs for s in after.of_type(subscription)}
+    assert before and all(now.get(urn) == inputs for urn, inputs in before.items())
+    assert sorted(s["endpoint"] for s in now.values()) == ["aardvark@example.com", "mirror-oncall@example.com"]
+
+
+def test_each_subscription_is_made_in_its_topics_region(run):
+    topics = {t.id: t.inputs["region"] for t in run.of_type("aws:sns/topic:Topic")}
+    topics.update({t.outputs.get("arn"): t.inputs["region"] for t in run.of_type("aws:sns/topic:Topic")})
+    subscriptions = run.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert subscriptions and all(s.inputs["region"] == topics[s.inputs["topic"]] == "eu-central-1"
+                                 for s in subscriptions)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import ProgramRun, RecordedResource, run_program, stack_file_config
+from tests.harness import ProgramRun, RecordedResource, default_vpc_of, run_program, stack_file_config
 
 STACK = Path(__file__).resolve().parents[1] / "stacks" / "three-regions.yaml"
 REGIONS = {"syd": "ap-southeast-2", "fra": "eu-central-1", "pdx": "us-west-2"}
@@ -116,6 +116,22 @@ def test_adding_a_site_in_a_new_region_changes_no_existing_resource(fleet):
     assert _changed(fleet, after) == set()
     added = {r.name for r in after.resources} - {r.name for r in fleet.resources}
     assert added and all(name.startswith("gru") for name in added)
+    # Two sites on default VPCs, each in its own region's: no lookup is shared across regions.
+    groups = {r.name: r.inputs["vpcId"] for r in after.of_type("aws:ec2/securityGroup:SecurityGroup")}
+    assert groups["gru-nodes"] == default_vpc_of("sa-east-1") != groups["pdx-nodes"] == default_vpc_of("us-west-2")
+    instances = {r.name: r.inputs["subnetId"] for r in after.of_type("aws:ec2/instance:Instance")}
+    assert instances["gru-node0-instance"].startswith(f"subnet-{default_vpc_of('sa-east-1')[4:]}")
+
+
+def test_dynamic_steps_and_farm_discovery_work_in_their_sites_region(fleet):
+    steps = [r for r in fleet.resources if r.typ.startswith("pulumi-python:dynamic/") and "region" in r.inputs]
+    assert {r.typ.rsplit(":", 1)[1] for r in steps} >= {"NodeDrain", "NodeReturn", "InstanceStopDrain",
+                                                         "InstanceStartReturn"}
+    assert [(r.name, r.inputs["region"]) for r in steps if r.inputs["region"] != REGIONS[site_of(r)]] == []
+    from tests.components.test_program import staged_files
+    for i in range(3):
+        properties = staged_files(fleet, f"fra-node{i}-stage")["bitbucket.properties"]
+        assert "hazelcast.network.aws.region=eu-central-1\n" in properties
 
 
 def test_moving_one_site_changes_only_that_sites_resources(fleet):
@@ -125,6 +141,6 @@ def test_moving_one_site_changes_only_that_sites_resources(fleet):
     config["bitbucket-mirrors:mirrors"] = json.dumps(mirrors)
     moved = run_config(config, secret_keys)
     changed = _changed(fleet, moved)
-    assert changed and all(site_of(moved.resources[0]) and name.startswith("pdx") for name in changed), changed
+    assert changed and all(name.startswith("pdx") for name in changed), changed
     regional = [r for r in aws_resources(moved) if site_of(r) == "pdx" and not r.typ.startswith(GLOBAL)]
     assert all(r.inputs["region"] == "ca-central-1" for r in regional)

@@ -27,6 +27,10 @@ REFUSALS = [
      "less than or equal to 99"),
     ("bad-email", with_("monitoring", {"emails": ["ops-at-example.com"]}), "monitoring.emails[0]", "an e-mail address"),
     ("bad-topic", with_("monitoring", {"alarmTopicArn": "bitbucket-alarms"}), "monitoring.alarmTopicArn", "SNS topic ARN"),
+    ("metrics-cidr-malformed", with_("monitoring", {"jmxExporter": True, "metricsCidrs": ["10.9.0.0/33"]}),
+     "monitoring.metricsCidrs[0]", "10.9.0.0/33"),
+    ("site-metrics-cidr-malformed", with_("mirrors[0].monitoring", {"jmxExporter": True, "metricsCidrs": ["scrapers"]}),
+     "mirrors[0].monitoring.metricsCidrs[0]", "scrapers"),
 ]
 
 

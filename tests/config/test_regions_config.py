@@ -9,6 +9,10 @@ VPC = "vpc-0123456789abcdef0"
 SUBNETS = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
 STACK_NETWORK = {"vpcId": VPC, "subnetIds": SUBNETS, "clientCidrs": ["10.0.0.0/8"], "adminCidrs": ["198.51.100.7/32"]}
 
+def CERT_IN(region: str) -> str:
+    return f"arn:aws:acm:{region}:123456789012:certificate/0a1b2c3d-0000-4000-8000-123456789abc"
+
+
 REFUSALS = [
     # (case id, config, extra config, key named, words)
     ("not-a-region", with_("mirrors[0].region", "frankfurt"), {}, "mirrors[0].region", "an AWS region name"),
@@ -23,6 +27,17 @@ REFUSALS = [
     ("site-vpc-malformed", with_("mirrors[0].network", {"vpcId": "vpc-1"}), {}, "mirrors[0].network.vpcId", "a VPC id"),
     ("site-network-unknown-key", with_("mirrors[0].network", {"clientCidr": ["10.0.0.0/8"]}), {},
      "mirrors[0].network.clientCidr", "did you mean 'clientCidrs'"),
+    ("no-stack-region-two-regions-share-the-stack-vpc",
+     with_("mirrors", [{**BASE["mirrors"][0], "region": "ap-southeast-2"},
+                       {**BASE["mirrors"][0], "name": "fra", "region": "eu-central-1",
+                        "baseUrl": "https://mirror-fra.example.com"}], with_("network", {"vpcId": VPC})),
+     {"aws:region": None}, "mirrors[1].region",
+     "'eu-central-1' differs from mirrors[0].region 'ap-southeast-2', but the site would use network.vpcId"),
+    ("certificate-of-another-region", with_("mirrors[0].tls", {"certificateArn": CERT_IN("us-east-1")}), {},
+     "mirrors[0].tls.certificateArn", f"the certificate is in us-east-1, but mirrors[0] (syd) runs in {STACK_REGION}"),
+    ("certificate-of-the-stack-region-for-a-site-elsewhere",
+     with_("mirrors[0].region", "eu-central-1", with_("mirrors[0].tls", {"certificateArn": CERT_IN(STACK_REGION)})), {},
+     "mirrors[0].tls.certificateArn", "runs in eu-central-1: a load balancer can only use an ACM certificate of its own"),
 ]
 
 
@@ -78,3 +93,34 @@ def test_a_site_may_bring_its_own_bastion():
 def test_real_region_names_are_accepted(region):
     (site,) = load(with_("mirrors[0].region", region)).sites
     assert site.region == region
+
+
+@pytest.mark.parametrize("raw", [
+    with_("mirrors[0].tls", {"certificateArn": CERT_IN(STACK_REGION)}),
+    with_("mirrors[0].region", "eu-central-1", with_("mirrors[0].tls", {"certificateArn": CERT_IN("eu-central-1")})),
+], ids=["stack-region", "site-region"])
+def test_a_certificate_of_the_sites_own_region_is_accepted(raw):
+    assert load(raw).sites[0].mirror.tls.certificate_arn.split(":")[3] == load(raw).sites[0].region
+
+
+def _botocore_partitions() -> list[dict]:
+    import json
+    import os
+
+    import botocore
+    with open(os.path.join(os.path.dirname(botocore.__file__), "data", "endpoints.json")) as f:
+        return json.load(f)["partitions"]
+
+
+def test_every_region_aws_knows_is_accepted_and_names_outside_its_partitions_are_not():
+    import re
+
+    from stack_config.model import REGION_PATTERN
+    partitions = _botocore_partitions()
+    known = [region for p in partitions for region in p["regions"]]
+    assert len(known) > 30
+    assert [r for r in known if not re.match(REGION_PATTERN, r)] == []
+    for name in ("zz-moon-7", "eu-central", "eu-central-1a", "us-gov-", "cn-north-", "eusc-fr-east-1"):
+        assert not re.match(REGION_PATTERN, name), name
+        assert not any(re.match(p["regionRegex"], name) for p in partitions if name != "eusc-fr-east-1"), name
+    assert "mirrors[0].region" in problems_of(with_("mirrors[0].region", "zz-moon-7"))
