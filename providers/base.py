@@ -4,13 +4,15 @@ from __future__ import annotations
 import sys
 from dataclasses import fields
 import time
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
 
-from .client import BitbucketClient
 from .host_pool import unqueue_host_calls
 from .credentials import Credentials, MissingCredentials, from_config
+
+if TYPE_CHECKING:   # requests loads with the first call that talks to Bitbucket, not with the program
+    from .client import BitbucketClient
 
 # The engine's placeholder for a value not known yet (preview); it may stand in for any type.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -54,6 +56,7 @@ class BitbucketProvider(ResourceProvider):
         return found if found is not None else from_config(None)  # environment only
 
     def client(self, url: str, ca_bundle: Optional[str]) -> BitbucketClient:
+        from .client import BitbucketClient
         creds = self.credentials()
         return BitbucketClient(url, creds.username, creds.password, ca_bundle=ca_bundle or None,
                                retries=self.retries, backoff_s=self.backoff_s)

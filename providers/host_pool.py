@@ -9,8 +9,8 @@ provider gives that server an executor that runs each call on a new thread. (Rai
 pool's limit is not enough: its idle-thread count is only approximate, and with short calls
 between the long ones it lets new calls queue while every thread is busy waiting.)
 
-The engine bounds the calls (one per resource operation in flight), so the threads are bounded
-too. This replaces one private attribute (grpc's `_ServerState.thread_pool`, which grpc reads on
+A thread lives as long as its call: there are as many as dynamic-resource operations in flight
+(the engine runs at most one per resource at a time; a 10-site fleet has 180 such resources). This replaces one private attribute (grpc's `_ServerState.thread_pool`, which grpc reads on
 every call and only calls `submit` on); when it is missing the host keeps its pool and says so,
 and `tests/provider_host/test_parallel_sites.py` fails, so an SDK or grpc upgrade cannot undo it
 silently. BITBUCKET_MIRRORS_STOCK_HOST_POOL=1 keeps the SDK's pool (the benchmark's "before").
@@ -55,9 +55,13 @@ def in_provider_host() -> bool:
 
 
 def _server_states() -> list[Any]:
-    from grpc import _server  # the host's server is grpc's own server class
-
-    return [o for o in gc.get_objects() if isinstance(o, _server._ServerState)]
+    """The host's gRPC server state (grpc's own private class); none when grpc no longer has it."""
+    try:
+        from grpc import _server
+        state_class = _server._ServerState
+    except (ImportError, AttributeError):
+        return []
+    return [o for o in gc.get_objects() if isinstance(o, state_class)]
 
 
 def unqueue_host_calls(say: Callable[[str], None]) -> None:

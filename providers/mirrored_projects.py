@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from .base import BitbucketProvider, Deadline, input_names, inputs_of, is_unknown, say
-from .client import BitbucketClient
+if TYPE_CHECKING:   # the client (requests) loads when a call needs it, not when the program does
+    from .client import BitbucketClient
 from .errors import NotFound, ServerUnavailable, Unreachable
 from .urls import https_problem
 

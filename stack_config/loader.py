@@ -14,7 +14,7 @@ from pulumi.runtime import config as runtime_config
 from pydantic import SecretStr, ValidationError
 
 from .errors import NAMESPACE, ConfigError, Problem, problems_from_validation
-from .model import Mirror, Monitoring, Network, Primary, StackModel
+from .model import Mirror, Monitoring, Network, Primary, StackModel, basic_auth_can_carry
 from .rules import stack_problems
 from .sites import Site, site_monitoring, site_network
 
@@ -80,6 +80,10 @@ def load_stack_config(warn: Callable[[str], None] = pulumi.log.warn) -> StackCon
         problems.append(Problem(PASSWORD_KEY,
                                 "is required: the password of primary.username, set it as a secret: "
                                 f"pulumi config set --secret {PASSWORD_KEY} <password>"))
+    elif not basic_auth_can_carry(runtime_config.get_config(f"{NAMESPACE}:{PASSWORD_KEY}") or ""):
+        # Read from the config bag, not the secret Output: the value is checked, never shown.
+        problems.append(Problem(PASSWORD_KEY, "has characters HTTP basic authentication cannot carry (the providers "
+                                              "send it as Latin-1): use a password of Latin-1 characters"))
     model = None
     try:
         model = StackModel.model_validate(raw)

@@ -104,7 +104,15 @@ def _username(value: str) -> str:
     if ":" in value or any(ord(c) < 32 for c in value):
         raise ValueError("expected a Bitbucket user name without ':' or control characters "
                          "(HTTP basic authentication cannot carry them)")
+    if not basic_auth_can_carry(value):
+        raise ValueError("expected a Bitbucket user name in Latin-1 characters (HTTP basic authentication, as the "
+                         "providers send it, cannot carry others)")
     return value
+
+
+def basic_auth_can_carry(value: str) -> bool:
+    """requests encodes basic-auth credentials as Latin-1: anything else fails at the first call."""
+    return all(ord(c) <= 0xFF for c in value)
 
 
 def _host_or_address(value: str) -> str:
@@ -250,7 +258,7 @@ class Monitoring(_Model):
 
 
 class Mirror(_Model):
-    name: MirrorName = Field(description="Unique name, ^[a-z][a-z0-9-]{1,30}$; prefixes AWS resources and stack outputs.")
+    name: MirrorName = Field(description="Unique name, ^[a-z][a-z0-9-]{1,30}$ (at most 18 characters with tls.mode acm: AWS limits the load balancer's names); prefixes AWS resources and stack outputs.")
     display_name: Optional[DisplayName] = Field(None, description="Name shown in Bitbucket (one line, at most 255 characters); default: name. A setup key: a change replaces the mirror.")
     base_url: MirrorBaseUrl = Field(description="The mirror's public https URL. A setup key: a change replaces the mirror.")
     bitbucket_version: Version = Field(DEFAULT_BITBUCKET_VERSION, description="Bitbucket Data Center version to install (9.x or newer).")

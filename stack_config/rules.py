@@ -124,6 +124,10 @@ def stack_problems(stack: StackModel, warn: Callable[[str], None], aws_region: O
     return problems
 
 
+# Target group names: '<name>-https-' + 7 random characters (Pulumi's auto-naming) <= 32 (AWS).
+MAX_LOAD_BALANCED_NAME = 32 - len("-https-") - 7
+
+
 def _mirror_problems(i: int, mirror: Mirror, warn: Callable[[str], None]) -> list[Problem]:
     at = f"mirrors[{i}]"
     problems = []
@@ -133,6 +137,11 @@ def _mirror_problems(i: int, mirror: Mirror, warn: Callable[[str], None]) -> lis
                                 f"a mirror farm (nodes: {mirror.nodes}) needs tls.mode 'acm': the farm sits behind "
                                 "one load balancer; nginx mode serves a single node"))
     if tls.mode == "acm":
+        if len(mirror.name) > MAX_LOAD_BALANCED_NAME:
+            problems.append(Problem(f"{at}.name",
+                                    f"'{mirror.name}' has {len(mirror.name)} characters; with tls.mode 'acm' at most "
+                                    f"{MAX_LOAD_BALANCED_NAME}: the load balancer's target groups are named "
+                                    f"'{mirror.name}-https-' plus 7 random characters, and AWS allows 32"))
         if not tls.hosted_zone_id and not tls.certificate_arn:
             problems.append(Problem(f"{at}.tls.hostedZoneId",
                                     "tls.mode 'acm' needs tls.hostedZoneId (to request and validate a certificate) "

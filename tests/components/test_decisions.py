@@ -106,6 +106,12 @@ def test_draining_gives_git_operations_five_minutes_and_health_is_bitbuckets_sta
         assert (check["path"], check["matcher"], check["port"]) == ("/status", "200", "7990")
 
 
+def test_the_load_balancer_spreads_clients_over_the_nodes_of_every_zone():
+    # Without cross-zone balancing a zone with one node takes half the clients of a 3-node farm.
+    (lb,) = run_program(STACKS / "farm-3.yaml").of_type("aws:lb/loadBalancer:LoadBalancer")
+    assert lb.inputs["enableCrossZoneLoadBalancing"] is True and lb.inputs["loadBalancerType"] == "network"
+
+
 def test_security_groups_revoke_their_rules_on_delete():
     for group in run_program(STACKS / "farm-3.yaml").of_type(GROUP):
         assert group.inputs["revokeRulesOnDelete"] is True
@@ -121,6 +127,8 @@ def test_the_staged_bundle_is_private_and_carries_no_timestamp():
     stage = run.one(COMMAND, "syd-node0-stage")
     # Key material lands in the staging directory: only root may enter it.
     assert "sudo install -d -m 0700 /opt/bitbucket-mirror/staging" in stage.inputs["create"]
+    # Files are root's on the node, whatever owner the bundle names (a uid of the machine that ran up).
+    assert stage.inputs["create"].endswith("sudo tar -xzf - -C /opt/bitbucket-mirror/staging --no-same-owner")
     raw = base64.b64decode(unwrap_secret(stage.inputs["stdin"]))
     assert raw[4:8] == b"\0\0\0\0"            # gzip mtime: equal files give an equal bundle, no re-run
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(raw)), mode="r:") as tar:

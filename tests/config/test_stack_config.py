@@ -169,6 +169,33 @@ REFUSALS = [
      "a mirror farm (nodes: 2) needs tls.mode 'acm'"),
     ("duplicate-baseurl-explicit-443", with_("mirrors[1].baseUrl", "https://mirror-syd.example.com:443", TWO_MIRRORS),
      "mirrors[1].baseUrl", "same URL as mirrors[0].baseUrl"),
+    # More values a provider or AWS would reject later, and the edges of the shapes checked here.
+    ("acm-name-19-chars", with_("mirrors[0].name", "s" * 19), "mirrors[0].name",
+     "with tls.mode 'acm' at most 18: the load balancer's target groups"),
+    ("username-non-latin1", with_("primary.username", "管理者"), "primary.username", "Latin-1"),
+    ("username-control-character", with_("primary.username", "ad\x01min"), "primary.username", "control characters"),
+    ("username-empty", with_("primary.username", ""), "primary.username", "at least 1 character"),
+    ("bastion-user-empty", with_("network", {"bastion": {"host": "10.1.2.3", "user": "", "privateKey": PEM_KEY,
+                                                        "hostKey": BASTION_HOST_KEY}}), "network.bastion.user",
+     "at least 1 character"),
+    ("baseurl-with-fragment", with_("mirrors[0].baseUrl", "https://mirror.example.com#top"), "mirrors[0].baseUrl", "without query or fragment"),
+    ("baseurl-label-leading-hyphen", with_("mirrors[0].baseUrl", "https://-mirror.example.com"), "mirrors[0].baseUrl", "https://<hostname>"),
+    ("baseurl-label-trailing-hyphen", with_("mirrors[0].baseUrl", "https://mirror-.example.com"), "mirrors[0].baseUrl", "https://<hostname>"),
+    ("baseurl-host-254", with_("mirrors[0].baseUrl", "https://" + ".".join(["a" * 63] * 3 + ["b" * 62])),
+     "mirrors[0].baseUrl", "https://<hostname>"),
+    ("project-key-129", with_("mirrors[0].projects", ["P" * 129]), "mirrors[0].projects[0]", "is not a Bitbucket project key"),
+    ("certificate-without-end", with_("mirrors[0].tls", {**NGINX_TLS, "certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n"}),
+     "mirrors[0].tls.certificate", "-----END CERTIFICATE-----"),
+    ("bastion-dss-host-key", with_("network", {"bastion": {"host": "10.1.2.3", "privateKey": PEM_KEY,
+                                                          "hostKey": "ssh-dss AAAAB3NzaC1kc3M"}}),
+     "network.bastion.hostKey", "got 'ssh-dss AAAAB3NzaC1kc3M'"),
+    ("subnet-id-malformed", with_("network", {"subnetIds": ["subnet-xyz"]}), "network.subnetIds[0]", "a subnet id"),
+    ("certificate-arn-not-acm", with_("mirrors[0].tls.certificateArn", "arn:aws:s3:::certificates"),
+     "mirrors[0].tls.certificateArn", "an ACM certificate ARN"),
+    ("acm-with-nginx-certificate", with_("mirrors[0].tls.certificate", PEM_CERT), "mirrors[0].tls.certificate",
+     "only used with tls.mode 'nginx'"),
+    ("acm-with-nginx-key", with_("mirrors[0].tls.privateKey", PEM_KEY), "mirrors[0].tls.privateKey",
+     "only used with tls.mode 'nginx'"),
 ]
 
 ACCEPTED = [
@@ -188,7 +215,11 @@ ACCEPTED = [
     ("bastion-ecdsa-521-host-key", with_("network", {"bastion": {"host": "10.1.2.3", "privateKey": PEM_KEY,
                                                                 "hostKey": "ecdsa-sha2-nistp521 AAAAE2VjZHNh"}})),
     ("name-2-chars", with_("mirrors[0].name", "sy")),
-    ("name-31-chars", with_("mirrors[0].name", "s" * 31)),
+    ("name-31-chars-nginx", with_("mirrors[0].name", "s" * 31, with_("mirrors[0].tls", NGINX_TLS))),
+    ("acm-name-18-chars", with_("mirrors[0].name", "s" * 18)),
+    ("username-latin1", with_("primary.username", "jürgen")),
+    ("baseurl-host-253", with_("mirrors[0].baseUrl", "https://" + ".".join(["a" * 63] * 3 + ["b" * 61]))),
+    ("project-key-128", with_("mirrors[0].projects", ["P" * 128])),
     ("one-node-nginx", with_("mirrors[0].tls", NGINX_TLS)),
     ("baseurl-explicit-443", with_("mirrors[0].baseUrl", "https://mirror-syd.example.com:443")),
     ("version-9-0-0", with_("mirrors[0].bitbucketVersion", "9.0.0")),
@@ -329,3 +360,18 @@ def test_metal_sizes_pass_with_a_warning_rather_than_a_guess():
     warnings: list[str] = []
     load(with_("mirrors[0].instanceType", "m6i.metal"), warnings=warnings)
     assert any("m6i.metal" in w and "not in the size table" in w for w in warnings)
+
+
+def test_a_password_basic_authentication_cannot_carry_is_refused_without_showing_it():
+    message = problems_of(BASE, password="pässwörd-密码")
+    assert "bitbucket-mirrors:primaryPassword: has characters HTTP basic authentication cannot carry" in message
+    assert "密码" not in message and "pässwörd" not in message
+
+
+def test_a_latin1_password_is_accepted():
+    load(BASE, password="pässwörd")
+
+
+def test_values_are_taken_without_surrounding_white_space():
+    mirror = load(with_("mirrors[0].baseUrl", "  https://mirror-syd.example.com \n")).mirrors[0]
+    assert mirror.base_url == "https://mirror-syd.example.com"

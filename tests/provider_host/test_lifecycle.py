@@ -7,6 +7,7 @@ it, fed the properties the SDK registered (the pickled provider among them): wha
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 import pickletools
 
 import grpc
@@ -15,8 +16,10 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import proto
 
 from providers.mirror_approval import MirrorApproval, MirrorApprovalProvider
-from providers.farm_rollout import (NodeDrain, NodeDrainProvider, NodeReturn, NodeReturnProvider, UpgradeFinish,
-                                    UpgradeFinishProvider, UpgradeWindow, UpgradeWindowProvider)
+from providers.farm_rollout import (InstanceStartReturn, InstanceStartReturnProvider, InstanceStopDrain,
+                                    InstanceStopDrainProvider, NodeDrain, NodeDrainProvider, NodeReturn,
+                                    NodeReturnProvider, UpgradeFinish, UpgradeFinishProvider, UpgradeWindow,
+                                    UpgradeWindowProvider)
 from providers.mirror_generation import MirrorGeneration, MirrorGenerationProvider
 from providers.mirror_setup import MirrorSetup, MirrorSetupProvider
 from providers.mirrored_projects import MirroredProjects, MirroredProjectsProvider
@@ -130,6 +133,9 @@ def test_a_host_started_outside_the_project_root_cannot_load_the_providers(emu, 
     # The engine shows this traceback's last line: the project's `providers` package is what the
     # host could not import, which README's troubleshooting section maps to its fix.
     assert "No module named 'providers'" in caught.value.details()
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
+    assert ("answers `ModuleNotFoundError: No module named 'providers'`: that means the directory or the "
+            "virtualenv is not this project's") in readme
 
 
 def test_the_password_never_leaves_the_host(emu, start_host):
@@ -156,6 +162,8 @@ PINNED = {
     UpgradeFinish: (UpgradeFinishProvider, "providers.farm_rollout", "UpgradeFinishProvider"),
     NodeDrain: (NodeDrainProvider, "providers.farm_rollout", "NodeDrainProvider"),
     NodeReturn: (NodeReturnProvider, "providers.farm_rollout", "NodeReturnProvider"),
+    InstanceStopDrain: (InstanceStopDrainProvider, "providers.farm_rollout", "InstanceStopDrainProvider"),
+    InstanceStartReturn: (InstanceStartReturnProvider, "providers.farm_rollout", "InstanceStartReturnProvider"),
 }
 
 

@@ -18,6 +18,7 @@ from .engine import Engine
 from .registration import registered, site, stack_config, up
 
 SITES = 8   # twice the stock pool
+ACCEPT = "/rest/mirroring/latest/requests/{id}/accept"
 
 
 def release_syncs_when_all_selected(emu, mirrors, stop: threading.Event) -> None:
@@ -60,6 +61,44 @@ def test_every_site_finishes_when_syncs_need_all_sites_selected(emu, start_host)
     failures = [o for o in outcomes if isinstance(o, Exception)]
     assert failures == []
     assert all(o["projects"].outputs["project_ids"] for o in outcomes)
+    assert emu.stats.successful("POST", ACCEPT) == SITES            # each mirror accepted exactly once
+    assert len({o["approval"].id for o in outcomes}) == SITES
+
+
+# The guarantees the providers gave before the host's pool was widened, through that host.
+def test_in_the_widened_host_an_already_approved_mirror_is_adopted_not_accepted_again(emu, start_host):
+    mirror = emu.add_mirror("adopted")
+    emu.add_project("PLAT")
+    emu.state.tick()
+    emu.state.accept(mirror.request_id)                    # an admin clicked Authorize meanwhile
+    engine = start_host()
+    engine.configure(stack_config(emu, PASSWORD, mirror.url))
+    states = up(engine, registered([site(emu, "adopted", mirror.url, ["PLAT"])]), "adopted")
+    assert states["approval"].id == str(mirror.mirror_id)
+    assert emu.stats.successful("POST", ACCEPT) == 0
+
+
+def test_in_the_widened_host_waits_still_end_with_their_timeout_and_say_why(emu, start_host):
+    never = emu.add_mirror("never", register_after_s=3600)  # its request never appears
+    stuck = emu.add_mirror("stuck")
+    emu.add_project("P1")
+    emu.state.sync_repos_per_s = 0.0                      # and this one never synchronises
+    engine = start_host()
+    engine.configure(stack_config(emu, PASSWORD, stuck.url))
+    resources = registered([site(emu, "never", never.url, ["P1"], timeoutS=2),
+                            site(emu, "stuck", stuck.url, ["P1"], waitForSync=True, syncTimeoutS=3)])
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(lambda name: _outcome(engine, resources, name), ["never", "stuck"]))
+    assert "no mirroring request from" in outcomes[0] and "within 2s" in outcomes[0]
+    assert "synchronised 0 of" in outcomes[1]
+
+
+def _outcome(engine: Engine, resources: dict, name: str) -> str:
+    try:
+        up(engine, resources, name)
+    except Exception as exc:  # noqa: BLE001 - the message the user reads is the outcome
+        return str(exc)
+    return "finished"
 
 
 def test_with_the_stock_pool_the_same_fleet_queues_and_times_out(emu, start_host):

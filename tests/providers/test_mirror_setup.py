@@ -81,3 +81,9 @@ def test_update_re_preflights_with_the_new_trust(emu, setup_provider):
     updated = setup_provider.update(created.id, created.outs, props(emu, ca_bundle=emu.ca_pem + "\n"))
     assert updated.outs["properties"] == created.outs["properties"]
     assert [r.path for r in emu.log].count("/rest/api/latest/application-properties") == 2
+
+
+@pytest.mark.parametrize("name", ["two\nlines", "Syd\rney", "   "])
+def test_check_refuses_a_display_name_bitbucket_cannot_take(setup_provider, emu, name):
+    failures = setup_provider.check({}, props(emu, display_name=name)).failures
+    assert [f.property for f in failures] == ["display_name"]
