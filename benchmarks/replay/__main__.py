@@ -2,6 +2,7 @@
 names, inputs, parents, dependencies, components' outputs; the same SDK modules imported), with plain
 `pulumi.CustomResource` / `pulumi.ComponentResource` and nothing else: no config reading, no
 validation, no rendering. The plan comes from `benchmarks/program_floor.py` (REPLAY_PLAN)."""
+import functools
 import importlib
 import json
 import os
@@ -39,16 +40,25 @@ class NoopProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.CreateResult("noop", props)
 
 
-def typed_resource(type_token: str, name: str, inputs: dict, opts: pulumi.ResourceOptions):
+@functools.lru_cache(maxsize=None)
+def typed_class(type_token: str) -> tuple[type, dict[str, str]]:
+    """The SDK's class for a type and its wire -> Python input names (looked up once per type, so
+    the replay's own work stays out of the floor)."""
     package, module, class_name = type_token.split(":")
     if package == "pulumi-python":
-        kind = type(class_name, (pulumi.dynamic.Resource,), {}, module=module.split("/")[1], name=class_name)
-        return kind(NoopProvider(), name, {k: v for k, v in inputs.items() if k != "__provider"}, opts)
+        return type(class_name, (pulumi.dynamic.Resource,), {}, module=module.split("/")[1], name=class_name), {}
     namespace = importlib.import_module(PACKAGES[package] + ("" if module.startswith("index") else
                                                              "." + module.split("/")[0]))
-    resource_class, args_class = getattr(namespace, class_name), getattr(namespace, class_name + "Args")
-    python_names = {wire: py for py, wire in pulumi._types.input_type_py_to_pulumi_names(args_class).items()}
-    return resource_class(name, opts=opts, **{python_names[k]: v for k, v in inputs.items() if k in python_names})
+    args_class = getattr(namespace, class_name + "Args")
+    names = {wire: py for py, wire in pulumi._types.input_type_py_to_pulumi_names(args_class).items()}
+    return getattr(namespace, class_name), names
+
+
+def typed_resource(type_token: str, name: str, inputs: dict, opts: pulumi.ResourceOptions):
+    resource_class, names = typed_class(type_token)
+    if not names:   # dynamic: the same inputs, a provider that does nothing
+        return resource_class(NoopProvider(), name, {k: v for k, v in inputs.items() if k != "__provider"}, opts)
+    return resource_class(name, opts=opts, **{names[k]: v for k, v in inputs.items() if k in names})
 
 
 registered: dict = {}

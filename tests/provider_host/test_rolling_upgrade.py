@@ -278,3 +278,28 @@ def test_preview_says_what_clients_will_notice_of_an_upgrade(emu, farm, start_ho
         time.sleep(0.05)
     assert f"warning: {says}" in engine.host.stderr
     assert zdu_calls(emu) == (0, 0)                                   # preview changes nothing
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_under_faults_the_upgrade_converges_over_reruns_and_never_takes_two_nodes_out(emu, farm, start_host, seed):
+    from tests.emulator import Faults
+    farm, env = farm
+    state: dict[str, ResourceState] = {f"installed-{i}": f"{OLD}-{i}" for i in range(3)}
+    up(started(start_host, env, emu, farm), farm, OLD, state)
+    emu.set_faults(Faults(rate=0.2, kinds=("503", "429", "drop", "drop_after"), retry_after_s=1, seed=seed))
+    failures = []
+    for _ in range(6):                      # what a user does after a failed `pulumi up`: run it again
+        try:
+            up(started(start_host, env, emu, farm), farm, NEW, state)
+            break
+        except Exception as exc:  # noqa: BLE001 - a failed run is what the loop is about
+            failures.append(exc)
+    else:
+        pytest.fail(f"no run finished: {failures}")
+    emu.set_faults(Faults())
+    injected = [r for r in emu.log if r.status in (429, 503) and "/mirroring/latest/" in r.path]
+    assert injected, "no fault reached the rollout's calls"
+    assert farm.fewest_serving >= 2
+    assert {n.version for n in farm.mirror.farm_nodes} == {NEW} and farm.mirror.upgrade_mode is False
+    assert farm.serving() == [0, 1, 2]
+    assert [e for e in farm.events if e.startswith("install")] == ["install 0", "install 1", "install 2"]
