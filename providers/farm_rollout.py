@@ -203,6 +203,7 @@ class NodeTargetsArgs:
 
 class _TargetsProvider(BitbucketProvider):
     poll_s: float = 5.0
+    args_class: type = NodeTargetsArgs     # the inputs whose change is an update
 
     def elbv2(self, region: str):
         import boto3  # the AWS SDK; credentials and endpoint come from the usual AWS variables
@@ -216,7 +217,7 @@ class _TargetsProvider(BitbucketProvider):
         return {"Delay": delay, "MaxAttempts": max(1, int(props.get("timeout_s") or 600) // delay)}
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = any(olds.get(k) != news.get(k) for k in input_names(NodeTargetsArgs))
+        changed = any(olds.get(k) != news.get(k) for k in input_names(self.args_class))
         return DiffResult(changes=changed, replaces=[], delete_before_replace=False)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -329,14 +330,11 @@ class InstanceChangeArgs:
 
 class InstanceStopDrainProvider(_TargetsProvider):
     """Before EC2 stops the instance for a new type: the node leaves its load balancer, drained."""
+    args_class = InstanceChangeArgs
 
     def ec2(self, region: str):
         import boto3
         return boto3.client("ec2", region_name=region)
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = any(olds.get(k) != news.get(k) for k in input_names(InstanceChangeArgs))
-        return DiffResult(changes=changed, replaces=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(f"stop-drain-{props['node']}", dict(props))   # a new node serves nothing yet
@@ -361,10 +359,7 @@ class InstanceStopDrain(Resource, module="bitbucket", name="InstanceStopDrain"):
 
 class InstanceStartReturnProvider(NodeReturnProvider):
     """Once the instance runs its new type: back in the load balancer, healthy, and in the farm."""
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = any(olds.get(k) != news.get(k) for k in input_names(InstanceChangeArgs))
-        return DiffResult(changes=changed, replaces=[], delete_before_replace=False)
+    args_class = InstanceChangeArgs
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(f"start-return-{props['instance_id']}", dict(props))

@@ -97,6 +97,19 @@ def registrations(farm: Farm, version: str) -> dict[str, dict]:
 ORDER = ["fra-upgrade"] + [f"fra-node{i}-{step}" for i in range(3) for step in ("drain", "return")] + ["fra-upgrade-finish"]
 
 
+def step(engine: Engine, farm: Farm, state: dict[str, ResourceState], name: str, urn: str, news: dict) -> None:
+    """One resource as the engine handles it in `pulumi up`: check, then create it or, when its diff
+    has changes, update it (which the farm observes)."""
+    old = state.get(name)
+    inputs, failures = engine.check(urn, news, olds=old.inputs if old else {})
+    assert failures == [], failures
+    if old is None:
+        state[name] = engine.create(urn, inputs)
+    elif engine.diff(old, inputs).changes == proto.DiffResponse.DIFF_SOME:
+        state[name] = engine.update(old, inputs)
+        farm.observe(name)
+
+
 def up(engine: Engine, farm: Farm, version: str, state: dict[str, ResourceState], failing_node=None) -> None:
     """What `pulumi up` does with these resources: each in dependency order, created or diffed and
     updated; a node's install runs between its drain and its return; the first failure stops it."""
@@ -105,14 +118,7 @@ def up(engine: Engine, farm: Farm, version: str, state: dict[str, ResourceState]
         news = dict(resources[name]["news"])
         if name == "fra-upgrade-finish":
             news["kind"] = state["fra-upgrade"].outputs["kind"]
-        old = state.get(name)
-        inputs, failures = engine.check(resources[name]["urn"], news, olds=old.inputs if old else {})
-        assert failures == [], failures
-        if old is None:
-            state[name] = engine.create(resources[name]["urn"], inputs)
-        elif engine.diff(old, inputs).changes == proto.DiffResponse.DIFF_SOME:
-            state[name] = engine.update(old, inputs)
-            farm.observe(name)
+        step(engine, farm, state, name, resources[name]["urn"], news)
         if name.endswith("-drain"):
             i = int(name.split("node")[1][0])
             digest = f"{version}-{i}"
@@ -206,15 +212,7 @@ def resize(engine: Engine, farm: Farm, instance_type: str, state: dict[str, Reso
     run = run_program(config={"hosttest:rollout": json.dumps(config)}, program=RESIZE)
     resources = {r.name: {"urn": r.urn, "news": _reveal(r.wire_inputs)} for r in run.resources}
     for name in RESIZE_ORDER:
-        old = state.get(name)
-        inputs, failures = engine.check(resources[name]["urn"], resources[name]["news"],
-                                        olds=old.inputs if old else {})
-        assert failures == [], failures
-        if old is None:
-            state[name] = engine.create(resources[name]["urn"], inputs)
-        elif engine.diff(old, inputs).changes == proto.DiffResponse.DIFF_SOME:
-            state[name] = engine.update(old, inputs)
-            farm.observe(name)
+        step(engine, farm, state, name, resources[name]["urn"], resources[name]["news"])
         if name.endswith("-stop-drain"):
             farm.change_type(int(name.split("node")[1][0]), instance_type)
 
@@ -286,9 +284,9 @@ def test_under_faults_the_upgrade_converges_over_reruns_and_never_takes_two_node
     farm, env = farm
     state: dict[str, ResourceState] = {f"installed-{i}": f"{OLD}-{i}" for i in range(3)}
     up(started(start_host, env, emu, farm), farm, OLD, state)
-    emu.set_faults(Faults(rate=0.2, kinds=("503", "429", "drop", "drop_after"), retry_after_s=1, seed=seed))
+    emu.set_faults(Faults(rate=0.4, kinds=("503", "429", "drop", "drop_after"), retry_after_s=1, seed=seed))
     failures = []
-    for _ in range(6):                      # what a user does after a failed `pulumi up`: run it again
+    for _ in range(10):                      # what a user does after a failed `pulumi up`: run it again
         try:
             up(started(start_host, env, emu, farm), farm, NEW, state)
             break
