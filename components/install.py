@@ -130,10 +130,11 @@ class MirrorInstall(pulumi.ComponentResource):
     done: pulumi.Output[str]
 
     def __init__(self, name: str, args: MirrorInstallArgs, opts: Optional[pulumi.ResourceOptions] = None,
-                 staged: Optional[tuple[pulumi.Output[str], pulumi.Output[str]]] = None):
+                 staged: Optional[tuple[pulumi.Output[str], pulumi.Output[str]]] = None,
+                 connection: Optional[remote.ConnectionArgs] = None):
         super().__init__("bitbucket-mirrors:install:MirrorInstall", name, None, opts)
         payload, digest = staged or staged_payload(args)
-        connection = node_connection(args.host, args.login_private_key, args.bastion)
+        connection = connection or node_connection(args.host, args.login_private_key, args.bastion)
         self.connection = connection   # the pinned connection, for what else this node receives
         stage = remote.Command(
             f"{name}-stage", connection=connection, stdin=payload,

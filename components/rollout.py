@@ -1,13 +1,17 @@
 """How a site's nodes are installed and changed: in order, one node out of service at a time.
 
-    UpgradeWindow -> [farm: stop every node on a minor/major upgrade]
+    preflight(every node) -> UpgradeWindow -> [farm: stop every node on a minor/major upgrade]
       -> NodeDrain(0) -> install(0) -> NodeReturn(0) -> NodeDrain(1) -> install(1) -> ... -> UpgradeFinish
+
+    InstanceStopDrain(0) -> instance(0) -> InstanceStartReturn(0) -> InstanceStopDrain(1) -> ...
 
 Behind a load balancer each node leaves it (connections drained) before its install runs again and
 comes back (healthy, and listed by the farm on the new version) before the next node leaves. A
 removed node is drained, then Bitbucket is stopped on it, before its instance is deleted. A
 bug-fix upgrade of a farm runs inside the farm's upgrade mode; a minor or major one stops every
-node first, since nodes of different minor versions cannot form one cluster.
+node first, since nodes of different minor versions cannot form one cluster. Every node checks the
+target version's runtime (preflight) before any node is stopped. An instance that EC2 stops for a
+change (its type) leaves the load balancer first and is back before the next one changes.
 
 The resources are children of the site, under the names they always had: no URN changes.
 """
@@ -76,7 +80,8 @@ class FarmRollout:
                 drain = NodeDrain(f"{node}-drain", targets, opts=pulumi.ResourceOptions(
                     parent=parent, depends_on=[*previous, retire, *lb.node_attachments[i]]))
                 wait_for = [drain]
-            install = MirrorInstall(node, replace(args, wait_for=tuple(wait_for)), opts=child, staged=(payload, digest))
+            install = MirrorInstall(node, replace(args, wait_for=tuple(wait_for)), opts=child, staged=(payload, digest),
+                                    connection=connections[i])
             self.installs.append(install)
             previous = [install]
             if targets is not None:

@@ -14,6 +14,8 @@ AWS resources or installs:
 - `NodeReturn` puts it back and waits until the balancer reports it healthy and the farm lists it on
   the configured version (`GET .../farmNodes`).
 - `UpgradeFinish` turns upgrade mode off (`POST .../zdu/end`) once every node runs the new version.
+- `InstanceStopDrain` / `InstanceStartReturn` do the same around a change that makes EC2 stop and
+  start an instance (its type): the node leaves before, and is back before the next node's turn.
 If a node fails, the engine stops there: the nodes before it were returned, the others never left,
 and the next `up` resumes at the failed node (the steps before it have nothing left to do).
 """
