@@ -52,7 +52,8 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
         # Per node, its attachments (each node is registered in every target group): see attach().
         self.node_attachments: list[list[aws.lb.TargetGroupAttachment]] = []
         self._name, self._region = name, args.region
-        groups: list[tuple[pulumi.Output[str], int]] = []
+        # (label, arn, port) per target group: the listeners', the attachments' and draining's view.
+        self._groups: list[tuple[str, pulumi.Output[str], int]] = []
         for label, port, protocol, target_port in listeners:
             group = aws.lb.TargetGroup(
                 f"{name}-{label}", port=target_port, protocol="TCP", target_type="instance",
@@ -60,17 +61,16 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
                 # Git operations are long; let them finish when a node leaves.
                 deregistration_delay=300, tags={**args.tags, "Name": f"{name}-{label}"}, region=args.region, opts=child)
             self.target_group_arn_suffixes[label] = group.arn_suffix
-            groups.append((group.arn, target_port))
+            self._groups.append((label, group.arn, target_port))
             aws.lb.Listener(
                 f"{name}-{label}", load_balancer_arn=lb.arn, port=port, protocol=protocol,
                 certificate_arn=args.certificate_arn if protocol == "TLS" else None,
                 ssl_policy=TLS_POLICY if protocol == "TLS" else None,
                 default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=group.arn)],
                 region=args.region, opts=child)
-        self._groups = [(label, arn, port) for (label, *_), (arn, port) in zip(listeners, groups)]
         # The target groups a node is registered in, as draining needs them: [{arn, port}].
-        self.target_groups = pulumi.Output.all(*[arn for arn, _ in groups]).apply(
-            lambda arns: [{"arn": arn, "port": port} for arn, (_, port) in zip(arns, groups)])
+        self.target_groups = pulumi.Output.all(*[arn for _, arn, _ in self._groups]).apply(
+            lambda arns: [{"arn": arn, "port": port} for arn, (_, _, port) in zip(arns, self._groups)])
         self.arn_suffix = lb.arn_suffix   # what CloudWatch's AWS/NetworkELB dimensions name
         self.dns_name = lb.dns_name
         self.zone_id = lb.zone_id

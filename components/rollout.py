@@ -93,7 +93,6 @@ class FarmRollout:
                 ca_bundle=primary.ca_bundle), opts=pulumi.ResourceOptions(parent=parent, depends_on=previous))
 
 
-
 def instances_one_at_a_time(name: str, site_args, lb: MirrorLoadBalancer,
                             node: Callable[[int, Sequence[pulumi.Resource]], MirrorHost],
                             parent: pulumi.Resource) -> list[MirrorHost]:

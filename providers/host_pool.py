@@ -10,7 +10,8 @@ pool's limit is not enough: its idle-thread count is only approximate, and with 
 between the long ones it lets new calls queue while every thread is busy waiting.)
 
 A thread lives as long as its call: there are as many as dynamic-resource operations in flight
-(the engine runs at most one per resource at a time; a 10-site fleet has 180 such resources). This replaces one private attribute (grpc's `_ServerState.thread_pool`, which grpc reads on
+(the engine runs at most one per resource at a time; a 10-site fleet has 180 such resources).
+This replaces one private attribute (grpc's `_ServerState.thread_pool`, which grpc reads on
 every call and only calls `submit` on); when it is missing the host keeps its pool and says so,
 and `tests/provider_host/test_parallel_sites.py` fails, so an SDK or grpc upgrade cannot undo it
 silently. BITBUCKET_MIRRORS_STOCK_HOST_POOL=1 keeps the SDK's pool (the benchmark's "before").
