@@ -6,6 +6,7 @@ AMI, another type) keeps the home and its repositories.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
@@ -15,9 +16,9 @@ import pulumi_aws as aws
 import pulumi_tls as tls
 
 from . import boot
+from . import tags as tagging
 
 HOME_DEVICE = "/dev/sdf"
-GENERATION_TAG = "bitbucket-mirrors:generation"
 LOGIN_USER = {"al2023": "ec2-user", "ubuntu": "ubuntu"}
 
 
@@ -37,10 +38,18 @@ class MirrorHostArgs:
     # A farm node: the instance carries this (key, value) tag, by which the farm's other nodes
     # discover it, and its role may list the region's instances to find them.
     farm_tag: Optional[tuple[str, str]] = None
-    # Which mirror the home belongs to (MirrorGeneration): a new one replaces the home volume.
-    generation: Optional[pulumi.Input[str]] = None
     # What must happen before the instance changes (a node leaving its load balancer first).
     instance_wait_for: Sequence[pulumi.Resource] = ()
+
+
+def host_key_parameter(stack: str, node: str) -> str:
+    """The SSM parameter that holds a node's SSH host key (its user data names it)."""
+    return f"/bitbucket-mirrors/{stack}/{node}/ssh-host-ed25519-key"
+
+
+def user_data_digest(stack: str, node: str) -> str:
+    """What a node boots with, as a digest: a new one makes EC2 stop and start the instance."""
+    return hashlib.sha256(boot.user_data(host_key_parameter(stack, node)).encode()).hexdigest()
 
 
 def discovery_policy(region: str) -> str:
@@ -62,11 +71,11 @@ class MirrorHost(pulumi.ComponentResource):
     def __init__(self, name: str, args: MirrorHostArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("bitbucket-mirrors:host:MirrorHost", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = {**args.tags, "Name": name}
+        tags = tagging.named(args.tags, name)
 
         host_key = tls.PrivateKey(f"{name}-host-key", algorithm="ED25519", opts=child)
         parameter = aws.ssm.Parameter(
-            f"{name}-host-key", name=f"/bitbucket-mirrors/{args.stack}/{name}/ssh-host-ed25519-key",
+            f"{name}-host-key", name=host_key_parameter(args.stack, name),
             type="SecureString", value=host_key.private_key_openssh, region=args.region,
             description=f"SSH host key of Bitbucket mirror node {name}", tags=tags, opts=child)
         profile, policy, role = self._instance_profile(name, parameter, tags)
@@ -80,26 +89,26 @@ class MirrorHost(pulumi.ComponentResource):
                 http_tokens="required", http_put_response_hop_limit=1, http_endpoint="enabled"),
             root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
                 volume_type="gp3", volume_size=30, encrypted=True, delete_on_termination=True),
-            user_data=parameter.name.apply(boot.user_data),
-            user_data_replace_on_change=True,
+            # A new boot configuration (a new release of this project) is applied by stopping and
+            # starting the instance, one node at a time (InstanceStopDrain), not by replacing it:
+            # cloud-init runs bootcmd on every boot.
+            user_data=boot.user_data(host_key_parameter(args.stack, name)),
+            user_data_replace_on_change=False,
             tags={**tags, **dict([args.farm_tag])} if args.farm_tag else tags, volume_tags=tags,
             # The AMI lookup moves with every release; a new AMI must not replace a running mirror.
             # It reads its host key at first boot: the key and the permission must exist by then.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"],
                                         depends_on=[parameter, policy, *args.instance_wait_for]))
-        home_tags: dict[str, pulumi.Input[str]] = {**tags, "Name": f"{name}-home"}
-        if args.generation is not None:
-            home_tags[GENERATION_TAG] = args.generation
         home = aws.ebs.Volume(
             f"{name}-home", availability_zone=instance.availability_zone, size=args.home_volume_gb,
-            type="gp3", encrypted=True, tags=home_tags, region=args.region,
-            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=[f'tags["{GENERATION_TAG}"]']))
-        aws.ec2.VolumeAttachment(
+            type="gp3", encrypted=True, tags=tagging.named(tags, f"{name}-home"), region=args.region, opts=child)
+        attachment = aws.ec2.VolumeAttachment(
             f"{name}-home", device_name=HOME_DEVICE, volume_id=home.id, instance_id=instance.id,
             stop_instance_before_detaching=True, region=args.region,
             # The device name is taken until the old home is detached: detach first, then attach.
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
 
+        self.home_attachment = attachment
         self.instance_id = instance.id
         self.private_ip = instance.private_ip
         self.address = instance.public_ip if args.public_address else instance.private_ip

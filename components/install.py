@@ -15,10 +15,11 @@ from typing import Optional, Sequence
 import pulumi
 from pulumi_command import remote
 
-from . import host_files as files
-from .bundle import bundle
+from providers.versions import minor_line
 from stack_config import Bastion, secret_output
 
+from . import host_files as files
+from .bundle import bundle
 from .host import MirrorHost
 
 
@@ -52,6 +53,10 @@ class MirrorInstallArgs:
     nginx: Optional[NginxInputs] = None
     bastion: Optional[Bastion] = None
     jmx_exporter: bool = False
+    # Which mirror the node's home belongs to (MirrorGeneration.generation): a new one empties it.
+    generation: Optional[pulumi.Input[str]] = None
+    # How often the node has been drained for an install (NodeDrain.drains): each drain runs it again.
+    drained: Optional[pulumi.Input[int]] = None
     # Resources this node's installation waits for (a farm's later nodes wait for the first).
     # A component's own depends_on does not reach its children, so it is applied to them here.
     wait_for: Sequence[pulumi.Resource] = ()
@@ -59,7 +64,7 @@ class MirrorInstallArgs:
 
 def render_files(args: MirrorInstallArgs, home_volume_id: str, setup_block: str,
                  role_name: Optional[str], group_password: Optional[str],
-                 private_key: Optional[str]) -> dict[str, str]:
+                 private_key: Optional[str], generation: Optional[str] = None) -> dict[str, str]:
     farm = None
     if args.farm is not None:
         farm = files.FarmSpec(group_name=args.farm.group_name, group_password=group_password or "",
@@ -71,6 +76,8 @@ def render_files(args: MirrorInstallArgs, home_volume_id: str, setup_block: str,
         files.StagedFile.SYSTEMD_UNIT: files.render_systemd_unit(jmx_exporter=args.jmx_exporter),
         files.StagedFile.INSTALL_SCRIPT: install_script(args, home_volume_id),
     }
+    if generation is not None:
+        contents[files.StagedFile.GENERATION] = generation + "\n"
     if args.ca_bundle is not None:
         contents[files.StagedFile.CA_BUNDLE] = _pem(args.ca_bundle)
     if args.nginx is not None:
@@ -90,14 +97,45 @@ def install_script(args: MirrorInstallArgs, home_volume_id: str) -> str:
         jmx_exporter=args.jmx_exporter))
 
 
+# What a changed connection (a new public address after EC2 stopped and started the instance) runs
+# instead of the command's create: nothing. pulumi-command runs `update`, or else `create` again,
+# on any input change that is not a trigger (remote/commandController.go Update).
+UNCHANGED = "true"
+
+
+def node_command(name: str, connection: remote.ConnectionArgs, create: str, opts: pulumi.ResourceOptions, *,
+                 stdin: Optional[pulumi.Input[str]] = None, triggers: Optional[list] = None,
+                 update: Optional[str] = UNCHANGED, delete: Optional[str] = None) -> remote.Command:
+    """A command on one node over its pinned SSH connection. `triggers` are what run it again;
+    `update` (default: nothing) is what a change of anything else runs; None runs `create` again."""
+    return remote.Command(name, connection=connection, create=create, update=update, delete=delete,
+                          stdin=stdin, triggers=triggers, opts=opts)
+
+
+def script_command(mode: str) -> str:
+    """The install script, sent on stdin, in one of its modes (--preflight, --stop-for-upgrade)."""
+    return f"sudo bash -s -- {mode}"
+
+
 def preflight(name: str, args: MirrorInstallArgs, connection: remote.ConnectionArgs,
               opts: pulumi.ResourceOptions) -> remote.Command:
-    """The target version's Java, Git and OpenSSH floors checked on the node, stopping nothing.
-    It runs again for every new version, before the site's first node is stopped."""
-    return remote.Command(
-        name, connection=connection, create="sudo bash -s -- --preflight",
-        stdin=args.host.home_volume_id.apply(lambda volume: install_script(args, volume)),
-        triggers=[args.bitbucket_version], opts=opts)
+    """The target version's Java, Git and OpenSSH floors checked on the node and its archive
+    downloaded and verified, stopping nothing. It runs again for every new version, before the
+    site's first node is stopped."""
+    return node_command(name, connection, script_command("--preflight"), opts,
+                        stdin=args.host.home_volume_id.apply(lambda volume: install_script(args, volume)),
+                        triggers=[args.bitbucket_version])
+
+
+def stop_for_upgrade(name: str, args: MirrorInstallArgs, connection: remote.ConnectionArgs,
+                     opts: pulumi.ResourceOptions) -> remote.Command:
+    """Before a farm's first node changes: stop this node if it runs another minor line than the
+    target, or its home belongs to another mirror generation (nodes of either cannot join the new
+    cluster). On a first install, or a bug-fix upgrade, it stops nothing."""
+    generation = pulumi.Output.from_input(args.generation or "")
+    return node_command(name, connection, generation.apply(lambda g: script_command(f"--stop-for-upgrade {g}".rstrip())),
+                        opts, stdin=args.host.home_volume_id.apply(lambda volume: install_script(args, volume)),
+                        triggers=[minor_line(args.bitbucket_version), generation])
 
 
 def _pem(text: str) -> str:
@@ -113,6 +151,7 @@ def staged_payload(args: MirrorInstallArgs) -> tuple[pulumi.Output[str], pulumi.
         host.role_name if args.farm else None,
         args.farm.group_password if args.farm else None,
         args.nginx.private_key if args.nginx else None,
+        args.generation,
     ).apply(lambda v: render_files(args, *v))
     payload = staged.apply(bundle)
     return payload, payload.apply(lambda p: hashlib.sha256(p.encode()).hexdigest())
@@ -136,23 +175,31 @@ class MirrorInstall(pulumi.ComponentResource):
         payload, digest = staged or staged_payload(args)
         connection = connection or node_connection(args.host, args.login_private_key, args.bastion)
         self.connection = connection   # the pinned connection, for what else this node receives
-        stage = remote.Command(
-            f"{name}-stage", connection=connection, stdin=payload,
-            create=(f"set -e; sudo rm -rf {files.STAGING_DIR}; sudo install -d -m 0700 {files.STAGING_DIR}; "
-                    f"base64 -d | sudo tar -xzf - -C {files.STAGING_DIR} --no-same-owner"),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)))
-        install = remote.Command(
-            f"{name}-install", connection=connection,
-            create=f"sudo bash {files.STAGING_DIR}/{files.StagedFile.INSTALL_SCRIPT}",
-            # Replace (so re-run) whenever version, properties, certificate or script change.
-            triggers=[digest],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[stage]))
+        # The node's files, staged again whenever they change (and after a new connection: harmless).
+        stage = node_command(
+            f"{name}-stage", connection, unpack_bundle(files.STAGING_DIR, private=True),
+            pulumi.ResourceOptions(parent=self, depends_on=[*args.wait_for, args.host.home_attachment]),
+            stdin=payload, update=None)
+        # Run again (replaced) whenever version, properties, certificate or script change, on a new
+        # instance, and after every drain for an install; a new connection alone changes nothing.
+        install = node_command(
+            f"{name}-install", connection, f"sudo bash {files.STAGING_DIR}/{files.StagedFile.INSTALL_SCRIPT}",
+            pulumi.ResourceOptions(parent=self, depends_on=[stage]),
+            triggers=[digest, args.host.instance_id, *([args.drained] if args.drained is not None else [])])
         # A larger home volume (EBS grows it in place) needs its filesystem grown too: online, no restart.
-        remote.Command(
-            f"{name}-grow-home", connection=connection, create=f"sudo xfs_growfs {files.HOME_DIR}",
-            triggers=[args.host.home_volume_size], opts=pulumi.ResourceOptions(parent=self, depends_on=[install]))
+        node_command(f"{name}-grow-home", connection, f"sudo xfs_growfs {files.HOME_DIR}",
+                     pulumi.ResourceOptions(parent=self, depends_on=[install]), triggers=[args.host.home_volume_size])
         self.done = install.stdout.apply(lambda _: "installed")
         self.register_outputs({"done": self.done})
+
+
+def unpack_bundle(target: str, private: bool) -> str:
+    """The shell that unpacks a bundle from stdin into `target` (emptied first when private: only
+    root may read what it holds)."""
+    if private:
+        return (f"set -e; sudo rm -rf {target}; sudo install -d -m 0700 {target}; "
+                f"base64 -d | sudo tar -xzf - -C {target} --no-same-owner")
+    return f"base64 -d | tar -xzf - -C {target} --no-same-owner"
 
 
 def _proxy(bastion: Optional[Bastion]) -> Optional[remote.ProxyConnectionArgs]:

@@ -1,17 +1,24 @@
-"""How a site's nodes are installed and changed: in order, one node out of service at a time.
+"""How a site's nodes are installed and changed: in order, never more than one node out of service.
 
-    preflight(every node) -> UpgradeWindow -> [farm: stop every node on a minor/major upgrade]
-      -> NodeDrain(0) -> install(0) -> NodeReturn(0) -> NodeDrain(1) -> install(1) -> ... -> UpgradeFinish
+Two phases, each node after the previous one is back:
 
-    InstanceStopDrain(0) -> instance(0) -> InstanceStartReturn(0) -> InstanceStopDrain(1) -> ...
+    instances:  InstanceStopDrain(0) -> instance(0) -> InstanceStartReturn(0) -> InstanceStopDrain(1) -> ...
+    installs:   preflight(every node), every InstanceStartReturn -> UpgradeWindow
+                  -> [farm: stop-for-upgrade, every node: stops only a node on another minor line or mirror]
+                  -> NodeDrain(0) -> stage, install(0) -> NodeReturn(0) -> NodeDrain(1) -> ... -> UpgradeFinish
 
-Behind a load balancer each node leaves it (connections drained) before its install runs again and
-comes back (healthy, and listed by the farm on the new version) before the next node leaves. A
-removed node is drained, then Bitbucket is stopped on it, before its instance is deleted. A
-bug-fix upgrade of a farm runs inside the farm's upgrade mode; a minor or major one stops every
-node first, since nodes of different minor versions cannot form one cluster. Every node checks the
-target version's runtime (preflight) before any node is stopped. An instance that EC2 stops for a
-change (its type) leaves the load balancer first and is back before the next one changes.
+- A change EC2 makes by stopping and starting an instance (its type, its user data) drains the node
+  first and waits for it to be back (healthy, and in its farm) before the next node's turn.
+- The install phase starts only when every instance change is done, so a version and an instance
+  type change in one `up` never have two nodes out at once.
+- Every node checks the target version's runtime, and downloads its archive, before any node stops.
+- A bug-fix upgrade of a farm runs in the farm's upgrade mode; a minor or major upgrade, or a new
+  mirror (MirrorGeneration), stops every node first: nodes of different minor lines or mirrors
+  cannot form one cluster. The first node back serves alone; the others follow one at a time.
+- A removed node is drained, then Bitbucket is stopped on it (retire), then its home is detached
+  and its instance and volume go (the engine deletes dependents first).
+- Without a load balancer (nginx) the same steps run with no targets: they only say at preview
+  what a change costs.
 
 The resources are children of the site, under the names they always had: no URN changes.
 """
@@ -21,29 +28,30 @@ from dataclasses import replace
 from typing import Callable, Optional, Sequence
 
 import pulumi
-from pulumi_command import remote
+from providers.node_rollout import (InstanceChangeArgs, InstanceStartReturn, InstanceStopDrain, NodeDrain,
+                                    NodeReturn, NodeTargetsArgs)
+from providers.upgrade import UpgradeFinish, UpgradeFinishArgs, UpgradeWindow, UpgradeWindowArgs
+from providers.versions import minor_line
 
-from providers.farm_rollout import (InstanceChangeArgs, InstanceStartReturn, InstanceStopDrain, NodeDrain, NodeReturn,
-                                    NodeTargetsArgs, UpgradeFinish, UpgradeFinishArgs, UpgradeWindow,
-                                    UpgradeWindowArgs)
-
-from .host import MirrorHost
-from .install import MirrorInstall, MirrorInstallArgs, node_connection, preflight, staged_payload
+from . import tags as tagging
+from .host import MirrorHost, user_data_digest
+from .install import (MirrorInstall, MirrorInstallArgs, node_command, node_connection, preflight, staged_payload,
+                      stop_for_upgrade)
 from .load_balancer import MirrorLoadBalancer
 
 STOP_BITBUCKET = "sudo systemctl stop atlbitbucket 2>/dev/null || true"
 
-
-def minor_line(version: str) -> str:
-    """major.minor: nodes on the same line can upgrade one at a time, others cannot."""
-    return ".".join(version.split(".")[:2])
+__all__ = ["FarmRollout", "instances_one_at_a_time", "minor_line", "STOP_BITBUCKET"]
 
 
 class FarmRollout:
     def __init__(self, name: str, site_args, install_args: Sequence[MirrorInstallArgs],
-                 lb: Optional[MirrorLoadBalancer], parent: pulumi.Resource):
+                 lb: Optional[MirrorLoadBalancer], parent: pulumi.Resource,
+                 instances_done: Sequence[pulumi.Resource] = (), warn_to: Optional[str] = None,
+                 clustered: bool = False):
         mirror, primary = site_args.mirror, site_args.primary
-        farm = len(install_args) > 1
+        nodes = len(install_args)
+        farm = nodes > 1
         child = pulumi.ResourceOptions(parent=parent)
         connections = [node_connection(a.host, a.login_private_key, a.bastion) for a in install_args]
         # Every node can run the target version before the first one is stopped.
@@ -52,68 +60,80 @@ class FarmRollout:
         self.window = UpgradeWindow(f"{name}-upgrade", UpgradeWindowArgs(
             mirror_url=mirror.base_url, version=mirror.bitbucket_version,
             version_key=f"mirrors[{site_args.site.index}].bitbucketVersion", farm=farm,
-            ca_bundle=primary.ca_bundle), opts=pulumi.ResourceOptions(parent=parent, depends_on=checked))
-        before_first: list[pulumi.Resource] = [self.window]
-        if farm:
-            # Runs again whenever the minor line changes: every node stops before the first upgrades.
-            before_first += [remote.Command(
-                f"{name}-node{i}-stop-for-upgrade", connection=connection, create=STOP_BITBUCKET,
-                triggers=[minor_line(mirror.bitbucket_version)],
-                opts=pulumi.ResourceOptions(parent=parent, depends_on=[self.window]))
-                for i, connection in enumerate(connections)]
-
+            ca_bundle=primary.ca_bundle, clustered=clustered, nodes=nodes, warn_to=warn_to),
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[*checked, *instances_done]))
+        stops: list[pulumi.Resource] = []
         self.installs: list[MirrorInstall] = []
-        previous: list[pulumi.Resource] = before_first
+        self.returns: list[NodeReturn] = []
+        previous: list[pulumi.Resource] = [self.window]
+        groups = lb.target_groups if lb is not None else []
         for i, args in enumerate(install_args):
             node = f"{name}-node{i}"
             payload, digest = staged_payload(args)
-            wait_for = list(previous)
-            targets = None
-            if lb is not None:
-                # Deleted before the attachments and the instance: a leaving node drains, then stops.
-                retire = remote.Command(f"{node}-retire", connection=connections[i], create="true",
-                                        delete=STOP_BITBUCKET, opts=child)
-                targets = NodeTargetsArgs(
-                    region=site_args.region, instance_id=args.host.instance_id, target_groups=lb.target_groups,
-                    install_digest=digest, node=node, mirror_url=mirror.base_url, address=args.host.private_ip,
-                    version=mirror.bitbucket_version, farm=farm, ca_bundle=primary.ca_bundle)
-                drain = NodeDrain(f"{node}-drain", targets, opts=pulumi.ResourceOptions(
-                    parent=parent, depends_on=[*previous, retire, *lb.node_attachments[i]]))
-                wait_for = [drain]
-            install = MirrorInstall(node, replace(args, wait_for=tuple(wait_for)), opts=child, staged=(payload, digest),
-                                    connection=connections[i])
+            host = args.host
+            # Deleted before the node's home is detached: a leaving node drains, then stops.
+            retire = node_command(f"{node}-retire", connections[i], "true",
+                                  pulumi.ResourceOptions(parent=parent, depends_on=[host.home_attachment]),
+                                  delete=STOP_BITBUCKET)
+            targets = NodeTargetsArgs(
+                region=site_args.region, instance_id=host.instance_id, target_groups=groups,
+                install_digest=digest, node=node, mirror_url=mirror.base_url, address=host.private_ip,
+                version=mirror.bitbucket_version, farm=clustered, ca_bundle=primary.ca_bundle, nodes=nodes,
+                warn_to=warn_to)
+            attachments = lb.node_attachments[i] if lb is not None else []
+            drain = NodeDrain(f"{node}-drain", targets, opts=pulumi.ResourceOptions(
+                parent=parent, depends_on=[*previous, retire, *attachments, host.home_attachment]))
+            if farm and i == 0:
+                # Once the first node is drained (the others still serve it), every node that cannot
+                # join the farm it will start stops: a minor upgrade's or a new mirror's outage begins.
+                stops = [stop_for_upgrade(f"{name}-node{k}-stop-for-upgrade", a, connections[k],
+                                          pulumi.ResourceOptions(parent=parent, depends_on=[drain]))
+                         for k, a in enumerate(install_args)]
+            install = MirrorInstall(node, replace(args, wait_for=(drain, *stops), drained=drain.drains), opts=child,
+                                    staged=(payload, digest), connection=connections[i])
             self.installs.append(install)
-            previous = [install]
-            if targets is not None:
-                previous = [NodeReturn(f"{node}-return", targets,
-                                       opts=pulumi.ResourceOptions(parent=parent, depends_on=[install]))]
+            previous = [NodeReturn(f"{node}-return", targets,
+                                   opts=pulumi.ResourceOptions(parent=parent, depends_on=[install]))]
+            self.returns.append(previous[0])
+        self.returned = previous
+        self.first_back = self.returns[0]
         if farm:
             UpgradeFinish(f"{name}-upgrade-finish", UpgradeFinishArgs(
                 mirror_url=mirror.base_url, version=mirror.bitbucket_version, kind=self.window.kind, farm=farm,
-                ca_bundle=primary.ca_bundle), opts=pulumi.ResourceOptions(parent=parent, depends_on=previous))
+                ca_bundle=primary.ca_bundle, zdu_started=self.window.zdu_started),
+                opts=pulumi.ResourceOptions(parent=parent, depends_on=previous))
 
 
-def instances_one_at_a_time(name: str, site_args, lb: MirrorLoadBalancer,
+def instances_one_at_a_time(name: str, site_args, lb: Optional[MirrorLoadBalancer],
                             node: Callable[[int, Sequence[pulumi.Resource]], MirrorHost],
-                            parent: pulumi.Resource) -> list[MirrorHost]:
-    """A site's nodes behind its load balancer, each instance changed only while the previous node
-    serves again: a change that stops an instance (its type) drains that node first, and the next
-    node leaves only once it is back. New instances are created in the same order."""
+                            parent: pulumi.Resource, warn_to: Optional[str] = None,
+                            clustered: bool = False) -> tuple[list[MirrorHost], list[pulumi.Resource]]:
+    """A site's nodes, each instance changed only while the previous node serves again: a change
+    that stops an instance (its type, its user data) drains that node first, and the next node
+    leaves only once it is back. New instances are created in the same order. Returns the hosts
+    and the steps that say the last node is back."""
     mirror = site_args.mirror
+    groups = lb.target_groups if lb is not None else []
     hosts: list[MirrorHost] = []
     previous: list[pulumi.Resource] = []
+    leaves: list[InstanceStopDrain] = []
     for i in range(mirror.nodes):
         label = f"{name}-node{i}"
-        common = dict(region=site_args.region, target_groups=lb.target_groups, node=label,
-                      instance_type=mirror.instance_type)
+        # What will make EC2 stop and start the instance, known before the instance changes.
         leave = InstanceStopDrain(f"{label}-stop-drain", InstanceChangeArgs(
-            **common, instance_tags={"Name": label, "bitbucket-mirrors:site": name,
-                                     "bitbucket-mirrors:stack": site_args.stack}),
+            region=site_args.region, target_groups=groups, node=label, instance_type=mirror.instance_type,
+            instance_tags=tagging.node_tags(site_args.stack, name, label), nodes=mirror.nodes, warn_to=warn_to,
+            user_data_digest=user_data_digest(site_args.stack, label)),
             opts=pulumi.ResourceOptions(parent=parent, depends_on=previous))
         host = node(i, [leave])
         hosts.append(host)
+        leaves.append(leave)
         previous = [InstanceStartReturn(f"{label}-start-return", InstanceChangeArgs(
-            **common, instance_id=host.instance_id, mirror_url=mirror.base_url, address=host.private_ip,
-            farm=mirror.nodes > 1, ca_bundle=site_args.primary.ca_bundle), opts=pulumi.ResourceOptions(parent=parent))]
-    lb.attach([h.instance_id for h in hosts])
-    return hosts
+            region=site_args.region, target_groups=groups, node=label, instance_type=mirror.instance_type,
+            instance_id=host.instance_id, mirror_url=mirror.base_url, address=host.private_ip, farm=clustered,
+            ca_bundle=site_args.primary.ca_bundle, user_data_digest=user_data_digest(site_args.stack, label),
+            nodes=mirror.nodes,
+            warn_to=warn_to), opts=pulumi.ResourceOptions(parent=parent))]
+    if lb is not None:
+        lb.attach([h.instance_id for h in hosts])
+    return hosts, previous

@@ -24,6 +24,7 @@ from providers.mirrored_projects import MirroredProjects, MirroredProjectsArgs
 from stack_config import Mirror, Monitoring, Network, Primary, Site, secret_output
 from stack_config.instance_types import architecture_of
 
+from . import tags as tagging
 from .ami import current_ami
 from .host import MirrorHost, MirrorHostArgs
 from .install import FarmInputs, MirrorInstallArgs, NginxInputs
@@ -33,10 +34,6 @@ from .monitoring import LoadBalancerMetrics, MirrorAlarms, MirrorAlarmsArgs
 from .network import BITBUCKET_SSH, MirrorNetwork, MirrorNetworkArgs, needs_public_endpoint
 from .region import Placement
 from .tls import AcmCertificate, AcmCertificateArgs
-
-
-# The tag by which a farm's nodes discover each other (its value names the stack and the site).
-FARM_TAG = "bitbucket-mirrors:farm"
 
 
 @dataclass(frozen=True)
@@ -77,16 +74,20 @@ class MirrorSite(pulumi.ComponentResource):
         mirror, primary, network = args.mirror, args.primary, args.network
         child = pulumi.ResourceOptions(parent=self)
         host = urlsplit(mirror.base_url).hostname or ""
-        farm = mirror.nodes > 1
         behind_lb = mirror.tls.mode == "acm"
-        tags = {"bitbucket-mirrors:site": name, "bitbucket-mirrors:stack": args.stack}
+        # Every site behind a load balancer is a farm, of one node or more: scaling it from one node
+        # to two (or back) then changes no node's files, so no node restarts (nginx sites are single).
+        clustered = behind_lb
+        tags = tagging.site_tags(args.stack, name)
+        # Preview warnings name the site: its URN, as the engine knows it.
+        warn_to = f"urn:pulumi:{args.stack}::{pulumi.get_project()}::bitbucket-mirrors:site:MirrorSite::{name}"
 
         admin_cidrs = tuple(network.admin_cidrs) + _bastion_cidr(network)
         public = needs_public_endpoint(tuple(network.client_cidrs) + tuple(primary.cidrs))
         net = MirrorNetwork(name, MirrorNetworkArgs(
             placement=args.placement, client_cidrs=tuple(network.client_cidrs),
             primary_cidrs=tuple(primary.cidrs), admin_cidrs=admin_cidrs,
-            primary_ssh_port=primary.ssh_port, behind_load_balancer=behind_lb, farm=farm,
+            primary_ssh_port=primary.ssh_port, behind_load_balancer=behind_lb, farm=clustered,
             egress_http=mirror.os == "ubuntu", tags=tags,
             metrics_cidrs=tuple(args.monitoring.metrics_cidrs) if args.monitoring and args.monitoring.jmx_exporter else ()),
             opts=child)
@@ -98,7 +99,7 @@ class MirrorSite(pulumi.ComponentResource):
         # the generation changes, every home of the site is replaced, the mirror is set up anew.
         generation = MirrorGeneration(f"{name}-generation", MirrorGenerationArgs(
             display_name=mirror.effective_display_name, base_url=mirror.base_url, primary_url=primary.url,
-            mirror_all=mirror.mirror_all, config_key=f"mirrors[{args.site.index}]"), opts=child)
+            mirror_all=mirror.mirror_all, config_key=f"mirrors[{args.site.index}]", warn_to=warn_to), opts=child)
         ami = current_ami(mirror.os, architecture_of(mirror.instance_type), args.region, pulumi.InvokeOptions(parent=self))
         # Installing over SSH needs a reachable address: the public one unless a bastion is used.
         reach_publicly = network.bastion is None
@@ -111,20 +112,21 @@ class MirrorSite(pulumi.ComponentResource):
                 subnet_id=args.placement.subnet_ids.apply(lambda ids: ids[i % len(ids)]),
                 security_group_id=net.node_security_group_id, key_name=key_pair.key_name,
                 home_volume_gb=mirror.home_volume_gb, public_address=reach_publicly or (public and not behind_lb),
-                stack=args.stack, tags=tags, generation=generation.generation,
-                farm_tag=(FARM_TAG, f"{args.stack}-{name}") if farm else None, instance_wait_for=wait_for),
+                stack=args.stack, tags=tags,
+                farm_tag=tagging.farm_tag(args.stack, name) if clustered else None, instance_wait_for=wait_for),
                 opts=child)
-        hosts = instances_one_at_a_time(name, args, lb, node, self) if lb else [node(i, ()) for i in range(mirror.nodes)]
+        hosts, instances_done = instances_one_at_a_time(name, args, lb, node, self, warn_to, clustered)
 
         setup = MirrorSetup(f"{name}-setup", MirrorSetupArgs(
             primary_url=primary.url, display_name=mirror.effective_display_name,
             base_url=mirror.base_url, ca_bundle=primary.ca_bundle), opts=child)
 
         farm_inputs = None
-        if farm:
+        if clustered:
             password = random.RandomPassword(f"{name}-hazelcast", length=32, special=False, opts=child)
+            tag_key, tag_value = tagging.farm_tag(args.stack, name)
             farm_inputs = FarmInputs(group_name=f"bitbucket-mirror-{name}", group_password=password.result,
-                                     region=args.region, tag_key=FARM_TAG, tag_value=f"{args.stack}-{name}")
+                                     region=args.region, tag_key=tag_key, tag_value=tag_value)
         nginx_inputs = None
         if mirror.tls.mode == "nginx":
             nginx_inputs = NginxInputs(server_name=host, certificate=mirror.tls.certificate or "",
@@ -136,20 +138,24 @@ class MirrorSite(pulumi.ComponentResource):
             installer_url=mirror.installer.url if mirror.installer else None,
             installer_sha256=mirror.installer.sha256 if mirror.installer else None,
             ca_bundle=primary.ca_bundle, farm=farm_inputs, nginx=nginx_inputs, bastion=network.bastion,
-            jmx_exporter=args.monitoring is not None and args.monitoring.jmx_exporter) for node in hosts]
-        installs = FarmRollout(name, args, install_args, lb, self).installs
+            jmx_exporter=args.monitoring is not None and args.monitoring.jmx_exporter,
+            generation=generation.generation) for node in hosts]
+        rollout = FarmRollout(name, args, install_args, lb, self, instances_done, warn_to, clustered)
+        installs = rollout.installs
 
         if mirror.tls.hosted_zone_id and not behind_lb:
             serving.append(aws.route53.Record(
                 f"{name}-dns", zone_id=mirror.tls.hosted_zone_id, name=host, type="A", ttl=300,
                 records=[hosts[0].address], opts=child))
 
-        # The mirror registers with the primary on its first start; only then can it be approved.
+        # The mirror registers with the primary on its first node's first start; once that node is back
+        # (healthy: the load balancer sends clients to it alone) it is approved and serves, while the
+        # farm's other nodes join after it.
         approval = MirrorApproval(f"{name}-approval", MirrorApprovalArgs(
             primary_url=primary.url, base_url=mirror.base_url, timeout_s=mirror.approval_timeout_s,
-            ca_bundle=primary.ca_bundle, expected_type="FARM" if farm else "SINGLE",
-            mirror_home=hosts[0].home_volume_id),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*installs, *serving]))
+            ca_bundle=primary.ca_bundle, expected_type="FARM" if clustered else "SINGLE",
+            mirror_home=hosts[0].home_volume_id, generation=generation.generation),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[rollout.first_back, *serving]))
         MirroredProjects(f"{name}-projects", MirroredProjectsArgs(
             primary_url=primary.url, mirror_url=mirror.base_url, mirror_id=approval.mirror_id,
             project_keys=list(mirror.projects), mirror_all=mirror.mirror_all,

@@ -1,15 +1,16 @@
-"""What the three providers share: credentials from configure(), clients, unknown values."""
+"""What the providers share: credentials from configure(), clients, unknown values, inputs as
+dataclasses, and the rollout steps' diff."""
 from __future__ import annotations
 
-import sys
 from dataclasses import fields
-import time
 from typing import TYPE_CHECKING, Any, Optional
 
-from pulumi.dynamic import ConfigureRequest, ResourceProvider
+from pulumi.dynamic import ConfigureRequest, DiffResult, ReadResult, ResourceProvider
 
+from .clock import Deadline
 from .host_pool import unqueue_host_calls
 from .credentials import Credentials, MissingCredentials, from_config
+from .messages import say
 
 if TYPE_CHECKING:   # requests loads with the first call that talks to Bitbucket, not with the program
     from .client import BitbucketClient
@@ -19,14 +20,14 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 
 def is_unknown(value: Any) -> bool:
+    """A value the engine does not know yet: its sentinel string, or the SDK's `Unknown` (what the
+    provider host's Check and Diff hand over, since they deserialize keeping unknowns)."""
+    from pulumi.output import Unknown
     if isinstance(value, (list, tuple)):
         return any(is_unknown(v) for v in value)
-    return value == UNKNOWN
-
-
-def say(message: str) -> None:
-    """Progress for the person running `pulumi up` (pulumi.log cannot be used in a dynamic provider)."""
-    print(f"bitbucket-mirrors: {message}", file=sys.stderr, flush=True)
+    if isinstance(value, dict):
+        return any(is_unknown(v) for v in value.values())
+    return isinstance(value, Unknown) or value == UNKNOWN
 
 
 class BitbucketProvider(ResourceProvider):
@@ -62,20 +63,6 @@ class BitbucketProvider(ResourceProvider):
                                retries=self.retries, backoff_s=self.backoff_s)
 
 
-class Deadline:
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.start = time.monotonic()
-
-    @property
-    def elapsed(self) -> float:
-        return time.monotonic() - self.start
-
-    @property
-    def passed(self) -> bool:
-        return self.elapsed >= self.seconds
-
-
 def inputs_of(args: Any) -> dict[str, Any]:
     """An Args dataclass as resource inputs (shallow: dataclasses.asdict would deep-copy Outputs)."""
     return {f.name: getattr(args, f.name) for f in fields(args)}
@@ -83,3 +70,25 @@ def inputs_of(args: Any) -> dict[str, Any]:
 
 def input_names(args_class: type) -> list[str]:
     return [f.name for f in fields(args_class)]
+
+
+class StepProvider(BitbucketProvider):
+    """A rollout step: no resource of its own anywhere, its inputs decide when it runs again.
+
+    `decided_by` names the inputs whose change is an update; the others (the node's name, the site
+    a warning is attributed to, timeouts) never make one. Read keeps what the state has: the step's
+    effect is checked against the world when it runs, not on refresh."""
+    decided_by: tuple[str, ...] = ()
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = any(olds.get(k) != news.get(k) for k in self.decided_by)
+        return DiffResult(changes=changed, replaces=[], delete_before_replace=False)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        return ReadResult(id_, props)
+
+    @staticmethod
+    def changed(olds: dict[str, Any], news: dict[str, Any], *keys: str) -> bool:
+        """Whether any of `keys` changed. A key the old state does not have was not tracked then:
+        recorded now, acted on from the next change."""
+        return any(k in olds and olds.get(k) != news.get(k) for k in keys)

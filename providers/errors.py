@@ -62,3 +62,8 @@ def for_status(method: str, url: str, status: int, detail: str, path: str) -> Bi
     kind = {400: BadRequest, 401: AuthenticationError, 403: PermissionDenied, 404: NotFound, 409: Conflict}.get(
         status, ServerUnavailable if status >= 500 or status == 429 else BitbucketError)
     return kind(method, url, status, detail, hint)
+
+
+class RolloutError(Exception):
+    """A rollout step could not finish: a node did not drain, return, join its farm, or the farm's
+    upgrade mode could not be ended."""

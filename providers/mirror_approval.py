@@ -8,13 +8,13 @@ first all end in adopting that mirror. Requests for other base URLs are never to
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
+from . import clock
 from .base import BitbucketProvider, Deadline, input_names, inputs_of, is_unknown, say
 if TYPE_CHECKING:   # the client (requests) loads when a call needs it, not when the program does
     from .client import BitbucketClient
@@ -44,9 +44,11 @@ class MirrorApprovalArgs:
     timeout_s: pulumi.Input[int] = 1800
     ca_bundle: Optional[pulumi.Input[str]] = None
     expected_type: Optional[pulumi.Input[str]] = None   # SINGLE or FARM; a mismatch is reported
-    # The first node's home volume: a new one is a new mirror (a new setup, a new request), so
-    # the approval of the old one is removed and the new one approved. None: not tracked.
+    # The first node's home volume, and the mirror's generation (MirrorGeneration): a new one is a new
+    # mirror (a new setup, a new request), so the approval of the old one is removed and the new one
+    # approved. None: not tracked.
     mirror_home: Optional[pulumi.Input[str]] = None
+    generation: Optional[pulumi.Input[str]] = None
 
 
 class MirrorApprovalProvider(BitbucketProvider):
@@ -66,11 +68,12 @@ class MirrorApprovalProvider(BitbucketProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [k for k in ("primary_url", "base_url")
                     if is_unknown(news.get(k)) or _url(olds.get(k)) != _url(news.get(k))]
-        # A state from before mirror_home was tracked records it without replacing anything.
-        if olds.get("mirror_home") is not None and (is_unknown(news.get("mirror_home"))
-                                                    or olds.get("mirror_home") != news.get("mirror_home")):
-            replaces.append("mirror_home")
-        others = any(olds.get(k) != news.get(k) for k in ("timeout_s", "ca_bundle", "expected_type", "mirror_home"))
+        # A state from before these were tracked records them without replacing anything.
+        for key in ("mirror_home", "generation"):
+            if olds.get(key) is not None and (is_unknown(news.get(key)) or olds.get(key) != news.get(key)):
+                replaces.append(key)
+        others = any(olds.get(k) != news.get(k)
+                     for k in ("timeout_s", "ca_bundle", "expected_type", "mirror_home", "generation"))
         return DiffResult(changes=bool(replaces) or others, replaces=replaces, delete_before_replace=True)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -150,7 +153,7 @@ class MirrorApprovalProvider(BitbucketProvider):
                 last_report = deadline.elapsed
                 say(f"waiting for the mirroring request of {base_url} on the primary "
                     f"({deadline.elapsed:.0f}s of {timeout_s:.0f}s)")
-            time.sleep(self.poll_interval_s)
+            clock.sleep(self.poll_interval_s)
 
     @staticmethod
     def _accept(client: BitbucketClient, request: dict, base_url: str, expected_type: Optional[str]) -> dict:

@@ -4,20 +4,23 @@ Bitbucket reads a mirror's setup values (display name, base URL, primary URL) on
 start and never again, and "mirror all projects" can only be undone by a new mirror (vendor: "Set
 up a mirror"). So a change of any of those, or mirrorAll going from true to false, needs a new
 mirror: empty homes, a new setup, a new approval. This resource decides that: it is replaced
-exactly then, and its id, carried as a tag on the site's home volumes (which replace on it),
-rebuilds the site. mirrorAll going from false to true is an ordinary change: no rebuild.
-It calls nothing: the decision is made from the old and new values alone.
+exactly then, and its `generation` goes into every node's files, whose install empties a home that
+belongs to another generation, and into the approval, which is replaced with it. mirrorAll going
+from false to true is an ordinary change: no rebuild. It calls nothing: the decision is made from
+the old and new values alone, and the generation is derived from them at check, so a preview knows
+it and shows exactly what the `up` will replace.
 """
 from __future__ import annotations
 
-import uuid
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Optional
 
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-from .base import input_names, inputs_of, is_unknown, say
+from .base import input_names, inputs_of, is_unknown
+from .messages import warn
 from .urls import normalise_base_url
 
 REBUILT_BY = ("display_name", "base_url", "primary_url")
@@ -29,8 +32,17 @@ class MirrorGenerationArgs:
     base_url: pulumi.Input[str]
     primary_url: pulumi.Input[str]
     mirror_all: pulumi.Input[bool] = False
-    # The site's config key ("mirrors[0]"), for the warning at preview; it decides nothing.
+    # The site's config key ("mirrors[0]") and URN, for the warning at preview; they decide nothing.
     config_key: str = "mirrors[?]"
+    warn_to: Optional[str] = None
+
+
+def next_generation(previous: Optional[str], props: dict[str, Any]) -> str:
+    """The id of the mirror after `previous` for these setup values (deterministic: a preview and the
+    `up` after it agree)."""
+    text = "|".join([str(previous), str(props.get("display_name")), normalise_base_url(str(props.get("base_url"))),
+                     normalise_base_url(str(props.get("primary_url"))), str(bool(props.get("mirror_all")))])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def config_keys(site_key: str, reasons: list[str]) -> list[str]:
@@ -56,17 +68,26 @@ def rebuild_reasons(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
 
 class MirrorGenerationProvider(ResourceProvider):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        # Check runs at preview: the warning shows in this resource's diff, and on the console where
-        # the CLI shows provider output.
+        # Check runs at preview: the warning goes to the site, and into this resource's diff.
         reasons = rebuild_reasons(olds, news) if olds else []
         impact = None
+        generation = olds.get("generation")
         if reasons:
             keys = ", ".join(config_keys(str(news.get("config_key")), reasons))
-            impact = (f"{keys} changed: the mirror is rebuilt: every home volume of the site is replaced, the new "
-                      "mirror is approved on the primary and the old one removed, and its repositories are "
-                      "synchronised again from scratch")
-            say(f"warning: {impact}")
-        return CheckResult({**news, "impact": impact}, [])
+            impact = (f"{keys} changed: the mirror is rebuilt: every node of the site stops, its home is emptied "
+                      "and Bitbucket starts on it as a new mirror, which is approved on the primary while the "
+                      "old one is removed; its repositories are synchronised again from scratch, and until then "
+                      "the mirror is unavailable")
+            warn(impact, news.get("warn_to"))
+        if not olds or reasons:
+            if any(is_unknown(news.get(k)) for k in REBUILT_BY + ("mirror_all",)):
+                generation = None          # known once the values are
+            else:
+                generation = next_generation(olds.get("generation") or (olds and "legacy") or None, news)
+        checked = {**news, "impact": impact}
+        if generation is not None:
+            checked["generation"] = generation
+        return CheckResult(checked, [])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = rebuild_reasons(olds, news)
@@ -74,14 +95,14 @@ class MirrorGenerationProvider(ResourceProvider):
         return DiffResult(changes=changed, replaces=replaces, delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        generation = uuid.uuid4().hex[:16]
+        generation = props.get("generation") or next_generation(None, props)
         return CreateResult(generation, {**self._inputs(props), "generation": generation})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         return ReadResult(id_, {**self._inputs(props), "generation": id_})
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult({**self._inputs(news), "generation": id_})
+        return UpdateResult({**self._inputs(news), "generation": news.get("generation") or id_})
 
     @staticmethod
     def _inputs(props: dict[str, Any]) -> dict[str, Any]:

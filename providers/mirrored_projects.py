@@ -8,13 +8,13 @@ on a mirror, so turning it off replaces the resource, which replaces the mirror 
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
+from . import clock
 from .base import BitbucketProvider, Deadline, input_names, inputs_of, is_unknown, say
 if TYPE_CHECKING:   # the client (requests) loads when a call needs it, not when the program does
     from .client import BitbucketClient
@@ -156,7 +156,7 @@ class MirroredProjectsProvider(BitbucketProvider):
                 # The POST may or may not have happened: read back rather than replay blindly.
                 if attempts >= self.bulk_attempts:
                     raise
-                time.sleep(self.backoff_s)
+                clock.sleep(self.backoff_s)
                 current = set(mirror.get(SETTINGS).get("projectIds") or [])
         for project_id in sorted(current - wanted, key=int):
             mirror.delete(f"{SETTINGS}/projects/{project_id}")
@@ -178,7 +178,7 @@ class MirroredProjectsProvider(BitbucketProvider):
             if deadline.elapsed - last_report >= self.progress_every_s:
                 last_report = deadline.elapsed
                 say(f"{mirror_url}: {synced}/{total} repositories synchronised")
-            time.sleep(self.poll_interval_s)
+            clock.sleep(self.poll_interval_s)
 
     @staticmethod
     def _inputs(props: dict[str, Any]) -> dict[str, Any]:

@@ -42,6 +42,7 @@ class StagedFile:
     CA_BUNDLE = "ca-bundle.pem"
     SYSTEMD_UNIT = "atlbitbucket.service"
     INSTALL_SCRIPT = "install.sh"
+    GENERATION = "mirror-generation"      # which mirror the home must belong to (MirrorGeneration)
 
 
 def _require(condition: bool, field_name: str, expected: str) -> None:

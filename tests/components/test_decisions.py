@@ -94,7 +94,7 @@ def test_instances_keep_their_ami_and_read_the_host_key_only_after_it_exists():
     (instance,) = run.of_type(INSTANCE)
     assert instance.options["ignoreChanges"] == ["ami"]    # a new AMI release must not replace a mirror
     parameter = run.one("aws:ssm/parameter:Parameter")
-    policy = run.one("aws:iam/rolePolicy:RolePolicy")
+    policy = run.one("aws:iam/rolePolicy:RolePolicy", "fra-node0-read-host-key")
     assert run.depends_on(instance, parameter) and run.depends_on(instance, policy)
 
 

@@ -84,7 +84,8 @@ def test_hosts_require_imdsv2_and_encrypt_every_disk(runs, stack):
         options = instance.inputs["metadataOptions"]
         assert options["httpTokens"] == "required" and options["httpPutResponseHopLimit"] == 1
         assert instance.inputs["rootBlockDevice"]["encrypted"] is True
-        assert instance.inputs["userDataReplaceOnChange"] is True
+        # A new boot configuration restarts each node in turn (stop, modify, start), never replaces it.
+        assert instance.inputs["userDataReplaceOnChange"] is False
     for volume in run.of_type(VOLUME):
         assert volume.inputs["encrypted"] is True and volume.inputs["type"] == "gp3"
 
@@ -127,23 +128,27 @@ def test_nginx_node_faces_clients_and_primary_directly(runs):
 
 def test_acm_nodes_only_reachable_through_load_balancer(runs):
     run = runs["single-acm"]
-    assert rules(run, INGRESS, "fra-nodes") == {(7990, "fra-lb"), (7999, "fra-lb"), (22, "198.51.100.7/32")}
+    # A site behind a load balancer is a farm of one: Hazelcast between its own nodes only.
+    assert rules(run, INGRESS, "fra-nodes") == {(7990, "fra-lb"), (7999, "fra-lb"), (22, "198.51.100.7/32"),
+                                                (5701, "fra-nodes")}
     # No clientCidrs configured: clients default to the VPC's CIDR.
     assert rules(run, INGRESS, "fra-lb") == {
         (443, "172.31.0.0/16"), (7999, "172.31.0.0/16"), (443, "203.0.113.10/32"), (443, "203.0.113.11/32")}
     assert rules(run, EGRESS, "fra-lb") == {(7990, "fra-nodes"), (7999, "fra-nodes")}
-    # Egress to the primary on 443 and on its (non-default) SSH port.
-    assert rules(run, EGRESS, "fra-nodes") == {(443, "0.0.0.0/0"), (7998, "0.0.0.0/0")}
+    # Egress to the primary on 443 and on its (non-default) SSH port, and Hazelcast to its own nodes.
+    assert rules(run, EGRESS, "fra-nodes") == {(443, "0.0.0.0/0"), (7998, "0.0.0.0/0"), (5701, "fra-nodes")}
 
 
-def test_hazelcast_only_between_farm_nodes(runs):
-    farm = runs["farm-3"]
-    assert (5701, "iad-nodes") in rules(farm, INGRESS, "iad-nodes")
-    assert (5701, "iad-nodes") in rules(farm, EGRESS, "iad-nodes")
-    assert not any(port == 5701 for port, _ in rules(farm, INGRESS, "iad-lb"))
-    for stack in ("single-nginx", "single-acm", "two-sites"):
-        for rule in runs[stack].of_type(INGRESS):
-            assert rule.inputs["fromPort"] != 5701, f"{stack}: Hazelcast open on a single node"
+def test_hazelcast_only_between_a_farms_own_nodes(runs):
+    for stack, site in (("farm-3", "iad"), ("single-acm", "fra")):
+        farm = runs[stack]
+        assert (5701, f"{site}-nodes") in rules(farm, INGRESS, f"{site}-nodes")
+        assert (5701, f"{site}-nodes") in rules(farm, EGRESS, f"{site}-nodes")
+        assert not any(port == 5701 for port, _ in rules(farm, INGRESS, f"{site}-lb"))
+        hazelcast = [r for r in farm.of_type(INGRESS) if r.inputs["fromPort"] == 5701]
+        assert all(r.inputs.get("cidrIpv4") is None and r.inputs.get("cidrIpv6") is None for r in hazelcast)
+    for rule in runs["single-nginx"].of_type(INGRESS):
+        assert rule.inputs["fromPort"] != 5701, "Hazelcast open on an nginx node, which is never in a farm"
 
 
 @pytest.mark.parametrize("stack", ["single-nginx", "single-acm", "farm-3", "two-sites", "example"])
@@ -158,7 +163,8 @@ def test_ssh_22_is_never_open_to_the_world(runs, stack):
 
 def test_bastion_address_may_reach_ssh(runs):
     run = runs["two-sites"]
-    assert rules(run, INGRESS, "syd-nodes") == {(7990, "syd-lb"), (7999, "syd-lb"), (22, "10.1.2.3/32")}
+    assert rules(run, INGRESS, "syd-nodes") == {(7990, "syd-lb"), (7999, "syd-lb"), (22, "10.1.2.3/32"),
+                                                (5701, "syd-nodes")}
     # Installing through a bastion: nodes get no public address.
     for instance in run.of_type(INSTANCE):
         assert instance.inputs["associatePublicIpAddress"] is False
@@ -239,7 +245,12 @@ def test_setup_install_approval_projects_run_in_order(runs, stack, site):
         stage, install = run.one(COMMAND, f"{site}-node{i}-stage"), run.one(COMMAND, f"{site}-node{i}-install")
         assert run.depends_on(stage, setup), "the setup keys are rendered before files are staged"
         assert run.depends_on(install, stage)
-        assert run.depends_on(approval, install), "approval waits for every node's install"
+    # The mirror registers on its first node's first start: approved once that node is back,
+    # while a farm's other nodes join after it (a new farm serves as soon as its first node does).
+    back = run.one("pulumi-python:dynamic/bitbucket:NodeReturn", f"{site}-node0-return")
+    assert run.depends_on(approval, back) and run.depends_on(approval, run.one(COMMAND, f"{site}-node0-install"))
+    if nodes > 1:
+        assert not run.depends_on(approval, run.one(COMMAND, f"{site}-node1-install"))
     assert run.depends_on(projects, approval)
     assert projects.inputs["mirror_id"] == approval.outputs["mirror_id"]
 
@@ -270,7 +281,8 @@ def test_provider_inputs_follow_config(runs):
     farm = runs["farm-3"]
     assert farm.one(PROJECTS).inputs["mirror_all"] is True
     assert farm.one(APPROVAL).inputs["expected_type"] == "FARM"
-    assert run.one(APPROVAL).inputs["expected_type"] == "SINGLE"
+    assert run.one(APPROVAL).inputs["expected_type"] == "FARM"        # a farm of one
+    assert runs["single-nginx"].one(APPROVAL).inputs["expected_type"] == "SINGLE"
 
 
 # --- secrets -----------------------------------------------------------------------------------
@@ -355,7 +367,9 @@ def test_farm_nodes_receive_clustering_properties_and_their_own_home(runs):
     roles = {r.name: r.outputs["name"] for r in run.of_type("aws:iam/role:Role")}
     for i in range(3):
         files = staged_files(run, f"iad-node{i}-stage")
-        assert set(files) == {"bitbucket.properties", "atlbitbucket.service", "install.sh"}
+        assert set(files) == {"bitbucket.properties", "atlbitbucket.service", "install.sh", "mirror-generation"}
+        generation = run.one("pulumi-python:dynamic/bitbucket:MirrorGeneration").outputs["generation"]
+        assert files["mirror-generation"] == f"{generation}\n"
         properties = files["bitbucket.properties"]
         # Discovery by the farm's tag with the node's own role: no node's file names another node.
         assert "hazelcast.network.aws=true" in properties

@@ -1,6 +1,8 @@
 """Changes only a new mirror can take (display name, base URL, primary URL, leaving mirror-all)
-rebuild exactly that site: its homes are replaced, so Bitbucket starts on an empty home with the
-new setup, and the approval follows the first node's home."""
+rebuild exactly that site: a new generation goes into every node's files, whose install empties a
+home of another generation so Bitbucket starts on it with the new setup; every node stops first
+(nodes of two mirrors cannot form one farm); the approval follows the generation. The volumes stay:
+nothing is detached, no instance stops (the twin's rebuild scenarios play it through)."""
 from __future__ import annotations
 
 import json
@@ -12,7 +14,7 @@ from tests.harness import ProgramRun, run_program, stack_file_config
 
 STACK = Path(__file__).resolve().parents[1] / "stacks" / "three-regions.yaml"
 VOLUME = "aws:ebs/volume:Volume"
-TAG = "bitbucket-mirrors:generation"
+GENERATION = "pulumi-python:dynamic/bitbucket:MirrorGeneration"
 
 
 def changed(mirror_index: int, **fields) -> ProgramRun:
@@ -33,33 +35,38 @@ def changed_names(before: ProgramRun, after: ProgramRun) -> set[str]:
     return {r.name for r in after.resources if r.urn in old and r.inputs != old[r.urn]}
 
 
-def test_every_home_replaces_when_its_sites_generation_changes(before):
-    generations = {g.name.removesuffix("-generation"): g.outputs["generation"]
-                   for g in before.of_type("pulumi-python:dynamic/bitbucket:MirrorGeneration")}
+def test_every_node_of_a_site_belongs_to_its_generation_and_its_homes_carry_none(before):
+    generations = {g.name.removesuffix("-generation"): g.outputs["generation"] for g in before.of_type(GENERATION)}
     for volume in before.of_type(VOLUME):
-        site = volume.name.split("-")[0]
-        assert volume.inputs["tags"][TAG] == generations[site]
-        assert volume.options["replaceOnChanges"] == [f'tags["{TAG}"]']
+        assert "bitbucket-mirrors:generation" not in volume.inputs["tags"]
+        assert volume.options["replaceOnChanges"] == []
+    for stop in [r for r in before.resources if r.name.endswith("-stop-for-upgrade")]:
+        site = stop.name.split("-")[0]
+        assert stop.inputs["triggers"][1] == generations[site]
+        assert stop.inputs["create"] == f"sudo bash -s -- --stop-for-upgrade {generations[site]}"
+    for approval in before.of_type("pulumi-python:dynamic/bitbucket:MirrorApproval"):
+        assert approval.inputs["generation"] == generations[approval.name.split("-")[0]]
     for attachment in before.of_type("aws:ec2/volumeAttachment:VolumeAttachment"):
-        assert attachment.options["deleteBeforeReplace"] is True   # the device is free before the new home attaches
+        assert attachment.options["deleteBeforeReplace"] is True   # the device is free before a new home attaches
 
 
 @pytest.mark.parametrize("fields", [{"displayName": "Frankfurt farm"}, {"baseUrl": "https://mirror-de.example.com"}],
                          ids=["displayName", "baseUrl"])
-def test_a_setup_change_rebuilds_only_that_sites_homes(before, fields):
+def test_a_setup_change_rebuilds_only_that_site(before, fields):
     after = changed(1, **fields)   # fra, the farm
-    changed_volumes = {n for n in changed_names(before, after) if n.endswith("-home")}
-    assert changed_volumes == {f"fra-node{i}-home" for i in range(3)}
-    assert all(not n.startswith(("syd", "pdx")) for n in changed_names(before, after))
+    names = changed_names(before, after)
+    assert {f"fra-node{i}-{step}" for i in range(3) for step in ("stage", "install", "stop-for-upgrade")} <= names
+    assert not {n for n in names if n.endswith("-home") or n.endswith("-instance")}
+    assert all(not n.startswith(("syd", "pdx")) for n in names)
 
 
 def test_turning_mirror_all_on_rebuilds_nothing(before):
     after = changed(0, mirrorAll=True, projects=[])
-    assert not {n for n in changed_names(before, after) if n.endswith("-home")}
+    assert not {n for n in changed_names(before, after) if n.endswith(("-install", "-stage", "-home"))}
 
 
 def test_the_generation_sees_the_values_bitbucket_fixes_at_setup(before):
     generation = before.one("pulumi-python:dynamic/bitbucket:MirrorGeneration", "fra-generation")
-    assert {k: v for k, v in generation.inputs.items() if k != "__provider"} == {"display_name": "fra", "base_url": "https://mirror-fra.example.com",
-                                 "primary_url": "https://bitbucket.example.com", "mirror_all": False,
-                                 "config_key": "mirrors[1]"}
+    assert {k: v for k, v in generation.inputs.items() if k not in ("__provider", "warn_to")} == {
+        "display_name": "fra", "base_url": "https://mirror-fra.example.com",
+        "primary_url": "https://bitbucket.example.com", "mirror_all": False, "config_key": "mirrors[1]"}

@@ -44,6 +44,10 @@ class LoggedRequest:
     ts: float
 
 
+class NoAnswer(Exception):
+    """The connection is dropped without an answer (nothing behind a load balancer serves)."""
+
+
 class Reply(Exception):
     def __init__(self, status: int, body: Any = None, headers: Optional[dict] = None):
         super().__init__(status)
@@ -85,9 +89,10 @@ class Stats:
 
 class Emulator:
     def __init__(self, latency_s: float = 0.0, faults: Faults = Faults(), username: str = "admin",
-                 password: str = "s3cret", version: str = "9.4.16", sync_repos_per_s: float = 50.0) -> None:
+                 password: str = "s3cret", version: str = "9.4.16", sync_repos_per_s: float = 50.0,
+                 clock: Callable[[], float] = time.monotonic, hostnames: tuple[str, ...] = ()) -> None:
         self.latency_s = latency_s
-        self.state = State(version, sync_repos_per_s)
+        self.state = State(version, sync_repos_per_s, clock)
         self.state.users[username] = User(password, sys_admin=True)
         self.log: list[LoggedRequest] = []
         self.stats = Stats()
@@ -98,7 +103,7 @@ class Emulator:
         self._ca_file = tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False)
         self._ca_file.write(self._ca.cert_pem.bytes().decode())
         self._ca_file.close()
-        self._cert = self._ca.issue_cert("127.0.0.1", "localhost")
+        self._cert = self._ca.issue_cert("127.0.0.1", "localhost", *hostnames)
         self.primary_url = ""
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -144,18 +149,35 @@ class Emulator:
         return keys
 
     def add_mirror(self, name: str, base_url: Optional[str] = None, register_after_s: float = 0.0,
-                   mirror_type: str = "SINGLE", plain_http: bool = False, nodes: int = 1) -> Mirror:
+                   mirror_type: str = "SINGLE", plain_http: bool = False, nodes: int = 1, serve: bool = True,
+                   join_delay_s: float = 0.0) -> Mirror:
+        """A mirror that registers with the primary `register_after_s` from now. `serve=False`: it gets
+        no server of its own and is reached through a front door (`add_front_door`)."""
+        now = self.state.clock()
         mirror = Mirror(name=name, base_url="", mirror_type=mirror_type, register_after_s=register_after_s,
+                        created=now, sync_started=now, join_delay_s=join_delay_s,
                         farm_nodes=[FarmNode(f"{name}-node{i}", f"10.0.0.{10 + i}", self.state.version)
                                     for i in range(nodes)])
-        routes = MirrorRoutes(self, mirror).handle
-        mirror.url = self._serve(name, routes, tls=True)
+        if serve:
+            routes = MirrorRoutes(self, mirror).handle
+            mirror.url = self._serve(name, routes, tls=True)
+            if plain_http:
+                mirror.http_url = self._serve(name, routes, tls=False)
         mirror.base_url = base_url or mirror.url
-        if plain_http:
-            mirror.http_url = self._serve(name, routes, tls=False)
         with self.state.lock:
             self.state.mirrors[name] = mirror
         return mirror
+
+    def add_front_door(self, name: str, resolve: Callable[[], Optional[tuple[Mirror, str]]]) -> str:
+        """An HTTPS server for a host name whose mirror is decided per request: `resolve()` returns the
+        mirror and the address of the node that answers, or None when the connection gets no answer."""
+        def routes(method: str, path: str, query: dict, body: Any, user) -> Any:
+            found = resolve()
+            if found is None:
+                raise NoAnswer()
+            mirror, node = found
+            return MirrorRoutes(self, mirror, node).handle(method, path, query, body, user)
+        return self._serve(name, routes, tls=True)
 
     def mirror(self, name: str) -> Mirror:
         return self.state.mirrors[name]
@@ -212,9 +234,19 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # the request log replaces stderr noise
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body leave in two writes: without this, Nagle's algorithm and the client's
+        # delayed ACK hold every answer back by tens of milliseconds.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def _dispatch(self) -> None:
         emu = self.emu
         parts = urlsplit(self.path)
+        # Bitbucket may run under a context path (https://host/bitbucket/rest/...): served the same.
+        for anchor in ("/rest/", "/status"):
+            if anchor in parts.path and not parts.path.startswith(anchor):
+                parts = parts._replace(path=parts.path[parts.path.index(anchor):])
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -222,6 +254,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(emu.latency_s)
         fault = emu._pick_fault()
         status = 0
+        logged = False
         try:
             if fault in ("drop",):
                 self._drop()
@@ -229,6 +262,8 @@ class _Handler(BaseHTTPRequestHandler):
             if fault and fault not in ("drop_after",):
                 status = int(fault)
                 headers = {"Retry-After": str(emu.faults.retry_after_s)} if status == 429 else {}
+                self._log(status)
+                logged = True
                 self._send(status, {"errors": [{"message": "injected fault",
                                                 "exceptionName": "emulator.Fault"}]}, headers)
                 return
@@ -242,14 +277,26 @@ class _Handler(BaseHTTPRequestHandler):
                 reply = result if isinstance(result, Reply) else Reply(200, result)
             except Reply as r:
                 reply = r
+            except NoAnswer:
+                self._drop()
+                return
             status = reply.status
             if fault == "drop_after":
                 self._drop()
                 return
+            # Logged before the answer leaves: a client that has its answer finds the request logged.
+            self._log(status)
+            logged = True
             self._send(reply.status, reply.body, reply.headers)
         finally:
-            emu._record(LoggedRequest(self.server_name_, self.command, parts.path, query,
-                                      dict(self.headers.items()), status, time.time()))
+            if not logged:
+                self._log(status)
+
+    def _log(self, status: int) -> None:
+        parts = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        self.emu._record(LoggedRequest(self.server_name_, self.command, parts.path, query,
+                                       dict(self.headers.items()), status, time.time()))
 
     do_GET = do_POST = do_PUT = do_DELETE = _dispatch
 
@@ -386,15 +433,20 @@ class PrimaryRoutes:
 
 
 class MirrorRoutes:
-    """A mirror's own REST API ("Mirroring (Mirror)"); it authenticates users against the primary."""
+    """A mirror's own REST API ("Mirroring (Mirror)"); it authenticates users against the primary.
+    `node`: the address of the node that answers (a farm's nodes may run different versions)."""
 
-    def __init__(self, emu: Emulator, mirror: Mirror) -> None:
-        self.emu, self.mirror, self.state = emu, mirror, emu.state
+    def __init__(self, emu: Emulator, mirror: Mirror, node: Optional[str] = None) -> None:
+        self.emu, self.mirror, self.state, self.node = emu, mirror, emu.state, node
 
     def handle(self, method: str, path: str, query: dict, body: Any, user) -> Any:
         mirror, state = self.mirror, self.state
         if path == "/status":
             return {"state": "RUNNING"}
+        if method == "GET" and re.fullmatch(rf"{API}/application-properties", path):
+            version = next((n.version for n in mirror.farm_nodes if n.address == self.node), None) or state.version
+            return {"version": version, "buildNumber": version.replace(".", "") + "000",
+                    "buildDate": "1719900000000", "displayName": "Bitbucket"}
         if method == "GET" and re.fullmatch(rf"{API}/upstreamServer", path):
             if mirror.upstream_state == "INITIALIZING":
                 raise error(404, "No upstream server has been registered")
@@ -409,7 +461,8 @@ class MirrorRoutes:
             return state.progress(mirror)
         if method == "GET" and re.fullmatch(rf"{API}/farmNodes", path):
             with state.lock:
-                return [n.json() for n in mirror.farm_nodes if n.joined]
+                now = state.clock()
+                return [n.json() for n in mirror.farm_nodes if n.listed(now)]
         match = re.fullmatch(rf"{API}/zdu/(start|end)", path)
         if method == "POST" and match:
             with state.lock:
@@ -464,7 +517,7 @@ class MirrorRoutes:
                 raise error(400, "A mirror that mirrors all projects cannot go back to selected projects")
             if mode != self.mirror.mode:
                 self.mirror.mode = mode
-                self.mirror.sync_started = time.monotonic()
+                self.mirror.sync_started = self.state.clock()
 
     def _set_projects(self, ids: list[int], replace: bool) -> None:
         with self.state.lock:
@@ -474,4 +527,4 @@ class MirrorRoutes:
             before = set(self.mirror.project_ids)
             self.mirror.project_ids = set(ids) if replace else before | set(ids)
             if self.mirror.project_ids - before:
-                self.mirror.sync_started = time.monotonic()
+                self.mirror.sync_started = self.state.clock()

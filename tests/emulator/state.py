@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 
 @dataclass
@@ -25,11 +25,16 @@ class Project:
 
 @dataclass
 class FarmNode:
-    """One node of a mirror farm: its address, the version it runs, whether it is in the cluster."""
+    """One node of a mirror farm: its address, the version it runs, whether it is in the cluster,
+    and from when the farm lists it (a started node joins the cluster a little later)."""
     name: str
     address: str
     version: str
     joined: bool = True
+    listed_from: float = 0.0
+
+    def listed(self, now: float) -> bool:
+        return self.joined and now >= self.listed_from
 
     def json(self) -> dict:
         return {"id": f"{self.name}-id", "name": self.name, "address": {"address": self.address, "port": 5701},
@@ -40,30 +45,42 @@ class FarmNode:
 class Mirror:
     name: str
     base_url: str             # what its registration request claims
+    display_name: str = ""    # what its request names it (default: name)
     url: str = ""             # where it really answers (HTTPS)
     http_url: Optional[str] = None
     mirror_type: str = "SINGLE"
     register_after_s: float = 0.0
-    created: float = field(default_factory=time.monotonic)
+    created: float = 0.0
     mirror_id: str = field(default_factory=lambda: "-".join(uuid.uuid4().hex.upper()[i:i + 4] for i in range(0, 16, 4)))
     request_id: Optional[int] = None
     upstream_state: str = "INITIALIZING"
     mode: str = "SELECTED_PROJECTS"
     project_ids: set[int] = field(default_factory=set)
-    sync_started: float = field(default_factory=time.monotonic)
+    sync_started: float = 0.0
     farm_nodes: list[FarmNode] = field(default_factory=list)
     upgrade_mode: bool = False
+    # Seconds from a node's (re)start until the farm lists it (Hazelcast join); 0: at once.
+    join_delay_s: float = 0.0
 
     def versions(self) -> set[str]:
         return {n.version for n in self.farm_nodes if n.joined}
 
-    def start_node(self, node: FarmNode, version: str) -> bool:
-        """A node (re)starting on `version` joins the cluster only if the versions allow it: a node on
-        another version than the others needs upgrade mode (the vendor's rolling upgrade)."""
+    def admits(self, node: Optional[FarmNode], version: str) -> bool:
+        """Whether a node starting on `version` may join: the others run that version, or upgrade
+        mode allows a heterogeneous cluster (the vendor's rolling upgrade, bug-fix versions only)."""
         others = {n.version for n in self.farm_nodes if n.joined and n is not node}
+        return not others or others == {version} or (self.upgrade_mode and _same_line(others | {version}))
+
+    def start_node(self, node: FarmNode, version: str, now: float = 0.0) -> bool:
+        """A node (re)starting on `version` joins the cluster only if the versions allow it."""
+        node.joined = self.admits(node, version)
         node.version = version
-        node.joined = not others or others == {version} or self.upgrade_mode
+        node.listed_from = now + self.join_delay_s
         return node.joined
+
+
+def _same_line(versions: set[str]) -> bool:
+    return len({".".join(v.split(".")[:2]) for v in versions}) == 1
 
 
 @dataclass
@@ -73,7 +90,9 @@ class User:
 
 
 class State:
-    def __init__(self, version: str, sync_repos_per_s: float) -> None:
+    def __init__(self, version: str, sync_repos_per_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        # Every time-driven answer reads this clock (the twin of `pulumi up` passes modelled time).
+        self.clock = clock
         self.lock = threading.RLock()
         self.version = version
         self.sync_repos_per_s = sync_repos_per_s
@@ -101,14 +120,14 @@ class State:
     # --- mirroring --------------------------------------------------------------------------
     def tick(self) -> None:
         """Register mirrors whose start-up delay has passed (a mirror registers on first start)."""
-        now = time.monotonic()
+        now = self.clock()
         with self.lock:
             for mirror in self.mirrors.values():
                 if mirror.request_id is None and now - mirror.created >= mirror.register_after_s:
                     self.register(mirror)
 
     def register(self, mirror: Mirror) -> dict:
-        request = {"id": self._next_request_id, "mirrorId": mirror.mirror_id, "mirrorName": mirror.name,
+        request = {"id": self._next_request_id, "mirrorId": mirror.mirror_id, "mirrorName": mirror.display_name or mirror.name,
                    "mirrorBaseUrl": mirror.base_url, "mirrorType": mirror.mirror_type,
                    "productVersion": self.version, "state": "PENDING"}
         self._next_request_id += 1
@@ -150,5 +169,5 @@ class State:
                 total = sum(p.repos for p in self.projects.values())
             else:
                 total = sum(self.projects_by_id[i].repos for i in mirror.project_ids if i in self.projects_by_id)
-            synced = min(total, int((time.monotonic() - mirror.sync_started) * self.sync_repos_per_s))
+            synced = min(total, int((self.clock() - mirror.sync_started) * self.sync_repos_per_s))
             return {"discovering": False, "syncedRepos": synced, "totalRepos": total}

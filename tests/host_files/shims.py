@@ -20,7 +20,8 @@ SHIMS = {
     "id": '[ -e "$BBM_ROOT/.user" ]',
     "useradd": 'touch "$BBM_ROOT/.user"',
     "chown": 'exit 0',
-    "systemctl": 'case "$1" in is-active) [ -e "$BBM_ROOT/.active" ] ;; restart) touch "$BBM_ROOT/.active" ;; esac',
+    "systemctl": ('case "$1" in is-active) [ -e "$BBM_ROOT/.active" ] ;; restart|start) touch "$BBM_ROOT/.active" ;; '
+                  'stop) rm -f "$BBM_ROOT/.active" ;; esac'),
     "journalctl": 'echo "journal: Bitbucket failed"',
     "keytool": 'exit 0',
     "nginx": 'exit 0',

@@ -73,7 +73,7 @@ class Host:
             tar.addfile(info, io.BytesIO(data))
         return path
 
-    def stage(self, spec: InstallSpec, nginx: bool = False, ca: str = "") -> None:
+    def stage(self, spec: InstallSpec, nginx: bool = False, ca: str = "", generation: str = "") -> None:
         staging = self.root / STAGING_DIR.lstrip("/")
         staging.mkdir(parents=True, exist_ok=True)
         base = "https://mirror-syd.example.com"
@@ -89,6 +89,8 @@ class Host:
             files[StagedFile.TLS_KEY] = "-----BEGIN PRIVATE KEY-----\nkey\n-----END PRIVATE KEY-----\n"
         if ca:
             files[StagedFile.CA_BUNDLE] = ca
+        if generation:
+            files[StagedFile.GENERATION] = generation + "\n"
         for name, text in files.items():
             (staging / name).write_text(text)
         self.env["FAKE_ARCHIVE"] = str(self.archive(spec.bitbucket_version))
@@ -102,9 +104,13 @@ class Host:
 
     def preflight(self, spec: InstallSpec, **env: str) -> subprocess.CompletedProcess:
         """As the site's preflight runs it: the script on stdin, nothing staged for it."""
+        return self.on_stdin(spec, "--preflight", FAKE_ARCHIVE=str(self.archive(spec.bitbucket_version)), **env)
+
+    def on_stdin(self, spec: InstallSpec, *args: str, **env: str) -> subprocess.CompletedProcess:
+        """The script sent on stdin in one of its modes (as the preflight and stop-for-upgrade run it)."""
         environment = {**os.environ, "BBM_ROOT": str(self.root), "SHIM_LOG": str(self.log),
                        "PATH": f"{self.shims}:{os.environ['PATH']}", **env}
-        return subprocess.run(["bash", "-s", "--", "--preflight"], input=render_install_script(spec),
+        return subprocess.run(["bash", "-s", "--", *args], input=render_install_script(spec),
                               capture_output=True, text=True, env=environment, timeout=60)
 
     def path(self, absolute: str) -> Path:
@@ -211,7 +217,7 @@ def test_preflight_refuses_a_runtime_the_target_version_cannot_use_while_bitbuck
     assert calls(host.log, "systemctl") == [] and os.readlink(host.path(CURRENT)) == "9.4.16"
 
 
-def test_preflight_on_a_ready_node_installs_the_runtime_and_touches_nothing_of_bitbucket(host):
+def test_preflight_on_a_ready_node_installs_the_runtime_and_unpacks_the_target_beside_the_running_one(host):
     host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
     assert host.run().returncode == 0
     host.log.unlink()
@@ -219,7 +225,88 @@ def test_preflight_on_a_ready_node_installs_the_runtime_and_touches_nothing_of_b
     assert result.returncode == 0, result.stderr
     assert "node ready for Bitbucket 9.5.0" in result.stderr
     assert calls(host.log, "dnf") and calls(host.log, "systemctl") == [] and calls(host.log, "mount") == []
-    assert calls(host.log, "curl") == [] and os.readlink(host.path(CURRENT)) == "9.4.16"
+    # Downloaded and verified before any node stops (a minor upgrade's outage is its restart only).
+    assert len(calls(host.log, "curl")) == 1
+    assert (host.path("/opt/atlassian/bitbucket/9.5.0") / "bin/start-bitbucket.sh").exists()
+    assert os.readlink(host.path(CURRENT)) == "9.4.16"
+    host.log.unlink()
+    assert host.preflight(InstallSpec("9.5.0", VOLUME, "acm")).returncode == 0
+    assert calls(host.log, "curl") == []                   # once is enough
+
+
+GEN_A, GEN_B = "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"
+MARKER = HOME + "/.bitbucket-mirrors-generation"
+
+
+def test_a_home_without_a_generation_is_claimed_as_it_is(host):
+    # A home from before generations were written (or a new one): nothing is emptied.
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
+    assert host.run().returncode == 0
+    kept = host.path(HOME + "/shared/data/repositories/1")
+    kept.mkdir(parents=True)
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm"), generation=GEN_A)
+    result = host.run()
+    assert result.returncode == 0, result.stderr
+    assert kept.exists() and host.path(MARKER).read_text() == GEN_A + "\n"
+    assert "emptying" not in result.stderr
+
+
+def test_a_home_of_another_generation_is_emptied_before_bitbucket_starts_as_a_new_mirror(host):
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm"), generation=GEN_A)
+    assert host.run().returncode == 0
+    old = host.path(HOME + "/shared/data/repositories/1")
+    old.mkdir(parents=True)
+    host.log.unlink()
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm"), generation=GEN_B)
+    result = host.run()
+    assert result.returncode == 0, result.stderr
+    assert not old.exists() and host.path(MARKER).read_text() == GEN_B + "\n"
+    assert "generation aaaaaaaaaaaaaaaa -> bbbbbbbbbbbbbbbb" in result.stderr
+    # Stopped before the home is emptied, started again with the new setup written.
+    systemctl = calls(host.log, "systemctl")
+    assert systemctl.index("systemctl stop atlbitbucket") < systemctl.index("systemctl restart atlbitbucket")
+    assert "setup.displayName=Sydney" in host.path(HOME + "/shared/bitbucket.properties").read_text()
+    host.log.unlink()
+    result = host.run()
+    assert result.returncode == 0 and "emptying" not in result.stderr          # the same generation: kept
+    assert [c for c in calls(host.log, "systemctl") if "stop" in c] == []
+
+
+def _installed(host, version: str, generation: str = GEN_A) -> None:
+    host.stage(InstallSpec(version, VOLUME, "acm"), generation=generation)
+    assert host.run().returncode == 0
+    host.log.unlink()
+
+
+@pytest.mark.parametrize("target, wanted, stops", [
+    ("9.5.0", GEN_A, True),        # another minor line: cannot join the farm node 0 starts
+    ("9.4.17", GEN_A, False),      # a bug-fix upgrade rolls: keep serving
+    ("9.4.16", GEN_B, True),       # another mirror (a rebuild)
+    ("9.4.16", GEN_A, False),      # nothing changes for this node
+])
+def test_stop_for_upgrade_stops_only_a_node_that_cannot_join_the_new_farm(host, target, wanted, stops):
+    _installed(host, "9.4.16")
+    result = host.on_stdin(InstallSpec(target, VOLUME, "acm"), "--stop-for-upgrade", wanted)
+    assert result.returncode == 0, result.stderr
+    assert ("systemctl stop atlbitbucket" in calls(host.log, "systemctl")) is stops
+    assert calls(host.log, "dnf") == [] and calls(host.log, "curl") == []      # quick: it only decides
+
+
+def test_stop_for_upgrade_on_a_node_with_nothing_installed_does_nothing(host):
+    result = host.on_stdin(InstallSpec("9.5.0", VOLUME, "acm"), "--stop-for-upgrade", GEN_A)
+    assert result.returncode == 0 and calls(host.log, "systemctl") == []
+
+
+def test_stop_for_upgrade_starts_a_stopped_node_that_runs_what_the_farm_runs(host):
+    # An earlier minor upgrade stopped it and the config went back to its version.
+    _installed(host, "9.4.16")
+    host.path(".active").unlink()
+    result = host.on_stdin(InstallSpec("9.4.16", VOLUME, "acm"), "--stop-for-upgrade", GEN_A)
+    assert result.returncode == 0, result.stderr
+    assert "systemctl start atlbitbucket" in calls(host.log, "systemctl")
+    host.log.unlink()
+    host.on_stdin(InstallSpec("9.4.17", VOLUME, "acm"), "--stop-for-upgrade", GEN_A)
+    assert "systemctl start atlbitbucket" not in calls(host.log, "systemctl")  # another version: its install starts it
 
 
 def test_unsupported_os_is_refused(host):

@@ -36,12 +36,14 @@ PROVIDER_KEY = "__provider"
 class HostProcess:
     """`python -m pulumi.dynamic` in `cwd` (the project root unless a test says otherwise)."""
 
-    def __init__(self, cwd: Path = ROOT, env: Optional[Mapping[str, str]] = None) -> None:
+    def __init__(self, cwd: Path = ROOT, env: Optional[Mapping[str, str]] = None, args: tuple[str, ...] = ()) -> None:
+        """`args`: what the engine passes the plugin (its own address, last), which the shim
+        `pulumi-resource-pulumi-python` hands on to `python -m pulumi.dynamic`."""
         environment = {k: v for k, v in os.environ.items()
                        if k not in ("BITBUCKET_USERNAME", "BITBUCKET_PASSWORD", "PYTHONPATH")}
         environment.update(env or {})
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pulumi.dynamic"], cwd=cwd, env=environment,
+            [sys.executable, "-u", "-m", "pulumi.dynamic", *args], cwd=cwd, env=environment,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         port = self.process.stdout.readline().decode().strip()  # type: ignore[union-attr]
         if not port.isdigit():

@@ -3,13 +3,13 @@ them (each node's drain before its instance changes, its return after; the next 
 previous one's return), against the emulator's mirror and a moto load balancer (from config)."""
 import pulumi
 
-from providers.farm_rollout import InstanceChangeArgs, InstanceStartReturn, InstanceStopDrain
+from providers.node_rollout import InstanceChangeArgs, InstanceStartReturn, InstanceStopDrain
 
 farm = pulumi.Config("hosttest").require_object("rollout")
 previous: list = []
 for i, node in enumerate(farm["nodes"]):
     common = dict(region=farm["region"], target_groups=farm["targetGroups"], node=f"fra-node{i}",
-                  instance_type=farm["instanceType"], timeout_s=30)
+                  instance_type=farm["instanceType"], timeout_s=30, nodes=len(farm["nodes"]))
     leave = InstanceStopDrain(f"fra-node{i}-stop-drain", InstanceChangeArgs(
         **common, instance_tags={"Name": f"fra-node{i}", "bitbucket-mirrors:site": "fra"}),
         opts=pulumi.ResourceOptions(depends_on=previous))

@@ -158,13 +158,16 @@ PINNED = {
     MirrorApproval: (MirrorApprovalProvider, "providers.mirror_approval", "MirrorApprovalProvider"),
     MirroredProjects: (MirroredProjectsProvider, "providers.mirrored_projects", "MirroredProjectsProvider"),
     MirrorGeneration: (MirrorGenerationProvider, "providers.mirror_generation", "MirrorGenerationProvider"),
-    UpgradeWindow: (UpgradeWindowProvider, "providers.farm_rollout", "UpgradeWindowProvider"),
-    UpgradeFinish: (UpgradeFinishProvider, "providers.farm_rollout", "UpgradeFinishProvider"),
-    NodeDrain: (NodeDrainProvider, "providers.farm_rollout", "NodeDrainProvider"),
-    NodeReturn: (NodeReturnProvider, "providers.farm_rollout", "NodeReturnProvider"),
-    InstanceStopDrain: (InstanceStopDrainProvider, "providers.farm_rollout", "InstanceStopDrainProvider"),
-    InstanceStartReturn: (InstanceStartReturnProvider, "providers.farm_rollout", "InstanceStartReturnProvider"),
+    UpgradeWindow: (UpgradeWindowProvider, "providers.upgrade", "UpgradeWindowProvider"),
+    UpgradeFinish: (UpgradeFinishProvider, "providers.upgrade", "UpgradeFinishProvider"),
+    NodeDrain: (NodeDrainProvider, "providers.node_rollout", "NodeDrainProvider"),
+    NodeReturn: (NodeReturnProvider, "providers.node_rollout", "NodeReturnProvider"),
+    InstanceStopDrain: (InstanceStopDrainProvider, "providers.node_rollout", "InstanceStopDrainProvider"),
+    InstanceStartReturn: (InstanceStartReturnProvider, "providers.node_rollout", "InstanceStartReturnProvider"),
 }
+# Where stacks created before the rollout providers were split recorded them.
+EARLIER = {"providers.farm_rollout": ["UpgradeWindowProvider", "UpgradeFinishProvider", "NodeDrainProvider",
+                                      "NodeReturnProvider", "InstanceStopDrainProvider", "InstanceStartReturnProvider"]}
 
 
 @pytest.mark.parametrize("resource", list(PINNED), ids=lambda r: r.__name__)
@@ -176,6 +179,21 @@ def test_provider_import_paths_are_pinned(resource):
     assert (provider_class.__module__, provider_class.__qualname__) == (module, name)
     assert resource._resource_type_name == f"dynamic/bitbucket:{resource.__name__}"
     assert (ROOT / (module.replace(".", "/") + ".py")).is_file()
+
+
+def test_the_import_paths_earlier_stacks_recorded_still_name_the_same_providers():
+    import importlib
+    import pickle
+
+    import dill
+    current = {cls.__name__: cls for cls, _, _ in PINNED.values()}
+    for module, names in EARLIER.items():
+        for name in names:
+            found = getattr(importlib.import_module(module), name)
+            assert found is current[name]
+            # What the SDK unpickles from such a state: the module and class by reference.
+            recorded = pickle.dumps(found, protocol=0).replace(found.__module__.encode(), module.encode())
+            assert module.encode() in recorded and dill.loads(recorded) is found
 
 
 def test_a_new_first_node_home_replaces_the_approval_in_one_up(emu, start_host):

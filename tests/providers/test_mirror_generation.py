@@ -32,13 +32,25 @@ def test_leaving_mirror_all_needs_a_new_mirror():
     assert provider.diff("gen", everything, everything).changes is False
 
 
-def test_each_generation_is_new_and_survives_updates_and_refresh():
+def test_check_derives_the_generation_so_a_preview_knows_it_and_every_rebuild_gets_a_new_one():
     provider = MirrorGenerationProvider()
-    first, second = provider.create(OLD), provider.create(OLD)
-    assert first.id != second.id and first.outs["generation"] == first.id
-    updated = provider.update(first.id, OLD, {**OLD, "mirror_all": True})
-    assert updated.outs["generation"] == first.id and updated.outs["mirror_all"] is True
-    assert provider.read(first.id, first.outs).outs["generation"] == first.id
+    first = provider.check({}, dict(OLD)).inputs
+    assert first["generation"] == provider.check({}, dict(OLD)).inputs["generation"]     # the preview's is the up's
+    created = provider.create(first)
+    assert created.id == first["generation"] == created.outs["generation"]
+    # An ordinary change keeps it, through update and refresh.
+    kept = provider.check(first, {**OLD, "mirror_all": True}).inputs
+    assert kept["generation"] == first["generation"]
+    assert provider.update(created.id, created.outs, kept).outs["generation"] == created.id
+    assert provider.read(created.id, created.outs).outs["generation"] == created.id
+    # A rebuild gets a new one; going back to the old values is yet another mirror, never the first.
+    rebuilt = provider.check(first, {**OLD, "display_name": "Sydney mirror"}).inputs
+    back = provider.check(rebuilt, dict(OLD)).inputs
+    assert len({first["generation"], rebuilt["generation"], back["generation"]}) == 3
+    # A state from before check derived it: kept on an ordinary change, new on a rebuild.
+    legacy = {**OLD, "generation": None}
+    assert "generation" not in provider.check({**OLD}, {**OLD, "mirror_all": True}).inputs
+    assert provider.check(legacy | {"display_name": "x"}, {**OLD}).inputs["generation"] != first["generation"]
 
 
 @pytest.mark.parametrize("olds, change, keys", [
@@ -53,6 +65,7 @@ def test_preview_warns_naming_the_key_that_rebuilds_the_mirror(capsys, olds, cha
     assert checked.failures == []
     assert checked.inputs["impact"].startswith(keys)
     assert "synchronised again from scratch" in checked.inputs["impact"]
+    # Without an engine to attribute it to a site, the warning is a console line.
     assert f"warning: {keys}" in capsys.readouterr().err
 
 

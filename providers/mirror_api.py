@@ -1,0 +1,139 @@
+"""A mirror as its REST API shows it, reached through its base URL (so through its load balancer,
+or nginx): whether it answers, which nodes its farm lists on which version, and its upgrade mode.
+
+- `GET /rest/mirroring/latest/farmNodes`: `[RestClusterNode{address{address, port}, buildVersion, ...}]`.
+- `POST /rest/mirroring/latest/zdu/start` / `zdu/end`: upgrade mode on / off, answering
+  `RestRollingUpgradeState{rollingUpgradeEnabled, version}`; the vendor's RollingUpgradeService
+  refuses to end it while the nodes run different versions. There is no call that reads it.
+- A node's own version: `GET /rest/api/latest/application-properties` (`version`).
+- Whether it serves: `GET /status` (unauthenticated) answers `{"state": "RUNNING"}` (vendor KB:
+  STARTING answers 503, RUNNING 200; docs/bitbucket-facts.md §1).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional
+
+from . import clock
+from .errors import BitbucketError, NotFound, RolloutError
+from .messages import say
+
+if TYPE_CHECKING:
+    from .client import BitbucketClient
+
+ZDU = "/rest/mirroring/latest/zdu"
+FARM_NODES = "/rest/mirroring/latest/farmNodes"
+APPLICATION = "/rest/api/latest/application-properties"
+
+
+@dataclass(frozen=True)
+class FarmNode:
+    address: str
+    version: str
+
+
+def farm_nodes(mirror: BitbucketClient) -> list[FarmNode]:
+    answer = mirror.get(FARM_NODES)
+    if not isinstance(answer, list):
+        raise BitbucketError("GET", mirror.base_url + FARM_NODES, 200,
+                             f"expected a list of farm nodes, got {type(answer).__name__}")
+    nodes = []
+    for item in answer:
+        address = (item.get("address") or {}).get("address") if isinstance(item, dict) else None
+        version = item.get("buildVersion") if isinstance(item, dict) else None
+        if not isinstance(address, str) or not isinstance(version, str):
+            raise BitbucketError("GET", mirror.base_url + FARM_NODES, 200,
+                                 "expected farm nodes with address.address and buildVersion strings")
+        nodes.append(FarmNode(address, version))
+    return nodes
+
+
+def node_version(mirror: BitbucketClient) -> str:
+    answer = mirror.get(APPLICATION)
+    version = answer.get("version") if isinstance(answer, dict) else None
+    if not isinstance(version, str) or not version:
+        raise BitbucketError("GET", mirror.base_url + APPLICATION, 200, "expected a version")
+    return version
+
+
+def running_versions(mirror: BitbucketClient, clustered: bool) -> list[str]:
+    """The versions the serving nodes run, sorted and distinct (empty: none answers)."""
+    if clustered:
+        return sorted({n.version for n in farm_nodes(mirror)})
+    return [node_version(mirror)]
+
+
+def start_upgrade_mode(mirror: BitbucketClient) -> None:
+    state = mirror.post(f"{ZDU}/start")
+    version = state.get("version") if isinstance(state, dict) else None
+    say(f"{mirror.base_url}: upgrade mode on (the farm runs {version or 'an unreported version'})")
+
+
+def end_upgrade_mode(mirror: BitbucketClient, timeout_s: float, pause_s: float) -> None:
+    """Upgrade mode off. Refused while the nodes still settle on one version: tried again until the
+    deadline, then a RolloutError that says what to check."""
+    deadline = clock.Deadline(timeout_s)
+    while True:
+        try:
+            mirror.post(f"{ZDU}/end")
+            say(f"{mirror.base_url}: every node runs one version; upgrade mode off")
+            return
+        except BitbucketError as exc:
+            if deadline.passed:
+                raise RolloutError(
+                    f"{mirror.base_url}: upgrade mode could not be turned off within {timeout_s:.0f}s ({exc}); the "
+                    "farm serves in mixed mode: check each node's version in Administration > Mirrors, then run "
+                    "`pulumi up` again") from None
+            deadline.sleep(pause_s)
+
+
+def wait_listed(mirror: BitbucketClient, node: str, address: str, version: Optional[str], timeout_s: float,
+                poll_s: float, progress_s: float = 30.0) -> None:
+    """Until the farm lists the node at `address` on `version` (any version, without one)."""
+    deadline = clock.Deadline(timeout_s)
+    last_report = 0.0
+    while True:
+        try:
+            mine = [n for n in farm_nodes(mirror) if n.address == address]
+        except NotFound:
+            # A mirror not approved yet (its first node, or a rebuilt mirror's) has no farm to list
+            # nodes in: it forms one when it is approved.
+            say(f"{mirror.base_url} is not approved yet: its farm lists {node} once it is")
+            return
+        except BitbucketError as exc:
+            mine, problem = [], str(exc)
+        else:
+            problem = ""
+        if mine and version in (None, mine[0].version):
+            return
+        found = mine[0].version if mine else "not listed"
+        if deadline.passed:
+            raise RolloutError(f"{node} ({address}) did not join the farm on {version or 'any version'} within "
+                               f"{timeout_s:.0f}s (it is {found}{'; ' + problem if problem else ''}); the farm keeps "
+                               "serving on the other nodes")
+        if deadline.elapsed - last_report >= progress_s:
+            last_report = deadline.elapsed
+            say(f"waiting for the farm to list {node} ({address}) on {version or 'any version'} "
+                f"({deadline.elapsed:.0f}s of {timeout_s:.0f}s; it is {found})")
+        deadline.sleep(poll_s)
+
+
+def wait_running(mirror: BitbucketClient, node: str, timeout_s: float, poll_s: float, progress_s: float = 30.0) -> None:
+    """Until the mirror's base URL answers /status RUNNING (a node without a load balancer, back)."""
+    deadline = clock.Deadline(timeout_s)
+    last_report = 0.0
+    while True:
+        try:
+            answer = mirror.get("/status")
+            state = answer.get("state") if isinstance(answer, dict) else None
+        except BitbucketError as exc:
+            state = f"no answer ({exc.status or 'unreachable'})"
+        if state == "RUNNING":
+            return
+        if deadline.passed:
+            raise RolloutError(f"{node} did not answer RUNNING at {mirror.base_url}/status within {timeout_s:.0f}s "
+                               f"(last: {state}): check `journalctl -u atlbitbucket` on it (README, Troubleshooting)")
+        if deadline.elapsed - last_report >= progress_s:
+            last_report = deadline.elapsed
+            say(f"waiting for {node} to answer RUNNING ({deadline.elapsed:.0f}s of {timeout_s:.0f}s; {state})")
+        deadline.sleep(poll_s)

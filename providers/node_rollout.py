@@ -1,0 +1,235 @@
+"""Taking one node out of its load balancer before it changes, and back after: the steps that keep a
+farm serving while its nodes change one at a time (components/rollout.py orders them).
+
+- `NodeDrain` / `NodeReturn` around a node's install: the drain runs when the install is about to
+  run again (a new install digest) or the node's instance was replaced, and before a removed node
+  goes; the return ends when the node is registered, healthy in every target group and, in a farm,
+  listed by the farm on the configured version.
+- `InstanceStopDrain` / `InstanceStartReturn` around a change EC2 makes by stopping and starting
+  the instance (its type, its user data): the node leaves before, and is back before the next
+  node's turn. The drain finds the instance by its tags: it runs before the instance changes.
+
+A node whose site has no load balancer (nginx) has no targets: its steps only say what a change
+costs, at preview. Warnings go to the site (`warn_to`), progress to the console.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+from pulumi.dynamic import CheckResult, CreateResult, Resource, UpdateResult
+
+from . import mirror_api
+from .base import StepProvider, inputs_of, is_unknown
+from .messages import say, warn
+from .targets import Targets, instances_tagged
+
+
+@dataclass
+class NodeTargetsArgs:
+    region: pulumi.Input[str]
+    instance_id: pulumi.Input[str]
+    target_groups: pulumi.Input[list[dict]]      # [{"arn": ..., "port": ...}]; none without a load balancer
+    # The node's install digest: a new one means the install runs again, so the node leaves first.
+    install_digest: pulumi.Input[str]
+    node: str
+    timeout_s: int = 600
+    # NodeReturn: where the farm lists the node, and the version it must run there.
+    mirror_url: Optional[pulumi.Input[str]] = None
+    address: Optional[pulumi.Input[str]] = None
+    version: Optional[pulumi.Input[str]] = None
+    farm: bool = False                           # the node is clustered: the farm lists it
+    ca_bundle: Optional[pulumi.Input[str]] = None
+    nodes: int = 1                               # how many nodes the site has (what clients notice)
+    warn_to: Optional[str] = None                # the site's URN, which preview warnings name
+
+
+class _NodeStep(StepProvider):
+    poll_s: float = 5.0
+    progress_s: float = 30.0
+    farm_timeout_s: float = 600.0
+
+    def targets(self, props: dict[str, Any], instance_id: Optional[str] = None) -> Targets:
+        return Targets(region=props["region"], instance_id=instance_id or props["instance_id"],
+                       groups=props.get("target_groups") or [], node=props["node"],
+                       timeout_s=float(props.get("timeout_s") or 600), poll_s=self.poll_s, progress_s=self.progress_s)
+
+    def restore(self, props: dict[str, Any], version: Optional[str]) -> None:
+        """Back in the load balancer, healthy, and in its farm. While other nodes serve, the farm
+        (reached through them) must list the node before it takes clients; when none does (a single
+        node, or the first one back after every node stopped), it is registered first and then the
+        farm, now reached through it, must list it."""
+        targets = self.targets(props)
+        if not targets.groups:      # nginx: the base URL reaches the node itself
+            if props.get("mirror_url"):
+                with self.client(props["mirror_url"], props.get("ca_bundle")) as mirror:
+                    mirror_api.wait_running(mirror, props["node"], targets.timeout_s, self.poll_s, self.progress_s)
+            return
+        clustered = bool(props.get("farm") and props.get("mirror_url"))
+        if clustered and targets.others_serving():
+            self._listed(props, version)
+            targets.register()
+            targets.wait_healthy()
+            return
+        targets.register()
+        targets.wait_healthy()
+        if clustered:
+            self._listed(props, version)
+
+    def _listed(self, props: dict[str, Any], version: Optional[str]) -> None:
+        with self.client(props["mirror_url"], props.get("ca_bundle")) as mirror:
+            mirror_api.wait_listed(mirror, props["node"], props["address"], version, self.farm_timeout_s, self.poll_s,
+                             self.progress_s)
+
+
+def alone(props: dict[str, Any]) -> bool:
+    """The site's only node: no other node takes its clients, so it is not drained. Its restart is
+    the outage (said at preview), and it stays registered so that the load balancer, which fails
+    open to it, reaches it the moment it answers again."""
+    return int(props.get("nodes") or 1) <= 1
+
+
+class NodeDrainProvider(_NodeStep):
+    decided_by = ("install_digest", "instance_id")
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        if olds and not is_unknown(news.get("install_digest")) and int(news.get("nodes") or 1) == 1 \
+                and self.changed(olds, news, "install_digest") and not self.changed(olds, news, "version"):
+            warn(f"{news['node']}: its installation changes, so Bitbucket restarts on it; with one node the mirror "
+                 "is unavailable until it runs again (a few minutes)", news.get("warn_to"))
+        return CheckResult(news, [])
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        # A new node serves nothing yet.
+        return CreateResult(f"drain-{props['instance_id']}", {**props, "drains": 0})
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        drains = int(olds.get("drains") or 0)
+        if self.changed(olds, news, "install_digest", "instance_id"):
+            if not alone(news):
+                # The instance that serves now: the old one when it was replaced.
+                self.targets(news, olds.get("instance_id") or news["instance_id"]).drain()
+            # Counted: the install runs again after every drain, also when its own state says it
+            # need not (a rollout that failed on this node changed it without recording it).
+            drains += 1
+        return UpdateResult({**news, "drains": drains})
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        self.targets(props).drain()   # a node leaving the site: no client is cut off mid-clone
+
+
+class NodeDrain(Resource, module="bitbucket", name="NodeDrain"):
+    drains: pulumi.Output[int]
+
+    def __init__(self, name: str, args: NodeTargetsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(NodeDrainProvider(), name, {**inputs_of(args), "drains": None}, opts)
+
+
+class NodeReturnProvider(_NodeStep):
+    decided_by = ("install_digest", "instance_id", "version")
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]):
+        result = super().diff(id_, olds, news)
+        if result.changes or is_unknown(news.get("instance_id")) or not news.get("target_groups"):
+            return result
+        # The world decides too: a node a failed rollout left out of the load balancer comes back
+        # on the next `up`, even when nothing in the config changed.
+        try:
+            out = not self.targets(news).serving()
+        except Exception as exc:  # noqa: BLE001 - preview without AWS access: the inputs decide
+            say(f"{news.get('node')}: could not read its load balancer state ({type(exc).__name__}); "
+                "deciding from the config alone")
+            out = False
+        result.changes = out
+        return result
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        self.restore(props, props.get("version"))
+        return CreateResult(f"return-{props['instance_id']}", dict(props))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        self.restore(news, news.get("version"))
+        return UpdateResult(dict(news))
+
+
+class NodeReturn(Resource, module="bitbucket", name="NodeReturn"):
+    def __init__(self, name: str, args: NodeTargetsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(NodeReturnProvider(), name, inputs_of(args), opts)
+
+
+# --- changes that make EC2 stop and start an instance ---------------------------------------------
+@dataclass
+class InstanceChangeArgs:
+    """A node around a change that stops its instance: `instance_type` and `user_data_digest` are
+    what, when they change, make EC2 stop and start it (terraform-provider-aws resourceInstanceUpdate)."""
+    region: pulumi.Input[str]
+    target_groups: pulumi.Input[list[dict]]
+    node: str
+    instance_type: str
+    timeout_s: int = 600
+    # InstanceStopDrain: the node's tags, by which it finds the instance (it runs before the
+    # instance changes, so it cannot take the instance's id as an input).
+    instance_tags: Optional[dict[str, str]] = None
+    # InstanceStartReturn: the instance, and where the farm lists it.
+    instance_id: Optional[pulumi.Input[str]] = None
+    mirror_url: Optional[pulumi.Input[str]] = None
+    address: Optional[pulumi.Input[str]] = None
+    farm: bool = False
+    ca_bundle: Optional[pulumi.Input[str]] = None
+    user_data_digest: Optional[pulumi.Input[str]] = None
+    nodes: int = 1
+    warn_to: Optional[str] = None
+
+
+STOPS_INSTANCE = ("instance_type", "user_data_digest")
+
+
+class InstanceStopDrainProvider(_NodeStep):
+    """Before EC2 stops the instance: the node leaves its load balancer, drained."""
+    decided_by = STOPS_INSTANCE
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        if olds and int(news.get("nodes") or 1) == 1 and not is_unknown(news.get("user_data_digest")) \
+                and self.changed(olds, news, *STOPS_INSTANCE):
+            what = "instanceType" if self.changed(olds, news, "instance_type") else "the boot configuration (user data)"
+            warn(f"{news['node']}: {what} changes, so EC2 stops and starts its instance; with one node the mirror "
+                 "is unavailable until it runs again (a few minutes)", news.get("warn_to"))
+        return CheckResult(news, [])
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(f"stop-drain-{props['node']}", dict(props))   # a new node serves nothing yet
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if self.changed(olds, news, *STOPS_INSTANCE) and news.get("target_groups") and not alone(news):
+            for instance_id in instances_tagged(news["region"], news["instance_tags"]):
+                self.targets(news, instance_id).drain()
+        return UpdateResult(dict(news))
+
+
+class InstanceStopDrain(Resource, module="bitbucket", name="InstanceStopDrain"):
+    def __init__(self, name: str, args: InstanceChangeArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(InstanceStopDrainProvider(), name, inputs_of(args), opts)
+
+
+class InstanceStartReturnProvider(_NodeStep):
+    """Once the instance runs again: back in the load balancer, healthy, and in the farm, on
+    whatever version it ran (EC2 restarted it; Bitbucket started with it)."""
+    decided_by = STOPS_INSTANCE + ("instance_id",)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(f"start-return-{props['instance_id']}", dict(props))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if self.changed(olds, news, *STOPS_INSTANCE):
+            self.restore(news, version=None)
+        return UpdateResult(dict(news))
+
+
+class InstanceStartReturn(Resource, module="bitbucket", name="InstanceStartReturn"):
+    def __init__(self, name: str, args: InstanceChangeArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(InstanceStartReturnProvider(), name, inputs_of(args), opts)
+
+
+__all__ = ["NodeTargetsArgs", "NodeDrain", "NodeReturn", "InstanceChangeArgs", "InstanceStopDrain",
+           "InstanceStartReturn"]

@@ -1,0 +1,125 @@
+"""One node in its load balancer: its targets in each of the site's target groups, through the
+Elastic Load Balancing v2 API (boto3, with the credentials of whoever runs `pulumi up`).
+
+Every wait polls `DescribeTargetHealth` itself rather than through botocore's waiters, so that it
+says how it is doing every `progress_s` and ends by its own deadline with a message that says what
+it waited for. States and their meaning: the ELB API reference, TargetHealth (`draining`: the
+deregistration delay has not expired; `unused`: not registered, or the instance is stopped).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+from . import clock
+from .errors import RolloutError
+from .messages import say
+
+INSTANCE_STATES = ["pending", "running", "stopping", "stopped"]
+
+
+def elbv2(region: str):
+    import boto3  # credentials, endpoint and retries: the usual AWS configuration
+    return boto3.client("elbv2", region_name=region)
+
+
+def ec2(region: str):
+    import boto3
+    return boto3.client("ec2", region_name=region)
+
+
+def instances_tagged(region: str, tags: dict[str, str]) -> list[str]:
+    """The instances carrying every one of these tags (not terminated), sorted."""
+    filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in sorted(tags.items())]
+    filters.append({"Name": "instance-state-name", "Values": INSTANCE_STATES})
+    pages = ec2(region).get_paginator("describe_instances").paginate(Filters=filters)
+    return sorted(i["InstanceId"] for page in pages for r in page["Reservations"] for i in r["Instances"])
+
+
+@dataclass
+class Targets:
+    region: str
+    instance_id: str
+    groups: Sequence[dict[str, Any]]       # [{"arn": ..., "port": ...}] as the load balancer component gives them
+    node: str                              # for messages
+    timeout_s: float = 600
+    poll_s: float = 5.0
+    progress_s: float = 30.0
+
+    def _client(self):
+        # One client for the wait's many calls (creating a boto3 client is the expensive part).
+        if getattr(self, "_elbv2", None) is None:
+            self._elbv2 = elbv2(self.region)
+        return self._elbv2
+
+    def _target(self, group: dict) -> list[dict]:
+        return [{"Id": self.instance_id, "Port": int(group["port"])}]
+
+    def states(self) -> dict[str, str]:
+        """Target group ARN -> this node's state in it."""
+        client = self._client()
+        out = {}
+        for group in self.groups:
+            found = client.describe_target_health(TargetGroupArn=group["arn"], Targets=self._target(group))
+            descriptions = found.get("TargetHealthDescriptions") or [{}]
+            out[group["arn"]] = (descriptions[0].get("TargetHealth") or {}).get("State", "unused")
+        return out
+
+    def serving(self) -> bool:
+        """Registered and healthy in every group: the load balancer sends it new connections."""
+        return bool(self.groups) and all(state == "healthy" for state in self.states().values())
+
+    def others_serving(self) -> bool:
+        """Whether another node is healthy in every group (the farm is reachable without this one)."""
+        client = self._client()
+        healthy: Optional[set[str]] = None
+        for group in self.groups:
+            found = client.describe_target_health(TargetGroupArn=group["arn"])
+            ids = {d["Target"]["Id"] for d in found.get("TargetHealthDescriptions", [])
+                   if d.get("TargetHealth", {}).get("State") == "healthy" and d["Target"]["Id"] != self.instance_id}
+            healthy = ids if healthy is None else healthy & ids
+        return bool(healthy)
+
+    def register(self) -> None:
+        client = self._client()
+        for group in self.groups:
+            client.register_targets(TargetGroupArn=group["arn"], Targets=self._target(group))
+
+    def drain(self) -> None:
+        """Out of the load balancer with its connections finished: deregistered, then `unused`
+        everywhere. A node that was not healthy anywhere had no connections to finish."""
+        if not self.groups:
+            return
+        had_clients = any(state in ("healthy", "draining") for state in self.states().values())
+        client = self._client()
+        for group in self.groups:
+            client.deregister_targets(TargetGroupArn=group["arn"], Targets=self._target(group))
+        if not had_clients:
+            say(f"{self.node} is out of the load balancer (it served no clients)")
+            return
+        self._wait(lambda states: all(s == "unused" for s in states.values()), "drain",
+                   f"{self.node} did not drain within {self.timeout_s:.0f}s; long git operations may still run "
+                   "on it (raise the deregistration delay's patience with the timeout, or wait and run `pulumi up` "
+                   "again)")
+        say(f"{self.node} is out of the load balancer (connections drained)")
+
+    def wait_healthy(self) -> None:
+        self._wait(lambda states: all(s == "healthy" for s in states.values()), "become healthy",
+                   f"{self.node} did not become healthy within {self.timeout_s:.0f}s: check its /status and "
+                   "`journalctl -u atlbitbucket` on it (README, Troubleshooting); the other nodes keep serving")
+        say(f"{self.node} is back in the load balancer")
+
+    def _wait(self, done, what: str, failure: str) -> None:
+        deadline = clock.Deadline(self.timeout_s)
+        last_report = 0.0
+        while True:
+            states = self.states()
+            if done(states):
+                return
+            if deadline.passed:
+                raise RolloutError(f"{failure} (target states: {', '.join(sorted(set(states.values())))})")
+            if deadline.elapsed - last_report >= self.progress_s:
+                last_report = deadline.elapsed
+                say(f"waiting for {self.node} to {what} ({deadline.elapsed:.0f}s of {self.timeout_s:.0f}s; "
+                    f"{', '.join(sorted(set(states.values())))})")
+            deadline.sleep(self.poll_s)

@@ -1,0 +1,150 @@
+"""A site's version change: `UpgradeWindow` before any node changes, `UpgradeFinish` after the last.
+
+- `UpgradeWindow` reads the versions the nodes really run (through the base URL: the farm's
+  `farmNodes`, a single node's `application-properties`), refuses a downgrade at preview naming the
+  config key, says at preview what clients will notice, and for a bug-fix upgrade of a farm turns
+  upgrade mode on (`zdu/start`). `installed` is what the nodes run, never what was last configured:
+  after a failed upgrade in which no node changed, going back to the running version is no downgrade.
+- `UpgradeFinish` turns upgrade mode off (`zdu/end`) once every node runs one version, whenever
+  this tool turned it on (`zdu_started`, carried by the window until the finish has ended it), so a
+  rollout that failed part-way never leaves a farm in upgrade mode for good, whatever later `up`s
+  configure.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, Resource, UpdateResult
+
+from . import mirror_api, versions
+from .base import StepProvider, inputs_of, is_unknown
+from .errors import BitbucketError
+from .messages import say, warn
+
+
+@dataclass
+class UpgradeWindowArgs:
+    mirror_url: pulumi.Input[str]
+    version: pulumi.Input[str]
+    version_key: str                      # the config key the user writes, for messages
+    farm: bool                            # more than one node: a bug-fix upgrade can roll
+    ca_bundle: Optional[pulumi.Input[str]] = None
+    clustered: bool = False               # the nodes form a farm (farmNodes lists them)
+    nodes: int = 1
+    warn_to: Optional[str] = None
+
+
+def upgrade_impact(installed: list[str], configured: str, farm_: bool, key: str) -> Optional[str]:
+    """What clients will notice of this version change, said at preview (None: nothing changes)."""
+    kind = versions.upgrade_kind(installed, configured)
+    was = ", ".join(installed)
+    if kind == versions.BUGFIX and farm_:
+        return (f"{key}: {was} -> {configured} is a bug-fix upgrade: the farm upgrades one node at a time in "
+                "upgrade mode and keeps serving")
+    if kind == versions.BUGFIX:
+        return (f"{key}: {was} -> {configured}: the node upgrades in place; the mirror is unavailable until "
+                f"Bitbucket runs {configured}")
+    if kind == versions.FEATURE:
+        who = "every node stops" if farm_ else "the node upgrades in place"
+        return (f"{key}: {was} -> {configured}: {who}; the mirror is unavailable until Bitbucket runs "
+                f"{configured}" + (" on the first node (only bug-fix upgrades can roll)" if farm_ else ""))
+    return None
+
+
+class UpgradeWindowProvider(StepProvider):
+    decided_by = ("version", "farm", "mirror_url")
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        configured, key = news.get("version"), news.get("version_key")
+        if not olds or is_unknown(configured):
+            return CheckResult({**news, "installed": [], "impact": None}, [])
+        installed = self.read_installed(news)
+        if installed is None:    # nothing answers (every node stopped) or no credentials: the last reading
+            installed = list(olds.get("installed") or ([olds["version"]] if olds.get("version") else []))
+        if versions.upgrade_kind(installed, configured) == versions.DOWNGRADE:
+            return CheckResult(news, [CheckFailure("version", (
+                f"{key}: {configured} is older than {versions.newest(installed)}, which the nodes run; Bitbucket "
+                f"cannot be downgraded in place. Set it to {versions.newest(installed)} (or newer); going back "
+                "means restoring the home volumes from a backup taken before the upgrade"))])
+        impact = upgrade_impact(installed, str(configured), bool(news.get("farm")), str(key))
+        rolls = versions.upgrade_kind(installed, configured) == versions.BUGFIX and bool(news.get("farm"))
+        if impact and rolls:
+            say(impact)
+        elif impact:      # clients will notice: a warning under the site
+            warn(impact, news.get("warn_to"))
+        return CheckResult({**news, "installed": installed, "impact": impact}, [])
+
+    def read_installed(self, props: dict[str, Any]) -> Optional[list[str]]:
+        """The versions the nodes serving now run (None: none answers, or no credentials at preview)."""
+        try:
+            with self.client(props["mirror_url"], props.get("ca_bundle")) as mirror:
+                found = mirror_api.running_versions(mirror, bool(props.get("clustered") or props.get("farm")))
+        except (BitbucketError, ValueError) as exc:
+            say(f"{props['mirror_url']}: could not read the versions its nodes run ({exc}); using the last known")
+            return None
+        return found or None
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(f"upgrade-window-{props['version']}", {**props, "kind": versions.INSTALL,
+                                                                    "zdu_started": None})
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        installed = list(news.get("installed") or [])
+        kind = versions.upgrade_kind(installed, news["version"])
+        started = olds.get("zdu_started")
+        if kind == versions.BUGFIX and news.get("farm"):
+            with self.client(news["mirror_url"], news.get("ca_bundle")) as mirror:
+                mirror_api.start_upgrade_mode(mirror)
+            # A new token for each start: the finish ends upgrade mode once per start.
+            count = int(str(started).split(":")[0]) + 1 if started else 1
+            started = f"{count}:{news['version']}"
+        elif kind == versions.FEATURE:
+            say(f"{news['mirror_url']}: {', '.join(installed)} -> {news['version']} is not a bug-fix upgrade: "
+                "every node stops; the mirror is unavailable until the nodes start on the new version")
+        return UpdateResult({**news, "kind": kind, "zdu_started": started})
+
+
+class UpgradeWindow(Resource, module="bitbucket", name="UpgradeWindow"):
+    kind: pulumi.Output[str]
+    zdu_started: pulumi.Output[Optional[str]]
+
+    def __init__(self, name: str, args: UpgradeWindowArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(UpgradeWindowProvider(), name,
+                         {**inputs_of(args), "kind": None, "zdu_started": None}, opts)
+
+
+@dataclass
+class UpgradeFinishArgs:
+    mirror_url: pulumi.Input[str]
+    version: pulumi.Input[str]
+    kind: pulumi.Input[str]               # UpgradeWindow.kind (for the record)
+    farm: bool
+    ca_bundle: Optional[pulumi.Input[str]] = None
+    zdu_started: pulumi.Input[Optional[str]] = None    # UpgradeWindow.zdu_started
+
+
+class UpgradeFinishProvider(StepProvider):
+    decided_by = ("zdu_started", "version")
+    timeout_s: float = 300.0
+    pause_s: float = 10.0
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        self.finish(props)
+        return CreateResult(f"upgrade-finish-{props['version']}", dict(props))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if news.get("zdu_started") != olds.get("zdu_started"):
+            self.finish(news)
+        return UpdateResult(dict(news))
+
+    def finish(self, props: dict[str, Any]) -> None:
+        if props.get("zdu_started") and props.get("farm"):
+            with self.client(props["mirror_url"], props.get("ca_bundle")) as mirror:
+                mirror_api.end_upgrade_mode(mirror, self.timeout_s, self.pause_s)
+
+
+class UpgradeFinish(Resource, module="bitbucket", name="UpgradeFinish"):
+    def __init__(self, name: str, args: UpgradeFinishArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(UpgradeFinishProvider(), name, inputs_of(args), opts)

@@ -1,0 +1,145 @@
+"""The world's EC2 and Elastic Load Balancing APIs, answered to boto3 as AWS would answer them.
+
+The providers call boto3 as they do against AWS; a botocore `before-call` handler (the mechanism
+botocore's own Stubber uses) answers from the world instead of the network. Every request is
+validated against botocore's service model for the operation, and so is every answer, so the
+providers cannot rely on a parameter or a field AWS does not have. An operation the world does not
+model is an error, never a silent success.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import boto3
+from botocore.awsrequest import AWSResponse
+from botocore.validate import validate_parameters
+
+from .world import Instance, World, WorldError
+
+STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
+ACCOUNT = "123456789012"
+
+
+class AwsApi:
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.calls: list[tuple[float, str, dict]] = []
+        self._handlers: dict[str, Callable[[dict], dict]] = {
+            "ec2.DescribeInstances": self.describe_instances,
+            "elbv2.DescribeTargetHealth": self.describe_target_health,
+            "elbv2.RegisterTargets": self.register_targets,
+            "elbv2.DeregisterTargets": self.deregister_targets,
+        }
+        self._session = None
+
+    def handle(self, operation: str, handler: Callable[[dict], dict]) -> None:
+        self._handlers[operation] = handler
+
+    # --- wiring into boto3 ----------------------------------------------------------------------
+    def install(self) -> None:
+        """Every boto3 client created from now on (boto3.client(...) uses the default session) is
+        answered by the world."""
+        boto3.setup_default_session(aws_access_key_id="twin", aws_secret_access_key="twin", region_name="us-east-1")
+        events = boto3.DEFAULT_SESSION.events
+        events.register_first("before-parameter-build.*.*", self._keep_params, unique_id="twin-params")
+        events.register("before-call.*.*", self._answer, unique_id="twin-answer")
+
+    def uninstall(self) -> None:
+        boto3.DEFAULT_SESSION = None
+
+    @staticmethod
+    def _keep_params(model, params, context, **_: Any) -> None:
+        context["twin_params"] = dict(params)
+
+    def _answer(self, model, params, context, **_: Any):
+        service = model.service_model.service_name
+        operation = f"{service}.{model.name}"
+        api_params = context.get("twin_params", {})
+        validate_parameters(api_params, model.input_shape)
+        self.calls.append((self.world.now, operation, api_params))
+        handler = self._handlers.get(operation)
+        if handler is None:
+            return self._error(400, "UnsupportedOperation", f"the twin's world does not model {operation}")
+        try:
+            response = handler(api_params)
+        except WorldError as exc:
+            return self._error(400, exc.code, str(exc))
+        if model.output_shape is not None:
+            validate_parameters(response, model.output_shape)
+        return AWSResponse(None, 200, {}, None), {**response, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    @staticmethod
+    def _error(status: int, code: str, message: str):
+        return AWSResponse(None, status, {}, None), {
+            "Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+
+    # --- EC2 ------------------------------------------------------------------------------------
+    def describe_instances(self, params: dict) -> dict:
+        found = [i for i in self.world.instances.values() if self._matches(i, params)]
+        return {"Reservations": [{"ReservationId": f"r-{i.id[2:]}", "OwnerId": ACCOUNT,
+                                  "Instances": [self._instance(i)]} for i in sorted(found, key=lambda i: i.id)]}
+
+    def _matches(self, instance: Instance, params: dict) -> bool:
+        if params.get("InstanceIds") and instance.id not in params["InstanceIds"]:
+            return False
+        for f in params.get("Filters", []):
+            name, values = f["Name"], f["Values"]
+            if name.startswith("tag:"):
+                if instance.tags.get(name[4:]) not in values:
+                    return False
+            elif name == "instance-state-name":
+                if instance.state not in values:
+                    return False
+            elif name == "instance-id":
+                if instance.id not in values:
+                    return False
+            else:
+                raise WorldError("InvalidParameterValue", f"The filter '{name}' is invalid")
+        return True
+
+    @staticmethod
+    def _instance(i: Instance) -> dict:
+        out: dict[str, Any] = {
+            "InstanceId": i.id, "InstanceType": i.instance_type, "PrivateIpAddress": i.private_ip,
+            "State": {"Code": STATE_CODES[i.state], "Name": i.state}, "Placement": {"AvailabilityZone": i.az},
+            "Tags": [{"Key": k, "Value": v} for k, v in sorted(i.tags.items())]}
+        if i.public_ip:
+            out["PublicIpAddress"] = i.public_ip
+        return out
+
+    # --- Elastic Load Balancing v2 --------------------------------------------------------------
+    def _group(self, arn: str):
+        group = self.world.target_groups.get(arn)
+        if group is None:
+            raise WorldError("TargetGroupNotFound", f"Target groups '{arn}' not found")
+        return group
+
+    def describe_target_health(self, params: dict) -> dict:
+        group = self._group(params["TargetGroupArn"])
+        now = self.world.now
+        targets = params.get("Targets")
+        if targets is None:    # the registered targets (draining ones too)
+            targets = [{"Id": i, "Port": group.port} for i in sorted(group.registrations)
+                       if self.world.health(group, i, now)[1] != "Target.NotRegistered"]
+        out = []
+        for target in targets:
+            state, reason = self.world.health(group, target["Id"], now)
+            health: dict[str, Any] = {"State": state}
+            if reason:
+                health["Reason"] = reason
+            out.append({"Target": {"Id": target["Id"], "Port": target.get("Port", group.port)},
+                        "HealthCheckPort": str(group.port), "TargetHealth": health})
+        return {"TargetHealthDescriptions": out}
+
+    def register_targets(self, params: dict) -> dict:
+        group = self._group(params["TargetGroupArn"])
+        for target in params["Targets"]:
+            self.world.register(group, target["Id"])
+        return {}
+
+    def deregister_targets(self, params: dict) -> dict:
+        # AWS: deregistering a target that is not registered "returns successfully".
+        group = self._group(params["TargetGroupArn"])
+        for target in params["Targets"]:
+            self.world.deregister(group, target["Id"])
+        return {}

@@ -1,0 +1,198 @@
+"""What README's "Operating a farm" promises, scenario by scenario, through the twin of `pulumi up`.
+
+Every scenario ends converged (every node on the configured version, registered, healthy, upgrade
+mode off, the mirror approved) and a further `up` changes nothing. The numbered items are those of
+the issue this suite was written for ("Day-2 operations proven"); each failed in the twin before its
+fix.
+"""
+from __future__ import annotations
+
+import pytest
+
+from .scenarios import SCENARIOS, kill_scenarios
+
+SITE_URN = "urn:pulumi:twin::bitbucket-mirrors::bitbucket-mirrors:site:MirrorSite::{}"
+
+# Rows where clients notice nothing: never fewer than all nodes but one serving, never none.
+ROLLING = ["farm2-bugfix", "farm3-bugfix", "farm2-instance-type", "farm3-instance-type",
+           "farm2-instance-type-and-bugfix", "farm3-instance-type-and-bugfix", "farm3-user-data",
+           "single-scale-1-2", "farm2-scale-2-3", "farm3-scale-3-2", "farm2-scale-2-1", "single-home-grow",
+           "farm3-home-grow", "farm3-mirror-all-on", "farm3-projects"]
+# Rows that are an outage, said at preview under the site, as short as the vendor allows.
+OUTAGES = {
+    "single-bugfix": ("mirrors[0].bitbucketVersion", 240), "single-minor": ("mirrors[0].bitbucketVersion", 240),
+    "nginx-bugfix": ("mirrors[0].bitbucketVersion", 240),
+    "single-instance-type": ("instanceType", 300), "nginx-instance-type": ("instanceType", 300),
+    "single-user-data": ("user data", 300),
+    "farm2-minor": ("mirrors[0].bitbucketVersion", 240), "farm3-minor": ("mirrors[0].bitbucketVersion", 240),
+    "single-display-name": ("mirrors[0].displayName", 300), "nginx-display-name": ("mirrors[0].displayName", 300),
+    "farm3-display-name": ("mirrors[0].displayName", 300), "farm3-base-url": ("mirrors[0].baseUrl", 300),
+    "farm3-primary-url": ("primary.url", 300), "farm3-mirror-all-off": ("mirrors[0].mirrorAll", 300),
+}
+
+
+def _site(report):
+    (site,) = report["sites"].values()
+    return site
+
+
+def _ends_converged(report):
+    assert report["converged_in_the_end"], report.get("then") or report["error"]
+    assert report["second_up_changes"] == 0, "a further up must change nothing"
+
+
+@pytest.mark.parametrize("name", ROLLING)
+def test_rolling_changes_keep_all_nodes_but_one_serving(scenario, name):
+    report = scenario(name)
+    assert report["converged"], report["error"]
+    site = _site(report)
+    assert site["outage_s"] == 0
+    assert site["min_serving"] >= site["nodes"] - 1 and site["min_serving"] >= 1
+    assert not [w for w in report["preview_warnings"] if "unavailable" in w["message"]], \
+        "nothing clients notice is announced as an outage"
+    _ends_converged(report)
+
+
+@pytest.mark.parametrize("name", sorted(OUTAGES))
+def test_changes_that_are_outages_say_so_at_preview_under_the_site_and_stay_short(scenario, name):
+    report = scenario(name)
+    key, longest_s = OUTAGES[name]
+    assert report["converged"], report["error"]
+    site_name = next(iter(report["sites"]))
+    assert 0 < _site(report)["outage_s"] <= longest_s
+    said = [w for w in report["preview_warnings"] if w["urn"] == SITE_URN.format(site_name) and key in w["message"]]
+    assert said, report["preview_warnings"]
+    _ends_converged(report)
+
+
+@pytest.mark.parametrize("name", ["single-downgrade", "farm3-downgrade"])
+def test_a_downgrade_is_refused_at_preview_naming_the_key_and_the_running_version(scenario, name):
+    report = scenario(name)
+    assert report["refused_at_preview"] and report["steps"] == []
+    assert "mirrors[0].bitbucketVersion: 9.4.15 is older than 9.4.16, which the nodes run" in report["error"]
+    assert _site(report)["serving_after"] == _site(report)["nodes"]
+
+
+def test_item_1_a_minor_upgrade_of_a_farm_comes_back_with_the_first_node(scenario):
+    report = scenario("farm3-minor")
+    assert _site(report)["versions_after"] == ["9.5.0"] * 3
+    # The first node is drained while the others serve; the outage is its restart, not a drain.
+    steps = [s["resource"] for s in report["steps"]]
+    assert steps.index("NodeDrain iad-node0-drain") < steps.index("Command iad-node1-stop-for-upgrade")
+
+
+def test_item_2_a_rebuild_keeps_instances_running_and_approves_the_new_mirror(scenario):
+    report = scenario("farm3-display-name")
+    assert not [s for s in report["steps"] if s["resource"].startswith(("Instance ", "VolumeAttachment "))]
+    operations = {s["resource"]: s["operation"] for s in report["steps"]}
+    assert operations["MirrorApproval iad-approval"] == "replace"
+    assert _site(report)["approved_after"] and _site(report)["serving_after"] == 3
+
+
+def test_item_3_an_instance_type_change_without_a_bastion_stops_no_node_twice(scenario):
+    report = scenario("farm3-instance-type")
+    stops = [s for s in report["steps"] if "stop-for-upgrade" in s["resource"]]
+    assert all(s["operation"] == "update" for s in stops)        # a new address runs nothing
+    installs = [s for s in report["steps"] if s["resource"].startswith("Command") and s["resource"].endswith("-install")]
+    assert all(s["operation"] == "update" for s in installs)
+
+
+def test_item_4_the_upgrade_starts_only_when_every_instance_is_back(scenario):
+    report = scenario("farm3-instance-type-and-bugfix")
+    steps = {s["resource"]: s for s in report["steps"]}
+    assert steps["NodeDrain iad-node0-drain"]["start"] >= steps["InstanceStartReturn iad-node2-start-return"]["end"]
+    assert _site(report)["min_serving"] >= 2
+
+
+def test_item_5_a_new_boot_configuration_restarts_each_instance_in_turn_never_replaces_it(scenario):
+    report = scenario("farm3-user-data")
+    instances = [s for s in report["steps"] if s["resource"].startswith("Instance ")]
+    assert [s["operation"] for s in instances] == ["update"] * 3
+    ordered = sorted(instances, key=lambda s: s["start"])
+    assert all(a["end"] <= b["start"] for a, b in zip(ordered, ordered[1:]))
+
+
+def test_item_6_upgrade_mode_ends_after_a_failed_bug_fix_followed_by_a_minor_upgrade(scenario):
+    report = scenario("farm3-bugfix-node1-fails-then-minor")
+    assert _site(report)["upgrade_mode_after"] is True          # the failed rollout left it on
+    (minor,) = report["then"]
+    assert minor["converged"], minor["error"]
+    assert minor["sites"]["iad"]["upgrade_mode_after"] is False
+    _ends_converged(report)
+
+
+def test_item_7_after_a_failed_minor_upgrade_going_back_to_the_running_version_is_allowed(scenario):
+    report = scenario("farm3-minor-node0-fails-back-out")
+    (back,) = report["then"]
+    assert back["error"] is None and back["converged"]
+    assert back["sites"]["iad"]["versions_after"] == ["9.4.16"] * 3
+    _ends_converged(report)
+
+
+def test_item_8_scaling_across_one_node_touches_no_serving_node(scenario):
+    up = scenario("single-scale-1-2")
+    assert not [s for s in up["steps"] if "node0" in s["resource"] and s["operation"] in ("replace", "update")
+                and not s["resource"].startswith(("NodeReturn", "UpgradeWindow"))]
+    down = scenario("farm2-scale-2-1")
+    assert not [s for s in down["steps"] if "node0-install" in s["resource"]]
+    assert _site(down)["min_serving"] == 1
+
+
+@pytest.mark.parametrize("k", range(3))
+def test_a_failed_node_stops_the_rollout_and_the_next_up_resumes_there(scenario, k):
+    report = scenario(f"farm3-bugfix-node{k}-fails-resume")
+    assert report["error"] and f"iad-node{k}" in report["error"]
+    site = _site(report)
+    assert site["min_serving"] >= 2 and site["upgrade_mode_after"] is True
+    assert site["versions_after"] == ["9.4.17"] * k + [None] + ["9.4.16"] * (2 - k)
+    (resumed,) = report["then"]
+    assert resumed["converged"] and resumed["sites"]["iad"]["min_serving"] >= 2
+    _ends_converged(report)
+
+
+def test_a_rollout_that_failed_on_its_first_node_can_be_backed_out(scenario):
+    report = scenario("farm3-bugfix-node0-fails-back-out")
+    (back,) = report["then"]
+    assert back["converged"] and back["sites"]["iad"]["versions_after"] == ["9.4.16"] * 3
+    assert back["sites"]["iad"]["upgrade_mode_after"] is False
+    _ends_converged(report)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_once_a_node_runs_the_new_version_backing_out_is_refused_and_the_farm_keeps_serving(scenario, k):
+    report = scenario(f"farm3-bugfix-node{k}-fails-back-out")
+    (back,) = report["then"]
+    assert back["error"] and "9.4.16 is older than 9.4.17, which the nodes run" in back["error"]
+    assert back["changes"] == 0 and back["sites"]["iad"]["serving_after"] == 2
+
+
+def test_the_first_up_of_a_farm_serves_within_one_and_a_half_times_a_single_nodes(scenario):
+    farm = scenario("farm3-bugfix")["first_up"]["sites"]["iad"]["serves_from_s"]
+    single = scenario("single-bugfix")["first_up"]["sites"]["fra"]["serves_from_s"]
+    assert farm <= 1.5 * single, (farm, single)
+
+
+BUGFIX_STEPS = 26
+
+
+def test_the_kill_scenarios_cover_every_step_of_a_bug_fix_rollout(scenario):
+    assert scenario("farm3-bugfix")["first_up"]["error"] is None
+    changes = len(scenario("farm3-bugfix")["steps"])
+    assert changes == BUGFIX_STEPS, f"the rollout has {changes} steps now: update BUGFIX_STEPS"
+
+
+@pytest.mark.parametrize("killed", kill_scenarios(BUGFIX_STEPS), ids=lambda s: s.name)
+def test_an_up_killed_after_any_step_then_run_again_converges_and_never_takes_two_nodes_out(killed):
+    from .conftest import report_of
+    report = report_of(killed)
+    assert report["killed"] and _site(report)["min_serving"] >= 2
+    (again,) = report["then"]
+    assert again["converged"], again["error"]
+    assert again["sites"]["iad"]["min_serving"] >= 2
+    _ends_converged(report)
+
+
+def test_every_scenario_in_the_table_is_tested():
+    tested = set(ROLLING) | set(OUTAGES) | {"single-downgrade", "farm3-downgrade"}
+    from .readme import scenario_names
+    assert set(scenario_names()) <= tested | set(SCENARIOS) and set(scenario_names()) <= tested

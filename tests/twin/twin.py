@@ -1,0 +1,324 @@
+"""A twin of `pulumi up` on a stack: the world, the Bitbucket emulator as the primary and the
+mirrors, the engine, and what clients saw while it ran.
+
+The primary of every stack is the emulator (its host name resolves to it, and its CA becomes
+`primary.caBundle`, the same in every stack so that nothing changes because of it); each mirror's
+base URL resolves, through the world's DNS, to the site's load balancer or node, as a client's
+would. The providers run for real in this process: their waits take modelled time (providers.clock,
+and time.sleep in the simulated threads), boto3 answers from the world (aws_api), requests reach
+the emulator through the world's DNS and load balancers.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Optional
+from urllib.parse import urlsplit
+
+import yaml
+
+import providers.clock
+import providers.messages
+from tests.emulator import Emulator
+from tests.harness import TEST_PASSWORD, ProgramMocks, stack_file_config
+from tests.host_files import javaprops
+
+from .aws_api import AwsApi
+from .clock import Scheduler
+from .durations import seconds
+from .engine import Engine, UpResult
+from .native import Native
+from .node import Faults, Node
+from .world import Home, Instance, World
+
+NAMESPACE = "bitbucket-mirrors"
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    host: str
+    nodes: int
+    version: str
+    behind_lb: bool
+
+
+@dataclass
+class SiteReport:
+    nodes: int
+    min_serving: int
+    outage_s: float
+    versions_after: list[Optional[str]]
+    serving_after: int
+    upgrade_mode_after: bool
+    approved_after: bool
+    serves_from_s: Optional[float] = None
+
+    def json(self) -> dict:
+        return {"nodes": self.nodes, "min_serving": self.min_serving, "outage_s": round(self.outage_s, 1),
+                "versions_after": self.versions_after, "serving_after": self.serving_after,
+                "upgrade_mode_after": self.upgrade_mode_after, "approved_after": self.approved_after,
+                **({"serves_from_s": round(self.serves_from_s, 1)} if self.serves_from_s is not None else {})}
+
+
+def sites_of(config: dict[str, str]) -> list[Site]:
+    mirrors = json.loads(config[f"{NAMESPACE}:mirrors"])
+    return [Site(m["name"], urlsplit(m["baseUrl"]).hostname or "", int(m.get("nodes", 1)),
+                 m.get("bitbucketVersion", "9.4.16"), (m.get("tls") or {}).get("mode", "acm") == "acm")
+            for m in mirrors]
+
+
+class Twin:
+    def __init__(self, stack_files: list[Path], *, parallel: int = 16) -> None:
+        self.sched = Scheduler()
+        self.world = World(self.sched)
+        configs = [stack_file_config(Path(f)) for f in stack_files]
+        hosts = sorted({urlsplit(json.loads(c[f"{NAMESPACE}:primary"])["url"]).hostname or "" for c, _ in configs}
+                       | {s.host for c, _ in configs for s in sites_of(c)})
+        primary = json.loads(configs[0][0][f"{NAMESPACE}:primary"])
+        self.emu = Emulator(username=primary["username"], password=TEST_PASSWORD, clock=lambda: self.sched.now,
+                            hostnames=tuple(hosts), sync_repos_per_s=20.0)
+        self.emu.start()
+        self.primary_hosts = {urlsplit(json.loads(c[f"{NAMESPACE}:primary"])["url"]).hostname for c, _ in configs}
+        for config, _ in configs:
+            for mirror in json.loads(config[f"{NAMESPACE}:mirrors"]):
+                for key in mirror.get("projects", []):
+                    if key.upper() not in self.emu.state.projects:
+                        self.emu.add_project(key)
+        self.doors = {host: self._front_door(host) for host in {s.host for c, _ in configs for s in sites_of(c)}}
+        self.faults = Faults()
+        self.node = Node(self.world, self.faults)
+        self.api = AwsApi(self.world)
+        self.native = Native(self.world, self.node, _zone_of)
+        self.world.join_mirror = self._join_mirror
+        self.world.fallback_dns = self._admin_dns
+        self._mocks = ProgramMocks()
+        self.engine = Engine(self.sched, self.native, self._mocks.call, {}, [], parallel=parallel)
+        self._sites: list[Site] = []
+        self._mirror_count = 0
+
+    def close(self) -> None:
+        self.sched.stop()
+        self.emu.stop()
+
+    # --- deployments ----------------------------------------------------------------------------
+    def configure(self, stack_file: Path) -> None:
+        config, secret_keys = stack_file_config(Path(stack_file))
+        primary = json.loads(config[f"{NAMESPACE}:primary"])
+        primary["caBundle"] = self.emu.ca_pem     # the emulator is every stack's primary
+        config[f"{NAMESPACE}:primary"] = json.dumps(primary)
+        self.engine.config, self.engine.secret_keys = config, secret_keys
+        self._sites = sites_of(config)
+
+    def preview(self, stack_file: Path) -> UpResult:
+        self.configure(stack_file)
+        with self._patched():
+            return self.engine.preview()
+
+    def up(self, stack_file: Path, *, kill_after: Optional[int] = None,
+           failing_nodes: frozenset[int] = frozenset()) -> UpResult:
+        self.configure(stack_file)
+        self.faults.failing_nodes = failing_nodes
+        try:
+            with self._patched():
+                return self.engine.up(kill_after=kill_after)
+        finally:
+            self.faults.failing_nodes = frozenset()
+
+    @contextlib.contextmanager
+    def _patched(self) -> Iterator[None]:
+        sched = self.sched
+        real_now, real_sleep, real_time_sleep = providers.clock.now, providers.clock.sleep, time.sleep
+        import urllib3.util.connection as connection
+        real_connect = connection.create_connection
+
+        def now() -> float:
+            return sched.now if sched.in_process() else real_now()
+
+        def sleep(seconds_: float) -> None:
+            if sched.in_process():
+                sched.sleep(seconds_)
+            else:
+                real_time_sleep(seconds_)
+
+        def connect(address, *args, **kwargs):
+            host, port = address
+            if host in self.primary_hosts:
+                return real_connect(("127.0.0.1", _port(self.emu.primary_url)), *args, **kwargs)
+            if host in self.doors:
+                if self.world.resolve(host) is None:
+                    raise socket.gaierror(-2, f"Name or service not known: {host}")
+                return real_connect(("127.0.0.1", self.doors[host]), *args, **kwargs)
+            return real_connect(address, *args, **kwargs)
+
+        def warn(urn: str, message: str) -> bool:
+            # The engine's Log service, as the providers reach it in the host the engine starts.
+            deployment = self.engine.current
+            if deployment is not None:
+                deployment.warnings.append((urn, message))
+            return True
+
+        real_sink = providers.messages.sink
+        providers.messages.sink = warn
+        providers.clock.now, providers.clock.sleep = now, sleep
+        time.sleep = sleep
+        connection.create_connection = connect
+        self.api.install()
+        try:
+            yield
+        finally:
+            providers.clock.now, providers.clock.sleep = real_now, real_sleep
+            providers.messages.sink = real_sink
+            time.sleep = real_time_sleep
+            connection.create_connection = real_connect
+            self.api.uninstall()
+
+    def settle(self, seconds_: float) -> None:
+        """Let modelled time pass with no deployment running (health checks go on)."""
+        import threading
+
+        def idle() -> None:
+            self.sched.enter("~settle")
+            self.sched.sleep(seconds_)
+            self.sched.leave()
+        thread = threading.Thread(target=idle, daemon=True)
+        thread.start()
+        thread.join()
+
+    # --- the world's Bitbucket and DNS ----------------------------------------------------------
+    def _front_door(self, host: str) -> int:
+        def resolve():
+            instance = self.world.route(host)
+            if instance is None:
+                return None
+            mirror = self.world.mirrors.get(instance.run_at(self.world.now).mirror or "")
+            return (mirror, instance.private_ip) if mirror is not None else None
+        return _port(self.emu.add_front_door(host, resolve))
+
+    def _admin_dns(self, host: str) -> Optional[tuple[str, str]]:
+        """A site with no hosted zone in its stack: the admin points its name at the load balancer
+        (or the node) as soon as it exists."""
+        site = next((s for s in self._sites if s.host == host), None)
+        if site is None:
+            return None
+        for lb in self.world.load_balancers.values():
+            if site.name in lb.dns_name:
+                return ("lb", lb.dns_name)
+        node0 = next((i for i in self.world.instances.values()
+                      if i.name == f"{site.name}-node0" and i.state != "terminated"), None)
+        if node0 is not None:
+            return ("ip", node0.public_ip or node0.private_ip)
+        return None
+
+    def _join_mirror(self, instance: Instance, home: Home, version: str, ready_at: float) -> Optional[str]:
+        """Which mirror a starting Bitbucket serves: a farm node joins the running nodes that carry its
+        farm's tag and group (Hazelcast AWS discovery) if the versions allow; otherwise it is the mirror
+        its home belongs to; a home without one sets up a new mirror, which registers with the primary."""
+        props = javaprops.parse(home.properties or "")
+        now = self.world.now
+        name: Optional[str] = None
+        if props.get("hazelcast.network.aws") == "true":
+            key, value = props.get("hazelcast.network.aws.tag.key"), props.get("hazelcast.network.aws.tag.value")
+            group = props.get("hazelcast.group.name")
+            for other in sorted(self.world.instances.values(), key=lambda i: i.name):
+                run = other.run_at(now)
+                other_home = self.world.home_of(other)
+                if (other is not instance and other.state == "running" and other.tags.get(key or "") == value
+                        and run.state in ("starting", "running") and run.mirror and other_home is not None
+                        and javaprops.parse(other_home.properties or "").get("hazelcast.group.name") == group):
+                    name = run.mirror
+                    break
+        if name is None and home.mirror in self.world.mirrors:
+            name = home.mirror
+        if name is None:
+            self._mirror_count += 1
+            name = f"mirror-{self._mirror_count}"
+            mirror = self.emu.add_mirror(
+                name, base_url=props.get("setup.baseUrl"), serve=False, nodes=0,
+                register_after_s=(ready_at - now) + seconds("bitbucket.register"),
+                mirror_type="FARM" if props.get("hazelcast.network.aws") == "true" else "SINGLE",
+                join_delay_s=seconds("bitbucket.join"))
+            mirror.display_name = props.get("setup.displayName", name)
+            self.world.mirrors[name] = mirror
+        mirror = self.world.mirrors[name]
+        from tests.emulator.state import FarmNode
+        node = next((n for n in mirror.farm_nodes if n.address == instance.private_ip), None)
+        if node is None:
+            node = FarmNode(instance.name, instance.private_ip, version, joined=False)
+            mirror.farm_nodes.append(node)
+        if not mirror.start_node(node, version, now=ready_at):
+            return None
+        home.mirror = name
+        return name
+
+    # --- what clients saw -----------------------------------------------------------------------
+    def site_nodes(self, site: Site) -> list[Instance]:
+        return sorted((i for i in self.world.instances.values()
+                       if i.tags.get("bitbucket-mirrors:site") == site.name and i.state != "terminated"),
+                      key=lambda i: i.name)
+
+    def report(self, site: Site, start: float, end: float) -> SiteReport:
+        world = self.world
+        points = sorted({start, end} | {t for t in world.change_times() + world.check_times(start, end)
+                                         + [lb.active_at for lb in world.load_balancers.values()]
+                                         if start <= t <= end})
+        counts, outage = [], 0.0
+        for i, t in enumerate(points):
+            count, reached = world.serving(site.host, t)
+            counts.append(count)
+            if not reached and i + 1 < len(points):
+                outage += points[i + 1] - t
+        nodes = self.site_nodes(site)
+        mirror = self._mirror_of(nodes)
+        approved = mirror is not None and mirror.mirror_id in self.emu.state.mirror_servers
+        return SiteReport(
+            nodes=len(nodes), min_serving=min(counts) if counts else 0, outage_s=outage,
+            versions_after=[i.run_at(end).version if i.answers_at(end) else None for i in nodes],
+            serving_after=world.serving(site.host, end)[0],
+            upgrade_mode_after=bool(mirror is not None and mirror.upgrade_mode), approved_after=approved)
+
+    def serves_from(self, site: Site, start: float, end: float) -> Optional[float]:
+        """The first modelled second (from `start`) at which a client's clone works: the base URL
+        reaches a node of an approved mirror."""
+        points = sorted({t for t in self.world.change_times() + self.world.check_times(start, end) if start <= t <= end})
+        for t in points:
+            _, reached = self.world.serving(site.host, t)
+            if reached and self._approved_at(site, t):
+                return t - start
+        return None
+
+    def _approved_at(self, site: Site, t: float) -> bool:
+        mirror = self._mirror_of(self.site_nodes(site))
+        return mirror is not None and mirror.mirror_id in self.emu.state.mirror_servers
+
+    def _mirror_of(self, nodes: list[Instance]):
+        for instance in nodes:
+            run = instance.run_at(self.world.now)
+            if run.mirror in self.world.mirrors:
+                return self.world.mirrors[run.mirror]
+        return None
+
+    def converged(self, site: Site) -> bool:
+        report = self.report(site, self.world.now, self.world.now)
+        return (report.nodes == site.nodes and report.versions_after == [site.version] * site.nodes
+                and report.serving_after == site.nodes and not report.upgrade_mode_after and report.approved_after)
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def _zone_of(region: str, subnet: str) -> str:
+    return region + "abc"[int(hashlib.sha1(subnet.encode()).hexdigest(), 16) % 3]
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(Path(path).read_text())
+
+
+__all__ = ["Twin", "Site", "SiteReport", "sites_of", "field"]
