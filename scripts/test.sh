@@ -16,5 +16,5 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 python3 -m venv venv
-venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 exec venv/bin/python -m pytest "$@"
