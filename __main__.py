@@ -25,10 +25,11 @@ for name, site in sites.items():
     pulumi.export(f"{name}SshUrl", site.ssh_url)
     pulumi.export(f"{name}MirrorId", site.mirror_id)
     pulumi.export(f"{name}NodeAddresses", site.node_addresses)
+    pulumi.export(f"{name}NodeSessions", site.node_sessions)    # a shell on each node (Session Manager)
     pulumi.export(f"{name}Region", site.region)
 pulumi.export("mirrors", {
     name: {"url": site.url, "sshUrl": site.ssh_url, "mirrorId": site.mirror_id, "nodeAddresses": site.node_addresses,
-           "region": site.region}
+           "nodeSessions": site.node_sessions, "region": site.region}
     for name, site in sites.items()
 })
 if topics is not None:

@@ -52,6 +52,21 @@ def user_data_digest(stack: str, node: str) -> str:
     return hashlib.sha256(boot.user_data(host_key_parameter(stack, node)).encode()).hexdigest()
 
 
+# What the SSM agent needs for Session Manager and nothing more: the actions of AWS's own managed
+# policy AWSCloud9SSMInstanceProfile. Not AmazonSSMManagedInstanceCore: it allows ssm:GetParameter on
+# every parameter, and a node's role must read no SSM parameter but its own host key.
+SESSION_MANAGER_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow",
+    "Action": ["ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+               "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"],
+    "Resource": "*"}]})
+
+
+def session_command(instance_id: str, region: str) -> str:
+    """How an admin reaches the node's shell (README, Troubleshooting)."""
+    return f"aws ssm start-session --target {instance_id} --region {region}"
+
+
 def discovery_policy(region: str) -> str:
     """What Hazelcast's AWS discovery calls: ec2:DescribeInstances (which takes no resource ARNs),
     held to the node's own region."""
@@ -109,6 +124,9 @@ class MirrorHost(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
 
         self.home_attachment = attachment
+        # A shell on the node without SSH keys or open ports: AWS Systems Manager Session Manager.
+        aws.iam.RolePolicy(f"{name}-session-manager", role=role.id, policy=SESSION_MANAGER_POLICY, opts=child)
+        self.session = instance.id.apply(lambda i: session_command(i, args.region))
         self.instance_id = instance.id
         self.private_ip = instance.private_ip
         self.address = instance.public_ip if args.public_address else instance.private_ip
@@ -122,7 +140,8 @@ class MirrorHost(pulumi.ComponentResource):
             aws.iam.RolePolicy(f"{name}-discover-farm", role=role.id, policy=discovery_policy(args.region), opts=child)
         self.role_name = role.name
         self.register_outputs({"instance_id": self.instance_id, "private_ip": self.private_ip,
-                               "address": self.address, "home_volume_id": self.home_volume_id})
+                               "address": self.address, "home_volume_id": self.home_volume_id,
+                               "session": self.session})
 
     def _instance_profile(self, name: str, parameter: aws.ssm.Parameter,
                           tags: dict[str, str]) -> tuple[aws.iam.InstanceProfile, aws.iam.RolePolicy, aws.iam.Role]:

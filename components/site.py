@@ -67,6 +67,7 @@ class MirrorSite(pulumi.ComponentResource):
     ssh_url: pulumi.Output[str]
     mirror_id: pulumi.Output[str]
     node_addresses: pulumi.Output[list[str]]
+    node_sessions: pulumi.Output[list[str]]
     region: pulumi.Output[str]
 
     def __init__(self, name: str, args: MirrorSiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
@@ -173,9 +174,11 @@ class MirrorSite(pulumi.ComponentResource):
         self.ssh_url = pulumi.Output.from_input(f"ssh://git@{host}:{BITBUCKET_SSH}")
         self.mirror_id = approval.mirror_id
         self.node_addresses = pulumi.Output.all(*[h.private_ip for h in hosts])
+        self.node_sessions = pulumi.Output.all(*[h.session for h in hosts])
         self.region = pulumi.Output.from_input(args.region)
         self.register_outputs({"url": self.url, "ssh_url": self.ssh_url, "mirror_id": self.mirror_id,
-                               "node_addresses": self.node_addresses, "region": self.region})
+                               "node_addresses": self.node_addresses, "node_sessions": self.node_sessions,
+                               "region": self.region})
 
     def _front_door(self, name: str, args: MirrorSiteArgs, host: str, net: MirrorNetwork, public: bool, tags: dict[str, str]) -> tuple[list[pulumi.Resource], MirrorLoadBalancer]:
         """ACM certificate, network load balancer and its alias record: what clients connect to."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import parliament
 import pytest
 
 from tests.harness import ProgramRun, run_program, stack_file_config, unwrap_secret
@@ -163,3 +164,24 @@ def test_images_come_from_their_publishers_and_are_the_newest():
     assert all(args["mostRecent"] is True for args in lookups)
     for args in lookups:
         assert {"name": "state", "values": ["available"]} in args["filters"]
+
+
+def test_every_node_can_be_reached_by_session_manager_without_reading_any_other_parameter():
+    from components.host import SESSION_MANAGER_POLICY
+    run = run_program(STACKS / "farm-3.yaml")
+    policies = {p.name: p for p in run.of_type("aws:iam/rolePolicy:RolePolicy")}
+    roles = {r.name: r for r in run.of_type("aws:iam/role:Role")}
+    for i in range(3):
+        policy = policies[f"iad-node{i}-session-manager"]
+        assert policy.inputs["role"] == roles[f"iad-node{i}-role"].id and policy.inputs["policy"] == SESSION_MANAGER_POLICY
+    actions = {a for s in json.loads(SESSION_MANAGER_POLICY)["Statement"] for a in s["Action"]}
+    assert actions == {"ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel",
+                       "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"}
+    # The only statement that reads a parameter is each node's own host key.
+    readers = [p for p in policies.values() if "ssm:GetParameter" in p.inputs["policy"]]
+    assert sorted(p.name for p in readers) == [f"iad-node{i}-read-host-key" for i in range(3)]
+    assert parliament.analyze_policy_string(SESSION_MANAGER_POLICY).findings == []
+    instances = {i.name: i.id for i in run.of_type(INSTANCE)}
+    assert run.outputs["iadNodeSessions"] == [
+        f"aws ssm start-session --target {instances[f'iad-node{i}-instance']} --region us-east-1" for i in range(3)]
+    assert run.outputs["mirrors"]["iad"]["nodeSessions"] == run.outputs["iadNodeSessions"]

@@ -112,7 +112,7 @@ def test_user_data_pins_host_key_without_carrying_it(runs):
     parameter = run.one("aws:ssm/parameter:Parameter")
     assert parameter.inputs["type"] == "SecureString"
     assert parameter.inputs["name"] in user_data
-    policy = json.loads(run.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    policy = json.loads(run.one("aws:iam/rolePolicy:RolePolicy", "syd-node0-read-host-key").inputs["policy"])
     assert [s["Action"] for s in policy["Statement"]] == ["ssm:GetParameter"]
 
 
@@ -329,7 +329,7 @@ def test_outputs_per_mirror_and_the_mirrors_map(runs):
     assert len(out["fraNodeAddresses"]) == 3
     assert out["mirrors"]["syd"] == {"url": out["sydUrl"], "sshUrl": out["sydSshUrl"],
                                      "mirrorId": out["sydMirrorId"], "nodeAddresses": out["sydNodeAddresses"],
-                                     "region": out["sydRegion"]}
+                                     "nodeSessions": out["sydNodeSessions"], "region": out["sydRegion"]}
     assert not run.secret_outputs
 
 
