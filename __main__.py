@@ -23,12 +23,14 @@ sites = {
 for name, site in sites.items():
     pulumi.export(f"{name}Url", site.url)
     pulumi.export(f"{name}SshUrl", site.ssh_url)
+    pulumi.export(f"{name}SshKnownHosts", site.ssh_known_hosts)   # for clients' ~/.ssh/known_hosts
     pulumi.export(f"{name}MirrorId", site.mirror_id)
     pulumi.export(f"{name}NodeAddresses", site.node_addresses)
     pulumi.export(f"{name}NodeSessions", site.node_sessions)    # a shell on each node (Session Manager)
     pulumi.export(f"{name}Region", site.region)
 pulumi.export("mirrors", {
-    name: {"url": site.url, "sshUrl": site.ssh_url, "mirrorId": site.mirror_id, "nodeAddresses": site.node_addresses,
+    name: {"url": site.url, "sshUrl": site.ssh_url, "sshHostKey": site.ssh_host_key,
+           "sshKnownHosts": site.ssh_known_hosts, "mirrorId": site.mirror_id, "nodeAddresses": site.node_addresses,
            "nodeSessions": site.node_sessions, "region": site.region}
     for name, site in sites.items()
 })

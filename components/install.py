@@ -57,6 +57,8 @@ class MirrorInstallArgs:
     generation: Optional[pulumi.Input[str]] = None
     # How often the node has been drained for an install (NodeDrain.drains): each drain runs it again.
     drained: Optional[pulumi.Input[int]] = None
+    # The site's SSH host key for Bitbucket's own SSH server (PEM, secret): the same on every node.
+    ssh_server_key: Optional[pulumi.Output[str]] = None
     # Resources this node's installation waits for (a farm's later nodes wait for the first).
     # A component's own depends_on does not reach its children, so it is applied to them here.
     wait_for: Sequence[pulumi.Resource] = ()
@@ -64,7 +66,8 @@ class MirrorInstallArgs:
 
 def render_files(args: MirrorInstallArgs, home_volume_id: str, setup_block: str,
                  role_name: Optional[str], group_password: Optional[str],
-                 private_key: Optional[str], generation: Optional[str] = None) -> dict[str, str]:
+                 private_key: Optional[str], generation: Optional[str] = None,
+                 ssh_server_key: Optional[str] = None) -> dict[str, str]:
     farm = None
     if args.farm is not None:
         farm = files.FarmSpec(group_name=args.farm.group_name, group_password=group_password or "",
@@ -78,6 +81,8 @@ def render_files(args: MirrorInstallArgs, home_volume_id: str, setup_block: str,
     }
     if generation is not None:
         contents[files.StagedFile.GENERATION] = generation + "\n"
+    if ssh_server_key is not None:
+        contents[files.StagedFile.SSH_SERVER_KEY] = _pem(ssh_server_key)
     if args.ca_bundle is not None:
         contents[files.StagedFile.CA_BUNDLE] = _pem(args.ca_bundle)
     if args.nginx is not None:
@@ -152,6 +157,7 @@ def staged_payload(args: MirrorInstallArgs) -> tuple[pulumi.Output[str], pulumi.
         args.farm.group_password if args.farm else None,
         args.nginx.private_key if args.nginx else None,
         args.generation,
+        args.ssh_server_key,
     ).apply(lambda v: render_files(args, *v))
     payload = staged.apply(bundle)
     return payload, payload.apply(lambda p: hashlib.sha256(p.encode()).hexdigest())

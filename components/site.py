@@ -65,6 +65,8 @@ class MirrorSiteArgs:
 class MirrorSite(pulumi.ComponentResource):
     url: pulumi.Output[str]
     ssh_url: pulumi.Output[str]
+    ssh_host_key: pulumi.Output[str]
+    ssh_known_hosts: pulumi.Output[str]
     mirror_id: pulumi.Output[str]
     node_addresses: pulumi.Output[list[str]]
     node_sessions: pulumi.Output[list[str]]
@@ -94,6 +96,9 @@ class MirrorSite(pulumi.ComponentResource):
             opts=child)
 
         login_key = tls.PrivateKey(f"{name}-login-key", algorithm="ED25519", opts=child)
+        # One SSH host key for the site's Bitbucket (port 7999), the same on every node and kept across
+        # rebuilds, scaling and upgrades: clients' known_hosts stays true. RSA: the kind Bitbucket makes.
+        ssh_key = tls.PrivateKey(f"{name}-ssh-server-key", algorithm="RSA", rsa_bits=3072, opts=child)
         key_pair = aws.ec2.KeyPair(f"{name}-login", public_key=login_key.public_key_openssh, tags=tags,
                                    region=args.region, opts=child)
         # A new setup (display name, base URL, primary URL) or leaving mirror-all needs a new mirror:
@@ -140,7 +145,7 @@ class MirrorSite(pulumi.ComponentResource):
             installer_sha256=mirror.installer.sha256 if mirror.installer else None,
             ca_bundle=primary.ca_bundle, farm=farm_inputs, nginx=nginx_inputs, bastion=network.bastion,
             jmx_exporter=args.monitoring is not None and args.monitoring.jmx_exporter,
-            generation=generation.generation) for node in hosts]
+            generation=generation.generation, ssh_server_key=ssh_key.private_key_pem) for node in hosts]
         rollout = FarmRollout(name, args, install_args, lb, self, instances_done, warn_to, clustered)
         installs = rollout.installs
 
@@ -172,11 +177,14 @@ class MirrorSite(pulumi.ComponentResource):
 
         self.url = pulumi.Output.from_input(mirror.base_url.rstrip("/"))
         self.ssh_url = pulumi.Output.from_input(f"ssh://git@{host}:{BITBUCKET_SSH}")
+        self.ssh_host_key = ssh_key.public_key_openssh.apply(lambda k: k.strip())
+        self.ssh_known_hosts = self.ssh_host_key.apply(lambda k: known_hosts_line(host, k))
         self.mirror_id = approval.mirror_id
         self.node_addresses = pulumi.Output.all(*[h.private_ip for h in hosts])
         self.node_sessions = pulumi.Output.all(*[h.session for h in hosts])
         self.region = pulumi.Output.from_input(args.region)
-        self.register_outputs({"url": self.url, "ssh_url": self.ssh_url, "mirror_id": self.mirror_id,
+        self.register_outputs({"url": self.url, "ssh_url": self.ssh_url, "ssh_host_key": self.ssh_host_key,
+                               "ssh_known_hosts": self.ssh_known_hosts, "mirror_id": self.mirror_id,
                                "node_addresses": self.node_addresses, "node_sessions": self.node_sessions,
                                "region": self.region})
 
@@ -198,6 +206,11 @@ class MirrorSite(pulumi.ComponentResource):
                 aliases=[aws.route53.RecordAliasArgs(name=lb.dns_name, zone_id=lb.zone_id, evaluate_target_health=True)],
                 opts=child))
         return serving, lb
+
+
+def known_hosts_line(host: str, public_key: str) -> str:
+    """The line for clients' ~/.ssh/known_hosts (OpenSSH's [host]:port form for a port other than 22)."""
+    return f"[{host}]:{BITBUCKET_SSH} {' '.join(public_key.split()[:2])}"
 
 
 def _bastion_cidr(network: Network) -> tuple[str, ...]:

@@ -177,10 +177,7 @@ class ProgramMocks(pulumi.runtime.Mocks):
         elif typ == "aws:ebs/volume:Volume":
             rid = "vol-0" + hashlib.sha1(args.name.encode()).hexdigest()[:16]
         elif typ.startswith("tls:index/privateKey:PrivateKey"):
-            tag = hashlib.sha1(args.name.encode()).hexdigest()[:16]
-            outputs.update(privateKeyOpenssh=f"-----BEGIN OPENSSH PRIVATE KEY-----\nmock{tag}\n-----END OPENSSH PRIVATE KEY-----\n",
-                           privateKeyPem=f"-----BEGIN PRIVATE KEY-----\nmock{tag}\n-----END PRIVATE KEY-----\n",
-                           publicKeyOpenssh=f"ssh-ed25519 AAAAmock{tag}\n")
+            outputs.update(mock_key_pair(args.name, args.inputs.get("algorithm", "ED25519")))
         elif typ == "random:index/randomPassword:RandomPassword":
             outputs.update(result="mock-random-" + hashlib.sha1(args.name.encode()).hexdigest()[:20])
         elif typ.startswith("pulumi-python:dynamic/bitbucket:"):
@@ -207,6 +204,18 @@ class ProgramMocks(pulumi.runtime.Mocks):
         if token == "aws:index/getRegion:getRegion":
             return {"name": "ap-southeast-2", "region": "ap-southeast-2"}
         return {}
+
+
+def mock_key_pair(name: str, algorithm: str) -> dict[str, str]:
+    """What pulumi-tls returns for a key, in the shapes the program reads (RSA's PEM is PKCS#1)."""
+    tag = hashlib.sha1(name.encode()).hexdigest()[:16]
+    if algorithm == "RSA":
+        return {"privateKeyOpenssh": f"-----BEGIN OPENSSH PRIVATE KEY-----\nmockrsa{tag}\n-----END OPENSSH PRIVATE KEY-----\n",
+                "privateKeyPem": f"-----BEGIN RSA PRIVATE KEY-----\nmock{tag}\n-----END RSA PRIVATE KEY-----\n",
+                "publicKeyOpenssh": f"ssh-rsa AAAAB3mock{tag}\n"}
+    return {"privateKeyOpenssh": f"-----BEGIN OPENSSH PRIVATE KEY-----\nmock{tag}\n-----END OPENSSH PRIVATE KEY-----\n",
+            "privateKeyPem": f"-----BEGIN PRIVATE KEY-----\nmock{tag}\n-----END PRIVATE KEY-----\n",
+            "publicKeyOpenssh": f"ssh-ed25519 AAAAmock{tag}\n"}
 
 
 def default_vpc_of(region: Optional[str]) -> str:

@@ -43,6 +43,7 @@ class StagedFile:
     SYSTEMD_UNIT = "atlbitbucket.service"
     INSTALL_SCRIPT = "install.sh"
     GENERATION = "mirror-generation"      # which mirror the home must belong to (MirrorGeneration)
+    SSH_SERVER_KEY = "ssh-server-keys.pem"  # the site's one SSH host key for Bitbucket's port 7999
 
 
 def _require(condition: bool, field_name: str, expected: str) -> None:

@@ -185,3 +185,38 @@ def test_every_node_can_be_reached_by_session_manager_without_reading_any_other_
     assert run.outputs["iadNodeSessions"] == [
         f"aws ssm start-session --target {instances[f'iad-node{i}-instance']} --region us-east-1" for i in range(3)]
     assert run.outputs["mirrors"]["iad"]["nodeSessions"] == run.outputs["iadNodeSessions"]
+
+
+def _bundle(run: ProgramRun, command: str) -> dict[str, str]:
+    import base64
+    import io
+    import tarfile
+    stdin = unwrap_secret(next(r for r in run.resources if r.name == command).wire_inputs["stdin"])
+    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(stdin)), mode="r:gz") as tar:
+        return {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers()}
+
+
+def test_every_node_of_a_site_gets_the_same_ssh_host_key_kept_across_rebuilds_and_scaling():
+    def farm(**changes) -> ProgramRun:
+        config, secret_keys = stack_file_config(STACKS / "farm-3.yaml")
+        mirrors = json.loads(config["bitbucket-mirrors:mirrors"])
+        mirrors[0].update(changes)
+        config["bitbucket-mirrors:mirrors"] = json.dumps(mirrors)
+        return run_program(config=config, secret_keys=secret_keys)
+    run = run_program(STACKS / "farm-3.yaml")
+    key = run.one("tls:index/privateKey:PrivateKey", "iad-ssh-server-key")
+    assert (key.inputs["algorithm"], key.inputs["rsaBits"]) == ("RSA", 3072)
+    pem = key.outputs["privateKeyPem"]
+    keys = {_bundle(run, f"iad-node{i}-stage")["ssh-server-keys.pem"] for i in range(3)}
+    assert keys == {pem.strip() + "\n"}
+    for changed in (farm(displayName="Virginia"), farm(nodes=4)):
+        again = changed.one("tls:index/privateKey:PrivateKey", "iad-ssh-server-key")
+        assert again.urn == key.urn and again.inputs == key.inputs         # the same key resource: the same key
+        nodes = len(changed.of_type(INSTANCE))
+        assert {_bundle(changed, f"iad-node{i}-stage")["ssh-server-keys.pem"] for i in range(nodes)} == keys
+    public = key.outputs["publicKeyOpenssh"].strip()
+    assert run.outputs["iadSshKnownHosts"] == f"[mirror-iad.example.com]:7999 {public}"
+    assert run.outputs["mirrors"]["iad"]["sshHostKey"] == public
+    # The private half only ever inside a secret (the staged bundle is one).
+    from tests.harness import find_plaintext
+    assert [p for r in run.resources for p in find_plaintext(r.wire_inputs, pem.splitlines()[1])] == []

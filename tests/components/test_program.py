@@ -328,6 +328,8 @@ def test_outputs_per_mirror_and_the_mirrors_map(runs):
     assert out["fraMirrorId"] == "mirror-fra-approval"
     assert len(out["fraNodeAddresses"]) == 3
     assert out["mirrors"]["syd"] == {"url": out["sydUrl"], "sshUrl": out["sydSshUrl"],
+                                     "sshHostKey": out["mirrors"]["syd"]["sshHostKey"],
+                                     "sshKnownHosts": out["sydSshKnownHosts"],
                                      "mirrorId": out["sydMirrorId"], "nodeAddresses": out["sydNodeAddresses"],
                                      "nodeSessions": out["sydNodeSessions"], "region": out["sydRegion"]}
     assert not run.secret_outputs
@@ -367,7 +369,8 @@ def test_farm_nodes_receive_clustering_properties_and_their_own_home(runs):
     roles = {r.name: r.outputs["name"] for r in run.of_type("aws:iam/role:Role")}
     for i in range(3):
         files = staged_files(run, f"iad-node{i}-stage")
-        assert set(files) == {"bitbucket.properties", "atlbitbucket.service", "install.sh", "mirror-generation"}
+        assert set(files) == {"bitbucket.properties", "atlbitbucket.service", "install.sh", "mirror-generation",
+                              "ssh-server-keys.pem"}
         generation = run.one("pulumi-python:dynamic/bitbucket:MirrorGeneration").outputs["generation"]
         assert files["mirror-generation"] == f"{generation}\n"
         properties = files["bitbucket.properties"]

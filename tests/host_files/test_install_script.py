@@ -405,3 +405,28 @@ def test_a_new_home_volume_replaces_the_old_homes_fstab_line(host):
     assert "LABEL=/ / xfs defaults 0 0" in lines
     homes = [line for line in lines if " /var/atlassian/application-data/bitbucket " in line]
     assert homes == ["UUID=0a1b2c3d-0000-4000-8000-123456789abc /var/atlassian/application-data/bitbucket xfs defaults,nofail 0 2"]
+
+
+SSH_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEsite\n-----END RSA PRIVATE KEY-----\n"
+
+
+def _stage_key(host, key: str, generation: str = GEN_A) -> None:
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm"), generation=generation)
+    (host.root / STAGING_DIR.lstrip("/") / StagedFile.SSH_SERVER_KEY).write_text(key)
+
+
+def test_the_sites_ssh_host_key_is_in_the_home_before_bitbucket_starts_and_survives_a_rebuild(host):
+    target = host.path(HOME + "/shared/config/ssh-server-keys.pem")
+    _stage_key(host, SSH_KEY)
+    assert host.run().returncode == 0
+    assert target.read_text() == SSH_KEY and oct(target.stat().st_mode & 0o777) == "0o400"
+    # A rebuilt mirror's emptied home gets the same key again.
+    _stage_key(host, SSH_KEY, generation=GEN_B)
+    result = host.run()
+    assert result.returncode == 0 and "emptying its home" in result.stderr
+    assert target.read_text() == SSH_KEY
+    # A new key (never by this tool on its own) restarts Bitbucket to take it.
+    host.log.unlink()
+    _stage_key(host, SSH_KEY.replace("site", "other"), generation=GEN_B)
+    assert host.run().returncode == 0
+    assert "systemctl restart atlbitbucket" in calls(host.log, "systemctl")

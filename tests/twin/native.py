@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 
 import pulumi
 
-from tests.harness import ProgramMocks
+from tests.harness import ProgramMocks, mock_key_pair
 
 from .node import Node
 from .world import HealthCheck, LoadBalancer, TargetGroup, World, WorldError
@@ -269,13 +269,10 @@ class Native:
         self.world.parameters.pop(inputs["name"], None)
 
     def _create_private_key(self, name: str, inputs: dict) -> tuple[str, Outputs]:
-        # A new key on every creation (a replaced key is a new key).
-        tag = hashlib.sha1(f"{name}-{next(self._serial)}".encode()).hexdigest()[:16]
-        private = f"-----BEGIN OPENSSH PRIVATE KEY-----\ntwin{tag}\n-----END OPENSSH PRIVATE KEY-----\n"
-        public = f"ssh-ed25519 AAAAtwin{tag}\n"
-        self.node.public_keys[private] = public
-        return f"key-{tag}", {**inputs, "privateKeyOpenssh": private, "publicKeyOpenssh": public,
-                              "privateKeyPem": private.replace("OPENSSH ", ""), "publicKeyPem": public}
+        # A new key on every creation (a replaced key is a new key), in pulumi-tls's shapes.
+        keys = mock_key_pair(f"{name}-{next(self._serial)}", inputs.get("algorithm", "ED25519"))
+        self.node.public_keys[keys["privateKeyOpenssh"]] = keys["publicKeyOpenssh"]
+        return f"key-{hashlib.sha1(keys['privateKeyPem'].encode()).hexdigest()[:16]}", {**inputs, **keys}
 
     def _create_random_password(self, name: str, inputs: dict) -> tuple[str, Outputs]:
         value = hashlib.sha1(f"{name}-{next(self._serial)}".encode()).hexdigest()[:int(inputs.get("length", 32))]

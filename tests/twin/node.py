@@ -163,6 +163,10 @@ class Node:
         if unit != instance.root.unit:
             instance.root.unit = unit
             changed = True
+        key = staged.get("ssh-server-keys.pem")
+        if key is not None and key != home.ssh_server_key:      # install.sh install_ssh_server_key
+            home.ssh_server_key = key
+            changed = True
         instance.root.enabled = True
         running = instance.run_at(self.world.now).state in ("starting", "running")
         if changed or not running:

@@ -95,6 +95,7 @@ def run(before: Path, after: Path, *, failing_nodes: tuple[int, ...] = (), kill_
                 "modelled_wall_s": round(changed.end - changed.start, 1),
                 "sites": _sites(twin, changed, changed.start, changed.end),
                 "first_up": {**summary(first), "sites": first_sites},
+                "outputs_before": _plain_outputs(first), "outputs_after": _plain_outputs(changed),
             }
             ups = []
             last = after
@@ -122,6 +123,10 @@ def _sites(twin: Twin, result: UpResult, start: float, end: float, serves: bool 
             report.serves_from_s = twin.serves_from(site, start, end)
         out[site.name] = {**report.json(), "modelled_wall_s": round(end - start, 1)}
     return out
+
+
+def _plain_outputs(result: UpResult) -> dict[str, Any]:
+    return {k: v for k, v in result.outputs.items() if isinstance(v, (str, int, float, bool, list, dict))}
 
 
 def _warnings(result: UpResult) -> list[dict[str, str]]:

@@ -196,3 +196,14 @@ def test_every_scenario_in_the_table_is_tested():
     tested = set(ROLLING) | set(OUTAGES) | {"single-downgrade", "farm3-downgrade"}
     from .readme import scenario_names
     assert set(scenario_names()) <= tested | set(SCENARIOS) and set(scenario_names()) <= tested
+
+
+@pytest.mark.parametrize("name", ["farm3-display-name", "farm3-base-url", "farm2-scale-2-3", "farm3-bugfix",
+                                  "single-display-name"])
+def test_every_node_presents_the_sites_one_ssh_host_key_and_a_rebuild_keeps_it(scenario, name):
+    report = scenario(name)
+    site = next(iter(report["sites"]))
+    assert _site(report)["ssh_host_keys"] == 1                       # one key, whichever node a client reaches
+    key = f"{site}SshKnownHosts"
+    assert report["outputs_before"][key] == report["outputs_after"][key]
+    assert report["outputs_after"][key].split()[1] == "ssh-rsa"

@@ -57,12 +57,14 @@ class SiteReport:
     serving_after: int
     upgrade_mode_after: bool
     approved_after: bool
+    ssh_host_keys: int = 0                   # distinct SSH host keys the serving nodes present on 7999
     serves_from_s: Optional[float] = None
 
     def json(self) -> dict:
         return {"nodes": self.nodes, "min_serving": self.min_serving, "outage_s": round(self.outage_s, 1),
                 "versions_after": self.versions_after, "serving_after": self.serving_after,
                 "upgrade_mode_after": self.upgrade_mode_after, "approved_after": self.approved_after,
+                "ssh_host_keys": self.ssh_host_keys,
                 **({"serves_from_s": round(self.serves_from_s, 1)} if self.serves_from_s is not None else {})}
 
 
@@ -280,7 +282,9 @@ class Twin:
             nodes=len(nodes), min_serving=min(counts) if counts else 0, outage_s=outage,
             versions_after=[i.run_at(end).version if i.answers_at(end) else None for i in nodes],
             serving_after=world.serving(site.host, end)[0],
-            upgrade_mode_after=bool(mirror is not None and mirror.upgrade_mode), approved_after=approved)
+            upgrade_mode_after=bool(mirror is not None and mirror.upgrade_mode), approved_after=approved,
+            ssh_host_keys=len({home.ssh_server_key for i in nodes if i.answers_at(end)
+                               for home in [world.home_of(i)] if home is not None}))
 
     def serves_from(self, site: Site, start: float, end: float) -> Optional[float]:
         """The first modelled second (from `start`) at which a client's clone works: the base URL
