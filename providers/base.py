@@ -56,11 +56,11 @@ class BitbucketProvider(ResourceProvider):
             raise MissingCredentials(str(found)) from None
         return found if found is not None else from_config(None)  # environment only
 
-    def client(self, url: str, ca_bundle: Optional[str]) -> BitbucketClient:
+    def client(self, url: str, ca_bundle: Optional[str], retries: Optional[int] = None) -> BitbucketClient:
         from .client import BitbucketClient
         creds = self.credentials()
         return BitbucketClient(url, creds.username, creds.password, ca_bundle=ca_bundle or None,
-                               retries=self.retries, backoff_s=self.backoff_s)
+                               retries=self.retries if retries is None else retries, backoff_s=self.backoff_s)
 
 
 def inputs_of(args: Any) -> dict[str, Any]:

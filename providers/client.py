@@ -1,26 +1,54 @@
 """BitbucketClient: one requests Session per server (the primary, or a mirror), HTTP basic auth,
-TLS verification always on, timeouts on every call, urllib3 retries for idempotent methods only,
-paging, and typed errors that never carry a credential."""
+TLS verification always on, https only, timeouts on every call, urllib3 retries for idempotent
+methods only, paging, answers checked against the vendor's schema, and typed errors that never
+carry a credential.
+
+Every call ends by a deadline, whatever the server answers: the caller's (`deadline=`), and never
+later than `call_budget_s` after it started. Each attempt's timeout is cut to what is left, a
+retry's wait (backoff or Retry-After, the latter capped at MAX_RETRY_AFTER_S) is never longer than
+what is left, and a retry that could not start before the deadline is not made: the last answer is
+reported instead. Waiting goes through providers.clock, which the twin of `pulumi up` replaces.
+"""
 from __future__ import annotations
 
 import atexit
+import contextvars
 import os
 import tempfile
 from typing import Any, Iterator, Optional
+from urllib.parse import urljoin, urlsplit
 
 import certifi
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.util import Retry
+from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
+from urllib3.util import Retry, Timeout
 
-from .errors import BitbucketError, Unreachable, for_status
+from . import answers, clock
+from .errors import AnswerError, BitbucketError, DeadlineExceeded, RedirectRefused, Unreachable, for_status
+from .urls import redact
 
 # A POST that may have reached the server is never replayed blindly: callers read state back.
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# Redirects are followed only for reads, and only to https: a write is never re-sent elsewhere,
+# and a redirect to http:// would put the credentials and the answer in plain text.
+REDIRECTABLE = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_STATUSES = (429, 502, 503, 504)
 PAGE_LIMIT = 1000
+# A collection longer than this many pages is taken for a server that pages forever (at the
+# default limit, a million values; at a server-side cap of 25 per page, 50,000).
+MAX_PAGES = 2000
+# A server asking to be retried after an hour is not waited for an hour.
+MAX_RETRY_AFTER_S = 60.0
+# How long one call, retries included, may take when its caller gives no deadline.
+CALL_BUDGET_S = 300.0
+# The smallest timeout an attempt gets: urllib3 refuses 0, and a last attempt this short fails fast.
+MIN_ATTEMPT_S = 0.05
 
 _bundles: dict[str, str] = {}
+# The deadline of the call in progress on this thread (urllib3's Retry and Timeout objects are
+# copied per attempt, so they read it from here rather than holding it).
+_call_deadline: contextvars.ContextVar[Optional[clock.Deadline]] = contextvars.ContextVar("call_deadline", default=None)
 
 
 def trust_file(ca_bundle: Optional[str]) -> str:
@@ -40,22 +68,100 @@ def trust_file(ca_bundle: Optional[str]) -> str:
     return _bundles[ca_bundle]
 
 
+class DeadlineRetry(Retry):
+    """urllib3's Retry, bounded by the call's deadline: waits are capped (Retry-After at
+    MAX_RETRY_AFTER_S) and go through providers.clock; a retry whose wait would outlast the
+    deadline is not made. A Retry-After that is not a number or a date counts as absent."""
+
+    def _wait(self, response: Any = None) -> float:
+        wait = self.get_backoff_time()
+        if self.respect_retry_after_header and response is not None:
+            try:
+                after = self.get_retry_after(response)
+            except InvalidHeader:
+                after = None
+            if after is not None:
+                wait = min(after, MAX_RETRY_AFTER_S)
+        return wait
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        deadline = _call_deadline.get()
+        if deadline is not None and retry._wait(response) + MIN_ATTEMPT_S >= deadline.remaining:
+            # As urllib3 gives up when retries run out: an answer is returned (raise_on_status is
+            # off), an error raised.
+            reason = error or ResponseError(ResponseError.SPECIFIC_ERROR.format(
+                status_code=response.status if response is not None else "?"))
+            raise MaxRetryError(_pool, url, reason) from reason
+        return retry
+
+    def sleep(self, response: Any = None) -> None:
+        deadline = _call_deadline.get()
+        wait = self._wait(response)
+        clock.sleep(min(wait, deadline.remaining) if deadline is not None else wait)
+
+
+class DeadlineTimeout(Timeout):
+    """Each attempt's connect and read timeouts, cut to what is left of the call's deadline
+    (urllib3 clones the timeout for every attempt, retries included)."""
+
+    def clone(self) -> Timeout:
+        deadline = _call_deadline.get()
+        connect, read = self._connect, self._read
+        if deadline is not None:
+            left = max(deadline.remaining, MIN_ATTEMPT_S)
+            connect = min(connect, left) if isinstance(connect, (int, float)) else left
+            read = min(read, left) if isinstance(read, (int, float)) else left
+        return DeadlineTimeout(connect=connect, read=read, total=self.total)
+
+
+class _Session(requests.Session):
+    """A Session that follows a redirect only for a read, only to https (requests itself drops the
+    Authorization header when the host changes)."""
+
+    def get_redirect_target(self, resp: requests.Response) -> Optional[str]:
+        target = super().get_redirect_target(resp)
+        if target is None:
+            return None
+        method = (resp.request.method or "").upper()
+        absolute = urljoin(resp.url, target)
+        why = ("the client never follows a redirect of a write (it would re-send it elsewhere)"
+               if method not in REDIRECTABLE else
+               "the target is not https: the answer and the credentials would travel in plain text"
+               if urlsplit(absolute).scheme.lower() != "https" else None)
+        if why is None:
+            return target
+        status = resp.status_code
+        resp.close()
+        raise RedirectRefused(method, redact(resp.request.url or resp.url), status, redact(absolute), why)
+
+
 class BitbucketClient:
     def __init__(self, base_url: str, username: str, password: str, ca_bundle: Optional[str] = None,
-                 timeout: tuple[float, float] = (10, 60), retries: int = 6, backoff_s: float = 0.5) -> None:
+                 timeout: tuple[float, float] = (10, 60), retries: int = 6, backoff_s: float = 0.5, *,
+                 call_budget_s: float = CALL_BUDGET_S, max_pages: int = MAX_PAGES) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme.lower() != "https" or "@" in parts.netloc or parts.query or parts.fragment:
+            # The providers' checks refuse these at preview; this is the backstop for every caller.
+            raise ValueError(f"refusing to talk to Bitbucket at '{redact(base_url)}': only an https:// URL "
+                             "without credentials, query or fragment is used")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.call_budget_s = call_budget_s
+        self.max_pages = max_pages
         # Passed on every request: a session-level `verify` loses to REQUESTS_CA_BUNDLE in the
         # environment, and the configured trust must always win.
         self.verify = trust_file(ca_bundle)
-        self.session = requests.Session()
+        self.session = _Session()
         self.session.auth = (username, password)
-        retry = Retry(total=retries, connect=retries, read=retries, status=retries, other=0,
-                      backoff_factor=backoff_s, backoff_max=10, status_forcelist=RETRY_STATUSES,
-                      allowed_methods=IDEMPOTENT, respect_retry_after_header=True, raise_on_status=False)
-        adapter = HTTPAdapter(max_retries=retry)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
+        self.session.max_redirects = 5
+        retry = DeadlineRetry(total=retries, connect=retries, read=retries, status=retries, other=0,
+                              backoff_factor=backoff_s, backoff_max=10, status_forcelist=RETRY_STATUSES,
+                              allowed_methods=IDEMPOTENT, respect_retry_after_header=True, raise_on_status=False)
+        # https only: requests mounts a plain-http adapter by default, which is removed, so nothing
+        # (a redirect included) can reach a server in plain text.
+        self.session.adapters.clear()
+        self.session.mount("https://", HTTPAdapter(max_retries=retry))
 
     def __repr__(self) -> str:
         return f"BitbucketClient({self.base_url!r})"
@@ -69,12 +175,18 @@ class BitbucketClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def request(self, method: str, path: str, *, params: Optional[dict] = None, json: Any = None) -> Any:
-        """The parsed JSON answer (None when empty); a typed BitbucketError otherwise."""
+    def request(self, method: str, path: str, *, params: Optional[dict] = None, json: Any = None,
+                deadline: Optional[clock.Deadline] = None, expect: Any = None) -> Any:
+        """The parsed JSON answer (None when empty), checked as `expect` (providers/answers.py) when
+        given; a typed BitbucketError otherwise. Ends by `deadline` (and within call_budget_s)."""
         url = self.base_url + path
+        bound = deadline.within(self.call_budget_s) if deadline is not None else clock.Deadline(self.call_budget_s)
+        if bound.remaining < MIN_ATTEMPT_S:
+            raise DeadlineExceeded(method, url, None, "not sent: the time it had was up")
+        token = _call_deadline.set(bound)
         try:
-            response = self.session.request(method, url, params=params, json=json, timeout=self.timeout,
-                                            verify=self.verify)
+            response = self.session.request(method, url, params=params, json=json, verify=self.verify,
+                                            timeout=DeadlineTimeout(connect=self.timeout[0], read=self.timeout[1]))
         except requests.exceptions.SSLError as exc:
             raise Unreachable(method, url, None, f"TLS verification failed ({_reason(exc)})",
                               "the server's certificate must chain to a public CA or to "
@@ -82,44 +194,88 @@ class BitbucketClient:
         except requests.exceptions.RequestException as exc:
             raise Unreachable(method, url, None, _reason(exc),
                               "check the URL and that this machine can reach it on 443") from None
+        finally:
+            _call_deadline.reset(token)
+        if response.history:
+            # Followed (a read, to https): errors and answers name where the answer came from.
+            url = f"{url} (redirected to {redact(response.url)})"
         if response.status_code >= 400:
             raise for_status(method, url, response.status_code, _server_message(response), path)
+        if 300 <= response.status_code < 400:
+            raise BitbucketError(method, url, response.status_code, "a redirect without a usable Location")
         if not response.content:
+            if expect is not None:
+                return answers.parse(expect, None, method=method, url=url, status=response.status_code, empty=True)
             return None
         try:
-            return response.json()
+            body = response.json()
         except ValueError:
+            if expect is not None:
+                raise AnswerError(method, url, response.status_code, "a body that is not JSON",
+                                  answers._name(expect)) from None
             raise BitbucketError(method, url, response.status_code, "the answer is not JSON") from None
+        if expect is not None:
+            return answers.parse(expect, body, method=method, url=url, status=response.status_code)
+        return body
 
-    def get(self, path: str, **params: Any) -> Any:
-        return self.request("GET", path, params=params or None)
+    def get(self, path: str, *, deadline: Optional[clock.Deadline] = None, expect: Any = None, **params: Any) -> Any:
+        return self.request("GET", path, params=params or None, deadline=deadline, expect=expect)
 
-    def post(self, path: str, json: Any = None) -> Any:
-        return self.request("POST", path, json=json)
+    def post(self, path: str, json: Any = None, *, deadline: Optional[clock.Deadline] = None, expect: Any = None) -> Any:
+        return self.request("POST", path, json=json, deadline=deadline, expect=expect)
 
-    def put(self, path: str, json: Any = None) -> Any:
-        return self.request("PUT", path, json=json)
+    def put(self, path: str, json: Any = None, *, deadline: Optional[clock.Deadline] = None, expect: Any = None) -> Any:
+        return self.request("PUT", path, json=json, deadline=deadline, expect=expect)
 
-    def delete(self, path: str) -> Any:
-        return self.request("DELETE", path)
+    def delete(self, path: str, *, deadline: Optional[clock.Deadline] = None) -> Any:
+        return self.request("DELETE", path, deadline=deadline)
 
-    def iter_paged(self, path: str, params: Optional[dict] = None, limit: int = PAGE_LIMIT) -> Iterator[dict]:
-        """Every value of a paged collection, following nextPageStart until isLastPage."""
-        start = 0
+    def iter_paged(self, path: str, params: Optional[dict] = None, limit: int = PAGE_LIMIT, *,
+                   item: Any = dict, deadline: Optional[clock.Deadline] = None) -> Iterator[Any]:
+        """Every value of a paged collection (each checked as `item`), following nextPageStart until
+        isLastPage. A page that does not start where it was asked to, a nextPageStart that does not
+        advance, or more than max_pages pages is an AnswerError: such a server would page forever."""
+        start, pages = 0, 0
+        url = self.base_url + path
         while True:
-            body = self.get(path, **{**(params or {}), "start": start, "limit": limit})
-            yield from body.get("values", [])
-            if body.get("isLastPage", True) or body.get("nextPageStart") is None:
+            try:
+                body = self.get(path, deadline=deadline, expect=answers.Page[item],
+                                **{**(params or {}), "start": start, "limit": limit})
+            except DeadlineExceeded:
+                if not pages:
+                    raise
+                # Pages that advance but never end: the time ran out, not the server's patience.
+                raise AnswerError("GET", url, 200, f"no last page after {pages} pages, when its time was up",
+                                  "a collection that reaches its last page (isLastPage)") from None
+            pages += 1
+            if body.start is not None and body.start != start:
+                raise AnswerError("GET", url, 200, f"a page starting at {body.start}",
+                                  f"the page starting at {start} that was asked for")
+            yield from body.values
+            if body.isLastPage:
                 return
-            start = body["nextPageStart"]
+            if body.nextPageStart is None:
+                raise AnswerError("GET", url, 200, "isLastPage false and no nextPageStart",
+                                  "a nextPageStart on every page but the last")
+            if body.nextPageStart <= start:
+                raise AnswerError("GET", url, 200, f"nextPageStart {body.nextPageStart} after the page at {start}",
+                                  "a nextPageStart past the page's start: this one would page forever")
+            if pages >= self.max_pages:
+                raise AnswerError("GET", url, 200, f"more than {self.max_pages} pages",
+                                  f"a collection that ends within {self.max_pages} pages of {limit}")
+            start = body.nextPageStart
 
 
 def _server_message(response: requests.Response) -> str:
     try:
         errors = response.json().get("errors") or []
-        return "; ".join(e.get("message", "") for e in errors if e.get("message"))
+        text = "; ".join(e.get("message", "") for e in errors if isinstance(e, dict) and e.get("message"))
     except (ValueError, AttributeError):
-        return response.reason or ""
+        text = response.reason or ""
+    after = response.headers.get("Retry-After")
+    if after and response.status_code in RETRY_STATUSES:
+        text += f"{'; ' if text else ''}it asked to be retried after {after[:40]!r}"
+    return text[:500]
 
 
 def _reason(exc: Exception) -> str:

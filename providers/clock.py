@@ -40,3 +40,7 @@ class Deadline:
     def sleep(self, seconds: float) -> None:
         """Sleep `seconds`, but never past the deadline."""
         sleep(min(seconds, self.remaining))
+
+    def within(self, seconds: float) -> "Deadline":
+        """A deadline `seconds` from now, or this one if it comes first (one call of a longer wait)."""
+        return Deadline(min(seconds, self.remaining))

@@ -55,6 +55,32 @@ class Unreachable(BitbucketError):
     """No HTTP answer: connection refused or dropped, timeout, or TLS verification failed."""
 
 
+class DeadlineExceeded(Unreachable):
+    """Not sent: the wait it belongs to had run out of time (a request that was sent and timed out
+    is Unreachable)."""
+
+
+class AnswerError(BitbucketError):
+    """A 2xx answer that is not what the vendor's API document says it is (providers/answers.py):
+    "GET <url> answered 200 with <what was found> (expected <what the document says>)". What was
+    found is described by its shape (a string, null, a list), never echoed: answers can hold secrets."""
+
+    def __init__(self, method: str, url: str, status: Optional[int], found: str, expected: str, hint: str = ""):
+        self.found, self.expected = found, expected
+        super().__init__(method, url, status, "", hint)
+        text = f"{method} {url} answered {status} with {found} (expected {expected})"
+        self.args = (text + (f" (hint: {hint})" if hint else ""),)
+
+
+class RedirectRefused(BitbucketError):
+    """A redirect the client does not follow: off https, or of a write."""
+
+    def __init__(self, method: str, url: str, status: int, target: str, why: str):
+        self.target = target
+        super().__init__(method, url, status, f"a redirect to {target}, not followed: {why}",
+                         "give the URL the server really answers on (https), so nothing is redirected")
+
+
 def for_status(method: str, url: str, status: int, detail: str, path: str) -> BitbucketError:
     hint = HINTS.get(status, "")
     if status == 404 and "/rest/mirroring/" in path:

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
 from . import clock
-from .errors import BitbucketError, NotFound, RolloutError
+from .answers import RestApplicationProperties, RestClusterNode
+from .errors import (BitbucketError, Conflict, DeadlineExceeded, NotFound, RolloutError, ServerUnavailable,
+                     Unreachable)
 from .messages import say
 
 if TYPE_CHECKING:
@@ -33,27 +35,14 @@ class FarmNode:
 
 
 def farm_nodes(mirror: BitbucketClient) -> list[FarmNode]:
-    answer = mirror.get(FARM_NODES)
-    if not isinstance(answer, list):
-        raise BitbucketError("GET", mirror.base_url + FARM_NODES, 200,
-                             f"expected a list of farm nodes, got {type(answer).__name__}")
-    nodes = []
-    for item in answer:
-        address = (item.get("address") or {}).get("address") if isinstance(item, dict) else None
-        version = item.get("buildVersion") if isinstance(item, dict) else None
-        if not isinstance(address, str) or not isinstance(version, str):
-            raise BitbucketError("GET", mirror.base_url + FARM_NODES, 200,
-                                 "expected farm nodes with address.address and buildVersion strings")
-        nodes.append(FarmNode(address, version))
-    return nodes
+    """The nodes the farm lists; an answer that is not the document's list of RestClusterNode (a
+    paged object, null, a node without an address or version) is an AnswerError naming the URL."""
+    answer = mirror.get(FARM_NODES, expect=list[RestClusterNode])
+    return [FarmNode(node.address.address, node.buildVersion) for node in answer]
 
 
 def node_version(mirror: BitbucketClient) -> str:
-    answer = mirror.get(APPLICATION)
-    version = answer.get("version") if isinstance(answer, dict) else None
-    if not isinstance(version, str) or not version:
-        raise BitbucketError("GET", mirror.base_url + APPLICATION, 200, "expected a version")
-    return version
+    return mirror.get(APPLICATION, expect=RestApplicationProperties).version
 
 
 def running_versions(mirror: BitbucketClient, clustered: bool) -> list[str]:
@@ -70,21 +59,27 @@ def start_upgrade_mode(mirror: BitbucketClient) -> None:
 
 
 def end_upgrade_mode(mirror: BitbucketClient, timeout_s: float, pause_s: float) -> None:
-    """Upgrade mode off. Refused while the nodes still settle on one version: tried again until the
-    deadline, then a RolloutError that says what to check."""
+    """Upgrade mode off. Refused while the nodes still settle on one version (409), or while the
+    mirror is briefly unavailable (5xx, 429, no answer): tried again until the deadline, then a
+    RolloutError that says what to check. Anything else (401, 403, 404, a malformed answer) cannot
+    get better by waiting: raised at once, as what it is."""
     deadline = clock.Deadline(timeout_s)
+    last: Optional[BitbucketError] = None
     while True:
         try:
-            mirror.post(f"{ZDU}/end")
+            mirror.post(f"{ZDU}/end", deadline=deadline)
             say(f"{mirror.base_url}: every node runs one version; upgrade mode off")
             return
-        except BitbucketError as exc:
-            if deadline.passed:
-                raise RolloutError(
-                    f"{mirror.base_url}: upgrade mode could not be turned off within {timeout_s:.0f}s ({exc}); the "
-                    "farm serves in mixed mode: check each node's version in Administration > Mirrors, then run "
-                    "`pulumi up` again") from None
-            deadline.sleep(pause_s)
+        except DeadlineExceeded:
+            pass   # not sent, the time being up: the answer before it is what to report
+        except (Conflict, ServerUnavailable, Unreachable) as exc:
+            last = exc
+        if deadline.passed:
+            raise RolloutError(
+                f"{mirror.base_url}: upgrade mode could not be turned off within {timeout_s:.0f}s ({last}); the "
+                "farm serves in mixed mode: check each node's version in Administration > Mirrors, then run "
+                "`pulumi up` again")
+        deadline.sleep(pause_s)
 
 
 def wait_listed(mirror: BitbucketClient, node: str, address: str, version: Optional[str], timeout_s: float,

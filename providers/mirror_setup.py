@@ -11,6 +11,7 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
+from .answers import RestApplicationProperties, RestBitbucketLicense, RestSshSettings
 from .base import BitbucketProvider, input_names, inputs_of, is_unknown, say
 from .errors import AuthenticationError, NotFound, PermissionDenied
 from .setup_properties import render_setup_block
@@ -72,9 +73,10 @@ class MirrorSetupProvider(BitbucketProvider):
                 "primary_version": version, "primary_ssh_port": ssh_port}
 
     def preflight(self, primary_url: str, ca_bundle: Optional[str]) -> tuple[str, int]:
-        """The primary's version and SSH port, or a PreflightError saying what to fix."""
+        """The primary's version and SSH port, or a PreflightError saying what to fix. Each answer is
+        checked against the vendor's schema: `"enabled": "false"` is an error, not SSH on."""
         with self.client(primary_url, ca_bundle) as client:
-            version = str(client.get("/rest/api/latest/application-properties").get("version", ""))
+            version = client.get("/rest/api/latest/application-properties", expect=RestApplicationProperties).version
             try:
                 major = int(version.split(".")[0])
             except ValueError:
@@ -83,23 +85,22 @@ class MirrorSetupProvider(BitbucketProvider):
                 raise PreflightError(
                     f"{primary_url} runs Bitbucket {version}; this tool drives the mirroring API of 9.0 and newer "
                     "(8.x keeps project settings under other paths): upgrade the primary first")
-            ssh = client.get("/rest/ssh/latest/settings")
-            if not ssh.get("enabled"):
+            ssh = client.get("/rest/ssh/latest/settings", expect=RestSshSettings)
+            if not ssh.enabled:
                 raise PreflightError(
                     f"SSH is disabled on {primary_url}: mirrors synchronise over SSH only; enable it in "
                     "Administration > Server settings")
             self._check_licence(client, primary_url)
-            return version, int(ssh.get("port") or 7999)
+            return version, ssh.port or 7999
 
     @staticmethod
     def _check_licence(client, primary_url: str) -> None:
         try:
-            licence = client.get("/rest/api/latest/admin/license")
+            licence = client.get("/rest/api/latest/admin/license", expect=RestBitbucketLicense)
         except (PermissionDenied, AuthenticationError, NotFound) as exc:
             say(f"could not read the licence of {primary_url} ({exc.status}); mirroring needs a Data Center licence")
             return
-        status = licence.get("status") or {}
-        if status.get("dataCenter") is False:
+        if licence.status is not None and licence.status.dataCenter is False:
             raise PreflightError(f"{primary_url} has no Data Center licence; smart mirrors need one")
 
 

@@ -15,6 +15,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from . import clock
+from .answers import RestProject, RestSyncProgress, RestUpstreamSettings
 from .base import BitbucketProvider, Deadline, input_names, inputs_of, is_unknown, say
 if TYPE_CHECKING:   # the client (requests) loads when a call needs it, not when the program does
     from .client import BitbucketClient
@@ -24,6 +25,7 @@ from .urls import https_problem
 PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
 PROJECTS = "/rest/api/latest/projects"
 SETTINGS = "/rest/mirroring/latest/syncSettings"
+PROGRESS = "/rest/mirroring/latest/progress"
 ALL, SELECTED = "ALL_PROJECTS", "SELECTED_PROJECTS"
 
 
@@ -93,16 +95,16 @@ class MirroredProjectsProvider(BitbucketProvider):
         with self.client(props["primary_url"], props.get("ca_bundle")) as primary, \
                 self.client(props["mirror_url"], props.get("ca_bundle")) as mirror:
             try:
-                settings = mirror.get(SETTINGS)
+                settings = mirror.get(SETTINGS, expect=RestUpstreamSettings)
             except NotFound:
                 return ReadResult(None, {})  # the mirror no longer has an upstream: gone
-            ids = sorted(settings.get("projectIds") or [], key=int)
+            ids = sorted(settings.projectIds, key=int)
             keys = []
-            if settings.get("mode") != ALL and ids:
-                by_id = {str(p["id"]): p["key"] for p in primary.iter_paged(PROJECTS)}
+            if settings.mode != ALL and ids:
+                by_id = {str(p.id): p.key for p in primary.iter_paged(PROJECTS, item=RestProject)}
                 keys = sorted(by_id.get(i, f"<deleted project {i}>") for i in ids)
             return ReadResult(id_, {**self._inputs(props), "project_keys": keys, "project_ids": ids,
-                                    "mirror_all": settings.get("mode") == ALL})
+                                    "mirror_all": settings.mode == ALL})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         if props.get("mirror_all"):
@@ -119,7 +121,7 @@ class MirroredProjectsProvider(BitbucketProvider):
         with self.client(props["primary_url"], props.get("ca_bundle")) as primary, \
                 self.client(props["mirror_url"], props.get("ca_bundle")) as mirror:
             if props.get("mirror_all"):
-                if mirror.get(SETTINGS).get("mode") != ALL:
+                if mirror.get(SETTINGS, expect=RestUpstreamSettings).mode != ALL:
                     mirror.put(f"{SETTINGS}/mode", ALL)
                     say(f"{props['mirror_url']} now mirrors every project")
                 ids: list[str] = []
@@ -133,19 +135,19 @@ class MirroredProjectsProvider(BitbucketProvider):
                     "mirror_all": bool(props.get("mirror_all"))}
 
     def _select(self, primary: BitbucketClient, mirror: BitbucketClient, keys: list[str], mirror_url: str) -> list[str]:
-        index = {p["key"]: str(p["id"]) for p in primary.iter_paged(PROJECTS)} if keys else {}
+        index = {p.key: str(p.id) for p in primary.iter_paged(PROJECTS, item=RestProject)} if keys else {}
         unknown = [k for k in keys if k not in index]
         if unknown:
             raise UnknownProjects(f"these project keys do not exist on the primary: {', '.join(unknown)}; "
                                   f"nothing was changed on {mirror_url}")
         wanted = {index[k] for k in keys}
-        settings = mirror.get(SETTINGS)
-        if settings.get("mode") == ALL:
+        settings = mirror.get(SETTINGS, expect=RestUpstreamSettings)
+        if settings.mode == ALL:
             raise UnknownProjects(f"{mirror_url} mirrors all projects, which cannot be undone; "
                                   "selecting projects needs a new mirror")
-        if settings.get("mode") != SELECTED:
+        if settings.mode != SELECTED:
             mirror.put(f"{SETTINGS}/mode", SELECTED)
-        current = set(settings.get("projectIds") or [])
+        current = set(settings.projectIds)
         attempts = 0
         while wanted - current:
             attempts += 1
@@ -157,28 +159,40 @@ class MirroredProjectsProvider(BitbucketProvider):
                 if attempts >= self.bulk_attempts:
                     raise
                 clock.sleep(self.backoff_s)
-                current = set(mirror.get(SETTINGS).get("projectIds") or [])
+                current = set(mirror.get(SETTINGS, expect=RestUpstreamSettings).projectIds)
         for project_id in sorted(current - wanted, key=int):
             mirror.delete(f"{SETTINGS}/projects/{project_id}")
         say(f"{mirror_url} mirrors {len(wanted)} project(s)")
         return sorted(wanted, key=int)
 
     def wait_for_sync(self, mirror: BitbucketClient, mirror_url: str, timeout_s: float) -> None:
+        """Until the mirror reports every repository synchronised, or SyncTimeout at the deadline. A
+        progress the schema does not allow ({}, counts as strings) is an error, never "synchronised";
+        a mirror that does not answer for a while is asked again until the deadline."""
         deadline = Deadline(timeout_s)
         last_report = -self.progress_every_s
+        synced = total = 0
+        problem = ""
         while True:
-            progress = mirror.get("/rest/mirroring/latest/progress")
-            synced, total = progress.get("syncedRepos", 0), progress.get("totalRepos", 0)
-            if not progress.get("discovering") and synced >= total:
-                say(f"{mirror_url}: {synced}/{total} repositories synchronised")
-                return
+            try:
+                progress = mirror.get(PROGRESS, deadline=deadline, expect=RestSyncProgress)
+            except (ServerUnavailable, Unreachable) as exc:
+                problem = str(exc)
+            else:
+                problem = ""
+                synced, total = progress.syncedRepos, progress.totalRepos
+                if not progress.discovering and synced >= total:
+                    say(f"{mirror_url}: {synced}/{total} repositories synchronised")
+                    return
             if deadline.passed:
-                raise SyncTimeout(f"{mirror_url} synchronised {synced} of {total} repositories within {timeout_s:.0f}s; "
-                                  "raise sync_timeout_s or set waitForSync: false and let it finish in the background")
+                raise SyncTimeout(f"{mirror_url} synchronised {synced} of {total} repositories within {timeout_s:.0f}s"
+                                  f"{f' (its last answer: {problem})' if problem else ''}; raise sync_timeout_s or "
+                                  "set waitForSync: false and let it finish in the background")
             if deadline.elapsed - last_report >= self.progress_every_s:
                 last_report = deadline.elapsed
-                say(f"{mirror_url}: {synced}/{total} repositories synchronised")
-            clock.sleep(self.poll_interval_s)
+                say(f"{mirror_url}: {synced}/{total} repositories synchronised"
+                    f"{f' (the mirror did not answer: {problem})' if problem else ''}")
+            deadline.sleep(self.poll_interval_s)
 
     @staticmethod
     def _inputs(props: dict[str, Any]) -> dict[str, Any]:

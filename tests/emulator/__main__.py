@@ -1,12 +1,16 @@
 """Try the providers by hand: `python -m tests.emulator` serves a primary and one mirror."""
 from __future__ import annotations
 
+import signal
 import time
 
 from . import Emulator
 
 
 def main() -> None:
+    # Ctrl-C stops it, also when started from a process that ignores SIGINT (nohup, a background
+    # job): Python keeps an inherited SIG_IGN and would never raise KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with Emulator() as emu:
         for key in ("PLAT", "OPS", "DOCS"):
             emu.add_project(key, repos=3)

@@ -22,6 +22,7 @@ import trustme
 from .state import FarmNode, Mirror, State, User
 
 API = r"/rest/(?:api|mirroring|ssh)/(?:latest|1\.0)"
+PRIMARY_SERVER_ID = "B1F2-C3D4-E5F6-A7B8"
 MAX_PAGE = 1000
 
 
@@ -358,8 +359,9 @@ class PrimaryRoutes:
         if method == "GET" and re.fullmatch(rf"{API}/admin/license", path):
             _require(user)
             return {"creationDate": 1700000000000, "expiryDate": 1900000000000, "maximumNumberOfUsers": 500,
-                    "unlimitedNumberOfUsers": False, "serverId": "B1F2-C3D4-E5F6-A7B8",
-                    "supportEntitlementNumber": "SEN-123456", "status": {"dataCenter": state.licensed_dc},
+                    "unlimitedNumberOfUsers": False, "serverId": PRIMARY_SERVER_ID,
+                    "supportEntitlementNumber": "SEN-123456",
+                    "status": {"dataCenter": state.licensed_dc, "serverId": PRIMARY_SERVER_ID},
                     "license": "AAAB-emulated"}
         if method == "GET" and re.fullmatch(rf"{API}/projects", path):
             _require(user, admin=False)
@@ -447,6 +449,13 @@ class MirrorRoutes:
             version = next((n.version for n in mirror.farm_nodes if n.address == self.node), None) or state.version
             return {"version": version, "buildNumber": version.replace(".", "") + "000",
                     "buildDate": "1719900000000", "displayName": "Bitbucket"}
+        if method == "GET" and re.fullmatch(rf"{API}/admin/license", path):
+            # A mirror says who it is as any Bitbucket instance does: its Server ID, which its
+            # mirroring request carries as mirrorId (the vendor's document; UNCONFIRMED for mirrors).
+            _require(user, status_if_not_admin=401)
+            if not mirror.reports_server_id:
+                raise error(404, "No license has been installed")
+            return {"serverId": mirror.mirror_id, "status": {"serverId": mirror.mirror_id, "currentNumberOfUsers": 0}}
         if method == "GET" and re.fullmatch(rf"{API}/upstreamServer", path):
             if mirror.upstream_state == "INITIALIZING":
                 raise error(404, "No upstream server has been registered")

@@ -61,6 +61,9 @@ class Mirror:
     upgrade_mode: bool = False
     # Seconds from a node's (re)start until the farm lists it (Hazelcast join); 0: at once.
     join_delay_s: float = 0.0
+    # Whether it answers GET admin/license with its Server ID (its mirror_id) to a SYS_ADMIN user:
+    # UNCONFIRMED for real mirrors, so tests also model one that does not (404, no licence).
+    reports_server_id: bool = True
 
     def versions(self) -> set[str]:
         return {n.version for n in self.farm_nodes if n.joined}

@@ -30,6 +30,9 @@ def test_every_emulated_endpoint_answers_per_the_document(emu, openapi):
         emu.add_project(key)
     pending = emu.add_mirror("mel", base_url="https://mirror-mel.example.com")
     mirror = approved_mirror(emu)
+    quiet = emu.add_mirror("quiet")
+    quiet.reports_server_id = False
+    silent = quiet.url + "/rest"
     session = requests.Session()
     session.auth = ("admin", PASSWORD)
     primary, at_mirror = emu.primary_url + "/rest", mirror.url + "/rest"
@@ -48,6 +51,9 @@ def test_every_emulated_endpoint_answers_per_the_document(emu, openapi):
         ("GET", f"{primary}/mirroring/latest/mirrorServers", None),
         ("GET", f"{primary}/mirroring/latest/mirrorServers/{mirror.mirror_id}", None),
         ("GET", f"{at_mirror}/mirroring/latest/upstreamServer", None),
+        ("GET", f"{at_mirror}/api/latest/admin/license", None),            # the mirror's own Server ID
+        ("GET", f"{at_mirror}/api/latest/application-properties", None),
+        ("GET", f"{silent}/api/latest/admin/license", None),               # one that reports none: 404
         ("PUT", f"{at_mirror}/mirroring/latest/syncSettings/mode", "SELECTED_PROJECTS"),
         ("POST", f"{at_mirror}/mirroring/latest/syncSettings/projects", ["1", "2"]),
         ("POST", f"{at_mirror}/mirroring/latest/syncSettings/projects/3", None),

@@ -116,9 +116,11 @@ def test_waiting_costs_one_request_per_poll(emu, approval):
     approval.poll_interval_s = 0.1
     approval.create(props(emu, mirror.url))
     (accept,) = [r for r in emu.log if r.method == "POST"]
-    waiting = [r for r in emu.log if r.ts < accept.ts]
+    waiting = [r for r in emu.requests_to("primary") if r.ts < accept.ts]
     rounds = [r for r in waiting if r.path == "/rest/mirroring/latest/requests"]
     assert len(waiting) == len(rounds) + 1, "one request a round: approved mirrors are read once, at the start"
+    # The mirror is asked who it is once: its Server ID, once known, is known for good.
+    assert [r.path for r in emu.requests_to("syd")] == ["/rest/api/latest/admin/license"]
 
 
 def test_update_of_a_mirror_removed_behind_its_back_says_what_to_do(emu, approval):
@@ -150,3 +152,41 @@ def test_a_new_home_for_the_first_node_is_a_new_mirror_to_approve(approval):
     # A stack from before the home was tracked: recorded in place, nothing is re-approved.
     upgraded = approval.diff("id", {k: v for k, v in olds.items() if k != "mirror_home"}, olds)
     assert upgraded.changes is True and upgraded.replaces == []
+
+
+def test_new_tie_inputs_absent_from_an_old_state_change_nothing(approval):
+    olds = {"primary_url": "https://p.example.com", "base_url": "https://m.example.com", "timeout_s": 60,
+            "mirror_home": "vol-0aaaaaaaaaaaaaaa1", "generation": "g1"}
+    news = {**olds, "display_name": "Sydney", "version": "9.4.16"}
+    recorded = approval.diff("id", olds, news)
+    assert recorded.changes is False and recorded.replaces == []
+    # Once recorded: an upgrade changes nothing here; a new display name is an update (the
+    # generation, which changes with it, replaces the approval).
+    assert approval.diff("id", news, {**news, "version": "9.4.17"}).changes is False
+    renamed = approval.diff("id", news, {**news, "display_name": "Sydney 2"})
+    assert renamed.changes is True and renamed.replaces == []
+
+
+def test_the_waiting_line_comes_every_progress_interval_not_every_poll(emu, approval, monkeypatch, capsys):
+    import providers.clock
+    now = [0.0]
+    monkeypatch.setattr(providers.clock, "now", lambda: now[0])
+    monkeypatch.setattr(providers.clock, "sleep", lambda s: now.__setitem__(0, now[0] + max(s, 0.0)))
+    approval.poll_interval_s = 1.0                     # production settings, on modelled time
+    approval.progress_every_s = 30.0
+    with pytest.raises(ApprovalTimeout):
+        approval.create(props(emu, "https://mirror-syd.example.com", timeout_s=95))
+    lines = [line for line in capsys.readouterr().err.splitlines() if "waiting for the mirroring request" in line]
+    assert [line.split("(")[1].split("s of")[0] for line in lines] == ["30", "60", "90"]
+    rounds = [r for r in emu.requests_to("primary") if r.path == "/rest/mirroring/latest/requests"]
+    assert 90 <= len(rounds) <= 96, "still one poll a second"
+
+
+@pytest.mark.parametrize("expected, warned", [("SINGLE", False), ("FARM", True), (None, False)])
+def test_a_request_of_another_mirror_type_is_accepted_with_a_warning(emu, approval, capsys, expected, warned):
+    mirror = emu.add_mirror("syd", mirror_type="SINGLE")
+    approval.create(props(emu, mirror.url, expected_type=expected))
+    said = capsys.readouterr().err
+    assert ("is a SINGLE mirror, expected FARM; accepting it anyway" in said) is warned
+    assert ("accepting it anyway" in said) is warned
+    assert emu.stats.successful("POST", ACCEPT) == 1

@@ -5,6 +5,7 @@ import pytest
 
 from providers.base import UNKNOWN
 from providers.mirror_setup import PreflightError
+from providers.setup_properties import render_setup_block
 
 BASE = "https://mirror-syd.example.com"
 
@@ -87,3 +88,16 @@ def test_update_re_preflights_with_the_new_trust(emu, setup_provider):
 def test_check_refuses_a_display_name_bitbucket_cannot_take(setup_provider, emu, name):
     failures = setup_provider.check({}, props(emu, display_name=name)).failures
     assert [f.property for f in failures] == ["display_name"]
+
+
+def test_a_display_name_starting_with_a_space_keeps_it(emu, setup_provider):
+    # java.util.Properties drops whitespace before a value: the leading space is escaped, so the
+    # mirror's setup.displayName is " Sydney", as configured (and as its request will name it).
+    assert setup_provider.check({}, props(emu, display_name=" Sydney")).failures == []
+    lines = setup_provider.create(props(emu, display_name=" Sydney")).outs["properties"].splitlines()
+    assert lines[0] == "setup.displayName=\\ Sydney"
+    key, _, value = lines[0].partition("=")
+    as_java_reads_it = value.lstrip(" \t\f").replace("\\ ", " ")
+    assert (key, as_java_reads_it) == ("setup.displayName", " Sydney")
+    # Only the first character needs it: inner spaces are kept by Java as they are.
+    assert render_setup_block("Syd ney", BASE, emu.primary_url).splitlines()[0] == "setup.displayName=Syd ney"

@@ -151,3 +151,31 @@ def test_converges_under_faults(emu, projects, world, seed):
     emu.set_faults(Faults())
     assert mirror.project_ids == {ids["WEB"]}
     assert read.outs["project_keys"] == ["WEB"]
+
+
+@pytest.mark.parametrize("unavailable_for", ["one_less", "all"])
+def test_selecting_projects_tries_the_bulk_add_exactly_bulk_attempts_times(emu, projects, world, unavailable_for):
+    from providers.errors import ServerUnavailable
+    from .hostile import Hostile, answer
+    ids, mirror = world
+    attempts = projects.bulk_attempts
+    failing = attempts - 1 if unavailable_for == "one_less" else attempts
+    refused = []
+
+    def briefly_unavailable(seen):
+        if seen.method == "POST" and seen.path == BULK_ADD and len(refused) < failing:
+            refused.append(seen)
+            return answer({"errors": [{"message": "restarting"}]}, 503)
+        return None   # everything else reaches the emulated mirror
+    with Hostile(briefly_unavailable, mirror.url, emu.ca_file) as front:
+        run = lambda: projects.create(props(emu, mirror, mirror_url=front.url,   # noqa: E731
+                                            ca_bundle=front.ca_pem + emu.ca_pem))
+        if unavailable_for == "one_less":
+            assert run().outs["project_keys"] == ["OPS", "PLAT"]
+            assert mirror.project_ids == {ids["PLAT"], ids["OPS"]}
+        else:
+            with pytest.raises(ServerUnavailable, match="restarting"):
+                run()
+            assert mirror.project_ids == set()
+        # A POST is never replayed by the client: every attempt is the provider's own.
+        assert len(front.requests_to(BULK_ADD, "POST")) == attempts
