@@ -9,39 +9,25 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Annotated, Literal, Optional
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
+
+from .certificates import pem_certificates
+from .public_space import BOUND_WORDS
+from .regions import did_you_mean, unknown_region_problem
+from .shown import shown, shown_url
+from .urls import https_url, is_hostname
 
 DEFAULT_BITBUCKET_VERSION = "9.4.16"
 MIN_BITBUCKET_MAJOR = 9
 MIRROR_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 # Bitbucket's own rule for project keys: a letter first, then letters, digits or underscores.
 PROJECT_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
-_HOSTNAME_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-
-
-def _is_hostname(host: str) -> bool:
-    return len(host) <= 253 and all(_HOSTNAME_LABEL.match(label) for label in host.split("."))
 
 
 def _https_url(value: str, credentials_hint: str = "") -> str:
-    parts = urlsplit(value)
-    if "@" in parts.netloc:
-        # Never echo the value: the part before '@' may be a password.
-        raise ValueError("expected a URL without credentials (user[:password]@ would be written in plain text "
-                         f"into the stack's state and the mirror's files); the value is not shown. {credentials_hint}".rstrip())
-    if parts.scheme != "https":
-        raise ValueError(f"expected an https:// URL (Bitbucket mirroring refuses plain HTTP), got '{value}'")
-    host = (parts.hostname or "").lower()
-    if host.endswith("."):
-        raise ValueError(f"expected a host name without a trailing dot (certificates and nginx's server_name "
-                         f"name the host without it), got '{value}'")
-    if not host or not _is_hostname(host):
-        raise ValueError(f"expected https://<hostname>[...], got '{value}'")
-    if parts.query or parts.fragment:
-        raise ValueError(f"expected a base URL without query or fragment, got '{value}'")
+    https_url(value, credentials_hint)
     return value
 
 
@@ -54,12 +40,13 @@ def _installer_url(value: str) -> str:
 
 
 def _mirror_base_url(value: str) -> str:
-    _https_url(value, "A mirror's base URL names only the host clients clone from.")
-    parts = urlsplit(value)
+    parts = https_url(value, "A mirror's base URL names only the host clients clone from.")
     if parts.path not in ("", "/"):
-        raise ValueError(f"expected https://<host> with no path (the mirror is served at the host's root), got '{value}'")
+        raise ValueError(f"expected https://<host> with no path (the mirror is served at the host's root), "
+                         f"got {shown_url(value)}")
     if parts.port not in (None, 443):
-        raise ValueError(f"expected https://<host> on port 443 (the load balancer or nginx listens there), got '{value}'")
+        raise ValueError(f"expected https://<host> on port 443 (the load balancer or nginx listens there), "
+                         f"got {shown_url(value)}")
     return value
 
 
@@ -67,24 +54,40 @@ def _cidr(value: str) -> str:
     try:
         network = ipaddress.ip_network(value, strict=True)
     except ValueError as exc:
-        raise ValueError(f"expected a CIDR such as 203.0.113.10/32, got '{value}' ({exc})") from None
+        raise ValueError(f"expected a CIDR such as 203.0.113.10/32, got {shown(value)} ({exc})") from None
     return str(network)
 
 
-def _pem_certificates(value: str) -> str:
-    if "-----BEGIN CERTIFICATE-----" not in value or "-----END CERTIFICATE-----" not in value:
-        raise ValueError("expected PEM certificate text (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)")
+def _ca_bundle(value: str) -> str:
+    pem_certificates(value, "the CA certificates that signed the primary's certificate")
+    return value
+
+
+def _certificate_chain(value: str) -> str:
+    pem_certificates(value, "the certificate chain for the base URL's host (the server's certificate first)")
     return value
 
 
 def _pem_private_key(value: SecretStr) -> SecretStr:
     text = value.get_secret_value()
-    if not re.search(r"-----BEGIN ([A-Z]+ )?PRIVATE KEY-----", text):
-        # Never echo the value: it is key material.
-        raise ValueError("expected a PEM private key (-----BEGIN ... PRIVATE KEY-----); the value is not shown")
+    begin = re.search(r"-----BEGIN ((?:[A-Z]+ )?PRIVATE KEY)-----", text)
+    if begin and not re.search(rf"-----BEGIN {begin.group(1)}-----\s*\S.*?-----END {begin.group(1)}-----", text, re.S):
+        raise ValueError(f"expected a whole PEM private key: the -----BEGIN {begin.group(1)}----- line has no key text "
+                         f"and -----END {begin.group(1)}----- line after it (truncated when pasted?); the value is not shown")
+    if not begin:
+        # Never echo the value: it is key material. Say what it looks like when it is a public
+        # thing pasted into the wrong key (keys swapped), which is the usual mistake.
+        if SSH_PUBLIC_KEY.match(text.strip()):
+            looks = "got an SSH public key line, not a private key (swapped with hostKey?)"
+        elif "-----BEGIN CERTIFICATE-----" in text:
+            looks = "got a certificate, not its private key (swapped with tls.certificate?)"
+        else:
+            looks = "the value is not shown"
+        raise ValueError(f"expected a PEM private key (-----BEGIN ... PRIVATE KEY-----); {looks}")
     return value
 
 
+SSH_PUBLIC_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/=]+( .*)?$")
 MAX_DISPLAY_NAME = 255   # this project's limit: a name shown in Bitbucket's UI, not a paragraph
 
 
@@ -121,31 +124,31 @@ def _host_or_address(value: str) -> str:
         return value
     except ValueError:
         pass
-    if not _is_hostname(value.lower()):
-        raise ValueError(f"expected a host name or IP address, got '{value}'")
+    if not is_hostname(value.lower()):
+        raise ValueError(f"expected a host name or IP address, got {shown(value)}")
     return value
 
 
 def _supported_version(value: str) -> str:
     if int(value.split(".")[0]) < MIN_BITBUCKET_MAJOR:
         raise ValueError(f"expected Bitbucket {MIN_BITBUCKET_MAJOR}.0 or newer (the mirror-side REST API this tool "
-                         f"drives, syncSettings, exists from 9.0 on), got '{value}'")
+                         f"drives, syncSettings, exists from 9.0 on), got {shown(value)}")
     return value
 
 
 def _project_key(value: str) -> str:
     if not PROJECT_KEY.match(value):
         raise ValueError(
-            f"'{value}' is not a Bitbucket project key: a letter first, then letters, digits or underscores, "
-            "at most 128 characters")
+            f"{shown(value)} is not a Bitbucket project key: a letter first, then letters, digits or underscores, "
+            "at most 128 characters (e.g. PLAT)")
     return value.upper()
 
 
 def _mirror_name(value: str) -> str:
     if not MIRROR_NAME.match(value):
         raise ValueError(
-            f"'{value}' is not a valid mirror name: expected ^[a-z][a-z0-9-]{{1,30}}$ "
-            "(lower-case, starts with a letter; it names AWS resources and stack outputs)")
+            f"{shown(value)} is not a valid mirror name: expected ^[a-z][a-z0-9-]{{1,30}}$ "
+            "(lower-case, starts with a letter, e.g. syd; it names AWS resources and stack outputs)")
     return value
 
 
@@ -154,15 +157,14 @@ def _regex(pattern: str, expected: str):
 
     def check(value: str) -> str:
         if not compiled.match(value):
-            raise ValueError(f"expected {expected}, got '{value}'")
+            raise ValueError(f"expected {expected}, got {shown(value)}")
         return value
 
     return check
 
 
 SshPublicKey = Annotated[str, AfterValidator(_regex(
-    r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/=]+( .*)?$",
-    "an SSH public key line such as 'ssh-ed25519 AAAA...'"))]
+    SSH_PUBLIC_KEY.pattern, "an SSH public key line such as 'ssh-ed25519 AAAA...'"))]
 PrimaryUrl = Annotated[str, AfterValidator(_primary_url)]
 InstallerUrl = Annotated[str, AfterValidator(_installer_url)]
 DisplayName = Annotated[str, AfterValidator(_display_name)]
@@ -170,7 +172,8 @@ Username = Annotated[str, AfterValidator(_username)]
 HostOrAddress = Annotated[str, AfterValidator(_host_or_address)]
 MirrorBaseUrl = Annotated[str, AfterValidator(_mirror_base_url)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
-PemCertificates = Annotated[str, AfterValidator(_pem_certificates)]
+CaBundle = Annotated[str, AfterValidator(_ca_bundle)]
+CertificateChain = Annotated[str, AfterValidator(_certificate_chain)]
 PemPrivateKey = Annotated[SecretStr, AfterValidator(_pem_private_key)]
 ProjectKey = Annotated[str, AfterValidator(_project_key)]
 MirrorName = Annotated[str, AfterValidator(_mirror_name)]
@@ -186,8 +189,19 @@ Version = Annotated[str, AfterValidator(_regex(r"^\d+\.\d+\.\d+$", "a Bitbucket 
 # The region names of AWS's partitions (botocore's endpoints.json `regionRegex`, a test keeps them in step).
 REGION_PATTERN = (r"^(?:(?:us|eu|ap|sa|ca|me|af|il|mx|cn)-[a-z]+|us-gov-[a-z]+|us-iso[bef]?-[a-z]+|eu-isoe-[a-z]+"
                   r"|eusc-de-[a-z]+)-\d+$")
-Region = Annotated[str, AfterValidator(_regex(REGION_PATTERN,
-                                               "an AWS region name such as eu-central-1"))]
+_REGION = re.compile(REGION_PATTERN)
+
+
+def _region(value: str) -> str:
+    if not _REGION.match(value):
+        raise ValueError(f"expected an AWS region name such as eu-central-1, got {shown(value)}: {did_you_mean(value)}")
+    problem = unknown_region_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+Region = Annotated[str, AfterValidator(_region)]
 Sha256 = Annotated[str, AfterValidator(_regex(r"^[0-9a-f]{64}$", "a sha256 hex digest (64 lower-case hex digits)"))]
 
 
@@ -207,39 +221,39 @@ class _Model(BaseModel):
 
 
 class Primary(_Model):
-    url: PrimaryUrl = Field(description="HTTPS URL of the primary Bitbucket Data Center instance.")
-    username: Username = Field(min_length=1, description="A user with SYS_ADMIN on the primary (approves the mirror, selects projects).")
-    ssh_port: Port = Field(7999, description="The primary's SSH port; mirrors sync over SSH.")
-    cidrs: tuple[Cidr, ...] = Field((), description="The primary's egress addresses, allowed to reach mirrors on 443.")
-    ca_bundle: Optional[PemCertificates] = Field(None, description="PEM CA certificates to trust for a privately signed primary (providers and the mirror's JVM).")
+    url: PrimaryUrl = Field(examples=["https://bitbucket.example.com"], description="HTTPS URL of the primary Bitbucket Data Center instance.")
+    username: Username = Field(min_length=1, examples=["mirror-admin"], description="A user with SYS_ADMIN on the primary (approves the mirror, selects projects).")
+    ssh_port: Port = Field(7999, examples=[7999], description="The primary's SSH port; mirrors sync over SSH.")
+    cidrs: tuple[Cidr, ...] = Field((), examples=[["203.0.113.10/32"]], description="The primary's egress addresses, allowed to reach mirrors on 443.")
+    ca_bundle: Optional[CaBundle] = Field(None, examples=["-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n"], description="PEM CA certificates to trust for a privately signed primary (providers and the mirror's JVM); each is read as a certificate at preview.")
 
 
 class Bastion(_Model):
-    host: HostOrAddress = Field(min_length=1, description="Jump host used to reach the mirror nodes over SSH.")
-    user: str = Field("ec2-user", min_length=1, description="SSH user on the jump host.")
-    port: Port = Field(22, description="SSH port of the jump host.")
+    host: HostOrAddress = Field(min_length=1, examples=["bastion.example.com"], description="Jump host used to reach the mirror nodes over SSH.")
+    user: str = Field("ec2-user", min_length=1, examples=["ec2-user"], description="SSH user on the jump host.")
+    port: Port = Field(22, examples=[22], description="SSH port of the jump host.")
     private_key: PemPrivateKey = Field(description="Secret: PEM private key for the jump host.")
-    host_key: SshPublicKey = Field(description="The jump host's SSH host public key (e.g. from ssh-keyscan), pinned rather than trusted on first use.")
+    host_key: SshPublicKey = Field(examples=["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA..."], description="The jump host's SSH host public key (e.g. from ssh-keyscan), pinned rather than trusted on first use.")
 
 
 class Network(_Model):
-    vpc_id: Optional[VpcId] = Field(None, description="VPC for the mirror hosts; default: the region's default VPC.")
-    subnet_ids: tuple[SubnetId, ...] = Field((), description="Subnets for hosts and load balancers; default: the VPC's subnets.")
-    client_cidrs: tuple[Cidr, ...] = Field((), description="Who may clone over 443 and 7999; default: the VPC's CIDR.")
-    admin_cidrs: tuple[Cidr, ...] = Field((), description="Who may reach SSH 22 for installation; never 0.0.0.0/0 or ::/0.")
+    vpc_id: Optional[VpcId] = Field(None, examples=["vpc-0123456789abcdef0"], description="VPC for the mirror hosts; default: the region's default VPC.")
+    subnet_ids: tuple[SubnetId, ...] = Field((), examples=[["subnet-0123456789abcdef0"]], description="Subnets for hosts and load balancers; default: the VPC's subnets.")
+    client_cidrs: tuple[Cidr, ...] = Field((), examples=[["10.0.0.0/8"]], description="Who may clone over 443 and 7999; default: the VPC's CIDR.")
+    admin_cidrs: tuple[Cidr, ...] = Field((), examples=[["198.51.100.7/32"]], description=f"Who may reach SSH 22 for installation; {BOUND_WORDS}, so never 0.0.0.0/0 or ::/0.")
     bastion: Optional[Bastion] = Field(None, description="Optional jump host for the installation over SSH.")
 
 
 class Installer(_Model):
-    url: InstallerUrl = Field(description="Where to download atlassian-bitbucket-<version>.tar.gz (an internal mirror for air-gapped networks).")
-    sha256: Optional[Sha256] = Field(None, description="Expected sha256 of the archive; the install refuses a mismatch.")
+    url: InstallerUrl = Field(examples=["https://artifacts.internal.example.com/atlassian-bitbucket-9.4.16.tar.gz"], description="Where to download atlassian-bitbucket-<version>.tar.gz (an internal mirror for air-gapped networks).")
+    sha256: Optional[Sha256] = Field(None, examples=["0123456789abcdef" * 4], description="Expected sha256 of the archive; the install refuses a mismatch.")
 
 
 class Tls(_Model):
-    mode: Literal["acm", "nginx"] = Field("acm", description="acm: ACM certificate on a network load balancer; nginx: nginx on the host terminates TLS.")
-    hosted_zone_id: Optional[HostedZoneId] = Field(None, description="Route53 zone for certificate validation and the DNS record of the base URL.")
-    certificate_arn: Optional[CertificateArn] = Field(None, description="acm: use this existing ACM certificate instead of requesting one.")
-    certificate: Optional[PemCertificates] = Field(None, description="nginx: PEM certificate chain for the base URL's host.")
+    mode: Literal["acm", "nginx"] = Field("acm", examples=["acm"], description="acm: ACM certificate on a network load balancer; nginx: nginx on the host terminates TLS.")
+    hosted_zone_id: Optional[HostedZoneId] = Field(None, examples=["Z0123456789ABCDEFGHIJ"], description="Route53 zone for certificate validation and the DNS record of the base URL.")
+    certificate_arn: Optional[CertificateArn] = Field(None, examples=["arn:aws:acm:eu-central-1:123456789012:certificate/0a1b2c3d-..."], description="acm: use this existing ACM certificate instead of requesting one.")
+    certificate: Optional[CertificateChain] = Field(None, examples=["-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n"], description="nginx: PEM certificate chain for the base URL's host (the server's certificate first, naming that host).")
     private_key: Optional[PemPrivateKey] = Field(None, description="nginx, secret: PEM private key of that certificate.")
 
 
@@ -250,29 +264,29 @@ Email = Annotated[str, AfterValidator(_regex(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an 
 
 
 class Monitoring(_Model):
-    alarm_topic_arn: Optional[SnsTopicArn] = Field(None, description="SNS topic (yours, in the site's region) that alarms notify; default: the stack creates one per region and outputs its ARN.")
-    emails: tuple[Email, ...] = Field((), description="E-mail addresses subscribed to the topics the stack creates (each confirms once per region).")
-    home_used_percent_alarm: int = Field(80, ge=1, le=99, description="Alarm when a node's home volume is fuller than this, percent.")
-    jmx_exporter: bool = Field(False, description="Run the Prometheus JMX exporter as a Java agent of Bitbucket (pinned, checksum verified) on port 9404.")
-    metrics_cidrs: tuple[Cidr, ...] = Field((), description="Who may scrape the JMX exporter on 9404; required with jmxExporter.")
+    alarm_topic_arn: Optional[SnsTopicArn] = Field(None, examples=["arn:aws:sns:eu-central-1:123456789012:bitbucket-alarms"], description="SNS topic (yours, in the site's region) that alarms notify; default: the stack creates one per region and outputs its ARN.")
+    emails: tuple[Email, ...] = Field((), examples=[["mirror-oncall@example.com"]], description="E-mail addresses subscribed to the topics the stack creates (each confirms once per region).")
+    home_used_percent_alarm: int = Field(80, ge=1, le=99, examples=[80], description="Alarm when a node's home volume is fuller than this, percent.")
+    jmx_exporter: bool = Field(False, examples=[True], description="Run the Prometheus JMX exporter as a Java agent of Bitbucket (pinned, checksum verified) on port 9404.")
+    metrics_cidrs: tuple[Cidr, ...] = Field((), examples=[["10.9.0.0/16"]], description=f"Who may scrape the JMX exporter on 9404; required with jmxExporter; {BOUND_WORDS}.")
 
 
 class Mirror(_Model):
-    name: MirrorName = Field(description="Unique name, ^[a-z][a-z0-9-]{1,30}$ (at most 18 characters with tls.mode acm: AWS limits the load balancer's names); prefixes AWS resources and stack outputs.")
-    display_name: Optional[DisplayName] = Field(None, description="Name shown in Bitbucket (one line, at most 255 characters); default: name. A setup key: a change replaces the mirror.")
-    base_url: MirrorBaseUrl = Field(description="The mirror's public https URL. A setup key: a change replaces the mirror.")
-    bitbucket_version: Version = Field(DEFAULT_BITBUCKET_VERSION, description="Bitbucket Data Center version to install (9.x or newer).")
-    nodes: int = Field(1, ge=1, description="Number of nodes; more than 1 is a mirror farm (needs tls.mode acm).")
-    instance_type: str = Field("m6i.xlarge", description="EC2 instance type; smaller than 2 vCPU / 8 GiB is refused.")
-    home_volume_gb: int = Field(100, ge=20, le=16384, description="Size of each node's encrypted gp3 home volume, GiB.")
-    os: Literal["al2023", "ubuntu"] = Field("al2023", description="Host OS: Amazon Linux 2023 or Ubuntu 24.04 LTS (current AMI looked up).")
+    name: MirrorName = Field(examples=["syd"], description="Unique name, ^[a-z][a-z0-9-]{1,30}$ (at most 18 characters with tls.mode acm: AWS limits the load balancer's names); prefixes AWS resources and stack outputs.")
+    display_name: Optional[DisplayName] = Field(None, examples=["Sydney mirror"], description="Name shown in Bitbucket (one line, at most 255 characters); default: name. A setup key: a change replaces the mirror.")
+    base_url: MirrorBaseUrl = Field(examples=["https://mirror-syd.example.com"], description="The mirror's public https URL. A setup key: a change replaces the mirror.")
+    bitbucket_version: Version = Field(DEFAULT_BITBUCKET_VERSION, examples=[DEFAULT_BITBUCKET_VERSION], description="Bitbucket Data Center version to install (9.x or newer).")
+    nodes: int = Field(1, ge=1, examples=[3], description="Number of nodes; more than 1 is a mirror farm (needs tls.mode acm).")
+    instance_type: str = Field("m6i.xlarge", examples=["m6i.xlarge"], description="EC2 instance type; smaller than 2 vCPU / 8 GiB is refused.")
+    home_volume_gb: int = Field(100, ge=20, le=16384, examples=[200], description="Size of each node's encrypted gp3 home volume, GiB.")
+    os: Literal["al2023", "ubuntu"] = Field("al2023", examples=["al2023"], description="Host OS: Amazon Linux 2023 or Ubuntu 24.04 LTS (current AMI looked up).")
     installer: Optional[Installer] = Field(None, description="Optional: download the archive from an internal URL, with its sha256.")
     tls: Tls = Field(Tls(), description="How HTTPS is terminated; see tls.* keys.")
-    projects: tuple[ProjectKey, ...] = Field((), description="Project keys to mirror (upper-cased); or use mirrorAll.")
-    mirror_all: bool = Field(False, description="Mirror every project. Irreversible: going back means replacing the mirror.")
-    wait_for_sync: bool = Field(True, description="pulumi up waits until the selected repositories report synced.")
-    approval_timeout_s: int = Field(1800, ge=60, description="How long to wait for the mirror's request to appear on the primary, seconds.")
-    region: Optional[Region] = Field(None, description="AWS region of this site (EC2, EBS, load balancer, ACM, SSM); default: the stack's aws:region. A change moves the site: a new mirror is approved, the old one removed.")
+    projects: tuple[ProjectKey, ...] = Field((), examples=[["PLAT", "OPS"]], description="Project keys to mirror (upper-cased); or use mirrorAll.")
+    mirror_all: bool = Field(False, examples=[True], description="Mirror every project. Irreversible: going back means replacing the mirror.")
+    wait_for_sync: bool = Field(True, examples=[False], description="pulumi up waits until the selected repositories report synced.")
+    approval_timeout_s: int = Field(1800, ge=60, examples=[1800], description="How long to wait for the mirror's request to appear on the primary, seconds.")
+    region: Optional[Region] = Field(None, examples=["eu-central-1"], description="AWS region of this site (EC2, EBS, load balancer, ACM, SSM); default: the stack's aws:region. A change moves the site: a new mirror is approved, the old one removed.")
     network: Optional[Network] = Field(None, description="This site's network: keys given here replace the stack-wide network keys, the others are inherited; see network.* keys.")
     monitoring: Optional[Monitoring] = Field(None, description="This site's monitoring: keys given here replace the stack-wide monitoring keys; see monitoring.* keys.")
 

@@ -1,12 +1,19 @@
-"""Write the generated config reference into README.md (run as a module after changing the model)."""
+"""Write the generated config reference into README.md (run as a module after changing the model).
+
+`venv/bin/python -m stack_config.readme_sync` rewrites the block; `--check` only says whether it is
+stale (exit 1) and writes nothing. Importing the module writes nothing either.
+"""
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
+from typing import Sequence
 
 from .reference import BEGIN, END, table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+STALE = "README's config reference is stale: run `venv/bin/python -m stack_config.readme_sync`"
 
 
 def synced(text: str) -> str:
@@ -14,10 +21,17 @@ def synced(text: str) -> str:
     return re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: block, text, flags=re.S)
 
 
-if __name__ == "__main__":
-    import sys
+def main(argv: Sequence[str]) -> int:
+    # README is looked up here, not bound at import: tests point it at a copy.
     current = README.read_text()
-    if "--check" in sys.argv[1:]:   # CI-style: say whether README is stale, write nothing
-        sys.exit(0 if synced(current) == current else "README's config reference is stale: run "
-                 "`venv/bin/python -m stack_config.readme_sync`")
+    if "--check" in argv:
+        if synced(current) != current:
+            print(STALE, file=sys.stderr)
+            return 1
+        return 0
     README.write_text(synced(current))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

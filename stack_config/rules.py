@@ -1,13 +1,22 @@
-"""Rules that compare fields, or mirrors, with each other (field rules live in `model.py`)."""
+"""Rules that compare fields, or mirrors, with each other (field rules live in `model.py`).
+
+They run even when field rules failed elsewhere, so a file's problems are all reported in one pass:
+each rule names the keys it reads (`Context.usable`), and is skipped only when one of those failed.
+The model they read may then be a salvaged one (`salvage.py`): a failed field holds its default, a
+mirror that is not an object at all is None.
+"""
 from __future__ import annotations
 
 import ipaddress
-from typing import Callable, Optional
+from dataclasses import dataclass
+from typing import Callable, Iterable, Optional
 from urllib.parse import urlsplit
 
+from .certificates import covers, names_of, pem_certificates
 from .errors import Problem
 from .instance_types import MIN_MEMORY_GIB, MIN_VCPUS, UnknownInstanceType, size_of
-from .model import Mirror, Network, StackModel
+from .model import Mirror, StackModel
+from .public_space import BOUND_WORDS, public_space
 from .sites import inherited_placement_keys, site_monitoring
 
 
@@ -18,40 +27,89 @@ def normalised_base_url(url: str) -> str:
     return f"https://{host}{port}{parts.path.rstrip('/')}"
 
 
-def _admin_cidr_problems(at: str, network: Network) -> list[Problem]:
-    return [Problem(f"{at}.adminCidrs[{i}]",
-                    f"'{cidr}' opens SSH to the whole internet; expected your admin addresses "
-                    "(e.g. 198.51.100.7/32) or use network.bastion")
-            for i, cidr in enumerate(network.admin_cidrs) if ipaddress.ip_network(cidr).prefixlen == 0]
+def related(a: str, b: str) -> bool:
+    """Whether one key path is the other or contains it (mirrors[0].tls and mirrors[0].tls.mode)."""
+    short, long = sorted((a, b), key=len)
+    return long == short or long.startswith(short + ".") or long.startswith(short + "[")
 
 
-def _region_problems(i: int, mirror: Mirror, stack: StackModel, aws_region: Optional[str]) -> list[Problem]:
-    return _certificate_region_problems(i, mirror, aws_region) + _placement_region_problems(i, mirror, stack, aws_region)
+@dataclass(frozen=True)
+class Context:
+    stack: StackModel
+    aws_region: Optional[str]
+    failed: frozenset[str] = frozenset()   # key paths whose values did not validate (or were not readable)
+
+    def usable(self, *paths: str) -> bool:
+        return not any(related(path, bad) for path in paths for bad in self.failed)
+
+    def mirrors(self) -> Iterable[tuple[int, Mirror]]:
+        return ((i, m) for i, m in enumerate(self.stack.mirrors or ()) if m is not None)
+
+    def label(self, i: int, mirror: Mirror) -> str:
+        return f"mirrors[{i}] ({mirror.name})" if self.usable(f"mirrors[{i}].name") else f"mirrors[{i}]"
+
+    def region_of(self, i: int, mirror: Mirror) -> tuple[bool, Optional[str]]:
+        """(known, region): whether the site's region can be read, and which it is (None: none set)."""
+        if mirror.region is not None or not self.usable(f"mirrors[{i}].region"):
+            return self.usable(f"mirrors[{i}].region"), mirror.region
+        return self.usable("aws:region"), self.aws_region
 
 
-def _certificate_region_problems(i: int, mirror: Mirror, aws_region: Optional[str]) -> list[Problem]:
+def _public_space_problems(at: str, cidrs: tuple[str, ...], opens: str, expected: str) -> list[Problem]:
+    """No single entry, and not the list together, covers more public space than the bound."""
+    problems = []
+    for j, cidr in enumerate(cidrs):
+        if ipaddress.ip_network(cidr).prefixlen == 0:
+            problems.append(Problem(f"{at}[{j}]", f"'{cidr}' opens {opens} to the whole internet; expected {expected}"))
+        elif public_space([cidr]).too_wide:
+            problems.append(Problem(f"{at}[{j}]", f"'{cidr}' opens {opens} to {public_space([cidr]).words()}; "
+                                                  f"{BOUND_WORDS}: expected {expected}"))
+    together = public_space(cidrs)
+    if not problems and together.too_wide:
+        problems.append(Problem(at, f"together these {len(cidrs)} ranges open {opens} to {together.words()} "
+                                    f"(overlaps counted once); {BOUND_WORDS}: expected {expected}"))
+    return problems
+
+
+def _admin_cidr_problems(ctx: Context, at: str, cidrs: tuple[str, ...]) -> list[Problem]:
+    if not ctx.usable(at):
+        return []
+    return _public_space_problems(at, cidrs, "SSH", "your admin addresses (e.g. 198.51.100.7/32) or use network.bastion")
+
+
+def _certificate_region_problems(ctx: Context, i: int, mirror: Mirror) -> list[Problem]:
     """A load balancer can only use an ACM certificate of its own region."""
-    arn, region = mirror.tls.certificate_arn, mirror.region or aws_region
-    if arn is None or region is None or arn.split(":")[3] == region:
+    known, region = ctx.region_of(i, mirror)
+    arn = mirror.tls.certificate_arn
+    if not known or not ctx.usable(f"mirrors[{i}].tls.certificateArn") or arn is None or region is None:
+        return []
+    if arn.split(":")[3] == region:
         return []
     return [Problem(f"mirrors[{i}].tls.certificateArn",
-                    f"the certificate is in {arn.split(':')[3]}, but mirrors[{i}] ({mirror.name}) runs in {region}: "
+                    f"the certificate is in {arn.split(':')[3]}, but {ctx.label(i, mirror)} runs in {region}: "
                     "a load balancer can only use an ACM certificate of its own region; import or request the "
                     f"certificate in {region}, or leave certificateArn out and set tls.hostedZoneId to have one created")]
 
 
-def _placement_region_problems(i: int, mirror: Mirror, stack: StackModel, aws_region: Optional[str]) -> list[Problem]:
+def _placement_region_problems(ctx: Context, i: int, mirror: Mirror) -> list[Problem]:
     at = f"mirrors[{i}]"
+    stack, aws_region = ctx.stack, ctx.aws_region
+    if not ctx.usable(f"{at}.region", "aws:region"):
+        return []
     if mirror.region is None:
         if aws_region is None:
             return [Problem(f"{at}.region", "no region: set aws:region for the stack "
                                             f"(pulumi config set aws:region <region>) or {at}.region for this site")]
         return []
+    if not ctx.usable("network.vpcId", "network.subnetIds", f"{at}.network"):
+        return []
     # The stack-wide ids name resources of one region: aws:region's, or without it the first site's
-    # that uses them.
+    # that uses them (which cannot be told while any site's region or network failed).
     owner, named = aws_region, "the stack's aws:region"
     if owner is None:
-        users = [(k, m) for k, m in enumerate(stack.mirrors) if inherited_placement_keys(m, stack.network)]
+        if not all(ctx.usable(f"mirrors[{k}].region", f"mirrors[{k}].network") for k in range(len(stack.mirrors))):
+            return []
+        users = [(k, m) for k, m in ctx.mirrors() if inherited_placement_keys(m, stack.network)]
         if users:
             k, first = users[0]
             owner, named = first.region, f"mirrors[{k}].region"
@@ -64,8 +122,8 @@ def _placement_region_problems(i: int, mirror: Mirror, stack: StackModel, aws_re
             for key in inherited_placement_keys(mirror, stack.network)]
 
 
-def _monitoring_problems(i: int, mirror: Mirror, stack: StackModel, aws_region: Optional[str]) -> list[Problem]:
-    monitoring = site_monitoring(stack.monitoring, mirror.monitoring)
+def _monitoring_problems(ctx: Context, i: int, mirror: Mirror) -> list[Problem]:
+    monitoring = site_monitoring(ctx.stack.monitoring, mirror.monitoring)
     if monitoring is None:
         return []
     own = mirror.monitoring.model_fields_set if mirror.monitoring is not None else set()
@@ -73,54 +131,34 @@ def _monitoring_problems(i: int, mirror: Mirror, stack: StackModel, aws_region: 
     def key(field: str, name: str) -> str:
         return f"mirrors[{i}].monitoring.{name}" if field in own else f"monitoring.{name}"
 
+    def usable(*names: str) -> bool:
+        # A site's value may come from either level: both must have validated.
+        return ctx.usable(*(f"monitoring.{n}" for n in names), *(f"mirrors[{i}].monitoring.{n}" for n in names))
+
     problems = []
-    region = mirror.region or aws_region
+    known, region = ctx.region_of(i, mirror)
     topic = monitoring.alarm_topic_arn
-    if topic is not None and region and topic.split(":")[3] != region:
+    if usable("alarmTopicArn") and topic is not None and known and region and topic.split(":")[3] != region:
         problems.append(Problem(key("alarm_topic_arn", "alarmTopicArn"),
-                                f"the topic is in {topic.split(':')[3]}, but mirrors[{i}] ({mirror.name}) runs in {region}: "
+                                f"the topic is in {topic.split(':')[3]}, but {ctx.label(i, mirror)} runs in {region}: "
                                 "CloudWatch alarms notify topics in their own region; give a topic in that region "
                                 f"(mirrors[{i}].monitoring.alarmTopicArn) or leave it out to get one created"))
-    if topic is not None and monitoring.emails:
+    if usable("alarmTopicArn", "emails") and topic is not None and monitoring.emails:
         problems.append(Problem(key("emails", "emails"),
                                 f"subscribes to the topics the stack creates, but {key('alarm_topic_arn', 'alarmTopicArn')} "
                                 "names your own: subscribe the addresses to that topic, or remove one of the two keys"))
-    if monitoring.jmx_exporter and not monitoring.metrics_cidrs:
-        # Named where the exporter was turned on: that is where the addresses belong.
-        problems.append(Problem(key("jmx_exporter", "metricsCidrs"),
-                                "jmxExporter: true needs the addresses allowed to scrape it on 9404 "
-                                "(e.g. your Prometheus server's /32)"))
-    if monitoring.metrics_cidrs and not monitoring.jmx_exporter:
-        problems.append(Problem(key("metrics_cidrs", "metricsCidrs"),
-                                "is only used with jmxExporter: true; remove it or turn the exporter on"))
-    for j, cidr in enumerate(monitoring.metrics_cidrs):
-        if ipaddress.ip_network(cidr).prefixlen == 0:
-            problems.append(Problem(f"{key('metrics_cidrs', 'metricsCidrs')}[{j}]",
-                                    f"'{cidr}' opens the JVM's metrics to the whole internet; expected your "
-                                    "monitoring servers' addresses"))
-    return problems
-
-
-def stack_problems(stack: StackModel, warn: Callable[[str], None], aws_region: Optional[str] = None) -> list[Problem]:
-    problems = _admin_cidr_problems("network", stack.network)
-    names: dict[str, int] = {}
-    urls: dict[str, int] = {}
-    for i, mirror in enumerate(stack.mirrors):
-        problems += _mirror_problems(i, mirror, warn)
-        problems += _region_problems(i, mirror, stack, aws_region)
-        problems += _monitoring_problems(i, mirror, stack, aws_region)
-        if mirror.network is not None:
-            problems += _admin_cidr_problems(f"mirrors[{i}].network", mirror.network)
-        if mirror.name in names:
-            problems.append(Problem(f"mirrors[{i}].name",
-                                    f"'{mirror.name}' is already used by mirrors[{names[mirror.name]}]; names must be unique"))
-        names.setdefault(mirror.name, i)
-        url = normalised_base_url(mirror.base_url)
-        if url in urls:
-            problems.append(Problem(f"mirrors[{i}].baseUrl",
-                                    f"'{mirror.base_url}' is the same URL as mirrors[{urls[url]}].baseUrl; "
-                                    "each mirror needs its own base URL"))
-        urls.setdefault(url, i)
+    if usable("jmxExporter", "metricsCidrs"):
+        if monitoring.jmx_exporter and not monitoring.metrics_cidrs:
+            # Named where the exporter was turned on: that is where the addresses belong.
+            problems.append(Problem(key("jmx_exporter", "metricsCidrs"),
+                                    "jmxExporter: true needs the addresses allowed to scrape it on 9404 "
+                                    "(e.g. metricsCidrs: [10.9.0.0/16], your Prometheus servers)"))
+        if monitoring.metrics_cidrs and not monitoring.jmx_exporter:
+            problems.append(Problem(key("metrics_cidrs", "metricsCidrs"),
+                                    "is only used with jmxExporter: true; remove it or turn the exporter on"))
+    if usable("metricsCidrs"):
+        problems += _public_space_problems(key("metrics_cidrs", "metricsCidrs"), monitoring.metrics_cidrs,
+                                           "the JVM's metrics (9404)", "your monitoring servers' addresses")
     return problems
 
 
@@ -128,53 +166,121 @@ def stack_problems(stack: StackModel, warn: Callable[[str], None], aws_region: O
 MAX_LOAD_BALANCED_NAME = 32 - len("-https-") - 7
 
 
-def _mirror_problems(i: int, mirror: Mirror, warn: Callable[[str], None]) -> list[Problem]:
+def _tls_problems(ctx: Context, i: int, mirror: Mirror) -> list[Problem]:
     at = f"mirrors[{i}]"
-    problems = []
     tls = mirror.tls
-    if mirror.nodes > 1 and tls.mode == "nginx":
+    if not ctx.usable(f"{at}.tls.mode"):
+        return []
+    problems = []
+    if tls.mode == "nginx" and ctx.usable(f"{at}.nodes") and mirror.nodes > 1:
         problems.append(Problem(f"{at}.tls.mode",
                                 f"a mirror farm (nodes: {mirror.nodes}) needs tls.mode 'acm': the farm sits behind "
                                 "one load balancer; nginx mode serves a single node"))
     if tls.mode == "acm":
-        if len(mirror.name) > MAX_LOAD_BALANCED_NAME:
+        if ctx.usable(f"{at}.name") and len(mirror.name) > MAX_LOAD_BALANCED_NAME:
             problems.append(Problem(f"{at}.name",
                                     f"'{mirror.name}' has {len(mirror.name)} characters; with tls.mode 'acm' at most "
                                     f"{MAX_LOAD_BALANCED_NAME}: the load balancer's target groups are named "
                                     f"'{mirror.name}-https-' plus 7 random characters, and AWS allows 32"))
-        if not tls.hosted_zone_id and not tls.certificate_arn:
+        if (ctx.usable(f"{at}.tls.hostedZoneId", f"{at}.tls.certificateArn")
+                and not tls.hosted_zone_id and not tls.certificate_arn):
             problems.append(Problem(f"{at}.tls.hostedZoneId",
                                     "tls.mode 'acm' needs tls.hostedZoneId (to request and validate a certificate) "
                                     "or tls.certificateArn (an existing certificate)"))
         for key, value in (("certificate", tls.certificate), ("privateKey", tls.private_key)):
-            if value is not None:
+            if value is not None and ctx.usable(f"{at}.tls.{key}"):
                 problems.append(Problem(f"{at}.tls.{key}", "is only used with tls.mode 'nginx'; remove it or set tls.mode: nginx"))
-    else:
-        if tls.certificate is None:
-            problems.append(Problem(f"{at}.tls.certificate", "tls.mode 'nginx' needs the PEM certificate chain for the base URL's host"))
-        if tls.private_key is None:
-            problems.append(Problem(f"{at}.tls.privateKey",
-                                    "tls.mode 'nginx' needs the certificate's PEM private key, set as a secret: "
-                                    f"pulumi config set --path --secret '{at}.tls.privateKey' < key.pem"))
-        if tls.certificate_arn is not None:
-            problems.append(Problem(f"{at}.tls.certificateArn", "is only used with tls.mode 'acm' (ACM certificates cannot be exported to nginx)"))
-    if mirror.mirror_all and mirror.projects:
-        problems.append(Problem(f"{at}.mirrorAll",
-                                "mirrorAll: true mirrors every project; remove either mirrorAll or projects"))
+        return problems
+    if tls.certificate is None and ctx.usable(f"{at}.tls.certificate"):
+        problems.append(Problem(f"{at}.tls.certificate", "tls.mode 'nginx' needs the PEM certificate chain for the base URL's host"))
+    if tls.private_key is None and ctx.usable(f"{at}.tls.privateKey"):
+        problems.append(Problem(f"{at}.tls.privateKey",
+                                "tls.mode 'nginx' needs the certificate's PEM private key, set as a secret: "
+                                f"pulumi config set --path --secret '{at}.tls.privateKey' < key.pem"))
+    if tls.certificate_arn is not None and ctx.usable(f"{at}.tls.certificateArn"):
+        problems.append(Problem(f"{at}.tls.certificateArn", "is only used with tls.mode 'acm' (ACM certificates cannot be exported to nginx)"))
+    problems += _certificate_host_problems(ctx, i, mirror)
+    return problems
+
+
+def _certificate_host_problems(ctx: Context, i: int, mirror: Mirror) -> list[Problem]:
+    """nginx serves the chain's first certificate for the base URL's host: it must name that host."""
+    at = f"mirrors[{i}]"
+    if mirror.tls.certificate is None or not ctx.usable(f"{at}.tls.certificate", f"{at}.baseUrl"):
+        return []
+    host = (urlsplit(mirror.base_url).hostname or "").lower()
+    server = pem_certificates(mirror.tls.certificate, "the certificate chain")[0]
+    try:
+        names = names_of(server)
+    except ValueError:
+        return [Problem(f"{at}.tls.certificate", "the first certificate's subjectAltName cannot be read; give the "
+                                                 f"certificate chain for {host}, the server's certificate first")]
+    if any(covers(name, host) for name in names):
+        return []
+    named = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "") if names else "no DNS name"
+    return [Problem(f"{at}.tls.certificate",
+                    f"the first certificate (the one nginx serves) names {named}, not {host} (the host of "
+                    f"{at}.baseUrl): clients would refuse it; give the chain for {host}, the server's certificate first")]
+
+
+def _size_problems(ctx: Context, i: int, mirror: Mirror, warn: Callable[[str], None]) -> list[Problem]:
+    at = f"mirrors[{i}]"
+    if not ctx.usable(f"{at}.instanceType"):
+        return []
     try:
         size = size_of(mirror.instance_type)
         if size.vcpus < MIN_VCPUS or size.memory_gib < MIN_MEMORY_GIB:
-            problems.append(Problem(f"{at}.instanceType",
-                                    f"'{mirror.instance_type}' has {size.vcpus} vCPU / {size.memory_gib:g} GiB; a mirror "
-                                    f"needs at least {MIN_VCPUS} vCPU and {MIN_MEMORY_GIB} GiB (e.g. m6i.large, m6i.xlarge)"))
+            return [Problem(f"{at}.instanceType",
+                            f"'{mirror.instance_type}' has {size.vcpus} vCPU / {size.memory_gib:g} GiB; a mirror "
+                            f"needs at least {MIN_VCPUS} vCPU and {MIN_MEMORY_GIB} GiB (e.g. m6i.large, m6i.xlarge)")]
     except UnknownInstanceType:
         warn(f"{at}.instanceType: '{mirror.instance_type}' is not in the size table; make sure it has at least "
              f"{MIN_VCPUS} vCPU and {MIN_MEMORY_GIB} GiB")
     except ValueError as exc:
-        problems.append(Problem(f"{at}.instanceType", str(exc)))
-    seen = set()
-    for j, key in enumerate(mirror.projects):
-        if key in seen:
-            problems.append(Problem(f"{at}.projects[{j}]", f"'{key}' is listed twice"))
-        seen.add(key)
+        return [Problem(f"{at}.instanceType", str(exc))]
+    return []
+
+
+def _mirror_problems(ctx: Context, i: int, mirror: Mirror, warn: Callable[[str], None]) -> list[Problem]:
+    at = f"mirrors[{i}]"
+    problems = _tls_problems(ctx, i, mirror)
+    if ctx.usable(f"{at}.mirrorAll", f"{at}.projects") and mirror.mirror_all and mirror.projects:
+        problems.append(Problem(f"{at}.mirrorAll",
+                                "mirrorAll: true mirrors every project; remove either mirrorAll or projects"))
+    problems += _size_problems(ctx, i, mirror, warn)
+    if ctx.usable(f"{at}.projects"):
+        seen = set()
+        for j, key in enumerate(mirror.projects):
+            if key in seen:
+                problems.append(Problem(f"{at}.projects[{j}]", f"'{key}' is listed twice; remove this entry"))
+            seen.add(key)
+    return problems
+
+
+def stack_problems(stack: StackModel, warn: Callable[[str], None], aws_region: Optional[str] = None,
+                   failed: Iterable[str] = ()) -> list[Problem]:
+    ctx = Context(stack, aws_region, frozenset(failed))
+    problems = _admin_cidr_problems(ctx, "network.adminCidrs", stack.network.admin_cidrs) if stack.network else []
+    names: dict[str, int] = {}
+    urls: dict[str, int] = {}
+    for i, mirror in ctx.mirrors():
+        problems += _mirror_problems(ctx, i, mirror, warn)
+        problems += _certificate_region_problems(ctx, i, mirror)
+        problems += _placement_region_problems(ctx, i, mirror)
+        problems += _monitoring_problems(ctx, i, mirror)
+        if mirror.network is not None:
+            problems += _admin_cidr_problems(ctx, f"mirrors[{i}].network.adminCidrs", mirror.network.admin_cidrs)
+        if ctx.usable(f"mirrors[{i}].name"):
+            if mirror.name in names:
+                problems.append(Problem(f"mirrors[{i}].name",
+                                        f"'{mirror.name}' is already used by mirrors[{names[mirror.name]}]; names must "
+                                        "be unique: give this mirror another name"))
+            names.setdefault(mirror.name, i)
+        if ctx.usable(f"mirrors[{i}].baseUrl"):
+            url = normalised_base_url(mirror.base_url)
+            if url in urls:
+                problems.append(Problem(f"mirrors[{i}].baseUrl",
+                                        f"'{mirror.base_url}' is the same URL as mirrors[{urls[url]}].baseUrl; "
+                                        "each mirror needs its own base URL"))
+            urls.setdefault(url, i)
     return problems

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.certificates import self_signed
 from tests.harness import (EXAMPLE_STACK, TEST_PASSWORD, ProgramRun, RecordedResource, find_plaintext, run_program,
                            unwrap_secret)
 
@@ -275,7 +276,7 @@ def test_provider_inputs_follow_config(runs):
     setup = run.one(SETUP)
     assert setup.inputs["primary_url"] == "https://bitbucket.example.com/bitbucket"
     assert setup.inputs["display_name"] == "Frankfurt" and setup.inputs["base_url"] == "https://mirror-fra.example.com"
-    assert "MIIBprivateCA" in setup.inputs["ca_bundle"]
+    assert setup.inputs["ca_bundle"].strip() == _stack_value("single-acm", "primary")["caBundle"].strip()
     projects = run.one(PROJECTS)
     assert projects.inputs["project_keys"] == ["PLAT"] and projects.inputs["mirror_all"] is False
     farm = runs["farm-3"]
@@ -387,7 +388,7 @@ def test_farm_nodes_receive_clustering_properties_and_their_own_home(runs):
 def test_nginx_node_receives_site_certificate_and_key(runs):
     files = staged_files(runs["single-nginx"], "syd-node0-stage")
     assert files["tls.key"] == TLS_KEY
-    assert "MIIBsyd" in files["tls.crt"]
+    assert files["tls.crt"].strip() == _stack_value("single-nginx", "mirrors")[0]["tls"]["certificate"].strip()
     assert "server_name mirror-syd.example.com;" in files["nginx-site.conf"]
     assert "TLS_MODE=nginx" in files["install.sh"]
     assert "ca-bundle.pem" not in files
@@ -395,7 +396,7 @@ def test_nginx_node_receives_site_certificate_and_key(runs):
 
 def test_acm_node_receives_ca_bundle_and_internal_installer(runs):
     files = staged_files(runs["single-acm"], "fra-node0-stage")
-    assert "MIIBprivateCA" in files["ca-bundle.pem"]
+    assert files["ca-bundle.pem"].strip() == _stack_value("single-acm", "primary")["caBundle"].strip()
     script = files["install.sh"]
     assert "INSTALLER_URL=https://artifacts.internal.example.com/atlassian-bitbucket-9.4.16.tar.gz" in script
     assert "INSTALLER_SHA256=0123456789abcdef" in script and "HAS_CA_BUNDLE=1" in script
@@ -412,6 +413,11 @@ def test_install_reruns_only_when_the_files_change(runs):
 
 
 
+def _stack_value(stack: str, key: str):
+    import yaml
+    return yaml.safe_load((STACKS / f"{stack}.yaml").read_text())["config"][f"bitbucket-mirrors:{key}"]
+
+
 def _variant(tmp_path, edit) -> ProgramRun:
     import yaml
     document = yaml.safe_load((STACKS / "single-nginx.yaml").read_text())
@@ -425,7 +431,8 @@ def test_install_reruns_when_version_or_certificate_change(runs, tmp_path):
     trigger = lambda run: unwrap_secret(run.one(COMMAND, "syd-node0-install").inputs["triggers"])
     before = trigger(runs["single-nginx"])
     upgraded = _variant(tmp_path, lambda m: m.update(bitbucketVersion="9.4.17"))
-    renewed = _variant(tmp_path, lambda m: m["tls"].update(certificate=m["tls"]["certificate"].replace("MIIBsyd", "MIIBnew")))
+    renewed = _variant(tmp_path, lambda m: m["tls"].update(certificate=self_signed("mirror-syd.example.com",
+                                                                                  "mirror-syd.example.com", serial=2)))
     assert trigger(upgraded) != before and trigger(renewed) != before
     assert "VERSION=9.4.17" in staged_files(upgraded, "syd-node0-stage")["install.sh"]
 

@@ -9,9 +9,10 @@ import pytest
 from pydantic import ValidationError
 
 from stack_config import ConfigError, StackConfig, load_stack_config, secret_output
+from tests.certificates import self_signed
 from tests.harness import in_runtime
 
-PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+PEM_CERT = self_signed("mirror-syd.example.com", "mirror-syd.example.com")   # BASE's base URL host
 BASTION_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBastionHostKey"
 STACK_REGION = "ap-southeast-2"
 PEM_KEY = "-----BEGIN PRIVATE KEY-----\nsuper-secret-key-material\n-----END PRIVATE KEY-----\n"
@@ -93,7 +94,7 @@ REFUSALS = [
     ("duplicate-names", with_("mirrors[1].name", "syd", TWO_MIRRORS), "mirrors[1].name", "already used by mirrors[0]"),
     ("duplicate-baseurl-case-slash", with_("mirrors[1].baseUrl", "https://MIRROR-SYD.example.com/", TWO_MIRRORS),
      "mirrors[1].baseUrl", "same URL as mirrors[0].baseUrl"),
-    ("small-instance-cpu", with_("mirrors[0].instanceType", "m6i.medium"), "mirrors[0].instanceType", "1 vCPU / 4 GiB"),
+    ("small-instance-cpu", with_("mirrors[0].instanceType", "m6g.medium"), "mirrors[0].instanceType", "1 vCPU / 4 GiB"),
     ("small-instance-memory", with_("mirrors[0].instanceType", "c6i.large"), "mirrors[0].instanceType", "2 vCPU / 4 GiB"),
     ("small-burstable", with_("mirrors[0].instanceType", "t3.medium"), "mirrors[0].instanceType", "at least 2 vCPU and 8 GiB"),
     ("not-an-instance-type", with_("mirrors[0].instanceType", "huge"), "mirrors[0].instanceType", "family.size"),
