@@ -40,6 +40,8 @@ class MirrorHostArgs:
     farm_tag: Optional[tuple[str, str]] = None
     # What must happen before the instance changes (a node leaving its load balancer first).
     instance_wait_for: Sequence[pulumi.Resource] = ()
+    # mirrors[].restoreFrom: the snapshot the home is created from (components/restore.py).
+    home_snapshot_id: Optional[pulumi.Input[Optional[str]]] = None
 
 
 def host_key_parameter(stack: str, node: str) -> str:
@@ -116,14 +118,18 @@ class MirrorHost(pulumi.ComponentResource):
                                         depends_on=[parameter, policy, *args.instance_wait_for]))
         home = aws.ebs.Volume(
             f"{name}-home", availability_zone=instance.availability_zone, size=args.home_volume_gb,
-            type="gp3", encrypted=True, tags=tagging.named(tags, f"{name}-home"), region=args.region, opts=child)
+            type="gp3", encrypted=True, tags=tagging.named(tags, f"{name}-home"), region=args.region,
+            snapshot_id=args.home_snapshot_id, opts=child)
         attachment = aws.ec2.VolumeAttachment(
             f"{name}-home", device_name=HOME_DEVICE, volume_id=home.id, instance_id=instance.id,
-            stop_instance_before_detaching=True, region=args.region,
+            # Not stopped to detach: terraform-provider-aws never starts it again. The node's retire
+            # command (components/rollout.py) stops Bitbucket and unmounts the home first.
+            stop_instance_before_detaching=False, region=args.region,
             # The device name is taken until the old home is detached: detach first, then attach.
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
 
         self.home_attachment = attachment
+        self.image = args.ami_id              # the current image of the node's OS (the lookup, not the launch)
         # A shell on the node without SSH keys or open ports: AWS Systems Manager Session Manager.
         aws.iam.RolePolicy(f"{name}-session-manager", role=role.id, policy=SESSION_MANAGER_POLICY, opts=child)
         self.session = instance.id.apply(lambda i: session_command(i, args.region))
@@ -133,6 +139,11 @@ class MirrorHost(pulumi.ComponentResource):
         self.host_key = host_key.public_key_openssh
         self.home_volume_id = home.id
         self.home_volume_size = home.size
+        # What gives the node a new, empty home other than a restore: another zone (a volume cannot
+        # follow its instance there). Known at preview, unlike a new volume's id: the approval
+        # follows it, as a new empty home is a new mirror, while a restored home keeps its mirror.
+        self.home_zone = aws.ec2.get_subnet_output(
+            id=args.subnet_id, region=args.region, opts=pulumi.InvokeOptions(parent=self)).availability_zone
         self.node_name = name
         self.login_user = LOGIN_USER[args.os]
         self.role_id = role.id   # more statements attach here (monitoring) without touching the instance

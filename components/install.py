@@ -181,11 +181,12 @@ class MirrorInstall(pulumi.ComponentResource):
         payload, digest = staged or staged_payload(args)
         connection = connection or node_connection(args.host, args.login_private_key, args.bastion)
         self.connection = connection   # the pinned connection, for what else this node receives
-        # The node's files, staged again whenever they change (and after a new connection: harmless).
+        # The node's files, staged again whenever they change (and after a new connection: harmless),
+        # and after every drain for an install: a new root volume (osImage) has lost them.
         stage = node_command(
             f"{name}-stage", connection, unpack_bundle(files.STAGING_DIR, private=True),
             pulumi.ResourceOptions(parent=self, depends_on=[*args.wait_for, args.host.home_attachment]),
-            stdin=payload, update=None)
+            stdin=payload, update=None, triggers=[args.drained] if args.drained is not None else None)
         # Run again (replaced) whenever version, properties, certificate or script change, on a new
         # instance, and after every drain for an install; a new connection alone changes nothing.
         install = node_command(

@@ -30,18 +30,23 @@ from typing import Callable, Optional, Sequence
 import pulumi
 from providers.node_rollout import (InstanceChangeArgs, InstanceStartReturn, InstanceStopDrain, NodeDrain,
                                     NodeReturn, NodeTargetsArgs)
+from providers.backup import HomeBackup, HomeBackupArgs
+from providers.os_refresh import RootVolumeReplacement, RootVolumeReplacementArgs
 from providers.upgrade import UpgradeFinish, UpgradeFinishArgs, UpgradeWindow, UpgradeWindowArgs
 from providers.versions import minor_line
 
 from . import tags as tagging
 from .host import MirrorHost, user_data_digest
+from .host_files.specs import HOME_DIR
 from .install import (MirrorInstall, MirrorInstallArgs, node_command, node_connection, preflight, staged_payload,
                       stop_for_upgrade)
 from .load_balancer import MirrorLoadBalancer
 
 STOP_BITBUCKET = "sudo systemctl stop atlbitbucket 2>/dev/null || true"
+# A busy mount fails the delete (and the `up`) rather than detach a home something still writes to.
+RELEASE_HOME = f"{STOP_BITBUCKET}; sync; if mountpoint -q {HOME_DIR}; then sudo umount {HOME_DIR}; fi"
 
-__all__ = ["FarmRollout", "instances_one_at_a_time", "minor_line", "STOP_BITBUCKET"]
+__all__ = ["FarmRollout", "instances_one_at_a_time", "minor_line", "STOP_BITBUCKET", "RELEASE_HOME"]
 
 
 class FarmRollout:
@@ -57,29 +62,40 @@ class FarmRollout:
         # Every node can run the target version before the first one is stopped.
         checked = [preflight(f"{name}-node{i}-preflight", args, connection, child)
                    for i, (args, connection) in enumerate(zip(install_args, connections))]
+        node_names = [f"{name}-node{i}" for i in range(nodes)]
+        restore_from = mirror.restore_from
         self.window = UpgradeWindow(f"{name}-upgrade", UpgradeWindowArgs(
             mirror_url=mirror.base_url, version=mirror.bitbucket_version,
             version_key=f"mirrors[{site_args.site.index}].bitbucketVersion", farm=farm,
-            ca_bundle=primary.ca_bundle, clustered=clustered, nodes=nodes, warn_to=warn_to),
+            ca_bundle=primary.ca_bundle, clustered=clustered, nodes=nodes, warn_to=warn_to,
+            restore_from=restore_from, restore_key=f"mirrors[{site_args.site.index}].restoreFrom",
+            region=site_args.region, snapshot_tags=tagging.site_tags(site_args.stack, name),
+            snapshot_keys=tagging.SNAPSHOT_KEYS, node_names=node_names),
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[*checked, *instances_done]))
+        # Each home snapshotted before the first node stops for an upgrade or a rebuild.
+        self.backup = home_backup(name, site_args, install_args, node_names, restore_from,
+                                  pulumi.ResourceOptions(parent=parent, depends_on=[self.window]))
         stops: list[pulumi.Resource] = []
         self.installs: list[MirrorInstall] = []
         self.returns: list[NodeReturn] = []
-        previous: list[pulumi.Resource] = [self.window]
+        previous: list[pulumi.Resource] = [self.backup]
         groups = lb.target_groups if lb is not None else []
         for i, args in enumerate(install_args):
             node = f"{name}-node{i}"
             payload, digest = staged_payload(args)
             host = args.host
-            # Deleted before the node's home is detached: a leaving node drains, then stops.
+            # Deleted before the node's home is detached (a leaving node, a new instance, a home
+            # restored from a snapshot): the engine replaces what reads the attachment's id before a
+            # delete-before-replace attachment goes, so Bitbucket stops and the home is unmounted
+            # while the instance still runs, and EC2's detach never finds the volume busy.
             retire = node_command(f"{node}-retire", connections[i], "true",
                                   pulumi.ResourceOptions(parent=parent, depends_on=[host.home_attachment]),
-                                  delete=STOP_BITBUCKET)
+                                  delete=RELEASE_HOME, triggers=[host.home_attachment.id])
             targets = NodeTargetsArgs(
                 region=site_args.region, instance_id=host.instance_id, target_groups=groups,
                 install_digest=digest, node=node, mirror_url=mirror.base_url, address=host.private_ip,
                 version=mirror.bitbucket_version, farm=clustered, ca_bundle=primary.ca_bundle, nodes=nodes,
-                warn_to=warn_to)
+                warn_to=warn_to, os_image=mirror.os_image or "")
             attachments = lb.node_attachments[i] if lb is not None else []
             drain = NodeDrain(f"{node}-drain", targets, opts=pulumi.ResourceOptions(
                 parent=parent, depends_on=[*previous, retire, *attachments, host.home_attachment]))
@@ -89,8 +105,13 @@ class FarmRollout:
                 stops = [stop_for_upgrade(f"{name}-node{k}-stop-for-upgrade", a, connections[k],
                                           pulumi.ResourceOptions(parent=parent, depends_on=[drain]))
                          for k, a in enumerate(install_args)]
-            install = MirrorInstall(node, replace(args, wait_for=(drain, *stops), drained=drain.drains), opts=child,
-                                    staged=(payload, digest), connection=connections[i])
+            # A new osImage: the node's root volume is replaced from the image while it is out.
+            refresh = RootVolumeReplacement(f"{node}-os-image", RootVolumeReplacementArgs(
+                region=site_args.region, instance_id=host.instance_id, image_id=image_for(mirror.os_image, host.image),
+                os_image=mirror.os_image or "", node=node, nodes=nodes, warn_to=warn_to),
+                opts=pulumi.ResourceOptions(parent=parent, depends_on=[drain]))
+            install = MirrorInstall(node, replace(args, wait_for=(drain, refresh, *stops), drained=drain.drains),
+                                    opts=child, staged=(payload, digest), connection=connections[i])
             self.installs.append(install)
             previous = [NodeReturn(f"{node}-return", targets,
                                    opts=pulumi.ResourceOptions(parent=parent, depends_on=[install]))]
@@ -102,6 +123,24 @@ class FarmRollout:
                 mirror_url=mirror.base_url, version=mirror.bitbucket_version, kind=self.window.kind, farm=farm,
                 ca_bundle=primary.ca_bundle, zdu_started=self.window.zdu_started),
                 opts=pulumi.ResourceOptions(parent=parent, depends_on=previous))
+
+
+def home_backup(name: str, site_args, install_args: Sequence[MirrorInstallArgs], node_names: Sequence[str],
+                restore_from: Optional[str], opts: pulumi.ResourceOptions) -> HomeBackup:
+    backup = site_args.site.backup                # the stack-wide keys with the site's own applied
+    stack = site_args.stack
+    homes = pulumi.Output.all(*[a.host.home_volume_id for a in install_args]).apply(lambda ids: [
+        {"node": node, "volume_id": volume, "tags": tagging.snapshot_tags(stack, name, node)}
+        for node, volume in zip(node_names, ids)])
+    return HomeBackup(f"{name}-backup", HomeBackupArgs(
+        region=site_args.region, site=name, homes=homes, keys=tagging.SNAPSHOT_KEYS,
+        version=site_args.mirror.bitbucket_version, generation=install_args[0].generation or "",
+        keep=backup.keep, enabled=backup.enabled, restore_from=restore_from), opts=opts)
+
+
+def image_for(os_image: Optional[str], current: pulumi.Input[str]) -> pulumi.Input[str]:
+    """The image a node moves to when osImage changes: the AMI it pins, or the current lookup."""
+    return os_image if os_image and os_image.startswith("ami-") else current
 
 
 def instances_one_at_a_time(name: str, site_args, lb: Optional[MirrorLoadBalancer],

@@ -33,6 +33,7 @@ from .load_balancer import MirrorLoadBalancer, MirrorLoadBalancerArgs
 from .monitoring import LoadBalancerMetrics, MirrorAlarms, MirrorAlarmsArgs
 from .network import BITBUCKET_SSH, MirrorNetwork, MirrorNetworkArgs, needs_public_endpoint
 from .region import Placement
+from .restore import restored_home
 from .tls import AcmCertificate, AcmCertificateArgs
 
 
@@ -112,6 +113,12 @@ class MirrorSite(pulumi.ComponentResource):
         # The primary and MirroredProjects reach the mirror by its base URL once it is approved.
         serving, lb = self._front_door(name, args, host, net, public, tags) if behind_lb else ([], None)
 
+        # A way back: each node's home created from its newest snapshot of that version.
+        restore_from = mirror.restore_from
+        restored = [restored_home(args.region, args.stack, name, f"{name}-node{i}", restore_from,
+                                  pulumi.InvokeOptions(parent=self)) if restore_from else None
+                    for i in range(mirror.nodes)]
+
         def node(i: int, wait_for: Sequence[pulumi.Resource]) -> MirrorHost:
             return MirrorHost(f"{name}-node{i}", MirrorHostArgs(
                 region=args.region, ami_id=ami, os=mirror.os, instance_type=mirror.instance_type,
@@ -119,7 +126,8 @@ class MirrorSite(pulumi.ComponentResource):
                 security_group_id=net.node_security_group_id, key_name=key_pair.key_name,
                 home_volume_gb=mirror.home_volume_gb, public_address=reach_publicly or (public and not behind_lb),
                 stack=args.stack, tags=tags,
-                farm_tag=tagging.farm_tag(args.stack, name) if clustered else None, instance_wait_for=wait_for),
+                farm_tag=tagging.farm_tag(args.stack, name) if clustered else None, instance_wait_for=wait_for,
+                home_snapshot_id=restored[i].snapshot_id if restored[i] else None),
                 opts=child)
         hosts, instances_done = instances_one_at_a_time(name, args, lb, node, self, warn_to, clustered)
 
@@ -160,7 +168,8 @@ class MirrorSite(pulumi.ComponentResource):
         approval = MirrorApproval(f"{name}-approval", MirrorApprovalArgs(
             primary_url=primary.url, base_url=mirror.base_url, timeout_s=mirror.approval_timeout_s,
             ca_bundle=primary.ca_bundle, expected_type="FARM" if clustered else "SINGLE",
-            mirror_home=hosts[0].home_volume_id, generation=generation.generation),
+            home_zone=hosts[0].home_zone, generation=generation.generation,
+            display_name=mirror.effective_display_name, version=mirror.bitbucket_version),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[rollout.first_back, *serving]))
         MirroredProjects(f"{name}-projects", MirroredProjectsArgs(
             primary_url=primary.url, mirror_url=mirror.base_url, mirror_id=approval.mirror_id,

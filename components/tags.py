@@ -10,6 +10,12 @@ SITE = "bitbucket-mirrors:site"
 STACK = "bitbucket-mirrors:stack"
 FARM = "bitbucket-mirrors:farm"
 NAME = "Name"
+# A home's snapshot (providers/backup.py writes them; a restore and a refused downgrade read them).
+NODE = "bitbucket-mirrors:node"
+HOLDS = "bitbucket-mirrors:version"          # the Bitbucket version the home held
+GENERATION = "bitbucket-mirrors:generation"  # the mirror generation the home belonged to
+BEFORE = "bitbucket-mirrors:before"          # the change it was taken before (a retry finds it)
+SNAPSHOT_KEYS = {"node": NODE, "version": HOLDS, "generation": GENERATION, "before": BEFORE}
 
 
 def site_tags(stack: str, site: str) -> dict[str, str]:
@@ -29,6 +35,11 @@ def farm_tag(stack: str, site: str) -> tuple[str, str]:
 def node_tags(stack: str, site: str, node: str) -> dict[str, str]:
     """The tags that find one node's instance (a subset of what the instance carries)."""
     return named(site_tags(stack, site), node)
+
+
+def snapshot_tags(stack: str, site: str, node: str) -> dict[str, str]:
+    """What every snapshot of one node's home carries, and finds it by."""
+    return {**site_tags(stack, site), NODE: node}
 
 
 def stack_tags(stack: str) -> dict[str, str]:

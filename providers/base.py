@@ -79,6 +79,20 @@ class StepProvider(BitbucketProvider):
     a warning is attributed to, timeouts) never make one. Read keeps what the state has: the step's
     effect is checked against the world when it runs, not on refresh."""
     decided_by: tuple[str, ...] = ()
+    # The URLs a step talks to: refused at preview unless https (as the other providers refuse them).
+    url_inputs: tuple[str, ...] = ("mirror_url",)
+
+    def url_failures(self, news: dict[str, Any]) -> list:
+        from pulumi.dynamic import CheckFailure
+
+        from .urls import https_problem
+        return [CheckFailure(key, problem) for key in self.url_inputs
+                if news.get(key) is not None and not is_unknown(news.get(key))
+                for problem in [https_problem(news.get(key))] if problem]
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]):
+        from pulumi.dynamic import CheckResult
+        return CheckResult(news, self.url_failures(news))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = any(olds.get(k) != news.get(k) for k in self.decided_by)

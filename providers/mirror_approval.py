@@ -72,10 +72,11 @@ class MirrorApprovalArgs:
     timeout_s: pulumi.Input[int] = 1800
     ca_bundle: Optional[pulumi.Input[str]] = None
     expected_type: Optional[pulumi.Input[str]] = None   # SINGLE or FARM; a mismatch is reported
-    # The first node's home volume, and the mirror's generation (MirrorGeneration): a new one is a new
-    # mirror (a new setup, a new request), so the approval of the old one is removed and the new one
-    # approved. None: not tracked.
-    mirror_home: Optional[pulumi.Input[str]] = None
+    # The zone of the first node's home, and the mirror's generation (MirrorGeneration): a new one is
+    # a new mirror (a new, empty home in another zone or region; a new setup), so the approval of the
+    # old one is removed and the new one approved. A home restored from its snapshot (a new volume
+    # in the same zone) holds the same mirror: the approval stays. None: not tracked.
+    home_zone: Optional[pulumi.Input[str]] = None
     generation: Optional[pulumi.Input[str]] = None
     # What the installed mirror calls itself (its setup.displayName) and the Bitbucket version it was
     # installed with: they tie its request to it when it reports no Server ID. None: not used.
@@ -116,12 +117,13 @@ class MirrorApprovalProvider(BitbucketProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [k for k in ("primary_url", "base_url")
                     if is_unknown(news.get(k)) or _url(olds.get(k)) != _url(news.get(k))]
-        # A state from before these were tracked records them without replacing anything.
-        for key in ("mirror_home", "generation"):
+        # A state from before these were tracked records them without replacing anything (earlier
+        # states tied the approval to the home volume's id, `mirror_home`: dropped, not compared).
+        for key in ("home_zone", "generation"):
             if olds.get(key) is not None and (is_unknown(news.get(key)) or olds.get(key) != news.get(key)):
                 replaces.append(key)
         others = any(olds.get(k) != news.get(k)
-                     for k in ("timeout_s", "ca_bundle", "expected_type", "mirror_home", "generation"))
+                     for k in ("timeout_s", "ca_bundle", "expected_type", "home_zone", "generation"))
         # The display name: an update once the state has it (a new one is a new mirror, which the
         # generation replaces). The version only ties a request at the accept: an upgrade changes
         # nothing here.

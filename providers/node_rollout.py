@@ -43,6 +43,10 @@ class NodeTargetsArgs:
     ca_bundle: Optional[pulumi.Input[str]] = None
     nodes: int = 1                               # how many nodes the site has (what clients notice)
     warn_to: Optional[str] = None                # the site's URN, which preview warnings name
+    # mirrors[].osImage: a new one replaces the node's root volume, so the node leaves first.
+    # mirrors[].osImage ("" when unset: recorded, so that setting it later is a change; a state from
+    # before it was tracked has no key at all and records it without a drain).
+    os_image: Optional[str] = None
 
 
 class _NodeStep(StepProvider):
@@ -91,9 +95,11 @@ def alone(props: dict[str, Any]) -> bool:
 
 
 class NodeDrainProvider(_NodeStep):
-    decided_by = ("install_digest", "instance_id")
+    decided_by = ("install_digest", "instance_id", "os_image")
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        if self.url_failures(news):
+            return CheckResult(news, self.url_failures(news))
         if olds and not is_unknown(news.get("install_digest")) and int(news.get("nodes") or 1) == 1 \
                 and self.changed(olds, news, "install_digest") and not self.changed(olds, news, "version"):
             warn(f"{news['node']}: its installation changes, so Bitbucket restarts on it; with one node the mirror "
@@ -106,7 +112,7 @@ class NodeDrainProvider(_NodeStep):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         drains = int(olds.get("drains") or 0)
-        if self.changed(olds, news, "install_digest", "instance_id"):
+        if self.changed(olds, news, "install_digest", "instance_id", "os_image"):
             if not alone(news):
                 # The instance that serves now: the old one when it was replaced.
                 self.targets(news, olds.get("instance_id") or news["instance_id"]).drain()
@@ -190,6 +196,8 @@ class InstanceStopDrainProvider(_NodeStep):
     decided_by = STOPS_INSTANCE
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        if self.url_failures(news):
+            return CheckResult(news, self.url_failures(news))
         if olds and int(news.get("nodes") or 1) == 1 and not is_unknown(news.get("user_data_digest")) \
                 and self.changed(olds, news, *STOPS_INSTANCE):
             what = "instanceType" if self.changed(olds, news, "instance_type") else "the boot configuration (user data)"

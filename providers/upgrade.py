@@ -24,6 +24,9 @@ from .errors import BitbucketError
 from .messages import say, warn
 
 
+RESTORE = "restore"     # the window's kind for a way back (components/restore.py)
+
+
 @dataclass
 class UpgradeWindowArgs:
     mirror_url: pulumi.Input[str]
@@ -34,6 +37,15 @@ class UpgradeWindowArgs:
     clustered: bool = False               # the nodes form a farm (farmNodes lists them)
     nodes: int = 1
     warn_to: Optional[str] = None
+    # mirrors[].restoreFrom: going back to this version by restoring the homes from its snapshots.
+    restore_from: Optional[str] = None
+    restore_key: str = "mirrors[?].restoreFrom"
+    # Where the site's snapshots are and how they are tagged (components/tags.py), for the
+    # refusal's list and the restore's check that every node has one.
+    region: Optional[str] = None
+    snapshot_tags: Optional[dict[str, str]] = None
+    snapshot_keys: Optional[dict[str, str]] = None
+    node_names: Optional[list[str]] = None
 
 
 def upgrade_impact(installed: list[str], configured: str, farm_: bool, key: str) -> Optional[str]:
@@ -58,16 +70,38 @@ class UpgradeWindowProvider(StepProvider):
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         configured, key = news.get("version"), news.get("version_key")
+        if self.url_failures(news):
+            return CheckResult(news, self.url_failures(news))
         if not olds or is_unknown(configured):
             return CheckResult({**news, "installed": [], "impact": None}, [])
         installed = self.read_installed(news)
         if installed is None:    # nothing answers (every node stopped) or no credentials: the last reading
             installed = list(olds.get("installed") or ([olds["version"]] if olds.get("version") else []))
-        if versions.upgrade_kind(installed, configured) == versions.DOWNGRADE:
+        kind = versions.upgrade_kind(installed, configured)
+        restoring = bool(news.get("restore_from")) and news.get("restore_from") == configured
+        if kind == versions.DOWNGRADE and not restoring:
             return CheckResult(news, [CheckFailure("version", (
                 f"{key}: {configured} is older than {versions.newest(installed)}, which the nodes run; Bitbucket "
-                f"cannot be downgraded in place. Set it to {versions.newest(installed)} (or newer); going back "
-                "means restoring the home volumes from a backup taken before the upgrade"))])
+                f"cannot be downgraded in place. Set it to {versions.newest(installed)} (or newer), or go back to a "
+                f"version whose snapshots exist by setting {news.get('restore_key')} to it as well: "
+                f"{self.snapshots_said(news)}"))])
+        if restoring and kind not in (versions.DOWNGRADE, versions.NONE):
+            return CheckResult(news, [CheckFailure("restore_from", (
+                f"{news.get('restore_key')}: {configured} is not older than {versions.newest(installed)}, which the "
+                f"nodes run: restoreFrom is a way back. Remove it to upgrade"))])
+        if restoring and kind == versions.DOWNGRADE:
+            missing = self.missing_snapshots(news, str(configured))
+            if missing:
+                return CheckResult(news, [CheckFailure("restore_from", (
+                    f"{news.get('restore_key')}: {configured}: {missing}; {self.snapshots_said(news)}"))])
+            # The vendor rolls bug-fix upgrades only ("you can only upgrade to a higher bug fix version"):
+            # a way back never rolls.
+            impact = (f"{news.get('restore_key')}: {', '.join(installed)} -> {configured}: every node's home is "
+                      f"restored from its newest snapshot of {configured} and {configured} installed, all nodes at "
+                      f"once (only upgrades to a higher bug-fix version can roll); the mirror is unavailable until "
+                      f"it runs {configured}, and serves what the snapshots held until it catches up with the primary")
+            warn(impact, news.get("warn_to"))
+            return CheckResult({**news, "installed": installed, "impact": impact}, [])
         impact = upgrade_impact(installed, str(configured), bool(news.get("farm")), str(key))
         rolls = versions.upgrade_kind(installed, configured) == versions.BUGFIX and bool(news.get("farm"))
         if impact and rolls:
@@ -75,6 +109,34 @@ class UpgradeWindowProvider(StepProvider):
         elif impact:      # clients will notice: a warning under the site
             warn(impact, news.get("warn_to"))
         return CheckResult({**news, "installed": installed, "impact": impact}, [])
+
+    def held(self, props: dict[str, Any]) -> dict[str, dict[str, str]]:
+        from .backup import snapshots_held
+        return snapshots_held(props["region"], dict(props["snapshot_tags"]), dict(props["snapshot_keys"]))
+
+    def snapshots_said(self, props: dict[str, Any]) -> str:
+        """Which versions this site has snapshots of, for a refusal (or why it cannot tell)."""
+        if not (props.get("region") and props.get("snapshot_tags") and props.get("snapshot_keys")):
+            return "this site takes no snapshots"
+        try:
+            held = self.held(props)
+        except Exception as exc:  # noqa: BLE001 - said, never fatal: the refusal stands either way
+            return f"the site's snapshots could not be listed ({type(exc).__name__}: {exc})"
+        if not held:
+            return "this site has no snapshots (mirrors[].backup takes them before every upgrade and rebuild)"
+        return "snapshots exist of " + "; ".join(
+            f"{version} ({', '.join(sorted(nodes))})" for version, nodes in sorted(held.items()))
+
+    def missing_snapshots(self, props: dict[str, Any], version: str) -> Optional[str]:
+        """Why a restore of `version` cannot go ahead (None: every node has a snapshot of it)."""
+        try:
+            held = self.held(props).get(version, {})
+        except Exception as exc:  # noqa: BLE001 - a restore needs the list: without it, no restore
+            return f"the site's snapshots could not be listed ({type(exc).__name__}: {exc})"
+        missing = [n for n in props.get("node_names") or [] if n not in held]
+        if missing:
+            return f"no snapshot of {version} for {', '.join(missing)}"
+        return None
 
     def read_installed(self, props: dict[str, Any]) -> Optional[list[str]]:
         """The versions the nodes serving now run (None: none answers, or no credentials at preview)."""
@@ -93,6 +155,8 @@ class UpgradeWindowProvider(StepProvider):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         installed = list(news.get("installed") or [])
         kind = versions.upgrade_kind(installed, news["version"])
+        if kind == versions.DOWNGRADE and news.get("restore_from") == news["version"]:
+            kind = RESTORE
         started = olds.get("zdu_started")
         if kind == versions.BUGFIX and news.get("farm"):
             with self.client(news["mirror_url"], news.get("ca_bundle")) as mirror:

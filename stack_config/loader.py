@@ -14,8 +14,8 @@ from pulumi.runtime import config as runtime_config
 from pydantic import SecretStr
 
 from .errors import NAMESPACE, ConfigError
-from .model import Mirror, Monitoring, Network, Primary
-from .sites import Site, site_monitoring, site_network
+from .model import Backup, Mirror, Monitoring, Network, Primary
+from .sites import Site, site_backup, site_monitoring, site_network
 from .validation import AWS_REGION_KEY, OBJECT_KEYS, PASSWORD_KEY, check_config_bag
 
 __all__ = ["PASSWORD_KEY", "StackConfig", "load_stack_config", "secret_output"]
@@ -31,13 +31,15 @@ class StackConfig:
     primary_password: pulumi.Output[str]
     aws_region: Optional[str] = None
     monitoring: Optional[Monitoring] = None
+    backup: Backup = Backup()
 
     @property
     def sites(self) -> tuple[Site, ...]:
         """Each mirror with the region and network it inherits (validated: every site has a region)."""
         return tuple(Site(mirror=m, region=m.region or self.aws_region or "",
                           network=site_network(self.network, m.network),
-                          monitoring=site_monitoring(self.monitoring, m.monitoring), index=i)
+                          monitoring=site_monitoring(self.monitoring, m.monitoring),
+                          backup=site_backup(self.backup, m.backup), index=i)
                      for i, m in enumerate(self.mirrors))
 
 
@@ -71,4 +73,5 @@ def load_stack_config(warn: Callable[[str], None] = pulumi.log.warn) -> StackCon
     password = pulumi.Config(NAMESPACE).get_secret(PASSWORD_KEY)
     assert model is not None and password is not None
     return StackConfig(primary=model.primary, network=model.network, mirrors=model.mirrors,
-                       primary_password=password, aws_region=checked.aws_region, monitoring=model.monitoring)
+                       primary_password=password, aws_region=checked.aws_region, monitoring=model.monitoring,
+                       backup=model.backup)

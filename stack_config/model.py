@@ -202,6 +202,20 @@ def _region(value: str) -> str:
 
 
 Region = Annotated[str, AfterValidator(_region)]
+
+
+def _os_image(value: str) -> str:
+    # A label (any change moves the nodes to the current image) or an AMI id; one line, short: it
+    # is an input the rollout compares and shows at preview.
+    if value.startswith("ami-"):
+        return _regex(r"^ami-[0-9a-f]{8,17}$", "an AMI id such as ami-0123456789abcdef0")(value)
+    if not value.strip() or len(value) > 64 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"expected a label of at most 64 printable characters (e.g. 'refresh: 2026-12') or an "
+                         f"AMI id, got {shown(value)}")
+    return value
+
+
+OsImage = Annotated[str, AfterValidator(_os_image)]
 Sha256 = Annotated[str, AfterValidator(_regex(r"^[0-9a-f]{64}$", "a sha256 hex digest (64 lower-case hex digits)"))]
 
 
@@ -271,6 +285,11 @@ class Monitoring(_Model):
     metrics_cidrs: tuple[Cidr, ...] = Field((), examples=[["10.9.0.0/16"]], description=f"Who may scrape the JMX exporter on 9404; required with jmxExporter; {BOUND_WORDS}.")
 
 
+class Backup(_Model):
+    enabled: bool = Field(True, examples=[True], description="Snapshot each node's home volume (EBS) before a version upgrade or a rebuild, tagged with the version it holds; a restoreFrom brings them back.")
+    keep: int = Field(2, ge=1, le=50, examples=[2], description="How many snapshots to keep per node; older ones are deleted after each new one.")
+
+
 class Mirror(_Model):
     name: MirrorName = Field(examples=["syd"], description="Unique name, ^[a-z][a-z0-9-]{1,30}$ (at most 18 characters with tls.mode acm: AWS limits the load balancer's names); prefixes AWS resources and stack outputs.")
     display_name: Optional[DisplayName] = Field(None, examples=["Sydney mirror"], description="Name shown in Bitbucket (one line, at most 255 characters); default: name. A setup key: a change replaces the mirror.")
@@ -289,6 +308,9 @@ class Mirror(_Model):
     region: Optional[Region] = Field(None, examples=["eu-central-1"], description="AWS region of this site (EC2, EBS, load balancer, ACM, SSM); default: the stack's aws:region. A change moves the site: a new mirror is approved, the old one removed.")
     network: Optional[Network] = Field(None, description="This site's network: keys given here replace the stack-wide network keys, the others are inherited; see network.* keys.")
     monitoring: Optional[Monitoring] = Field(None, description="This site's monitoring: keys given here replace the stack-wide monitoring keys; see monitoring.* keys.")
+    backup: Optional[Backup] = Field(None, description="This site's home snapshots: keys given here replace the stack-wide backup keys; see backup.* keys.")
+    restore_from: Optional[Version] = Field(None, examples=["9.4.16"], description="Go back to this version (it must equal bitbucketVersion) by creating every node's home from its newest snapshot of it; all nodes at once. Remove it before the next upgrade.")
+    os_image: Optional[OsImage] = Field(None, examples=["refresh: 2026-12", "ami-0123456789abcdef0"], description="Change it to move every node onto a newer OS image, one node at a time (its root volume replaced, its instance, addresses and home kept): any new label takes the current image, an ami-... id pins one. Unset: nodes keep the image they were launched with.")
 
     @property
     def effective_display_name(self) -> str:
@@ -299,4 +321,5 @@ class StackModel(_Model):
     primary: Primary = Field(description="The primary instance; see primary.* keys.")
     network: Network = Field(Network(), description="Where the hosts live and who may reach them; see network.* keys.")
     monitoring: Optional[Monitoring] = Field(None, description="CloudWatch alarms, automatic recovery and metrics for every site; see monitoring.* keys. Without it, nothing is monitored.")
+    backup: Backup = Field(Backup(), description="Home snapshots before upgrades and rebuilds for every site (on by default); see backup.* keys.")
     mirrors: Annotated[tuple[Mirror, ...], AfterValidator(_at_least_one_mirror)] = Field(description="One entry per mirror site; see mirrors[].* keys.")

@@ -248,6 +248,12 @@ def _mirror_problems(ctx: Context, i: int, mirror: Mirror, warn: Callable[[str],
         problems.append(Problem(f"{at}.mirrorAll",
                                 "mirrorAll: true mirrors every project; remove either mirrorAll or projects"))
     problems += _size_problems(ctx, i, mirror, warn)
+    if ctx.usable(f"{at}.restoreFrom", f"{at}.bitbucketVersion") and mirror.restore_from is not None \
+            and mirror.restore_from != mirror.bitbucket_version:
+        problems.append(Problem(f"{at}.restoreFrom",
+                                f"'{mirror.restore_from}' is not bitbucketVersion ('{mirror.bitbucket_version}'): a "
+                                f"restore goes back to the version its snapshots hold, so set bitbucketVersion to "
+                                f"{mirror.restore_from} as well, or remove restoreFrom to upgrade"))
     if ctx.usable(f"{at}.projects"):
         seen = set()
         for j, key in enumerate(mirror.projects):

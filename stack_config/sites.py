@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from .model import Mirror, Monitoring, Network
+from .model import Backup, Mirror, Monitoring, Network
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class Site:
     region: str
     network: Network
     monitoring: Optional[Monitoring] = None   # None: this site is not monitored
+    backup: Backup = Backup()
     index: int = 0                            # its place in `mirrors`, for messages that name keys
 
     @property
@@ -44,3 +45,10 @@ def inherited_placement_keys(mirror: Mirror, stack_network: Network) -> list[str
     own = mirror.network.model_fields_set if mirror.network is not None else set()
     return [key for field, key in (("vpc_id", "vpcId"), ("subnet_ids", "subnetIds"))
             if field not in own and getattr(stack_network, field)]
+
+
+def site_backup(stack_backup: Backup, override: Optional[Backup]) -> Backup:
+    """The stack-wide backup keys with this site's applied."""
+    if override is None:
+        return stack_backup
+    return stack_backup.model_copy(update={k: getattr(override, k) for k in override.model_fields_set})

@@ -200,7 +200,16 @@ class ProgramMocks(pulumi.runtime.Mocks):
             return {"id": "ami-0mock0000000000001", "architecture": "x86_64",
                     "region": args.args.get("region") or MOCK_DEFAULT_REGION}
         if token == "aws:ec2/getSubnet:getSubnet":
-            return {"id": args.args.get("id"), "availabilityZone": "ap-southeast-2a"}
+            return {"id": args.args.get("id"), "availabilityZone": (args.args.get("region") or MOCK_DEFAULT_REGION) + "a"}
+        if token == "aws:ebs/getSnapshotIds:getSnapshotIds":
+            # One snapshot per node and version, named from what was asked (what a restore finds).
+            tags = {f["name"]: f["values"][0] for f in args.args.get("filters", [])}
+            node, version = tags.get("tag:bitbucket-mirrors:node", "?"), tags.get("tag:bitbucket-mirrors:version", "?")
+            return {"id": args.args.get("region") or MOCK_DEFAULT_REGION,
+                    "ids": ["snap-0" + hashlib.sha1(f"{node}|{version}".encode()).hexdigest()[:16]]}
+        if token == "aws:ebs/getSnapshot:getSnapshot":
+            snapshot = args.args["snapshotIds"][0]
+            return {"id": snapshot, "snapshotId": snapshot, "volumeId": "vol-0" + snapshot[6:22]}
         if token == "aws:index/getRegion:getRegion":
             return {"name": "ap-southeast-2", "region": "ap-southeast-2"}
         return {}

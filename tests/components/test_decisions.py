@@ -56,10 +56,20 @@ def test_nodes_have_a_public_address_only_when_installed_without_a_bastion():
 
 
 @pytest.mark.parametrize("stack", ["single-acm", "single-nginx", "farm-3", "two-sites"])
-def test_the_home_volume_detaches_only_from_a_stopped_instance(stack):
-    # Detaching a mounted volume from a running Bitbucket would corrupt repositories mid-write.
-    attachments = run_program(STACKS / f"{stack}.yaml").of_type(ATTACHMENT)
-    assert attachments and all(a.inputs["stopInstanceBeforeDetaching"] is True for a in attachments)
+def test_the_home_volume_detaches_only_once_bitbucket_stopped_and_the_home_is_unmounted(stack):
+    # Detaching a mounted volume under a running Bitbucket would corrupt repositories mid-write; and
+    # an instance stopped to detach stays stopped (terraform-provider-aws never starts it again).
+    # So each attachment has a command that reads its id: the engine replaces it before the
+    # attachment (delete-before-replace), and its delete stops Bitbucket and unmounts the home.
+    run = run_program(STACKS / f"{stack}.yaml")
+    attachments = run.of_type(ATTACHMENT)
+    assert attachments and all(a.inputs["stopInstanceBeforeDetaching"] is False for a in attachments)
+    for attachment in attachments:
+        assert attachment.options.get("deleteBeforeReplace") is True
+        (release,) = [c for c in run.of_type(COMMAND) if attachment.urn in c.property_dependencies.get("triggers", [])]
+        stop, unmount = release.inputs["delete"].index("systemctl stop atlbitbucket"), release.inputs["delete"].index("umount")
+        assert stop < unmount and "/var/atlassian/application-data/bitbucket" in release.inputs["delete"][unmount:]
+        assert release.inputs["triggers"] == [attachment.id]
 
 
 @pytest.mark.parametrize("stack", ["single-acm", "single-nginx", "farm-3", "two-sites"])

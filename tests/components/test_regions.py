@@ -87,13 +87,17 @@ def test_outputs_name_each_sites_region(fleet):
         assert fleet.outputs["mirrors"][site]["region"] == region
 
 
-def test_the_approval_follows_the_first_nodes_home(fleet):
-    # A site that moves gets new volumes: the approval is tied to node 0's home, so it is replaced.
+def test_the_approval_follows_the_zone_of_the_first_nodes_home(fleet):
+    # A site that moves (another region, another zone) gets new, empty volumes: the approval is tied
+    # to the zone of node 0's subnet, looked up in the site's region, so it is replaced; a restored
+    # home (a new volume in the same zone, holding the same mirror) keeps it.
     for site in REGIONS:
         approval = fleet.one("pulumi-python:dynamic/bitbucket:MirrorApproval", f"{site}-approval")
-        home = fleet.one("aws:ebs/volume:Volume", f"{site}-node0-home")
-        assert approval.inputs["mirror_home"] == home.id
-        assert home.urn in approval.property_dependencies["mirror_home"]
+        instance = fleet.one("aws:ec2/instance:Instance", f"{site}-node0-instance")
+        (lookup,) = [c for c in fleet.calls if c.token == "aws:ec2/getSubnet:getSubnet"
+                     and c.args.get("id") == instance.inputs["subnetId"] and c.args.get("region") == REGIONS[site]]
+        assert lookup and approval.inputs["home_zone"] == REGIONS[site] + "a"   # the zone the lookup answers
+        assert "mirror_home" not in approval.inputs
 
 
 def _inputs_by_urn(run: ProgramRun) -> dict[str, dict]:

@@ -45,7 +45,8 @@ def test_a_removed_node_drains_then_stops_before_its_instance_goes(farm):
     # Bitbucket), then the attachments and the instance.
     for i in range(3):
         drain, retire = named(farm, f"iad-node{i}-drain"), named(farm, f"iad-node{i}-retire")
-        assert retire.inputs["delete"] == "sudo systemctl stop atlbitbucket 2>/dev/null || true"
+        assert retire.inputs["delete"].startswith("sudo systemctl stop atlbitbucket")
+        assert retire.inputs["delete"].endswith("sudo umount /var/atlassian/application-data/bitbucket; fi")
         assert farm.depends_on(drain, retire)
         for label in ("https", "ssh"):
             assert farm.depends_on(drain, named(farm, f"iad-{label}-node{i}"))

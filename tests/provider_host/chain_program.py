@@ -18,7 +18,7 @@ for site in config.require_object("sites"):
         ca_bundle=site["caBundle"]))
     approval = MirrorApproval(f"{name}-approval", MirrorApprovalArgs(
         primary_url=site["primaryUrl"], base_url=site["baseUrl"], timeout_s=site.get("timeoutS", 60),
-        ca_bundle=site["caBundle"], expected_type="SINGLE", mirror_home=site.get("mirrorHome")),
+        ca_bundle=site["caBundle"], expected_type="SINGLE", home_zone=site.get("homeZone")),
         opts=pulumi.ResourceOptions(depends_on=[setup]))
     MirroredProjects(f"{name}-projects", MirroredProjectsArgs(
         primary_url=site["primaryUrl"], mirror_url=site["baseUrl"], mirror_id=approval.mirror_id,

@@ -15,7 +15,9 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import proto
 
+from providers.backup import HomeBackup, HomeBackupProvider
 from providers.mirror_approval import MirrorApproval, MirrorApprovalProvider
+from providers.os_refresh import RootVolumeReplacement, RootVolumeReplacementProvider
 from providers.farm_rollout import (InstanceStartReturn, InstanceStartReturnProvider, InstanceStopDrain,
                                     InstanceStopDrainProvider, NodeDrain, NodeDrainProvider, NodeReturn,
                                     NodeReturnProvider, UpgradeFinish, UpgradeFinishProvider, UpgradeWindow,
@@ -164,6 +166,8 @@ PINNED = {
     NodeReturn: (NodeReturnProvider, "providers.node_rollout", "NodeReturnProvider"),
     InstanceStopDrain: (InstanceStopDrainProvider, "providers.node_rollout", "InstanceStopDrainProvider"),
     InstanceStartReturn: (InstanceStartReturnProvider, "providers.node_rollout", "InstanceStartReturnProvider"),
+    HomeBackup: (HomeBackupProvider, "providers.backup", "HomeBackupProvider"),
+    RootVolumeReplacement: (RootVolumeReplacementProvider, "providers.os_refresh", "RootVolumeReplacementProvider"),
 }
 # Where stacks created before the rollout providers were split recorded them.
 EARLIER = {"providers.farm_rollout": ["UpgradeWindowProvider", "UpgradeFinishProvider", "NodeDrainProvider",
@@ -202,7 +206,7 @@ def test_a_new_first_node_home_replaces_the_approval_in_one_up(emu, start_host):
     # primary and approves the new one.
     base_url = "https://mirror-syd.example.com"
     old_mirror = emu.add_mirror("syd-old", base_url=base_url)
-    before = registered([site(emu, "syd", base_url, [], mirrorHome="vol-0aaaaaaaaaaaaaaa1")])["syd-approval"]
+    before = registered([site(emu, "syd", base_url, [], homeZone="ap-southeast-2a")])["syd-approval"]
     engine = start_host()
     engine.configure(stack_config(emu, base_url))
     inputs, _ = engine.check(before["urn"], before["news"])
@@ -210,12 +214,12 @@ def test_a_new_first_node_home_replaces_the_approval_in_one_up(emu, start_host):
     assert old_state.id == old_mirror.mirror_id
 
     new_mirror = emu.add_mirror("syd-new", base_url=base_url, register_after_s=0.5)
-    after = registered([site(emu, "syd", base_url, [], mirrorHome="vol-0bbbbbbbbbbbbbbb2")])["syd-approval"]
+    after = registered([site(emu, "syd", base_url, [], homeZone="ap-southeast-2b")])["syd-approval"]
     second = start_host()
     second.configure(stack_config(emu, base_url))
     news, _ = second.check(after["urn"], after["news"], olds=old_state.inputs)
     diff = second.diff(old_state, news)
-    assert list(diff.replaces) == ["mirror_home"] and diff.deleteBeforeReplace
+    assert list(diff.replaces) == ["home_zone"] and diff.deleteBeforeReplace
     second.delete(old_state)                     # delete-before-replace, as the engine orders it
     new_state = second.create(after["urn"], news)
     assert new_state.id == new_mirror.mirror_id

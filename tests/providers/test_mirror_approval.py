@@ -142,21 +142,31 @@ def test_update_keeps_the_mirror_and_takes_new_settings(emu, approval):
 
 def test_a_new_home_for_the_first_node_is_a_new_mirror_to_approve(approval):
     olds = {"primary_url": "https://p.example.com", "base_url": "https://m.example.com", "timeout_s": 60,
-            "mirror_home": "vol-0aaaaaaaaaaaaaaa1"}
+            "home_zone": "ap-southeast-2a"}
     same = approval.diff("id", olds, dict(olds))
     assert same.changes is False and same.replaces == []
-    moved = approval.diff("id", olds, {**olds, "mirror_home": "vol-0bbbbbbbbbbbbbbb2"})
-    assert moved.replaces == ["mirror_home"] and moved.delete_before_replace is True
-    preview = approval.diff("id", olds, {**olds, "mirror_home": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"})
-    assert preview.replaces == ["mirror_home"]
+    moved = approval.diff("id", olds, {**olds, "home_zone": "ap-southeast-2b"})
+    assert moved.replaces == ["home_zone"] and moved.delete_before_replace is True
+    preview = approval.diff("id", olds, {**olds, "home_zone": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"})
+    assert preview.replaces == ["home_zone"]
     # A stack from before the home was tracked: recorded in place, nothing is re-approved.
-    upgraded = approval.diff("id", {k: v for k, v in olds.items() if k != "mirror_home"}, olds)
+    upgraded = approval.diff("id", {k: v for k, v in olds.items() if k != "home_zone"}, olds)
     assert upgraded.changes is True and upgraded.replaces == []
+
+
+def test_a_state_that_tied_the_approval_to_the_home_volume_id_is_not_re_approved(approval):
+    # Earlier releases recorded node 0's volume id (mirror_home); a restore gives a new volume id
+    # for the same mirror, so the zone replaced it. Moving to the zone changes nothing on the primary.
+    olds = {"primary_url": "https://p.example.com", "base_url": "https://m.example.com", "timeout_s": 60,
+            "mirror_home": "vol-0aaaaaaaaaaaaaaa1", "generation": "g1"}
+    news = {k: v for k, v in olds.items() if k != "mirror_home"} | {"home_zone": "ap-southeast-2a"}
+    moved = approval.diff("id", olds, news)
+    assert moved.replaces == [] and moved.changes is True
 
 
 def test_new_tie_inputs_absent_from_an_old_state_change_nothing(approval):
     olds = {"primary_url": "https://p.example.com", "base_url": "https://m.example.com", "timeout_s": 60,
-            "mirror_home": "vol-0aaaaaaaaaaaaaaa1", "generation": "g1"}
+            "home_zone": "ap-southeast-2a", "generation": "g1"}
     news = {**olds, "display_name": "Sydney", "version": "9.4.16"}
     recorded = approval.diff("id", olds, news)
     assert recorded.changes is False and recorded.replaces == []

@@ -29,6 +29,11 @@ class AwsApi:
             "elbv2.DescribeTargetHealth": self.describe_target_health,
             "elbv2.RegisterTargets": self.register_targets,
             "elbv2.DeregisterTargets": self.deregister_targets,
+            "ec2.CreateReplaceRootVolumeTask": self.create_replace_root_volume_task,
+            "ec2.DescribeReplaceRootVolumeTasks": self.describe_replace_root_volume_tasks,
+            "ec2.CreateSnapshot": self.create_snapshot,
+            "ec2.DescribeSnapshots": self.describe_snapshots,
+            "ec2.DeleteSnapshot": self.delete_snapshot,
         }
         self._session = None
 
@@ -100,12 +105,67 @@ class AwsApi:
     @staticmethod
     def _instance(i: Instance) -> dict:
         out: dict[str, Any] = {
-            "InstanceId": i.id, "InstanceType": i.instance_type, "PrivateIpAddress": i.private_ip,
+            "InstanceId": i.id, "ImageId": i.image, "InstanceType": i.instance_type, "PrivateIpAddress": i.private_ip,
             "State": {"Code": STATE_CODES[i.state], "Name": i.state}, "Placement": {"AvailabilityZone": i.az},
             "Tags": [{"Key": k, "Value": v} for k, v in sorted(i.tags.items())]}
         if i.public_ip:
             out["PublicIpAddress"] = i.public_ip
         return out
+
+    def create_replace_root_volume_task(self, params: dict) -> dict:
+        instance = self.world.instances.get(params["InstanceId"])
+        if instance is None or instance.state != "running":
+            raise WorldError("IncorrectInstanceState", f"The instance '{params['InstanceId']}' is not running")
+        task = self.world.replace_root(instance, params.get("ImageId", ""), params.get("ClientToken", ""))
+        return {"ReplaceRootVolumeTask": self._root_task(task)}
+
+    def describe_replace_root_volume_tasks(self, params: dict) -> dict:
+        ids = params.get("ReplaceRootVolumeTaskIds") or list(self.world.root_tasks)
+        return {"ReplaceRootVolumeTasks": [self._root_task(self.world.root_tasks[i]) for i in ids
+                                           if i in self.world.root_tasks]}
+
+    def _root_task(self, task: dict) -> dict:
+        return {"ReplaceRootVolumeTaskId": task["ReplaceRootVolumeTaskId"], "InstanceId": task["InstanceId"],
+                "ImageId": task["ImageId"], "TaskState": self.world.root_task_state(task),
+                "DeleteReplacedRootVolume": True}
+
+    def create_snapshot(self, params: dict) -> dict:
+        volume = self.world.volumes.get(params["VolumeId"])
+        if volume is None:
+            raise WorldError("InvalidVolume.NotFound", f"The volume '{params['VolumeId']}' does not exist.")
+        tags = {t["Key"]: t["Value"] for spec in params.get("TagSpecifications", []) for t in spec.get("Tags", [])}
+        return self._snapshot(self.world.snapshot(volume, params.get("Description", ""), tags))
+
+    def describe_snapshots(self, params: dict) -> dict:
+        found = []
+        for snapshot in self.world.snapshots.values():
+            if params.get("SnapshotIds") and snapshot["SnapshotId"] not in params["SnapshotIds"]:
+                continue
+            keep = True
+            for f in params.get("Filters", []):
+                if f["Name"].startswith("tag:"):
+                    keep &= snapshot["Tags"].get(f["Name"][4:]) in f["Values"]
+                elif f["Name"] == "volume-id":
+                    keep &= snapshot["VolumeId"] in f["Values"]
+                else:
+                    raise WorldError("InvalidParameterValue", f"The filter '{f['Name']}' is invalid")
+            if keep:
+                found.append(self._snapshot(snapshot))
+        return {"Snapshots": found}
+
+    def delete_snapshot(self, params: dict) -> dict:
+        if self.world.snapshots.pop(params["SnapshotId"], None) is None:
+            raise WorldError("InvalidSnapshot.NotFound", f"The snapshot '{params['SnapshotId']}' does not exist.")
+        return {}
+
+    def _snapshot(self, snapshot: dict) -> dict:
+        import datetime
+        return {"SnapshotId": snapshot["SnapshotId"], "VolumeId": snapshot["VolumeId"],
+                "VolumeSize": snapshot["VolumeSize"], "Description": snapshot["Description"],
+                "State": "completed" if self.world.now >= snapshot["done"] else "pending", "OwnerId": ACCOUNT,
+                "StartTime": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+                + datetime.timedelta(seconds=snapshot["StartTime"]),
+                "Encrypted": True, "Tags": [{"Key": k, "Value": v} for k, v in sorted(snapshot["Tags"].items())]}
 
     # --- Elastic Load Balancing v2 --------------------------------------------------------------
     def _group(self, arn: str):

@@ -438,6 +438,15 @@ class _Deployment:
     def _step(self, urn: str, request, step: Step) -> resource_pb2.RegisterResourceResponse:
         old = self.engine.state.get(urn)
         operation, checked, decision = self._decide(urn, request, old)
+        with self.lock:
+            pending_replacement = old is not None and urn in self.deleted_now
+        if pending_replacement:
+            # Deleted already, as a dependent of a delete-before-replace (DeleteReplacementStep with
+            # pendingReplace; its state marked PendingReplacement): whatever its diff says now, it is
+            # created, and never deleted a second time (step_generator.go, generateStepsFromDiff).
+            operation = "replace"
+            decision.delete_before_replace = False
+            decision.rule_sources.append(rules.ENGINE_SOURCES["pending_replacement"])
         step.operation = operation
         step.detail = decision.replace_keys or decision.changed
         dynamic = request.type.startswith(DYNAMIC)
@@ -469,7 +478,7 @@ class _Deployment:
                 assert old is not None
                 id_ = old.id
                 outputs, outputs_struct = self._update(request, urn, old, checked, dynamic)
-            if operation == "replace" and not decision.delete_before_replace:
+            if operation == "replace" and not decision.delete_before_replace and not pending_replacement:
                 assert old is not None
                 self.pending_deletes.append(old)
         finally:

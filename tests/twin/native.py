@@ -79,6 +79,7 @@ class Native:
         az = self.zone_of(region, inputs.get("subnetId") or "")
         instance = self.world.launch(tags.get("Name", name), region, az, inputs["instanceType"],
                                      bool(inputs.get("associatePublicIpAddress")), tags, inputs.get("userData") or "")
+        instance.image = inputs.get("ami") or ""
         return instance.id, self._instance_outputs(instance, inputs)
 
     def _instance_outputs(self, instance, inputs: dict) -> Outputs:
@@ -110,7 +111,8 @@ class Native:
     # --- EBS ------------------------------------------------------------------------------------
     def _create_volume(self, name: str, inputs: dict) -> tuple[str, Outputs]:
         volume = self.world.create_volume(inputs.get("region") or "us-east-1", inputs["availabilityZone"],
-                                          int(inputs["size"]), dict(inputs.get("tags") or {}))
+                                          int(inputs["size"]), dict(inputs.get("tags") or {}),
+                                          snapshot_id=inputs.get("snapshotId"))
         return volume.id, {**inputs, "id": volume.id,
                            "arn": f"arn:aws:ec2:{volume.region}:123456789012:volume/{volume.id}"}
 

@@ -26,6 +26,7 @@ from .world import Instance, Run, World, WorldError
 
 STAGING = "/opt/bitbucket-mirror/staging"
 SCRIPT = "install.sh"
+HOME_DIR = "/var/atlassian/application-data/bitbucket"     # BITBUCKET_HOME in the install script
 
 
 class CommandFailed(Exception):
@@ -119,6 +120,11 @@ class Node:
         if "systemctl stop atlbitbucket" in text:
             self.world.wait("bitbucket.stop")
             self.world.stop_bitbucket(instance, reason=text)
+            if f"umount {HOME_DIR}" in text and instance.root.mounted is not None:
+                # umount of an idle file system (Bitbucket stopped): the volume can be detached.
+                self.world.wait("node.command")
+                self.world.note(f"home {instance.root.mounted} unmounted on {instance.name}")
+                instance.root.mounted = None
             return ""
         if text.startswith("sudo xfs_growfs"):
             self.world.wait("node.command")
@@ -204,6 +210,7 @@ class Node:
             self._stop(instance, "the mirror is rebuilt")
             self.world.wait("node.wipe")
             home.properties, home.mirror, home.ssh_server_key, home.files = None, None, None, {}
+            home.version = None
             changed = True
             self.world.note(f"home of {instance.name} emptied (generation {home.generation} -> {wanted})")
         home.generation = wanted

@@ -25,26 +25,37 @@ class Row:
     change: str
     happens: str
     scenarios: tuple[str, ...]
+    # Which `up` the row speaks of: AFTER's (None), or the n-th of the scenario's further ups.
+    then: int | None = None
 
 
 ROWS = (
     Row("`bitbucketVersion`, bug-fix (9.4.16 -> 9.4.17), a farm",
-        "every node checks the new version's Java/Git/OpenSSH and downloads it first; upgrade mode on (`zdu/start`); "
+        "every node checks the new version's Java/Git/OpenSSH and downloads it first; every home is snapshotted (EBS, "
+        "`backup`); upgrade mode on (`zdu/start`); "
         "then one node at a time: drained from the load balancer, installed, back once healthy and listed by the farm "
         "on the new version; upgrade mode off (`zdu/end`)",
         ("farm2-bugfix", "farm3-bugfix")),
     Row("`bitbucketVersion`, minor or major (9.4 -> 9.5), a farm",
-        "every node checks and downloads the new version first; node 0 is drained, then every node stops (nodes of two "
+        "every node checks and downloads the new version first; every home is snapshotted; node 0 is drained, then "
+        "every node stops (nodes of two "
         "minor lines cannot form one cluster), node 0 upgrades and serves alone, then the others one at a time",
         ("farm2-minor", "farm3-minor")),
     Row("`bitbucketVersion`, any upgrade of a single node",
-        "the node checks and downloads the new version, then restarts on it (it is not drained: no other node takes "
+        "the node checks and downloads the new version, its home is snapshotted, then it restarts on it (it is not "
+        "drained: no other node takes "
         "its clients, and the load balancer reaches it again the moment it answers)",
         ("single-bugfix", "single-minor", "nginx-bugfix")),
     Row("`bitbucketVersion` lower than what the nodes run",
-        "refused at preview, naming `mirrors[i].bitbucketVersion` and the version the nodes run (read from the mirror, "
-        "not from the last config)",
+        "refused at preview, naming `mirrors[i].bitbucketVersion`, the version the nodes run (read from the mirror, "
+        "not from the last config), `mirrors[i].restoreFrom` and the versions the site has snapshots of",
         ("single-downgrade", "farm3-downgrade")),
+    Row("`restoreFrom` and `bitbucketVersion` both set to a version the site's snapshots hold (after an upgrade)",
+        "every node's home is replaced by a volume created from its newest snapshot of that version, all nodes at "
+        "once (Bitbucket rolls only upgrades to a higher bug-fix version): Bitbucket stops and the home is unmounted, "
+        "the restored home is attached, that version is installed; the mirror keeps its approval and catches up with "
+        "the primary from what the snapshot held. Removing `restoreFrom` afterwards changes nothing",
+        ("farm3-bugfix-restore", "single-bugfix-restore"), then=0),
     Row("`nodes` up (1 -> 2, 2 -> 3)",
         "the new node is created, installed, and joins by AWS discovery (every site behind a load balancer is a farm, "
         "of one node or more); no other node's files change",
@@ -70,7 +81,8 @@ ROWS = (
         "EBS grows each home volume in place, then `xfs_growfs` grows its filesystem online",
         ("single-home-grow", "farm3-home-grow")),
     Row("`displayName`, `baseUrl`, `primary.url`, `mirrorAll: true -> false`",
-        "a new mirror, as Bitbucket requires: node 0 is drained, every node stops, its home is emptied, node 0 starts "
+        "a new mirror, as Bitbucket requires: every home is snapshotted, node 0 is drained, every node stops, its home "
+        "is emptied, node 0 starts "
         "as the new mirror, which is approved while the old one is removed from the primary; the others join. Clients "
         "reach the new mirror once node 0 is back, with what it has synchronised so far (from scratch)",
         ("single-display-name", "nginx-display-name", "farm3-display-name", "farm3-base-url", "farm3-primary-url",
@@ -78,6 +90,14 @@ ROWS = (
     Row("`mirrorAll: false -> true`, `projects`",
         "the mirror's project selection changes in place",
         ("farm3-mirror-all-on", "farm3-projects")),
+    Row("`osImage` (a new label such as `refresh: 2026-12`, or an AMI id), a farm",
+        "one node at a time: drained, EC2 replaces its root volume from the image (CreateReplaceRootVolumeTask: the "
+        "instance, its addresses and its home stay; it reboots), Bitbucket is installed again, back once healthy and in "
+        "the farm",
+        ("farm3-os-image", "farm3-os-image-pinned")),
+    Row("`osImage`, a single node",
+        "its root volume is replaced from the image and Bitbucket installed again",
+        ("single-os-image",)),
 )
 
 
@@ -87,7 +107,7 @@ def _minutes(seconds: float) -> str:
 
 def clients_notice(reports: dict[str, dict[str, Any]], row: Row) -> str:
     """The column's text, from the scenarios' reports."""
-    found = [(name, reports[name]) for name in row.scenarios]
+    found = [(name, reports[name] if row.then is None else reports[name]["then"][row.then]) for name in row.scenarios]
     if all(r.get("refused_at_preview") for _, r in found):
         return "nothing happens: refused at preview"
     parts = []

@@ -28,6 +28,10 @@ class TypeRules:
     # Always delete before replace (explicitly named resources: the bridge's
     # nameRequiresDeleteBeforeReplace, pkg/tfbridge/schema.go).
     delete_before_replace: bool = False
+    # Optional+Computed inputs: left out of the program, the plan keeps the prior state's value, so
+    # no diff (terraform-plugin-sdk helper/schema/schema.go, Computed: "If Optional is also set, the
+    # value may be set in configuration"; the bridge plans through the SDK's diff).
+    kept_when_omitted: frozenset[str] = frozenset()
 
 
 def _instance_type_arch_changes(old: dict, new: dict) -> bool:
@@ -93,7 +97,9 @@ RULES: dict[str, TypeRules] = {
     "aws:ebs/volume:Volume": TypeRules(
         replace=frozenset({"availabilityZone", "encrypted", "kmsKeyId", "snapshotId", "region"}),
         in_place=frozenset({"size", "type", "iops", "throughput", "tags"}),
-        source=TPA + "internal/service/ec2/ebs_volume.go (size, type: ModifyVolume in resourceEBSVolumeUpdate)"),
+        kept_when_omitted=frozenset({"snapshotId"}),
+        source=TPA + "internal/service/ec2/ebs_volume.go (size, type: ModifyVolume in resourceEBSVolumeUpdate; "
+                     "snapshot_id Optional, Computed, ForceNew)"),
     "aws:ec2/volumeAttachment:VolumeAttachment": TypeRules(
         replace=frozenset({"deviceName", "instanceId", "volumeId", "region"}),
         in_place=frozenset({"stopInstanceBeforeDetaching", "forceDetach", "skipDestroy"}),
@@ -202,6 +208,9 @@ ENGINE_SOURCES = {
     "dbr": "step_generator.go: deleteBeforeReplace deletes the dependents that would be replaced "
            "(calculateDependentReplacements), then the old resource, then creates the new one",
     "deletes": "step_generator.go ScheduleDeletes: antichains in reverse dependency order",
+    "pending_replacement": "step_generator.go: a dependent deleted for a delete-before-replace is marked "
+                           "PendingReplacement (NewDeleteReplacementStep pendingReplace=true); its registration "
+                           "creates it and deletes nothing",
     "ignore": "step_generator.go processIgnoreChanges: old input values copied before Check",
     "replace_on": "step_generator.go applyReplaceOnChanges: only when the diff has changes",
     "parallel": "pkg/cmd/pulumi/operations/up.go defaultParallel: 4 x GOMAXPROCS",
@@ -292,6 +301,9 @@ def decide(type_: str, old: dict, new: dict, *, ignore_changes: list[str] = (),
         rules = RULES.get(type_)
         if rules is None:
             raise KeyError(f"twin: no rule table for {type_}: look up which of its inputs force a replacement")
+        for key in rules.kept_when_omitted:
+            if new.get(key) is None and key in old:
+                new[key] = old[key]
         changed = changed_properties(type_, old, new)
         unknown_rule = [k for k in changed if rule_key(type_, k) not in rules.replace | rules.in_place]
         if unknown_rule:

@@ -103,6 +103,8 @@ def run(before: Path, after: Path, *, failing_nodes: tuple[int, ...] = (), kill_
                 result = twin.up(follow)
                 ups.append({"stack": follow.name, **summary(result),
                             "converged": result.error is None and all(twin.converged(s) for s in twin._sites),
+                            "steps": [s.json(result.start) for s in result.steps if s.operation != "same"],
+                            "warnings": _warnings(result),
                             "sites": _sites(twin, result, result.start, result.end)})
                 last = follow
             report["then"] = ups
@@ -192,6 +194,20 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("farm3-minor-node0-fails-resume", "farm-3", MINOR, failing_nodes=(0,), then=("after",)),
     Scenario("farm3-minor-node0-fails-back-out", "farm-3", MINOR, failing_nodes=(0,), then=("before",)),
     Scenario("single-bugfix-fails-back-out", "single-acm", BUGFIX, failing_nodes=(0,), then=("before",)),
+    # the homes' snapshots, and the way back they give
+    Scenario("farm2-upgrades-keep-two-snapshots", "farm-3", BUGFIX, before=FARM2,
+             then=({**FARM2, "bitbucketVersion": "9.4.18"}, {**FARM2, "bitbucketVersion": "9.4.19"})),
+    Scenario("farm3-bugfix-restore", "farm-3", BUGFIX,
+             then=({"bitbucketVersion": "9.4.16", "restoreFrom": "9.4.16"}, {"bitbucketVersion": "9.4.16"})),
+    Scenario("farm3-minor-fails-restore", "farm-3", MINOR, failing_nodes=(0,),
+             then=({"bitbucketVersion": "9.4.16", "restoreFrom": "9.4.16"},)),
+    Scenario("farm3-bugfix-downgrade-names-snapshots", "farm-3", BUGFIX, then=({"bitbucketVersion": "9.4.16"},)),
+    Scenario("single-bugfix-restore", "single-acm", BUGFIX,
+             then=({"bitbucketVersion": "9.4.16", "restoreFrom": "9.4.16"},)),
+    # a newer OS image, node by node
+    Scenario("farm3-os-image", "farm-3", {"osImage": "refresh: 2026-12"}),
+    Scenario("farm3-os-image-pinned", "farm-3", {"osImage": "ami-0a1b2c3d4e5f60718"}),
+    Scenario("single-os-image", "single-acm", {"osImage": "refresh: 2026-12"}),
 ]}
 
 

@@ -17,7 +17,7 @@ SITE_URN = "urn:pulumi:twin::bitbucket-mirrors::bitbucket-mirrors:site:MirrorSit
 ROLLING = ["farm2-bugfix", "farm3-bugfix", "farm2-instance-type", "farm3-instance-type",
            "farm2-instance-type-and-bugfix", "farm3-instance-type-and-bugfix", "farm3-user-data",
            "single-scale-1-2", "farm2-scale-2-3", "farm3-scale-3-2", "farm2-scale-2-1", "single-home-grow",
-           "farm3-home-grow", "farm3-mirror-all-on", "farm3-projects"]
+           "farm3-home-grow", "farm3-mirror-all-on", "farm3-projects", "farm3-os-image", "farm3-os-image-pinned"]
 # Rows that are an outage, said at preview under the site, as short as the vendor allows.
 OUTAGES = {
     "single-bugfix": ("mirrors[0].bitbucketVersion", 240), "single-minor": ("mirrors[0].bitbucketVersion", 240),
@@ -28,7 +28,12 @@ OUTAGES = {
     "single-display-name": ("mirrors[0].displayName", 300), "nginx-display-name": ("mirrors[0].displayName", 300),
     "farm3-display-name": ("mirrors[0].displayName", 300), "farm3-base-url": ("mirrors[0].baseUrl", 300),
     "farm3-primary-url": ("primary.url", 300), "farm3-mirror-all-off": ("mirrors[0].mirrorAll", 300),
+    "single-os-image": ("osImage", 420),
 }
+
+
+# Rows measured on the `up` after AFTER's: the way back (tested below).
+RESTORES = ["farm3-bugfix-restore", "single-bugfix-restore"]
 
 
 def _site(report):
@@ -172,7 +177,7 @@ def test_the_first_up_of_a_farm_serves_within_one_and_a_half_times_a_single_node
     assert farm <= 1.5 * single, (farm, single)
 
 
-BUGFIX_STEPS = 26
+BUGFIX_STEPS = 30
 
 
 def test_the_kill_scenarios_cover_every_step_of_a_bug_fix_rollout(scenario):
@@ -193,7 +198,7 @@ def test_an_up_killed_after_any_step_then_run_again_converges_and_never_takes_tw
 
 
 def test_every_scenario_in_the_table_is_tested():
-    tested = set(ROLLING) | set(OUTAGES) | {"single-downgrade", "farm3-downgrade"}
+    tested = set(ROLLING) | set(OUTAGES) | {"single-downgrade", "farm3-downgrade"} | set(RESTORES)
     from .readme import scenario_names
     assert set(scenario_names()) <= tested | set(SCENARIOS) and set(scenario_names()) <= tested
 
@@ -205,5 +210,77 @@ def test_every_node_presents_the_sites_one_ssh_host_key_and_a_rebuild_keeps_it(s
     site = next(iter(report["sites"]))
     assert _site(report)["ssh_host_keys"] == 1                       # one key, whichever node a client reaches
     key = f"{site}SshKnownHosts"
-    assert report["outputs_before"][key] == report["outputs_after"][key]
+    # The key is the same; the host it is listed for is the base URL's (a new baseUrl: a new host).
+    assert report["outputs_before"][key].split()[1:] == report["outputs_after"][key].split()[1:]
     assert report["outputs_after"][key].split()[1] == "ssh-rsa"
+
+
+# --- the homes' snapshots and the way back (issue: "Beyond the anchors", item 2) ---------------------
+@pytest.mark.parametrize("name", ["farm3-bugfix", "farm3-minor", "farm3-display-name", "single-bugfix"])
+def test_every_home_is_snapshotted_before_the_first_node_stops(scenario, name):
+    site = _site(scenario(name))
+    assert len(site["snapshots"]) == site["nodes"]
+    assert all(holds == "9.4.16" for _, holds in site["snapshots"])        # what the homes held
+    assert site["first_stop_s"] is not None and max(t for t, _ in site["snapshots"]) <= site["first_stop_s"]
+
+
+def test_a_change_that_can_be_undone_takes_no_snapshot(scenario):
+    assert _site(scenario("farm3-instance-type"))["snapshots"] == []
+    assert _site(scenario("farm3-home-grow"))["snapshots"] == []
+
+
+def test_only_the_last_two_snapshots_per_node_are_kept(scenario):
+    report = scenario("farm2-upgrades-keep-two-snapshots")
+    last = report["then"][-1]["sites"]["iad"]
+    assert sorted(holds for _, holds in last["snapshots"]) == ["9.4.17", "9.4.17", "9.4.18", "9.4.18"]
+    _ends_converged(report)
+
+
+def test_a_restore_brings_every_home_back_all_at_once_and_keeps_the_mirror(scenario):
+    report = scenario("farm3-bugfix-restore")
+    restore, removed = report["then"]
+    assert restore["converged"], restore["error"]
+    site = restore["sites"]["iad"]
+    assert site["versions_after"] == ["9.4.16"] * 3 and site["approved_after"]
+    operations = {s["resource"]: s["operation"] for s in restore["steps"] if s["operation"] != "delete"}
+    assert [operations[f"Volume iad-node{i}-home"] for i in range(3)] == ["replace"] * 3
+    assert "MirrorApproval iad-approval" not in operations          # the restored homes hold the same mirror
+    assert not [r for r in operations if r.startswith("Instance ")]
+    assert site["min_serving"] == 0 and site["outage_s"] > 0        # said: a way back never rolls
+    said = [w["message"] for w in restore["warnings"] if w["urn"] == SITE_URN.format("iad")]
+    assert any("mirrors[0].restoreFrom" in m and "all nodes at once" in m for m in said), restore["warnings"]
+    # restoreFrom removed afterwards: the restored volumes stay (snapshot_id is Optional+Computed).
+    assert removed["error"] is None and removed["changes"] == 0
+    _ends_converged(report)
+
+
+def test_a_downgrade_without_restore_from_names_the_key_and_the_snapshots_there_are(scenario):
+    (refused,) = scenario("farm3-bugfix-downgrade-names-snapshots")["then"]
+    assert refused["changes"] == 0
+    assert "mirrors[0].restoreFrom" in refused["error"]
+    assert "snapshots exist of 9.4.16 (iad-node0, iad-node1, iad-node2)" in refused["error"]
+    assert refused["sites"]["iad"]["serving_after"] == 3
+
+
+@pytest.mark.parametrize("name", ["farm3-minor-fails-restore", "single-bugfix-restore"])
+def test_a_restore_converges_on_the_older_version(scenario, name):
+    report = scenario(name)
+    restore = report["then"][0]
+    assert restore["converged"], restore["error"]
+    (site,) = restore["sites"].values()
+    assert set(site["versions_after"]) == {"9.4.16"} and site["approved_after"]
+    _ends_converged(report)
+
+
+# --- a newer OS image, node by node (item 3) ---------------------------------------------------------
+@pytest.mark.parametrize("name", ["farm3-os-image", "farm3-os-image-pinned", "single-os-image"])
+def test_an_os_image_change_replaces_each_root_volume_and_keeps_instances_addresses_and_homes(scenario, name):
+    report = scenario(name)
+    site = _site(report)
+    assert site["roots_replaced"] == site["nodes"]
+    assert not [s for s in report["steps"] if s["resource"].startswith(("Instance ", "Volume ", "VolumeAttachment "))]
+    (name_,) = report["sites"]
+    for output in (f"{name_}NodeAddresses", f"{name_}NodeSessions", f"{name_}SshKnownHosts"):
+        assert report["outputs_before"][output] == report["outputs_after"][output]
+    assert site["approved_after"] and site["snapshots"] == []
+    _ends_converged(report)

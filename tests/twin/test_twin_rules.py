@@ -126,3 +126,14 @@ def test_nlb_subnets_replace_unless_only_added():
     assert rules.decide(lb, {"subnets": ["a", "b"]}, {"subnets": ["a", "c"]}).operation == "replace"
     assert rules.decide(lb, {"securityGroups": []}, {"securityGroups": ["sg-1"]}).operation == "replace"
     assert rules.decide(lb, {"securityGroups": ["sg-1"]}, {"securityGroups": ["sg-2"]}).operation == "update"
+
+
+def test_an_optional_computed_input_left_out_keeps_the_state_value_and_set_to_another_replaces():
+    """A home created from a snapshot (a restore) stays when restoreFrom is removed: snapshot_id is
+    Optional and Computed, so leaving it out plans the prior value (no diff); a new one replaces."""
+    volume = "aws:ebs/volume:Volume"
+    restored = {"size": 100, "snapshotId": "snap-1"}
+    assert rules.decide(volume, restored, {"size": 100}).operation == "same"
+    assert rules.decide(volume, restored, {"size": 100, "snapshotId": "snap-2"}).operation == "replace"
+    assert rules.decide(volume, {"size": 100}, {"size": 100, "snapshotId": "snap-1"}).operation == "replace"
+    assert rules.decide("aws:ec2/instance:Instance", {"keyName": "a"}, {}).operation == "replace"

@@ -11,7 +11,6 @@ the emulator through the world's DNS and load balancers.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import socket
 import time
@@ -59,12 +58,20 @@ class SiteReport:
     approved_after: bool
     ssh_host_keys: int = 0                   # distinct SSH host keys the serving nodes present on 7999
     serves_from_s: Optional[float] = None
+    # EBS snapshots of the site's homes that exist at the end: (seconds from the start it was taken,
+    # the Bitbucket version its home held); and when Bitbucket first stopped on a node.
+    snapshots: list[tuple[float, Optional[str]]] = field(default_factory=list)
+    first_stop_s: Optional[float] = None
+    roots_replaced: int = 0                  # root volume replacements during the window
 
     def json(self) -> dict:
         return {"nodes": self.nodes, "min_serving": self.min_serving, "outage_s": round(self.outage_s, 1),
                 "versions_after": self.versions_after, "serving_after": self.serving_after,
                 "upgrade_mode_after": self.upgrade_mode_after, "approved_after": self.approved_after,
                 "ssh_host_keys": self.ssh_host_keys,
+                "snapshots": [[round(t, 1), v] for t, v in self.snapshots],
+                "first_stop_s": round(self.first_stop_s, 1) if self.first_stop_s is not None else None,
+                "roots_replaced": self.roots_replaced,
                 **({"serves_from_s": round(self.serves_from_s, 1)} if self.serves_from_s is not None else {})}
 
 
@@ -96,13 +103,19 @@ class Twin:
         self.faults = Faults()
         self.node = Node(self.world, self.faults)
         self.api = AwsApi(self.world)
-        self.native = Native(self.world, self.node, _zone_of)
+        self.native = Native(self.world, self.node, self.world.zone_of)
         self.world.join_mirror = self._join_mirror
         self.world.fallback_dns = self._admin_dns
         self._mocks = ProgramMocks()
-        self.engine = Engine(self.sched, self.native, self._mocks.call, {}, [], parallel=parallel)
+        self.engine = Engine(self.sched, self.native, self._invoke, {}, [], parallel=parallel)
         self._sites: list[Site] = []
         self._mirror_count = 0
+
+    def _invoke(self, args) -> dict:
+        """The data sources the program reads from what exists (the world); the fixed lookups (the
+        default VPC, its subnets, the AMI) as the program's unit-test mocks answer them."""
+        found = self.world.data_source(args.token, dict(args.args))
+        return found if found is not None else self._mocks.call(args)
 
     def close(self) -> None:
         self.sched.stop()
@@ -264,6 +277,10 @@ class Twin:
                        if i.tags.get("bitbucket-mirrors:site") == site.name and i.state != "terminated"),
                       key=lambda i: i.name)
 
+    def _site_instances(self, site: Site) -> list[Instance]:
+        """Every instance the site has had, terminated ones too."""
+        return [i for i in self.world.instances.values() if i.tags.get("bitbucket-mirrors:site") == site.name]
+
     def report(self, site: Site, start: float, end: float) -> SiteReport:
         world = self.world
         points = sorted({start, end} | {t for t in world.change_times() + world.check_times(start, end)
@@ -284,7 +301,13 @@ class Twin:
             serving_after=world.serving(site.host, end)[0],
             upgrade_mode_after=bool(mirror is not None and mirror.upgrade_mode), approved_after=approved,
             ssh_host_keys=len({home.ssh_server_key for i in nodes if i.answers_at(end)
-                               for home in [world.home_of(i)] if home is not None}))
+                               for home in [world.home_of(i)] if home is not None}),
+            snapshots=sorted((snap["StartTime"] - start, snap["home"].version) for snap in world.snapshots.values()
+                             if snap["volume_tags"].get("bitbucket-mirrors:site") == site.name),
+            first_stop_s=min((r.since - start for i in self._site_instances(site) for r in i.runs
+                              if r.state == "stopped" and start <= r.since <= end), default=None),
+            roots_replaced=sum(1 for task in world.root_tasks.values() if start <= task["started"] <= end
+                               and task["InstanceId"] in {i.id for i in self._site_instances(site)}))
 
     def serves_from(self, site: Site, start: float, end: float) -> Optional[float]:
         """The first modelled second (from `start`) at which a client's clone works: the base URL
@@ -315,10 +338,6 @@ class Twin:
 
 def _port(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
-
-
-def _zone_of(region: str, subnet: str) -> str:
-    return region + "abc"[int(hashlib.sha1(subnet.encode()).hexdigest(), 16) % 3]
 
 
 def load_yaml(path: Path) -> dict[str, Any]:

@@ -22,8 +22,9 @@ AWS behaviour (what forces a replacement is in rules.py; what happens in the wor
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional
 
 from .clock import Scheduler
@@ -50,6 +51,15 @@ class Home:
     mirror: Optional[str] = None            # the emulator mirror this home's Bitbucket belongs to
     ssh_server_key: Optional[str] = None    # shared/config/ssh-server-keys.pem
     files: dict[str, str] = field(default_factory=dict)
+    # The newest Bitbucket version that started on it: it upgraded the home's data, and an older
+    # version refuses such a home (Bitbucket cannot be downgraded; the upgrade guide's way back is
+    # a restore of the home and database taken before the upgrade).
+    version: Optional[str] = None
+
+
+def _copy_home(home: Home, volume_id: Optional[str] = None) -> Home:
+    """What a snapshot holds of a home, or what a volume created from it holds."""
+    return replace(home, volume_id=volume_id or home.volume_id, files=dict(home.files))
 
 
 @dataclass
@@ -84,6 +94,7 @@ class Instance:
     public: bool
     tags: dict[str, str]
     user_data: str
+    image: str = ""
     state: str = "pending"
     public_ip: Optional[str] = None
     ssh_ready_at: float = 0.0
@@ -178,6 +189,7 @@ class World:
         self.dns: dict[str, tuple[str, str]] = {}        # host -> ("lb", dns name) | ("ip", address)
         self.parameters: dict[str, str] = {}
         self.snapshots: dict[str, dict[str, Any]] = {}
+        self.root_tasks: dict[str, dict[str, Any]] = {}
         self.mirrors: dict[str, Any] = {}               # emulator mirror name -> emulator Mirror
         # Which mirror a starting Bitbucket belongs to (set by the twin, which knows the emulator):
         # (instance, home, version, ready_at) -> emulator mirror name, or None when it cannot join.
@@ -268,6 +280,83 @@ class World:
                 volume.attached_to, volume.device, volume.state = None, None, "available"
         self.note(f"terminated {instance.name} {instance.id}")
 
+    def replace_root(self, instance: Instance, image_id: str, token: str) -> dict[str, Any]:
+        """CreateReplaceRootVolumeTask with an image: the instance reboots onto a new root volume from
+        it, keeping its id, addresses and data volumes (EC2 User Guide, "Replace a root volume").
+        The installation and the fstab line were on the old root: the home is not mounted after."""
+        for task in self.root_tasks.values():
+            if task["ClientToken"] == token:          # a retry with the same token: the same task
+                return task
+        task = {"ReplaceRootVolumeTaskId": self.new_id("replacevol"), "InstanceId": instance.id, "ImageId": image_id,
+                "ClientToken": token, "started": self.now, "done": self.now + seconds("ec2.replace_root")}
+        self.root_tasks[task["ReplaceRootVolumeTaskId"]] = task
+        self.stop_bitbucket(instance, reason="root volume replacement (reboot)")
+        instance.root = Root()
+        instance.image = image_id
+        instance.ssh_ready_at = task["done"] + seconds("ec2.boot")
+        self.note(f"root volume of {instance.name} replaced from {image_id}")
+        return task
+
+    def root_task_state(self, task: dict[str, Any]) -> str:
+        return "succeeded" if self.now >= task["done"] else "in-progress"
+
+    def snapshot(self, volume: Volume, description: str, tags: dict[str, str]) -> dict[str, Any]:
+        """CreateSnapshot: point in time at the call (the volume stays in use); `completed` later."""
+        snapshot = {"SnapshotId": self.new_id("snap"), "VolumeId": volume.id, "VolumeSize": volume.size,
+                    "Description": description, "Tags": dict(tags), "StartTime": self.now,
+                    "done": self.now + seconds("ebs.snapshot"), "home": _copy_home(volume.home),
+                    "volume_tags": dict(volume.tags)}
+        self.snapshots[snapshot["SnapshotId"]] = snapshot
+        self.note(f"snapshot {snapshot['SnapshotId']} of {volume.id}")
+        return snapshot
+
+    def snapshot_status(self, snapshot: dict[str, Any]) -> str:
+        return "completed" if self.now >= snapshot["done"] else "pending"
+
+    # --- data sources (what the program reads at preview and up) --------------------------------
+    @staticmethod
+    def zone_of(region: str, subnet: str) -> str:
+        """The zone of a subnet of the program's lookups (each subnet one zone, fixed)."""
+        return region + "abc"[int(hashlib.sha1(subnet.encode()).hexdigest(), 16) % 3]
+
+    def data_source(self, token: str, args: dict[str, Any]) -> Optional[dict[str, Any]]:
+        """terraform-provider-aws's data sources over what exists; None: not one the world answers."""
+        if token == "aws:ec2/getSubnet:getSubnet":
+            region = args.get("region") or "us-east-1"
+            return {"id": args.get("id"), "availabilityZone": self.zone_of(region, args.get("id") or "")}
+        if token == "aws:ebs/getSnapshotIds:getSnapshotIds":
+            # data_source_ebs_snapshot_ids.go: DescribeSnapshots with the filters and owners, the
+            # ids sorted by StartTime, newest first; none found is an empty list, not an error.
+            found = [s for s in self.snapshots.values() if self._snapshot_matches(s, args.get("filters") or [])]
+            return {"id": args.get("region") or "", "ids": [s["SnapshotId"] for s in
+                                                             sorted(found, key=lambda s: s["StartTime"], reverse=True)]}
+        if token == "aws:ebs/getSnapshot:getSnapshot":
+            # data_source_ebs_snapshot.go: exactly one result or an error.
+            found = [s for s in self.snapshots.values() if s["SnapshotId"] in (args.get("snapshotIds") or [])]
+            if len(found) != 1:
+                raise WorldError("NotFound", "Your query returned no results. Please change your search criteria "
+                                             "and try again.")
+            (snapshot,) = found
+            return {"id": snapshot["SnapshotId"], "snapshotId": snapshot["SnapshotId"],
+                    "volumeId": snapshot["VolumeId"], "volumeSize": snapshot["VolumeSize"],
+                    "state": self.snapshot_status(snapshot), "tags": dict(snapshot["Tags"])}
+        return None
+
+    def _snapshot_matches(self, snapshot: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
+        for f in filters:
+            name, values = f["name"], f["values"]
+            if name.startswith("tag:"):
+                have = snapshot["Tags"].get(name[4:])
+            elif name == "status":
+                have = self.snapshot_status(snapshot)
+            elif name == "volume-id":
+                have = snapshot["VolumeId"]
+            else:
+                raise WorldError("InvalidParameterValue", f"The filter '{name}' is invalid")
+            if have not in values:
+                return False
+        return True
+
     def instance_at(self, address: str) -> Optional[Instance]:
         for instance in self.instances.values():
             if instance.state != "terminated" and address in (instance.public_ip, instance.private_ip):
@@ -275,8 +364,14 @@ class World:
         return None
 
     # --- EBS ----------------------------------------------------------------------------------
-    def create_volume(self, region: str, az: str, size: int, tags: dict[str, str]) -> Volume:
+    def create_volume(self, region: str, az: str, size: int, tags: dict[str, str],
+                      snapshot_id: Optional[str] = None) -> Volume:
         volume = Volume(id=self.new_id("vol"), region=region, az=az, size=size, tags=dict(tags))
+        if snapshot_id:       # a volume from a snapshot holds what the snapshotted home held
+            source = self.snapshots.get(snapshot_id)
+            if source is None:
+                raise WorldError("InvalidSnapshot.NotFound", f"The snapshot '{snapshot_id}' does not exist.")
+            volume.home = _copy_home(source["home"], volume.id)
         self.volumes[volume.id] = volume
         self.wait("ebs.create")
         volume.state = "available"
@@ -335,6 +430,11 @@ class World:
             instance.runs.append(Run(at, "failed", version))
             self.note(f"Bitbucket failed on {instance.name}: no home or no installation")
             return
+        if home.version is not None and _newer(home.version, version):
+            instance.runs.append(Run(at, "failed", version))
+            self.note(f"Bitbucket {version} refused the home of {instance.name}: it holds {home.version}'s data")
+            return
+        home.version = version if home.version is None or _newer(version, home.version) else home.version
         startup = seconds("bitbucket.first_start" if first else "bitbucket.start")
         mirror_name = self.join_mirror(instance, home, version, at + startup) if self.join_mirror else None
         if mirror_name is None:
@@ -503,3 +603,7 @@ class World:
                             times.add(at)
                         k += 1
         return sorted(times)
+
+
+def _newer(a: str, b: str) -> bool:
+    return tuple(int(p) for p in a.split(".")) > tuple(int(p) for p in b.split("."))

@@ -1,0 +1,122 @@
+"""A site's homes snapshotted before a change that cannot be undone: a version upgrade (Bitbucket
+is never downgraded in place) or a rebuild (a new mirror on emptied homes).
+
+Before the first node stops, each node's home volume gets an EBS snapshot tagged with the site,
+the stack, the node, the version its home holds, its mirror generation and the change it precedes;
+the last `keep` per node are kept, older ones deleted. A snapshot is point-in-time when
+CreateSnapshot returns and the volume stays in use (EBS User Guide, "Create Amazon EBS snapshots"):
+it is crash-consistent, taken while the node serves, which a mirror (a copy of its primary,
+resynchronised if need be) can start from. `mirrors[].restoreFrom` brings one back (components/
+restore.py: each node's home volume created from its snapshot).
+
+A retry never takes a second snapshot for the same change: one already tagged with the change is
+used. The tags are the components' (components/tags.py); this step writes and reads what it is given.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+from pulumi.dynamic import CreateResult, Resource, UpdateResult
+
+from .base import StepProvider, inputs_of
+from .messages import say
+from .targets import ec2
+
+
+@dataclass
+class HomeBackupArgs:
+    region: pulumi.Input[str]
+    site: str
+    homes: pulumi.Input[list[dict]]            # [{"node", "volume_id", "tags"}]: tags find the node's snapshots
+    keys: dict[str, str]                       # the tag keys for "version", "generation", "before"
+    version: pulumi.Input[str]                 # the configured version
+    generation: pulumi.Input[str]              # MirrorGeneration.generation
+    keep: int = 2
+    enabled: bool = True
+    restore_from: Optional[str] = None         # a restore takes no backup of what it replaces
+
+
+def snapshots_tagged(region: str, tags: dict[str, str]) -> list[dict]:
+    """This account's snapshots carrying every one of these tags, newest first."""
+    filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in sorted(tags.items())]
+    pages = ec2(region).get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=filters)
+    found = [s for page in pages for s in page["Snapshots"]]
+    return sorted(found, key=lambda s: s["StartTime"], reverse=True)
+
+
+def tags_of(snapshot: dict) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in snapshot.get("Tags", [])}
+
+
+class HomeBackupProvider(StepProvider):
+    decided_by = ("version", "generation")
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        # A new site's homes hold nothing to go back to.
+        return CreateResult(f"backup-{props['site']}", {**props, "snapshots": {}})
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        snapshots = dict(olds.get("snapshots") or {})
+        if news.get("enabled") and not news.get("restore_from") and self.changed(olds, news, "version", "generation"):
+            change = f"{olds.get('version')}/{olds.get('generation')} -> {news['version']}/{news['generation']}"
+            snapshots = self.back_up(news, holds=str(olds.get("version")), generation=str(olds.get("generation")),
+                                     change=change)
+            self.prune(news)
+        return UpdateResult({**news, "snapshots": snapshots})
+
+    def back_up(self, props: dict[str, Any], holds: str, generation: str, change: str) -> dict[str, str]:
+        client, keys = ec2(props["region"]), props["keys"]
+        taken: dict[str, str] = {}
+        for home in props["homes"]:
+            node = home["node"]
+            existing = snapshots_tagged(props["region"], {**home["tags"], keys["before"]: change})
+            if existing:          # taken by a run that did not live to record it
+                taken[node] = existing[0]["SnapshotId"]
+                continue
+            tags = {**home["tags"], keys["version"]: holds, keys["generation"]: generation, keys["before"]: change,
+                    "Name": f"{node}-home {holds}"}
+            snapshot = client.create_snapshot(
+                VolumeId=home["volume_id"],
+                Description=f"bitbucket-mirrors: {node}'s home, Bitbucket {holds}, before {change}",
+                TagSpecifications=[{"ResourceType": "snapshot",
+                                    "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]}])
+            taken[node] = snapshot["SnapshotId"]
+        say(f"{props['site']}: homes snapshotted before {change}: "
+            + ", ".join(f"{n} {s}" for n, s in sorted(taken.items())))
+        return taken
+
+    def prune(self, props: dict[str, Any]) -> None:
+        """The last `keep` snapshots per node stay; older ones go."""
+        client = ec2(props["region"])
+        keep = max(1, int(props.get("keep") or 2))
+        for home in props["homes"]:
+            for old in snapshots_tagged(props["region"], home["tags"])[keep:]:
+                client.delete_snapshot(SnapshotId=old["SnapshotId"])
+                say(f"{home['node']}: deleted the older snapshot {old['SnapshotId']} (keeping {keep})")
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        # A destroyed site's snapshots stay: they are what is left of its homes (README, Clean up).
+        if props.get("snapshots"):
+            say(f"{props['site']}: its home snapshots are kept ({', '.join(sorted(props['snapshots'].values()))})")
+
+
+class HomeBackup(Resource, module="bitbucket", name="HomeBackup"):
+    snapshots: pulumi.Output[dict]
+
+    def __init__(self, name: str, args: HomeBackupArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(HomeBackupProvider(), name, {**inputs_of(args), "snapshots": None}, opts)
+
+
+def snapshots_held(region: str, site_tags: dict[str, str], keys: dict[str, str]) -> dict[str, dict[str, str]]:
+    """version -> {node: newest snapshot id} of a site (a refusal lists them; a restore picks from them)."""
+    held: dict[str, dict[str, str]] = {}
+    for snapshot in snapshots_tagged(region, site_tags):
+        tags = tags_of(snapshot)
+        held.setdefault(tags.get(keys["version"], "?"), {}).setdefault(tags.get(keys["node"], "?"),
+                                                                       snapshot["SnapshotId"])
+    return held
+
+
+__all__ = ["HomeBackup", "HomeBackupArgs", "snapshots_tagged", "snapshots_held", "tags_of"]

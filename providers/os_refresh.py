@@ -1,0 +1,118 @@
+"""A node moved onto a newer OS image without replacing its instance: EC2's root volume replacement.
+
+`CreateReplaceRootVolumeTask` with an `ImageId` gives the instance a new root volume from that image
+and reboots it; the instance keeps its id, its private and public addresses, its network interfaces,
+its IAM instance profile and its data volumes (the home) (EC2 User Guide, "Replace a root volume").
+The Bitbucket installation lives on the root volume, so the node's install runs again after it
+(the drain before it counts one more drain: components/rollout.py).
+
+The step runs when `mirrors[].osImage` changes (a token such as `refresh: 2026-12`, or a pinned AMI
+id), not when the image lookup finds a newer image: a node moves only when the admin asks.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+from pulumi.dynamic import CheckResult, CreateResult, Resource, UpdateResult
+
+from . import clock
+from .base import StepProvider, inputs_of, is_unknown
+from .errors import RolloutError
+from .messages import say, warn
+from .targets import ec2
+
+
+@dataclass
+class RootVolumeReplacementArgs:
+    region: pulumi.Input[str]
+    instance_id: pulumi.Input[str]
+    image_id: pulumi.Input[str]           # the image to move to (the current lookup, or the pinned AMI)
+    os_image: Optional[str]               # mirrors[].osImage ("" unset): its change is what moves the node
+    node: str
+    nodes: int = 1
+    timeout_s: int = 1800
+    warn_to: Optional[str] = None
+
+
+def replace_token(props: dict[str, Any]) -> str:
+    """The same token on a retry (a killed `up`, a lost answer): EC2 returns the task it started
+    (EC2 API reference, "Ensuring idempotency"; at most 64 ASCII characters)."""
+    return hashlib.sha256(f"{props['instance_id']}|{props['os_image']}|{props['image_id']}".encode()).hexdigest()[:64]
+
+
+class RootVolumeReplacementProvider(StepProvider):
+    decided_by = ("os_image",)
+    poll_s: float = 15.0
+    progress_s: float = 30.0
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        if olds and self.changed(olds, news, "os_image") and not is_unknown(news.get("image_id")):
+            # What it runs now, from EC2 (check gets the old inputs, not what the last update recorded).
+            text = (f"{news['node']}: osImage changed: it moves from {self.running_image(news) or 'its image'} to "
+                    f"{news['image_id']} (its root volume replaced from the image); the instance, its addresses and "
+                    "its home stay, Bitbucket is installed again")
+            if int(news.get("nodes") or 1) <= 1:
+                warn(text + "; with one node the mirror is unavailable until it runs again", news.get("warn_to"))
+            else:
+                say(text)
+        return CheckResult(news, [])
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        # Nothing to do: a new instance boots from the current image. What it runs is recorded for
+        # the next preview's "moves from".
+        return CreateResult(f"root-{props['instance_id']}", {**props, "running_image": self.running_image(props)})
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        running = olds.get("running_image")
+        if self.changed(olds, news, "os_image"):
+            self.replace_root(news)
+            running = news["image_id"]
+        return UpdateResult({**news, "running_image": running or self.running_image(news)})
+
+    @staticmethod
+    def running_image(props: dict[str, Any]) -> Optional[str]:
+        """The image the instance was launched from (EC2 DescribeInstances ImageId)."""
+        try:
+            found = ec2(props["region"]).describe_instances(InstanceIds=[props["instance_id"]])
+            return found["Reservations"][0]["Instances"][0].get("ImageId")
+        except Exception:  # noqa: BLE001 - only for a message: the lookup's image stands in
+            return props.get("image_id")
+
+    def replace_root(self, props: dict[str, Any]) -> None:
+        client = ec2(props["region"])
+        task = client.create_replace_root_volume_task(
+            InstanceId=props["instance_id"], ImageId=props["image_id"], DeleteReplacedRootVolume=True,
+            ClientToken=replace_token(props),
+            TagSpecifications=[{"ResourceType": "replace-root-volume-task",
+                                "Tags": [{"Key": "Name", "Value": props["node"]}]}])
+        task_id = task["ReplaceRootVolumeTask"]["ReplaceRootVolumeTaskId"]
+        say(f"{props['node']}: replacing its root volume from {props['image_id']} ({task_id})")
+        deadline = clock.Deadline(float(props.get("timeout_s") or 1800))
+        last_report = 0.0
+        while True:
+            found = client.describe_replace_root_volume_tasks(ReplaceRootVolumeTaskIds=[task_id])
+            state = found["ReplaceRootVolumeTasks"][0]["TaskState"]
+            if state == "succeeded":
+                say(f"{props['node']}: its root volume is replaced; the install runs again")
+                return
+            if state in ("failed", "failed-detached", "failing"):
+                raise RolloutError(f"{props['node']}: EC2 could not replace its root volume from {props['image_id']} "
+                                   f"(task {task_id}: {state}); the node keeps its old root volume and is out of the "
+                                   "load balancer: run `pulumi up` again, or set osImage back")
+            if deadline.passed:
+                raise RolloutError(f"{props['node']}: its root volume replacement ({task_id}) did not finish within "
+                                   f"{deadline.seconds:.0f}s (it is {state})")
+            if deadline.elapsed - last_report >= self.progress_s:
+                last_report = deadline.elapsed
+                say(f"waiting for {props['node']}'s root volume replacement ({deadline.elapsed:.0f}s; {state})")
+            deadline.sleep(self.poll_s)
+
+
+class RootVolumeReplacement(Resource, module="bitbucket", name="RootVolumeReplacement"):
+    running_image: pulumi.Output[Optional[str]]
+
+    def __init__(self, name: str, args: RootVolumeReplacementArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(RootVolumeReplacementProvider(), name, {**inputs_of(args), "running_image": None}, opts)
