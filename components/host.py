@@ -42,6 +42,8 @@ class MirrorHostArgs:
     instance_wait_for: Sequence[pulumi.Resource] = ()
     # mirrors[].restoreFrom: the snapshot the home is created from (components/restore.py).
     home_snapshot_id: Optional[pulumi.Input[Optional[str]]] = None
+    # kmsKeyArn: the customer-managed key of the volumes and the host key parameter (None: AWS's).
+    kms_key_arn: Optional[str] = None
 
 
 def host_key_parameter(stack: str, node: str) -> str:
@@ -62,6 +64,20 @@ SESSION_MANAGER_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Action": ["ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
                "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"],
     "Resource": "*"}]})
+
+
+def host_key_policy(parameter_arn: str, region: str, kms_key_arn: Optional[str]) -> str:
+    """ssm:GetParameter on the node's own parameter; with a customer-managed key, kms:Decrypt of
+    that parameter only: through SSM (kms:ViaService) and for its ARN (SSM's encryption context,
+    PARAMETER_ARN). An alias ARN is not what KMS authorizes against, so then the key is any key."""
+    statements = [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": parameter_arn}]
+    if kms_key_arn:
+        statements.append({
+            "Effect": "Allow", "Action": "kms:Decrypt",
+            "Resource": "*" if ":alias/" in kms_key_arn else kms_key_arn,
+            "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{region}.amazonaws.com",
+                                           "kms:EncryptionContext:PARAMETER_ARN": parameter_arn}}})
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
 def session_command(instance_id: str, region: str) -> str:
@@ -93,9 +109,9 @@ class MirrorHost(pulumi.ComponentResource):
         host_key = tls.PrivateKey(f"{name}-host-key", algorithm="ED25519", opts=child)
         parameter = aws.ssm.Parameter(
             f"{name}-host-key", name=host_key_parameter(args.stack, name),
-            type="SecureString", value=host_key.private_key_openssh, region=args.region,
+            type="SecureString", value=host_key.private_key_openssh, region=args.region, key_id=args.kms_key_arn,
             description=f"SSH host key of Bitbucket mirror node {name}", tags=tags, opts=child)
-        profile, policy, role = self._instance_profile(name, parameter, tags)
+        profile, policy, role = self._instance_profile(name, parameter, tags, args)
 
         instance = aws.ec2.Instance(
             f"{name}-instance", ami=args.ami_id, instance_type=args.instance_type, region=args.region,
@@ -105,7 +121,8 @@ class MirrorHost(pulumi.ComponentResource):
             metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
                 http_tokens="required", http_put_response_hop_limit=1, http_endpoint="enabled"),
             root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
-                volume_type="gp3", volume_size=30, encrypted=True, delete_on_termination=True),
+                volume_type="gp3", volume_size=30, encrypted=True, delete_on_termination=True,
+                kms_key_id=args.kms_key_arn),
             # A new boot configuration (a new release of this project) is applied by stopping and
             # starting the instance, one node at a time (InstanceStopDrain), not by replacing it:
             # cloud-init runs bootcmd on every boot.
@@ -118,8 +135,8 @@ class MirrorHost(pulumi.ComponentResource):
                                         depends_on=[parameter, policy, *args.instance_wait_for]))
         home = aws.ebs.Volume(
             f"{name}-home", availability_zone=instance.availability_zone, size=args.home_volume_gb,
-            type="gp3", encrypted=True, tags=tagging.named(tags, f"{name}-home"), region=args.region,
-            snapshot_id=args.home_snapshot_id, opts=child)
+            type="gp3", encrypted=True, kms_key_id=args.kms_key_arn, tags=tagging.named(tags, f"{name}-home"),
+            region=args.region, snapshot_id=args.home_snapshot_id, opts=child)
         attachment = aws.ec2.VolumeAttachment(
             f"{name}-home", device_name=HOME_DEVICE, volume_id=home.id, instance_id=instance.id,
             # Not stopped to detach: terraform-provider-aws never starts it again. The node's retire
@@ -142,8 +159,10 @@ class MirrorHost(pulumi.ComponentResource):
         # What gives the node a new, empty home other than a restore: another zone (a volume cannot
         # follow its instance there). Known at preview, unlike a new volume's id: the approval
         # follows it, as a new empty home is a new mirror, while a restored home keeps its mirror.
-        self.home_zone = aws.ec2.get_subnet_output(
+        # Another KMS key gives new, empty volumes as well.
+        zone = aws.ec2.get_subnet_output(
             id=args.subnet_id, region=args.region, opts=pulumi.InvokeOptions(parent=self)).availability_zone
+        self.home_zone = zone.apply(lambda z: f"{z}|{args.kms_key_arn}" if args.kms_key_arn else z)
         self.node_name = name
         self.login_user = LOGIN_USER[args.os]
         self.role_id = role.id   # more statements attach here (monitoring) without touching the instance
@@ -154,9 +173,10 @@ class MirrorHost(pulumi.ComponentResource):
                                "address": self.address, "home_volume_id": self.home_volume_id,
                                "session": self.session})
 
-    def _instance_profile(self, name: str, parameter: aws.ssm.Parameter,
-                          tags: dict[str, str]) -> tuple[aws.iam.InstanceProfile, aws.iam.RolePolicy, aws.iam.Role]:
-        """A role that can read this node's host key parameter and nothing else."""
+    def _instance_profile(self, name: str, parameter: aws.ssm.Parameter, tags: dict[str, str],
+                          args: MirrorHostArgs) -> tuple[aws.iam.InstanceProfile, aws.iam.RolePolicy, aws.iam.Role]:
+        """A role that can read this node's host key parameter and nothing else (and, with a
+        customer-managed key, decrypt that one parameter through SSM)."""
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-role", tags=tags, opts=child,
@@ -164,6 +184,5 @@ class MirrorHost(pulumi.ComponentResource):
                 "Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}]}))
         policy = aws.iam.RolePolicy(
             f"{name}-read-host-key", role=role.id, opts=child,
-            policy=parameter.arn.apply(lambda arn: json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": arn}]})))
+            policy=parameter.arn.apply(lambda arn: host_key_policy(arn, args.region, args.kms_key_arn)))
         return aws.iam.InstanceProfile(f"{name}-profile", role=role.name, tags=tags, opts=child), policy, role

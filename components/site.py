@@ -106,7 +106,8 @@ class MirrorSite(pulumi.ComponentResource):
         # the generation changes, every home of the site is replaced, the mirror is set up anew.
         generation = MirrorGeneration(f"{name}-generation", MirrorGenerationArgs(
             display_name=mirror.effective_display_name, base_url=mirror.base_url, primary_url=primary.url,
-            mirror_all=mirror.mirror_all, config_key=f"mirrors[{args.site.index}]", warn_to=warn_to), opts=child)
+            mirror_all=mirror.mirror_all, kms_key_arn=args.site.kms_key_arn, config_key=f"mirrors[{args.site.index}]",
+            warn_to=warn_to), opts=child)
         ami = current_ami(mirror.os, architecture_of(mirror.instance_type), args.region, pulumi.InvokeOptions(parent=self))
         # Installing over SSH needs a reachable address: the public one unless a bastion is used.
         reach_publicly = network.bastion is None
@@ -127,7 +128,7 @@ class MirrorSite(pulumi.ComponentResource):
                 home_volume_gb=mirror.home_volume_gb, public_address=reach_publicly or (public and not behind_lb),
                 stack=args.stack, tags=tags,
                 farm_tag=tagging.farm_tag(args.stack, name) if clustered else None, instance_wait_for=wait_for,
-                home_snapshot_id=restored[i].snapshot_id if restored[i] else None),
+                home_snapshot_id=restored[i].snapshot_id if restored[i] else None, kms_key_arn=args.site.kms_key_arn),
                 opts=child)
         hosts, instances_done = instances_one_at_a_time(name, args, lb, node, self, warn_to, clustered)
 
@@ -169,12 +170,14 @@ class MirrorSite(pulumi.ComponentResource):
             primary_url=primary.url, base_url=mirror.base_url, timeout_s=mirror.approval_timeout_s,
             ca_bundle=primary.ca_bundle, expected_type="FARM" if clustered else "SINGLE",
             home_zone=hosts[0].home_zone, generation=generation.generation,
-            display_name=mirror.effective_display_name, version=mirror.bitbucket_version),
+            display_name=mirror.effective_display_name, version=mirror.bitbucket_version,
+            timeout_key=f"mirrors[{args.site.index}].approvalTimeoutS"),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[rollout.first_back, *serving]))
         MirroredProjects(f"{name}-projects", MirroredProjectsArgs(
             primary_url=primary.url, mirror_url=mirror.base_url, mirror_id=approval.mirror_id,
             project_keys=list(mirror.projects), mirror_all=mirror.mirror_all,
-            wait_for_sync=mirror.wait_for_sync, ca_bundle=primary.ca_bundle),
+            wait_for_sync=mirror.wait_for_sync, sync_timeout_s=mirror.sync_timeout_s, ca_bundle=primary.ca_bundle,
+            sync_timeout_key=f"mirrors[{args.site.index}].syncTimeoutS", wait_key=f"mirrors[{args.site.index}].waitForSync"),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[approval]))
 
         if args.monitoring is not None and args.alarm_topic_arn is not None:

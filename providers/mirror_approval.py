@@ -82,6 +82,8 @@ class MirrorApprovalArgs:
     # installed with: they tie its request to it when it reports no Server ID. None: not used.
     display_name: Optional[pulumi.Input[str]] = None
     version: Optional[pulumi.Input[str]] = None
+    # The config key of timeout_s, named when the wait runs out (it decides nothing).
+    timeout_key: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,7 @@ class MirrorApprovalProvider(BitbucketProvider):
         with self.client(props["primary_url"], props.get("ca_bundle")) as client:
             server = self.approve(client, props["base_url"], float(props.get("timeout_s") or 1800),
                                   props.get("expected_type"), display_name=props.get("display_name"),
-                                  version=props.get("version"),
+                                  version=props.get("version"), timeout_key=props.get("timeout_key"),
                                   identify=lambda deadline: self.identify(props["base_url"], props.get("ca_bundle"),
                                                                           deadline))
         return CreateResult(server.id, self._outputs(props, server))
@@ -188,7 +190,7 @@ class MirrorApprovalProvider(BitbucketProvider):
     # --- the approval loop ------------------------------------------------------------------
     def approve(self, client: BitbucketClient, base_url: str, timeout_s: float,
                 expected_type: Optional[str] = None, *, display_name: Optional[str] = None,
-                version: Optional[str] = None,
+                version: Optional[str] = None, timeout_key: Optional[str] = None,
                 identify: Optional[Callable[[Deadline], MirrorIdentity]] = None) -> RestMirrorServer:
         target = normalise_base_url(base_url)
         deadline = Deadline(timeout_s)
@@ -252,7 +254,8 @@ class MirrorApprovalProvider(BitbucketProvider):
                 if untied:
                     raise ApprovalRefused(_refusal(base_url, untied, identity or MirrorIdentity(problem="not asked"),
                                                    display_name, deadline.elapsed))
-                raise ApprovalTimeout(_timeout_message(base_url, deadline.elapsed, others, problem, accept_lost))
+                raise ApprovalTimeout(_timeout_message(base_url, deadline.elapsed, others, problem, accept_lost)
+                                      + (f" (A mirror that is slow to start: raise {timeout_key}.)" if timeout_key else ""))
             if deadline.elapsed - last_report >= self.progress_every_s:
                 last_report = deadline.elapsed
                 not_ours = (f"; {len(untied)} pending request(s) for this URL are not from this mirror and are left "

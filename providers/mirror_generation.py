@@ -23,7 +23,8 @@ from .base import input_names, inputs_of, is_unknown
 from .messages import warn
 from .urls import normalise_base_url
 
-REBUILT_BY = ("display_name", "base_url", "primary_url")
+# kms_key_arn: another key gives every node new, empty volumes (EBS cannot re-encrypt one in place).
+REBUILT_BY = ("display_name", "base_url", "primary_url", "kms_key_arn")
 
 
 @dataclass
@@ -32,6 +33,7 @@ class MirrorGenerationArgs:
     base_url: pulumi.Input[str]
     primary_url: pulumi.Input[str]
     mirror_all: pulumi.Input[bool] = False
+    kms_key_arn: Optional[str] = None
     # The site's config key ("mirrors[0]") and URN, for the warning at preview; they decide nothing.
     config_key: str = "mirrors[?]"
     warn_to: Optional[str] = None
@@ -41,19 +43,22 @@ def next_generation(previous: Optional[str], props: dict[str, Any]) -> str:
     """The id of the mirror after `previous` for these setup values (deterministic: a preview and the
     `up` after it agree)."""
     text = "|".join([str(previous), str(props.get("display_name")), normalise_base_url(str(props.get("base_url"))),
-                     normalise_base_url(str(props.get("primary_url"))), str(bool(props.get("mirror_all")))])
+                     normalise_base_url(str(props.get("primary_url"))), str(bool(props.get("mirror_all")))]
+                    # Only when set: the generations of sites without a key stay what they were.
+                    + ([str(props["kms_key_arn"])] if props.get("kms_key_arn") else []))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def config_keys(site_key: str, reasons: list[str]) -> list[str]:
     """The stack config keys a user wrote, for the inputs that need a new mirror."""
     names = {"display_name": f"{site_key}.displayName", "base_url": f"{site_key}.baseUrl",
-             "primary_url": "primary.url", "mirror_all": f"{site_key}.mirrorAll"}
+             "primary_url": "primary.url", "mirror_all": f"{site_key}.mirrorAll",
+             "kms_key_arn": f"{site_key}.kmsKeyArn (or kmsKeyArn)"}
     return [names[r] for r in reasons]
 
 
 def _same(key: str, old: Any, new: Any) -> bool:
-    if key == "display_name" or not isinstance(old, str) or not isinstance(new, str):
+    if key not in ("base_url", "primary_url") or not isinstance(old, str) or not isinstance(new, str):
         return old == new
     return normalise_base_url(old) == normalise_base_url(new)
 

@@ -47,6 +47,9 @@ class MirroredProjectsArgs:
     wait_for_sync: pulumi.Input[bool] = False
     sync_timeout_s: pulumi.Input[int] = 3600
     ca_bundle: Optional[pulumi.Input[str]] = None
+    # The config keys a timeout message names (they decide nothing).
+    sync_timeout_key: str = "mirrors[?].syncTimeoutS"
+    wait_key: str = "mirrors[?].waitForSync"
 
 
 def normalised_keys(keys: Any) -> list[str]:
@@ -130,7 +133,9 @@ class MirroredProjectsProvider(BitbucketProvider):
                 keys = normalised_keys(props.get("project_keys"))
                 ids = self._select(primary, mirror, keys, props["mirror_url"])
             if props.get("wait_for_sync"):
-                self.wait_for_sync(mirror, props["mirror_url"], float(props.get("sync_timeout_s") or 3600))
+                self.wait_for_sync(mirror, props["mirror_url"], float(props.get("sync_timeout_s") or 3600),
+                                   props.get("sync_timeout_key") or "mirrors[?].syncTimeoutS",
+                                   props.get("wait_key") or "mirrors[?].waitForSync")
             return {**self._inputs(props), "project_keys": keys, "project_ids": ids,
                     "mirror_all": bool(props.get("mirror_all"))}
 
@@ -165,7 +170,8 @@ class MirroredProjectsProvider(BitbucketProvider):
         say(f"{mirror_url} mirrors {len(wanted)} project(s)")
         return sorted(wanted, key=int)
 
-    def wait_for_sync(self, mirror: BitbucketClient, mirror_url: str, timeout_s: float) -> None:
+    def wait_for_sync(self, mirror: BitbucketClient, mirror_url: str, timeout_s: float,
+                      timeout_key: str = "mirrors[?].syncTimeoutS", wait_key: str = "mirrors[?].waitForSync") -> None:
         """Until the mirror reports every repository synchronised, or SyncTimeout at the deadline. A
         progress the schema does not allow ({}, counts as strings) is an error, never "synchronised";
         a mirror that does not answer for a while is asked again until the deadline."""
@@ -186,8 +192,9 @@ class MirroredProjectsProvider(BitbucketProvider):
                     return
             if deadline.passed:
                 raise SyncTimeout(f"{mirror_url} synchronised {synced} of {total} repositories within {timeout_s:.0f}s"
-                                  f"{f' (its last answer: {problem})' if problem else ''}; raise sync_timeout_s or "
-                                  "set waitForSync: false and let it finish in the background")
+                                  f"{f' (its last answer: {problem})' if problem else ''}; raise {timeout_key} (a first sync "
+                                  f"of a large mirror takes hours) or set {wait_key}: false and let it finish in the "
+                                  "background")
             if deadline.elapsed - last_report >= self.progress_every_s:
                 last_report = deadline.elapsed
                 say(f"{mirror_url}: {synced}/{total} repositories synchronised"

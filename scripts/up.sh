@@ -62,16 +62,17 @@ else
   say "deploying to $account"
 fi
 
-if [ "$problems" -gt 0 ]; then
-  say "$problems problem(s) above; nothing was created."
-  exit 2
-fi
-
 if [ -z "${PULUMI_BACKEND_URL:-}" ]; then
   mkdir -p .pulumi-state
   export PULUMI_BACKEND_URL="file://$PWD/.pulumi-state"
 fi
+# Said before anything else can fail: `pulumi config set --secret` must use this same backend.
 say "state: $PULUMI_BACKEND_URL (for other pulumi commands on this stack: export PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL)"
+
+if [ "$problems" -gt 0 ]; then
+  say "$problems problem(s) above; nothing was created."
+  exit 2
+fi
 # The local backend encrypts secrets with a passphrase; the CLI prompts when it is not set.
 pulumi stack select --create "$stack"
 pulumi up --stack "$stack" "$@"

@@ -32,6 +32,7 @@ class StackConfig:
     aws_region: Optional[str] = None
     monitoring: Optional[Monitoring] = None
     backup: Backup = Backup()
+    kms_key_arn: Optional[str] = None
 
     @property
     def sites(self) -> tuple[Site, ...]:
@@ -39,7 +40,8 @@ class StackConfig:
         return tuple(Site(mirror=m, region=m.region or self.aws_region or "",
                           network=site_network(self.network, m.network),
                           monitoring=site_monitoring(self.monitoring, m.monitoring),
-                          backup=site_backup(self.backup, m.backup), index=i)
+                          backup=site_backup(self.backup, m.backup), kms_key_arn=m.kms_key_arn or self.kms_key_arn,
+                          index=i)
                      for i, m in enumerate(self.mirrors))
 
 
@@ -74,4 +76,4 @@ def load_stack_config(warn: Callable[[str], None] = pulumi.log.warn) -> StackCon
     assert model is not None and password is not None
     return StackConfig(primary=model.primary, network=model.network, mirrors=model.mirrors,
                        primary_password=password, aws_region=checked.aws_region, monitoring=model.monitoring,
-                       backup=model.backup)
+                       backup=model.backup, kms_key_arn=model.kms_key_arn)

@@ -184,6 +184,10 @@ HostedZoneId = Annotated[str, AfterValidator(_regex(r"^Z[0-9A-Z]{4,31}$", "a Rou
 CertificateArn = Annotated[str, AfterValidator(_regex(
     r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$",
     "an ACM certificate ARN such as arn:aws:acm:ap-southeast-2:123456789012:certificate/..."))]
+KmsKeyArn = Annotated[str, AfterValidator(_regex(
+    r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[0-9a-f-]{36}|key/mrk-[0-9a-f]{32}|alias/[A-Za-z0-9/_-]{1,250})$",
+    "a KMS key ARN such as arn:aws:kms:eu-central-1:123456789012:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789 "
+    "(or an alias ARN)"))]
 Version = Annotated[str, AfterValidator(_regex(r"^\d+\.\d+\.\d+$", "a Bitbucket version MAJOR.MINOR.PATCH such as 9.4.16")),
                    AfterValidator(_supported_version)]
 # The region names of AWS's partitions (botocore's endpoints.json `regionRegex`, a test keeps them in step).
@@ -304,11 +308,13 @@ class Mirror(_Model):
     projects: tuple[ProjectKey, ...] = Field((), examples=[["PLAT", "OPS"]], description="Project keys to mirror (upper-cased); or use mirrorAll.")
     mirror_all: bool = Field(False, examples=[True], description="Mirror every project. Irreversible: going back means replacing the mirror.")
     wait_for_sync: bool = Field(True, examples=[False], description="pulumi up waits until the selected repositories report synced.")
+    sync_timeout_s: int = Field(3600, ge=60, le=7 * 24 * 3600, examples=[14400], description="How long pulumi up waits for that, seconds (the first sync of a large mirror takes hours); at the end it fails naming this key, the mirror goes on synchronising.")
     approval_timeout_s: int = Field(1800, ge=60, examples=[1800], description="How long to wait for the mirror's request to appear on the primary, seconds.")
     region: Optional[Region] = Field(None, examples=["eu-central-1"], description="AWS region of this site (EC2, EBS, load balancer, ACM, SSM); default: the stack's aws:region. A change moves the site: a new mirror is approved, the old one removed.")
     network: Optional[Network] = Field(None, description="This site's network: keys given here replace the stack-wide network keys, the others are inherited; see network.* keys.")
     monitoring: Optional[Monitoring] = Field(None, description="This site's monitoring: keys given here replace the stack-wide monitoring keys; see monitoring.* keys.")
     backup: Optional[Backup] = Field(None, description="This site's home snapshots: keys given here replace the stack-wide backup keys; see backup.* keys.")
+    kms_key_arn: Optional[KmsKeyArn] = Field(None, examples=["arn:aws:kms:eu-central-1:123456789012:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789"], description="This site's customer-managed KMS key (in the site's region) for its root and home volumes, snapshots and SSM parameters; default: the stack-wide kmsKeyArn, else AWS's managed keys. Set it before the site's first up: a change replaces every volume (a new, empty mirror).")
     restore_from: Optional[Version] = Field(None, examples=["9.4.16"], description="Go back to this version (it must equal bitbucketVersion) by creating every node's home from its newest snapshot of it; all nodes at once. Remove it before the next upgrade.")
     os_image: Optional[OsImage] = Field(None, examples=["refresh: 2026-12", "ami-0123456789abcdef0"], description="Change it to move every node onto a newer OS image, one node at a time (its root volume replaced, its instance, addresses and home kept): any new label takes the current image, an ami-... id pins one. Unset: nodes keep the image they were launched with.")
 
@@ -322,4 +328,5 @@ class StackModel(_Model):
     network: Network = Field(Network(), description="Where the hosts live and who may reach them; see network.* keys.")
     monitoring: Optional[Monitoring] = Field(None, description="CloudWatch alarms, automatic recovery and metrics for every site; see monitoring.* keys. Without it, nothing is monitored.")
     backup: Backup = Field(Backup(), description="Home snapshots before upgrades and rebuilds for every site (on by default); see backup.* keys.")
+    kms_key_arn: Optional[KmsKeyArn] = Field(None, examples=["arn:aws:kms:eu-central-1:123456789012:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789"], description="Customer-managed KMS key for every site's volumes, snapshots and SSM parameters (README: the key policy it needs); a key is regional, so sites elsewhere set mirrors[].kmsKeyArn. Default: AWS's managed keys (aws/ebs, aws/ssm).")
     mirrors: Annotated[tuple[Mirror, ...], AfterValidator(_at_least_one_mirror)] = Field(description="One entry per mirror site; see mirrors[].* keys.")

@@ -91,6 +91,22 @@ def _certificate_region_problems(ctx: Context, i: int, mirror: Mirror) -> list[P
                     f"certificate in {region}, or leave certificateArn out and set tls.hostedZoneId to have one created")]
 
 
+def _kms_region_problems(ctx: Context, i: int, mirror: Mirror) -> list[Problem]:
+    """EBS and SSM use a KMS key of their own region only."""
+    known, region = ctx.region_of(i, mirror)
+    own = mirror.kms_key_arn is not None
+    at = f"mirrors[{i}].kmsKeyArn" if own else "kmsKeyArn"
+    arn = mirror.kms_key_arn or ctx.stack.kms_key_arn
+    if not known or region is None or arn is None or not ctx.usable(at):
+        return []
+    if arn.split(":")[3] == region:
+        return []
+    fix = ("create or replicate the key in that region and name it here" if own else
+           f"set mirrors[{i}].kmsKeyArn to a key in {region} for this site")
+    return [Problem(at, f"the key is in {arn.split(':')[3]}, but {ctx.label(i, mirror)} runs in {region}: EBS and SSM "
+                        f"can only use a KMS key of their own region; {fix}")]
+
+
 def _placement_region_problems(ctx: Context, i: int, mirror: Mirror) -> list[Problem]:
     at = f"mirrors[{i}]"
     stack, aws_region = ctx.stack, ctx.aws_region
@@ -272,6 +288,7 @@ def stack_problems(stack: StackModel, warn: Callable[[str], None], aws_region: O
     for i, mirror in ctx.mirrors():
         problems += _mirror_problems(ctx, i, mirror, warn)
         problems += _certificate_region_problems(ctx, i, mirror)
+        problems += _kms_region_problems(ctx, i, mirror)
         problems += _placement_region_problems(ctx, i, mirror)
         problems += _monitoring_problems(ctx, i, mirror)
         if mirror.network is not None:

@@ -19,6 +19,7 @@ class Site:
     network: Network
     monitoring: Optional[Monitoring] = None   # None: this site is not monitored
     backup: Backup = Backup()
+    kms_key_arn: Optional[str] = None          # the site's own key, else the stack's; None: AWS-managed keys
     index: int = 0                            # its place in `mirrors`, for messages that name keys
 
     @property

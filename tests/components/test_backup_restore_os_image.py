@@ -106,3 +106,12 @@ def test_unset_os_image_is_recorded_so_that_setting_it_later_is_a_change(farm):
     for i in range(3):
         assert named(farm, f"iad-node{i}-os-image").inputs["os_image"] == ""
         assert named(farm, f"iad-node{i}-drain").inputs["os_image"] == ""
+
+
+def test_waits_name_the_config_keys_that_bound_them():
+    run = farm_with(syncTimeoutS=14400, approvalTimeoutS=900)
+    projects = run.one("pulumi-python:dynamic/bitbucket:MirroredProjects").inputs
+    assert projects["sync_timeout_s"] == 14400
+    assert projects["sync_timeout_key"] == "mirrors[0].syncTimeoutS" and projects["wait_key"] == "mirrors[0].waitForSync"
+    approval = run.one("pulumi-python:dynamic/bitbucket:MirrorApproval").inputs
+    assert approval["timeout_s"] == 900 and approval["timeout_key"] == "mirrors[0].approvalTimeoutS"

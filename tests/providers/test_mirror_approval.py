@@ -54,9 +54,11 @@ def test_never_accepts_a_request_from_another_base_url(emu, approval):
 def test_timeout_says_what_it_saw_and_accepts_nothing(emu, approval):
     emu.add_mirror("rogue", base_url="https://rogue.example.com")
     with pytest.raises(ApprovalTimeout) as caught:
-        approval.create(props(emu, "https://mirror-syd.example.com", timeout_s=0.5))
+        approval.create(props(emu, "https://mirror-syd.example.com", timeout_s=0.5,
+                              timeout_key="mirrors[1].approvalTimeoutS"))
     message = str(caught.value)
     assert "https://mirror-syd.example.com" in message and "nothing was accepted" in message
+    assert "raise mirrors[1].approvalTimeoutS" in message
     assert "https://rogue.example.com" in message and "setup.baseUrl" in message
     assert emu.state.mirror_servers == {}
 

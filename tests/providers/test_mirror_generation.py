@@ -77,3 +77,22 @@ def test_preview_warns_naming_the_key_that_rebuilds_the_mirror(capsys, olds, cha
 def test_no_warning_where_the_mirror_stays(capsys, olds, news):
     checked = MirrorGenerationProvider().check(olds, {**news, "config_key": "mirrors[0]"})
     assert checked.inputs["impact"] is None and capsys.readouterr().err == ""
+
+
+KEY = "arn:aws:kms:ap-southeast-2:123456789012:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+
+
+def test_a_new_kms_key_is_a_new_mirror_and_no_key_changes_no_generation():
+    """Another key gives every node new, empty volumes; a site without one keeps the generation it had
+    before the key was an input (its hash is unchanged), so upgrading this project rebuilds nothing."""
+    from providers.mirror_generation import next_generation
+    provider = MirrorGenerationProvider()
+    assert provider.diff("gen", OLD, {**OLD, "kms_key_arn": KEY}).replaces == ["kms_key_arn"]
+    assert provider.diff("gen", {**OLD, "kms_key_arn": KEY}, {**OLD, "kms_key_arn": KEY}).changes is False
+    assert next_generation("g0", {**OLD, "kms_key_arn": None}) == next_generation("g0", OLD)
+    assert next_generation("g0", {**OLD, "kms_key_arn": KEY}) != next_generation("g0", OLD)
+
+
+def test_preview_names_the_kms_key_when_it_rebuilds_the_mirror(capsys):
+    MirrorGenerationProvider().check({**OLD, "generation": "g1"}, {**OLD, "kms_key_arn": KEY, "config_key": "mirrors[0]"})
+    assert "mirrors[0].kmsKeyArn (or kmsKeyArn) changed: the mirror is rebuilt" in capsys.readouterr().err

@@ -137,8 +137,13 @@ def test_wait_for_sync_waits_for_every_repository(emu, projects, world):
 def test_wait_for_sync_times_out_with_advice(emu, projects, world):
     _, mirror = world
     emu.state.sync_repos_per_s = 0.01
-    with pytest.raises(SyncTimeout, match="synchronised 0 of 6.*waitForSync"):
-        projects.create(props(emu, mirror, wait_for_sync=True, sync_timeout_s=0.3))
+    with pytest.raises(SyncTimeout) as caught:
+        projects.create(props(emu, mirror, wait_for_sync=True, sync_timeout_s=0.3,
+                              sync_timeout_key="mirrors[2].syncTimeoutS", wait_key="mirrors[2].waitForSync"))
+    message = str(caught.value)
+    # The keys a user writes, never the provider's input names.
+    assert "synchronised 0 of 6" in message and "raise mirrors[2].syncTimeoutS" in message
+    assert "mirrors[2].waitForSync: false" in message and "sync_timeout_s" not in message
 
 
 @pytest.mark.parametrize("seed", [4, 5, 6])
