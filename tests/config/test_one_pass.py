@@ -122,3 +122,9 @@ def test_a_stack_region_that_is_no_region_is_one_problem_not_one_per_site():
                           extra={"aws:region": "ap-southeast2"})
     assert message.startswith("the stack config has 1 problem;"), message
     assert STACK_REGION in message
+
+
+def test_readme_shows_exactly_that_output():
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert f"error: {README_TEXT}\n" in readme
