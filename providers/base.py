@@ -34,6 +34,16 @@ class BitbucketProvider(ResourceProvider):
     # Tunables, instance-overridable (tests shrink them); production defaults.
     retries: int = 6
     backoff_s: float = 0.5
+    # The inputs that are URLs this provider talks to: refused at check (preview) unless plain https.
+    url_inputs: tuple[str, ...] = ()
+
+    def url_failures(self, news: dict[str, Any]) -> list:
+        from pulumi.dynamic import CheckFailure
+
+        from .urls import https_problem
+        return [CheckFailure(key, problem) for key in self.url_inputs
+                if key in news and not is_unknown(news.get(key))
+                for problem in [https_problem(news.get(key))] if problem]
 
     def configure(self, req: ConfigureRequest) -> None:
         unqueue_host_calls(say)
@@ -79,16 +89,7 @@ class StepProvider(BitbucketProvider):
     a warning is attributed to, timeouts) never make one. Read keeps what the state has: the step's
     effect is checked against the world when it runs, not on refresh."""
     decided_by: tuple[str, ...] = ()
-    # The URLs a step talks to: refused at preview unless https (as the other providers refuse them).
-    url_inputs: tuple[str, ...] = ("mirror_url",)
-
-    def url_failures(self, news: dict[str, Any]) -> list:
-        from pulumi.dynamic import CheckFailure
-
-        from .urls import https_problem
-        return [CheckFailure(key, problem) for key in self.url_inputs
-                if news.get(key) is not None and not is_unknown(news.get(key))
-                for problem in [https_problem(news.get(key))] if problem]
+    url_inputs = ("mirror_url",)
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]):
         from pulumi.dynamic import CheckResult

@@ -10,7 +10,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-NAMESPACE = "bitbucket-mirrors"
+from facts.config import NAMESPACE
+
 # The first Pulumi CLI that hands the stack config to a dynamic provider's configure(); older ones
 # send nothing, so the providers would find no primaryPassword.
 MIN_PULUMI_CLI = "3.139.0"

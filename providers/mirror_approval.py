@@ -99,6 +99,7 @@ class MirrorIdentity:
 
 
 class MirrorApprovalProvider(BitbucketProvider):
+    url_inputs = ("primary_url", "base_url")
     poll_interval_s: float = 1.0   # one request to the primary per interval while waiting
     progress_every_s: float = 30.0
     # Asking the mirror who it is: a short wait with one retry, as it is asked again the next time
@@ -107,10 +108,7 @@ class MirrorApprovalProvider(BitbucketProvider):
     identify_retries: int = 1
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures = []
-        for key in ("primary_url", "base_url"):
-            if not is_unknown(news.get(key)) and https_problem(news.get(key)):
-                failures.append(CheckFailure(key, https_problem(news.get(key)) or ""))
+        failures = self.url_failures(news)
         timeout = news.get("timeout_s")
         if not is_unknown(timeout) and (not isinstance(timeout, (int, float)) or timeout <= 0):
             failures.append(CheckFailure("timeout_s", "expected a positive number of seconds"))

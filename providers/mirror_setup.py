@@ -15,9 +15,10 @@ from .answers import RestApplicationProperties, RestBitbucketLicense, RestSshSet
 from .base import BitbucketProvider, input_names, inputs_of, is_unknown, say
 from .errors import AuthenticationError, NotFound, PermissionDenied
 from .setup_properties import render_setup_block
+from facts.bitbucket import MIN_MAJOR
+
 from .urls import https_problem, normalise_base_url
 
-MIN_MAJOR = 9
 SETUP_KEYS = ("display_name", "base_url", "primary_url")
 
 
@@ -34,13 +35,9 @@ class MirrorSetupArgs:
 
 
 class MirrorSetupProvider(BitbucketProvider):
+    url_inputs = ("primary_url", "base_url")
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures = []
-        for key in ("primary_url", "base_url"):
-            if not is_unknown(news.get(key)):
-                problem = https_problem(news.get(key))
-                if problem:
-                    failures.append(CheckFailure(key, problem))
+        failures = self.url_failures(news)
         name = news.get("display_name")
         if not is_unknown(name):
             if not isinstance(name, str) or not name.strip():

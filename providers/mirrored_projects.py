@@ -20,9 +20,10 @@ from .base import BitbucketProvider, Deadline, input_names, inputs_of, is_unknow
 if TYPE_CHECKING:   # the client (requests) loads when a call needs it, not when the program does
     from .client import BitbucketClient
 from .errors import NotFound, ServerUnavailable, Unreachable
+from facts.bitbucket import is_project_key
+
 from .urls import https_problem
 
-PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
 PROJECTS = "/rest/api/latest/projects"
 SETTINGS = "/rest/mirroring/latest/syncSettings"
 PROGRESS = "/rest/mirroring/latest/progress"
@@ -57,6 +58,7 @@ def normalised_keys(keys: Any) -> list[str]:
 
 
 class MirroredProjectsProvider(BitbucketProvider):
+    url_inputs = ("primary_url", "mirror_url")
     poll_interval_s: float = 5.0
     progress_every_s: float = 30.0
     bulk_attempts: int = 5
@@ -65,17 +67,14 @@ class MirroredProjectsProvider(BitbucketProvider):
         failures = []
         keys = news.get("project_keys") or []
         if not is_unknown(keys):
-            bad = [k for k in keys if not is_unknown(k) and not PROJECT_KEY.match(str(k).upper())]
+            bad = [k for k in keys if not is_unknown(k) and not is_project_key(str(k))]
             if bad:
                 failures.append(CheckFailure("project_keys", f"not Bitbucket project keys: {', '.join(map(str, bad))}"))
             else:
                 news = {**news, "project_keys": normalised_keys(keys)}
             if news.get("mirror_all") is True and keys:
                 failures.append(CheckFailure("mirror_all", "mirror_all mirrors every project: give no project_keys with it"))
-        for key in ("primary_url", "mirror_url"):
-            if not is_unknown(news.get(key)) and https_problem(news.get(key)):
-                failures.append(CheckFailure(key, https_problem(news.get(key)) or ""))
-        return CheckResult(news, failures)
+        return CheckResult(news, failures + self.url_failures(news))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [k for k in ("mirror_id", "mirror_url", "primary_url")

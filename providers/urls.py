@@ -1,33 +1,13 @@
-"""URL checks and normalisation shared by the providers."""
+"""The providers' refusal of a URL they would talk to (the comparison, the redaction and the host
+rule are the project's: facts/urls.py)."""
 from __future__ import annotations
 
-import re
 from typing import Optional
 from urllib.parse import urlsplit
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+from facts.urls import is_hostname, normalise_base_url, redact
 
-
-def normalise_base_url(url: str) -> str:
-    """Lower-case scheme and host, no default port, no trailing slash: how mirror URLs are matched."""
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower().rstrip(".")
-    default = {"https": 443, "http": 80}.get(parts.scheme.lower())
-    port = "" if parts.port in (None, default) else f":{parts.port}"
-    return f"{parts.scheme.lower()}://{host}{port}{parts.path.rstrip('/')}"
-
-
-def redact(url: str) -> str:
-    """`url` as messages may show it: without userinfo, query or fragment (where credentials and
-    tokens travel), so an error that names a URL never names a secret."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc.rpartition("@")[2]
-    except ValueError:
-        return "<an unparsable URL>"
-    return parts._replace(netloc=netloc, query="", fragment="").geturl()
-
+__all__ = ["https_problem", "normalise_base_url", "redact"]
 
 def https_problem(url: object) -> Optional[str]:
     """Why `url` is not an https URL with a valid host name, or None when it is. Every reason is a
@@ -47,6 +27,6 @@ def https_problem(url: object) -> Optional[str]:
     if parts.query or parts.fragment:
         return f"'{redact(url)}' has a query or fragment: a Bitbucket base URL has neither"
     host = (parts.hostname or "").lower().rstrip(".")
-    if not host or not (_IPV4.match(host) or all(_LABEL.match(label) for label in host.split("."))):
+    if not is_hostname(host):
         return f"'{redact(url)}' has no valid host name"
     return None

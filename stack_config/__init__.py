@@ -2,8 +2,7 @@
 from .errors import ConfigError, Problem
 from .loader import StackConfig, load_stack_config, secret_output
 from .model import Bastion, Installer, Mirror, Monitoring, Network, Primary, Tls
-from .rules import normalised_base_url
 from .sites import Site
 
 __all__ = ["ConfigError", "Problem", "StackConfig", "load_stack_config", "secret_output", "Bastion",
-           "Installer", "Mirror", "Monitoring", "Network", "Primary", "Site", "Tls", "normalised_base_url"]
+           "Installer", "Mirror", "Monitoring", "Network", "Primary", "Site", "Tls"]

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Sequence
 import pulumi
 from pydantic import BaseModel
 
-NAMESPACE = "bitbucket-mirrors"
+from facts.config import NAMESPACE
 
 
 @dataclass(frozen=True)

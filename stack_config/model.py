@@ -13,17 +13,18 @@ from typing import Annotated, Literal, Optional
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
+from facts.bitbucket import MIN_MAJOR, is_project_key
+from facts.urls import is_hostname
+
 from .certificates import pem_certificates
 from .public_space import BOUND_WORDS
 from .regions import did_you_mean, unknown_region_problem
 from .shown import shown, shown_url
-from .urls import https_url, is_hostname
+from .urls import https_url
 
 DEFAULT_BITBUCKET_VERSION = "9.4.16"
-MIN_BITBUCKET_MAJOR = 9
 MIRROR_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 # Bitbucket's own rule for project keys: a letter first, then letters, digits or underscores.
-PROJECT_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
 
 
 def _https_url(value: str, credentials_hint: str = "") -> str:
@@ -130,14 +131,14 @@ def _host_or_address(value: str) -> str:
 
 
 def _supported_version(value: str) -> str:
-    if int(value.split(".")[0]) < MIN_BITBUCKET_MAJOR:
-        raise ValueError(f"expected Bitbucket {MIN_BITBUCKET_MAJOR}.0 or newer (the mirror-side REST API this tool "
+    if int(value.split(".")[0]) < MIN_MAJOR:
+        raise ValueError(f"expected Bitbucket {MIN_MAJOR}.0 or newer (the mirror-side REST API this tool "
                          f"drives, syncSettings, exists from 9.0 on), got {shown(value)}")
     return value
 
 
 def _project_key(value: str) -> str:
-    if not PROJECT_KEY.match(value):
+    if not is_project_key(value):
         raise ValueError(
             f"{shown(value)} is not a Bitbucket project key: a letter first, then letters, digits or underscores, "
             "at most 128 characters (e.g. PLAT)")

@@ -12,19 +12,14 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 from urllib.parse import urlsplit
 
+from facts.urls import normalise_base_url
+
 from .certificates import covers, names_of, pem_certificates
 from .errors import Problem
 from .instance_types import MIN_MEMORY_GIB, MIN_VCPUS, UnknownInstanceType, size_of
 from .model import Mirror, StackModel
 from .public_space import BOUND_WORDS, public_space
 from .sites import inherited_placement_keys, site_monitoring
-
-
-def normalised_base_url(url: str) -> str:
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower().rstrip(".")
-    port = "" if parts.port in (None, 443) else f":{parts.port}"
-    return f"https://{host}{port}{parts.path.rstrip('/')}"
 
 
 def related(a: str, b: str) -> bool:
@@ -300,7 +295,7 @@ def stack_problems(stack: StackModel, warn: Callable[[str], None], aws_region: O
                                         "be unique: give this mirror another name"))
             names.setdefault(mirror.name, i)
         if ctx.usable(f"mirrors[{i}].baseUrl"):
-            url = normalised_base_url(mirror.base_url)
+            url = normalise_base_url(mirror.base_url)
             if url in urls:
                 problems.append(Problem(f"mirrors[{i}].baseUrl",
                                         f"'{mirror.base_url}' is the same URL as mirrors[{urls[url]}].baseUrl; "

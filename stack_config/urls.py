@@ -8,27 +8,12 @@ through `shown_url`: never its user info, query or fragment.
 """
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import SplitResult, urlsplit
 
+from facts.urls import is_hostname
+
 from .shown import control_characters, shown_url
-
-_HOSTNAME_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_NUMERIC_HOST = re.compile(r"^[0-9.]+$")
-
-
-def is_hostname(host: str) -> bool:
-    """A DNS name (RFC 1123 labels), or a dotted IPv4 address."""
-    if _NUMERIC_HOST.match(host):
-        # All-numeric names are IPv4 addresses to every resolver: 10.0.0.300 is neither.
-        try:
-            ipaddress.IPv4Address(host)
-            return True
-        except ValueError:
-            return False
-    return len(host) <= 253 and all(_HOSTNAME_LABEL.match(label) for label in host.split("."))
-
 
 def https_url(value: str, credentials_hint: str = "") -> SplitResult:
     """The parts of an https URL that names a host; ValueError saying what to write otherwise."""

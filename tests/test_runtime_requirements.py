@@ -13,7 +13,7 @@ TEST_ONLY = ("pytest", "moto", "trustme", "openapi-core", "parliament")
 IMPORTS = r"""
 import importlib, pkgutil, sys
 sys.path.insert(0, ".")
-for package in ("stack_config", "components", "providers"):
+for package in ("facts", "stack_config", "components", "providers"):
     module = importlib.import_module(package)
     for info in pkgutil.walk_packages(module.__path__, package + "."):
         importlib.import_module(info.name)

@@ -33,7 +33,8 @@ STALE = f"# a README\n\n{BEGIN}\n| an old table |\n{END}\n\nafter\n"
 
 def _package_copy(directory: Path) -> Path:
     """stack_config beside a stale README of its own: whatever the module does, the real README is not there."""
-    shutil.copytree(ROOT / "stack_config", directory / "stack_config", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("stack_config", "facts"):       # facts: what stack_config shares with the providers
+        shutil.copytree(ROOT / package, directory / package, ignore=shutil.ignore_patterns("__pycache__"))
     (directory / "README.md").write_text(STALE)
     return directory
 
