@@ -12,13 +12,11 @@ from typing import Any
 
 from facts.config import NAMESPACE
 
+from .errors import MissingCredentials
+
 # The first Pulumi CLI that hands the stack config to a dynamic provider's configure(); older ones
 # send nothing, so the providers would find no primaryPassword.
 MIN_PULUMI_CLI = "3.139.0"
-
-
-class MissingCredentials(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,12 @@
-"""Typed errors of the Bitbucket REST client. Messages name the method, URL, status and a hint,
-and never a credential (they end up in `pulumi up` output and CI logs)."""
+"""Every failure a provider reports: one base, `ProviderError`, with a subclass named for what
+happened. Its message is what `pulumi up` shows under the resource: what went wrong, where, and
+what to do; never a credential (it ends up in CI logs).
+
+- `BitbucketError` and its family: a call to Bitbucket answered wrongly or not at all (method, URL,
+  status, a hint).
+- The rest: what a provider decided it could not do (a preflight refused, an approval refused or
+  timed out, a sync timed out, a rollout step that did not finish, a change Bitbucket cannot make).
+"""
 from __future__ import annotations
 
 from typing import Optional
@@ -15,7 +22,11 @@ MIRRORING_404 = ("the mirroring REST API is missing: the primary is not Bitbucke
                  "the mirroring API this tool uses (9.0), or the mirror has no approved upstream yet")
 
 
-class BitbucketError(Exception):
+class ProviderError(Exception):
+    """A provider could not do what was asked; the message says what happened and what to do."""
+
+
+class BitbucketError(ProviderError):
     def __init__(self, method: str, url: str, status: Optional[int], detail: str = "", hint: str = ""):
         self.method, self.url, self.status, self.detail, self.hint = method, url, status, detail, hint
         where = f"{method} {url}"
@@ -90,6 +101,39 @@ def for_status(method: str, url: str, status: int, detail: str, path: str) -> Bi
     return kind(method, url, status, detail, hint)
 
 
-class RolloutError(Exception):
+class RolloutError(ProviderError):
     """A rollout step could not finish: a node did not drain, return, join its farm, or the farm's
     upgrade mode could not be ended."""
+
+
+class PreflightError(ProviderError):
+    """The primary cannot serve a mirror as configured (its version, SSH, its licence)."""
+
+
+class MissingCredentials(ProviderError):
+    """No SYS_ADMIN user or password in the stack config or the environment."""
+
+
+class UnknownProjects(ProviderError):
+    """Project keys the primary does not have."""
+
+
+class IrreversibleChange(ProviderError):
+    """A change Bitbucket cannot make to a running mirror (leaving mirror-all needs a new mirror)."""
+
+
+class SyncTimeout(ProviderError):
+    """The selected repositories did not all synchronise within the configured time."""
+
+
+class ApprovalTimeout(ProviderError):
+    """No request from this mirror was seen, or none could be accepted, within the time."""
+
+
+class ApprovalRefused(ProviderError):
+    """Requests claim the mirror's base URL and none, or more than one, is tied to the mirror this
+    stack installed: nothing was accepted, an admin decides."""
+
+
+class MirrorGone(ProviderError):
+    """The approved mirror is no longer on the primary."""

@@ -33,7 +33,8 @@ from .answers import RestApplicationProperties, RestBitbucketLicense, RestMirror
 from .base import BitbucketProvider, Deadline, input_names, inputs_of, is_unknown, say
 if TYPE_CHECKING:   # the client (requests) loads when a call needs it, not when the program does
     from .client import BitbucketClient
-from .errors import AnswerError, BitbucketError, Conflict, DeadlineExceeded, NotFound, ServerUnavailable, Unreachable
+from .errors import (AnswerError, ApprovalRefused, ApprovalTimeout, BitbucketError, Conflict, DeadlineExceeded, MirrorGone,
+                     NotFound, ServerUnavailable, Unreachable)
 from .urls import https_problem, normalise_base_url
 
 REQUESTS = "/rest/mirroring/latest/requests"
@@ -42,19 +43,6 @@ LICENSE = "/rest/api/latest/admin/license"
 APPLICATION = "/rest/api/latest/application-properties"
 PENDING, ACCEPTED = "PENDING", "ACCEPTED"
 NO_CREATED_DATE = "the primary gives mirroring requests no creation date"
-
-
-class ApprovalTimeout(Exception):
-    pass
-
-
-class ApprovalRefused(Exception):
-    """Requests claim the mirror's base URL and none, or more than one, is tied to the mirror this
-    stack installed: nothing was accepted, an admin decides."""
-
-
-class MirrorGone(Exception):
-    pass
 
 
 class _OutcomeUnknown(Exception):

@@ -13,17 +13,13 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 
 from .answers import RestApplicationProperties, RestBitbucketLicense, RestSshSettings
 from .base import BitbucketProvider, input_names, inputs_of, is_unknown, say
-from .errors import AuthenticationError, NotFound, PermissionDenied
+from .errors import AuthenticationError, NotFound, PermissionDenied, PreflightError
 from .setup_properties import render_setup_block
 from facts.bitbucket import MIN_MAJOR
 
 from .urls import https_problem, normalise_base_url
 
 SETUP_KEYS = ("display_name", "base_url", "primary_url")
-
-
-class PreflightError(Exception):
-    pass
 
 
 @dataclass

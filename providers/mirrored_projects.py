@@ -19,7 +19,7 @@ from .answers import RestProject, RestSyncProgress, RestUpstreamSettings
 from .base import BitbucketProvider, Deadline, input_names, inputs_of, is_unknown, say
 if TYPE_CHECKING:   # the client (requests) loads when a call needs it, not when the program does
     from .client import BitbucketClient
-from .errors import NotFound, ServerUnavailable, Unreachable
+from .errors import IrreversibleChange, NotFound, ServerUnavailable, SyncTimeout, UnknownProjects, Unreachable
 from facts.bitbucket import is_project_key
 
 from .urls import https_problem
@@ -28,14 +28,6 @@ PROJECTS = "/rest/api/latest/projects"
 SETTINGS = "/rest/mirroring/latest/syncSettings"
 PROGRESS = "/rest/mirroring/latest/progress"
 ALL, SELECTED = "ALL_PROJECTS", "SELECTED_PROJECTS"
-
-
-class UnknownProjects(Exception):
-    pass
-
-
-class SyncTimeout(Exception):
-    pass
 
 
 @dataclass
@@ -147,7 +139,7 @@ class MirroredProjectsProvider(BitbucketProvider):
         wanted = {index[k] for k in keys}
         settings = mirror.get(SETTINGS, expect=RestUpstreamSettings)
         if settings.mode == ALL:
-            raise UnknownProjects(f"{mirror_url} mirrors all projects, which cannot be undone; "
+            raise IrreversibleChange(f"{mirror_url} mirrors all projects, which cannot be undone; "
                                   "selecting projects needs a new mirror")
         if settings.mode != SELECTED:
             mirror.put(f"{SETTINGS}/mode", SELECTED)

@@ -20,7 +20,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, Resource, Up
 
 from . import mirror_api, versions
 from .base import StepProvider, inputs_of, is_unknown
-from .errors import BitbucketError
+from .errors import ProviderError
 from .messages import say, warn
 
 
@@ -143,7 +143,7 @@ class UpgradeWindowProvider(StepProvider):
         try:
             with self.client(props["mirror_url"], props.get("ca_bundle")) as mirror:
                 found = mirror_api.running_versions(mirror, bool(props.get("clustered") or props.get("farm")))
-        except (BitbucketError, ValueError) as exc:
+        except (ProviderError, ValueError) as exc:   # no credentials at preview; a URL the client refuses
             say(f"{props['mirror_url']}: could not read the versions its nodes run ({exc}); using the last known")
             return None
         return found or None

@@ -46,6 +46,18 @@ def test_unknown_keys_are_named_together_and_nothing_changes(emu, projects, worl
     assert not any(r.method in ("POST", "PUT", "DELETE") for r in emu.log if r.server == "syd")
 
 
+def test_selecting_projects_on_a_mirror_of_all_projects_is_refused_as_irreversible(emu, projects, world):
+    from providers.errors import IrreversibleChange, ProviderError
+    _, mirror = world
+    created = projects.create(props(emu, mirror, project_keys=[], mirror_all=True))
+    assert mirror.mode == "ALL_PROJECTS"
+    with pytest.raises(IrreversibleChange) as caught:
+        projects.update(created.id, created.outs, props(emu, mirror))
+    assert isinstance(caught.value, ProviderError) and not isinstance(caught.value, UnknownProjects)
+    assert "cannot be undone" in str(caught.value) and "new mirror" in str(caught.value)
+    assert mirror.mode == "ALL_PROJECTS" and mirror.project_ids == set()
+
+
 def test_update_adds_the_missing_and_removes_the_extra(emu, projects, world):
     ids, mirror = world
     created = projects.create(props(emu, mirror))
