@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Optional, TypeVar
 import grpc
 import pulumi
 import yaml
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from packaging.version import Version
 from pulumi.runtime.proto import engine_pb2
 from pulumi.runtime import mocks as pulumi_mocks
@@ -216,14 +216,15 @@ class ProgramMocks(pulumi.runtime.Mocks):
 
 
 def mock_key_pair(name: str, algorithm: str) -> dict[str, str]:
-    """What pulumi-tls returns for a key, in the shapes the program reads (RSA's PEM is PKCS#1)."""
+    """What pulumi-tls returns for a key, in the shapes the program reads (RSA's PEM is PKCS#1).
+    The private halves' bodies appear in no public half, so a scan can look for them anywhere."""
     tag = hashlib.sha1(name.encode()).hexdigest()[:16]
     if algorithm == "RSA":
         return {"privateKeyOpenssh": f"-----BEGIN OPENSSH PRIVATE KEY-----\nmockrsa{tag}\n-----END OPENSSH PRIVATE KEY-----\n",
-                "privateKeyPem": f"-----BEGIN RSA PRIVATE KEY-----\nmock{tag}\n-----END RSA PRIVATE KEY-----\n",
+                "privateKeyPem": f"-----BEGIN RSA PRIVATE KEY-----\nmockpem{tag}\n-----END RSA PRIVATE KEY-----\n",
                 "publicKeyOpenssh": f"ssh-rsa AAAAB3mock{tag}\n"}
-    return {"privateKeyOpenssh": f"-----BEGIN OPENSSH PRIVATE KEY-----\nmock{tag}\n-----END OPENSSH PRIVATE KEY-----\n",
-            "privateKeyPem": f"-----BEGIN PRIVATE KEY-----\nmock{tag}\n-----END PRIVATE KEY-----\n",
+    return {"privateKeyOpenssh": f"-----BEGIN OPENSSH PRIVATE KEY-----\nmockssh{tag}\n-----END OPENSSH PRIVATE KEY-----\n",
+            "privateKeyPem": f"-----BEGIN PRIVATE KEY-----\nmockpem{tag}\n-----END PRIVATE KEY-----\n",
             "publicKeyOpenssh": f"ssh-ed25519 AAAAmock{tag}\n"}
 
 
@@ -300,6 +301,26 @@ class VersionedEngine(pulumi_mocks.MockEngine):
         return engine_pb2.RequirePulumiVersionResponse()
 
 
+def mark_secret_outputs(request, response) -> None:
+    """What the engine does with a registration's `additionalSecretOutputs`, and the SDK's mocks do
+    not: those outputs come back to the program as secrets (so everything computed from them is one,
+    as it is in a real `pulumi up`). Generated SDKs list there every output their schema marks secret:
+    a random password's `result`, a private key's PEM, an SSM parameter's `value`."""
+    names = list(getattr(request, "additionalSecretOutputs", ()) or ())
+    fields = response.object.fields
+    for name in names:
+        if name not in fields:
+            continue
+        value = fields[name]
+        if value.HasField("struct_value") and \
+                value.struct_value.fields.get(SECRET_KEY, struct_pb2.Value()).string_value == SECRET_SIG:
+            continue
+        wrapped = struct_pb2.Struct()
+        wrapped.fields[SECRET_KEY].string_value = SECRET_SIG
+        wrapped.fields["value"].CopyFrom(value)
+        fields[name].struct_value.CopyFrom(wrapped)
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """Keeps the raw wire form of every registration: parent, dependencies, secrets still wrapped."""
 
@@ -312,10 +333,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
+        mark_secret_outputs(request, response)
         wire = json_format.MessageToDict(request.object)
         record = RecordedResource(
             typ=request.type, name=request.name, urn=response.urn, id=response.id,
-            inputs=pulumi.runtime.rpc.deserialize_properties(request.object),
+            # What the provider receives, in the clear; `wire_inputs` keeps the secrets wrapped.
+            inputs=revealed(pulumi.runtime.rpc.deserialize_properties(request.object)),
             wire_inputs=wire, parent=request.parent, dependencies=list(request.dependencies),
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             custom=bool(request.custom),
@@ -342,6 +365,7 @@ class CountingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
+            mark_secret_outputs(request, response)
             self.records.append(RecordedResource(request.type, request.name, response.urn, response.id,
                                                  {}, {}, request.parent, [], {}, bool(request.custom)))
         return response
@@ -471,6 +495,17 @@ def in_runtime(fn: Callable[[asyncio.AbstractEventLoop], T], config: dict[str, s
             asyncio.set_event_loop(None)
 
     return contextvars.Context().run(run)
+
+
+def revealed(value: Any) -> Any:
+    """`value` with every secret wrapper removed, at any depth."""
+    if isinstance(value, dict):
+        if value.get(SECRET_KEY) == SECRET_SIG:
+            return revealed(value.get("value"))
+        return {k: revealed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [revealed(v) for v in value]
+    return value
 
 
 def unwrap_secret(value: Any) -> Any:

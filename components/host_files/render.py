@@ -8,7 +8,7 @@ from pathlib import Path
 import jinja2
 
 from .runtime import default_installer_url, supported_runtime
-from .specs import (JMX_EXPORTER_PORT, JMX_EXPORTER_SHA256, JMX_EXPORTER_URL, JMX_EXPORTER_VERSION, METRICS_SCRIPT_PATH, NGINX_CERT_PATH, NGINX_KEY_PATH, STAGING_DIR, InstallSpec, MetricsSpec,
+from .specs import (JMX_EXPORTER_PORT, JMX_EXPORTER_SHA256, JMX_EXPORTER_URL, JMX_EXPORTER_VERSION, METRICS_SCRIPT_PATH, NGINX_CERT_PATH, NGINX_KEY_PATH, STAGING_DIR, VENDOR_CHECKSUM_FEEDS, InstallSpec, MetricsSpec,
                     NginxSiteSpec, PropertiesSpec, StagedFile)
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -56,7 +56,7 @@ def render_install_script(spec: InstallSpec) -> str:
     return _environment().get_template("install.sh.j2").render(
         spec=spec, runtime=runtime, staged=StagedFile, staging_dir=STAGING_DIR,
         installer_url=spec.installer_url or default_installer_url(spec.bitbucket_version),
-        nginx_cert=NGINX_CERT_PATH, nginx_key=NGINX_KEY_PATH,
+        nginx_cert=NGINX_CERT_PATH, nginx_key=NGINX_KEY_PATH, checksum_feeds=VENDOR_CHECKSUM_FEEDS,
         jmx={"url": JMX_EXPORTER_URL, "sha256": JMX_EXPORTER_SHA256, "jar": jmx_agent_path(spec.install_root)})
 
 

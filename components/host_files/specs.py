@@ -22,6 +22,11 @@ _TOKEN = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
 METRICS_NAMESPACE = "BitbucketMirrors"
+# Where the vendor publishes a checksum of each download: its download feeds, one entry per file with
+# an MD5 (no other algorithm; docs/download-verification.md). Read over https by the install when no
+# installer.sha256 is configured; the current releases first, then the archived ones.
+VENDOR_CHECKSUM_FEEDS = ("https://my.atlassian.com/download/feeds/current/stash.json",
+                         "https://my.atlassian.com/download/feeds/archived/stash.json")
 # The Prometheus JMX exporter, pinned: the sha256 is the one two independent public projects pin
 # for this release (see README "Monitoring"); the install refuses any other file.
 JMX_EXPORTER_VERSION = "1.6.0"

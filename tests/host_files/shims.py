@@ -26,9 +26,15 @@ SHIMS = {
     "keytool": 'exit 0',
     "nginx": 'exit 0',
     "sleep": 'exit 0',
+    # The local /status probe answers STATUS_BODY. Downloads: with REAL_CURL, the real curl runs
+    # (tests that serve over TLS and redirect); otherwise the vendor's feeds are FAKE_FEED_CURRENT
+    # and FAKE_FEED_ARCHIVED, anything else is FAKE_ARCHIVE, and what is unset cannot be reached.
     "curl": ('case "$*" in *"/status"*) printf "%s" "${STATUS_BODY:-{\\"state\\":\\"RUNNING\\"}}"; exit 0 ;; esac\n'
-             'out=""; while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done\n'
-             '[ -n "${FAKE_ARCHIVE:-}" ] || exit 22\ncp "$FAKE_ARCHIVE" "$out"'),
+             '[ -z "${REAL_CURL:-}" ] || exec "$REAL_CURL" "$@"\n'
+             'out=""; url=""; while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; url=$1; shift; done\n'
+             'case "$url" in */download/feeds/current/*) src=${FAKE_FEED_CURRENT:-} ;;\n'
+             '  */download/feeds/archived/*) src=${FAKE_FEED_ARCHIVED:-} ;; *) src=${FAKE_ARCHIVE:-} ;; esac\n'
+             '[ -n "$src" ] || exit 22\ncp "$src" "$out"'),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import json
 import os
 import subprocess
 import tarfile
@@ -47,20 +48,42 @@ def test_unsupported_versions_are_refused():
     assert supported_runtime("9.4.16").openssh_min == "7.2"
 
 
+def feed_entry(version: str, md5: str, kind: str = "TAR.GZ Archive") -> dict:
+    """One download as the vendor's feed lists it (my.atlassian.com/download/feeds/.../stash.json)."""
+    suffix = {"TAR.GZ Archive": ".tar.gz", "ZIP Archive": ".zip", "Linux 64bit Installer": "-x64.bin"}[kind]
+    return {"description": f"{version} ({kind})", "edition": "Enterprise",
+            "zipUrl": f"https://www.atlassian.com/software/stash/downloads/binary/atlassian-bitbucket-{version}{suffix}",
+            "tarUrl": None, "md5": md5, "size": "535.8 MB", "released": "12-Jan-2026", "type": "Binary",
+            "platform": "Mac OS X, Unix, Windows", "version": version}
+
+
 class Host:
-    """A scratch root with staged files, shims and a fake Bitbucket archive."""
+    """A scratch root with staged files, shims, a fake Bitbucket archive per version and the
+    vendor's download feeds listing each archive's MD5, as the vendor publishes it."""
 
     def __init__(self, tmp: Path):
         self.root = tmp / "root"
         self.shims = install_shims(tmp / "shims")
         self.log = tmp / "shim.log"
         self.archives: dict[str, Path] = {}
+        self.feeds = {"current": tmp / "feeds/current.json", "archived": tmp / "feeds/archived.json"}
+        self.feeds["current"].parent.mkdir(parents=True)
+        self.write_feed("current", [feed_entry("9.9.9", "0" * 32)])    # lists other releases only
+        self.write_feed("archived", [])
         (self.root / "etc").mkdir(parents=True)
         (self.root / "etc/os-release").write_text('NAME="Amazon Linux"\nID="amzn"\nVERSION_ID="2023"\n')
         device = self.root / "dev/disk/by-id" / f"nvme-Amazon_Elastic_Block_Store_{VOLUME.replace('-', '')}"
         device.parent.mkdir(parents=True)
         device.touch()
-        self.env: dict[str, str] = {}
+        self.env: dict[str, str] = {"FAKE_FEED_CURRENT": str(self.feeds["current"]),
+                                    "FAKE_FEED_ARCHIVED": str(self.feeds["archived"])}
+
+    def write_feed(self, which: str, entries: list[dict], jsonp: bool = False, escaped: bool = False,
+                   pretty: bool = False) -> None:
+        body = json.dumps(entries, indent=2) if pretty else json.dumps(entries, separators=(",", ":"))
+        if escaped:   # JSON may write "/" as "\/"
+            body = body.replace("/", "\\/")
+        self.feeds[which].write_text(f"downloads({body})" if jsonp else body)
 
     def archive(self, version: str) -> Path:
         path = self.root.parent / f"atlassian-bitbucket-{version}.tar.gz"
@@ -71,6 +94,10 @@ class Host:
             info = tarfile.TarInfo(f"atlassian-bitbucket-{version}/bin/start-bitbucket.sh")
             info.size, info.mode = len(data), 0o755
             tar.addfile(info, io.BytesIO(data))
+        # The vendor lists every release's archive with its MD5 in the archived feed.
+        archived = json.loads(self.feeds["archived"].read_text())
+        archived.append(feed_entry(version, hashlib.md5(path.read_bytes()).hexdigest()))
+        self.write_feed("archived", archived)
         return path
 
     def stage(self, spec: InstallSpec, nginx: bool = False, ca: str = "", generation: str = "") -> None:
@@ -109,7 +136,7 @@ class Host:
     def on_stdin(self, spec: InstallSpec, *args: str, **env: str) -> subprocess.CompletedProcess:
         """The script sent on stdin in one of its modes (as the preflight and stop-for-upgrade run it)."""
         environment = {**os.environ, "BBM_ROOT": str(self.root), "SHIM_LOG": str(self.log),
-                       "PATH": f"{self.shims}:{os.environ['PATH']}", **env}
+                       "PATH": f"{self.shims}:{os.environ['PATH']}", **self.env, **env}
         return subprocess.run(["bash", "-s", "--", *args], input=render_install_script(spec),
                               capture_output=True, text=True, env=environment, timeout=60)
 
@@ -226,7 +253,8 @@ def test_preflight_on_a_ready_node_installs_the_runtime_and_unpacks_the_target_b
     assert "node ready for Bitbucket 9.5.0" in result.stderr
     assert calls(host.log, "dnf") and calls(host.log, "systemctl") == [] and calls(host.log, "mount") == []
     # Downloaded and verified before any node stops (a minor upgrade's outage is its restart only).
-    assert len(calls(host.log, "curl")) == 1
+    downloads = [c for c in calls(host.log, "curl") if "/download/feeds/" not in c]
+    assert len(downloads) == 1 and downloads[0].endswith("/atlassian-bitbucket-9.5.0.tar.gz")
     assert (host.path("/opt/atlassian/bitbucket/9.5.0") / "bin/start-bitbucket.sh").exists()
     assert os.readlink(host.path(CURRENT)) == "9.4.16"
     host.log.unlink()
