@@ -20,10 +20,31 @@ from tests.emulator import Emulator
 HOST = "mirror-syd.example.com"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n: int) -> list[int]:
+    """n distinct ports, each free on every address the site listens on (0.0.0.0 and [::]): the kernel
+    picks them (bind to port 0), all sockets held until every port is chosen, so no two coincide. Another
+    process may still take one before nginx binds it: `live` then starts nginx again on new ports."""
+    held: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < n:
+            v4 = socket.socket(socket.AF_INET)
+            held.append(v4)
+            v4.bind(("0.0.0.0", 0))
+            port = v4.getsockname()[1]
+            if socket.has_ipv6:
+                v6 = socket.socket(socket.AF_INET6)
+                held.append(v6)
+                v6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                try:
+                    v6.bind(("::", port))
+                except OSError:
+                    continue          # taken on IPv6: another one
+            ports.append(port)
+        return ports
+    finally:
+        for s in held:
+            s.close()
 
 
 def nginx_binary() -> str:
@@ -60,7 +81,8 @@ http {{
 
 
 def test_nginx_accepts_the_rendered_site(tmp_path):
-    prefix, _ = prefix_with_site(tmp_path, {"https_port": free_port(), "http_port": free_port()}, trustme.CA())
+    https_port, http_port = free_ports(2)
+    prefix, _ = prefix_with_site(tmp_path, {"https_port": https_port, "http_port": http_port}, trustme.CA())
     result = subprocess.run([nginx_binary(), "-t", "-p", str(prefix), "-c", str(prefix / "nginx.conf")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -84,33 +106,76 @@ def test_values_reaching_nginx_are_validated(kwargs, field):
         NginxSiteSpec(**kwargs)
 
 
+READY_S = 30.0        # how long nginx may take to answer on a loaded machine
+
+
+class NginxDidNotStart(Exception):
+    pass
+
+
+def start_nginx(prefix: Path, https_port: int, http_port: int, ca_file: str) -> subprocess.Popen:
+    """nginx, running until it answers: over HTTPS with the site's certificate (so it is this nginx,
+    not whatever else listens there) and on its plain-HTTP port. Raises NginxDidNotStart (with what
+    nginx said) when it exits first or does not answer within READY_S."""
+    process = subprocess.Popen([nginx_binary(), "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
+                                "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + READY_S
+    while True:
+        if process.poll() is not None:
+            said = process.stderr.read().decode(errors="replace")  # type: ignore[union-attr]
+            log = prefix / "logs/error.log"
+            raise NginxDidNotStart(said + (log.read_text() if log.exists() else ""))
+        try:
+            requests.get(f"https://127.0.0.1:{https_port}/status", verify=ca_file, timeout=1)
+            requests.get(f"http://127.0.0.1:{http_port}/", allow_redirects=False, timeout=1)
+            return process
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                stop_nginx(process)
+                raise NginxDidNotStart(f"no answer within {READY_S:.0f}s: "
+                                       + (prefix / "logs/error.log").read_text()) from None
+            time.sleep(0.05)
+
+
+def stop_nginx(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+    if process.stderr is not None:
+        process.stderr.close()
+
+
 @pytest.fixture
 def live(tmp_path):
-    """nginx on loopback, terminating TLS in front of the emulator's mirror (plain HTTP, like 7990)."""
+    """nginx on loopback, terminating TLS in front of the emulator's mirror (plain HTTP, like 7990),
+    on ports the kernel chose, once it answers."""
     with Emulator() as emu:
         mirror = emu.add_mirror("syd", plain_http=True)
         ca = trustme.CA()
-        https_port, http_port = free_port(), free_port()
-        upstream = mirror.http_url.removeprefix("http://")
-        prefix, _ = prefix_with_site(tmp_path, {"https_port": https_port, "http_port": http_port,
-                                                "upstream": upstream}, ca)
         ca_file = tmp_path / "ca.pem"
         ca.cert_pem.write_to_path(str(ca_file))
-        process = subprocess.Popen([nginx_binary(), "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
-                                    "-g", "daemon off;"], stderr=subprocess.PIPE)
+        upstream = mirror.http_url.removeprefix("http://")
+        process, failures = None, []
+        for _ in range(5):
+            https_port, http_port = free_ports(2)
+            prefix, _ = prefix_with_site(tmp_path, {"https_port": https_port, "http_port": http_port,
+                                                    "upstream": upstream}, ca)
+            try:
+                process = start_nginx(prefix, https_port, http_port, str(ca_file))
+                break
+            except NginxDidNotStart as exc:
+                failures.append(str(exc))
+                if "Address already in use" not in str(exc):
+                    break                 # not a port taken in between: starting again would not help
+        if process is None:
+            pytest.fail("nginx did not start: " + " | ".join(failures))
         try:
-            for _ in range(100):
-                try:
-                    socket.create_connection(("127.0.0.1", https_port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            else:
-                pytest.fail("nginx did not start: " + (prefix / "logs/error.log").read_text())
             yield emu, https_port, http_port, str(ca_file)
         finally:
-            process.terminate()
-            process.wait(timeout=10)
+            stop_nginx(process)
 
 
 def test_https_through_nginx_reaches_the_mirror_with_forwarded_headers(live):
