@@ -50,6 +50,15 @@ def tags_of(snapshot: dict) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in snapshot.get("Tags", [])}
 
 
+def homes_held(olds: dict[str, Any], news: dict[str, Any]) -> list[dict]:
+    """The volumes that hold what the change would lose: each node's home as it was before this `up`.
+    A home replaced in this `up` (another KMS key, another zone) is a new, empty volume; the one it
+    replaces is detached but still there (the engine deletes replaced resources last), so that is the
+    one snapshotted. A node added in this `up` has nothing to lose."""
+    before = {home["node"]: home["volume_id"] for home in olds.get("homes") or []}
+    return [{**home, "volume_id": before[home["node"]]} for home in news["homes"] if home["node"] in before]
+
+
 class HomeBackupProvider(StepProvider):
     decided_by = ("version", "generation")
 
@@ -61,8 +70,8 @@ class HomeBackupProvider(StepProvider):
         snapshots = dict(olds.get("snapshots") or {})
         if news.get("enabled") and not news.get("restore_from") and self.changed(olds, news, "version", "generation"):
             change = f"{olds.get('version')}/{olds.get('generation')} -> {news['version']}/{news['generation']}"
-            snapshots = self.back_up(news, holds=str(olds.get("version")), generation=str(olds.get("generation")),
-                                     change=change)
+            snapshots = self.back_up({**news, "homes": homes_held(olds, news)}, holds=str(olds.get("version")),
+                                     generation=str(olds.get("generation")), change=change)
             self.prune(news)
         return UpdateResult({**news, "snapshots": snapshots})
 

@@ -265,7 +265,7 @@ class Network(_Model):
 
 class Installer(_Model):
     url: InstallerUrl = Field(examples=["https://artifacts.internal.example.com/atlassian-bitbucket-9.4.16.tar.gz"], description="Where to download atlassian-bitbucket-<version>.tar.gz (an internal mirror for air-gapped networks).")
-    sha256: Optional[Sha256] = Field(None, examples=["0123456789abcdef" * 4], description="Expected sha256 of the archive; the install refuses a mismatch.")
+    sha256: Optional[Sha256] = Field(None, examples=["0123456789abcdef" * 4], description="Expected sha256 of the archive; the install refuses a mismatch. Without it the archive is checked against the MD5 in the vendor's download feeds, and nothing is installed when they cannot be read.")
 
 
 class Tls(_Model):

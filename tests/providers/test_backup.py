@@ -71,6 +71,20 @@ def test_an_upgrade_snapshots_every_home_tagged_with_the_version_it_holds(ec2):
         assert result.outs["snapshots"][home["node"]] == snapshot["SnapshotId"]
 
 
+def test_homes_replaced_by_new_volumes_are_snapshotted_from_the_volumes_they_replace(ec2):
+    # Another KMS key: every home is a new, empty volume; the old ones still exist (the engine deletes
+    # replaced resources last) and hold the mirror. A node added in the same `up` holds nothing yet.
+    provider, old_homes = HomeBackupProvider(), homes(ec2)
+    olds = provider.create(props(old_homes[:2], "9.4.16", "g1")).outs
+    new_homes = homes(ec2)
+    result = provider.update("b", olds, props(new_homes, "9.4.16", "g2"))
+    found = {tags(s)[tagging.NODE]: s for s in site_snapshots(ec2)}
+    assert sorted(found) == NODES[:2] and sorted(result.outs["snapshots"]) == NODES[:2]
+    for old in old_homes[:2]:
+        assert found[old["node"]]["VolumeId"] == old["volume_id"]      # the home as it was, not the new one
+        assert tags(found[old["node"]])[tagging.HOLDS] == "9.4.16"
+
+
 def test_a_rebuild_snapshots_the_homes_it_will_empty(ec2):
     provider, homes_ = HomeBackupProvider(), homes(ec2)
     olds = provider.create(props(homes_, "9.4.16", "g1")).outs

@@ -204,6 +204,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("farm3-bugfix-downgrade-names-snapshots", "farm-3", BUGFIX, then=({"bitbucketVersion": "9.4.16"},)),
     Scenario("single-bugfix-restore", "single-acm", BUGFIX,
              then=({"bitbucketVersion": "9.4.16", "restoreFrom": "9.4.16"},)),
+    # a customer-managed key set on a running site: new volumes, so a new mirror
+    Scenario("farm3-kms-key", "farm-3",
+             {"kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789"}),
     # a newer OS image, node by node
     Scenario("farm3-os-image", "farm-3", {"osImage": "refresh: 2026-12"}),
     Scenario("farm3-os-image-pinned", "farm-3", {"osImage": "ami-0a1b2c3d4e5f60718"}),

@@ -29,6 +29,7 @@ OUTAGES = {
     "farm3-display-name": ("mirrors[0].displayName", 300), "farm3-base-url": ("mirrors[0].baseUrl", 300),
     "farm3-primary-url": ("primary.url", 300), "farm3-mirror-all-off": ("mirrors[0].mirrorAll", 300),
     "single-os-image": ("osImage", 420),
+    "farm3-kms-key": ("kmsKeyArn", 300),
 }
 
 
@@ -92,6 +93,17 @@ def test_item_2_a_rebuild_keeps_instances_running_and_approves_the_new_mirror(sc
     operations = {s["resource"]: s["operation"] for s in report["steps"]}
     assert operations["MirrorApproval iad-approval"] == "replace"
     assert _site(report)["approved_after"] and _site(report)["serving_after"] == 3
+
+
+def test_a_new_kms_key_snapshots_each_home_as_it_was_and_comes_back_as_a_new_approved_mirror(scenario):
+    report = scenario("farm3-kms-key")
+    site = _site(report)
+    operations = {s["resource"]: s["operation"] for s in report["steps"]}
+    assert all(operations[f"Volume iad-node{i}-home"] == "replace" for i in range(3))
+    assert not [r for r, op in operations.items() if r.startswith("Instance ") and op == "replace"]
+    assert len(site["snapshots"]) == 3 and all(holds == "9.4.16" for _, holds in site["snapshots"])
+    assert operations["MirrorApproval iad-approval"] == "replace" and site["approved_after"]
+    assert site["serving_after"] == 3
 
 
 def test_item_3_an_instance_type_change_without_a_bastion_stops_no_node_twice(scenario):
