@@ -1,7 +1,7 @@
 """bitbucket-mirrors: validate the stack config, build one MirrorSite per mirror, export the URLs."""
 import pulumi
 
-from components.monitoring import AlarmTopics, site_topic
+from components.monitoring import AlarmTopics, AlarmTopicsArgs, site_topic
 from components.region import placements
 from components.site import MirrorSite, MirrorSiteArgs
 from stack_config import load_stack_config
@@ -12,11 +12,11 @@ config = load_stack_config()
 where = placements(config.sites)
 stack = pulumi.get_stack()
 monitored = [site for site in config.sites if site.monitoring is not None]
-topics = AlarmTopics(f"bitbucket-mirrors-{stack}-alarms", monitored) if monitored else None
+topics = AlarmTopics(f"bitbucket-mirrors-{stack}-alarms", AlarmTopicsArgs(stack, monitored)) if monitored else None
 sites = {
     site.name: MirrorSite(site.name, MirrorSiteArgs(
         site=site, primary=config.primary, placement=where[site.name], stack=stack,
-        alarm_topic_arn=site_topic(site, topics)))
+        alarm_topic_arn=site_topic(site, topics.arns if topics else {})))
     for site in config.sites
 }
 

@@ -11,6 +11,8 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from . import tags as tagging
+
 from .network import BITBUCKET_HTTP, BITBUCKET_SSH, HTTPS
 
 # TLS 1.3 with TLS 1.2 fallback and forward-secret ciphers only.
@@ -38,7 +40,7 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
         lb = aws.lb.LoadBalancer(
             f"{name}-nlb", load_balancer_type="network", internal=args.internal,
             subnets=args.subnet_ids, security_groups=[args.security_group_id],
-            enable_cross_zone_load_balancing=True, tags={**args.tags, "Name": f"{name}-nlb"}, region=args.region,
+            enable_cross_zone_load_balancing=True, tags=tagging.named(args.tags, f"{name}-nlb"), region=args.region,
             opts=child)
         health = aws.lb.TargetGroupHealthCheckArgs(
             protocol="HTTP", port=str(BITBUCKET_HTTP), path="/status", matcher="200",
@@ -59,7 +61,7 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
                 f"{name}-{label}", port=target_port, protocol="TCP", target_type="instance",
                 vpc_id=args.vpc_id, health_check=health,
                 # Git operations are long; let them finish when a node leaves.
-                deregistration_delay=300, tags={**args.tags, "Name": f"{name}-{label}"}, region=args.region, opts=child)
+                deregistration_delay=300, tags=tagging.named(args.tags, f"{name}-{label}"), region=args.region, opts=child)
             self.target_group_arn_suffixes[label] = group.arn_suffix
             self._groups.append((label, group.arn, target_port))
             aws.lb.Listener(

@@ -26,6 +26,7 @@ from pulumi_command import remote
 from stack_config import Monitoring, Site
 
 from . import host_files as files
+from . import tags as tagging
 from .bundle import bundle
 from .host import MirrorHost
 from .install import MirrorInstall
@@ -45,23 +46,30 @@ def recover_action(region: str) -> str:
     return f"arn:aws:automate:{region}:ec2:recover"
 
 
+@dataclass(frozen=True)
+class AlarmTopicsArgs:
+    stack: str
+    sites: Sequence[Site]
+
+
 class AlarmTopics(pulumi.ComponentResource):
     """One SNS topic per region whose monitored sites have no topic of their own, with the
     e-mail subscriptions those sites ask for."""
 
     arns: dict[str, pulumi.Output[str]]
 
-    def __init__(self, name: str, sites: Sequence[Site], opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: AlarmTopicsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("bitbucket-mirrors:monitoring:AlarmTopics", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         emails: dict[str, set[str]] = {}
-        for site in sites:
+        for site in args.sites:
             if site.monitoring is not None and site.monitoring.alarm_topic_arn is None:
                 emails.setdefault(site.region, set()).update(site.monitoring.emails)
         self.arns = {}
         for region in sorted(emails):
             topic = aws.sns.Topic(f"{name}-{region}", region=region,
-                                  tags={"bitbucket-mirrors:stack": name}, opts=child)
+                                  tags=tagging.named(tagging.stack_tags(args.stack), f"{name}-{region}"),
+                                  opts=child)
             self.arns[region] = topic.arn
             for address in sorted(emails[region]):
                 # Named by the address, not its place in a list: adding someone leaves every other
@@ -75,14 +83,15 @@ def _digest(address: str) -> str:
     return hashlib.sha256(address.strip().lower().encode()).hexdigest()[:12]
 
 
-def site_topic(site: Site, topics: Optional[AlarmTopics]) -> Optional[pulumi.Input[str]]:
-    """The topic a site's alarms notify: its own, or the one created for its region; None: unmonitored."""
+def site_topic(site: Site, created: Mapping[str, pulumi.Output[str]]) -> Optional[pulumi.Input[str]]:
+    """The topic a site's alarms notify: its own, or the one AlarmTopics created for its region
+    (`created`: region -> ARN, which holds every monitored site's region without a topic of its own);
+    None: unmonitored."""
     if site.monitoring is None:
         return None
     if site.monitoring.alarm_topic_arn is not None:
         return site.monitoring.alarm_topic_arn
-    assert topics is not None, "AlarmTopics covers every monitored site without a topic of its own"
-    return topics.arns[site.region]
+    return created[site.region]
 
 
 @dataclass(frozen=True)

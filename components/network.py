@@ -12,6 +12,8 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from . import tags as tagging
+
 from .region import Placement
 
 HTTPS = 443
@@ -59,14 +61,14 @@ class MirrorNetwork(pulumi.ComponentResource):
 
         nodes = aws.ec2.SecurityGroup(
             f"{name}-nodes", vpc_id=vpc_id, description=f"Bitbucket mirror {name}: nodes", region=self._region,
-            revoke_rules_on_delete=True, tags={**args.tags, "Name": f"{name}-nodes"}, opts=self._child)
+            revoke_rules_on_delete=True, tags=tagging.named(args.tags, f"{name}-nodes"), opts=self._child)
         self.node_security_group_id = nodes.id
         self.lb_security_group_id = None
 
         if args.behind_load_balancer:
             lb = aws.ec2.SecurityGroup(
                 f"{name}-lb", vpc_id=vpc_id, description=f"Bitbucket mirror {name}: load balancer", region=self._region,
-                revoke_rules_on_delete=True, tags={**args.tags, "Name": f"{name}-lb"}, opts=self._child)
+                revoke_rules_on_delete=True, tags=tagging.named(args.tags, f"{name}-lb"), opts=self._child)
             self.lb_security_group_id = lb.id
             # Clients clone over HTTPS and SSH; the primary calls the mirror on HTTPS only.
             self._ingress_from_cidrs((f"{name}-lb", lb), "clients-https", HTTPS, clients)

@@ -34,7 +34,7 @@ from .monitoring import LoadBalancerMetrics, MirrorAlarms, MirrorAlarmsArgs
 from .network import BITBUCKET_SSH, MirrorNetwork, MirrorNetworkArgs, needs_public_endpoint
 from .region import Placement
 from .restore import restored_home
-from .tls import AcmCertificate, AcmCertificateArgs
+from .tls import AcmCertificate, AcmCertificateArgs, certificate_source
 
 
 @dataclass(frozen=True)
@@ -205,8 +205,7 @@ class MirrorSite(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tls_config = args.mirror.tls
         certificate = AcmCertificate(f"{name}-tls", AcmCertificateArgs(
-            region=args.region, host=host, hosted_zone_id=tls_config.hosted_zone_id, certificate_arn=tls_config.certificate_arn),
-            opts=child)
+            region=args.region, host=host, source=certificate_source(tls_config)), opts=child)
         lb = MirrorLoadBalancer(name, MirrorLoadBalancerArgs(
             region=args.region, subnet_ids=args.placement.subnet_ids, vpc_id=args.placement.vpc_id,
             security_group_id=net.lb_security_group_id, certificate_arn=certificate.certificate_arn,

@@ -7,18 +7,30 @@ the host, see `install.py`.)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union, cast
 
 import pulumi
 import pulumi_aws as aws
+
+from stack_config import Tls
+
+
+@dataclass(frozen=True)
+class ExistingCertificate:
+    arn: str                  # tls.certificateArn
+
+
+@dataclass(frozen=True)
+class DnsValidatedCertificate:
+    hosted_zone_id: str       # tls.hostedZoneId: where the validation records go
 
 
 @dataclass(frozen=True)
 class AcmCertificateArgs:
     region: str               # the load balancer's: ACM certificates serve only their own region
     host: str
-    hosted_zone_id: Optional[str] = None
-    certificate_arn: Optional[str] = None
+    # Which of the two the config chose; it refuses a site with neither (tls.hostedZoneId).
+    source: Union[ExistingCertificate, DnsValidatedCertificate]
 
 
 class AcmCertificate(pulumi.ComponentResource):
@@ -26,11 +38,9 @@ class AcmCertificate(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AcmCertificateArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("bitbucket-mirrors:tls:AcmCertificate", name, None, opts)
-        if args.certificate_arn:
-            self.certificate_arn = pulumi.Output.from_input(args.certificate_arn)
+        if isinstance(args.source, ExistingCertificate):
+            self.certificate_arn = pulumi.Output.from_input(args.source.arn)
         else:
-            if not args.hosted_zone_id:
-                raise ValueError("an ACM certificate needs tls.hostedZoneId or tls.certificateArn")
             child = pulumi.ResourceOptions(parent=self)
             certificate = aws.acm.Certificate(
                 f"{name}-cert", domain_name=args.host, validation_method="DNS",
@@ -39,7 +49,7 @@ class AcmCertificate(pulumi.ComponentResource):
             # an apply, which previews could not show.
             option = certificate.domain_validation_options[0]
             record = aws.route53.Record(
-                f"{name}-cert-validation", zone_id=args.hosted_zone_id,
+                f"{name}-cert-validation", zone_id=args.source.hosted_zone_id,
                 name=option.resource_record_name, type=option.resource_record_type,
                 records=[option.resource_record_value], ttl=300, allow_overwrite=True, opts=child)
             validation = aws.acm.CertificateValidation(
@@ -48,3 +58,11 @@ class AcmCertificate(pulumi.ComponentResource):
             # Listeners use the validated ARN, so they wait until the certificate is issued.
             self.certificate_arn = validation.certificate_arn
         self.register_outputs({"certificate_arn": self.certificate_arn})
+
+
+def certificate_source(tls: Tls) -> Union[ExistingCertificate, DnsValidatedCertificate]:
+    """The certificate an acm site's config chose. The config refuses tls.mode 'acm' with neither
+    key (stack_config/rules.py), so without certificateArn the zone is there."""
+    if tls.certificate_arn:
+        return ExistingCertificate(tls.certificate_arn)
+    return DnsValidatedCertificate(cast(str, tls.hosted_zone_id))

@@ -8,12 +8,13 @@ Java 21 for 10.x is not confirmed by a primary source, so 10.x gets Java 17 too.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from facts.bitbucket import unsupported_version
 
 
 class UnsupportedVersion(ValueError):
-    pass
+    """The config refuses these first (facts/bitbucket.py); this is the renderer's own guard."""
 
 
 @dataclass(frozen=True)
@@ -24,14 +25,9 @@ class RuntimeRequirements:
 
 
 def supported_runtime(version: str) -> RuntimeRequirements:
-    match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", version)
-    if not match:
-        raise UnsupportedVersion(f"bitbucket_version: '{version}' is not MAJOR.MINOR.PATCH")
-    major = int(match.group(1))
-    if major < 9:
-        raise UnsupportedVersion(
-            f"bitbucket_version: {version} is older than 9.0; the mirror-side REST API this tool drives "
-            "(syncSettings) exists from 9.0 on")
+    problem = unsupported_version(version)
+    if problem:
+        raise UnsupportedVersion(f"bitbucket_version: {problem}")
     return RuntimeRequirements(java_major=17, git_min="2.31.0")
 
 

@@ -1,4 +1,7 @@
-"""What each rendered host file needs: frozen, validated specs (a bad field raises ValueError naming it)."""
+"""What each rendered host file needs: frozen, validated specs (a bad field raises ValueError naming it).
+
+The config refuses every such value at preview first; these checks are the renderer's own guard, so
+that nothing reaching a script or a config file on a node can be injected, whoever builds a spec."""
 from __future__ import annotations
 
 import ipaddress
@@ -7,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional
 from urllib.parse import urlsplit
 
+from facts.urls import is_hostname
 from stack_config.model import REGION_PATTERN
 
 from .runtime import supported_runtime
@@ -16,7 +20,6 @@ NGINX_CERT_PATH = "/etc/bitbucket-mirror/tls/tls.crt"
 NGINX_KEY_PATH = "/etc/bitbucket-mirror/tls/tls.key"
 HOME_DIR = "/var/atlassian/application-data/bitbucket"
 INSTALL_ROOT = "/opt/atlassian/bitbucket"
-_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _PATH = re.compile(r"^/[A-Za-z0-9._/-]+$")
 _TOKEN = re.compile(r"^[A-Za-z0-9._-]+$")
 
@@ -90,7 +93,7 @@ class PropertiesSpec:
         for key in ("setup.displayName=", "setup.baseUrl=", "plugin.mirroring.upstream.url="):
             _require(key in self.setup_block, "setup_block", f"the setup keys (missing {key.rstrip('=')})")
         parts = urlsplit(self.base_url)
-        _require(parts.scheme == "https" and bool(parts.hostname), "base_url", "an https:// URL")
+        _require(parts.scheme == "https" and is_hostname(parts.hostname or ""), "base_url", "an https:// URL")
         for key in self.extra:
             _require(bool(re.match(r"^[A-Za-z0-9._-]+$", key)) and not key.startswith(("setup.", "hazelcast.")),
                      "extra", "plain property keys that do not override setup or clustering keys")
@@ -114,7 +117,8 @@ class NginxSiteSpec:
     http_port: int = 80
 
     def __post_init__(self) -> None:
-        _require(bool(_HOST.match(self.server_name)), "server_name", "a lower-case DNS host name")
+        _require(self.server_name == self.server_name.lower() and is_hostname(self.server_name), "server_name",
+                 "a lower-case DNS host name")
         _require(bool(_PATH.match(self.cert_path)), "cert_path", "an absolute path")
         _require(bool(_PATH.match(self.key_path)), "key_path", "an absolute path")
         _require(bool(re.fullmatch(r"[0-9.]+:\d{1,5}", self.upstream)), "upstream", "address:port")
