@@ -99,6 +99,14 @@ class MirrorHost(pulumi.ComponentResource):
     address: pulumi.Output[str]       # where the installer connects (public when it has one)
     host_key: pulumi.Output[str]      # the SSH host public key to pin
     home_volume_id: pulumi.Output[str]
+    home_volume_size: pulumi.Output[int]
+    home_attachment: aws.ec2.VolumeAttachment   # what the node's retire and install wait on
+    home_zone: pulumi.Output[str]     # what gives the node a new, empty home (below)
+    image: pulumi.Input[str]          # the current image of the node's OS (the lookup, not the launch)
+    session: pulumi.Output[str]       # the Session Manager command for a shell on the node
+    role_id: pulumi.Output[str]
+    role_name: pulumi.Output[str]
+    node_name: str
     login_user: str
 
     def __init__(self, name: str, args: MirrorHostArgs, opts: Optional[pulumi.ResourceOptions] = None):
@@ -146,7 +154,7 @@ class MirrorHost(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
 
         self.home_attachment = attachment
-        self.image = args.ami_id              # the current image of the node's OS (the lookup, not the launch)
+        self.image = args.ami_id
         # A shell on the node without SSH keys or open ports: AWS Systems Manager Session Manager.
         aws.iam.RolePolicy(f"{name}-session-manager", role=role.id, policy=SESSION_MANAGER_POLICY, opts=child)
         self.session = instance.id.apply(lambda i: session_command(i, args.region))
@@ -170,8 +178,9 @@ class MirrorHost(pulumi.ComponentResource):
             aws.iam.RolePolicy(f"{name}-discover-farm", role=role.id, policy=discovery_policy(args.region), opts=child)
         self.role_name = role.name
         self.register_outputs({"instance_id": self.instance_id, "private_ip": self.private_ip,
-                               "address": self.address, "home_volume_id": self.home_volume_id,
-                               "session": self.session})
+                               "address": self.address, "host_key": self.host_key,
+                               "home_volume_id": self.home_volume_id, "home_volume_size": self.home_volume_size,
+                               "home_zone": self.home_zone, "session": self.session, "role_name": self.role_name})
 
     def _instance_profile(self, name: str, parameter: aws.ssm.Parameter, tags: dict[str, str],
                           args: MirrorHostArgs) -> tuple[aws.iam.InstanceProfile, aws.iam.RolePolicy, aws.iam.Role]:

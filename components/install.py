@@ -16,11 +16,12 @@ import pulumi
 from pulumi_command import remote
 
 from providers.versions import minor_line
-from stack_config import Bastion, secret_output
+from stack_config import Bastion
 
 from . import host_files as files
 from .bundle import bundle
 from .host import MirrorHost
+from .node_command import node_command, node_connection, script_command, unpack_bundle
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,10 @@ class MirrorInstallArgs:
     # Resources this node's installation waits for (a farm's later nodes wait for the first).
     # A component's own depends_on does not reach its children, so it is applied to them here.
     wait_for: Sequence[pulumi.Resource] = ()
+    # The node's pinned connection and its staged bundle with the bundle's digest, when the rollout
+    # has built them already for the node's other commands (built here otherwise).
+    connection: Optional[remote.ConnectionArgs] = None
+    staged: Optional[tuple[pulumi.Output[str], pulumi.Output[str]]] = None
 
 
 def render_files(args: MirrorInstallArgs, home_volume_id: str, setup_block: str,
@@ -100,26 +105,6 @@ def install_script(args: MirrorInstallArgs, home_volume_id: str) -> str:
         tls_mode="nginx" if args.nginx else "acm", installer_url=args.installer_url,
         installer_sha256=args.installer_sha256, has_ca_bundle=args.ca_bundle is not None,
         jmx_exporter=args.jmx_exporter))
-
-
-# What a changed connection (a new public address after EC2 stopped and started the instance) runs
-# instead of the command's create: nothing. pulumi-command runs `update`, or else `create` again,
-# on any input change that is not a trigger (remote/commandController.go Update).
-UNCHANGED = "true"
-
-
-def node_command(name: str, connection: remote.ConnectionArgs, create: str, opts: pulumi.ResourceOptions, *,
-                 stdin: Optional[pulumi.Input[str]] = None, triggers: Optional[list] = None,
-                 update: Optional[str] = UNCHANGED, delete: Optional[str] = None) -> remote.Command:
-    """A command on one node over its pinned SSH connection. `triggers` are what run it again;
-    `update` (default: nothing) is what a change of anything else runs; None runs `create` again."""
-    return remote.Command(name, connection=connection, create=create, update=update, delete=delete,
-                          stdin=stdin, triggers=triggers, opts=opts)
-
-
-def script_command(mode: str) -> str:
-    """The install script, sent on stdin, in one of its modes (--preflight, --stop-for-upgrade)."""
-    return f"sudo bash -s -- {mode}"
 
 
 def preflight(name: str, args: MirrorInstallArgs, connection: remote.ConnectionArgs,
@@ -163,23 +148,14 @@ def staged_payload(args: MirrorInstallArgs) -> tuple[pulumi.Output[str], pulumi.
     return payload, payload.apply(lambda p: hashlib.sha256(p.encode()).hexdigest())
 
 
-def node_connection(host: MirrorHost, login_private_key: pulumi.Output[str],
-                    bastion: Optional[Bastion]) -> remote.ConnectionArgs:
-    """SSH to the node with its host key pinned (through the bastion when there is one)."""
-    return remote.ConnectionArgs(
-        host=host.address, user=host.login_user, private_key=login_private_key,
-        host_key=host.host_key, dial_error_limit=40, per_dial_timeout=15, proxy=_proxy(bastion))
-
-
 class MirrorInstall(pulumi.ComponentResource):
     done: pulumi.Output[str]
+    connection: remote.ConnectionArgs
 
-    def __init__(self, name: str, args: MirrorInstallArgs, opts: Optional[pulumi.ResourceOptions] = None,
-                 staged: Optional[tuple[pulumi.Output[str], pulumi.Output[str]]] = None,
-                 connection: Optional[remote.ConnectionArgs] = None):
+    def __init__(self, name: str, args: MirrorInstallArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("bitbucket-mirrors:install:MirrorInstall", name, None, opts)
-        payload, digest = staged or staged_payload(args)
-        connection = connection or node_connection(args.host, args.login_private_key, args.bastion)
+        payload, digest = args.staged or staged_payload(args)
+        connection = args.connection or node_connection(args.host, args.login_private_key, args.bastion)
         self.connection = connection   # the pinned connection, for what else this node receives
         # The node's files, staged again whenever they change (and after a new connection: harmless),
         # and after every drain for an install: a new root volume (osImage) has lost them.
@@ -198,20 +174,3 @@ class MirrorInstall(pulumi.ComponentResource):
                      pulumi.ResourceOptions(parent=self, depends_on=[install]), triggers=[args.host.home_volume_size])
         self.done = install.stdout.apply(lambda _: "installed")
         self.register_outputs({"done": self.done})
-
-
-def unpack_bundle(target: str, private: bool) -> str:
-    """The shell that unpacks a bundle from stdin into `target` (emptied first when private: only
-    root may read what it holds)."""
-    if private:
-        return (f"set -e; sudo rm -rf {target}; sudo install -d -m 0700 {target}; "
-                f"base64 -d | sudo tar -xzf - -C {target} --no-same-owner")
-    return f"base64 -d | tar -xzf - -C {target} --no-same-owner"
-
-
-def _proxy(bastion: Optional[Bastion]) -> Optional[remote.ProxyConnectionArgs]:
-    if bastion is None:
-        return None
-    return remote.ProxyConnectionArgs(host=bastion.host, user=bastion.user, port=bastion.port,
-                                      private_key=secret_output(bastion.private_key),
-                                      host_key=bastion.host_key)

@@ -21,7 +21,6 @@ from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
-from pulumi_command import remote
 
 from stack_config import Monitoring, Site
 
@@ -29,6 +28,7 @@ from . import host_files as files
 from . import tags as tagging
 from .bundle import bundle
 from .host import MirrorHost
+from .node_command import node_command, unpack_bundle
 from .install import MirrorInstall
 
 MINUTE = 60
@@ -183,12 +183,14 @@ class NodeMetrics(pulumi.ComponentResource):
         staged = {"publish-metrics.sh": files.render_metrics_publisher(
             files.MetricsSpec(region=args.region, site=args.site, node=name)), **files.render_metrics_units()}
         unit = files.METRICS_UNIT
-        remote.Command(
-            f"{name}-metrics", connection=args.install.connection, stdin=bundle(staged),
-            create=(f"set -e; tmp=$(mktemp -d); base64 -d | tar -xzf - -C \"$tmp\" --no-same-owner; "
-                    f"sudo install -D -m 0755 \"$tmp/publish-metrics.sh\" {files.METRICS_SCRIPT_PATH}; "
-                    f"sudo install -m 0644 \"$tmp/{unit}.service\" \"$tmp/{unit}.timer\" /etc/systemd/system/; "
-                    f"rm -rf \"$tmp\"; sudo systemctl daemon-reload; sudo systemctl enable --now {unit}.timer"),
-            delete=f"sudo systemctl disable --now {unit}.timer || true",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.install, policy]))
+        # A new publisher or unit (a new release) installs again: update=None runs `create` again.
+        unpack = unpack_bundle('"$tmp"', private=False)
+        node_command(
+            f"{name}-metrics", args.install.connection,
+            (f"set -e; tmp=$(mktemp -d); {unpack}; "
+             f"sudo install -D -m 0755 \"$tmp/publish-metrics.sh\" {files.METRICS_SCRIPT_PATH}; "
+             f"sudo install -m 0644 \"$tmp/{unit}.service\" \"$tmp/{unit}.timer\" /etc/systemd/system/; "
+             f"rm -rf \"$tmp\"; sudo systemctl daemon-reload; sudo systemctl enable --now {unit}.timer"),
+            pulumi.ResourceOptions(parent=self, depends_on=[args.install, policy]),
+            stdin=bundle(staged), update=None, delete=f"sudo systemctl disable --now {unit}.timer || true")
         self.register_outputs({})

@@ -24,8 +24,8 @@ The resources are children of the site, under the names they always had: no URN 
 """
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Callable, Optional, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import pulumi
 from providers.node_rollout import (InstanceChangeArgs, InstanceStartReturn, InstanceStopDrain, NodeDrain,
@@ -38,22 +38,39 @@ from providers.versions import minor_line
 from . import tags as tagging
 from .host import MirrorHost, user_data_digest
 from .host_files.specs import HOME_DIR
-from .install import (MirrorInstall, MirrorInstallArgs, node_command, node_connection, preflight, staged_payload,
-                      stop_for_upgrade)
+from .install import MirrorInstall, MirrorInstallArgs, preflight, staged_payload, stop_for_upgrade
+from .node_command import node_command, node_connection
 from .load_balancer import MirrorLoadBalancer
+
+if TYPE_CHECKING:        # the site builds the rollout: the import goes the other way at run time
+    from .site import MirrorSiteArgs
 
 STOP_BITBUCKET = "sudo systemctl stop atlbitbucket 2>/dev/null || true"
 # A busy mount fails the delete (and the `up`) rather than detach a home something still writes to.
 RELEASE_HOME = f"{STOP_BITBUCKET}; sync; if mountpoint -q {HOME_DIR}; then sudo umount {HOME_DIR}; fi"
 
-__all__ = ["FarmRollout", "instances_one_at_a_time", "minor_line", "STOP_BITBUCKET", "RELEASE_HOME"]
+__all__ = ["FarmRollout", "FarmRolloutArgs", "instances_one_at_a_time", "minor_line", "STOP_BITBUCKET", "RELEASE_HOME"]
+
+
+@dataclass(frozen=True)
+class FarmRolloutArgs:
+    site: MirrorSiteArgs
+    installs: Sequence[MirrorInstallArgs]     # one per node, in order
+    load_balancer: Optional[MirrorLoadBalancer]
+    instances_done: Sequence[pulumi.Resource] = ()   # instances_one_at_a_time's last step
+    warn_to: Optional[str] = None             # the site's URN: preview warnings appear under it
+    clustered: bool = False
 
 
 class FarmRollout:
-    def __init__(self, name: str, site_args, install_args: Sequence[MirrorInstallArgs],
-                 lb: Optional[MirrorLoadBalancer], parent: pulumi.Resource,
-                 instances_done: Sequence[pulumi.Resource] = (), warn_to: Optional[str] = None,
-                 clustered: bool = False):
+    """A site's install phase. Not a ComponentResource of its own: its steps are children of the site
+    (`opts.parent`) under the names they always had, so that no URN of a running stack changes (a
+    component in between would move every one of them, and every node's install with them)."""
+
+    def __init__(self, name: str, args: FarmRolloutArgs, opts: pulumi.ResourceOptions):
+        site_args, install_args, lb = args.site, args.installs, args.load_balancer
+        instances_done, warn_to, clustered = args.instances_done, args.warn_to, args.clustered
+        parent = opts.parent
         mirror, primary = site_args.mirror, site_args.primary
         nodes = len(install_args)
         farm = nodes > 1
@@ -110,8 +127,8 @@ class FarmRollout:
                 region=site_args.region, instance_id=host.instance_id, image_id=image_for(mirror.os_image, host.image),
                 os_image=mirror.os_image or "", node=node, nodes=nodes, warn_to=warn_to),
                 opts=pulumi.ResourceOptions(parent=parent, depends_on=[drain]))
-            install = MirrorInstall(node, replace(args, wait_for=(drain, refresh, *stops), drained=drain.drains),
-                                    opts=child, staged=(payload, digest), connection=connections[i])
+            install = MirrorInstall(node, replace(args, wait_for=(drain, refresh, *stops), drained=drain.drains,
+                                                  staged=(payload, digest), connection=connections[i]), opts=child)
             self.installs.append(install)
             previous = [NodeReturn(f"{node}-return", targets,
                                    opts=pulumi.ResourceOptions(parent=parent, depends_on=[install]))]
@@ -125,7 +142,7 @@ class FarmRollout:
                 opts=pulumi.ResourceOptions(parent=parent, depends_on=previous))
 
 
-def home_backup(name: str, site_args, install_args: Sequence[MirrorInstallArgs], node_names: Sequence[str],
+def home_backup(name: str, site_args: MirrorSiteArgs, install_args: Sequence[MirrorInstallArgs], node_names: Sequence[str],
                 restore_from: Optional[str], opts: pulumi.ResourceOptions) -> HomeBackup:
     backup = site_args.site.backup                # the stack-wide keys with the site's own applied
     stack = site_args.stack
@@ -143,7 +160,7 @@ def image_for(os_image: Optional[str], current: pulumi.Input[str]) -> pulumi.Inp
     return os_image if os_image and os_image.startswith("ami-") else current
 
 
-def instances_one_at_a_time(name: str, site_args, lb: Optional[MirrorLoadBalancer],
+def instances_one_at_a_time(name: str, site_args: MirrorSiteArgs, lb: Optional[MirrorLoadBalancer],
                             node: Callable[[int, Sequence[pulumi.Resource]], MirrorHost],
                             parent: pulumi.Resource, warn_to: Optional[str] = None,
                             clustered: bool = False) -> tuple[list[MirrorHost], list[pulumi.Resource]]:

@@ -28,7 +28,7 @@ from . import tags as tagging
 from .ami import current_ami
 from .host import MirrorHost, MirrorHostArgs
 from .install import FarmInputs, MirrorInstallArgs, NginxInputs
-from .rollout import FarmRollout, instances_one_at_a_time
+from .rollout import FarmRollout, FarmRolloutArgs, instances_one_at_a_time
 from .load_balancer import MirrorLoadBalancer, MirrorLoadBalancerArgs
 from .monitoring import LoadBalancerMetrics, MirrorAlarms, MirrorAlarmsArgs
 from .network import BITBUCKET_SSH, MirrorNetwork, MirrorNetworkArgs, needs_public_endpoint
@@ -155,7 +155,9 @@ class MirrorSite(pulumi.ComponentResource):
             ca_bundle=primary.ca_bundle, farm=farm_inputs, nginx=nginx_inputs, bastion=network.bastion,
             jmx_exporter=args.monitoring is not None and args.monitoring.jmx_exporter,
             generation=generation.generation, ssh_server_key=ssh_key.private_key_pem) for node in hosts]
-        rollout = FarmRollout(name, args, install_args, lb, self, instances_done, warn_to, clustered)
+        rollout = FarmRollout(name, FarmRolloutArgs(
+            site=args, installs=install_args, load_balancer=lb, instances_done=instances_done, warn_to=warn_to,
+            clustered=clustered), opts=pulumi.ResourceOptions(parent=self))
         installs = rollout.installs
 
         if mirror.tls.hosted_zone_id and not behind_lb:

@@ -247,3 +247,15 @@ def test_each_subscription_is_made_in_its_topics_region(run):
     subscriptions = run.of_type("aws:sns/topicSubscription:TopicSubscription")
     assert subscriptions and all(s.inputs["region"] == topics[s.inputs["topic"]] == "eu-central-1"
                                  for s in subscriptions)
+
+
+def test_each_alarm_topic_is_tagged_with_its_stack_as_every_other_resource_is(run):
+    # The stack tag is how an admin (and the deployer policy's conditions) tell one stack's resources
+    # from another's: it holds the stack's name ("test" under the harness), not the topic's.
+    from components import tags as tagging
+    topics = run.of_type("aws:sns/topic:Topic")
+    assert topics
+    for topic in topics:
+        assert topic.inputs["tags"][tagging.STACK] == "test", topic.inputs["tags"]
+    instance = run.of_type("aws:ec2/instance:Instance")[0]
+    assert instance.inputs["tags"][tagging.STACK] == "test"
