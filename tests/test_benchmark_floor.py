@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from benchmarks.program_floor import REPLAY, replay_plan
-from tests.harness import run_program
+from tests.harness import run_program, unwrap_secret
 
 STACK = Path(__file__).resolve().parent / "stacks" / "farm-3.yaml"
 
@@ -45,3 +45,18 @@ def test_the_plan_names_only_modules_the_program_really_loaded():
     assert "pulumi_aws.ec2.instance" in modules and "pulumi_command.remote.command" in modules
     # Modules the program imported but never read stay out: the replay must not pay for them.
     assert still_lazy and not set(still_lazy) & set(modules)
+
+
+def test_the_floors_dynamic_provider_is_pickled_by_reference_like_the_programs(tmp_path, monkeypatch):
+    # The SDK pickles a dynamic resource's provider into its `__provider` input: by reference when its
+    # class lives in an importable module (a few dozen bytes), by value when it lives in `__main__`.
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(replay_plan(STACK)))
+    monkeypatch.setenv("REPLAY_PLAN", str(plan))
+    monkeypatch.setenv("REPLAY_CLASSES", "typed")
+    replay = run_program(STACK, program=REPLAY)
+    program = run_program(STACK)
+    def longest(run):
+        return max(len(unwrap_secret(r.wire_inputs["__provider"])) for r in run.resources
+                   if r.custom and r.typ.startswith("pulumi-python:dynamic/"))
+    assert longest(replay) < 300 and longest(replay) <= 2 * longest(program)

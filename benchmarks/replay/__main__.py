@@ -9,6 +9,8 @@ import os
 
 import pulumi
 
+from benchmarks.noop_provider import NoopProvider
+
 SECRET_KEY, SECRET_SIG = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
 
 with open(os.environ["REPLAY_PLAN"]) as handle:
@@ -33,11 +35,6 @@ def revive(value):
 # classes cost over plain registration for exactly these resources.
 TYPED = os.environ.get("REPLAY_CLASSES") == "typed"
 PACKAGES = {"aws": "pulumi_aws", "command": "pulumi_command", "tls": "pulumi_tls", "random": "pulumi_random"}
-
-
-class NoopProvider(pulumi.dynamic.ResourceProvider):
-    def create(self, props):
-        return pulumi.dynamic.CreateResult("noop", props)
 
 
 @functools.lru_cache(maxsize=None)
