@@ -4,7 +4,6 @@ The config refuses every such value at preview first; these checks are the rende
 that nothing reaching a script or a config file on a node can be injected, whoever builds a spec."""
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
