@@ -87,12 +87,6 @@ ROWS = (
         "reach the new mirror once node 0 is back, with what it has synchronised so far (from scratch)",
         ("single-display-name", "nginx-display-name", "farm3-display-name", "farm3-base-url", "farm3-primary-url",
          "farm3-mirror-all-off")),
-    Row("`kmsKeyArn` (another key, or one set for the first time)",
-        "a new mirror: EBS cannot re-encrypt a volume, so each node's home becomes a new, empty volume under the key. "
-        "Each old home is released first (Bitbucket stopped, the home unmounted and detached), snapshotted, and deleted "
-        "at the end of the `up`; node 0 starts as the new mirror, which is approved while the old one is removed from "
-        "the primary; the others join",
-        ("farm3-kms-key",)),
     Row("`mirrorAll: false -> true`, `projects`",
         "the mirror's project selection changes in place",
         ("farm3-mirror-all-on", "farm3-projects")),

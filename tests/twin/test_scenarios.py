@@ -96,11 +96,15 @@ def test_item_2_a_rebuild_keeps_instances_running_and_approves_the_new_mirror(sc
 
 
 def test_a_new_kms_key_snapshots_each_home_as_it_was_and_comes_back_as_a_new_approved_mirror(scenario):
+    # Said in README's "Customer-managed KMS keys", not in the generated table: the deletes at the
+    # end of this up run in an order the twin does not fix, so its modelled wall time varies.
     report = scenario("farm3-kms-key")
     site = _site(report)
     operations = {s["resource"]: s["operation"] for s in report["steps"]}
+    # EBS cannot re-encrypt a volume: each node is a new instance (its root volume under the key) with
+    # a new home, made one node after another.
     assert all(operations[f"Volume iad-node{i}-home"] == "replace" for i in range(3))
-    assert not [r for r, op in operations.items() if r.startswith("Instance ") and op == "replace"]
+    assert all(operations[f"Instance iad-node{i}-instance"] == "replace" for i in range(3))
     assert len(site["snapshots"]) == 3 and all(holds == "9.4.16" for _, holds in site["snapshots"])
     assert operations["MirrorApproval iad-approval"] == "replace" and site["approved_after"]
     assert site["serving_after"] == 3
