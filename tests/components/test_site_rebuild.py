@@ -70,3 +70,10 @@ def test_the_generation_sees_the_values_bitbucket_fixes_at_setup(before):
     assert {k: v for k, v in generation.inputs.items() if k not in ("__provider", "warn_to")} == {
         "display_name": "fra", "base_url": "https://mirror-fra.example.com",
         "primary_url": "https://bitbucket.example.com", "mirror_all": False, "config_key": "mirrors[1]"}
+
+
+def test_a_rebuild_replaces_the_generation_create_before_delete(before):
+    # What the provider's diff decides (tests/providers/test_mirror_generation.py) holds only if
+    # the site does not ask the engine for delete-before-replace itself.
+    for generation in before.of_type(GENERATION):
+        assert generation.options["deleteBeforeReplace"] is False

@@ -104,3 +104,20 @@ def test_no_pydantic_wording_reaches_the_user_for_any_key(path):
         for pydantic_words in ("Input should", "Value error,", "valid tuple", "valid dictionary", "instance of",
                                "unable to parse", "Field required"):
             assert pydantic_words not in message, (value, message)
+
+
+def test_an_error_type_no_rule_words_yet_still_says_the_key_and_the_value_given():
+    # A key added with a type the sentences above do not cover (a fraction, here) is refused in
+    # pydantic's reason, but with the value the user wrote, as every other type error is.
+    from pydantic import BaseModel, ValidationError
+
+    from stack_config.type_errors import problems_from_validation
+
+    class Sizing(BaseModel):
+        ratio: float
+
+    with pytest.raises(ValidationError) as caught:
+        Sizing.model_validate({"ratio": "three"})
+    (problem,) = problems_from_validation(caught.value, Sizing, prefix=("mirrors", 0))
+    assert problem.path == "mirrors[0].ratio"
+    assert problem.message.endswith(", got 'three'")

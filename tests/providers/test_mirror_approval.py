@@ -6,7 +6,7 @@ import pytest
 import threading
 
 from providers.base import UNKNOWN
-from providers.mirror_approval import ApprovalTimeout
+from providers.mirror_approval import ApprovalTimeout, MirrorApprovalProvider
 from tests.emulator import Faults
 
 from .conftest import approved_mirror
@@ -184,8 +184,10 @@ def test_the_waiting_line_comes_every_progress_interval_not_every_poll(emu, appr
     now = [0.0]
     monkeypatch.setattr(providers.clock, "now", lambda: now[0])
     monkeypatch.setattr(providers.clock, "sleep", lambda s: now.__setitem__(0, now[0] + max(s, 0.0)))
-    approval.poll_interval_s = 1.0                     # production settings, on modelled time
-    approval.progress_every_s = 30.0
+    # Production settings (the fixture polls faster; the interval between lines is the class's own),
+    # on modelled time.
+    approval.poll_interval_s = MirrorApprovalProvider.poll_interval_s
+    assert "progress_every_s" not in vars(approval)
     with pytest.raises(ApprovalTimeout):
         approval.create(props(emu, "https://mirror-syd.example.com", timeout_s=95))
     lines = [line for line in capsys.readouterr().err.splitlines() if "waiting for the mirroring request" in line]

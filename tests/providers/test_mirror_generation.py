@@ -96,3 +96,20 @@ def test_a_new_kms_key_is_a_new_mirror_and_no_key_changes_no_generation():
 def test_preview_names_the_kms_key_when_it_rebuilds_the_mirror(capsys):
     MirrorGenerationProvider().check({**OLD, "generation": "g1"}, {**OLD, "kms_key_arn": KEY, "config_key": "mirrors[0]"})
     assert "mirrors[0].kmsKeyArn (or kmsKeyArn) changed: the mirror is rebuilt" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("olds, change", [
+    (OLD, {"display_name": "Sydney mirror"}),
+    (OLD, {"base_url": "https://mirror-au.example.com"}),
+    (OLD, {"primary_url": "https://git.example.com"}),
+    (OLD, {"kms_key_arn": "arn:aws:kms:ap-southeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}),
+    ({**OLD, "mirror_all": True}, {"mirror_all": False}),
+], ids=["display_name", "base_url", "primary_url", "kms_key_arn", "leaving mirror_all"])
+def test_a_rebuild_creates_the_new_generation_before_the_old_one_is_deleted(olds, change):
+    # The engine deletes a resource replaced delete-before-replace, and first everything that a new
+    # generation replaces (the approval, the nodes' files), before any replacement exists: the old
+    # mirror would be gone, and an `up` that fails on the way would leave nothing. Replaced the
+    # other way round, the old generation goes only once the new mirror and all it needs are there.
+    diff = MirrorGenerationProvider().diff("gen", olds, {**olds, **change})
+    assert diff.replaces, "a rebuild"
+    assert diff.delete_before_replace is False
