@@ -33,6 +33,7 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = ROOT / "__main__.py"
 EXAMPLE_STACK = ROOT / "Pulumi.example.yaml"
+STACKS = ROOT / "tests" / "stacks"          # the stack files the suite runs the program on
 PROJECT = "bitbucket-mirrors"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # Pulumi's wire signature of a secret value
 SECRET_KEY = "4dabf18193072939515e22adb298388d"

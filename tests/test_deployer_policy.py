@@ -27,9 +27,9 @@ from components import tags as tagging
 from tests import aws_calls
 from tests.aws_calls import DYNAMIC, DYNAMIC_PROVIDERS, INVOKES, NEEDS_NO_PERMISSION, NO_AWS_CALLS, RESOURCES
 from tests.harness import ProgramRun, run_program, stack_file_config
+from tests.harness import STACKS
 
 ROOT = Path(__file__).resolve().parents[1]
-STACKS = ROOT / "tests" / "stacks"
 MANAGED_POLICY_MAX = 6144     # IAM quotas: a managed policy's characters, white space not counted
 STACK_TAG = tagging.STACK
 

@@ -10,9 +10,9 @@ import pytest
 
 from components import tags as tagging
 from tests.harness import ProgramRun, run_program, stack_file_config
+from tests.harness import STACKS
+from tests.resource_types import VOLUME
 
-STACKS = Path(__file__).resolve().parents[1] / "stacks"
-VOLUME = "aws:ebs/volume:Volume"
 
 
 def farm_with(**mirror) -> ProgramRun:

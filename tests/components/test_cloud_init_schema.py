@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.harness import EXAMPLE_STACK, ROOT, run_program, unwrap_secret
+from tests.harness import STACKS
 
-STACKS = ROOT / "tests" / "stacks"
 # Each variant of user data: OS, farm or single node, TLS mode, with and without a bastion.
 VARIANTS = {
     "al2023 single acm": STACKS / "single-acm.yaml",

@@ -10,14 +10,9 @@ import parliament
 import pytest
 
 from tests.harness import ProgramRun, run_program, stack_file_config, unwrap_secret
+from tests.harness import STACKS
+from tests.resource_types import ATTACHMENT, COMMAND, GROUP, INSTANCE, NLB, TARGET_GROUP
 
-STACKS = Path(__file__).resolve().parents[1] / "stacks"
-NLB = "aws:lb/loadBalancer:LoadBalancer"
-INSTANCE = "aws:ec2/instance:Instance"
-ATTACHMENT = "aws:ec2/volumeAttachment:VolumeAttachment"
-COMMAND = "command:remote:Command"
-TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
-GROUP = "aws:ec2/securityGroup:SecurityGroup"
 
 
 def run_with(stack: str, **changes) -> ProgramRun:
@@ -29,30 +24,6 @@ def run_with(stack: str, **changes) -> ProgramRun:
         value.update(fields)
         config[full] = json.dumps(value)
     return run_program(config=config, secret_keys=secret_keys)
-
-
-# (client CIDRs, primary CIDRs) -> whether the load balancer must be internal.
-EXPOSURE = [
-    (["10.0.0.0/8"], ["10.20.0.5/32"], True),              # every allowed source is private
-    (["10.0.0.0/8", "172.16.0.0/12"], [], True),
-    (["10.0.0.0/8", "52.95.110.0/24"], ["10.20.0.5/32"], False),   # one public client network
-    (["10.0.0.0/8"], ["52.94.76.10/32"], False),           # a primary reaching in from the internet
-    (["fd00::/8"], ["10.20.0.5/32"], True),                 # unique-local IPv6 is private
-]
-
-
-@pytest.mark.parametrize("clients, primary, internal", EXPOSURE)
-def test_load_balancer_is_internal_exactly_when_every_source_is_private(clients, primary, internal):
-    run = run_with("single-acm", network={"clientCidrs": clients}, primary={"cidrs": primary})
-    (lb,) = run.of_type(NLB)
-    assert lb.inputs["internal"] is internal
-
-
-def test_nodes_have_a_public_address_only_when_installed_without_a_bastion():
-    direct = run_with("single-acm")
-    assert all(i.inputs["associatePublicIpAddress"] is True for i in direct.of_type(INSTANCE))
-    through_bastion = run_program(STACKS / "two-sites.yaml")
-    assert all(i.inputs["associatePublicIpAddress"] is False for i in through_bastion.of_type(INSTANCE))
 
 
 @pytest.mark.parametrize("stack", ["single-acm", "single-nginx", "farm-3", "two-sites"])
@@ -121,11 +92,6 @@ def test_the_load_balancer_spreads_clients_over_the_nodes_of_every_zone():
     # Without cross-zone balancing a zone with one node takes half the clients of a 3-node farm.
     (lb,) = run_program(STACKS / "farm-3.yaml").of_type("aws:lb/loadBalancer:LoadBalancer")
     assert lb.inputs["enableCrossZoneLoadBalancing"] is True and lb.inputs["loadBalancerType"] == "network"
-
-
-def test_security_groups_revoke_their_rules_on_delete():
-    for group in run_program(STACKS / "farm-3.yaml").of_type(GROUP):
-        assert group.inputs["revokeRulesOnDelete"] is True
 
 
 def test_the_staged_bundle_is_private_and_carries_no_timestamp():

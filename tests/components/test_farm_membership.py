@@ -10,10 +10,10 @@ import pytest
 
 from components.host import discovery_policy
 from tests.harness import ProgramRun, run_program, stack_file_config
+from tests.harness import STACKS
+from tests.resource_types import INSTANCE
 
-STACKS = Path(__file__).resolve().parents[1] / "stacks"
 FARM = STACKS / "farm-3.yaml"
-INSTANCE = "aws:ec2/instance:Instance"
 
 
 def farm_of(nodes: int) -> ProgramRun:

@@ -9,10 +9,10 @@ import parliament
 import pytest
 
 from tests.harness import ProgramRun, run_program, stack_file_config
+from tests.harness import STACKS
+from tests.resource_types import APPROVAL
 
-STACKS = Path(__file__).resolve().parents[1] / "stacks"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
-APPROVAL = "pulumi-python:dynamic/bitbucket:MirrorApproval"
 
 
 def farm(kms_key_arn=None) -> ProgramRun:

@@ -15,10 +15,10 @@ from botocore.validate import ParamValidator
 
 from components.monitoring import metrics_policy
 from tests.harness import ProgramRun, RecordedResource, run_program, stack_file_config, unwrap_secret
+from tests.harness import STACKS
+from tests.resource_types import INSTANCE
 
-STACKS = Path(__file__).resolve().parents[1] / "stacks"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-INSTANCE = "aws:ec2/instance:Instance"
 REGIONS = {"fra": "eu-central-1", "syd": "ap-southeast-2"}
 SYD_TOPIC = "arn:aws:sns:ap-southeast-2:123456789012:sydney-oncall"
 

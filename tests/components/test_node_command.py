@@ -6,9 +6,9 @@ import ast
 from pathlib import Path
 
 from tests.harness import run_program
+from tests.resource_types import COMMAND
 
 COMPONENTS = Path(__file__).resolve().parents[2] / "components"
-COMMAND = "command:remote:Command"
 
 
 def test_no_component_builds_a_remote_command_but_through_node_command():

@@ -3,61 +3,17 @@ would get from `pulumi up` (README "What you get"), and where their secrets trav
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from tests.certificates import self_signed
-from tests.harness import (EXAMPLE_STACK, TEST_PASSWORD, ProgramRun, RecordedResource, find_plaintext, run_program,
-                           unwrap_secret)
+from tests.harness import (EXAMPLE_STACK, STACKS, TEST_PASSWORD, ProgramRun, RecordedResource, find_plaintext,
+                           run_program, unwrap_secret)
+from tests.resource_types import APPROVAL, ATTACHMENT, CERT, CERT_VALIDATION, COMMAND, INGRESS, INSTANCE, LISTENER, NLB, PROJECTS, RECORD, SETUP, SITE, TARGET_GROUP, TG_ATTACHMENT, VOLUME
 
-STACKS = Path(__file__).resolve().parents[1] / "stacks"
-INSTANCE = "aws:ec2/instance:Instance"
-VOLUME = "aws:ebs/volume:Volume"
-ATTACHMENT = "aws:ec2/volumeAttachment:VolumeAttachment"
-GROUP = "aws:ec2/securityGroup:SecurityGroup"
-INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
-EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
-NLB = "aws:lb/loadBalancer:LoadBalancer"
-LISTENER = "aws:lb/listener:Listener"
-TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
-TG_ATTACHMENT = "aws:lb/targetGroupAttachment:TargetGroupAttachment"
-CERT = "aws:acm/certificate:Certificate"
-CERT_VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
-RECORD = "aws:route53/record:Record"
-COMMAND = "command:remote:Command"
-SETUP = "pulumi-python:dynamic/bitbucket:MirrorSetup"
-APPROVAL = "pulumi-python:dynamic/bitbucket:MirrorApproval"
-PROJECTS = "pulumi-python:dynamic/bitbucket:MirroredProjects"
-SITE = "bitbucket-mirrors:site:MirrorSite"
-TLS_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQ-nginx-key-material\n-----END PRIVATE KEY-----\n"
-BASTION_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbastion-key-material\n-----END OPENSSH PRIVATE KEY-----\n"
-SECRETS = {"mirrors[0].tls.privateKey": TLS_KEY, "network.bastion.privateKey": BASTION_KEY}
+from .conftest import SECRETS, TLS_KEY
+from .graph import rules, site_resources
 
-
-@pytest.fixture(scope="module")
-def runs() -> dict[str, ProgramRun]:
-    stacks = {p.stem: p for p in STACKS.glob("*.yaml")}
-    stacks["example"] = EXAMPLE_STACK
-    return {name: run_program(path, SECRETS) for name, path in stacks.items()}
-
-
-def site_resources(run: ProgramRun, site: str, typ: str) -> list[RecordedResource]:
-    return [r for r in run.of_type(typ) if r.name.startswith(f"{site}-") or r.name == site]
-
-
-def rules(run: ProgramRun, kind: str, group_name: str) -> set[tuple]:
-    """(port, source) pairs of the rules on one security group; source is a CIDR or a group name."""
-    group = run.one(GROUP, group_name)
-    found = set()
-    for rule in run.of_type(kind):
-        if rule.inputs["securityGroupId"] != group.id:
-            continue
-        assert rule.inputs["fromPort"] == rule.inputs["toPort"], "rules open single ports only"
-        source = (rule.inputs.get("cidrIpv4") or rule.inputs.get("cidrIpv6")
-                  or run.by_id(rule.inputs["referencedSecurityGroupId"]).name)
-        found.add((rule.inputs["fromPort"], source))
-    return found
 
 
 # --- counts and hosts -------------------------------------------------------------------------
@@ -118,61 +74,6 @@ def test_user_data_pins_host_key_without_carrying_it(runs):
 
 
 # --- security groups ---------------------------------------------------------------------------
-
-def test_nginx_node_faces_clients_and_primary_directly(runs):
-    run = runs["single-nginx"]
-    assert rules(run, INGRESS, "syd-nodes") == {
-        (443, "10.0.0.0/8"), (443, "192.168.0.0/16"), (7999, "10.0.0.0/8"), (7999, "192.168.0.0/16"),
-        (443, "203.0.113.10/32"), (22, "198.51.100.7/32")}
-    assert site_resources(run, "syd", NLB) == []
-
-
-def test_acm_nodes_only_reachable_through_load_balancer(runs):
-    run = runs["single-acm"]
-    # A site behind a load balancer is a farm of one: Hazelcast between its own nodes only.
-    assert rules(run, INGRESS, "fra-nodes") == {(7990, "fra-lb"), (7999, "fra-lb"), (22, "198.51.100.7/32"),
-                                                (5701, "fra-nodes")}
-    # No clientCidrs configured: clients default to the VPC's CIDR.
-    assert rules(run, INGRESS, "fra-lb") == {
-        (443, "172.31.0.0/16"), (7999, "172.31.0.0/16"), (443, "203.0.113.10/32"), (443, "203.0.113.11/32")}
-    assert rules(run, EGRESS, "fra-lb") == {(7990, "fra-nodes"), (7999, "fra-nodes")}
-    # Egress to the primary on 443 and on its (non-default) SSH port, and Hazelcast to its own nodes.
-    assert rules(run, EGRESS, "fra-nodes") == {(443, "0.0.0.0/0"), (7998, "0.0.0.0/0"), (5701, "fra-nodes")}
-
-
-def test_hazelcast_only_between_a_farms_own_nodes(runs):
-    for stack, site in (("farm-3", "iad"), ("single-acm", "fra")):
-        farm = runs[stack]
-        assert (5701, f"{site}-nodes") in rules(farm, INGRESS, f"{site}-nodes")
-        assert (5701, f"{site}-nodes") in rules(farm, EGRESS, f"{site}-nodes")
-        assert not any(port == 5701 for port, _ in rules(farm, INGRESS, f"{site}-lb"))
-        hazelcast = [r for r in farm.of_type(INGRESS) if r.inputs["fromPort"] == 5701]
-        assert all(r.inputs.get("cidrIpv4") is None and r.inputs.get("cidrIpv6") is None for r in hazelcast)
-    for rule in runs["single-nginx"].of_type(INGRESS):
-        assert rule.inputs["fromPort"] != 5701, "Hazelcast open on an nginx node, which is never in a farm"
-
-
-@pytest.mark.parametrize("stack", ["single-nginx", "single-acm", "farm-3", "two-sites", "example"])
-def test_ssh_22_is_never_open_to_the_world(runs, stack):
-    ssh_rules = [r for r in runs[stack].of_type(INGRESS) if r.inputs["fromPort"] <= 22 <= r.inputs["toPort"]]
-    assert ssh_rules, "installation needs SSH from somewhere"
-    for rule in ssh_rules:
-        assert rule.inputs.get("cidrIpv4") != "0.0.0.0/0" and rule.inputs.get("cidrIpv6") != "::/0"
-    for rule in runs[stack].of_type(INGRESS):
-        assert rule.inputs.get("cidrIpv4") != "0.0.0.0/0", "no ingress is open to the whole internet"
-
-
-def test_bastion_address_may_reach_ssh(runs):
-    run = runs["two-sites"]
-    assert rules(run, INGRESS, "syd-nodes") == {(7990, "syd-lb"), (7999, "syd-lb"), (22, "10.1.2.3/32"),
-                                                (5701, "syd-nodes")}
-    # Installing through a bastion: nodes get no public address.
-    for instance in run.of_type(INSTANCE):
-        assert instance.inputs["associatePublicIpAddress"] is False
-    # Ubuntu's package mirrors answer on plain HTTP.
-    assert (80, "0.0.0.0/0") in rules(run, EGRESS, "mel-nodes")
-    assert (80, "0.0.0.0/0") not in rules(run, EGRESS, "syd-nodes")
-
 
 # --- load balancer, TLS, DNS -------------------------------------------------------------------
 

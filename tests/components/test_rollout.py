@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.harness import ProgramRun, run_program, stack_file_config
+from tests.harness import STACKS
 
-STACKS = Path(__file__).resolve().parents[1] / "stacks"
 DYN = "pulumi-python:dynamic/bitbucket:"
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import EXAMPLE_STACK, run_program, stack_file_config
+from tests.harness import EXAMPLE_STACK, STACKS, run_program, stack_file_config
+from tests.resource_types import INSTANCE
 
-STACKS = sorted((Path(__file__).resolve().parents[1] / "stacks").glob("*.yaml")) + [EXAMPLE_STACK]
-INSTANCE = "aws:ec2/instance:Instance"
+EVERY_STACK = sorted(STACKS.glob("*.yaml")) + [EXAMPLE_STACK]
 
 
-@pytest.mark.parametrize("stack", STACKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("stack", EVERY_STACK, ids=lambda p: p.stem)
 def test_every_nodes_root_volume_is_deleted_with_its_instance(stack):
     config, _ = stack_file_config(stack)
     nodes = sum(int(m.get("nodes", 1)) for m in json.loads(config["bitbucket-mirrors:mirrors"]))

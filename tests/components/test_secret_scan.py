@@ -30,14 +30,13 @@ import pulumi
 import pytest
 import yaml
 
-from tests.harness import (EXAMPLE_STACK, SECRET_KEY, SECRET_SIG, TEST_PASSWORD, ProgramRun, _stand_in, revealed,
-                           run_program)
+from tests.harness import (EXAMPLE_STACK, SECRET_KEY, SECRET_SIG, STACKS, TEST_PASSWORD, ProgramRun, _stand_in,
+                           revealed, run_program)
+from tests.resource_types import COMMAND
 
-STACKS = Path(__file__).resolve().parents[1] / "stacks"
 TLS_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQ-nginx-key-material\n-----END PRIVATE KEY-----\n"
 BASTION_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbastion-key-material\n-----END OPENSSH PRIVATE KEY-----\n"
 SECRETS = {"mirrors[0].tls.privateKey": TLS_KEY, "network.bastion.privateKey": BASTION_KEY}
-COMMAND = "command:remote:Command"
 MIN_NEEDLE = 8     # shorter pieces of a secret would match by chance
 
 

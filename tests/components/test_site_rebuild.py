@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.harness import ProgramRun, run_program, stack_file_config
+from tests.resource_types import VOLUME
 
 STACK = Path(__file__).resolve().parents[1] / "stacks" / "three-regions.yaml"
-VOLUME = "aws:ebs/volume:Volume"
 GENERATION = "pulumi-python:dynamic/bitbucket:MirrorGeneration"
 
 

@@ -32,8 +32,8 @@ from tests.emulator import Emulator
 from tests.harness import ProgramRun, run_program, stack_file_config
 
 from .conftest import PASSWORD, configure
+from tests.harness import STACKS
 
-STACKS = Path(__file__).resolve().parents[1] / "stacks"
 OLD, NEW, MINOR = "9.4.16", "9.4.17", "9.5.0"
 ZDU_END = "/rest/mirroring/latest/zdu/end"
 ZDU_START = "/rest/mirroring/latest/zdu/start"

@@ -17,8 +17,8 @@ import yaml
 
 from .engine import UpResult
 from .twin import Twin, sites_of
+from tests.harness import STACKS
 
-STACKS = Path(__file__).resolve().parents[1] / "stacks"
 SETTLE_S = 0.0
 
 

@@ -13,8 +13,8 @@ import pytest
 from tests.harness import run_program
 
 from . import rules
+from tests.harness import STACKS
 
-STACKS = Path(__file__).resolve().parents[1] / "stacks"
 PROGRAM_STACKS = ["single-acm", "single-nginx", "farm-3", "monitored", "three-regions", "two-sites"]
 
 
