@@ -3,6 +3,7 @@
 Prints one JSON line: resources registered and the in-process wall time; the parent measures the
 process's wall time and peak memory.
 """
+
 from __future__ import annotations
 
 import json

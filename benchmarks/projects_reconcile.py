@@ -1,5 +1,6 @@
 """MirroredProjects at scale: 2,000 projects on the primary, 1,000 selected, then 100 changed,
 against the emulator with 5 ms latency, beside a naive one-call-per-project client, same run."""
+
 from __future__ import annotations
 
 import json
@@ -33,9 +34,17 @@ def _world(latency_s: float):
 
 def _provider(emu: Emulator) -> MirroredProjectsProvider:
     provider = MirroredProjectsProvider()
-    provider.configure(ConfigureRequest(Config({
-        "bitbucket-mirrors:primaryPassword": "bench",
-        "bitbucket-mirrors:primary": json.dumps({"url": emu.primary_url, "username": "admin"})}, "bitbucket-mirrors")))
+    provider.configure(
+        ConfigureRequest(
+            Config(
+                {
+                    "bitbucket-mirrors:primaryPassword": "bench",
+                    "bitbucket-mirrors:primary": json.dumps({"url": emu.primary_url, "username": "admin"}),
+                },
+                "bitbucket-mirrors",
+            )
+        )
+    )
     return provider
 
 
@@ -62,9 +71,16 @@ def run(latency_s: float = 0.005) -> list[dict]:
     emu, keys, mirror = _world(latency_s)
     try:
         provider = _provider(emu)
-        chosen, changed = keys[:SELECTED], keys[CHANGED:SELECTED + CHANGED]
-        props = {"primary_url": emu.primary_url, "mirror_url": mirror.url, "mirror_id": mirror.mirror_id,
-                 "project_keys": chosen, "mirror_all": False, "wait_for_sync": False, "ca_bundle": emu.ca_pem}
+        chosen, changed = keys[:SELECTED], keys[CHANGED : SELECTED + CHANGED]
+        props = {
+            "primary_url": emu.primary_url,
+            "mirror_url": mirror.url,
+            "mirror_id": mirror.mirror_id,
+            "project_keys": chosen,
+            "mirror_all": False,
+            "wait_for_sync": False,
+            "ca_bundle": emu.ca_pem,
+        }
         created: dict = {}
         create_requests, create_s = _measure(emu, lambda: created.update(provider.create(props).outs))
         new_props = {**props, "project_keys": changed}
@@ -76,19 +92,29 @@ def run(latency_s: float = 0.005) -> list[dict]:
     try:
         naive_create, naive_create_s = _measure(emu, lambda: naive(emu, mirror, keys[:SELECTED], []))
         naive_update, naive_update_s = _measure(
-            emu, lambda: naive(emu, mirror, keys[SELECTED:SELECTED + CHANGED], keys[:CHANGED]))
+            emu, lambda: naive(emu, mirror, keys[SELECTED : SELECTED + CHANGED], keys[:CHANGED])
+        )
     finally:
         emu.stop()
     factor = naive_create / create_requests
     met = create_requests <= MAX_CREATE_REQUESTS and factor >= MIN_FACTOR
     return [
-        {"benchmark": f"MirroredProjects create: select {SELECTED} of {PROJECTS} projects (5 ms latency)",
-         "measure": "HTTP requests / wall", "value": f"{create_requests} req / {create_s:.2f} s ({factor:.0f}x fewer)",
-         "baseline / naive": f"{naive_create} req / {naive_create_s:.2f} s",
-         "target": f"<= {MAX_CREATE_REQUESTS} req and >= {MIN_FACTOR}x fewer", "result": "met" if met else "MISSED"},
-        {"benchmark": f"MirroredProjects update: change {CHANGED} of the {SELECTED}",
-         "measure": "HTTP requests / wall", "value": f"{update_requests} req / {update_s:.2f} s",
-         "baseline / naive": f"{naive_update} req / {naive_update_s:.2f} s", "target": "", "result": ""},
+        {
+            "benchmark": f"MirroredProjects create: select {SELECTED} of {PROJECTS} projects (5 ms latency)",
+            "measure": "HTTP requests / wall",
+            "value": f"{create_requests} req / {create_s:.2f} s ({factor:.0f}x fewer)",
+            "baseline / naive": f"{naive_create} req / {naive_create_s:.2f} s",
+            "target": f"<= {MAX_CREATE_REQUESTS} req and >= {MIN_FACTOR}x fewer",
+            "result": "met" if met else "MISSED",
+        },
+        {
+            "benchmark": f"MirroredProjects update: change {CHANGED} of the {SELECTED}",
+            "measure": "HTTP requests / wall",
+            "value": f"{update_requests} req / {update_s:.2f} s",
+            "baseline / naive": f"{naive_update} req / {naive_update_s:.2f} s",
+            "target": "",
+            "result": "",
+        },
     ]
 
 

@@ -1,4 +1,5 @@
 """Run every benchmark and print one table (see benchmarks/README.md). Not part of the test suite."""
+
 from __future__ import annotations
 
 import platform
@@ -15,8 +16,15 @@ COLUMNS = ["benchmark", "measure", "value", "baseline / naive", "target", "resul
 
 def machine() -> str:
     import os
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python {platform.python_version()}, {platform.system()}"
 

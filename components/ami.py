@@ -1,4 +1,5 @@
 """The current Amazon Linux 2023 or Ubuntu LTS image for a node's architecture."""
+
 from __future__ import annotations
 
 import pulumi
@@ -13,11 +14,18 @@ _NAME = {
 }
 
 
-def current_ami(os: str, architecture: str, region: str, opts: pulumi.InvokeOptions | None = None) -> pulumi.Output[str]:
+def current_ami(
+    os: str, architecture: str, region: str, opts: pulumi.InvokeOptions | None = None
+) -> pulumi.Output[str]:
     owner = "amazon" if os == "al2023" else _CANONICAL
     return aws.ec2.get_ami_output(
-        most_recent=True, owners=[owner],
-        filters=[aws.ec2.GetAmiFilterArgs(name="name", values=[_NAME[(os, architecture)]]),
-                 aws.ec2.GetAmiFilterArgs(name="architecture", values=[architecture]),
-                 aws.ec2.GetAmiFilterArgs(name="state", values=["available"])],
-        region=region, opts=opts).id
+        most_recent=True,
+        owners=[owner],
+        filters=[
+            aws.ec2.GetAmiFilterArgs(name="name", values=[_NAME[(os, architecture)]]),
+            aws.ec2.GetAmiFilterArgs(name="architecture", values=[architecture]),
+            aws.ec2.GetAmiFilterArgs(name="state", values=["available"]),
+        ],
+        region=region,
+        opts=opts,
+    ).id

@@ -1,4 +1,5 @@
 """Files for a node, as one reproducible tarball on a remote command's stdin."""
+
 from __future__ import annotations
 
 import base64

@@ -4,6 +4,7 @@ volume, and a pinned SSH host key. The installation itself is `install.py`'s job
 The home volume is a resource of its own, attached to the instance: replacing the instance (a new
 AMI, another type) keeps the home and its repositories.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -59,11 +60,24 @@ def user_data_digest(stack: str, node: str) -> str:
 # What the SSM agent needs for Session Manager and nothing more: the actions of AWS's own managed
 # policy AWSCloud9SSMInstanceProfile. Not AmazonSSMManagedInstanceCore: it allows ssm:GetParameter on
 # every parameter, and a node's role must read no SSM parameter but its own host key.
-SESSION_MANAGER_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow",
-    "Action": ["ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
-               "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"],
-    "Resource": "*"}]})
+SESSION_MANAGER_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "ssm:UpdateInstanceInformation",
+                    "ssmmessages:CreateControlChannel",
+                    "ssmmessages:CreateDataChannel",
+                    "ssmmessages:OpenControlChannel",
+                    "ssmmessages:OpenDataChannel",
+                ],
+                "Resource": "*",
+            }
+        ],
+    }
+)
 
 
 def host_key_policy(parameter_arn: str, region: str, kms_key_arn: Optional[str]) -> str:
@@ -72,11 +86,19 @@ def host_key_policy(parameter_arn: str, region: str, kms_key_arn: Optional[str])
     PARAMETER_ARN). An alias ARN is not what KMS authorizes against, so then the key is any key."""
     statements = [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": parameter_arn}]
     if kms_key_arn:
-        statements.append({
-            "Effect": "Allow", "Action": "kms:Decrypt",
-            "Resource": "*" if ":alias/" in kms_key_arn else kms_key_arn,
-            "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{region}.amazonaws.com",
-                                           "kms:EncryptionContext:PARAMETER_ARN": parameter_arn}}})
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": "*" if ":alias/" in kms_key_arn else kms_key_arn,
+                "Condition": {
+                    "StringEquals": {
+                        "kms:ViaService": f"ssm.{region}.amazonaws.com",
+                        "kms:EncryptionContext:PARAMETER_ARN": parameter_arn,
+                    }
+                },
+            }
+        )
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
@@ -88,22 +110,32 @@ def session_command(instance_id: str, region: str) -> str:
 def discovery_policy(region: str) -> str:
     """What Hazelcast's AWS discovery calls: ec2:DescribeInstances (which takes no resource ARNs),
     held to the node's own region."""
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*",
-        "Condition": {"StringEquals": {"ec2:Region": region}}}]})
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "ec2:DescribeInstances",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"ec2:Region": region}},
+                }
+            ],
+        }
+    )
 
 
 class MirrorHost(pulumi.ComponentResource):
     instance_id: pulumi.Output[str]
     private_ip: pulumi.Output[str]
-    address: pulumi.Output[str]       # where the installer connects (public when it has one)
-    host_key: pulumi.Output[str]      # the SSH host public key to pin
+    address: pulumi.Output[str]  # where the installer connects (public when it has one)
+    host_key: pulumi.Output[str]  # the SSH host public key to pin
     home_volume_id: pulumi.Output[str]
     home_volume_size: pulumi.Output[int]
-    home_attachment: aws.ec2.VolumeAttachment   # what the node's retire and install wait on
-    home_zone: pulumi.Output[str]     # what gives the node a new, empty home (below)
-    image: pulumi.Input[str]          # the current image of the node's OS (the lookup, not the launch)
-    session: pulumi.Output[str]       # the Session Manager command for a shell on the node
+    home_attachment: aws.ec2.VolumeAttachment  # what the node's retire and install wait on
+    home_zone: pulumi.Output[str]  # what gives the node a new, empty home (below)
+    image: pulumi.Input[str]  # the current image of the node's OS (the lookup, not the launch)
+    session: pulumi.Output[str]  # the Session Manager command for a shell on the node
     role_id: pulumi.Output[str]
     role_name: pulumi.Output[str]
     node_name: str
@@ -116,42 +148,75 @@ class MirrorHost(pulumi.ComponentResource):
 
         host_key = tls.PrivateKey(f"{name}-host-key", algorithm="ED25519", opts=child)
         parameter = aws.ssm.Parameter(
-            f"{name}-host-key", name=host_key_parameter(args.stack, name),
-            type="SecureString", value=host_key.private_key_openssh, region=args.region, key_id=args.kms_key_arn,
-            description=f"SSH host key of Bitbucket mirror node {name}", tags=tags, opts=child)
+            f"{name}-host-key",
+            name=host_key_parameter(args.stack, name),
+            type="SecureString",
+            value=host_key.private_key_openssh,
+            region=args.region,
+            key_id=args.kms_key_arn,
+            description=f"SSH host key of Bitbucket mirror node {name}",
+            tags=tags,
+            opts=child,
+        )
         profile, policy, role = self._instance_profile(name, parameter, tags, args)
 
         instance = aws.ec2.Instance(
-            f"{name}-instance", ami=args.ami_id, instance_type=args.instance_type, region=args.region,
-            subnet_id=args.subnet_id, vpc_security_group_ids=[args.security_group_id],
-            key_name=args.key_name, iam_instance_profile=profile.name,
+            f"{name}-instance",
+            ami=args.ami_id,
+            instance_type=args.instance_type,
+            region=args.region,
+            subnet_id=args.subnet_id,
+            vpc_security_group_ids=[args.security_group_id],
+            key_name=args.key_name,
+            iam_instance_profile=profile.name,
             associate_public_ip_address=args.public_address,
             metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
-                http_tokens="required", http_put_response_hop_limit=1, http_endpoint="enabled"),
+                http_tokens="required", http_put_response_hop_limit=1, http_endpoint="enabled"
+            ),
             root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
-                volume_type="gp3", volume_size=30, encrypted=True, delete_on_termination=True,
-                kms_key_id=args.kms_key_arn),
+                volume_type="gp3",
+                volume_size=30,
+                encrypted=True,
+                delete_on_termination=True,
+                kms_key_id=args.kms_key_arn,
+            ),
             # A new boot configuration (a new release of this project) is applied by stopping and
             # starting the instance, one node at a time (InstanceStopDrain), not by replacing it:
             # cloud-init runs bootcmd on every boot.
             user_data=boot.user_data(host_key_parameter(args.stack, name)),
             user_data_replace_on_change=False,
-            tags={**tags, **dict([args.farm_tag])} if args.farm_tag else tags, volume_tags=tags,
+            tags={**tags, **dict([args.farm_tag])} if args.farm_tag else tags,
+            volume_tags=tags,
             # The AMI lookup moves with every release; a new AMI must not replace a running mirror.
             # It reads its host key at first boot: the key and the permission must exist by then.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"],
-                                        depends_on=[parameter, policy, *args.instance_wait_for]))
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=["ami"], depends_on=[parameter, policy, *args.instance_wait_for]
+            ),
+        )
         home = aws.ebs.Volume(
-            f"{name}-home", availability_zone=instance.availability_zone, size=args.home_volume_gb,
-            type="gp3", encrypted=True, kms_key_id=args.kms_key_arn, tags=tagging.named(tags, f"{name}-home"),
-            region=args.region, snapshot_id=args.home_snapshot_id, opts=child)
+            f"{name}-home",
+            availability_zone=instance.availability_zone,
+            size=args.home_volume_gb,
+            type="gp3",
+            encrypted=True,
+            kms_key_id=args.kms_key_arn,
+            tags=tagging.named(tags, f"{name}-home"),
+            region=args.region,
+            snapshot_id=args.home_snapshot_id,
+            opts=child,
+        )
         attachment = aws.ec2.VolumeAttachment(
-            f"{name}-home", device_name=HOME_DEVICE, volume_id=home.id, instance_id=instance.id,
+            f"{name}-home",
+            device_name=HOME_DEVICE,
+            volume_id=home.id,
+            instance_id=instance.id,
             # Not stopped to detach: terraform-provider-aws never starts it again. The node's retire
             # command (components/rollout.py) stops Bitbucket and unmounts the home first.
-            stop_instance_before_detaching=False, region=args.region,
+            stop_instance_before_detaching=False,
+            region=args.region,
             # The device name is taken until the old home is detached: detach first, then attach.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
 
         self.home_attachment = attachment
         self.image = args.ami_id
@@ -169,29 +234,52 @@ class MirrorHost(pulumi.ComponentResource):
         # follows it, as a new empty home is a new mirror, while a restored home keeps its mirror.
         # Another KMS key gives new, empty volumes as well.
         zone = aws.ec2.get_subnet_output(
-            id=args.subnet_id, region=args.region, opts=pulumi.InvokeOptions(parent=self)).availability_zone
+            id=args.subnet_id, region=args.region, opts=pulumi.InvokeOptions(parent=self)
+        ).availability_zone
         self.home_zone = zone.apply(lambda z: f"{z}|{args.kms_key_arn}" if args.kms_key_arn else z)
         self.node_name = name
         self.login_user = LOGIN_USER[args.os]
-        self.role_id = role.id   # more statements attach here (monitoring) without touching the instance
+        self.role_id = role.id  # more statements attach here (monitoring) without touching the instance
         if args.farm_tag is not None:
             aws.iam.RolePolicy(f"{name}-discover-farm", role=role.id, policy=discovery_policy(args.region), opts=child)
         self.role_name = role.name
-        self.register_outputs({"instance_id": self.instance_id, "private_ip": self.private_ip,
-                               "address": self.address, "host_key": self.host_key,
-                               "home_volume_id": self.home_volume_id, "home_volume_size": self.home_volume_size,
-                               "home_zone": self.home_zone, "session": self.session, "role_name": self.role_name})
+        self.register_outputs(
+            {
+                "instance_id": self.instance_id,
+                "private_ip": self.private_ip,
+                "address": self.address,
+                "host_key": self.host_key,
+                "home_volume_id": self.home_volume_id,
+                "home_volume_size": self.home_volume_size,
+                "home_zone": self.home_zone,
+                "session": self.session,
+                "role_name": self.role_name,
+            }
+        )
 
-    def _instance_profile(self, name: str, parameter: aws.ssm.Parameter, tags: dict[str, str],
-                          args: MirrorHostArgs) -> tuple[aws.iam.InstanceProfile, aws.iam.RolePolicy, aws.iam.Role]:
+    def _instance_profile(
+        self, name: str, parameter: aws.ssm.Parameter, tags: dict[str, str], args: MirrorHostArgs
+    ) -> tuple[aws.iam.InstanceProfile, aws.iam.RolePolicy, aws.iam.Role]:
         """A role that can read this node's host key parameter and nothing else (and, with a
         customer-managed key, decrypt that one parameter through SSM)."""
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
-            f"{name}-role", tags=tags, opts=child,
-            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}]}))
+            f"{name}-role",
+            tags=tags,
+            opts=child,
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}
+                    ],
+                }
+            ),
+        )
         policy = aws.iam.RolePolicy(
-            f"{name}-read-host-key", role=role.id, opts=child,
-            policy=parameter.arn.apply(lambda arn: host_key_policy(arn, args.region, args.kms_key_arn)))
+            f"{name}-read-host-key",
+            role=role.id,
+            opts=child,
+            policy=parameter.arn.apply(lambda arn: host_key_policy(arn, args.region, args.kms_key_arn)),
+        )
         return aws.iam.InstanceProfile(f"{name}-profile", role=role.name, tags=tags, opts=child), policy, role

@@ -6,6 +6,7 @@ file is, so key material and the farm's Hazelcast password never sit in plain te
 user data or on a command line. The install re-runs whenever the bundle changes: a new version,
 new properties, a renewed certificate.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,9 +28,9 @@ from .node_command import node_command, node_connection, script_command, unpack_
 @dataclass(frozen=True)
 class FarmInputs:
     group_name: str
-    group_password: pulumi.Output[str]      # secret
+    group_password: pulumi.Output[str]  # secret
     region: str
-    tag_key: str                            # the tag every node of this farm, and only those, carry
+    tag_key: str  # the tag every node of this farm, and only those, carry
     tag_value: str
 
 
@@ -37,16 +38,16 @@ class FarmInputs:
 class NginxInputs:
     server_name: str
     certificate: str
-    private_key: pulumi.Output[str]         # secret
+    private_key: pulumi.Output[str]  # secret
 
 
 @dataclass(frozen=True)
 class MirrorInstallArgs:
     host: MirrorHost
-    login_private_key: pulumi.Output[str]   # secret
+    login_private_key: pulumi.Output[str]  # secret
     bitbucket_version: str
     base_url: str
-    setup_block: pulumi.Input[str]          # MirrorSetup.properties
+    setup_block: pulumi.Input[str]  # MirrorSetup.properties
     installer_url: Optional[str] = None
     installer_sha256: Optional[str] = None
     ca_bundle: Optional[str] = None
@@ -69,18 +70,30 @@ class MirrorInstallArgs:
     staged: Optional[tuple[pulumi.Output[str], pulumi.Output[str]]] = None
 
 
-def render_files(args: MirrorInstallArgs, home_volume_id: str, setup_block: str,
-                 role_name: Optional[str], group_password: Optional[str],
-                 private_key: Optional[str], generation: Optional[str] = None,
-                 ssh_server_key: Optional[str] = None) -> dict[str, str]:
+def render_files(
+    args: MirrorInstallArgs,
+    home_volume_id: str,
+    setup_block: str,
+    role_name: Optional[str],
+    group_password: Optional[str],
+    private_key: Optional[str],
+    generation: Optional[str] = None,
+    ssh_server_key: Optional[str] = None,
+) -> dict[str, str]:
     farm = None
     if args.farm is not None:
-        farm = files.FarmSpec(group_name=args.farm.group_name, group_password=group_password or "",
-                              region=args.farm.region, iam_role=role_name or "",
-                              tag_key=args.farm.tag_key, tag_value=args.farm.tag_value)
+        farm = files.FarmSpec(
+            group_name=args.farm.group_name,
+            group_password=group_password or "",
+            region=args.farm.region,
+            iam_role=role_name or "",
+            tag_key=args.farm.tag_key,
+            tag_value=args.farm.tag_value,
+        )
     contents = {
         files.StagedFile.PROPERTIES: files.render_bitbucket_properties(
-            files.PropertiesSpec(setup_block=setup_block, base_url=args.base_url, farm=farm)),
+            files.PropertiesSpec(setup_block=setup_block, base_url=args.base_url, farm=farm)
+        ),
         files.StagedFile.SYSTEMD_UNIT: files.render_systemd_unit(jmx_exporter=args.jmx_exporter),
         files.StagedFile.INSTALL_SCRIPT: install_script(args, home_volume_id),
     }
@@ -92,7 +105,8 @@ def render_files(args: MirrorInstallArgs, home_volume_id: str, setup_block: str,
         contents[files.StagedFile.CA_BUNDLE] = _pem(args.ca_bundle)
     if args.nginx is not None:
         contents[files.StagedFile.NGINX_SITE] = files.render_nginx_site(
-            files.NginxSiteSpec(server_name=args.nginx.server_name))
+            files.NginxSiteSpec(server_name=args.nginx.server_name)
+        )
         contents[files.StagedFile.TLS_CERT] = _pem(args.nginx.certificate)
         contents[files.StagedFile.TLS_KEY] = _pem(private_key or "")
     return {str(k): v for k, v in contents.items()}
@@ -100,32 +114,50 @@ def render_files(args: MirrorInstallArgs, home_volume_id: str, setup_block: str,
 
 def install_script(args: MirrorInstallArgs, home_volume_id: str) -> str:
     """The node's install script: no secret in it (keys and passwords are staged files)."""
-    return files.render_install_script(files.InstallSpec(
-        bitbucket_version=args.bitbucket_version, home_volume_id=home_volume_id,
-        tls_mode="nginx" if args.nginx else "acm", installer_url=args.installer_url,
-        installer_sha256=args.installer_sha256, has_ca_bundle=args.ca_bundle is not None,
-        jmx_exporter=args.jmx_exporter))
+    return files.render_install_script(
+        files.InstallSpec(
+            bitbucket_version=args.bitbucket_version,
+            home_volume_id=home_volume_id,
+            tls_mode="nginx" if args.nginx else "acm",
+            installer_url=args.installer_url,
+            installer_sha256=args.installer_sha256,
+            has_ca_bundle=args.ca_bundle is not None,
+            jmx_exporter=args.jmx_exporter,
+        )
+    )
 
 
-def preflight(name: str, args: MirrorInstallArgs, connection: remote.ConnectionArgs,
-              opts: pulumi.ResourceOptions) -> remote.Command:
+def preflight(
+    name: str, args: MirrorInstallArgs, connection: remote.ConnectionArgs, opts: pulumi.ResourceOptions
+) -> remote.Command:
     """The target version's Java, Git and OpenSSH floors checked on the node and its archive
     downloaded and verified, stopping nothing. It runs again for every new version, before the
     site's first node is stopped."""
-    return node_command(name, connection, script_command("--preflight"), opts,
-                        stdin=args.host.home_volume_id.apply(lambda volume: install_script(args, volume)),
-                        triggers=[args.bitbucket_version])
+    return node_command(
+        name,
+        connection,
+        script_command("--preflight"),
+        opts,
+        stdin=args.host.home_volume_id.apply(lambda volume: install_script(args, volume)),
+        triggers=[args.bitbucket_version],
+    )
 
 
-def stop_for_upgrade(name: str, args: MirrorInstallArgs, connection: remote.ConnectionArgs,
-                     opts: pulumi.ResourceOptions) -> remote.Command:
+def stop_for_upgrade(
+    name: str, args: MirrorInstallArgs, connection: remote.ConnectionArgs, opts: pulumi.ResourceOptions
+) -> remote.Command:
     """Before a farm's first node changes: stop this node if it runs another minor line than the
     target, or its home belongs to another mirror generation (nodes of either cannot join the new
     cluster). On a first install, or a bug-fix upgrade, it stops nothing."""
     generation = pulumi.Output.from_input(args.generation or "")
-    return node_command(name, connection, generation.apply(lambda g: script_command(f"--stop-for-upgrade {g}".rstrip())),
-                        opts, stdin=args.host.home_volume_id.apply(lambda volume: install_script(args, volume)),
-                        triggers=[minor_line(args.bitbucket_version), generation])
+    return node_command(
+        name,
+        connection,
+        generation.apply(lambda g: script_command(f"--stop-for-upgrade {g}".rstrip())),
+        opts,
+        stdin=args.host.home_volume_id.apply(lambda volume: install_script(args, volume)),
+        triggers=[minor_line(args.bitbucket_version), generation],
+    )
 
 
 def _pem(text: str) -> str:
@@ -137,7 +169,8 @@ def staged_payload(args: MirrorInstallArgs) -> tuple[pulumi.Output[str], pulumi.
     """The node's files as a bundle, and its digest: a new digest means the install runs again."""
     host = args.host
     staged = pulumi.Output.all(
-        host.home_volume_id, args.setup_block,
+        host.home_volume_id,
+        args.setup_block,
         host.role_name if args.farm else None,
         args.farm.group_password if args.farm else None,
         args.nginx.private_key if args.nginx else None,
@@ -156,21 +189,34 @@ class MirrorInstall(pulumi.ComponentResource):
         super().__init__("bitbucket-mirrors:install:MirrorInstall", name, None, opts)
         payload, digest = args.staged or staged_payload(args)
         connection = args.connection or node_connection(args.host, args.login_private_key, args.bastion)
-        self.connection = connection   # the pinned connection, for what else this node receives
+        self.connection = connection  # the pinned connection, for what else this node receives
         # The node's files, staged again whenever they change (and after a new connection: harmless),
         # and after every drain for an install: a new root volume (osImage) has lost them.
         stage = node_command(
-            f"{name}-stage", connection, unpack_bundle(files.STAGING_DIR, private=True),
+            f"{name}-stage",
+            connection,
+            unpack_bundle(files.STAGING_DIR, private=True),
             pulumi.ResourceOptions(parent=self, depends_on=[*args.wait_for, args.host.home_attachment]),
-            stdin=payload, update=None, triggers=[args.drained] if args.drained is not None else None)
+            stdin=payload,
+            update=None,
+            triggers=[args.drained] if args.drained is not None else None,
+        )
         # Run again (replaced) whenever version, properties, certificate or script change, on a new
         # instance, and after every drain for an install; a new connection alone changes nothing.
         install = node_command(
-            f"{name}-install", connection, f"sudo bash {files.STAGING_DIR}/{files.StagedFile.INSTALL_SCRIPT}",
+            f"{name}-install",
+            connection,
+            f"sudo bash {files.STAGING_DIR}/{files.StagedFile.INSTALL_SCRIPT}",
             pulumi.ResourceOptions(parent=self, depends_on=[stage]),
-            triggers=[digest, args.host.instance_id, *([args.drained] if args.drained is not None else [])])
+            triggers=[digest, args.host.instance_id, *([args.drained] if args.drained is not None else [])],
+        )
         # A larger home volume (EBS grows it in place) needs its filesystem grown too: online, no restart.
-        node_command(f"{name}-grow-home", connection, f"sudo xfs_growfs {files.HOME_DIR}",
-                     pulumi.ResourceOptions(parent=self, depends_on=[install]), triggers=[args.host.home_volume_size])
+        node_command(
+            f"{name}-grow-home",
+            connection,
+            f"sudo xfs_growfs {files.HOME_DIR}",
+            pulumi.ResourceOptions(parent=self, depends_on=[install]),
+            triggers=[args.host.home_volume_size],
+        )
         self.done = install.stdout.apply(lambda _: "installed")
         self.register_outputs({"done": self.done})

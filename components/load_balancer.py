@@ -3,6 +3,7 @@
 Health checks ask Bitbucket's `/status` on 7990 for both target groups, so SSH traffic only goes
 to nodes whose application is up. Hazelcast (5701) is never exposed here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,7 +13,6 @@ import pulumi
 import pulumi_aws as aws
 
 from . import tags as tagging
-
 from .network import BITBUCKET_HTTP, BITBUCKET_SSH, HTTPS
 
 # TLS 1.3 with TLS 1.2 fallback and forward-secret ciphers only.
@@ -38,13 +38,25 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
         super().__init__("bitbucket-mirrors:lb:MirrorLoadBalancer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         lb = aws.lb.LoadBalancer(
-            f"{name}-nlb", load_balancer_type="network", internal=args.internal,
-            subnets=args.subnet_ids, security_groups=[args.security_group_id],
-            enable_cross_zone_load_balancing=True, tags=tagging.named(args.tags, f"{name}-nlb"), region=args.region,
-            opts=child)
+            f"{name}-nlb",
+            load_balancer_type="network",
+            internal=args.internal,
+            subnets=args.subnet_ids,
+            security_groups=[args.security_group_id],
+            enable_cross_zone_load_balancing=True,
+            tags=tagging.named(args.tags, f"{name}-nlb"),
+            region=args.region,
+            opts=child,
+        )
         health = aws.lb.TargetGroupHealthCheckArgs(
-            protocol="HTTP", port=str(BITBUCKET_HTTP), path="/status", matcher="200",
-            interval=15, healthy_threshold=3, unhealthy_threshold=3)
+            protocol="HTTP",
+            port=str(BITBUCKET_HTTP),
+            path="/status",
+            matcher="200",
+            interval=15,
+            healthy_threshold=3,
+            unhealthy_threshold=3,
+        )
         listeners = [
             # (label, listener port, protocol, target port)
             ("https", HTTPS, "TLS", BITBUCKET_HTTP),
@@ -58,22 +70,36 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
         self._groups: list[tuple[str, pulumi.Output[str], int]] = []
         for label, port, protocol, target_port in listeners:
             group = aws.lb.TargetGroup(
-                f"{name}-{label}", port=target_port, protocol="TCP", target_type="instance",
-                vpc_id=args.vpc_id, health_check=health,
+                f"{name}-{label}",
+                port=target_port,
+                protocol="TCP",
+                target_type="instance",
+                vpc_id=args.vpc_id,
+                health_check=health,
                 # Git operations are long; let them finish when a node leaves.
-                deregistration_delay=300, tags=tagging.named(args.tags, f"{name}-{label}"), region=args.region, opts=child)
+                deregistration_delay=300,
+                tags=tagging.named(args.tags, f"{name}-{label}"),
+                region=args.region,
+                opts=child,
+            )
             self.target_group_arn_suffixes[label] = group.arn_suffix
             self._groups.append((label, group.arn, target_port))
             aws.lb.Listener(
-                f"{name}-{label}", load_balancer_arn=lb.arn, port=port, protocol=protocol,
+                f"{name}-{label}",
+                load_balancer_arn=lb.arn,
+                port=port,
+                protocol=protocol,
                 certificate_arn=args.certificate_arn if protocol == "TLS" else None,
                 ssl_policy=TLS_POLICY if protocol == "TLS" else None,
                 default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=group.arn)],
-                region=args.region, opts=child)
+                region=args.region,
+                opts=child,
+            )
         # The target groups a node is registered in, as draining needs them: [{arn, port}].
         self.target_groups = pulumi.Output.all(*[arn for _, arn, _ in self._groups]).apply(
-            lambda arns: [{"arn": arn, "port": port} for arn, (_, _, port) in zip(arns, self._groups)])
-        self.arn_suffix = lb.arn_suffix   # what CloudWatch's AWS/NetworkELB dimensions name
+            lambda arns: [{"arn": arn, "port": port} for arn, (_, _, port) in zip(arns, self._groups)]
+        )
+        self.arn_suffix = lb.arn_suffix  # what CloudWatch's AWS/NetworkELB dimensions name
         self.dns_name = lb.dns_name
         self.zone_id = lb.zone_id
         self.register_outputs({"dns_name": self.dns_name, "zone_id": self.zone_id})
@@ -82,7 +108,17 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
         """Register every node in every target group. Separate from the constructor: the nodes'
         rollout steps need the target groups before the instances exist."""
         child = pulumi.ResourceOptions(parent=self)
-        self.node_attachments = [[aws.lb.TargetGroupAttachment(
-            f"{self._name}-{label}-node{i}", target_group_arn=arn, target_id=instance_id, port=port,
-            region=self._region, opts=child) for label, arn, port in self._groups]
-            for i, instance_id in enumerate(instance_ids)]
+        self.node_attachments = [
+            [
+                aws.lb.TargetGroupAttachment(
+                    f"{self._name}-{label}-node{i}",
+                    target_group_arn=arn,
+                    target_id=instance_id,
+                    port=port,
+                    region=self._region,
+                    opts=child,
+                )
+                for label, arn, port in self._groups
+            ]
+            for i, instance_id in enumerate(instance_ids)
+        ]

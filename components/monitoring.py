@@ -12,6 +12,7 @@ Per site, in the site's region (an alarm can only notify a topic in its own regi
 Nothing here touches an instance, a volume or the install: monitoring can be added to a running
 stack without restarting a mirror.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,8 @@ from . import host_files as files
 from . import tags as tagging
 from .bundle import bundle
 from .host import MirrorHost
-from .node_command import node_command, unpack_bundle
 from .install import MirrorInstall
+from .node_command import node_command, unpack_bundle
 
 MINUTE = 60
 STATUS_DOWN_MINUTES = 5
@@ -37,9 +38,19 @@ STATUS_DOWN_MINUTES = 5
 
 def metrics_policy(namespace: str = files.METRICS_NAMESPACE) -> str:
     """PutMetricData only, only into the project's namespace (the action has no resource ARNs)."""
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
-        "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}}}]})
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "cloudwatch:PutMetricData",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
+                }
+            ],
+        }
+    )
 
 
 def recover_action(region: str) -> str:
@@ -67,15 +78,24 @@ class AlarmTopics(pulumi.ComponentResource):
                 emails.setdefault(site.region, set()).update(site.monitoring.emails)
         self.arns = {}
         for region in sorted(emails):
-            topic = aws.sns.Topic(f"{name}-{region}", region=region,
-                                  tags=tagging.named(tagging.stack_tags(args.stack), f"{name}-{region}"),
-                                  opts=child)
+            topic = aws.sns.Topic(
+                f"{name}-{region}",
+                region=region,
+                tags=tagging.named(tagging.stack_tags(args.stack), f"{name}-{region}"),
+                opts=child,
+            )
             self.arns[region] = topic.arn
             for address in sorted(emails[region]):
                 # Named by the address, not its place in a list: adding someone leaves every other
                 # subscription (and its confirmation) as it is.
-                aws.sns.TopicSubscription(f"{name}-{region}-email-{_digest(address)}", topic=topic.arn,
-                                          protocol="email", endpoint=address, region=region, opts=child)
+                aws.sns.TopicSubscription(
+                    f"{name}-{region}-email-{_digest(address)}",
+                    topic=topic.arn,
+                    protocol="email",
+                    endpoint=address,
+                    region=region,
+                    opts=child,
+                )
         self.register_outputs({"arns": self.arns})
 
 
@@ -97,8 +117,9 @@ def site_topic(site: Site, created: Mapping[str, pulumi.Output[str]]) -> Optiona
 @dataclass(frozen=True)
 class LoadBalancerMetrics:
     """What CloudWatch's AWS/NetworkELB dimensions name: the balancer and its target groups."""
+
     arn_suffix: pulumi.Output[str]
-    target_groups: Mapping[str, pulumi.Output[str]]      # label -> target group arn suffix
+    target_groups: Mapping[str, pulumi.Output[str]]  # label -> target group arn suffix
 
 
 @dataclass(frozen=True)
@@ -123,45 +144,124 @@ class MirrorAlarms(pulumi.ComponentResource):
             for label, target_group in args.load_balancer.target_groups.items():
                 dimensions = {"LoadBalancer": args.load_balancer.arn_suffix, "TargetGroup": target_group}
                 if nodes > 1:
-                    self._alarm(f"{name}-{label}-degraded", "AWS/NetworkELB", "HealthyHostCount", dimensions,
-                                "Minimum", "LessThanThreshold", nodes, periods=3,
-                                description=f"warning: fewer than {nodes} healthy nodes behind {label} of {args.site}")
-                self._alarm(f"{name}-{label}-down", "AWS/NetworkELB", "HealthyHostCount", dimensions,
-                            "Maximum", "LessThanThreshold", 1, periods=2, missing="breaching",
-                            description=f"critical: no healthy node behind {label} of {args.site}: clients cannot clone")
+                    self._alarm(
+                        f"{name}-{label}-degraded",
+                        "AWS/NetworkELB",
+                        "HealthyHostCount",
+                        dimensions,
+                        "Minimum",
+                        "LessThanThreshold",
+                        nodes,
+                        periods=3,
+                        description=f"warning: fewer than {nodes} healthy nodes behind {label} of {args.site}",
+                    )
+                self._alarm(
+                    f"{name}-{label}-down",
+                    "AWS/NetworkELB",
+                    "HealthyHostCount",
+                    dimensions,
+                    "Maximum",
+                    "LessThanThreshold",
+                    1,
+                    periods=2,
+                    missing="breaching",
+                    description=f"critical: no healthy node behind {label} of {args.site}: clients cannot clone",
+                )
         for host, install in zip(args.hosts, args.installs):
             node = host.node_name
             instance = {"InstanceId": host.instance_id}
-            self._alarm(f"{node}-system-check", "AWS/EC2", "StatusCheckFailed_System", instance, "Maximum",
-                        "GreaterThanOrEqualToThreshold", 1, periods=2,
-                        actions=[recover_action(args.region)],
-                        description=f"{node}: AWS host failure; EC2 recovers the instance on new hardware")
-            self._alarm(f"{node}-instance-check", "AWS/EC2", "StatusCheckFailed_Instance", instance, "Maximum",
-                        "GreaterThanOrEqualToThreshold", 1, periods=3,
-                        description=f"{node}: the operating system does not answer EC2's status check")
+            self._alarm(
+                f"{node}-system-check",
+                "AWS/EC2",
+                "StatusCheckFailed_System",
+                instance,
+                "Maximum",
+                "GreaterThanOrEqualToThreshold",
+                1,
+                periods=2,
+                actions=[recover_action(args.region)],
+                description=f"{node}: AWS host failure; EC2 recovers the instance on new hardware",
+            )
+            self._alarm(
+                f"{node}-instance-check",
+                "AWS/EC2",
+                "StatusCheckFailed_Instance",
+                instance,
+                "Maximum",
+                "GreaterThanOrEqualToThreshold",
+                1,
+                periods=3,
+                description=f"{node}: the operating system does not answer EC2's status check",
+            )
             published = {"Site": args.site, "Node": node}
-            self._alarm(f"{node}-home-used", files.METRICS_NAMESPACE, "HomeUsedPercent", published, "Maximum",
-                        "GreaterThanThreshold", args.monitoring.home_used_percent_alarm, periods=5,
-                        description=f"{node}: home volume over {args.monitoring.home_used_percent_alarm}% full")
-            self._alarm(f"{node}-not-running", files.METRICS_NAMESPACE, "StatusRunning", published, "Maximum",
-                        "LessThanThreshold", 1, periods=STATUS_DOWN_MINUTES, missing="breaching",
-                        description=(f"{node}: Bitbucket's /status has not been RUNNING for "
-                                     f"{STATUS_DOWN_MINUTES} minutes (or the node stopped reporting)"))
-            NodeMetrics(node, NodeMetricsArgs(site=args.site, region=args.region, host=host, install=install),
-                        opts=pulumi.ResourceOptions(parent=self))
+            self._alarm(
+                f"{node}-home-used",
+                files.METRICS_NAMESPACE,
+                "HomeUsedPercent",
+                published,
+                "Maximum",
+                "GreaterThanThreshold",
+                args.monitoring.home_used_percent_alarm,
+                periods=5,
+                description=f"{node}: home volume over {args.monitoring.home_used_percent_alarm}% full",
+            )
+            self._alarm(
+                f"{node}-not-running",
+                files.METRICS_NAMESPACE,
+                "StatusRunning",
+                published,
+                "Maximum",
+                "LessThanThreshold",
+                1,
+                periods=STATUS_DOWN_MINUTES,
+                missing="breaching",
+                description=(
+                    f"{node}: Bitbucket's /status has not been RUNNING for "
+                    f"{STATUS_DOWN_MINUTES} minutes (or the node stopped reporting)"
+                ),
+            )
+            NodeMetrics(
+                node,
+                NodeMetricsArgs(site=args.site, region=args.region, host=host, install=install),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         self.register_outputs({})
 
-    def _alarm(self, name: str, namespace: str, metric: str, dimensions: Mapping[str, pulumi.Input[str]],
-               statistic: str, comparison: str, threshold: float, periods: int, description: str,
-               actions: Sequence[pulumi.Input[str]] = (), missing: str = "missing") -> aws.cloudwatch.MetricAlarm:
+    def _alarm(
+        self,
+        name: str,
+        namespace: str,
+        metric: str,
+        dimensions: Mapping[str, pulumi.Input[str]],
+        statistic: str,
+        comparison: str,
+        threshold: float,
+        periods: int,
+        description: str,
+        actions: Sequence[pulumi.Input[str]] = (),
+        missing: str = "missing",
+    ) -> aws.cloudwatch.MetricAlarm:
         args = self._args
         return aws.cloudwatch.MetricAlarm(
             # Alarm names are unique per account and region: the stack's name keeps dev and prod apart.
-            name, name=f"bitbucket-mirrors-{args.stack}-{name}", namespace=namespace, metric_name=metric,
-            dimensions=dict(dimensions), statistic=statistic, period=MINUTE, evaluation_periods=periods,
-            threshold=threshold, comparison_operator=comparison, treat_missing_data=missing,
-            alarm_description=description, alarm_actions=[*actions, args.topic_arn], ok_actions=[args.topic_arn],
-            region=args.region, tags=args.tags, opts=pulumi.ResourceOptions(parent=self))
+            name,
+            name=f"bitbucket-mirrors-{args.stack}-{name}",
+            namespace=namespace,
+            metric_name=metric,
+            dimensions=dict(dimensions),
+            statistic=statistic,
+            period=MINUTE,
+            evaluation_periods=periods,
+            threshold=threshold,
+            comparison_operator=comparison,
+            treat_missing_data=missing,
+            alarm_description=description,
+            alarm_actions=[*actions, args.topic_arn],
+            ok_actions=[args.topic_arn],
+            region=args.region,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
 
 @dataclass(frozen=True)
@@ -178,19 +278,28 @@ class NodeMetrics(pulumi.ComponentResource):
     def __init__(self, name: str, args: NodeMetricsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("bitbucket-mirrors:monitoring:NodeMetrics", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        policy = aws.iam.RolePolicy(f"{name}-put-metrics", role=args.host.role_id, policy=metrics_policy(),
-                                    opts=child)
-        staged = {"publish-metrics.sh": files.render_metrics_publisher(
-            files.MetricsSpec(region=args.region, site=args.site, node=name)), **files.render_metrics_units()}
+        policy = aws.iam.RolePolicy(f"{name}-put-metrics", role=args.host.role_id, policy=metrics_policy(), opts=child)
+        staged = {
+            "publish-metrics.sh": files.render_metrics_publisher(
+                files.MetricsSpec(region=args.region, site=args.site, node=name)
+            ),
+            **files.render_metrics_units(),
+        }
         unit = files.METRICS_UNIT
         # A new publisher or unit (a new release) installs again: update=None runs `create` again.
         unpack = unpack_bundle('"$tmp"', private=False)
         node_command(
-            f"{name}-metrics", args.install.connection,
-            (f"set -e; tmp=$(mktemp -d); {unpack}; "
-             f"sudo install -D -m 0755 \"$tmp/publish-metrics.sh\" {files.METRICS_SCRIPT_PATH}; "
-             f"sudo install -m 0644 \"$tmp/{unit}.service\" \"$tmp/{unit}.timer\" /etc/systemd/system/; "
-             f"rm -rf \"$tmp\"; sudo systemctl daemon-reload; sudo systemctl enable --now {unit}.timer"),
+            f"{name}-metrics",
+            args.install.connection,
+            (
+                f"set -e; tmp=$(mktemp -d); {unpack}; "
+                f'sudo install -D -m 0755 "$tmp/publish-metrics.sh" {files.METRICS_SCRIPT_PATH}; '
+                f'sudo install -m 0644 "$tmp/{unit}.service" "$tmp/{unit}.timer" /etc/systemd/system/; '
+                f'rm -rf "$tmp"; sudo systemctl daemon-reload; sudo systemctl enable --now {unit}.timer'
+            ),
             pulumi.ResourceOptions(parent=self, depends_on=[args.install, policy]),
-            stdin=bundle(staged), update=None, delete=f"sudo systemctl disable --now {unit}.timer || true")
+            stdin=bundle(staged),
+            update=None,
+            delete=f"sudo systemctl disable --now {unit}.timer || true",
+        )
         self.register_outputs({})

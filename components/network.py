@@ -3,6 +3,7 @@
 Every rule is its own `aws.vpc.SecurityGroupIngressRule`/`EgressRule` with one port and one
 source, so a reviewer (and the tests) can read the exposure rule by rule.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -13,7 +14,6 @@ import pulumi
 import pulumi_aws as aws
 
 from . import tags as tagging
-
 from .region import Placement
 
 HTTPS = 443
@@ -33,7 +33,7 @@ def needs_public_endpoint(cidrs: Sequence[str]) -> bool:
 @dataclass(frozen=True)
 class MirrorNetworkArgs:
     placement: Placement
-    client_cidrs: tuple[str, ...]          # empty: the VPC's CIDR
+    client_cidrs: tuple[str, ...]  # empty: the VPC's CIDR
     primary_cidrs: tuple[str, ...]
     admin_cidrs: tuple[str, ...]
     primary_ssh_port: int
@@ -60,15 +60,27 @@ class MirrorNetwork(pulumi.ComponentResource):
         clients: Sequence[pulumi.Input[str]] = args.client_cidrs or [args.placement.vpc_cidr]
 
         nodes = aws.ec2.SecurityGroup(
-            f"{name}-nodes", vpc_id=vpc_id, description=f"Bitbucket mirror {name}: nodes", region=self._region,
-            revoke_rules_on_delete=True, tags=tagging.named(args.tags, f"{name}-nodes"), opts=self._child)
+            f"{name}-nodes",
+            vpc_id=vpc_id,
+            description=f"Bitbucket mirror {name}: nodes",
+            region=self._region,
+            revoke_rules_on_delete=True,
+            tags=tagging.named(args.tags, f"{name}-nodes"),
+            opts=self._child,
+        )
         self.node_security_group_id = nodes.id
         self.lb_security_group_id = None
 
         if args.behind_load_balancer:
             lb = aws.ec2.SecurityGroup(
-                f"{name}-lb", vpc_id=vpc_id, description=f"Bitbucket mirror {name}: load balancer", region=self._region,
-                revoke_rules_on_delete=True, tags=tagging.named(args.tags, f"{name}-lb"), opts=self._child)
+                f"{name}-lb",
+                vpc_id=vpc_id,
+                description=f"Bitbucket mirror {name}: load balancer",
+                region=self._region,
+                revoke_rules_on_delete=True,
+                tags=tagging.named(args.tags, f"{name}-lb"),
+                opts=self._child,
+            )
             self.lb_security_group_id = lb.id
             # Clients clone over HTTPS and SSH; the primary calls the mirror on HTTPS only.
             self._ingress_from_cidrs((f"{name}-lb", lb), "clients-https", HTTPS, clients)
@@ -77,9 +89,16 @@ class MirrorNetwork(pulumi.ComponentResource):
             for port, label in ((BITBUCKET_HTTP, "http"), (BITBUCKET_SSH, "ssh")):
                 self._ingress_from_group((f"{name}-nodes", nodes), f"lb-{label}", port, lb.id)
                 aws.vpc.SecurityGroupEgressRule(
-                    f"{name}-lb-to-nodes-{label}", security_group_id=lb.id, ip_protocol="tcp", region=self._region,
-                    from_port=port, to_port=port, referenced_security_group_id=nodes.id,
-                    description=f"load balancer to nodes on {port}", opts=self._child)
+                    f"{name}-lb-to-nodes-{label}",
+                    security_group_id=lb.id,
+                    ip_protocol="tcp",
+                    region=self._region,
+                    from_port=port,
+                    to_port=port,
+                    referenced_security_group_id=nodes.id,
+                    description=f"load balancer to nodes on {port}",
+                    opts=self._child,
+                )
         else:
             # nginx on the node terminates TLS: 443 and 7999 face clients directly.
             self._ingress_from_cidrs((f"{name}-nodes", nodes), "clients-https", HTTPS, clients)
@@ -93,9 +112,16 @@ class MirrorNetwork(pulumi.ComponentResource):
             # Hazelcast between the farm's own nodes, never through the load balancer.
             self._ingress_from_group((f"{name}-nodes", nodes), "hazelcast", HAZELCAST, nodes.id)
             aws.vpc.SecurityGroupEgressRule(
-                f"{name}-nodes-egress-hazelcast", security_group_id=nodes.id, ip_protocol="tcp", region=self._region,
-                from_port=HAZELCAST, to_port=HAZELCAST, referenced_security_group_id=nodes.id,
-                description="Hazelcast to the other farm nodes", opts=self._child)
+                f"{name}-nodes-egress-hazelcast",
+                security_group_id=nodes.id,
+                ip_protocol="tcp",
+                region=self._region,
+                from_port=HAZELCAST,
+                to_port=HAZELCAST,
+                referenced_security_group_id=nodes.id,
+                description="Hazelcast to the other farm nodes",
+                opts=self._child,
+            )
 
         # The primary's address is not known here (primary.cidrs are its egress addresses), so the
         # nodes may reach any host on 443 (primary, packages, installer) and the primary's SSH port.
@@ -104,28 +130,52 @@ class MirrorNetwork(pulumi.ComponentResource):
             egress.append(("http", 80))
         for label, port in egress:
             aws.vpc.SecurityGroupEgressRule(
-                f"{name}-nodes-egress-{label}", security_group_id=nodes.id, ip_protocol="tcp", region=self._region,
-                from_port=port, to_port=port, cidr_ipv4=ANYWHERE,
-                description=f"nodes to the primary and package sources on {port}", opts=self._child)
+                f"{name}-nodes-egress-{label}",
+                security_group_id=nodes.id,
+                ip_protocol="tcp",
+                region=self._region,
+                from_port=port,
+                to_port=port,
+                cidr_ipv4=ANYWHERE,
+                description=f"nodes to the primary and package sources on {port}",
+                opts=self._child,
+            )
 
-        self.register_outputs({"node_security_group_id": self.node_security_group_id,
-                               "lb_security_group_id": self.lb_security_group_id})
+        self.register_outputs(
+            {"node_security_group_id": self.node_security_group_id, "lb_security_group_id": self.lb_security_group_id}
+        )
 
-    def _ingress_from_cidrs(self, group: tuple[str, aws.ec2.SecurityGroup], label: str, port: int,
-                            cidrs: Sequence[pulumi.Input[str]]) -> None:
+    def _ingress_from_cidrs(
+        self, group: tuple[str, aws.ec2.SecurityGroup], label: str, port: int, cidrs: Sequence[pulumi.Input[str]]
+    ) -> None:
         group_name, group_resource = group
         for i, cidr in enumerate(cidrs):
             is_v6 = isinstance(cidr, str) and ipaddress.ip_network(cidr).version == 6
             aws.vpc.SecurityGroupIngressRule(
-                f"{group_name}-in-{label}-{i}", security_group_id=group_resource.id, ip_protocol="tcp", region=self._region,
-                from_port=port, to_port=port,
-                cidr_ipv6=cidr if is_v6 else None, cidr_ipv4=None if is_v6 else cidr,
-                description=f"{label} on {port}", opts=self._child)
+                f"{group_name}-in-{label}-{i}",
+                security_group_id=group_resource.id,
+                ip_protocol="tcp",
+                region=self._region,
+                from_port=port,
+                to_port=port,
+                cidr_ipv6=cidr if is_v6 else None,
+                cidr_ipv4=None if is_v6 else cidr,
+                description=f"{label} on {port}",
+                opts=self._child,
+            )
 
-    def _ingress_from_group(self, group: tuple[str, aws.ec2.SecurityGroup], label: str, port: int,
-                            source: pulumi.Input[str]) -> None:
+    def _ingress_from_group(
+        self, group: tuple[str, aws.ec2.SecurityGroup], label: str, port: int, source: pulumi.Input[str]
+    ) -> None:
         group_name, group_resource = group
         aws.vpc.SecurityGroupIngressRule(
-            f"{group_name}-in-{label}", security_group_id=group_resource.id, ip_protocol="tcp", region=self._region,
-            from_port=port, to_port=port, referenced_security_group_id=source,
-            description=f"{label} on {port}", opts=self._child)
+            f"{group_name}-in-{label}",
+            security_group_id=group_resource.id,
+            ip_protocol="tcp",
+            region=self._region,
+            from_port=port,
+            to_port=port,
+            referenced_security_group_id=source,
+            description=f"{label} on {port}",
+            opts=self._child,
+        )

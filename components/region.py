@@ -4,6 +4,7 @@ Every regional resource and lookup of a site names the site's region through pul
 per-resource `region` argument; global services (IAM, Route53) take none. One provider serves all
 regions: a site keeps its URNs when it moves, and a new region adds no provider to the stack.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from stack_config import Network, Site
 @dataclass(frozen=True)
 class Placement:
     """The VPC and subnets of one site (looked up once per distinct region and network)."""
+
     region: str
     vpc_id: pulumi.Output[str]
     vpc_cidr: pulumi.Output[str]
@@ -26,13 +28,17 @@ class Placement:
 
 def resolve_placement(network: Network, region: str) -> Placement:
     """The configured VPC and subnets, or the region's default VPC and all of its subnets."""
-    vpc = (aws.ec2.get_vpc_output(id=network.vpc_id, region=region) if network.vpc_id
-           else aws.ec2.get_vpc_output(default=True, region=region))
+    vpc = (
+        aws.ec2.get_vpc_output(id=network.vpc_id, region=region)
+        if network.vpc_id
+        else aws.ec2.get_vpc_output(default=True, region=region)
+    )
     if network.subnet_ids:
         subnet_ids = pulumi.Output.from_input(list(network.subnet_ids))
     else:
         subnet_ids = aws.ec2.get_subnets_output(
-            filters=[aws.ec2.GetSubnetsFilterArgs(name="vpc-id", values=[vpc.id])], region=region).ids
+            filters=[aws.ec2.GetSubnetsFilterArgs(name="vpc-id", values=[vpc.id])], region=region
+        ).ids
     return Placement(region=region, vpc_id=vpc.id, vpc_cidr=vpc.cidr_block, subnet_ids=subnet_ids)
 
 

@@ -9,6 +9,7 @@ Bitbucket and unmounts the old home before it is detached (components/rollout.py
 The restored home holds the mirror it held when it was snapshotted, so the approval on the primary
 stays: it is tied to the volume the snapshot was taken from, not to the new one.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,15 +23,18 @@ from . import tags as tagging
 
 @dataclass(frozen=True)
 class RestoredHome:
-    snapshot_id: pulumi.Output[Optional[str]]       # None: no snapshot of the version (the window refuses)
+    snapshot_id: pulumi.Output[Optional[str]]  # None: no snapshot of the version (the window refuses)
     source_volume_id: pulumi.Output[Optional[str]]  # the volume it was taken from
 
 
-def restored_home(region: str, stack: str, site: str, node: str, version: str,
-                  opts: Optional[pulumi.InvokeOptions] = None) -> RestoredHome:
+def restored_home(
+    region: str, stack: str, site: str, node: str, version: str, opts: Optional[pulumi.InvokeOptions] = None
+) -> RestoredHome:
     """The node's newest completed snapshot holding `version` (the data source sorts newest first)."""
     wanted = {**tagging.snapshot_tags(stack, site, node), tagging.HOLDS: version}
-    filters = [aws.ebs.GetSnapshotIdsFilterArgs(name=f"tag:{key}", values=[value]) for key, value in sorted(wanted.items())]
+    filters = [
+        aws.ebs.GetSnapshotIdsFilterArgs(name=f"tag:{key}", values=[value]) for key, value in sorted(wanted.items())
+    ]
     filters.append(aws.ebs.GetSnapshotIdsFilterArgs(name="status", values=["completed"]))
     found = aws.ebs.get_snapshot_ids_output(owners=["self"], filters=filters, region=region, opts=opts)
     snapshot_id = found.ids.apply(lambda ids: ids[0] if ids else None)
@@ -39,4 +43,5 @@ def restored_home(region: str, stack: str, site: str, node: str, version: str,
         if snapshot is None:
             return pulumi.Output.from_input(None)
         return aws.ebs.get_snapshot_output(snapshot_ids=[snapshot], owners=["self"], region=region, opts=opts).volume_id
+
     return RestoredHome(snapshot_id, snapshot_id.apply(source))

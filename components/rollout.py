@@ -22,15 +22,23 @@ Two phases, each node after the previous one is back:
 
 The resources are children of the site, under the names they always had: no URN changes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import pulumi
-from providers.node_rollout import (InstanceChangeArgs, InstanceStartReturn, InstanceStopDrain, NodeDrain,
-                                    NodeReturn, NodeTargetsArgs)
+
 from providers.backup import HomeBackup, HomeBackupArgs
+from providers.node_rollout import (
+    InstanceChangeArgs,
+    InstanceStartReturn,
+    InstanceStopDrain,
+    NodeDrain,
+    NodeReturn,
+    NodeTargetsArgs,
+)
 from providers.os_refresh import RootVolumeReplacement, RootVolumeReplacementArgs
 from providers.upgrade import UpgradeFinish, UpgradeFinishArgs, UpgradeWindow, UpgradeWindowArgs
 from providers.versions import minor_line
@@ -39,10 +47,10 @@ from . import tags as tagging
 from .host import MirrorHost, user_data_digest
 from .host_files.specs import HOME_DIR
 from .install import MirrorInstall, MirrorInstallArgs, preflight, staged_payload, stop_for_upgrade
-from .node_command import node_command, node_connection
 from .load_balancer import MirrorLoadBalancer
+from .node_command import node_command, node_connection
 
-if TYPE_CHECKING:        # the site builds the rollout: the import goes the other way at run time
+if TYPE_CHECKING:  # the site builds the rollout: the import goes the other way at run time
     from .site import MirrorSiteArgs
 
 STOP_BITBUCKET = "sudo systemctl stop atlbitbucket 2>/dev/null || true"
@@ -55,10 +63,10 @@ __all__ = ["FarmRollout", "FarmRolloutArgs", "instances_one_at_a_time", "minor_l
 @dataclass(frozen=True)
 class FarmRolloutArgs:
     site: MirrorSiteArgs
-    installs: Sequence[MirrorInstallArgs]     # one per node, in order
+    installs: Sequence[MirrorInstallArgs]  # one per node, in order
     load_balancer: Optional[MirrorLoadBalancer]
-    instances_done: Sequence[pulumi.Resource] = ()   # instances_one_at_a_time's last step
-    warn_to: Optional[str] = None             # the site's URN: preview warnings appear under it
+    instances_done: Sequence[pulumi.Resource] = ()  # instances_one_at_a_time's last step
+    warn_to: Optional[str] = None  # the site's URN: preview warnings appear under it
     clustered: bool = False
 
 
@@ -77,21 +85,41 @@ class FarmRollout:
         child = pulumi.ResourceOptions(parent=parent)
         connections = [node_connection(a.host, a.login_private_key, a.bastion) for a in install_args]
         # Every node can run the target version before the first one is stopped.
-        checked = [preflight(f"{name}-node{i}-preflight", args, connection, child)
-                   for i, (args, connection) in enumerate(zip(install_args, connections))]
+        checked = [
+            preflight(f"{name}-node{i}-preflight", args, connection, child)
+            for i, (args, connection) in enumerate(zip(install_args, connections))
+        ]
         node_names = [f"{name}-node{i}" for i in range(nodes)]
         restore_from = mirror.restore_from
-        self.window = UpgradeWindow(f"{name}-upgrade", UpgradeWindowArgs(
-            mirror_url=mirror.base_url, version=mirror.bitbucket_version,
-            version_key=f"mirrors[{site_args.site.index}].bitbucketVersion", farm=farm,
-            ca_bundle=primary.ca_bundle, clustered=clustered, nodes=nodes, warn_to=warn_to,
-            restore_from=restore_from, restore_key=f"mirrors[{site_args.site.index}].restoreFrom",
-            region=site_args.region, snapshot_tags=tagging.site_tags(site_args.stack, name),
-            snapshot_keys=tagging.SNAPSHOT_KEYS, node_names=node_names),
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=[*checked, *instances_done]))
+        self.window = UpgradeWindow(
+            f"{name}-upgrade",
+            UpgradeWindowArgs(
+                mirror_url=mirror.base_url,
+                version=mirror.bitbucket_version,
+                version_key=f"mirrors[{site_args.site.index}].bitbucketVersion",
+                farm=farm,
+                ca_bundle=primary.ca_bundle,
+                clustered=clustered,
+                nodes=nodes,
+                warn_to=warn_to,
+                restore_from=restore_from,
+                restore_key=f"mirrors[{site_args.site.index}].restoreFrom",
+                region=site_args.region,
+                snapshot_tags=tagging.site_tags(site_args.stack, name),
+                snapshot_keys=tagging.SNAPSHOT_KEYS,
+                node_names=node_names,
+            ),
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[*checked, *instances_done]),
+        )
         # Each home snapshotted before the first node stops for an upgrade or a rebuild.
-        self.backup = home_backup(name, site_args, install_args, node_names, restore_from,
-                                  pulumi.ResourceOptions(parent=parent, depends_on=[self.window]))
+        self.backup = home_backup(
+            name,
+            site_args,
+            install_args,
+            node_names,
+            restore_from,
+            pulumi.ResourceOptions(parent=parent, depends_on=[self.window]),
+        )
         stops: list[pulumi.Resource] = []
         self.installs: list[MirrorInstall] = []
         self.returns: list[NodeReturn] = []
@@ -105,54 +133,127 @@ class FarmRollout:
             # restored from a snapshot): the engine replaces what reads the attachment's id before a
             # delete-before-replace attachment goes, so Bitbucket stops and the home is unmounted
             # while the instance still runs, and EC2's detach never finds the volume busy.
-            retire = node_command(f"{node}-retire", connections[i], "true",
-                                  pulumi.ResourceOptions(parent=parent, depends_on=[host.home_attachment]),
-                                  delete=RELEASE_HOME, triggers=[host.home_attachment.id])
+            retire = node_command(
+                f"{node}-retire",
+                connections[i],
+                "true",
+                pulumi.ResourceOptions(parent=parent, depends_on=[host.home_attachment]),
+                delete=RELEASE_HOME,
+                triggers=[host.home_attachment.id],
+            )
             targets = NodeTargetsArgs(
-                region=site_args.region, instance_id=host.instance_id, target_groups=groups,
-                install_digest=digest, node=node, mirror_url=mirror.base_url, address=host.private_ip,
-                version=mirror.bitbucket_version, farm=clustered, ca_bundle=primary.ca_bundle, nodes=nodes,
-                warn_to=warn_to, os_image=mirror.os_image or "")
+                region=site_args.region,
+                instance_id=host.instance_id,
+                target_groups=groups,
+                install_digest=digest,
+                node=node,
+                mirror_url=mirror.base_url,
+                address=host.private_ip,
+                version=mirror.bitbucket_version,
+                farm=clustered,
+                ca_bundle=primary.ca_bundle,
+                nodes=nodes,
+                warn_to=warn_to,
+                os_image=mirror.os_image or "",
+            )
             attachments = lb.node_attachments[i] if lb is not None else []
-            drain = NodeDrain(f"{node}-drain", targets, opts=pulumi.ResourceOptions(
-                parent=parent, depends_on=[*previous, retire, *attachments, host.home_attachment]))
+            drain = NodeDrain(
+                f"{node}-drain",
+                targets,
+                opts=pulumi.ResourceOptions(
+                    parent=parent, depends_on=[*previous, retire, *attachments, host.home_attachment]
+                ),
+            )
             if farm and i == 0:
                 # Once the first node is drained (the others still serve it), every node that cannot
                 # join the farm it will start stops: a minor upgrade's or a new mirror's outage begins.
-                stops = [stop_for_upgrade(f"{name}-node{k}-stop-for-upgrade", a, connections[k],
-                                          pulumi.ResourceOptions(parent=parent, depends_on=[drain]))
-                         for k, a in enumerate(install_args)]
+                stops = [
+                    stop_for_upgrade(
+                        f"{name}-node{k}-stop-for-upgrade",
+                        a,
+                        connections[k],
+                        pulumi.ResourceOptions(parent=parent, depends_on=[drain]),
+                    )
+                    for k, a in enumerate(install_args)
+                ]
             # A new osImage: the node's root volume is replaced from the image while it is out.
-            refresh = RootVolumeReplacement(f"{node}-os-image", RootVolumeReplacementArgs(
-                region=site_args.region, instance_id=host.instance_id, image_id=image_for(mirror.os_image, host.image),
-                os_image=mirror.os_image or "", node=node, nodes=nodes, warn_to=warn_to),
-                opts=pulumi.ResourceOptions(parent=parent, depends_on=[drain]))
-            install = MirrorInstall(node, replace(args, wait_for=(drain, refresh, *stops), drained=drain.drains,
-                                                  staged=(payload, digest), connection=connections[i]), opts=child)
+            refresh = RootVolumeReplacement(
+                f"{node}-os-image",
+                RootVolumeReplacementArgs(
+                    region=site_args.region,
+                    instance_id=host.instance_id,
+                    image_id=image_for(mirror.os_image, host.image),
+                    os_image=mirror.os_image or "",
+                    node=node,
+                    nodes=nodes,
+                    warn_to=warn_to,
+                ),
+                opts=pulumi.ResourceOptions(parent=parent, depends_on=[drain]),
+            )
+            install = MirrorInstall(
+                node,
+                replace(
+                    args,
+                    wait_for=(drain, refresh, *stops),
+                    drained=drain.drains,
+                    staged=(payload, digest),
+                    connection=connections[i],
+                ),
+                opts=child,
+            )
             self.installs.append(install)
-            previous = [NodeReturn(f"{node}-return", targets,
-                                   opts=pulumi.ResourceOptions(parent=parent, depends_on=[install]))]
+            previous = [
+                NodeReturn(f"{node}-return", targets, opts=pulumi.ResourceOptions(parent=parent, depends_on=[install]))
+            ]
             self.returns.append(previous[0])
         self.returned = previous
         self.first_back = self.returns[0]
         if farm:
-            UpgradeFinish(f"{name}-upgrade-finish", UpgradeFinishArgs(
-                mirror_url=mirror.base_url, version=mirror.bitbucket_version, kind=self.window.kind, farm=farm,
-                ca_bundle=primary.ca_bundle, zdu_started=self.window.zdu_started),
-                opts=pulumi.ResourceOptions(parent=parent, depends_on=previous))
+            UpgradeFinish(
+                f"{name}-upgrade-finish",
+                UpgradeFinishArgs(
+                    mirror_url=mirror.base_url,
+                    version=mirror.bitbucket_version,
+                    kind=self.window.kind,
+                    farm=farm,
+                    ca_bundle=primary.ca_bundle,
+                    zdu_started=self.window.zdu_started,
+                ),
+                opts=pulumi.ResourceOptions(parent=parent, depends_on=previous),
+            )
 
 
-def home_backup(name: str, site_args: MirrorSiteArgs, install_args: Sequence[MirrorInstallArgs], node_names: Sequence[str],
-                restore_from: Optional[str], opts: pulumi.ResourceOptions) -> HomeBackup:
-    backup = site_args.site.backup                # the stack-wide keys with the site's own applied
+def home_backup(
+    name: str,
+    site_args: MirrorSiteArgs,
+    install_args: Sequence[MirrorInstallArgs],
+    node_names: Sequence[str],
+    restore_from: Optional[str],
+    opts: pulumi.ResourceOptions,
+) -> HomeBackup:
+    backup = site_args.site.backup  # the stack-wide keys with the site's own applied
     stack = site_args.stack
-    homes = pulumi.Output.all(*[a.host.home_volume_id for a in install_args]).apply(lambda ids: [
-        {"node": node, "volume_id": volume, "tags": tagging.snapshot_tags(stack, name, node)}
-        for node, volume in zip(node_names, ids)])
-    return HomeBackup(f"{name}-backup", HomeBackupArgs(
-        region=site_args.region, site=name, homes=homes, keys=tagging.SNAPSHOT_KEYS,
-        version=site_args.mirror.bitbucket_version, generation=install_args[0].generation or "",
-        keep=backup.keep, enabled=backup.enabled, restore_from=restore_from), opts=opts)
+    homes = pulumi.Output.all(*[a.host.home_volume_id for a in install_args]).apply(
+        lambda ids: [
+            {"node": node, "volume_id": volume, "tags": tagging.snapshot_tags(stack, name, node)}
+            for node, volume in zip(node_names, ids)
+        ]
+    )
+    return HomeBackup(
+        f"{name}-backup",
+        HomeBackupArgs(
+            region=site_args.region,
+            site=name,
+            homes=homes,
+            keys=tagging.SNAPSHOT_KEYS,
+            version=site_args.mirror.bitbucket_version,
+            generation=install_args[0].generation or "",
+            keep=backup.keep,
+            enabled=backup.enabled,
+            restore_from=restore_from,
+        ),
+        opts=opts,
+    )
 
 
 def image_for(os_image: Optional[str], current: pulumi.Input[str]) -> pulumi.Input[str]:
@@ -160,10 +261,15 @@ def image_for(os_image: Optional[str], current: pulumi.Input[str]) -> pulumi.Inp
     return os_image if os_image and os_image.startswith("ami-") else current
 
 
-def instances_one_at_a_time(name: str, site_args: MirrorSiteArgs, lb: Optional[MirrorLoadBalancer],
-                            node: Callable[[int, Sequence[pulumi.Resource]], MirrorHost],
-                            parent: pulumi.Resource, warn_to: Optional[str] = None,
-                            clustered: bool = False) -> tuple[list[MirrorHost], list[pulumi.Resource]]:
+def instances_one_at_a_time(
+    name: str,
+    site_args: MirrorSiteArgs,
+    lb: Optional[MirrorLoadBalancer],
+    node: Callable[[int, Sequence[pulumi.Resource]], MirrorHost],
+    parent: pulumi.Resource,
+    warn_to: Optional[str] = None,
+    clustered: bool = False,
+) -> tuple[list[MirrorHost], list[pulumi.Resource]]:
     """A site's nodes, each instance changed only while the previous node serves again: a change
     that stops an instance (its type, its user data) drains that node first, and the next node
     leaves only once it is back. New instances are created in the same order. Returns the hosts
@@ -176,20 +282,43 @@ def instances_one_at_a_time(name: str, site_args: MirrorSiteArgs, lb: Optional[M
     for i in range(mirror.nodes):
         label = f"{name}-node{i}"
         # What will make EC2 stop and start the instance, known before the instance changes.
-        leave = InstanceStopDrain(f"{label}-stop-drain", InstanceChangeArgs(
-            region=site_args.region, target_groups=groups, node=label, instance_type=mirror.instance_type,
-            instance_tags=tagging.node_tags(site_args.stack, name, label), nodes=mirror.nodes, warn_to=warn_to,
-            user_data_digest=user_data_digest(site_args.stack, label)),
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=previous))
+        leave = InstanceStopDrain(
+            f"{label}-stop-drain",
+            InstanceChangeArgs(
+                region=site_args.region,
+                target_groups=groups,
+                node=label,
+                instance_type=mirror.instance_type,
+                instance_tags=tagging.node_tags(site_args.stack, name, label),
+                nodes=mirror.nodes,
+                warn_to=warn_to,
+                user_data_digest=user_data_digest(site_args.stack, label),
+            ),
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=previous),
+        )
         host = node(i, [leave])
         hosts.append(host)
         leaves.append(leave)
-        previous = [InstanceStartReturn(f"{label}-start-return", InstanceChangeArgs(
-            region=site_args.region, target_groups=groups, node=label, instance_type=mirror.instance_type,
-            instance_id=host.instance_id, mirror_url=mirror.base_url, address=host.private_ip, farm=clustered,
-            ca_bundle=site_args.primary.ca_bundle, user_data_digest=user_data_digest(site_args.stack, label),
-            nodes=mirror.nodes,
-            warn_to=warn_to), opts=pulumi.ResourceOptions(parent=parent))]
+        previous = [
+            InstanceStartReturn(
+                f"{label}-start-return",
+                InstanceChangeArgs(
+                    region=site_args.region,
+                    target_groups=groups,
+                    node=label,
+                    instance_type=mirror.instance_type,
+                    instance_id=host.instance_id,
+                    mirror_url=mirror.base_url,
+                    address=host.private_ip,
+                    farm=clustered,
+                    ca_bundle=site_args.primary.ca_bundle,
+                    user_data_digest=user_data_digest(site_args.stack, label),
+                    nodes=mirror.nodes,
+                    warn_to=warn_to,
+                ),
+                opts=pulumi.ResourceOptions(parent=parent),
+            )
+        ]
     if lb is not None:
         lb.attach([h.instance_id for h in hosts])
     return hosts, previous

@@ -4,6 +4,7 @@ A node's instance is found by its tags where its id cannot be an input (the drai
 changes, providers/node_rollout.py), and a farm's nodes find each other by the farm tag (Hazelcast's
 AWS discovery): whoever looks a resource up by its tags takes them from here.
 """
+
 from __future__ import annotations
 
 SITE = "bitbucket-mirrors:site"
@@ -12,9 +13,9 @@ FARM = "bitbucket-mirrors:farm"
 NAME = "Name"
 # A home's snapshot (providers/backup.py writes them; a restore and a refused downgrade read them).
 NODE = "bitbucket-mirrors:node"
-HOLDS = "bitbucket-mirrors:version"          # the Bitbucket version the home held
+HOLDS = "bitbucket-mirrors:version"  # the Bitbucket version the home held
 GENERATION = "bitbucket-mirrors:generation"  # the mirror generation the home belonged to
-BEFORE = "bitbucket-mirrors:before"          # the change it was taken before (a retry finds it)
+BEFORE = "bitbucket-mirrors:before"  # the change it was taken before (a retry finds it)
 SNAPSHOT_KEYS = {"node": NODE, "version": HOLDS, "generation": GENERATION, "before": BEFORE}
 
 

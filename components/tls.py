@@ -4,6 +4,7 @@ Either an existing certificate (`tls.certificateArn`) or a new one validated thr
 records in `tls.hostedZoneId`. (nginx mode needs no AWS resource: its certificate and key go to
 the host, see `install.py`.)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,17 +18,17 @@ from stack_config import Tls
 
 @dataclass(frozen=True)
 class ExistingCertificate:
-    arn: str                  # tls.certificateArn
+    arn: str  # tls.certificateArn
 
 
 @dataclass(frozen=True)
 class DnsValidatedCertificate:
-    hosted_zone_id: str       # tls.hostedZoneId: where the validation records go
+    hosted_zone_id: str  # tls.hostedZoneId: where the validation records go
 
 
 @dataclass(frozen=True)
 class AcmCertificateArgs:
-    region: str               # the load balancer's: ACM certificates serve only their own region
+    region: str  # the load balancer's: ACM certificates serve only their own region
     host: str
     # Which of the two the config chose; it refuses a site with neither (tls.hostedZoneId).
     source: Union[ExistingCertificate, DnsValidatedCertificate]
@@ -43,18 +44,33 @@ class AcmCertificate(pulumi.ComponentResource):
         else:
             child = pulumi.ResourceOptions(parent=self)
             certificate = aws.acm.Certificate(
-                f"{name}-cert", domain_name=args.host, validation_method="DNS",
-                tags={"Name": args.host}, region=args.region, opts=child)
+                f"{name}-cert",
+                domain_name=args.host,
+                validation_method="DNS",
+                tags={"Name": args.host},
+                region=args.region,
+                opts=child,
+            )
             # One domain, so exactly one validation option: index it rather than creating records in
             # an apply, which previews could not show.
             option = certificate.domain_validation_options[0]
             record = aws.route53.Record(
-                f"{name}-cert-validation", zone_id=args.source.hosted_zone_id,
-                name=option.resource_record_name, type=option.resource_record_type,
-                records=[option.resource_record_value], ttl=300, allow_overwrite=True, opts=child)
+                f"{name}-cert-validation",
+                zone_id=args.source.hosted_zone_id,
+                name=option.resource_record_name,
+                type=option.resource_record_type,
+                records=[option.resource_record_value],
+                ttl=300,
+                allow_overwrite=True,
+                opts=child,
+            )
             validation = aws.acm.CertificateValidation(
-                f"{name}-cert-validation", certificate_arn=certificate.arn,
-                validation_record_fqdns=[record.fqdn], region=args.region, opts=child)
+                f"{name}-cert-validation",
+                certificate_arn=certificate.arn,
+                validation_record_fqdns=[record.fqdn],
+                region=args.region,
+                opts=child,
+            )
             # Listeners use the validated ARN, so they wait until the certificate is issued.
             self.certificate_arn = validation.certificate_arn
         self.register_outputs({"certificate_arn": self.certificate_arn})

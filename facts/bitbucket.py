@@ -1,4 +1,5 @@
 """What Bitbucket requires of the values this project hands it."""
+
 from __future__ import annotations
 
 import re
@@ -21,8 +22,10 @@ def unsupported_version(version: str) -> Optional[str]:
     if not match:
         return f"'{version}' is not a Bitbucket version MAJOR.MINOR.PATCH such as 9.4.16"
     if int(match.group(1)) < MIN_MAJOR:
-        return (f"{version} is older than {MIN_MAJOR}.0; the mirror-side REST API this tool drives (syncSettings) "
-                f"exists from {MIN_MAJOR}.0 on")
+        return (
+            f"{version} is older than {MIN_MAJOR}.0; the mirror-side REST API this tool drives (syncSettings) "
+            f"exists from {MIN_MAJOR}.0 on"
+        )
     return None
 
 

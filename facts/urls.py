@@ -1,4 +1,5 @@
 """How a URL is compared, shown and its host checked, wherever a URL is read."""
+
 from __future__ import annotations
 
 import ipaddress

@@ -9,6 +9,7 @@ that does not fit raises AnswerError naming the URL, what it held and what was e
 Only the fields the providers read are modelled; others are ignored (a newer Bitbucket may add
 some). Fields the document marks optional and the code can do without stay optional.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -32,6 +33,7 @@ class Answer(BaseModel):
 
 class Page(Answer, Generic[T]):
     """A page of a paged collection (every `*Page` schema of the document)."""
+
     values: list[T]
     isLastPage: bool
     start: Optional[int] = None
@@ -40,9 +42,10 @@ class Page(Answer, Generic[T]):
 
 class RestMirroringRequest(Answer):
     """A mirror's registration request on the primary. The document gives it no creation date."""
+
     id: int
     mirrorBaseUrl: str
-    state: str                         # PENDING | ACCEPTED | REJECTED; others are never acted on
+    state: str  # PENDING | ACCEPTED | REJECTED; others are never acted on
     mirrorId: Optional[str] = None
     mirrorName: Optional[str] = None
     mirrorType: Optional[str] = None
@@ -51,6 +54,7 @@ class RestMirroringRequest(Answer):
 
 class RestMirrorServer(Answer):
     """An approved mirror on the primary; `id` is "the server id of the mirror" (the document)."""
+
     id: NonEmpty
     baseUrl: str
     name: Optional[str] = None
@@ -87,6 +91,7 @@ class RestBitbucketLicense(Answer):
 
 class RestUpstreamSettings(Answer):
     """A mirror's sync settings (`syncSettings`)."""
+
     mode: Literal["ALL_PROJECTS", "SELECTED_PROJECTS"]
     projectIds: list[ProjectId] = []
 
@@ -128,8 +133,7 @@ def _adapter(expected: Any) -> TypeAdapter:
     return TypeAdapter(expected)
 
 
-def parse(expected: Any, body: Any, *, method: str, url: str, status: int, empty: bool = False,
-          hint: str = "") -> Any:
+def parse(expected: Any, body: Any, *, method: str, url: str, status: int, empty: bool = False, hint: str = "") -> Any:
     """`body` (parsed JSON; `empty`: the answer had no body at all) as `expected` (a model, or a
     type such as list[RestClusterNode]), or AnswerError."""
     if empty:
@@ -190,11 +194,20 @@ def _kind(value: Any) -> str:
 
 
 _WANTED = {
-    "bool_type": "a boolean", "int_type": "an integer", "int_from_float": "an integer",
-    "string_type": "a string", "list_type": "a list", "dict_type": "an object", "model_type": "an object",
-    "model_attributes_type": "an object", "missing": "present", "string_too_short": "a non-empty string",
-    "string_pattern_mismatch": "a string of digits", "greater_than_equal": "at least {ge}",
-    "less_than_equal": "at most {le}", "literal_error": "one of {expected}",
+    "bool_type": "a boolean",
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+    "missing": "present",
+    "string_too_short": "a non-empty string",
+    "string_pattern_mismatch": "a string of digits",
+    "greater_than_equal": "at least {ge}",
+    "less_than_equal": "at most {le}",
+    "literal_error": "one of {expected}",
 }
 
 

@@ -12,6 +12,7 @@ restore.py: each node's home volume created from its snapshot).
 A retry never takes a second snapshot for the same change: one already tagged with the change is
 used. The tags are the components' (components/tags.py); this step writes and reads what it is given.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,13 +30,13 @@ from .targets import ec2
 class HomeBackupArgs:
     region: pulumi.Input[str]
     site: str
-    homes: pulumi.Input[list[dict]]            # [{"node", "volume_id", "tags"}]: tags find the node's snapshots
-    keys: dict[str, str]                       # the tag keys for "version", "generation", "before"
-    version: pulumi.Input[str]                 # the configured version
-    generation: pulumi.Input[str]              # MirrorGeneration.generation
+    homes: pulumi.Input[list[dict]]  # [{"node", "volume_id", "tags"}]: tags find the node's snapshots
+    keys: dict[str, str]  # the tag keys for "version", "generation", "before"
+    version: pulumi.Input[str]  # the configured version
+    generation: pulumi.Input[str]  # MirrorGeneration.generation
     keep: int = 2
     enabled: bool = True
-    restore_from: Optional[str] = None         # a restore takes no backup of what it replaces
+    restore_from: Optional[str] = None  # a restore takes no backup of what it replaces
 
 
 def snapshots_tagged(region: str, tags: dict[str, str]) -> list[dict]:
@@ -70,8 +71,12 @@ class HomeBackupProvider(StepProvider):
         snapshots = dict(olds.get("snapshots") or {})
         if news.get("enabled") and not news.get("restore_from") and self.changed(olds, news, "version", "generation"):
             change = f"{olds.get('version')}/{olds.get('generation')} -> {news['version']}/{news['generation']}"
-            snapshots = self.back_up({**news, "homes": homes_held(olds, news)}, holds=str(olds.get("version")),
-                                     generation=str(olds.get("generation")), change=change)
+            snapshots = self.back_up(
+                {**news, "homes": homes_held(olds, news)},
+                holds=str(olds.get("version")),
+                generation=str(olds.get("generation")),
+                change=change,
+            )
             self.prune(news)
         return UpdateResult({**news, "snapshots": snapshots})
 
@@ -81,19 +86,28 @@ class HomeBackupProvider(StepProvider):
         for home in props["homes"]:
             node = home["node"]
             existing = snapshots_tagged(props["region"], {**home["tags"], keys["before"]: change})
-            if existing:          # taken by a run that did not live to record it
+            if existing:  # taken by a run that did not live to record it
                 taken[node] = existing[0]["SnapshotId"]
                 continue
-            tags = {**home["tags"], keys["version"]: holds, keys["generation"]: generation, keys["before"]: change,
-                    "Name": f"{node}-home {holds}"}
+            tags = {
+                **home["tags"],
+                keys["version"]: holds,
+                keys["generation"]: generation,
+                keys["before"]: change,
+                "Name": f"{node}-home {holds}",
+            }
             snapshot = client.create_snapshot(
                 VolumeId=home["volume_id"],
                 Description=f"bitbucket-mirrors: {node}'s home, Bitbucket {holds}, before {change}",
-                TagSpecifications=[{"ResourceType": "snapshot",
-                                    "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]}])
+                TagSpecifications=[
+                    {"ResourceType": "snapshot", "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]}
+                ],
+            )
             taken[node] = snapshot["SnapshotId"]
-        say(f"{props['site']}: homes snapshotted before {change}: "
-            + ", ".join(f"{n} {s}" for n, s in sorted(taken.items())))
+        say(
+            f"{props['site']}: homes snapshotted before {change}: "
+            + ", ".join(f"{n} {s}" for n, s in sorted(taken.items()))
+        )
         return taken
 
     def prune(self, props: dict[str, Any]) -> None:
@@ -123,8 +137,9 @@ def snapshots_held(region: str, site_tags: dict[str, str], keys: dict[str, str])
     held: dict[str, dict[str, str]] = {}
     for snapshot in snapshots_tagged(region, site_tags):
         tags = tags_of(snapshot)
-        held.setdefault(tags.get(keys["version"], "?"), {}).setdefault(tags.get(keys["node"], "?"),
-                                                                       snapshot["SnapshotId"])
+        held.setdefault(tags.get(keys["version"], "?"), {}).setdefault(
+            tags.get(keys["node"], "?"), snapshot["SnapshotId"]
+        )
     return held
 
 

@@ -1,5 +1,6 @@
 """What the providers share: credentials from configure(), clients, unknown values, inputs as
 dataclasses, and the rollout steps' diff."""
+
 from __future__ import annotations
 
 from dataclasses import fields
@@ -7,12 +8,11 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from pulumi.dynamic import ConfigureRequest, DiffResult, ReadResult, ResourceProvider
 
-from .clock import Deadline
-from .host_pool import unqueue_host_calls
 from .credentials import Credentials, MissingCredentials, from_config
+from .host_pool import unqueue_host_calls
 from .messages import say
 
-if TYPE_CHECKING:   # requests loads with the first call that talks to Bitbucket, not with the program
+if TYPE_CHECKING:  # requests loads with the first call that talks to Bitbucket, not with the program
     from .client import BitbucketClient
 
 # The engine's placeholder for a value not known yet (preview); it may stand in for any type.
@@ -23,6 +23,7 @@ def is_unknown(value: Any) -> bool:
     """A value the engine does not know yet: its sentinel string, or the SDK's `Unknown` (what the
     provider host's Check and Diff hand over, since they deserialize keeping unknowns)."""
     from pulumi.output import Unknown
+
     if isinstance(value, (list, tuple)):
         return any(is_unknown(v) for v in value)
     if isinstance(value, dict):
@@ -41,9 +42,14 @@ class BitbucketProvider(ResourceProvider):
         from pulumi.dynamic import CheckFailure
 
         from .urls import https_problem
-        return [CheckFailure(key, problem) for key in self.url_inputs
-                if key in news and not is_unknown(news.get(key))
-                for problem in [https_problem(news.get(key))] if problem]
+
+        return [
+            CheckFailure(key, problem)
+            for key in self.url_inputs
+            if key in news and not is_unknown(news.get(key))
+            for problem in [https_problem(news.get(key))]
+            if problem
+        ]
 
     def configure(self, req: ConfigureRequest) -> None:
         unqueue_host_calls(say)
@@ -68,9 +74,16 @@ class BitbucketProvider(ResourceProvider):
 
     def client(self, url: str, ca_bundle: Optional[str], retries: Optional[int] = None) -> BitbucketClient:
         from .client import BitbucketClient
+
         creds = self.credentials()
-        return BitbucketClient(url, creds.username, creds.password, ca_bundle=ca_bundle or None,
-                               retries=self.retries if retries is None else retries, backoff_s=self.backoff_s)
+        return BitbucketClient(
+            url,
+            creds.username,
+            creds.password,
+            ca_bundle=ca_bundle or None,
+            retries=self.retries if retries is None else retries,
+            backoff_s=self.backoff_s,
+        )
 
 
 def inputs_of(args: Any) -> dict[str, Any]:
@@ -88,11 +101,13 @@ class StepProvider(BitbucketProvider):
     `decided_by` names the inputs whose change is an update; the others (the node's name, the site
     a warning is attributed to, timeouts) never make one. Read keeps what the state has: the step's
     effect is checked against the world when it runs, not on refresh."""
+
     decided_by: tuple[str, ...] = ()
     url_inputs = ("mirror_url",)
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]):
         from pulumi.dynamic import CheckResult
+
         return CheckResult(news, self.url_failures(news))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:

@@ -9,6 +9,7 @@ retry's wait (backoff or Retry-After, the latter capped at MAX_RETRY_AFTER_S) is
 what is left, and a retry that could not start before the deadline is not made: the last answer is
 reported instead. Waiting goes through providers.clock, which the twin of `pulumi up` replaces.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -60,8 +61,10 @@ def trust_file(ca_bundle: Optional[str]) -> str:
     if not ca_bundle:
         return certifi.where()
     if ca_bundle not in _bundles:
-        with open(certifi.where()) as public, tempfile.NamedTemporaryFile(
-                "w", prefix="bitbucket-mirrors-ca-", suffix=".pem", delete=False) as out:
+        with (
+            open(certifi.where()) as public,
+            tempfile.NamedTemporaryFile("w", prefix="bitbucket-mirrors-ca-", suffix=".pem", delete=False) as out,
+        ):
             out.write(public.read() + "\n" + ca_bundle.strip() + "\n")
         _bundles[ca_bundle] = out.name
         atexit.register(os.unlink, out.name)
@@ -90,8 +93,9 @@ class DeadlineRetry(Retry):
         if deadline is not None and retry._wait(response) + MIN_ATTEMPT_S >= deadline.remaining:
             # As urllib3 gives up when retries run out: an answer is returned (raise_on_status is
             # off), an error raised.
-            reason = error or ResponseError(ResponseError.SPECIFIC_ERROR.format(
-                status_code=response.status if response is not None else "?"))
+            reason = error or ResponseError(
+                ResponseError.SPECIFIC_ERROR.format(status_code=response.status if response is not None else "?")
+            )
             raise MaxRetryError(_pool, url, reason) from reason
         return retry
 
@@ -125,10 +129,13 @@ class _Session(requests.Session):
             return None
         method = (resp.request.method or "").upper()
         absolute = urljoin(resp.url, target)
-        why = ("the client never follows a redirect of a write (it would re-send it elsewhere)"
-               if method not in REDIRECTABLE else
-               "the target is not https: the answer and the credentials would travel in plain text"
-               if urlsplit(absolute).scheme.lower() != "https" else None)
+        why = (
+            "the client never follows a redirect of a write (it would re-send it elsewhere)"
+            if method not in REDIRECTABLE
+            else "the target is not https: the answer and the credentials would travel in plain text"
+            if urlsplit(absolute).scheme.lower() != "https"
+            else None
+        )
         if why is None:
             return target
         status = resp.status_code
@@ -137,14 +144,26 @@ class _Session(requests.Session):
 
 
 class BitbucketClient:
-    def __init__(self, base_url: str, username: str, password: str, ca_bundle: Optional[str] = None,
-                 timeout: tuple[float, float] = (10, 60), retries: int = 6, backoff_s: float = 0.5, *,
-                 call_budget_s: float = CALL_BUDGET_S, max_pages: int = MAX_PAGES) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        ca_bundle: Optional[str] = None,
+        timeout: tuple[float, float] = (10, 60),
+        retries: int = 6,
+        backoff_s: float = 0.5,
+        *,
+        call_budget_s: float = CALL_BUDGET_S,
+        max_pages: int = MAX_PAGES,
+    ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme.lower() != "https" or "@" in parts.netloc or parts.query or parts.fragment:
             # The providers' checks refuse these at preview; this is the backstop for every caller.
-            raise ValueError(f"refusing to talk to Bitbucket at '{redact(base_url)}': only an https:// URL "
-                             "without credentials, query or fragment is used")
+            raise ValueError(
+                f"refusing to talk to Bitbucket at '{redact(base_url)}': only an https:// URL "
+                "without credentials, query or fragment is used"
+            )
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.call_budget_s = call_budget_s
@@ -155,9 +174,19 @@ class BitbucketClient:
         self.session = _Session()
         self.session.auth = (username, password)
         self.session.max_redirects = 5
-        retry = DeadlineRetry(total=retries, connect=retries, read=retries, status=retries, other=0,
-                              backoff_factor=backoff_s, backoff_max=10, status_forcelist=RETRY_STATUSES,
-                              allowed_methods=IDEMPOTENT, respect_retry_after_header=True, raise_on_status=False)
+        retry = DeadlineRetry(
+            total=retries,
+            connect=retries,
+            read=retries,
+            status=retries,
+            other=0,
+            backoff_factor=backoff_s,
+            backoff_max=10,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=IDEMPOTENT,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
         # https only: requests mounts a plain-http adapter by default, which is removed, so nothing
         # (a redirect included) can reach a server in plain text.
         self.session.adapters.clear()
@@ -175,8 +204,16 @@ class BitbucketClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def request(self, method: str, path: str, *, params: Optional[dict] = None, json: Any = None,
-                deadline: Optional[clock.Deadline] = None, expect: Any = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Optional[dict] = None,
+        json: Any = None,
+        deadline: Optional[clock.Deadline] = None,
+        expect: Any = None,
+    ) -> Any:
         """The parsed JSON answer (None when empty), checked as `expect` (providers/answers.py) when
         given; a typed BitbucketError otherwise. Ends by `deadline` (and within call_budget_s)."""
         url = self.base_url + path
@@ -185,15 +222,26 @@ class BitbucketClient:
             raise DeadlineExceeded(method, url, None, "not sent: the time it had was up")
         token = _call_deadline.set(bound)
         try:
-            response = self.session.request(method, url, params=params, json=json, verify=self.verify,
-                                            timeout=DeadlineTimeout(connect=self.timeout[0], read=self.timeout[1]))
+            response = self.session.request(
+                method,
+                url,
+                params=params,
+                json=json,
+                verify=self.verify,
+                timeout=DeadlineTimeout(connect=self.timeout[0], read=self.timeout[1]),
+            )
         except requests.exceptions.SSLError as exc:
-            raise Unreachable(method, url, None, f"TLS verification failed ({_reason(exc)})",
-                              "the server's certificate must chain to a public CA or to "
-                              "bitbucket-mirrors:primary.caBundle") from None
+            raise Unreachable(
+                method,
+                url,
+                None,
+                f"TLS verification failed ({_reason(exc)})",
+                "the server's certificate must chain to a public CA or to bitbucket-mirrors:primary.caBundle",
+            ) from None
         except requests.exceptions.RequestException as exc:
-            raise Unreachable(method, url, None, _reason(exc),
-                              "check the URL and that this machine can reach it on 443") from None
+            raise Unreachable(
+                method, url, None, _reason(exc), "check the URL and that this machine can reach it on 443"
+            ) from None
         finally:
             _call_deadline.reset(token)
         if response.history:
@@ -211,8 +259,9 @@ class BitbucketClient:
             body = response.json()
         except ValueError:
             if expect is not None:
-                raise AnswerError(method, url, response.status_code, "a body that is not JSON",
-                                  answers._name(expect)) from None
+                raise AnswerError(
+                    method, url, response.status_code, "a body that is not JSON", answers._name(expect)
+                ) from None
             raise BitbucketError(method, url, response.status_code, "the answer is not JSON") from None
         if expect is not None:
             return answers.parse(expect, body, method=method, url=url, status=response.status_code)
@@ -221,7 +270,9 @@ class BitbucketClient:
     def get(self, path: str, *, deadline: Optional[clock.Deadline] = None, expect: Any = None, **params: Any) -> Any:
         return self.request("GET", path, params=params or None, deadline=deadline, expect=expect)
 
-    def post(self, path: str, json: Any = None, *, deadline: Optional[clock.Deadline] = None, expect: Any = None) -> Any:
+    def post(
+        self, path: str, json: Any = None, *, deadline: Optional[clock.Deadline] = None, expect: Any = None
+    ) -> Any:
         return self.request("POST", path, json=json, deadline=deadline, expect=expect)
 
     def put(self, path: str, json: Any = None, *, deadline: Optional[clock.Deadline] = None, expect: Any = None) -> Any:
@@ -230,8 +281,15 @@ class BitbucketClient:
     def delete(self, path: str, *, deadline: Optional[clock.Deadline] = None) -> Any:
         return self.request("DELETE", path, deadline=deadline)
 
-    def iter_paged(self, path: str, params: Optional[dict] = None, limit: int = PAGE_LIMIT, *,
-                   item: Any = dict, deadline: Optional[clock.Deadline] = None) -> Iterator[Any]:
+    def iter_paged(
+        self,
+        path: str,
+        params: Optional[dict] = None,
+        limit: int = PAGE_LIMIT,
+        *,
+        item: Any = dict,
+        deadline: Optional[clock.Deadline] = None,
+    ) -> Iterator[Any]:
         """Every value of a paged collection (each checked as `item`), following nextPageStart until
         isLastPage. A page that does not start where it was asked to, a nextPageStart that does not
         advance, or more than max_pages pages is an AnswerError: such a server would page forever."""
@@ -239,30 +297,59 @@ class BitbucketClient:
         url = self.base_url + path
         while True:
             try:
-                body = self.get(path, deadline=deadline, expect=answers.Page[item],
-                                **{**(params or {}), "start": start, "limit": limit})
+                body = self.get(
+                    path,
+                    deadline=deadline,
+                    expect=answers.Page[item],
+                    **{**(params or {}), "start": start, "limit": limit},
+                )
             except DeadlineExceeded:
                 if not pages:
                     raise
                 # Pages that advance but never end: the time ran out, not the server's patience.
-                raise AnswerError("GET", url, 200, f"no last page after {pages} pages, when its time was up",
-                                  "a collection that reaches its last page (isLastPage)") from None
+                raise AnswerError(
+                    "GET",
+                    url,
+                    200,
+                    f"no last page after {pages} pages, when its time was up",
+                    "a collection that reaches its last page (isLastPage)",
+                ) from None
             pages += 1
             if body.start is not None and body.start != start:
-                raise AnswerError("GET", url, 200, f"a page starting at {body.start}",
-                                  f"the page starting at {start} that was asked for")
+                raise AnswerError(
+                    "GET",
+                    url,
+                    200,
+                    f"a page starting at {body.start}",
+                    f"the page starting at {start} that was asked for",
+                )
             yield from body.values
             if body.isLastPage:
                 return
             if body.nextPageStart is None:
-                raise AnswerError("GET", url, 200, "isLastPage false and no nextPageStart",
-                                  "a nextPageStart on every page but the last")
+                raise AnswerError(
+                    "GET",
+                    url,
+                    200,
+                    "isLastPage false and no nextPageStart",
+                    "a nextPageStart on every page but the last",
+                )
             if body.nextPageStart <= start:
-                raise AnswerError("GET", url, 200, f"nextPageStart {body.nextPageStart} after the page at {start}",
-                                  "a nextPageStart past the page's start: this one would page forever")
+                raise AnswerError(
+                    "GET",
+                    url,
+                    200,
+                    f"nextPageStart {body.nextPageStart} after the page at {start}",
+                    "a nextPageStart past the page's start: this one would page forever",
+                )
             if pages >= self.max_pages:
-                raise AnswerError("GET", url, 200, f"more than {self.max_pages} pages",
-                                  f"a collection that ends within {self.max_pages} pages of {limit}")
+                raise AnswerError(
+                    "GET",
+                    url,
+                    200,
+                    f"more than {self.max_pages} pages",
+                    f"a collection that ends within {self.max_pages} pages of {limit}",
+                )
             start = body.nextPageStart
 
 

@@ -4,6 +4,7 @@ One place, so that a wait can never outlive its deadline unnoticed, and so that 
 `pulumi up` (tests/twin) can run the providers on modelled time: it replaces `now` and `sleep` for
 the threads it simulates, and the providers' own polling then takes modelled seconds, not real ones.
 """
+
 from __future__ import annotations
 
 import time

@@ -3,6 +3,7 @@
 They arrive in each provider's `configure()`, never as resource inputs, and are never pickled with
 the provider (the engine stores the pickled provider in state).
 """
+
 from __future__ import annotations
 
 import json
@@ -48,9 +49,12 @@ def from_config(config: Any) -> Credentials:
             "the provider received no stack configuration from the Pulumi engine, so it has no Bitbucket "
             f"credentials: Pulumi CLIs older than {MIN_PULUMI_CLI} do not pass the stack config to dynamic "
             f"providers. Upgrade the Pulumi CLI to {MIN_PULUMI_CLI} or newer (`pulumi version` shows yours), "
-            "or set BITBUCKET_USERNAME and BITBUCKET_PASSWORD for this run")
+            "or set BITBUCKET_USERNAME and BITBUCKET_PASSWORD for this run"
+        )
     if not username:
         raise MissingCredentials(
-            f"no Bitbucket username: set {NAMESPACE}:primary.username in the stack or BITBUCKET_USERNAME")
+            f"no Bitbucket username: set {NAMESPACE}:primary.username in the stack or BITBUCKET_USERNAME"
+        )
     raise MissingCredentials(
-        "no Bitbucket password: set it with `pulumi config set --secret primaryPassword` or BITBUCKET_PASSWORD")
+        "no Bitbucket password: set it with `pulumi config set --secret primaryPassword` or BITBUCKET_PASSWORD"
+    )

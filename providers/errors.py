@@ -7,19 +7,22 @@ what to do; never a credential (it ends up in CI logs).
 - The rest: what a provider decided it could not do (a preflight refused, an approval refused or
   timed out, a sync timed out, a rollout step that did not finish, a change Bitbucket cannot make).
 """
+
 from __future__ import annotations
 
 from typing import Optional
 
 HINTS = {
     401: "the primary refused the credentials: check bitbucket-mirrors:primary.username and primaryPassword "
-         "(or BITBUCKET_USERNAME / BITBUCKET_PASSWORD); on a mirror, the user also needs SYS_ADMIN",
+    "(or BITBUCKET_USERNAME / BITBUCKET_PASSWORD); on a mirror, the user also needs SYS_ADMIN",
     403: "the user is authenticated but lacks SYS_ADMIN, which approving mirrors and selecting projects need",
     409: "the server reported a conflict (for mirroring requests: unknown or no longer pending; "
-         "a registration conflict usually means the primary lacks a Data Center licence)",
+    "a registration conflict usually means the primary lacks a Data Center licence)",
 }
-MIRRORING_404 = ("the mirroring REST API is missing: the primary is not Bitbucket Data Center, is older than "
-                 "the mirroring API this tool uses (9.0), or the mirror has no approved upstream yet")
+MIRRORING_404 = (
+    "the mirroring REST API is missing: the primary is not Bitbucket Data Center, is older than "
+    "the mirroring API this tool uses (9.0), or the mirror has no approved upstream yet"
+)
 
 
 class ProviderError(Exception):
@@ -88,8 +91,13 @@ class RedirectRefused(BitbucketError):
 
     def __init__(self, method: str, url: str, status: int, target: str, why: str):
         self.target = target
-        super().__init__(method, url, status, f"a redirect to {target}, not followed: {why}",
-                         "give the URL the server really answers on (https), so nothing is redirected")
+        super().__init__(
+            method,
+            url,
+            status,
+            f"a redirect to {target}, not followed: {why}",
+            "give the URL the server really answers on (https), so nothing is redirected",
+        )
 
 
 def for_status(method: str, url: str, status: int, detail: str, path: str) -> BitbucketError:
@@ -97,7 +105,8 @@ def for_status(method: str, url: str, status: int, detail: str, path: str) -> Bi
     if status == 404 and "/rest/mirroring/" in path:
         hint = MIRRORING_404
     kind = {400: BadRequest, 401: AuthenticationError, 403: PermissionDenied, 404: NotFound, 409: Conflict}.get(
-        status, ServerUnavailable if status >= 500 or status == 429 else BitbucketError)
+        status, ServerUnavailable if status >= 500 or status == 429 else BitbucketError
+    )
     return kind(method, url, status, detail, hint)
 
 

@@ -16,6 +16,7 @@ every call and only calls `submit` on); when it is missing the host keeps its po
 and `tests/provider_host/test_parallel_sites.py` fails, so an SDK or grpc upgrade cannot undo it
 silently. BITBUCKET_MIRRORS_STOCK_HOST_POOL=1 keeps the SDK's pool (the benchmark's "before").
 """
+
 from __future__ import annotations
 
 import gc
@@ -59,6 +60,7 @@ def _server_states() -> list[Any]:
     """The host's gRPC server state (grpc's own private class); none when grpc no longer has it."""
     try:
         from grpc import _server
+
         state_class = _server._ServerState
     except (ImportError, AttributeError):
         return []
@@ -76,8 +78,10 @@ def unqueue_host_calls(say: Callable[[str], None]) -> None:
         _done = True
         states = [s for s in _server_states() if hasattr(s, "thread_pool")]
         if not states:
-            say("could not reach the provider host's thread pool: with more than four sites, some sites' "
-                "approvals and syncs will wait for others to finish")
+            say(
+                "could not reach the provider host's thread pool: with more than four sites, some sites' "
+                "approvals and syncs will wait for others to finish"
+            )
             return
         for state in states:
             state.thread_pool = ThreadPerCall()

@@ -11,6 +11,7 @@
   whose host does not use it: the providers do. Where there is no engine (tests, a host started
   without one) a warning goes out as a `warning:` line like the progress.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,6 +33,7 @@ def say(message: str) -> None:
 def engine_address() -> Optional[str]:
     """The engine's gRPC address when this process is the provider host the engine started."""
     from .host_pool import in_provider_host
+
     if not in_provider_host() or len(sys.argv) < 2 or not _ADDRESS.match(sys.argv[-1]):
         return None
     return sys.argv[-1]
@@ -44,12 +46,14 @@ def _engine_log(urn: str, message: str) -> bool:
         return False
     import grpc
     from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
+
     with _lock:
         if _channel is None:
             _channel = grpc.insecure_channel(address)
     try:
         engine_pb2_grpc.EngineStub(_channel).Log(
-            engine_pb2.LogRequest(severity=engine_pb2.WARNING, message=message, urn=urn or ""), timeout=10)
+            engine_pb2.LogRequest(severity=engine_pb2.WARNING, message=message, urn=urn or ""), timeout=10
+        )
         return True
     except grpc.RpcError:
         return False

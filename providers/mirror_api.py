@@ -9,6 +9,7 @@ or nginx): whether it answers, which nodes its farm lists on which version, and 
 - Whether it serves: `GET /status` (unauthenticated) answers `{"state": "RUNNING"}` (vendor KB:
   STARTING answers 503, RUNNING 200; docs/bitbucket-facts.md §1).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,8 +17,7 @@ from typing import TYPE_CHECKING, Optional
 
 from . import clock
 from .answers import RestApplicationProperties, RestClusterNode
-from .errors import (BitbucketError, Conflict, DeadlineExceeded, NotFound, RolloutError, ServerUnavailable,
-                     Unreachable)
+from .errors import BitbucketError, Conflict, DeadlineExceeded, NotFound, RolloutError, ServerUnavailable, Unreachable
 from .messages import say
 
 if TYPE_CHECKING:
@@ -71,19 +71,27 @@ def end_upgrade_mode(mirror: BitbucketClient, timeout_s: float, pause_s: float) 
             say(f"{mirror.base_url}: every node runs one version; upgrade mode off")
             return
         except DeadlineExceeded:
-            pass   # not sent, the time being up: the answer before it is what to report
+            pass  # not sent, the time being up: the answer before it is what to report
         except (Conflict, ServerUnavailable, Unreachable) as exc:
             last = exc
         if deadline.passed:
             raise RolloutError(
                 f"{mirror.base_url}: upgrade mode could not be turned off within {timeout_s:.0f}s ({last}); the "
                 "farm serves in mixed mode: check each node's version in Administration > Mirrors, then run "
-                "`pulumi up` again")
+                "`pulumi up` again"
+            )
         deadline.sleep(pause_s)
 
 
-def wait_listed(mirror: BitbucketClient, node: str, address: str, version: Optional[str], timeout_s: float,
-                poll_s: float, progress_s: float = 30.0) -> None:
+def wait_listed(
+    mirror: BitbucketClient,
+    node: str,
+    address: str,
+    version: Optional[str],
+    timeout_s: float,
+    poll_s: float,
+    progress_s: float = 30.0,
+) -> None:
     """Until the farm lists the node at `address` on `version` (any version, without one)."""
     deadline = clock.Deadline(timeout_s)
     last_report = 0.0
@@ -103,13 +111,17 @@ def wait_listed(mirror: BitbucketClient, node: str, address: str, version: Optio
             return
         found = mine[0].version if mine else "not listed"
         if deadline.passed:
-            raise RolloutError(f"{node} ({address}) did not join the farm on {version or 'any version'} within "
-                               f"{timeout_s:.0f}s (it is {found}{'; ' + problem if problem else ''}); the farm keeps "
-                               "serving on the other nodes")
+            raise RolloutError(
+                f"{node} ({address}) did not join the farm on {version or 'any version'} within "
+                f"{timeout_s:.0f}s (it is {found}{'; ' + problem if problem else ''}); the farm keeps "
+                "serving on the other nodes"
+            )
         if deadline.elapsed - last_report >= progress_s:
             last_report = deadline.elapsed
-            say(f"waiting for the farm to list {node} ({address}) on {version or 'any version'} "
-                f"({deadline.elapsed:.0f}s of {timeout_s:.0f}s; it is {found})")
+            say(
+                f"waiting for the farm to list {node} ({address}) on {version or 'any version'} "
+                f"({deadline.elapsed:.0f}s of {timeout_s:.0f}s; it is {found})"
+            )
         deadline.sleep(poll_s)
 
 
@@ -126,8 +138,10 @@ def wait_running(mirror: BitbucketClient, node: str, timeout_s: float, poll_s: f
         if state == "RUNNING":
             return
         if deadline.passed:
-            raise RolloutError(f"{node} did not answer RUNNING at {mirror.base_url}/status within {timeout_s:.0f}s "
-                               f"(last: {state}): check `journalctl -u atlbitbucket` on it (README, Troubleshooting)")
+            raise RolloutError(
+                f"{node} did not answer RUNNING at {mirror.base_url}/status within {timeout_s:.0f}s "
+                f"(last: {state}): check `journalctl -u atlbitbucket` on it (README, Troubleshooting)"
+            )
         if deadline.elapsed - last_report >= progress_s:
             last_report = deadline.elapsed
             say(f"waiting for {node} to answer RUNNING ({deadline.elapsed:.0f}s of {timeout_s:.0f}s; {state})")

@@ -20,6 +20,7 @@ never replayed blindly. Before any accept, and again after one whose answer was 
 an approved mirror with the base URL, so a lost answer, a crashed run or an admin who clicked
 first all end in adopting that mirror. Requests for other base URLs are never touched.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,12 +31,24 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from .answers import RestApplicationProperties, RestBitbucketLicense, RestMirroringRequest, RestMirrorServer
-from .base import BitbucketProvider, Deadline, input_names, inputs_of, is_unknown, say
-if TYPE_CHECKING:   # the client (requests) loads when a call needs it, not when the program does
+from .base import BitbucketProvider, input_names, inputs_of, is_unknown, say
+from .clock import Deadline
+
+if TYPE_CHECKING:  # the client (requests) loads when a call needs it, not when the program does
     from .client import BitbucketClient
-from .errors import (AnswerError, ApprovalRefused, ApprovalTimeout, BitbucketError, Conflict, DeadlineExceeded, MirrorGone,
-                     NotFound, ServerUnavailable, Unreachable)
-from .urls import https_problem, normalise_base_url
+from .errors import (
+    AnswerError,
+    ApprovalRefused,
+    ApprovalTimeout,
+    BitbucketError,
+    Conflict,
+    DeadlineExceeded,
+    MirrorGone,
+    NotFound,
+    ServerUnavailable,
+    Unreachable,
+)
+from .urls import normalise_base_url
 
 REQUESTS = "/rest/mirroring/latest/requests"
 SERVERS = "/rest/mirroring/latest/mirrorServers"
@@ -59,7 +72,7 @@ class MirrorApprovalArgs:
     base_url: pulumi.Input[str]
     timeout_s: pulumi.Input[int] = 1800
     ca_bundle: Optional[pulumi.Input[str]] = None
-    expected_type: Optional[pulumi.Input[str]] = None   # SINGLE or FARM; a mismatch is reported
+    expected_type: Optional[pulumi.Input[str]] = None  # SINGLE or FARM; a mismatch is reported
     # The zone of the first node's home, and the mirror's generation (MirrorGeneration): a new one is
     # a new mirror (a new, empty home in another zone or region; a new setup), so the approval of the
     # old one is removed and the new one approved. A home restored from its snapshot (a new volume
@@ -77,9 +90,10 @@ class MirrorApprovalArgs:
 @dataclass(frozen=True)
 class MirrorIdentity:
     """What the mirror at the base URL says about itself."""
+
     server_id: Optional[str] = None
     version: Optional[str] = None
-    problem: str = ""          # why it said less (for messages)
+    problem: str = ""  # why it said less (for messages)
 
     @property
     def answered(self) -> bool:
@@ -88,7 +102,7 @@ class MirrorIdentity:
 
 class MirrorApprovalProvider(BitbucketProvider):
     url_inputs = ("primary_url", "base_url")
-    poll_interval_s: float = 1.0   # one request to the primary per interval while waiting
+    poll_interval_s: float = 1.0  # one request to the primary per interval while waiting
     progress_every_s: float = 30.0
     # Asking the mirror who it is: a short wait with one retry, as it is asked again the next time
     # a decision needs it, and the approval's own deadline must not go to a mirror that hangs.
@@ -103,15 +117,17 @@ class MirrorApprovalProvider(BitbucketProvider):
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [k for k in ("primary_url", "base_url")
-                    if is_unknown(news.get(k)) or _url(olds.get(k)) != _url(news.get(k))]
+        replaces = [
+            k for k in ("primary_url", "base_url") if is_unknown(news.get(k)) or _url(olds.get(k)) != _url(news.get(k))
+        ]
         # A state from before these were tracked records them without replacing anything (earlier
         # states tied the approval to the home volume's id, `mirror_home`: dropped, not compared).
         for key in ("home_zone", "generation"):
             if olds.get(key) is not None and (is_unknown(news.get(key)) or olds.get(key) != news.get(key)):
                 replaces.append(key)
-        others = any(olds.get(k) != news.get(k)
-                     for k in ("timeout_s", "ca_bundle", "expected_type", "home_zone", "generation"))
+        others = any(
+            olds.get(k) != news.get(k) for k in ("timeout_s", "ca_bundle", "expected_type", "home_zone", "generation")
+        )
         # The display name: an update once the state has it (a new one is a new mirror, which the
         # generation replaces). The version only ties a request at the accept: an upgrade changes
         # nothing here.
@@ -120,11 +136,16 @@ class MirrorApprovalProvider(BitbucketProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         with self.client(props["primary_url"], props.get("ca_bundle")) as client:
-            server = self.approve(client, props["base_url"], float(props.get("timeout_s") or 1800),
-                                  props.get("expected_type"), display_name=props.get("display_name"),
-                                  version=props.get("version"), timeout_key=props.get("timeout_key"),
-                                  identify=lambda deadline: self.identify(props["base_url"], props.get("ca_bundle"),
-                                                                          deadline))
+            server = self.approve(
+                client,
+                props["base_url"],
+                float(props.get("timeout_s") or 1800),
+                props.get("expected_type"),
+                display_name=props.get("display_name"),
+                version=props.get("version"),
+                timeout_key=props.get("timeout_key"),
+                identify=lambda deadline: self.identify(props["base_url"], props.get("ca_bundle"), deadline),
+            )
         return CreateResult(server.id, self._outputs(props, server))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -132,7 +153,7 @@ class MirrorApprovalProvider(BitbucketProvider):
             try:
                 server = client.get(f"{SERVERS}/{quote(id_, safe='')}", expect=RestMirrorServer)
             except NotFound:
-                return ReadResult(None, {})   # removed on the primary: refresh shows it gone
+                return ReadResult(None, {})  # removed on the primary: refresh shows it gone
         return ReadResult(id_, self._outputs(props, server))
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -140,8 +161,10 @@ class MirrorApprovalProvider(BitbucketProvider):
             try:
                 server = client.get(f"{SERVERS}/{quote(id_, safe='')}", expect=RestMirrorServer)
             except NotFound:
-                raise MirrorGone(f"mirror {id_} ({news.get('base_url')}) was removed on the primary; run "
-                                 "`pulumi refresh` and `pulumi up` to approve it again") from None
+                raise MirrorGone(
+                    f"mirror {id_} ({news.get('base_url')}) was removed on the primary; run "
+                    "`pulumi refresh` and `pulumi up` to approve it again"
+                ) from None
         return UpdateResult(self._outputs(news, server))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
@@ -174,10 +197,18 @@ class MirrorApprovalProvider(BitbucketProvider):
         return MirrorIdentity(version=version, problem="; ".join(problems))
 
     # --- the approval loop ------------------------------------------------------------------
-    def approve(self, client: BitbucketClient, base_url: str, timeout_s: float,
-                expected_type: Optional[str] = None, *, display_name: Optional[str] = None,
-                version: Optional[str] = None, timeout_key: Optional[str] = None,
-                identify: Optional[Callable[[Deadline], MirrorIdentity]] = None) -> RestMirrorServer:
+    def approve(
+        self,
+        client: BitbucketClient,
+        base_url: str,
+        timeout_s: float,
+        expected_type: Optional[str] = None,
+        *,
+        display_name: Optional[str] = None,
+        version: Optional[str] = None,
+        timeout_key: Optional[str] = None,
+        identify: Optional[Callable[[Deadline], MirrorIdentity]] = None,
+    ) -> RestMirrorServer:
         target = normalise_base_url(base_url)
         deadline = Deadline(timeout_s)
         identity: Optional[MirrorIdentity] = None
@@ -191,7 +222,7 @@ class MirrorApprovalProvider(BitbucketProvider):
 
         others: set[str] = set()
         known_accepted: set[int] = set()
-        untied: list[RestMirroringRequest] = []   # pending for the URL, not this mirror's
+        untied: list[RestMirroringRequest] = []  # pending for the URL, not this mirror's
         problem: Optional[BitbucketError] = None  # what the last round failed on (None: it worked)
         accept_lost = False
         last_report = 0.0
@@ -231,72 +262,116 @@ class MirrorApprovalProvider(BitbucketProvider):
             except Conflict:
                 problem, check_servers = None, True  # accepted, rejected or deleted meanwhile: read what happened
             except DeadlineExceeded:
-                pass   # not sent, the time being up: what the rounds before found is what to report
+                pass  # not sent, the time being up: what the rounds before found is what to report
             except (ServerUnavailable, Unreachable) as exc:
                 if problem is None or str(problem) != str(exc):
                     say(f"the primary did not answer as expected ({exc}); reading its state again")
                 problem, check_servers = exc, check_servers or checking
             if deadline.passed:
                 if untied:
-                    raise ApprovalRefused(_refusal(base_url, untied, identity or MirrorIdentity(problem="not asked"),
-                                                   display_name, deadline.elapsed))
-                raise ApprovalTimeout(_timeout_message(base_url, deadline.elapsed, others, problem, accept_lost)
-                                      + (f" (A mirror that is slow to start: raise {timeout_key}.)" if timeout_key else ""))
+                    raise ApprovalRefused(
+                        _refusal(
+                            base_url,
+                            untied,
+                            identity or MirrorIdentity(problem="not asked"),
+                            display_name,
+                            deadline.elapsed,
+                        )
+                    )
+                raise ApprovalTimeout(
+                    _timeout_message(base_url, deadline.elapsed, others, problem, accept_lost)
+                    + (f" (A mirror that is slow to start: raise {timeout_key}.)" if timeout_key else "")
+                )
             if deadline.elapsed - last_report >= self.progress_every_s:
                 last_report = deadline.elapsed
-                not_ours = (f"; {len(untied)} pending request(s) for this URL are not from this mirror and are left "
-                            "alone" if untied else "")
-                say(f"waiting for the mirroring request of {base_url} on the primary "
-                    f"({deadline.elapsed:.0f}s of {timeout_s:.0f}s{not_ours})")
+                not_ours = (
+                    f"; {len(untied)} pending request(s) for this URL are not from this mirror and are left alone"
+                    if untied
+                    else ""
+                )
+                say(
+                    f"waiting for the mirroring request of {base_url} on the primary "
+                    f"({deadline.elapsed:.0f}s of {timeout_s:.0f}s{not_ours})"
+                )
             deadline.sleep(self.poll_interval_s)
 
     @staticmethod
-    def _tie(pending: list[RestMirroringRequest], identity: MirrorIdentity, display_name: Optional[str],
-             version: Optional[str], base_url: str) -> tuple[Optional[RestMirroringRequest], str]:
+    def _tie(
+        pending: list[RestMirroringRequest],
+        identity: MirrorIdentity,
+        display_name: Optional[str],
+        version: Optional[str],
+        base_url: str,
+    ) -> tuple[Optional[RestMirroringRequest], str]:
         """The one pending request tied to the mirror, and how; ApprovalRefused when several are."""
         if identity.server_id:
             ours = [r for r in pending if r.mirrorId == identity.server_id]
             how = f"the server ID {identity.server_id} the mirror reports"
         else:
             wanted_version = identity.version or version
-            ours = [r for r in pending if (display_name is None or r.mirrorName == display_name)
-                    and (wanted_version is None or r.productVersion == wanted_version)]
-            tied_by = [f"name {display_name!r}" if display_name is not None else "",
-                       f"version {wanted_version}" if wanted_version else ""]
-            how = (" and ".join(t for t in tied_by if t) or "being the only pending request for its base URL") + \
-                  f" (the mirror reported no server ID: {identity.problem or 'not asked'})"
+            ours = [
+                r
+                for r in pending
+                if (display_name is None or r.mirrorName == display_name)
+                and (wanted_version is None or r.productVersion == wanted_version)
+            ]
+            tied_by = [
+                f"name {display_name!r}" if display_name is not None else "",
+                f"version {wanted_version}" if wanted_version else "",
+            ]
+            how = (
+                " and ".join(t for t in tied_by if t) or "being the only pending request for its base URL"
+            ) + f" (the mirror reported no server ID: {identity.problem or 'not asked'})"
         if len(ours) > 1:
             raise ApprovalRefused(
                 f"refusing to approve a mirror for {base_url}: {len(pending)} pending requests claim this base URL "
                 f"and {len(ours)} of them match the mirror this stack installed by {how}, so none can be told to be "
                 f"its. Nothing was accepted. {_listing(pending)}. An admin decides: authorize the right one in "
-                "Administration > Mirrors on the primary and reject the others; the next `pulumi up` adopts it")
+                "Administration > Mirrors on the primary and reject the others; the next `pulumi up` adopts it"
+            )
         return (ours[0] if ours else None), how
 
     @staticmethod
-    def _accept(client: BitbucketClient, request: RestMirroringRequest, base_url: str, expected_type: Optional[str],
-                how: str, deadline: Deadline) -> RestMirrorServer:
+    def _accept(
+        client: BitbucketClient,
+        request: RestMirroringRequest,
+        base_url: str,
+        expected_type: Optional[str],
+        how: str,
+        deadline: Deadline,
+    ) -> RestMirrorServer:
         if expected_type and request.mirrorType != expected_type:
-            say(f"the request from {base_url} is a {request.mirrorType} mirror, "
-                f"expected {expected_type}; accepting it anyway")
+            say(
+                f"the request from {base_url} is a {request.mirrorType} mirror, "
+                f"expected {expected_type}; accepting it anyway"
+            )
         path = f"{REQUESTS}/{request.id}/accept"
         try:
             server = client.post(path, deadline=deadline, expect=RestMirrorServer)
         except DeadlineExceeded:
-            raise   # never sent: nothing to find out
+            raise  # never sent: nothing to find out
         except (ServerUnavailable, Unreachable) as exc:
             raise _OutcomeUnknown(exc) from exc
         except AnswerError as exc:
-            raise AnswerError(exc.method, exc.url, exc.status, exc.found, exc.expected,
-                              "the primary answered 200, so it probably accepted the request: `pulumi refresh` "
-                              "then `pulumi up` adopts the approved mirror") from None
-        say(f"accepted the mirroring request {request.id} from {base_url} (mirror id {request.mirrorId}, "
-            f"name {request.mirrorName!r}, version {request.productVersion}), tied to the mirror by {how}")
+            raise AnswerError(
+                exc.method,
+                exc.url,
+                exc.status,
+                exc.found,
+                exc.expected,
+                "the primary answered 200, so it probably accepted the request: `pulumi refresh` "
+                "then `pulumi up` adopts the approved mirror",
+            ) from None
+        say(
+            f"accepted the mirroring request {request.id} from {base_url} (mirror id {request.mirrorId}, "
+            f"name {request.mirrorName!r}, version {request.productVersion}), tied to the mirror by {how}"
+        )
         return server
 
     @staticmethod
-    def _approved(client: BitbucketClient, target: str, identity: MirrorIdentity,
-                  deadline: Deadline) -> Optional[RestMirrorServer]:
+    def _approved(
+        client: BitbucketClient, target: str, identity: MirrorIdentity, deadline: Deadline
+    ) -> Optional[RestMirrorServer]:
         """The approved mirror for the base URL; when the mirror reports its Server ID, only the one
         with that id (an older incarnation, or another server, approved for the URL is not ours)."""
         for server in client.iter_paged(SERVERS, item=RestMirrorServer, deadline=deadline):
@@ -317,7 +392,7 @@ def _url(value: Any) -> Any:
 def _same_url(claimed: str, target: str) -> bool:
     try:
         return normalise_base_url(claimed) == target
-    except ValueError:   # a request whose URL does not even parse (a port out of range) is not ours
+    except ValueError:  # a request whose URL does not even parse (a port out of range) is not ours
         return False
 
 
@@ -332,41 +407,63 @@ def _shown(value: Optional[str]) -> str:
 
 
 def _listing(requests: list[RestMirroringRequest]) -> str:
-    rows = [f"request {r.id}: name {_shown(r.mirrorName)}, address {_shown(r.mirrorBaseUrl)}, "
-            f"mirror id {_shown(r.mirrorId)}, version {_shown(r.productVersion)}" for r in requests]
+    rows = [
+        f"request {r.id}: name {_shown(r.mirrorName)}, address {_shown(r.mirrorBaseUrl)}, "
+        f"mirror id {_shown(r.mirrorId)}, version {_shown(r.productVersion)}"
+        for r in requests
+    ]
     return f"Pending requests ({NO_CREATED_DATE}): " + "; ".join(rows)
 
 
-def _refusal(base_url: str, untied: list[RestMirroringRequest], identity: MirrorIdentity,
-             display_name: Optional[str], waited: float) -> str:
+def _refusal(
+    base_url: str,
+    untied: list[RestMirroringRequest],
+    identity: MirrorIdentity,
+    display_name: Optional[str],
+    waited: float,
+) -> str:
     if identity.server_id:
         why = f"none has the server ID the mirror at {base_url} reports ({identity.server_id}) as its mirror id"
     else:
-        why = (f"none matches the mirror at {base_url} by name {display_name!r} and version "
-               f"{identity.version or 'unknown'} (it reported no server ID: {identity.problem or 'not asked'})")
-    return (f"refusing to approve a mirror for {base_url}: within {waited:.0f}s only requests that are not from the "
-            f"mirror this stack installed claimed this base URL ({why}). Nothing was accepted. {_listing(untied)}. "
-            "An admin decides: reject those that are not this mirror in Administration > Mirrors on the primary, "
-            f"check that the mirror at {base_url} started and registered with this primary, and run `pulumi up` again")
+        why = (
+            f"none matches the mirror at {base_url} by name {display_name!r} and version "
+            f"{identity.version or 'unknown'} (it reported no server ID: {identity.problem or 'not asked'})"
+        )
+    return (
+        f"refusing to approve a mirror for {base_url}: within {waited:.0f}s only requests that are not from the "
+        f"mirror this stack installed claimed this base URL ({why}). Nothing was accepted. {_listing(untied)}. "
+        "An admin decides: reject those that are not this mirror in Administration > Mirrors on the primary, "
+        f"check that the mirror at {base_url} started and registered with this primary, and run `pulumi up` again"
+    )
 
 
-def _timeout_message(base_url: str, waited: float, others: set[str], problem: Optional[BitbucketError],
-                     accept_lost: bool) -> str:
+def _timeout_message(
+    base_url: str, waited: float, others: set[str], problem: Optional[BitbucketError], accept_lost: bool
+) -> str:
     if accept_lost:
         last = f"; the last answer was: {problem}" if problem is not None else ""
-        return (f"an accept of the mirroring request from {base_url} was sent but its answer was lost, and within "
-                f"{waited:.0f}s the primary did not show the mirror approved{last}. Run `pulumi refresh` and "
-                "`pulumi up`: they adopt the mirror if the accept happened, and accept its request if not")
+        return (
+            f"an accept of the mirroring request from {base_url} was sent but its answer was lost, and within "
+            f"{waited:.0f}s the primary did not show the mirror approved{last}. Run `pulumi refresh` and "
+            "`pulumi up`: they adopt the mirror if the accept happened, and accept its request if not"
+        )
     if problem is not None:
         # Every round since the last good one failed: say what the primary answered, not that no
         # request was seen (none could be).
-        return (f"the primary did not answer as expected within {waited:.0f}s, so nothing from {base_url} was "
-                f"accepted: its last answer was: {problem}")
-    seen = (f" Pending requests seen, from other base URLs (left untouched): {', '.join(sorted(map(_shown, others)))}."
-            if others else " No pending request was seen at all.")
-    return (f"no mirroring request from {base_url} appeared on the primary within {waited:.0f}s; nothing was "
-            f"accepted.{seen} Check that the mirror started (its /status), that setup.baseUrl is exactly "
-            f"{base_url}, and that the mirror reaches the primary on 443.")
+        return (
+            f"the primary did not answer as expected within {waited:.0f}s, so nothing from {base_url} was "
+            f"accepted: its last answer was: {problem}"
+        )
+    seen = (
+        f" Pending requests seen, from other base URLs (left untouched): {', '.join(sorted(map(_shown, others)))}."
+        if others
+        else " No pending request was seen at all."
+    )
+    return (
+        f"no mirroring request from {base_url} appeared on the primary within {waited:.0f}s; nothing was "
+        f"accepted.{seen} Check that the mirror started (its /status), that setup.baseUrl is exactly "
+        f"{base_url}, and that the mirror reaches the primary on 443."
+    )
 
 
 class MirrorApproval(Resource, module="bitbucket", name="MirrorApproval"):
@@ -375,5 +472,9 @@ class MirrorApproval(Resource, module="bitbucket", name="MirrorApproval"):
     mirror_type: pulumi.Output[str]
 
     def __init__(self, name: str, args: MirrorApprovalArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__(MirrorApprovalProvider(), name,
-                         {**inputs_of(args), "mirror_id": None, "mirror_name": None, "mirror_type": None}, opts)
+        super().__init__(
+            MirrorApprovalProvider(),
+            name,
+            {**inputs_of(args), "mirror_id": None, "mirror_name": None, "mirror_type": None},
+            opts,
+        )

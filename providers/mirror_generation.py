@@ -10,6 +10,7 @@ from false to true is an ordinary change: no rebuild. It calls nothing: the deci
 the old and new values alone, and the generation is derived from them at check, so a preview knows
 it and shows exactly what the `up` will replace.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,18 +43,29 @@ class MirrorGenerationArgs:
 def next_generation(previous: Optional[str], props: dict[str, Any]) -> str:
     """The id of the mirror after `previous` for these setup values (deterministic: a preview and the
     `up` after it agree)."""
-    text = "|".join([str(previous), str(props.get("display_name")), normalise_base_url(str(props.get("base_url"))),
-                     normalise_base_url(str(props.get("primary_url"))), str(bool(props.get("mirror_all")))]
-                    # Only when set: the generations of sites without a key stay what they were.
-                    + ([str(props["kms_key_arn"])] if props.get("kms_key_arn") else []))
+    text = "|".join(
+        [
+            str(previous),
+            str(props.get("display_name")),
+            normalise_base_url(str(props.get("base_url"))),
+            normalise_base_url(str(props.get("primary_url"))),
+            str(bool(props.get("mirror_all"))),
+        ]
+        # Only when set: the generations of sites without a key stay what they were.
+        + ([str(props["kms_key_arn"])] if props.get("kms_key_arn") else [])
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def config_keys(site_key: str, reasons: list[str]) -> list[str]:
     """The stack config keys a user wrote, for the inputs that need a new mirror."""
-    names = {"display_name": f"{site_key}.displayName", "base_url": f"{site_key}.baseUrl",
-             "primary_url": "primary.url", "mirror_all": f"{site_key}.mirrorAll",
-             "kms_key_arn": f"{site_key}.kmsKeyArn (or kmsKeyArn)"}
+    names = {
+        "display_name": f"{site_key}.displayName",
+        "base_url": f"{site_key}.baseUrl",
+        "primary_url": "primary.url",
+        "mirror_all": f"{site_key}.mirrorAll",
+        "kms_key_arn": f"{site_key}.kmsKeyArn (or kmsKeyArn)",
+    }
     return [names[r] for r in reasons]
 
 
@@ -79,14 +91,16 @@ class MirrorGenerationProvider(ResourceProvider):
         generation = olds.get("generation")
         if reasons:
             keys = ", ".join(config_keys(str(news.get("config_key")), reasons))
-            impact = (f"{keys} changed: the mirror is rebuilt: every node of the site stops, its home is emptied "
-                      "and Bitbucket starts on it as a new mirror, which is approved on the primary while the "
-                      "old one is removed; its repositories are synchronised again from scratch, and until then "
-                      "the mirror is unavailable")
+            impact = (
+                f"{keys} changed: the mirror is rebuilt: every node of the site stops, its home is emptied "
+                "and Bitbucket starts on it as a new mirror, which is approved on the primary while the "
+                "old one is removed; its repositories are synchronised again from scratch, and until then "
+                "the mirror is unavailable"
+            )
             warn(impact, news.get("warn_to"))
         if not olds or reasons:
             if any(is_unknown(news.get(k)) for k in REBUILT_BY + ("mirror_all",)):
-                generation = None          # known once the values are
+                generation = None  # known once the values are
             else:
                 generation = next_generation(olds.get("generation") or (olds and "legacy") or None, news)
         checked = {**news, "impact": impact}

@@ -3,6 +3,7 @@
 The setup keys apply only on a mirror's first start and can never change afterwards, so a change
 of display name, base URL or primary URL replaces the resource (and, through the install, the
 mirror's home)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,13 +12,13 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
+from facts.bitbucket import MIN_MAJOR
+
 from .answers import RestApplicationProperties, RestBitbucketLicense, RestSshSettings
 from .base import BitbucketProvider, input_names, inputs_of, is_unknown, say
 from .errors import AuthenticationError, NotFound, PermissionDenied, PreflightError
 from .setup_properties import render_setup_block
-from facts.bitbucket import MIN_MAJOR
-
-from .urls import https_problem, normalise_base_url
+from .urls import normalise_base_url
 
 SETUP_KEYS = ("display_name", "base_url", "primary_url")
 
@@ -32,6 +33,7 @@ class MirrorSetupArgs:
 
 class MirrorSetupProvider(BitbucketProvider):
     url_inputs = ("primary_url", "base_url")
+
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = self.url_failures(news)
         name = news.get("display_name")
@@ -62,8 +64,12 @@ class MirrorSetupProvider(BitbucketProvider):
     def _outputs(self, props: dict[str, Any]) -> dict[str, Any]:
         version, ssh_port = self.preflight(props["primary_url"], props.get("ca_bundle"))
         inputs = {k: props.get(k) for k in input_names(MirrorSetupArgs)}
-        return {**inputs, "properties": render_setup_block(props["display_name"], props["base_url"], props["primary_url"]),
-                "primary_version": version, "primary_ssh_port": ssh_port}
+        return {
+            **inputs,
+            "properties": render_setup_block(props["display_name"], props["base_url"], props["primary_url"]),
+            "primary_version": version,
+            "primary_ssh_port": ssh_port,
+        }
 
     def preflight(self, primary_url: str, ca_bundle: Optional[str]) -> tuple[str, int]:
         """The primary's version and SSH port, or a PreflightError saying what to fix. Each answer is
@@ -77,12 +83,14 @@ class MirrorSetupProvider(BitbucketProvider):
             if major < MIN_MAJOR:
                 raise PreflightError(
                     f"{primary_url} runs Bitbucket {version}; this tool drives the mirroring API of 9.0 and newer "
-                    "(8.x keeps project settings under other paths): upgrade the primary first")
+                    "(8.x keeps project settings under other paths): upgrade the primary first"
+                )
             ssh = client.get("/rest/ssh/latest/settings", expect=RestSshSettings)
             if not ssh.enabled:
                 raise PreflightError(
                     f"SSH is disabled on {primary_url}: mirrors synchronise over SSH only; enable it in "
-                    "Administration > Server settings")
+                    "Administration > Server settings"
+                )
             self._check_licence(client, primary_url)
             return version, ssh.port or 7999
 
@@ -107,5 +115,9 @@ class MirrorSetup(Resource, module="bitbucket", name="MirrorSetup"):
     primary_ssh_port: pulumi.Output[int]
 
     def __init__(self, name: str, args: MirrorSetupArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__(MirrorSetupProvider(), name,
-                         {**inputs_of(args), "properties": None, "primary_version": None, "primary_ssh_port": None}, opts)
+        super().__init__(
+            MirrorSetupProvider(),
+            name,
+            {**inputs_of(args), "properties": None, "primary_version": None, "primary_ssh_port": None},
+            opts,
+        )

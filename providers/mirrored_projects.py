@@ -5,9 +5,9 @@ the paged project listing (a handful of requests for thousands of projects, neve
 Missing projects are added in one bulk call, extra ones removed. "Mirror all" cannot be undone
 on a mirror, so turning it off replaces the resource, which replaces the mirror in turn.
 """
+
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -16,13 +16,14 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 
 from . import clock
 from .answers import RestProject, RestSyncProgress, RestUpstreamSettings
-from .base import BitbucketProvider, Deadline, input_names, inputs_of, is_unknown, say
-if TYPE_CHECKING:   # the client (requests) loads when a call needs it, not when the program does
+from .base import BitbucketProvider, input_names, inputs_of, is_unknown, say
+from .clock import Deadline
+
+if TYPE_CHECKING:  # the client (requests) loads when a call needs it, not when the program does
     from .client import BitbucketClient
-from .errors import IrreversibleChange, NotFound, ServerUnavailable, SyncTimeout, UnknownProjects, Unreachable
 from facts.bitbucket import is_project_key
 
-from .urls import https_problem
+from .errors import IrreversibleChange, NotFound, ServerUnavailable, SyncTimeout, UnknownProjects, Unreachable
 
 PROJECTS = "/rest/api/latest/projects"
 SETTINGS = "/rest/mirroring/latest/syncSettings"
@@ -65,19 +66,26 @@ class MirroredProjectsProvider(BitbucketProvider):
             else:
                 news = {**news, "project_keys": normalised_keys(keys)}
             if news.get("mirror_all") is True and keys:
-                failures.append(CheckFailure("mirror_all", "mirror_all mirrors every project: give no project_keys with it"))
+                failures.append(
+                    CheckFailure("mirror_all", "mirror_all mirrors every project: give no project_keys with it")
+                )
         return CheckResult(news, failures + self.url_failures(news))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [k for k in ("mirror_id", "mirror_url", "primary_url")
-                    if is_unknown(news.get(k)) or olds.get(k) != news.get(k)]
+        replaces = [
+            k
+            for k in ("mirror_id", "mirror_url", "primary_url")
+            if is_unknown(news.get(k)) or olds.get(k) != news.get(k)
+        ]
         if olds.get("mirror_all") is True and news.get("mirror_all") is not True:
             replaces.append("mirror_all")  # the vendor: "mirror all" can never be undone on a mirror
-        keys_changed = is_unknown(news.get("project_keys")) or \
-            normalised_keys(olds.get("project_keys")) != normalised_keys(news.get("project_keys"))
+        keys_changed = is_unknown(news.get("project_keys")) or normalised_keys(
+            olds.get("project_keys")
+        ) != normalised_keys(news.get("project_keys"))
         others = any(olds.get(k) != news.get(k) for k in ("mirror_all", "wait_for_sync", "sync_timeout_s", "ca_bundle"))
-        return DiffResult(changes=bool(replaces) or keys_changed or others, replaces=replaces,
-                          delete_before_replace=True)
+        return DiffResult(
+            changes=bool(replaces) or keys_changed or others, replaces=replaces, delete_before_replace=True
+        )
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(str(props["mirror_id"]), self.reconcile(props))
@@ -86,8 +94,10 @@ class MirroredProjectsProvider(BitbucketProvider):
         return UpdateResult(self.reconcile(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with self.client(props["primary_url"], props.get("ca_bundle")) as primary, \
-                self.client(props["mirror_url"], props.get("ca_bundle")) as mirror:
+        with (
+            self.client(props["primary_url"], props.get("ca_bundle")) as primary,
+            self.client(props["mirror_url"], props.get("ca_bundle")) as mirror,
+        ):
             try:
                 settings = mirror.get(SETTINGS, expect=RestUpstreamSettings)
             except NotFound:
@@ -97,8 +107,10 @@ class MirroredProjectsProvider(BitbucketProvider):
             if settings.mode != ALL and ids:
                 by_id = {str(p.id): p.key for p in primary.iter_paged(PROJECTS, item=RestProject)}
                 keys = sorted(by_id.get(i, f"<deleted project {i}>") for i in ids)
-            return ReadResult(id_, {**self._inputs(props), "project_keys": keys, "project_ids": ids,
-                                    "mirror_all": settings.mode == ALL})
+            return ReadResult(
+                id_,
+                {**self._inputs(props), "project_keys": keys, "project_ids": ids, "mirror_all": settings.mode == ALL},
+            )
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         if props.get("mirror_all"):
@@ -112,8 +124,10 @@ class MirroredProjectsProvider(BitbucketProvider):
 
     # --- reconciliation ---------------------------------------------------------------------
     def reconcile(self, props: dict[str, Any]) -> dict[str, Any]:
-        with self.client(props["primary_url"], props.get("ca_bundle")) as primary, \
-                self.client(props["mirror_url"], props.get("ca_bundle")) as mirror:
+        with (
+            self.client(props["primary_url"], props.get("ca_bundle")) as primary,
+            self.client(props["mirror_url"], props.get("ca_bundle")) as mirror,
+        ):
             if props.get("mirror_all"):
                 if mirror.get(SETTINGS, expect=RestUpstreamSettings).mode != ALL:
                     mirror.put(f"{SETTINGS}/mode", ALL)
@@ -124,23 +138,34 @@ class MirroredProjectsProvider(BitbucketProvider):
                 keys = normalised_keys(props.get("project_keys"))
                 ids = self._select(primary, mirror, keys, props["mirror_url"])
             if props.get("wait_for_sync"):
-                self.wait_for_sync(mirror, props["mirror_url"], float(props.get("sync_timeout_s") or 3600),
-                                   props.get("sync_timeout_key") or "mirrors[?].syncTimeoutS",
-                                   props.get("wait_key") or "mirrors[?].waitForSync")
-            return {**self._inputs(props), "project_keys": keys, "project_ids": ids,
-                    "mirror_all": bool(props.get("mirror_all"))}
+                self.wait_for_sync(
+                    mirror,
+                    props["mirror_url"],
+                    float(props.get("sync_timeout_s") or 3600),
+                    props.get("sync_timeout_key") or "mirrors[?].syncTimeoutS",
+                    props.get("wait_key") or "mirrors[?].waitForSync",
+                )
+            return {
+                **self._inputs(props),
+                "project_keys": keys,
+                "project_ids": ids,
+                "mirror_all": bool(props.get("mirror_all")),
+            }
 
     def _select(self, primary: BitbucketClient, mirror: BitbucketClient, keys: list[str], mirror_url: str) -> list[str]:
         index = {p.key: str(p.id) for p in primary.iter_paged(PROJECTS, item=RestProject)} if keys else {}
         unknown = [k for k in keys if k not in index]
         if unknown:
-            raise UnknownProjects(f"these project keys do not exist on the primary: {', '.join(unknown)}; "
-                                  f"nothing was changed on {mirror_url}")
+            raise UnknownProjects(
+                f"these project keys do not exist on the primary: {', '.join(unknown)}; "
+                f"nothing was changed on {mirror_url}"
+            )
         wanted = {index[k] for k in keys}
         settings = mirror.get(SETTINGS, expect=RestUpstreamSettings)
         if settings.mode == ALL:
-            raise IrreversibleChange(f"{mirror_url} mirrors all projects, which cannot be undone; "
-                                  "selecting projects needs a new mirror")
+            raise IrreversibleChange(
+                f"{mirror_url} mirrors all projects, which cannot be undone; selecting projects needs a new mirror"
+            )
         if settings.mode != SELECTED:
             mirror.put(f"{SETTINGS}/mode", SELECTED)
         current = set(settings.projectIds)
@@ -161,8 +186,14 @@ class MirroredProjectsProvider(BitbucketProvider):
         say(f"{mirror_url} mirrors {len(wanted)} project(s)")
         return sorted(wanted, key=int)
 
-    def wait_for_sync(self, mirror: BitbucketClient, mirror_url: str, timeout_s: float,
-                      timeout_key: str = "mirrors[?].syncTimeoutS", wait_key: str = "mirrors[?].waitForSync") -> None:
+    def wait_for_sync(
+        self,
+        mirror: BitbucketClient,
+        mirror_url: str,
+        timeout_s: float,
+        timeout_key: str = "mirrors[?].syncTimeoutS",
+        wait_key: str = "mirrors[?].waitForSync",
+    ) -> None:
         """Until the mirror reports every repository synchronised, or SyncTimeout at the deadline. A
         progress the schema does not allow ({}, counts as strings) is an error, never "synchronised";
         a mirror that does not answer for a while is asked again until the deadline."""
@@ -182,14 +213,18 @@ class MirroredProjectsProvider(BitbucketProvider):
                     say(f"{mirror_url}: {synced}/{total} repositories synchronised")
                     return
             if deadline.passed:
-                raise SyncTimeout(f"{mirror_url} synchronised {synced} of {total} repositories within {timeout_s:.0f}s"
-                                  f"{f' (its last answer: {problem})' if problem else ''}; raise {timeout_key} (a first sync "
-                                  f"of a large mirror takes hours) or set {wait_key}: false and let it finish in the "
-                                  "background")
+                raise SyncTimeout(
+                    f"{mirror_url} synchronised {synced} of {total} repositories within {timeout_s:.0f}s"
+                    f"{f' (its last answer: {problem})' if problem else ''}; raise {timeout_key} (a first sync "
+                    f"of a large mirror takes hours) or set {wait_key}: false and let it finish in the "
+                    "background"
+                )
             if deadline.elapsed - last_report >= self.progress_every_s:
                 last_report = deadline.elapsed
-                say(f"{mirror_url}: {synced}/{total} repositories synchronised"
-                    f"{f' (the mirror did not answer: {problem})' if problem else ''}")
+                say(
+                    f"{mirror_url}: {synced}/{total} repositories synchronised"
+                    f"{f' (the mirror did not answer: {problem})' if problem else ''}"
+                )
             deadline.sleep(self.poll_interval_s)
 
     @staticmethod

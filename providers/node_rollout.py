@@ -12,6 +12,7 @@ farm serving while its nodes change one at a time (components/rollout.py orders 
 A node whose site has no load balancer (nginx) has no targets: its steps only say what a change
 costs, at preview. Warnings go to the site (`warn_to`), progress to the console.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from .targets import Targets, instances_tagged
 class NodeTargetsArgs:
     region: pulumi.Input[str]
     instance_id: pulumi.Input[str]
-    target_groups: pulumi.Input[list[dict]]      # [{"arn": ..., "port": ...}]; none without a load balancer
+    target_groups: pulumi.Input[list[dict]]  # [{"arn": ..., "port": ...}]; none without a load balancer
     # The node's install digest: a new one means the install runs again, so the node leaves first.
     install_digest: pulumi.Input[str]
     node: str
@@ -39,10 +40,10 @@ class NodeTargetsArgs:
     mirror_url: Optional[pulumi.Input[str]] = None
     address: Optional[pulumi.Input[str]] = None
     version: Optional[pulumi.Input[str]] = None
-    farm: bool = False                           # the node is clustered: the farm lists it
+    farm: bool = False  # the node is clustered: the farm lists it
     ca_bundle: Optional[pulumi.Input[str]] = None
-    nodes: int = 1                               # how many nodes the site has (what clients notice)
-    warn_to: Optional[str] = None                # the site's URN, which preview warnings name
+    nodes: int = 1  # how many nodes the site has (what clients notice)
+    warn_to: Optional[str] = None  # the site's URN, which preview warnings name
     # mirrors[].osImage: a new one replaces the node's root volume, so the node leaves first.
     # mirrors[].osImage ("" when unset: recorded, so that setting it later is a change; a state from
     # before it was tracked has no key at all and records it without a drain).
@@ -55,9 +56,15 @@ class _NodeStep(StepProvider):
     farm_timeout_s: float = 600.0
 
     def targets(self, props: dict[str, Any], instance_id: Optional[str] = None) -> Targets:
-        return Targets(region=props["region"], instance_id=instance_id or props["instance_id"],
-                       groups=props.get("target_groups") or [], node=props["node"],
-                       timeout_s=float(props.get("timeout_s") or 600), poll_s=self.poll_s, progress_s=self.progress_s)
+        return Targets(
+            region=props["region"],
+            instance_id=instance_id or props["instance_id"],
+            groups=props.get("target_groups") or [],
+            node=props["node"],
+            timeout_s=float(props.get("timeout_s") or 600),
+            poll_s=self.poll_s,
+            progress_s=self.progress_s,
+        )
 
     def restore(self, props: dict[str, Any], version: Optional[str]) -> None:
         """Back in the load balancer, healthy, and in its farm. While other nodes serve, the farm
@@ -65,7 +72,7 @@ class _NodeStep(StepProvider):
         node, or the first one back after every node stopped), it is registered first and then the
         farm, now reached through it, must list it."""
         targets = self.targets(props)
-        if not targets.groups:      # nginx: the base URL reaches the node itself
+        if not targets.groups:  # nginx: the base URL reaches the node itself
             if props.get("mirror_url"):
                 with self.client(props["mirror_url"], props.get("ca_bundle")) as mirror:
                     mirror_api.wait_running(mirror, props["node"], targets.timeout_s, self.poll_s, self.progress_s)
@@ -83,8 +90,9 @@ class _NodeStep(StepProvider):
 
     def _listed(self, props: dict[str, Any], version: Optional[str]) -> None:
         with self.client(props["mirror_url"], props.get("ca_bundle")) as mirror:
-            mirror_api.wait_listed(mirror, props["node"], props["address"], version, self.farm_timeout_s, self.poll_s,
-                             self.progress_s)
+            mirror_api.wait_listed(
+                mirror, props["node"], props["address"], version, self.farm_timeout_s, self.poll_s, self.progress_s
+            )
 
 
 def alone(props: dict[str, Any]) -> bool:
@@ -100,10 +108,18 @@ class NodeDrainProvider(_NodeStep):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         if self.url_failures(news):
             return CheckResult(news, self.url_failures(news))
-        if olds and not is_unknown(news.get("install_digest")) and int(news.get("nodes") or 1) == 1 \
-                and self.changed(olds, news, "install_digest") and not self.changed(olds, news, "version"):
-            warn(f"{news['node']}: its installation changes, so Bitbucket restarts on it; with one node the mirror "
-                 "is unavailable until it runs again (a few minutes)", news.get("warn_to"))
+        if (
+            olds
+            and not is_unknown(news.get("install_digest"))
+            and int(news.get("nodes") or 1) == 1
+            and self.changed(olds, news, "install_digest")
+            and not self.changed(olds, news, "version")
+        ):
+            warn(
+                f"{news['node']}: its installation changes, so Bitbucket restarts on it; with one node the mirror "
+                "is unavailable until it runs again (a few minutes)",
+                news.get("warn_to"),
+            )
         return CheckResult(news, [])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -122,7 +138,7 @@ class NodeDrainProvider(_NodeStep):
         return UpdateResult({**news, "drains": drains})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        self.targets(props).drain()   # a node leaving the site: no client is cut off mid-clone
+        self.targets(props).drain()  # a node leaving the site: no client is cut off mid-clone
 
 
 class NodeDrain(Resource, module="bitbucket", name="NodeDrain"):
@@ -144,8 +160,10 @@ class NodeReturnProvider(_NodeStep):
         try:
             out = not self.targets(news).serving()
         except Exception as exc:  # noqa: BLE001 - preview without AWS access: the inputs decide
-            say(f"{news.get('node')}: could not read its load balancer state ({type(exc).__name__}); "
-                "deciding from the config alone")
+            say(
+                f"{news.get('node')}: could not read its load balancer state ({type(exc).__name__}); "
+                "deciding from the config alone"
+            )
             out = False
         result.changes = out
         return result
@@ -169,6 +187,7 @@ class NodeReturn(Resource, module="bitbucket", name="NodeReturn"):
 class InstanceChangeArgs:
     """A node around a change that stops its instance: `instance_type` and `user_data_digest` are
     what, when they change, make EC2 stop and start it (terraform-provider-aws resourceInstanceUpdate)."""
+
     region: pulumi.Input[str]
     target_groups: pulumi.Input[list[dict]]
     node: str
@@ -193,20 +212,28 @@ STOPS_INSTANCE = ("instance_type", "user_data_digest")
 
 class InstanceStopDrainProvider(_NodeStep):
     """Before EC2 stops the instance: the node leaves its load balancer, drained."""
+
     decided_by = STOPS_INSTANCE
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         if self.url_failures(news):
             return CheckResult(news, self.url_failures(news))
-        if olds and int(news.get("nodes") or 1) == 1 and not is_unknown(news.get("user_data_digest")) \
-                and self.changed(olds, news, *STOPS_INSTANCE):
+        if (
+            olds
+            and int(news.get("nodes") or 1) == 1
+            and not is_unknown(news.get("user_data_digest"))
+            and self.changed(olds, news, *STOPS_INSTANCE)
+        ):
             what = "instanceType" if self.changed(olds, news, "instance_type") else "the boot configuration (user data)"
-            warn(f"{news['node']}: {what} changes, so EC2 stops and starts its instance; with one node the mirror "
-                 "is unavailable until it runs again (a few minutes)", news.get("warn_to"))
+            warn(
+                f"{news['node']}: {what} changes, so EC2 stops and starts its instance; with one node the mirror "
+                "is unavailable until it runs again (a few minutes)",
+                news.get("warn_to"),
+            )
         return CheckResult(news, [])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(f"stop-drain-{props['node']}", dict(props))   # a new node serves nothing yet
+        return CreateResult(f"stop-drain-{props['node']}", dict(props))  # a new node serves nothing yet
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         if self.changed(olds, news, *STOPS_INSTANCE) and news.get("target_groups") and not alone(news):
@@ -223,6 +250,7 @@ class InstanceStopDrain(Resource, module="bitbucket", name="InstanceStopDrain"):
 class InstanceStartReturnProvider(_NodeStep):
     """Once the instance runs again: back in the load balancer, healthy, and in the farm, on
     whatever version it ran (EC2 restarted it; Bitbucket started with it)."""
+
     decided_by = STOPS_INSTANCE + ("instance_id",)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -239,5 +267,11 @@ class InstanceStartReturn(Resource, module="bitbucket", name="InstanceStartRetur
         super().__init__(InstanceStartReturnProvider(), name, inputs_of(args), opts)
 
 
-__all__ = ["NodeTargetsArgs", "NodeDrain", "NodeReturn", "InstanceChangeArgs", "InstanceStopDrain",
-           "InstanceStartReturn"]
+__all__ = [
+    "NodeTargetsArgs",
+    "NodeDrain",
+    "NodeReturn",
+    "InstanceChangeArgs",
+    "InstanceStopDrain",
+    "InstanceStartReturn",
+]

@@ -9,6 +9,7 @@ The Bitbucket installation lives on the root volume, so the node's install runs 
 The step runs when `mirrors[].osImage` changes (a token such as `refresh: 2026-12`, or a pinned AMI
 id), not when the image lookup finds a newer image: a node moves only when the admin asks.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,8 +30,8 @@ from .targets import ec2
 class RootVolumeReplacementArgs:
     region: pulumi.Input[str]
     instance_id: pulumi.Input[str]
-    image_id: pulumi.Input[str]           # the image to move to (the current lookup, or the pinned AMI)
-    os_image: Optional[str]               # mirrors[].osImage ("" unset): its change is what moves the node
+    image_id: pulumi.Input[str]  # the image to move to (the current lookup, or the pinned AMI)
+    os_image: Optional[str]  # mirrors[].osImage ("" unset): its change is what moves the node
     node: str
     nodes: int = 1
     timeout_s: int = 1800
@@ -51,9 +52,11 @@ class RootVolumeReplacementProvider(StepProvider):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         if olds and self.changed(olds, news, "os_image") and not is_unknown(news.get("image_id")):
             # What it runs now, from EC2 (check gets the old inputs, not what the last update recorded).
-            text = (f"{news['node']}: osImage changed: it moves from {self.running_image(news) or 'its image'} to "
-                    f"{news['image_id']} (its root volume replaced from the image); the instance, its addresses and "
-                    "its home stay, Bitbucket is installed again")
+            text = (
+                f"{news['node']}: osImage changed: it moves from {self.running_image(news) or 'its image'} to "
+                f"{news['image_id']} (its root volume replaced from the image); the instance, its addresses and "
+                "its home stay, Bitbucket is installed again"
+            )
             if int(news.get("nodes") or 1) <= 1:
                 warn(text + "; with one node the mirror is unavailable until it runs again", news.get("warn_to"))
             else:
@@ -84,10 +87,14 @@ class RootVolumeReplacementProvider(StepProvider):
     def replace_root(self, props: dict[str, Any]) -> None:
         client = ec2(props["region"])
         task = client.create_replace_root_volume_task(
-            InstanceId=props["instance_id"], ImageId=props["image_id"], DeleteReplacedRootVolume=True,
+            InstanceId=props["instance_id"],
+            ImageId=props["image_id"],
+            DeleteReplacedRootVolume=True,
             ClientToken=replace_token(props),
-            TagSpecifications=[{"ResourceType": "replace-root-volume-task",
-                                "Tags": [{"Key": "Name", "Value": props["node"]}]}])
+            TagSpecifications=[
+                {"ResourceType": "replace-root-volume-task", "Tags": [{"Key": "Name", "Value": props["node"]}]}
+            ],
+        )
         task_id = task["ReplaceRootVolumeTask"]["ReplaceRootVolumeTaskId"]
         say(f"{props['node']}: replacing its root volume from {props['image_id']} ({task_id})")
         deadline = clock.Deadline(float(props.get("timeout_s") or 1800))
@@ -99,12 +106,16 @@ class RootVolumeReplacementProvider(StepProvider):
                 say(f"{props['node']}: its root volume is replaced; the install runs again")
                 return
             if state in ("failed", "failed-detached", "failing"):
-                raise RolloutError(f"{props['node']}: EC2 could not replace its root volume from {props['image_id']} "
-                                   f"(task {task_id}: {state}); the node keeps its old root volume and is out of the "
-                                   "load balancer: run `pulumi up` again, or set osImage back")
+                raise RolloutError(
+                    f"{props['node']}: EC2 could not replace its root volume from {props['image_id']} "
+                    f"(task {task_id}: {state}); the node keeps its old root volume and is out of the "
+                    "load balancer: run `pulumi up` again, or set osImage back"
+                )
             if deadline.passed:
-                raise RolloutError(f"{props['node']}: its root volume replacement ({task_id}) did not finish within "
-                                   f"{deadline.seconds:.0f}s (it is {state})")
+                raise RolloutError(
+                    f"{props['node']}: its root volume replacement ({task_id}) did not finish within "
+                    f"{deadline.seconds:.0f}s (it is {state})"
+                )
             if deadline.elapsed - last_report >= self.progress_s:
                 last_report = deadline.elapsed
                 say(f"waiting for {props['node']}'s root volume replacement ({deadline.elapsed:.0f}s; {state})")

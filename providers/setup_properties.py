@@ -1,4 +1,5 @@
 """The setup block of a mirror's bitbucket.properties: applied only on the mirror's first start."""
+
 from __future__ import annotations
 
 
@@ -15,7 +16,7 @@ def escape_value(value: str) -> str:
         elif ord(ch) > 126 or ord(ch) < 32:
             # Java reads \uXXXX as UTF-16 code units: characters beyond U+FFFF need a surrogate pair.
             data = ch.encode("utf-16-be")
-            out.append("".join(f"\\u{int.from_bytes(data[j:j + 2], 'big'):04x}" for j in range(0, len(data), 2)))
+            out.append("".join(f"\\u{int.from_bytes(data[j : j + 2], 'big'):04x}" for j in range(0, len(data), 2)))
         else:
             out.append(ch)
     return "".join(out)

@@ -6,6 +6,7 @@ says how it is doing every `progress_s` and ends by its own deadline with a mess
 it waited for. States and their meaning: the ELB API reference, TargetHealth (`draining`: the
 deregistration delay has not expired; `unused`: not registered, or the instance is stopped).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,11 +21,13 @@ INSTANCE_STATES = ["pending", "running", "stopping", "stopped"]
 
 def elbv2(region: str):
     import boto3  # credentials, endpoint and retries: the usual AWS configuration
+
     return boto3.client("elbv2", region_name=region)
 
 
 def ec2(region: str):
     import boto3
+
     return boto3.client("ec2", region_name=region)
 
 
@@ -40,8 +43,8 @@ def instances_tagged(region: str, tags: dict[str, str]) -> list[str]:
 class Targets:
     region: str
     instance_id: str
-    groups: Sequence[dict[str, Any]]       # [{"arn": ..., "port": ...}] as the load balancer component gives them
-    node: str                              # for messages
+    groups: Sequence[dict[str, Any]]  # [{"arn": ..., "port": ...}] as the load balancer component gives them
+    node: str  # for messages
     timeout_s: float = 600
     poll_s: float = 5.0
     progress_s: float = 30.0
@@ -75,8 +78,11 @@ class Targets:
         healthy: Optional[set[str]] = None
         for group in self.groups:
             found = client.describe_target_health(TargetGroupArn=group["arn"])
-            ids = {d["Target"]["Id"] for d in found.get("TargetHealthDescriptions", [])
-                   if d.get("TargetHealth", {}).get("State") == "healthy" and d["Target"]["Id"] != self.instance_id}
+            ids = {
+                d["Target"]["Id"]
+                for d in found.get("TargetHealthDescriptions", [])
+                if d.get("TargetHealth", {}).get("State") == "healthy" and d["Target"]["Id"] != self.instance_id
+            }
             healthy = ids if healthy is None else healthy & ids
         return bool(healthy)
 
@@ -97,16 +103,22 @@ class Targets:
         if not had_clients:
             say(f"{self.node} is out of the load balancer (it served no clients)")
             return
-        self._wait(lambda states: all(s == "unused" for s in states.values()), "drain",
-                   f"{self.node} did not drain within {self.timeout_s:.0f}s; long git operations may still run "
-                   "on it (raise the deregistration delay's patience with the timeout, or wait and run `pulumi up` "
-                   "again)")
+        self._wait(
+            lambda states: all(s == "unused" for s in states.values()),
+            "drain",
+            f"{self.node} did not drain within {self.timeout_s:.0f}s; long git operations may still run "
+            "on it (raise the deregistration delay's patience with the timeout, or wait and run `pulumi up` "
+            "again)",
+        )
         say(f"{self.node} is out of the load balancer (connections drained)")
 
     def wait_healthy(self) -> None:
-        self._wait(lambda states: all(s == "healthy" for s in states.values()), "become healthy",
-                   f"{self.node} did not become healthy within {self.timeout_s:.0f}s: check its /status and "
-                   "`journalctl -u atlbitbucket` on it (README, Troubleshooting); the other nodes keep serving")
+        self._wait(
+            lambda states: all(s == "healthy" for s in states.values()),
+            "become healthy",
+            f"{self.node} did not become healthy within {self.timeout_s:.0f}s: check its /status and "
+            "`journalctl -u atlbitbucket` on it (README, Troubleshooting); the other nodes keep serving",
+        )
         say(f"{self.node} is back in the load balancer")
 
     def _wait(self, done, what: str, failure: str) -> None:
@@ -120,6 +132,8 @@ class Targets:
                 raise RolloutError(f"{failure} (target states: {', '.join(sorted(set(states.values())))})")
             if deadline.elapsed - last_report >= self.progress_s:
                 last_report = deadline.elapsed
-                say(f"waiting for {self.node} to {what} ({deadline.elapsed:.0f}s of {self.timeout_s:.0f}s; "
-                    f"{', '.join(sorted(set(states.values())))})")
+                say(
+                    f"waiting for {self.node} to {what} ({deadline.elapsed:.0f}s of {self.timeout_s:.0f}s; "
+                    f"{', '.join(sorted(set(states.values())))})"
+                )
             deadline.sleep(self.poll_s)

@@ -10,6 +10,7 @@
   rollout that failed part-way never leaves a farm in upgrade mode for good, whatever later `up`s
   configure.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,18 +24,17 @@ from .base import StepProvider, inputs_of, is_unknown
 from .errors import ProviderError
 from .messages import say, warn
 
-
-RESTORE = "restore"     # the window's kind for a way back (components/restore.py)
+RESTORE = "restore"  # the window's kind for a way back (components/restore.py)
 
 
 @dataclass
 class UpgradeWindowArgs:
     mirror_url: pulumi.Input[str]
     version: pulumi.Input[str]
-    version_key: str                      # the config key the user writes, for messages
-    farm: bool                            # more than one node: a bug-fix upgrade can roll
+    version_key: str  # the config key the user writes, for messages
+    farm: bool  # more than one node: a bug-fix upgrade can roll
     ca_bundle: Optional[pulumi.Input[str]] = None
-    clustered: bool = False               # the nodes form a farm (farmNodes lists them)
+    clustered: bool = False  # the nodes form a farm (farmNodes lists them)
     nodes: int = 1
     warn_to: Optional[str] = None
     # mirrors[].restoreFrom: going back to this version by restoring the homes from its snapshots.
@@ -53,15 +53,20 @@ def upgrade_impact(installed: list[str], configured: str, farm_: bool, key: str)
     kind = versions.upgrade_kind(installed, configured)
     was = ", ".join(installed)
     if kind == versions.BUGFIX and farm_:
-        return (f"{key}: {was} -> {configured} is a bug-fix upgrade: the farm upgrades one node at a time in "
-                "upgrade mode and keeps serving")
+        return (
+            f"{key}: {was} -> {configured} is a bug-fix upgrade: the farm upgrades one node at a time in "
+            "upgrade mode and keeps serving"
+        )
     if kind == versions.BUGFIX:
-        return (f"{key}: {was} -> {configured}: the node upgrades in place; the mirror is unavailable until "
-                f"Bitbucket runs {configured}")
+        return (
+            f"{key}: {was} -> {configured}: the node upgrades in place; the mirror is unavailable until "
+            f"Bitbucket runs {configured}"
+        )
     if kind == versions.FEATURE:
         who = "every node stops" if farm_ else "the node upgrades in place"
-        return (f"{key}: {was} -> {configured}: {who}; the mirror is unavailable until Bitbucket runs "
-                f"{configured}" + (" on the first node (only bug-fix upgrades can roll)" if farm_ else ""))
+        return f"{key}: {was} -> {configured}: {who}; the mirror is unavailable until Bitbucket runs {configured}" + (
+            " on the first node (only bug-fix upgrades can roll)" if farm_ else ""
+        )
     return None
 
 
@@ -75,43 +80,74 @@ class UpgradeWindowProvider(StepProvider):
         if not olds or is_unknown(configured):
             return CheckResult({**news, "installed": [], "impact": None}, [])
         installed = self.read_installed(news)
-        if installed is None:    # nothing answers (every node stopped) or no credentials: the last reading
+        if installed is None:  # nothing answers (every node stopped) or no credentials: the last reading
             installed = list(olds.get("installed") or ([olds["version"]] if olds.get("version") else []))
         kind = versions.upgrade_kind(installed, configured)
         restoring = bool(news.get("restore_from")) and news.get("restore_from") == configured
         if kind == versions.DOWNGRADE and not restoring:
-            return CheckResult(news, [CheckFailure("version", (
-                f"{key}: {configured} is older than {versions.newest(installed)}, which the nodes run; Bitbucket "
-                f"cannot be downgraded in place. Set it to {versions.newest(installed)} (or newer), or go back to a "
-                f"version whose snapshots exist by setting {news.get('restore_key')} to it as well: "
-                f"{self.snapshots_said(news)}"))])
+            return CheckResult(
+                news,
+                [
+                    CheckFailure(
+                        "version",
+                        (
+                            f"{key}: {configured} is older than {versions.newest(installed)}, which the nodes run; "
+                            "Bitbucket "
+                            f"cannot be downgraded in place. Set it to {versions.newest(installed)} (or newer), or "
+                            "go back to a "
+                            f"version whose snapshots exist by setting {news.get('restore_key')} to it as well: "
+                            f"{self.snapshots_said(news)}"
+                        ),
+                    )
+                ],
+            )
         if restoring and kind not in (versions.DOWNGRADE, versions.NONE):
-            return CheckResult(news, [CheckFailure("restore_from", (
-                f"{news.get('restore_key')}: {configured} is not older than {versions.newest(installed)}, which the "
-                f"nodes run: restoreFrom is a way back. Remove it to upgrade"))])
+            return CheckResult(
+                news,
+                [
+                    CheckFailure(
+                        "restore_from",
+                        (
+                            f"{news.get('restore_key')}: {configured} is not older than "
+                            f"{versions.newest(installed)}, which the "
+                            f"nodes run: restoreFrom is a way back. Remove it to upgrade"
+                        ),
+                    )
+                ],
+            )
         if restoring and kind == versions.DOWNGRADE:
             missing = self.missing_snapshots(news, str(configured))
             if missing:
-                return CheckResult(news, [CheckFailure("restore_from", (
-                    f"{news.get('restore_key')}: {configured}: {missing}; {self.snapshots_said(news)}"))])
+                return CheckResult(
+                    news,
+                    [
+                        CheckFailure(
+                            "restore_from",
+                            (f"{news.get('restore_key')}: {configured}: {missing}; {self.snapshots_said(news)}"),
+                        )
+                    ],
+                )
             # The vendor rolls bug-fix upgrades only ("you can only upgrade to a higher bug fix version"):
             # a way back never rolls.
-            impact = (f"{news.get('restore_key')}: {', '.join(installed)} -> {configured}: every node's home is "
-                      f"restored from its newest snapshot of {configured} and {configured} installed, all nodes at "
-                      f"once (only upgrades to a higher bug-fix version can roll); the mirror is unavailable until "
-                      f"it runs {configured}, and serves what the snapshots held until it catches up with the primary")
+            impact = (
+                f"{news.get('restore_key')}: {', '.join(installed)} -> {configured}: every node's home is "
+                f"restored from its newest snapshot of {configured} and {configured} installed, all nodes at "
+                f"once (only upgrades to a higher bug-fix version can roll); the mirror is unavailable until "
+                f"it runs {configured}, and serves what the snapshots held until it catches up with the primary"
+            )
             warn(impact, news.get("warn_to"))
             return CheckResult({**news, "installed": installed, "impact": impact}, [])
         impact = upgrade_impact(installed, str(configured), bool(news.get("farm")), str(key))
         rolls = versions.upgrade_kind(installed, configured) == versions.BUGFIX and bool(news.get("farm"))
         if impact and rolls:
             say(impact)
-        elif impact:      # clients will notice: a warning under the site
+        elif impact:  # clients will notice: a warning under the site
             warn(impact, news.get("warn_to"))
         return CheckResult({**news, "installed": installed, "impact": impact}, [])
 
     def held(self, props: dict[str, Any]) -> dict[str, dict[str, str]]:
         from .backup import snapshots_held
+
         return snapshots_held(props["region"], dict(props["snapshot_tags"]), dict(props["snapshot_keys"]))
 
     def snapshots_said(self, props: dict[str, Any]) -> str:
@@ -125,7 +161,8 @@ class UpgradeWindowProvider(StepProvider):
         if not held:
             return "this site has no snapshots (mirrors[].backup takes them before every upgrade and rebuild)"
         return "snapshots exist of " + "; ".join(
-            f"{version} ({', '.join(sorted(nodes))})" for version, nodes in sorted(held.items()))
+            f"{version} ({', '.join(sorted(nodes))})" for version, nodes in sorted(held.items())
+        )
 
     def missing_snapshots(self, props: dict[str, Any], version: str) -> Optional[str]:
         """Why a restore of `version` cannot go ahead (None: every node has a snapshot of it)."""
@@ -143,14 +180,15 @@ class UpgradeWindowProvider(StepProvider):
         try:
             with self.client(props["mirror_url"], props.get("ca_bundle")) as mirror:
                 found = mirror_api.running_versions(mirror, bool(props.get("clustered") or props.get("farm")))
-        except (ProviderError, ValueError) as exc:   # no credentials at preview; a URL the client refuses
+        except (ProviderError, ValueError) as exc:  # no credentials at preview; a URL the client refuses
             say(f"{props['mirror_url']}: could not read the versions its nodes run ({exc}); using the last known")
             return None
         return found or None
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(f"upgrade-window-{props['version']}", {**props, "kind": versions.INSTALL,
-                                                                    "zdu_started": None})
+        return CreateResult(
+            f"upgrade-window-{props['version']}", {**props, "kind": versions.INSTALL, "zdu_started": None}
+        )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         installed = list(news.get("installed") or [])
@@ -165,8 +203,10 @@ class UpgradeWindowProvider(StepProvider):
             count = int(str(started).split(":")[0]) + 1 if started else 1
             started = f"{count}:{news['version']}"
         elif kind == versions.FEATURE:
-            say(f"{news['mirror_url']}: {', '.join(installed)} -> {news['version']} is not a bug-fix upgrade: "
-                "every node stops; the mirror is unavailable until the nodes start on the new version")
+            say(
+                f"{news['mirror_url']}: {', '.join(installed)} -> {news['version']} is not a bug-fix upgrade: "
+                "every node stops; the mirror is unavailable until the nodes start on the new version"
+            )
         return UpdateResult({**news, "kind": kind, "zdu_started": started})
 
 
@@ -175,18 +215,17 @@ class UpgradeWindow(Resource, module="bitbucket", name="UpgradeWindow"):
     zdu_started: pulumi.Output[Optional[str]]
 
     def __init__(self, name: str, args: UpgradeWindowArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__(UpgradeWindowProvider(), name,
-                         {**inputs_of(args), "kind": None, "zdu_started": None}, opts)
+        super().__init__(UpgradeWindowProvider(), name, {**inputs_of(args), "kind": None, "zdu_started": None}, opts)
 
 
 @dataclass
 class UpgradeFinishArgs:
     mirror_url: pulumi.Input[str]
     version: pulumi.Input[str]
-    kind: pulumi.Input[str]               # UpgradeWindow.kind (for the record)
+    kind: pulumi.Input[str]  # UpgradeWindow.kind (for the record)
     farm: bool
     ca_bundle: Optional[pulumi.Input[str]] = None
-    zdu_started: pulumi.Input[Optional[str]] = None    # UpgradeWindow.zdu_started
+    zdu_started: pulumi.Input[Optional[str]] = None  # UpgradeWindow.zdu_started
 
 
 class UpgradeFinishProvider(StepProvider):

@@ -1,5 +1,6 @@
 """The providers' refusal of a URL they would talk to (the comparison, the redaction and the host
 rule are the project's: facts/urls.py)."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -9,6 +10,7 @@ from facts.urls import is_hostname, normalise_base_url, redact
 
 __all__ = ["https_problem", "normalise_base_url", "redact"]
 
+
 def https_problem(url: object) -> Optional[str]:
     """Why `url` is not an https URL with a valid host name, or None when it is. Every reason is a
     sentence a user can act on; a URL is echoed only without its userinfo and query."""
@@ -16,7 +18,7 @@ def https_problem(url: object) -> Optional[str]:
         return "expected an https:// URL"
     try:
         parts = urlsplit(url)
-        parts.port   # noqa: B018 - raises ValueError for a port that is not a number in range
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
     except ValueError:
         return f"'{redact(url)}' is not a valid URL (check its port)"
     if parts.scheme != "https":

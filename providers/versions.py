@@ -5,6 +5,7 @@ patch; a minor or major upgrade stops every node, and nodes of different minor l
 cluster (the vendor's "Upgrade a Bitbucket cluster through the API without downtime";
 docs/bitbucket-facts.md §6). Bitbucket is never downgraded in place.
 """
+
 from __future__ import annotations
 
 import re

@@ -8,6 +8,7 @@ and "Mirroring (Mirror)", served by a mirror) and the few primary calls the prov
 reference, followed transitively. The output is deterministic (sorted keys) so a re-run on the
 same document changes nothing. See tests/spec/PROVENANCE.md for where the document comes from.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,8 +72,13 @@ def subset(document: dict) -> dict:
         components.setdefault(kind, {})[name] = target
         todo += _refs(target)
     components["securitySchemes"] = document["components"]["securitySchemes"]
-    return {"openapi": document["openapi"], "info": document["info"], "servers": document["servers"],
-            "paths": paths, "components": components}
+    return {
+        "openapi": document["openapi"],
+        "info": document["info"],
+        "servers": document["servers"],
+        "paths": paths,
+        "components": components,
+    }
 
 
 def main() -> None:

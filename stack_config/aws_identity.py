@@ -4,6 +4,7 @@
 exits non-zero saying why the credentials do not work. scripts/up.sh runs it before `pulumi up`, so
 a missing or expired credential is said before anything is created, not after half a stack.
 """
+
 from __future__ import annotations
 
 import sys
@@ -16,7 +17,9 @@ def regions_of(stack_file: Path) -> list[str]:
     config = (yaml.safe_load(Path(stack_file).read_text()) or {}).get("config") or {}
     default = config.get("aws:region")
     sites = config.get("bitbucket-mirrors:mirrors") or []
-    found = {site.get("region") or default for site in sites if isinstance(site, dict)} | ({default} if default else set())
+    found = {site.get("region") or default for site in sites if isinstance(site, dict)} | (
+        {default} if default else set()
+    )
     return sorted(r for r in found if r)
 
 
@@ -27,6 +30,7 @@ def main(argv: list[str]) -> int:
     regions = regions_of(Path(argv[0]))
     import boto3
     import botocore.exceptions
+
     try:
         identity = boto3.client("sts", region_name=regions[0] if regions else None).get_caller_identity()
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:

@@ -5,6 +5,7 @@ and then fails every provider call, nginx's start or the JVM's import after AWS 
 Each block is parsed with `cryptography`; messages never quote the text (a private key pasted into
 the wrong key must not reach the logs).
 """
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,9 @@ def pem_certificates(value: str, what: str) -> list[x509.Certificate]:
     """
     blocks = list(_BLOCK.finditer(value))
     if value.count("-----BEGIN ") > len(blocks):
-        raise ValueError(f"expected {_EXPECTED}: a -----BEGIN line has no -----END line after it "
-                         "(truncated when pasted?)")
+        raise ValueError(
+            f"expected {_EXPECTED}: a -----BEGIN line has no -----END line after it (truncated when pasted?)"
+        )
     if not blocks:
         raise ValueError(f"expected {_EXPECTED} of {what}; the value is not shown")
     certificates = []
@@ -34,19 +36,24 @@ def pem_certificates(value: str, what: str) -> list[x509.Certificate]:
         if label != end_label:
             raise ValueError(f"expected {_EXPECTED}: {where} begins as {label} and ends as {end_label}")
         if "PRIVATE KEY" in label:
-            raise ValueError(f"holds a private key ({where}); the value is not shown. Expected only {what}: a "
-                             "private key is set as a secret in its own key (tls.privateKey), never here")
+            raise ValueError(
+                f"holds a private key ({where}); the value is not shown. Expected only {what}: a "
+                "private key is set as a secret in its own key (tls.privateKey), never here"
+            )
         if label != "CERTIFICATE":
             raise ValueError(f"expected only CERTIFICATE blocks of {what}, {where} is a {label}")
         if not block.group(2).strip():
-            raise ValueError(f"{where} has nothing between its BEGIN and END lines: paste {what} as your CA or "
-                             "issuer gives them")
+            raise ValueError(
+                f"{where} has nothing between its BEGIN and END lines: paste {what} as your CA or issuer gives them"
+            )
         try:
             certificates.append(x509.load_pem_x509_certificate(block.group(0).encode("ascii")))
         except (ValueError, UnicodeEncodeError) as exc:
             reason = str(exc).split(" See https://")[0]
-            raise ValueError(f"{where} is not a readable X.509 certificate (a placeholder, or edited or truncated "
-                             f"text?): paste {what} as your CA or issuer gives them; cryptography says: {reason}") from None
+            raise ValueError(
+                f"{where} is not a readable X.509 certificate (a placeholder, or edited or truncated "
+                f"text?): paste {what} as your CA or issuer gives them; cryptography says: {reason}"
+            ) from None
     return certificates
 
 

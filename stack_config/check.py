@@ -8,6 +8,7 @@ values cannot be decrypted offline: at secret keys they count as present and wel
 
 Exit status: 0 no problem, 1 problems (listed on stderr), 2 the file cannot be read.
 """
+
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,5 @@
 """The Pulumi CLI this program needs: one that hands the stack config to the dynamic providers."""
+
 from __future__ import annotations
 
 import pulumi
@@ -21,4 +22,5 @@ def require_pulumi_cli() -> None:
             f"bitbucket-mirrors needs the Pulumi CLI {MIN_PULUMI_CLI} or newer: older CLIs do not pass the "
             "stack config (primary.username, primaryPassword) to the dynamic providers that approve the "
             "mirror. Upgrade the CLI (https://www.pulumi.com/docs/install/; `pulumi version` shows "
-            f"yours). The engine said: {exc}") from None
+            f"yours). The engine said: {exc}"
+        ) from None

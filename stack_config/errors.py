@@ -3,6 +3,7 @@
 Each problem names its key path the way a user writes it with `pulumi config set --path`
 (`mirrors[1].tls.hostedZoneId`), the bad value where it is not secret, and what is expected.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from facts.config import NAMESPACE
 
 @dataclass(frozen=True)
 class Problem:
-    path: str       # as `pulumi config set --path` takes it; another namespace's key keeps its own (aws:region)
+    path: str  # as `pulumi config set --path` takes it; another namespace's key keeps its own (aws:region)
     message: str
 
     @property
@@ -37,7 +38,8 @@ class ConfigError(pulumi.RunError):
         lines = "\n".join(f"  - {p.key}: {p.message}" for p in self.problems)
         count = len(self.problems)
         super().__init__(
-            f"the stack config has {count} problem{'s' if count != 1 else ''}; nothing was created:\n{lines}")
+            f"the stack config has {count} problem{'s' if count != 1 else ''}; nothing was created:\n{lines}"
+        )
 
 
 def key_path(loc: Iterable[Any]) -> str:

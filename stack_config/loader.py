@@ -4,6 +4,7 @@ This is the only module that reads `pulumi.Config`. Everything wrong is reported
 `ConfigError` before the program registers a single resource; the rules themselves run on the
 runtime's config bag in `validation.py`, which the offline check (`check.py`) shares.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,12 +38,18 @@ class StackConfig:
     @property
     def sites(self) -> tuple[Site, ...]:
         """Each mirror with the region and network it inherits (validated: every site has a region)."""
-        return tuple(Site(mirror=m, region=m.region or self.aws_region or "",
-                          network=site_network(self.network, m.network),
-                          monitoring=site_monitoring(self.monitoring, m.monitoring),
-                          backup=site_backup(self.backup, m.backup), kms_key_arn=m.kms_key_arn or self.kms_key_arn,
-                          index=i)
-                     for i, m in enumerate(self.mirrors))
+        return tuple(
+            Site(
+                mirror=m,
+                region=m.region or self.aws_region or "",
+                network=site_network(self.network, m.network),
+                monitoring=site_monitoring(self.monitoring, m.monitoring),
+                backup=site_backup(self.backup, m.backup),
+                kms_key_arn=m.kms_key_arn or self.kms_key_arn,
+                index=i,
+            )
+            for i, m in enumerate(self.mirrors)
+        )
 
 
 def secret_output(value: SecretStr) -> pulumi.Output[str]:
@@ -74,6 +81,13 @@ def load_stack_config(warn: Callable[[str], None] = pulumi.log.warn) -> StackCon
     # The password stays a secret Output from the moment it is read; the bag's copy was only checked.
     password = pulumi.Config(NAMESPACE).get_secret(PASSWORD_KEY)
     assert model is not None and password is not None
-    return StackConfig(primary=model.primary, network=model.network, mirrors=model.mirrors,
-                       primary_password=password, aws_region=checked.aws_region, monitoring=model.monitoring,
-                       backup=model.backup, kms_key_arn=model.kms_key_arn)
+    return StackConfig(
+        primary=model.primary,
+        network=model.network,
+        mirrors=model.mirrors,
+        primary_password=password,
+        aws_region=checked.aws_region,
+        monitoring=model.monitoring,
+        backup=model.backup,
+        kms_key_arn=model.kms_key_arn,
+    )

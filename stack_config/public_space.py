@@ -5,6 +5,7 @@ the public addresses a whole key list covers, after merging overlaps. Private, s
 loopback, link-local, documentation, multicast and reserved ranges do not count: no packet from
 the internet comes from them.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -20,15 +21,31 @@ MAX_PUBLIC_IPV4_PREFIX = 16
 MAX_PUBLIC_IPV6_PREFIX = 48
 MAX_PUBLIC_IPV4 = 2 ** (32 - MAX_PUBLIC_IPV4_PREFIX)
 MAX_PUBLIC_IPV6 = 2 ** (128 - MAX_PUBLIC_IPV6_PREFIX)
-BOUND_WORDS = (f"at most a /{MAX_PUBLIC_IPV4_PREFIX} of public IPv4 and a /{MAX_PUBLIC_IPV6_PREFIX} of "
-               "public IPv6 in total per list (private ranges do not count)")
+BOUND_WORDS = (
+    f"at most a /{MAX_PUBLIC_IPV4_PREFIX} of public IPv4 and a /{MAX_PUBLIC_IPV6_PREFIX} of "
+    "public IPv6 in total per list (private ranges do not count)"
+)
 
 # IANA's special-purpose IPv4 blocks that are not globally reachable (RFC 6890 and successors).
 # Disjoint, so what a network shares with them can be summed.
-_NOT_PUBLIC_V4 = tuple(ipaddress.IPv4Network(n) for n in (
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-    "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
-    "203.0.113.0/24", "224.0.0.0/3"))
+_NOT_PUBLIC_V4 = tuple(
+    ipaddress.IPv4Network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/3",
+    )
+)
 # Global unicast is 2000::/3; inside it only the documentation prefix is never routed.
 _PUBLIC_V6 = ipaddress.IPv6Network("2000::/3")
 _NOT_PUBLIC_V6 = (ipaddress.IPv6Network("2001:db8::/32"),)
@@ -36,9 +53,9 @@ _NOT_PUBLIC_V6 = (ipaddress.IPv6Network("2001:db8::/32"),)
 
 def _shared(a: Net, b: Net) -> int:
     """Addresses two CIDRs have in common (CIDRs either nest or are disjoint)."""
-    if a.subnet_of(b):       # type: ignore[arg-type]
+    if a.subnet_of(b):  # type: ignore[arg-type]
         return a.num_addresses
-    if b.subnet_of(a):       # type: ignore[arg-type]
+    if b.subnet_of(a):  # type: ignore[arg-type]
         return b.num_addresses
     return 0
 

@@ -3,6 +3,7 @@
 `venv/bin/python -m stack_config.readme_sync` rewrites the block; `--check` only says whether it is
 stale (exit 1) and writes nothing. Importing the module writes nothing either.
 """
+
 from __future__ import annotations
 
 import re

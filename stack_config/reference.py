@@ -1,4 +1,5 @@
 """The README's config reference table, generated from the model (run as a module to print it)."""
+
 from __future__ import annotations
 
 import typing
@@ -30,7 +31,9 @@ def _type_name(annotation: Any) -> str:
         return "string (secret)"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "object"
-    return {str: "string", int: "integer", bool: "boolean"}.get(annotation, getattr(annotation, "__name__", str(annotation)))
+    return {str: "string", int: "integer", bool: "boolean"}.get(
+        annotation, getattr(annotation, "__name__", str(annotation))
+    )
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -68,8 +71,12 @@ def rows(model: type[BaseModel] = StackModel, prefix: str = "") -> list[tuple[st
 
 def table() -> str:
     lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
-    password = ("primaryPassword", "string (secret)", "**required**",
-                "Password of primary.username; set with `pulumi config set --secret primaryPassword`.")
+    password = (
+        "primaryPassword",
+        "string (secret)",
+        "**required**",
+        "Password of primary.username; set with `pulumi config set --secret primaryPassword`.",
+    )
     all_rows = rows()
     all_rows.insert(next(i for i, r in enumerate(all_rows) if not r[0].startswith("primary")), password)
     for key, type_, default, meaning in all_rows:

@@ -5,6 +5,7 @@ pulumi-aws's errors during preview, which name no key. botocore's endpoints data
 providers' boto3, no network) lists every region of every partition; a region AWS opens after the
 pinned botocore release is refused with the fix: upgrade botocore.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -35,5 +36,7 @@ def unknown_region_problem(name: str) -> Optional[str]:
     """Why `name` is not a region AWS has, with the closest one; None when it is one."""
     if name in known_regions():
         return None
-    return (f"'{name}' is not an AWS region botocore {botocore.__version__} knows ({len(known_regions())} regions): "
-            f"{did_you_mean(name)} (A region AWS opened after that release needs a newer botocore in requirements.txt.)")
+    return (
+        f"'{name}' is not an AWS region botocore {botocore.__version__} knows ({len(known_regions())} regions): "
+        f"{did_you_mean(name)} (A region AWS opened after that release needs a newer botocore in requirements.txt.)"
+    )

@@ -5,6 +5,7 @@ each rule names the keys it reads (`Context.usable`), and is skipped only when o
 The model they read may then be a salvaged one (`salvage.py`): a failed field holds its default, a
 mirror that is not an object at all is None.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -32,7 +33,7 @@ def related(a: str, b: str) -> bool:
 class Context:
     stack: StackModel
     aws_region: Optional[str]
-    failed: frozenset[str] = frozenset()   # key paths whose values did not validate (or were not readable)
+    failed: frozenset[str] = frozenset()  # key paths whose values did not validate (or were not readable)
 
     def usable(self, *paths: str) -> bool:
         return not any(related(path, bad) for path in paths for bad in self.failed)
@@ -57,19 +58,30 @@ def _public_space_problems(at: str, cidrs: tuple[str, ...], opens: str, expected
         if ipaddress.ip_network(cidr).prefixlen == 0:
             problems.append(Problem(f"{at}[{j}]", f"'{cidr}' opens {opens} to the whole internet; expected {expected}"))
         elif public_space([cidr]).too_wide:
-            problems.append(Problem(f"{at}[{j}]", f"'{cidr}' opens {opens} to {public_space([cidr]).words()}; "
-                                                  f"{BOUND_WORDS}: expected {expected}"))
+            problems.append(
+                Problem(
+                    f"{at}[{j}]",
+                    f"'{cidr}' opens {opens} to {public_space([cidr]).words()}; {BOUND_WORDS}: expected {expected}",
+                )
+            )
     together = public_space(cidrs)
     if not problems and together.too_wide:
-        problems.append(Problem(at, f"together these {len(cidrs)} ranges open {opens} to {together.words()} "
-                                    f"(overlaps counted once); {BOUND_WORDS}: expected {expected}"))
+        problems.append(
+            Problem(
+                at,
+                f"together these {len(cidrs)} ranges open {opens} to {together.words()} "
+                f"(overlaps counted once); {BOUND_WORDS}: expected {expected}",
+            )
+        )
     return problems
 
 
 def _admin_cidr_problems(ctx: Context, at: str, cidrs: tuple[str, ...]) -> list[Problem]:
     if not ctx.usable(at):
         return []
-    return _public_space_problems(at, cidrs, "SSH", "your admin addresses (e.g. 198.51.100.7/32) or use network.bastion")
+    return _public_space_problems(
+        at, cidrs, "SSH", "your admin addresses (e.g. 198.51.100.7/32) or use network.bastion"
+    )
 
 
 def _certificate_region_problems(ctx: Context, i: int, mirror: Mirror) -> list[Problem]:
@@ -80,10 +92,14 @@ def _certificate_region_problems(ctx: Context, i: int, mirror: Mirror) -> list[P
         return []
     if arn.split(":")[3] == region:
         return []
-    return [Problem(f"mirrors[{i}].tls.certificateArn",
-                    f"the certificate is in {arn.split(':')[3]}, but {ctx.label(i, mirror)} runs in {region}: "
-                    "a load balancer can only use an ACM certificate of its own region; import or request the "
-                    f"certificate in {region}, or leave certificateArn out and set tls.hostedZoneId to have one created")]
+    return [
+        Problem(
+            f"mirrors[{i}].tls.certificateArn",
+            f"the certificate is in {arn.split(':')[3]}, but {ctx.label(i, mirror)} runs in {region}: "
+            "a load balancer can only use an ACM certificate of its own region; import or request the "
+            f"certificate in {region}, or leave certificateArn out and set tls.hostedZoneId to have one created",
+        )
+    ]
 
 
 def _kms_region_problems(ctx: Context, i: int, mirror: Mirror) -> list[Problem]:
@@ -96,10 +112,18 @@ def _kms_region_problems(ctx: Context, i: int, mirror: Mirror) -> list[Problem]:
         return []
     if arn.split(":")[3] == region:
         return []
-    fix = ("create or replicate the key in that region and name it here" if own else
-           f"set mirrors[{i}].kmsKeyArn to a key in {region} for this site")
-    return [Problem(at, f"the key is in {arn.split(':')[3]}, but {ctx.label(i, mirror)} runs in {region}: EBS and SSM "
-                        f"can only use a KMS key of their own region; {fix}")]
+    fix = (
+        "create or replicate the key in that region and name it here"
+        if own
+        else f"set mirrors[{i}].kmsKeyArn to a key in {region} for this site"
+    )
+    return [
+        Problem(
+            at,
+            f"the key is in {arn.split(':')[3]}, but {ctx.label(i, mirror)} runs in {region}: EBS and SSM "
+            f"can only use a KMS key of their own region; {fix}",
+        )
+    ]
 
 
 def _placement_region_problems(ctx: Context, i: int, mirror: Mirror) -> list[Problem]:
@@ -109,8 +133,13 @@ def _placement_region_problems(ctx: Context, i: int, mirror: Mirror) -> list[Pro
         return []
     if mirror.region is None:
         if aws_region is None:
-            return [Problem(f"{at}.region", "no region: set aws:region for the stack "
-                                            f"(pulumi config set aws:region <region>) or {at}.region for this site")]
+            return [
+                Problem(
+                    f"{at}.region",
+                    "no region: set aws:region for the stack "
+                    f"(pulumi config set aws:region <region>) or {at}.region for this site",
+                )
+            ]
         return []
     if not ctx.usable("network.vpcId", "network.subnetIds", f"{at}.network"):
         return []
@@ -126,11 +155,15 @@ def _placement_region_problems(ctx: Context, i: int, mirror: Mirror) -> list[Pro
             owner, named = first.region, f"mirrors[{k}].region"
     if owner is None or mirror.region == owner:
         return []
-    return [Problem(f"{at}.region",
-                    f"'{mirror.region}' differs from {named} '{owner}', but the site would use "
-                    f"network.{key}, which names {owner} resources: set {at}.network.{key} for {mirror.region} "
-                    f"(or {at}.network.vpcId: null and subnetIds: [] for that region's default VPC)")
-            for key in inherited_placement_keys(mirror, stack.network)]
+    return [
+        Problem(
+            f"{at}.region",
+            f"'{mirror.region}' differs from {named} '{owner}', but the site would use "
+            f"network.{key}, which names {owner} resources: set {at}.network.{key} for {mirror.region} "
+            f"(or {at}.network.vpcId: null and subnetIds: [] for that region's default VPC)",
+        )
+        for key in inherited_placement_keys(mirror, stack.network)
+    ]
 
 
 def _monitoring_problems(ctx: Context, i: int, mirror: Mirror) -> list[Problem]:
@@ -150,26 +183,46 @@ def _monitoring_problems(ctx: Context, i: int, mirror: Mirror) -> list[Problem]:
     known, region = ctx.region_of(i, mirror)
     topic = monitoring.alarm_topic_arn
     if usable("alarmTopicArn") and topic is not None and known and region and topic.split(":")[3] != region:
-        problems.append(Problem(key("alarm_topic_arn", "alarmTopicArn"),
-                                f"the topic is in {topic.split(':')[3]}, but {ctx.label(i, mirror)} runs in {region}: "
-                                "CloudWatch alarms notify topics in their own region; give a topic in that region "
-                                f"(mirrors[{i}].monitoring.alarmTopicArn) or leave it out to get one created"))
+        problems.append(
+            Problem(
+                key("alarm_topic_arn", "alarmTopicArn"),
+                f"the topic is in {topic.split(':')[3]}, but {ctx.label(i, mirror)} runs in {region}: "
+                "CloudWatch alarms notify topics in their own region; give a topic in that region "
+                f"(mirrors[{i}].monitoring.alarmTopicArn) or leave it out to get one created",
+            )
+        )
     if usable("alarmTopicArn", "emails") and topic is not None and monitoring.emails:
-        problems.append(Problem(key("emails", "emails"),
-                                f"subscribes to the topics the stack creates, but {key('alarm_topic_arn', 'alarmTopicArn')} "
-                                "names your own: subscribe the addresses to that topic, or remove one of the two keys"))
+        problems.append(
+            Problem(
+                key("emails", "emails"),
+                f"subscribes to the topics the stack creates, but {key('alarm_topic_arn', 'alarmTopicArn')} "
+                "names your own: subscribe the addresses to that topic, or remove one of the two keys",
+            )
+        )
     if usable("jmxExporter", "metricsCidrs"):
         if monitoring.jmx_exporter and not monitoring.metrics_cidrs:
             # Named where the exporter was turned on: that is where the addresses belong.
-            problems.append(Problem(key("jmx_exporter", "metricsCidrs"),
-                                    "jmxExporter: true needs the addresses allowed to scrape it on 9404 "
-                                    "(e.g. metricsCidrs: [10.9.0.0/16], your Prometheus servers)"))
+            problems.append(
+                Problem(
+                    key("jmx_exporter", "metricsCidrs"),
+                    "jmxExporter: true needs the addresses allowed to scrape it on 9404 "
+                    "(e.g. metricsCidrs: [10.9.0.0/16], your Prometheus servers)",
+                )
+            )
         if monitoring.metrics_cidrs and not monitoring.jmx_exporter:
-            problems.append(Problem(key("metrics_cidrs", "metricsCidrs"),
-                                    "is only used with jmxExporter: true; remove it or turn the exporter on"))
+            problems.append(
+                Problem(
+                    key("metrics_cidrs", "metricsCidrs"),
+                    "is only used with jmxExporter: true; remove it or turn the exporter on",
+                )
+            )
     if usable("metricsCidrs"):
-        problems += _public_space_problems(key("metrics_cidrs", "metricsCidrs"), monitoring.metrics_cidrs,
-                                           "the JVM's metrics (9404)", "your monitoring servers' addresses")
+        problems += _public_space_problems(
+            key("metrics_cidrs", "metricsCidrs"),
+            monitoring.metrics_cidrs,
+            "the JVM's metrics (9404)",
+            "your monitoring servers' addresses",
+        )
     return problems
 
 
@@ -184,32 +237,60 @@ def _tls_problems(ctx: Context, i: int, mirror: Mirror) -> list[Problem]:
         return []
     problems = []
     if tls.mode == "nginx" and ctx.usable(f"{at}.nodes") and mirror.nodes > 1:
-        problems.append(Problem(f"{at}.tls.mode",
-                                f"a mirror farm (nodes: {mirror.nodes}) needs tls.mode 'acm': the farm sits behind "
-                                "one load balancer; nginx mode serves a single node"))
+        problems.append(
+            Problem(
+                f"{at}.tls.mode",
+                f"a mirror farm (nodes: {mirror.nodes}) needs tls.mode 'acm': the farm sits behind "
+                "one load balancer; nginx mode serves a single node",
+            )
+        )
     if tls.mode == "acm":
         if ctx.usable(f"{at}.name") and len(mirror.name) > MAX_LOAD_BALANCED_NAME:
-            problems.append(Problem(f"{at}.name",
-                                    f"'{mirror.name}' has {len(mirror.name)} characters; with tls.mode 'acm' at most "
-                                    f"{MAX_LOAD_BALANCED_NAME}: the load balancer's target groups are named "
-                                    f"'{mirror.name}-https-' plus 7 random characters, and AWS allows 32"))
-        if (ctx.usable(f"{at}.tls.hostedZoneId", f"{at}.tls.certificateArn")
-                and not tls.hosted_zone_id and not tls.certificate_arn):
-            problems.append(Problem(f"{at}.tls.hostedZoneId",
-                                    "tls.mode 'acm' needs tls.hostedZoneId (to request and validate a certificate) "
-                                    "or tls.certificateArn (an existing certificate)"))
+            problems.append(
+                Problem(
+                    f"{at}.name",
+                    f"'{mirror.name}' has {len(mirror.name)} characters; with tls.mode 'acm' at most "
+                    f"{MAX_LOAD_BALANCED_NAME}: the load balancer's target groups are named "
+                    f"'{mirror.name}-https-' plus 7 random characters, and AWS allows 32",
+                )
+            )
+        if (
+            ctx.usable(f"{at}.tls.hostedZoneId", f"{at}.tls.certificateArn")
+            and not tls.hosted_zone_id
+            and not tls.certificate_arn
+        ):
+            problems.append(
+                Problem(
+                    f"{at}.tls.hostedZoneId",
+                    "tls.mode 'acm' needs tls.hostedZoneId (to request and validate a certificate) "
+                    "or tls.certificateArn (an existing certificate)",
+                )
+            )
         for key, value in (("certificate", tls.certificate), ("privateKey", tls.private_key)):
             if value is not None and ctx.usable(f"{at}.tls.{key}"):
-                problems.append(Problem(f"{at}.tls.{key}", "is only used with tls.mode 'nginx'; remove it or set tls.mode: nginx"))
+                problems.append(
+                    Problem(f"{at}.tls.{key}", "is only used with tls.mode 'nginx'; remove it or set tls.mode: nginx")
+                )
         return problems
     if tls.certificate is None and ctx.usable(f"{at}.tls.certificate"):
-        problems.append(Problem(f"{at}.tls.certificate", "tls.mode 'nginx' needs the PEM certificate chain for the base URL's host"))
+        problems.append(
+            Problem(f"{at}.tls.certificate", "tls.mode 'nginx' needs the PEM certificate chain for the base URL's host")
+        )
     if tls.private_key is None and ctx.usable(f"{at}.tls.privateKey"):
-        problems.append(Problem(f"{at}.tls.privateKey",
-                                "tls.mode 'nginx' needs the certificate's PEM private key, set as a secret: "
-                                f"pulumi config set --path --secret '{at}.tls.privateKey' < key.pem"))
+        problems.append(
+            Problem(
+                f"{at}.tls.privateKey",
+                "tls.mode 'nginx' needs the certificate's PEM private key, set as a secret: "
+                f"pulumi config set --path --secret '{at}.tls.privateKey' < key.pem",
+            )
+        )
     if tls.certificate_arn is not None and ctx.usable(f"{at}.tls.certificateArn"):
-        problems.append(Problem(f"{at}.tls.certificateArn", "is only used with tls.mode 'acm' (ACM certificates cannot be exported to nginx)"))
+        problems.append(
+            Problem(
+                f"{at}.tls.certificateArn",
+                "is only used with tls.mode 'acm' (ACM certificates cannot be exported to nginx)",
+            )
+        )
     problems += _certificate_host_problems(ctx, i, mirror)
     return problems
 
@@ -224,14 +305,23 @@ def _certificate_host_problems(ctx: Context, i: int, mirror: Mirror) -> list[Pro
     try:
         names = names_of(server)
     except ValueError:
-        return [Problem(f"{at}.tls.certificate", "the first certificate's subjectAltName cannot be read; give the "
-                                                 f"certificate chain for {host}, the server's certificate first")]
+        return [
+            Problem(
+                f"{at}.tls.certificate",
+                "the first certificate's subjectAltName cannot be read; give the "
+                f"certificate chain for {host}, the server's certificate first",
+            )
+        ]
     if any(covers(name, host) for name in names):
         return []
     named = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "") if names else "no DNS name"
-    return [Problem(f"{at}.tls.certificate",
-                    f"the first certificate (the one nginx serves) names {named}, not {host} (the host of "
-                    f"{at}.baseUrl): clients would refuse it; give the chain for {host}, the server's certificate first")]
+    return [
+        Problem(
+            f"{at}.tls.certificate",
+            f"the first certificate (the one nginx serves) names {named}, not {host} (the host of "
+            f"{at}.baseUrl): clients would refuse it; give the chain for {host}, the server's certificate first",
+        )
+    ]
 
 
 def _size_problems(ctx: Context, i: int, mirror: Mirror, warn: Callable[[str], None]) -> list[Problem]:
@@ -241,12 +331,18 @@ def _size_problems(ctx: Context, i: int, mirror: Mirror, warn: Callable[[str], N
     try:
         size = size_of(mirror.instance_type)
         if size.vcpus < MIN_VCPUS or size.memory_gib < MIN_MEMORY_GIB:
-            return [Problem(f"{at}.instanceType",
-                            f"'{mirror.instance_type}' has {size.vcpus} vCPU / {size.memory_gib:g} GiB; a mirror "
-                            f"needs at least {MIN_VCPUS} vCPU and {MIN_MEMORY_GIB} GiB (e.g. m6i.large, m6i.xlarge)")]
+            return [
+                Problem(
+                    f"{at}.instanceType",
+                    f"'{mirror.instance_type}' has {size.vcpus} vCPU / {size.memory_gib:g} GiB; a mirror "
+                    f"needs at least {MIN_VCPUS} vCPU and {MIN_MEMORY_GIB} GiB (e.g. m6i.large, m6i.xlarge)",
+                )
+            ]
     except UnknownInstanceType:
-        warn(f"{at}.instanceType: '{mirror.instance_type}' is not in the size table; make sure it has at least "
-             f"{MIN_VCPUS} vCPU and {MIN_MEMORY_GIB} GiB")
+        warn(
+            f"{at}.instanceType: '{mirror.instance_type}' is not in the size table; make sure it has at least "
+            f"{MIN_VCPUS} vCPU and {MIN_MEMORY_GIB} GiB"
+        )
     except ValueError as exc:
         return [Problem(f"{at}.instanceType", str(exc))]
     return []
@@ -256,15 +352,23 @@ def _mirror_problems(ctx: Context, i: int, mirror: Mirror, warn: Callable[[str],
     at = f"mirrors[{i}]"
     problems = _tls_problems(ctx, i, mirror)
     if ctx.usable(f"{at}.mirrorAll", f"{at}.projects") and mirror.mirror_all and mirror.projects:
-        problems.append(Problem(f"{at}.mirrorAll",
-                                "mirrorAll: true mirrors every project; remove either mirrorAll or projects"))
+        problems.append(
+            Problem(f"{at}.mirrorAll", "mirrorAll: true mirrors every project; remove either mirrorAll or projects")
+        )
     problems += _size_problems(ctx, i, mirror, warn)
-    if ctx.usable(f"{at}.restoreFrom", f"{at}.bitbucketVersion") and mirror.restore_from is not None \
-            and mirror.restore_from != mirror.bitbucket_version:
-        problems.append(Problem(f"{at}.restoreFrom",
-                                f"'{mirror.restore_from}' is not bitbucketVersion ('{mirror.bitbucket_version}'): a "
-                                f"restore goes back to the version its snapshots hold, so set bitbucketVersion to "
-                                f"{mirror.restore_from} as well, or remove restoreFrom to upgrade"))
+    if (
+        ctx.usable(f"{at}.restoreFrom", f"{at}.bitbucketVersion")
+        and mirror.restore_from is not None
+        and mirror.restore_from != mirror.bitbucket_version
+    ):
+        problems.append(
+            Problem(
+                f"{at}.restoreFrom",
+                f"'{mirror.restore_from}' is not bitbucketVersion ('{mirror.bitbucket_version}'): a "
+                f"restore goes back to the version its snapshots hold, so set bitbucketVersion to "
+                f"{mirror.restore_from} as well, or remove restoreFrom to upgrade",
+            )
+        )
     if ctx.usable(f"{at}.projects"):
         seen = set()
         for j, key in enumerate(mirror.projects):
@@ -274,8 +378,9 @@ def _mirror_problems(ctx: Context, i: int, mirror: Mirror, warn: Callable[[str],
     return problems
 
 
-def stack_problems(stack: StackModel, warn: Callable[[str], None], aws_region: Optional[str] = None,
-                   failed: Iterable[str] = ()) -> list[Problem]:
+def stack_problems(
+    stack: StackModel, warn: Callable[[str], None], aws_region: Optional[str] = None, failed: Iterable[str] = ()
+) -> list[Problem]:
     ctx = Context(stack, aws_region, frozenset(failed))
     problems = _admin_cidr_problems(ctx, "network.adminCidrs", stack.network.admin_cidrs) if stack.network else []
     names: dict[str, int] = {}
@@ -290,15 +395,23 @@ def stack_problems(stack: StackModel, warn: Callable[[str], None], aws_region: O
             problems += _admin_cidr_problems(ctx, f"mirrors[{i}].network.adminCidrs", mirror.network.admin_cidrs)
         if ctx.usable(f"mirrors[{i}].name"):
             if mirror.name in names:
-                problems.append(Problem(f"mirrors[{i}].name",
-                                        f"'{mirror.name}' is already used by mirrors[{names[mirror.name]}]; names must "
-                                        "be unique: give this mirror another name"))
+                problems.append(
+                    Problem(
+                        f"mirrors[{i}].name",
+                        f"'{mirror.name}' is already used by mirrors[{names[mirror.name]}]; names must "
+                        "be unique: give this mirror another name",
+                    )
+                )
             names.setdefault(mirror.name, i)
         if ctx.usable(f"mirrors[{i}].baseUrl"):
             url = normalise_base_url(mirror.base_url)
             if url in urls:
-                problems.append(Problem(f"mirrors[{i}].baseUrl",
-                                        f"'{mirror.base_url}' is the same URL as mirrors[{urls[url]}].baseUrl; "
-                                        "each mirror needs its own base URL"))
+                problems.append(
+                    Problem(
+                        f"mirrors[{i}].baseUrl",
+                        f"'{mirror.base_url}' is the same URL as mirrors[{urls[url]}].baseUrl; "
+                        "each mirror needs its own base URL",
+                    )
+                )
             urls.setdefault(url, i)
     return problems

@@ -7,6 +7,7 @@ the model is put together with `model_construct`: fields that failed hold their 
 and are listed in `failed`, so the rules skip exactly the keys that failed. The problems themselves
 still come from validating the whole model; this only decides what the rules can read.
 """
+
 from __future__ import annotations
 
 import functools

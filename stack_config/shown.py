@@ -5,6 +5,7 @@ a secret: key material is never shown wherever it was pasted, a URL loses its us
 fragment (where tokens live), and control characters are escaped instead of breaking the line.
 `Redactor` is the last line of defence: it masks the stack's own secret values in any message.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,7 @@ def control_characters(text: str) -> list[str]:
 
 
 def _short(text: str) -> str:
-    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 3] + "..."
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
 
 
 def kind_of(value: Any) -> str:
@@ -54,7 +55,7 @@ def shown(value: Any) -> str:
     if isinstance(value, str):
         if looks_like_key_material(value):
             return "a private key (not shown)"
-        return _short(repr(value))   # repr escapes control characters: one line, always
+        return _short(repr(value))  # repr escapes control characters: one line, always
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -81,7 +82,7 @@ def shown_url(text: str) -> str:
         authority = "…@" + authority.rsplit("@", 1)[1]
     for mark in ("?", "#"):
         if mark in tail:
-            tail = tail[:tail.index(mark)] + mark + "…"
+            tail = tail[: tail.index(mark)] + mark + "…"
             break
     return _short(repr(f"{scheme}{sep}{authority}{tail}"))
 
@@ -102,7 +103,7 @@ class Redactor:
     """
 
     MIN_SECRET = 4
-    RUN = 12          # a run of this many characters of a long secret is masked too
+    RUN = 12  # a run of this many characters of a long secret is masked too
     MASK = "<secret, not shown>"
 
     def __init__(self, secrets: Iterable[str]):
@@ -126,8 +127,8 @@ class Redactor:
     def _mask_runs(self, text: str, secret: str) -> str:
         hidden = [False] * len(text)
         for i in range(len(text) - self.RUN + 1):
-            if text[i:i + self.RUN] in secret:
-                hidden[i:i + self.RUN] = [True] * self.RUN
+            if text[i : i + self.RUN] in secret:
+                hidden[i : i + self.RUN] = [True] * self.RUN
         if not any(hidden):
             return text
         out, i = [], 0

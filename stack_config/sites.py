@@ -4,6 +4,7 @@ A site inherits the stack's `aws:region` and every stack-wide `network` key it d
 itself (`mirrors[].network` replaces key by key: a site may set only its VPC and subnets and keep
 the stack's client and admin CIDRs).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,10 +18,10 @@ class Site:
     mirror: Mirror
     region: str
     network: Network
-    monitoring: Optional[Monitoring] = None   # None: this site is not monitored
+    monitoring: Optional[Monitoring] = None  # None: this site is not monitored
     backup: Backup = Backup()
-    kms_key_arn: Optional[str] = None          # the site's own key, else the stack's; None: AWS-managed keys
-    index: int = 0                            # its place in `mirrors`, for messages that name keys
+    kms_key_arn: Optional[str] = None  # the site's own key, else the stack's; None: AWS-managed keys
+    index: int = 0  # its place in `mirrors`, for messages that name keys
 
     @property
     def name(self) -> str:
@@ -44,8 +45,11 @@ def site_monitoring(stack_monitoring: Optional[Monitoring], override: Optional[M
 def inherited_placement_keys(mirror: Mirror, stack_network: Network) -> list[str]:
     """The stack-wide VPC/subnet keys this site would use as they are (ids that name one region)."""
     own = mirror.network.model_fields_set if mirror.network is not None else set()
-    return [key for field, key in (("vpc_id", "vpcId"), ("subnet_ids", "subnetIds"))
-            if field not in own and getattr(stack_network, field)]
+    return [
+        key
+        for field, key in (("vpc_id", "vpcId"), ("subnet_ids", "subnetIds"))
+        if field not in own and getattr(stack_network, field)
+    ]
 
 
 def site_backup(stack_backup: Backup, override: Optional[Backup]) -> Backup:

@@ -7,6 +7,7 @@ unreadable (not judged, and rules reading it wait for preview). What only the fi
 checked here: `secure:` values that are no ciphertext (Pulumi.example.yaml's placeholders), and
 secrets written in plain text. No value found here is ever shown.
 """
+
 from __future__ import annotations
 
 import base64
@@ -89,25 +90,37 @@ class _Reader:
         if isinstance(value, list):
             return [self.value(v, f"{path}[{i}]", namespaced) for i, v in enumerate(value)]
         if namespaced and is_secret_path(path) and isinstance(value, str):
-            self.out.problems.append(Problem(path, f"is written in plain text in {self.file_name} (the value is not "
-                                                   "shown): anyone who can read the file, or the repository, has it; "
-                                                   f"remove it and set it as a secret: {_set_secret_command(path)}"))
+            self.out.problems.append(
+                Problem(
+                    path,
+                    f"is written in plain text in {self.file_name} (the value is not "
+                    "shown): anyone who can read the file, or the repository, has it; "
+                    f"remove it and set it as a secret: {_set_secret_command(path)}",
+                )
+            )
         return value
 
     def _secure(self, ciphertext: Any, path: str, namespaced: bool) -> str:
         if not is_ciphertext(ciphertext):
             # Never shown: a `secure:` that is no ciphertext may be the secret itself, pasted by hand.
-            self.out.problems.append(Problem(path, "is a placeholder, not a secret the Pulumi CLI encrypted (its "
-                                                   "`secure:` holds no ciphertext; the value is not shown): set it "
-                                                   f"with {_set_secret_command(path)}"))
+            self.out.problems.append(
+                Problem(
+                    path,
+                    "is a placeholder, not a secret the Pulumi CLI encrypted (its "
+                    "`secure:` holds no ciphertext; the value is not shown): set it "
+                    f"with {_set_secret_command(path)}",
+                )
+            )
         if namespaced and path == PASSWORD_KEY:
             return PASSWORD_STAND_IN
         if namespaced and is_secret_path(path):
             return PRIVATE_KEY_STAND_IN
         self.out.unreadable.add(path)
         if namespaced and not path.endswith("privateKey"):
-            self.out.warnings.append(f"{path}: a secure value is checked at preview only (it cannot be decrypted "
-                                     "offline), and so are the rules that read it")
+            self.out.warnings.append(
+                f"{path}: a secure value is checked at preview only (it cannot be decrypted "
+                "offline), and so are the rules that read it"
+            )
         return UNREADABLE_STAND_IN
 
 
@@ -132,8 +145,9 @@ def read_stack_file(path: Path) -> StackFileConfig:
     if document is None:
         document = {}
     if not isinstance(document, dict) or not isinstance(document.get("config") or {}, dict):
-        raise StackFileError(f"{path} is not a stack file: expected a top-level 'config:' mapping of keys "
-                             "(see Pulumi.example.yaml)")
+        raise StackFileError(
+            f"{path} is not a stack file: expected a top-level 'config:' mapping of keys (see Pulumi.example.yaml)"
+        )
     out = StackFileConfig()
     reader = _Reader(Path(path).name, out)
     for key, value in (document.get("config") or {}).items():

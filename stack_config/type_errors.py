@@ -5,6 +5,7 @@ pydantic says "Input should be a valid string"; a user wrote `bitbucketVersion: 
 read "quote it, e.g. bitbucketVersion: "9.4.16"". Every error type the models can raise has its
 sentence here; an unexpected one still names the key and the value.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -26,6 +27,7 @@ _PLAIN_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_.$-]{0,63}$")
 @dataclass(frozen=True)
 class FieldAt:
     """The model field an error is about (`element`: about one item of that list field)."""
+
     field: FieldInfo
     key: str
     element: bool
@@ -143,11 +145,17 @@ def _message(item: dict, at: Optional[FieldAt], path: str) -> str:
     if kind == "literal_error":
         expected = ctx.get("expected", "one of the listed values")
         options = re.findall(r"'([^']*)'", expected)
-        close = difflib.get_close_matches(str(value).lower(), options, n=1, cutoff=0.5) if isinstance(value, str) else []
+        close = (
+            difflib.get_close_matches(str(value).lower(), options, n=1, cutoff=0.5) if isinstance(value, str) else []
+        )
         hint = f"; did you mean '{close[0]}'?" if close else ""
         return f"expected {expected}{got}{hint}"
-    bounds = {"greater_than_equal": ("greater than or equal to", "ge"), "less_than_equal": ("less than or equal to", "le"),
-              "greater_than": ("greater than", "gt"), "less_than": ("less than", "lt")}
+    bounds = {
+        "greater_than_equal": ("greater than or equal to", "ge"),
+        "less_than_equal": ("less than or equal to", "le"),
+        "greater_than": ("greater than", "gt"),
+        "less_than": ("less than", "lt"),
+    }
     if kind in bounds:
         words, name = bounds[kind]
         return f"expected a number {words} {ctx.get(name)}{got}{_eg(at)}"
@@ -155,7 +163,9 @@ def _message(item: dict, at: Optional[FieldAt], path: str) -> str:
         n = ctx.get("min_length", 1)
         return f"expected at least {n} character{'s' if n != 1 else ''}, got an empty value{_eg(at)}"
     if kind == "string_too_long":
-        return f"expected at most {ctx.get('max_length')} characters, got {len(value) if isinstance(value, str) else '?'}"
+        return (
+            f"expected at most {ctx.get('max_length')} characters, got {len(value) if isinstance(value, str) else '?'}"
+        )
     if kind == "missing":
         return _missing_message(at)
     # Not raised by these models today; still say the key, pydantic's reason and the value.
@@ -171,9 +181,11 @@ def _list_message(value: Any, at: Optional[FieldAt], got: str) -> str:
         if isinstance(value, dict):
             names = [k for k in value if isinstance(k, str) and _PLAIN_KEY.match(k)][:5]
             listed = f" ({', '.join(names)})" if names else ""
-            return (f"expected a list, one entry per item, each starting with '- ' (e.g. '- {first}: ...' with "
-                    f"{', '.join(entry[1:]) or 'its other keys'} indented under it), got a map of keys{listed}: "
-                    f"write each as a list entry and put its key in {first}:")
+            return (
+                f"expected a list, one entry per item, each starting with '- ' (e.g. '- {first}: ...' with "
+                f"{', '.join(entry[1:]) or 'its other keys'} indented under it), got a map of keys{listed}: "
+                f"write each as a list entry and put its key in {first}:"
+            )
         return f"expected a list of entries, each starting with '- {first}: ...'{got}"
     example = at.element_example() if at else None
     if isinstance(value, str) and example:
@@ -185,8 +197,11 @@ def _list_message(value: Any, at: Optional[FieldAt], got: str) -> str:
 def _object_message(value: Any, at: Optional[FieldAt], got: str) -> str:
     model = at.model if at else None
     keys = ", ".join(_known_keys(model)[:6]) + (", ..." if len(_known_keys(model)) > 6 else "")
-    where = f"an entry of {at.key} with the keys" if at and at.element else (
-        f"the keys indented under {at.key}:" if at else "the keys")
+    where = (
+        f"an entry of {at.key} with the keys"
+        if at and at.element
+        else (f"the keys indented under {at.key}:" if at else "the keys")
+    )
     return f"expected an object, {where} {keys}{got}; see Pulumi.example.yaml for its shape"
 
 
@@ -208,9 +223,11 @@ def _unknown_key_problem(item: dict, root: type[BaseModel], loc: list, extra_kno
     known = _known_keys(owner) + (list(extra_known) if not parent_loc else [])
     if not _PLAIN_KEY.match(key):
         # A key that is not a name is pasted text (a key block indented one level too far, say): never shown.
-        return Problem(key_path(loc[:-1]) or "config",
-                       f"has an unknown key of {len(key)} characters (not shown: it is not a key name; text indented "
-                       f"one level too far?); known keys here: {', '.join(sorted(known))}")
+        return Problem(
+            key_path(loc[:-1]) or "config",
+            f"has an unknown key of {len(key)} characters (not shown: it is not a key name; text indented "
+            f"one level too far?); known keys here: {', '.join(sorted(known))}",
+        )
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     hint = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(sorted(known))}"
     return Problem(key_path(loc), f"unknown key; {hint}")
@@ -225,8 +242,9 @@ def suggested_key(item: dict, root: type[BaseModel]) -> Optional[tuple[Any, ...]
     return (*parent_loc, close[0]) if close else None
 
 
-def problems_from_validation(error: ValidationError, root: type[BaseModel], prefix: Sequence[Any] = (),
-                             extra_known: Sequence[str] = ()) -> list[Problem]:
+def problems_from_validation(
+    error: ValidationError, root: type[BaseModel], prefix: Sequence[Any] = (), extra_known: Sequence[str] = ()
+) -> list[Problem]:
     problems = []
     for item in error.errors(include_url=False):
         loc = list(prefix) + list(item["loc"])

@@ -4,6 +4,7 @@ Both the program (`loader.load_stack_config`, from the runtime's bag) and the of
 (`check`, from a stack file) come through here, so they report the same problems in the same words.
 Field rules and cross-field rules run in one pass: a cross-field rule skips only keys that failed.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,7 @@ SET_PASSWORD = f"pulumi config set --secret {PASSWORD_KEY}"
 
 @dataclass(frozen=True)
 class Checked:
-    model: Optional[StackModel]        # None whenever there is a problem
+    model: Optional[StackModel]  # None whenever there is a problem
     problems: tuple[Problem, ...]
     aws_region: Optional[str]
 
@@ -41,8 +42,10 @@ def is_secret_path(path: str) -> bool:
 
 def _password_problem(password: Optional[str]) -> Optional[Problem]:
     if password is None:
-        return Problem(PASSWORD_KEY, "is required: the password of primary.username, set it as a secret: "
-                                     f"{SET_PASSWORD} <password>")
+        return Problem(
+            PASSWORD_KEY,
+            f"is required: the password of primary.username, set it as a secret: {SET_PASSWORD} <password>",
+        )
     if password == "":
         return Problem(PASSWORD_KEY, f"is empty: set the password of primary.username as a secret: {SET_PASSWORD}")
     try:
@@ -51,11 +54,17 @@ def _password_problem(password: Optional[str]) -> Optional[Problem]:
         structured = False
     if structured:
         # The CLI hands an object or list (set with --path below the key) over as JSON text.
-        return Problem(PASSWORD_KEY, "is an object or a list, not one text value (the value is not shown): remove "
-                                     f"it and set the password as one secret: {SET_PASSWORD}")
+        return Problem(
+            PASSWORD_KEY,
+            "is an object or a list, not one text value (the value is not shown): remove "
+            f"it and set the password as one secret: {SET_PASSWORD}",
+        )
     if not basic_auth_can_carry(password):
-        return Problem(PASSWORD_KEY, "has characters HTTP basic authentication cannot carry (the providers "
-                                     "send it as Latin-1): use a password of Latin-1 characters")
+        return Problem(
+            PASSWORD_KEY,
+            "has characters HTTP basic authentication cannot carry (the providers "
+            "send it as Latin-1): use a password of Latin-1 characters",
+        )
     return None
 
 
@@ -65,14 +74,14 @@ def _raw_config(bag: Mapping[str, str]) -> dict[str, Any]:
     for full_key, text in bag.items():
         if not full_key.startswith(prefix) or full_key == prefix + PASSWORD_KEY:
             continue
-        key = full_key[len(prefix):]
+        key = full_key[len(prefix) :]
         if key in OBJECT_KEYS:
             try:
                 raw[key] = json.loads(text)
             except (TypeError, ValueError):
-                raw[key] = text    # not an object: the model says what it should be
+                raw[key] = text  # not an object: the model says what it should be
         else:
-            raw[key] = text        # validation reports it as unknown, with a suggestion
+            raw[key] = text  # validation reports it as unknown, with a suggestion
     return raw
 
 
@@ -104,12 +113,12 @@ def _public(text: str) -> bool:
     """A public key or certificate pasted at a secret key (keys swapped): masking it would only
     garble the messages that name its right place."""
     text = text.strip()
-    return bool(SSH_PUBLIC_KEY.match(text)) or (text.startswith("-----BEGIN CERTIFICATE-----")
-                                                 and not looks_like_key_material(text))
+    return bool(SSH_PUBLIC_KEY.match(text)) or (
+        text.startswith("-----BEGIN CERTIFICATE-----") and not looks_like_key_material(text)
+    )
 
 
-def check_config_bag(bag: Mapping[str, str], warn: Callable[[str], None],
-                     unreadable: Iterable[str] = ()) -> Checked:
+def check_config_bag(bag: Mapping[str, str], warn: Callable[[str], None], unreadable: Iterable[str] = ()) -> Checked:
     """All problems of this config bag. `unreadable`: key paths whose values are not known (a
     stack file's `secure:` values, offline): not judged, and rules reading them are skipped."""
     unreadable = frozenset(unreadable)
@@ -133,7 +142,9 @@ def check_config_bag(bag: Mapping[str, str], warn: Callable[[str], None],
         region_problem = unknown_region_problem(aws_region)
         if region_problem:
             fix = closest_region(aws_region) or "<region>"
-            problems.append(Problem(AWS_REGION_KEY, f"{region_problem} Set it with: pulumi config set aws:region {fix}"))
+            problems.append(
+                Problem(AWS_REGION_KEY, f"{region_problem} Set it with: pulumi config set aws:region {fix}")
+            )
             failed.add(AWS_REGION_KEY)
             aws_region = None
     readable = model if model is not None else salvage(StackModel, raw, failed)

@@ -13,6 +13,7 @@ program sets, tags, and delete. A call that only an argument the program never s
 ALB's connection logs, a spot request, a capacity reservation, IPv6 addresses) is left out: least
 privilege. The boto3 side is not a table but a scan of the code (`boto3_operations`).
 """
+
 from __future__ import annotations
 
 import ast
@@ -32,8 +33,8 @@ SCANNED = (ROOT / "__main__.py", ROOT / "components", ROOT / "providers", ROOT /
 
 @dataclass(frozen=True)
 class Calls:
-    source: str                 # where the calls were read
-    actions: tuple[str, ...]    # IAM actions (service:Action)
+    source: str  # where the calls were read
+    actions: tuple[str, ...]  # IAM actions (service:Action)
 
 
 def _tpa(path: str, *actions: str) -> Calls:
@@ -44,127 +45,217 @@ def _tpa(path: str, *actions: str) -> Calls:
 RESOURCES: dict[str, Calls] = {
     "aws:acm/certificate:Certificate": _tpa(
         "acm/certificate.go",
-        "acm:RequestCertificate", "acm:AddTagsToCertificate",      # tags on create need the tagging action
-        "acm:DescribeCertificate",                                  # waits for the validation options, reads
-        "acm:ListTagsForCertificate", "acm:RemoveTagsFromCertificate",
-        "acm:DeleteCertificate"),                                   # retried while the listener still holds it
+        "acm:RequestCertificate",
+        "acm:AddTagsToCertificate",  # tags on create need the tagging action
+        "acm:DescribeCertificate",  # waits for the validation options, reads
+        "acm:ListTagsForCertificate",
+        "acm:RemoveTagsFromCertificate",
+        "acm:DeleteCertificate",
+    ),  # retried while the listener still holds it
     "aws:acm/certificateValidation:CertificateValidation": _tpa(
-        "acm/certificate_validation.go", "acm:DescribeCertificate"),
+        "acm/certificate_validation.go", "acm:DescribeCertificate"
+    ),
     "aws:cloudwatch/metricAlarm:MetricAlarm": Calls(
         "terraform-provider-aws internal/service/cloudwatch/metric_alarm.go; CloudWatch API reference, "
         "PutMetricAlarm: an alarm with an EC2 action (the system check's recover) needs "
         "iam:CreateServiceLinkedRole for AWSServiceRoleForCloudWatchEvents (events.amazonaws.com)",
-        ("cloudwatch:PutMetricAlarm", "cloudwatch:TagResource", "cloudwatch:DescribeAlarms",
-         "cloudwatch:ListTagsForResource", "cloudwatch:UntagResource", "cloudwatch:DeleteAlarms",
-         "iam:CreateServiceLinkedRole")),
+        (
+            "cloudwatch:PutMetricAlarm",
+            "cloudwatch:TagResource",
+            "cloudwatch:DescribeAlarms",
+            "cloudwatch:ListTagsForResource",
+            "cloudwatch:UntagResource",
+            "cloudwatch:DeleteAlarms",
+            "iam:CreateServiceLinkedRole",
+        ),
+    ),
     "aws:ebs/volume:Volume": _tpa(
         "ec2/ebs_volume.go",
-        "ec2:CreateVolume", "ec2:CreateTags",                       # TagSpecifications on create
-        "ec2:DescribeVolumes",                                      # waits for available, reads
-        "ec2:ModifyVolume", "ec2:DescribeVolumesModifications",     # a larger home: modify, wait
-        "ec2:DeleteTags", "ec2:DeleteVolume"),
+        "ec2:CreateVolume",
+        "ec2:CreateTags",  # TagSpecifications on create
+        "ec2:DescribeVolumes",  # waits for available, reads
+        "ec2:ModifyVolume",
+        "ec2:DescribeVolumesModifications",  # a larger home: modify, wait
+        "ec2:DeleteTags",
+        "ec2:DeleteVolume",
+    ),
     "aws:ec2/instance:Instance": _tpa(
         "ec2/ec2_instance.go",
-        "ec2:RunInstances", "ec2:CreateTags", "iam:PassRole",      # instance and volume_tags at launch, the profile's role
-        "ec2:DescribeImages",                                       # root_block_device: the AMI's root device name
-        "ec2:DescribeInstances", "ec2:DescribeInstanceTypes",       # waits, reads; the type's burstable flag
-        "ec2:DescribeInstanceAttribute",                            # disableApiStop/Termination, userData, shutdown behaviour
-        "ec2:DescribeInstanceCreditSpecifications",                 # read for burstable (t*) types only
-        "ec2:DescribeVolumes", "ec2:DescribeTags",                  # block devices and volume_tags
-        "ec2:DescribeVpcs",                                         # whether the VPC is the default one
-        "ec2:ModifyInstanceAttribute",                              # type or user data (stopped first); delete clears termination protection
-        "ec2:StopInstances", "ec2:StartInstances",                  # around a type or user-data change
-        "ec2:ModifyInstanceMetadataOptions",                        # metadata_options change
-        "ec2:ModifyNetworkInterfaceAttribute",                      # vpc_security_group_ids change (primary interface)
-        "ec2:DescribeIamInstanceProfileAssociations", "ec2:AssociateIamInstanceProfile",
-        "ec2:ReplaceIamInstanceProfileAssociation", "ec2:DisassociateIamInstanceProfile",  # a new profile
-        "ec2:ModifyVolume", "ec2:DescribeVolumesModifications",     # root_block_device size/type change
-        "ec2:DeleteTags", "ec2:TerminateInstances"),
+        "ec2:RunInstances",
+        "ec2:CreateTags",
+        "iam:PassRole",  # instance and volume_tags at launch, the profile's role
+        "ec2:DescribeImages",  # root_block_device: the AMI's root device name
+        "ec2:DescribeInstances",
+        "ec2:DescribeInstanceTypes",  # waits, reads; the type's burstable flag
+        "ec2:DescribeInstanceAttribute",  # disableApiStop/Termination, userData, shutdown behaviour
+        "ec2:DescribeInstanceCreditSpecifications",  # read for burstable (t*) types only
+        "ec2:DescribeVolumes",
+        "ec2:DescribeTags",  # block devices and volume_tags
+        "ec2:DescribeVpcs",  # whether the VPC is the default one
+        "ec2:ModifyInstanceAttribute",  # type or user data (stopped first); delete clears termination protection
+        "ec2:StopInstances",
+        "ec2:StartInstances",  # around a type or user-data change
+        "ec2:ModifyInstanceMetadataOptions",  # metadata_options change
+        "ec2:ModifyNetworkInterfaceAttribute",  # vpc_security_group_ids change (primary interface)
+        "ec2:DescribeIamInstanceProfileAssociations",
+        "ec2:AssociateIamInstanceProfile",
+        "ec2:ReplaceIamInstanceProfileAssociation",
+        "ec2:DisassociateIamInstanceProfile",  # a new profile
+        "ec2:ModifyVolume",
+        "ec2:DescribeVolumesModifications",  # root_block_device size/type change
+        "ec2:DeleteTags",
+        "ec2:TerminateInstances",
+    ),
     "aws:ec2/keyPair:KeyPair": _tpa(
         "ec2/ec2_key_pair.go",
-        "ec2:ImportKeyPair", "ec2:CreateTags", "ec2:DescribeKeyPairs", "ec2:DeleteTags", "ec2:DeleteKeyPair"),
+        "ec2:ImportKeyPair",
+        "ec2:CreateTags",
+        "ec2:DescribeKeyPairs",
+        "ec2:DeleteTags",
+        "ec2:DeleteKeyPair",
+    ),
     "aws:ec2/securityGroup:SecurityGroup": _tpa(
         "ec2/vpc_security_group.go",
-        "ec2:CreateSecurityGroup", "ec2:CreateTags", "ec2:DescribeSecurityGroups",
-        "ec2:RevokeSecurityGroupEgress",                            # the default allow-all egress, right after create
-        "ec2:RevokeSecurityGroupIngress",                           # revoke_rules_on_delete
-        "ec2:DescribeNetworkInterfaces",                            # lingering interfaces before delete
-        "ec2:DeleteTags", "ec2:DeleteSecurityGroup"),
+        "ec2:CreateSecurityGroup",
+        "ec2:CreateTags",
+        "ec2:DescribeSecurityGroups",
+        "ec2:RevokeSecurityGroupEgress",  # the default allow-all egress, right after create
+        "ec2:RevokeSecurityGroupIngress",  # revoke_rules_on_delete
+        "ec2:DescribeNetworkInterfaces",  # lingering interfaces before delete
+        "ec2:DeleteTags",
+        "ec2:DeleteSecurityGroup",
+    ),
     "aws:ec2/volumeAttachment:VolumeAttachment": _tpa(
         "ec2/ec2_volume_attachment.go",
-        "ec2:DescribeInstances",                                    # waits for the instance to be running
-        "ec2:AttachVolume", "ec2:DescribeVolumes", "ec2:DetachVolume"),
+        "ec2:DescribeInstances",  # waits for the instance to be running
+        "ec2:AttachVolume",
+        "ec2:DescribeVolumes",
+        "ec2:DetachVolume",
+    ),
     "aws:iam/instanceProfile:InstanceProfile": _tpa(
         "iam/instance_profile.go",
-        "iam:CreateInstanceProfile", "iam:TagInstanceProfile",
-        "iam:AddRoleToInstanceProfile", "iam:PassRole",             # AddRoleToInstanceProfile requires PassRole (IAM API reference)
-        "iam:GetInstanceProfile", "iam:GetRole",
-        "iam:RemoveRoleFromInstanceProfile", "iam:UntagInstanceProfile", "iam:DeleteInstanceProfile"),
+        "iam:CreateInstanceProfile",
+        "iam:TagInstanceProfile",
+        "iam:AddRoleToInstanceProfile",
+        "iam:PassRole",  # AddRoleToInstanceProfile requires PassRole (IAM API reference)
+        "iam:GetInstanceProfile",
+        "iam:GetRole",
+        "iam:RemoveRoleFromInstanceProfile",
+        "iam:UntagInstanceProfile",
+        "iam:DeleteInstanceProfile",
+    ),
     "aws:iam/role:Role": _tpa(
         "iam/role.go",
-        "iam:CreateRole", "iam:TagRole", "iam:GetRole",
-        "iam:ListRolePolicies", "iam:GetRolePolicy",                # inline_policy, read on every refresh
-        "iam:ListAttachedRolePolicies",                             # managed_policy_arns, likewise
-        "iam:UpdateAssumeRolePolicy", "iam:UntagRole",
-        "iam:ListInstanceProfilesForRole", "iam:RemoveRoleFromInstanceProfile",  # delete: out of its profiles first
-        "iam:DeleteRolePolicy", "iam:DeleteRole"),                  # delete: inline policies it read, then the role
+        "iam:CreateRole",
+        "iam:TagRole",
+        "iam:GetRole",
+        "iam:ListRolePolicies",
+        "iam:GetRolePolicy",  # inline_policy, read on every refresh
+        "iam:ListAttachedRolePolicies",  # managed_policy_arns, likewise
+        "iam:UpdateAssumeRolePolicy",
+        "iam:UntagRole",
+        "iam:ListInstanceProfilesForRole",
+        "iam:RemoveRoleFromInstanceProfile",  # delete: out of its profiles first
+        "iam:DeleteRolePolicy",
+        "iam:DeleteRole",
+    ),  # delete: inline policies it read, then the role
     "aws:iam/rolePolicy:RolePolicy": _tpa(
-        "iam/role_policy.go", "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"),
+        "iam/role_policy.go", "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"
+    ),
     "aws:lb/listener:Listener": _tpa(
         "elbv2/listener.go",
-        "elasticloadbalancing:CreateListener", "elasticloadbalancing:DescribeListeners",
-        "elasticloadbalancing:DescribeListenerAttributes",          # not for TLS listeners, for the TCP one
+        "elasticloadbalancing:CreateListener",
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeListenerAttributes",  # not for TLS listeners, for the TCP one
         "elasticloadbalancing:DescribeTags",
-        "elasticloadbalancing:ModifyListener", "elasticloadbalancing:DeleteListener"),
+        "elasticloadbalancing:ModifyListener",
+        "elasticloadbalancing:DeleteListener",
+    ),
     "aws:lb/loadBalancer:LoadBalancer": Calls(
         "terraform-provider-aws internal/service/elbv2/load_balancer.go; Elastic Load Balancing user guide, "
         "service-linked role (created by the first load balancer of an account)",
-        ("elasticloadbalancing:DescribeLoadBalancers",              # name taken? waits for active, reads
-         "elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:AddTags",
-         "elasticloadbalancing:ModifyLoadBalancerAttributes", "elasticloadbalancing:DescribeLoadBalancerAttributes",
-         "elasticloadbalancing:DescribeCapacityReservation",        # read, for application and network load balancers
-         "elasticloadbalancing:DescribeTags", "elasticloadbalancing:RemoveTags",
-         "elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets",
-         "elasticloadbalancing:DeleteLoadBalancer",
-         "ec2:DescribeNetworkInterfaces",                           # delete waits for its interfaces to go
-         "iam:CreateServiceLinkedRole")),
+        (
+            "elasticloadbalancing:DescribeLoadBalancers",  # name taken? waits for active, reads
+            "elasticloadbalancing:CreateLoadBalancer",
+            "elasticloadbalancing:AddTags",
+            "elasticloadbalancing:ModifyLoadBalancerAttributes",
+            "elasticloadbalancing:DescribeLoadBalancerAttributes",
+            "elasticloadbalancing:DescribeCapacityReservation",  # read, for application and network load balancers
+            "elasticloadbalancing:DescribeTags",
+            "elasticloadbalancing:RemoveTags",
+            "elasticloadbalancing:SetSecurityGroups",
+            "elasticloadbalancing:SetSubnets",
+            "elasticloadbalancing:DeleteLoadBalancer",
+            "ec2:DescribeNetworkInterfaces",  # delete waits for its interfaces to go
+            "iam:CreateServiceLinkedRole",
+        ),
+    ),
     "aws:lb/targetGroup:TargetGroup": _tpa(
         "elbv2/target_group.go",
-        "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:AddTags",
-        "elasticloadbalancing:ModifyTargetGroupAttributes",         # deregistration delay, after create
-        "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetGroupAttributes",
-        "elasticloadbalancing:DescribeTags", "elasticloadbalancing:ModifyTargetGroup",  # health check change
-        "elasticloadbalancing:RemoveTags", "elasticloadbalancing:DeleteTargetGroup"),
+        "elasticloadbalancing:CreateTargetGroup",
+        "elasticloadbalancing:AddTags",
+        "elasticloadbalancing:ModifyTargetGroupAttributes",  # deregistration delay, after create
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
+        "elasticloadbalancing:DescribeTags",
+        "elasticloadbalancing:ModifyTargetGroup",  # health check change
+        "elasticloadbalancing:RemoveTags",
+        "elasticloadbalancing:DeleteTargetGroup",
+    ),
     "aws:lb/targetGroupAttachment:TargetGroupAttachment": _tpa(
         "elbv2/target_group_attachment.go",
-        "elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DescribeTargetHealth",
-        "elasticloadbalancing:DeregisterTargets"),
+        "elasticloadbalancing:RegisterTargets",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:DeregisterTargets",
+    ),
     "aws:route53/record:Record": _tpa(
         "route53/record.go",
-        "route53:GetHostedZone",                                    # the zone's name, for the record's FQDN
-        "route53:ChangeResourceRecordSets", "route53:GetChange",    # UPSERT/DELETE, wait for INSYNC
-        "route53:ListResourceRecordSets"),
+        "route53:GetHostedZone",  # the zone's name, for the record's FQDN
+        "route53:ChangeResourceRecordSets",
+        "route53:GetChange",  # UPSERT/DELETE, wait for INSYNC
+        "route53:ListResourceRecordSets",
+    ),
     "aws:sns/topic:Topic": _tpa(
         "sns/topic.go",
-        "sns:CreateTopic", "sns:TagResource", "sns:SetTopicAttributes", "sns:GetTopicAttributes",
-        "sns:ListTagsForResource", "sns:UntagResource", "sns:DeleteTopic"),
+        "sns:CreateTopic",
+        "sns:TagResource",
+        "sns:SetTopicAttributes",
+        "sns:GetTopicAttributes",
+        "sns:ListTagsForResource",
+        "sns:UntagResource",
+        "sns:DeleteTopic",
+    ),
     "aws:sns/topicSubscription:TopicSubscription": _tpa(
         "sns/topic_subscription.go",
-        "sns:Subscribe", "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes", "sns:Unsubscribe"),
+        "sns:Subscribe",
+        "sns:GetSubscriptionAttributes",
+        "sns:SetSubscriptionAttributes",
+        "sns:Unsubscribe",
+    ),
     "aws:ssm/parameter:Parameter": _tpa(
         "ssm/parameter.go",
-        "ssm:PutParameter", "ssm:AddTagsToResource",
-        "ssm:GetParameter",                                         # with decryption (the AWS managed aws/ssm key: no kms permission)
-        "ssm:DescribeParameters",                                   # description, tier, data type
-        "ssm:ListTagsForResource", "ssm:RemoveTagsFromResource", "ssm:DeleteParameter"),
+        "ssm:PutParameter",
+        "ssm:AddTagsToResource",
+        "ssm:GetParameter",  # with decryption (the AWS managed aws/ssm key: no kms permission)
+        "ssm:DescribeParameters",  # description, tier, data type
+        "ssm:ListTagsForResource",
+        "ssm:RemoveTagsFromResource",
+        "ssm:DeleteParameter",
+    ),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _tpa(
         "ec2/vpc_security_group_egress_rule.go",
-        "ec2:AuthorizeSecurityGroupEgress", "ec2:DescribeSecurityGroupRules",
-        "ec2:ModifySecurityGroupRules", "ec2:RevokeSecurityGroupEgress"),
+        "ec2:AuthorizeSecurityGroupEgress",
+        "ec2:DescribeSecurityGroupRules",
+        "ec2:ModifySecurityGroupRules",
+        "ec2:RevokeSecurityGroupEgress",
+    ),
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _tpa(
         "ec2/vpc_security_group_ingress_rule.go",
-        "ec2:AuthorizeSecurityGroupIngress", "ec2:DescribeSecurityGroupRules",
-        "ec2:ModifySecurityGroupRules", "ec2:RevokeSecurityGroupIngress"),
+        "ec2:AuthorizeSecurityGroupIngress",
+        "ec2:DescribeSecurityGroupRules",
+        "ec2:ModifySecurityGroupRules",
+        "ec2:RevokeSecurityGroupIngress",
+    ),
 }
 
 # Data source (invoke) token -> the calls terraform-provider-aws makes for it.
@@ -176,8 +267,10 @@ INVOKES: dict[str, Calls] = {
     "aws:ec2/getSubnets:getSubnets": _tpa("ec2/vpc_subnets_data_source.go", "ec2:DescribeSubnets"),
     "aws:ec2/getVpc:getVpc": _tpa(
         "ec2/vpc_data_source.go",
-        "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute",             # enableDnsHostnames/Support, address usage metrics
-        "ec2:DescribeRouteTables"),                                 # main_route_table_id
+        "ec2:DescribeVpcs",
+        "ec2:DescribeVpcAttribute",  # enableDnsHostnames/Support, address usage metrics
+        "ec2:DescribeRouteTables",
+    ),  # main_route_table_id
 }
 
 # Types whose provider makes no AWS call of its own.
@@ -207,13 +300,14 @@ DYNAMIC_PROVIDERS: dict[str, str] = {
 
 # What pulumi-aws does once per run, whatever the program registers: the credential check when the
 # provider is configured (terraform-provider-aws internal/conns, `skip_credentials_validation` unset).
-PROVIDER_CALLS = Calls("terraform-provider-aws internal/conns/config.go (aws-sdk-go-base looks up the account)",
-                       ("sts:GetCallerIdentity",))
+PROVIDER_CALLS = Calls(
+    "terraform-provider-aws internal/conns/config.go (aws-sdk-go-base looks up the account)", ("sts:GetCallerIdentity",)
+)
 
 # Actions no IAM policy can grant or refuse, so the documents leave them out.
 NEEDS_NO_PERMISSION: dict[str, str] = {
     "sts:GetCallerIdentity": "STS API reference, GetCallerIdentity: no permissions are required, and an "
-                             "explicit deny does not apply to it",
+    "explicit deny does not apply to it",
 }
 
 
@@ -228,6 +322,7 @@ def table_actions() -> dict[str, set[str]]:
 
 # ---- the code's own boto3 calls -------------------------------------------------------------------
 
+
 def _shown(path: Path) -> str:
     return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
 
@@ -241,9 +336,9 @@ def python_files(paths: Iterable[Path] = SCANNED) -> list[Path]:
 
 @dataclass(frozen=True)
 class CodeCall:
-    service: str        # the boto3 service name ("ec2", "elbv2", "sts")
-    operation: str      # the API operation ("DescribeInstances")
-    where: str          # file:line
+    service: str  # the boto3 service name ("ec2", "elbv2", "sts")
+    operation: str  # the API operation ("DescribeInstances")
+    where: str  # file:line
 
     @property
     def action(self) -> str:
@@ -253,9 +348,11 @@ class CodeCall:
 @lru_cache(maxsize=None)
 def _client(service: str):
     import botocore.session
+
     # No request is made: a client only to read its service model (operations, paginators, waiters).
     return botocore.session.get_session().create_client(
-        service, region_name="us-east-1", aws_access_key_id="unused", aws_secret_access_key="unused")
+        service, region_name="us-east-1", aws_access_key_id="unused", aws_secret_access_key="unused"
+    )
 
 
 # boto3 service name -> IAM service prefix. Often the SigV4 signing name (elbv2 signs as
@@ -274,6 +371,7 @@ def boto3_services(files: Iterable[Path]) -> tuple[set[str], list[str]]:
     service), and the boto3 calls the scan cannot follow: `boto3.client`/`Session.client` of a computed
     service name, and boto3's resource API."""
     import botocore.session
+
     known = set(botocore.session.get_session().get_available_services())
     services: set[str] = set()
     unreadable: list[str] = []
@@ -289,7 +387,9 @@ def boto3_services(files: Iterable[Path]) -> tuple[set[str], list[str]]:
                 unreadable.append(f"{where}: {owner}.resource(...)")
             if node.func.attr != "client":
                 continue
-            first = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "service_name"), None)
+            first = (
+                node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "service_name"), None)
+            )
             if isinstance(first, ast.Constant) and first.value in known:
                 services.add(first.value)
             elif boto:
@@ -317,8 +417,11 @@ def boto3_operations(files: Iterable[Path] | None = None) -> list[CodeCall]:
                 continue
             where = f"{_shown(path)}:{node.lineno}"
             method = node.func.attr
-            literal = (node.args[0].value if node.args and isinstance(node.args[0], ast.Constant)
-                       and isinstance(node.args[0].value, str) else None)
+            literal = (
+                node.args[0].value
+                if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+                else None
+            )
             for svc, mapping in mappings.items():
                 if method in mapping:
                     calls.append(CodeCall(svc, mapping[method], where))
@@ -330,6 +433,7 @@ def boto3_operations(files: Iterable[Path] | None = None) -> list[CodeCall]:
 
 
 # ---- the policy documents -------------------------------------------------------------------------
+
 
 def documents() -> list[dict]:
     return [json.loads(path.read_text()) for path in POLICY_FILES]
@@ -351,5 +455,9 @@ def allowing(action: str, docs: Iterable[dict] | None = None) -> list[str]:
     """The Sids of the Allow statements whose Action matches `action` (IAM's action matching:
     case-insensitive, `*` and `?` wildcards). Resources and conditions are parliament's and
     `uncovered_resource_types`' to check, not this function's."""
-    return [s.get("Sid", "?") for s in statements(docs) if s["Effect"] == "Allow"
-            and any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in as_list(s["Action"]))]
+    return [
+        s.get("Sid", "?")
+        for s in statements(docs)
+        if s["Effect"] == "Allow"
+        and any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in as_list(s["Action"]))
+    ]

@@ -6,6 +6,7 @@ its parent and its dependencies, plus the resolved stack outputs. Each run gets 
 loop and a fresh context: Pulumi keeps its settings and root stack in ContextVars, and
 module-level `set_mocks` breaks on newer Pythons.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,16 +25,16 @@ import pulumi
 import yaml
 from google.protobuf import json_format, struct_pb2
 from packaging.version import Version
-from pulumi.runtime.proto import engine_pb2
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime.stack import run_pulumi_func, wait_for_rpcs
+from pulumi.runtime.proto import engine_pb2
 from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.stack import run_pulumi_func, wait_for_rpcs
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = ROOT / "__main__.py"
 EXAMPLE_STACK = ROOT / "Pulumi.example.yaml"
-STACKS = ROOT / "tests" / "stacks"          # the stack files the suite runs the program on
+STACKS = ROOT / "tests" / "stacks"  # the stack files the suite runs the program on
 PROJECT = "bitbucket-mirrors"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # Pulumi's wire signature of a secret value
 SECRET_KEY = "4dabf18193072939515e22adb298388d"
@@ -147,26 +148,41 @@ class ProgramMocks(pulumi.runtime.Mocks):
         # Regional resources answer in the region they were created in (pulumi-aws 7 `region`).
         region = args.inputs.get("region") or MOCK_DEFAULT_REGION
         if typ == "aws:ec2/instance:Instance":
-            outputs.update(privateIp=self._next_ip(args.name), publicIp=f"203.0.113.{self._ip}",
-                           availabilityZone=outputs.get("availabilityZone", f"{region}a"),
-                           arn=f"arn:aws:ec2:{region}:123456789012:instance/{rid}")
+            outputs.update(
+                privateIp=self._next_ip(args.name),
+                publicIp=f"203.0.113.{self._ip}",
+                availabilityZone=outputs.get("availabilityZone", f"{region}a"),
+                arn=f"arn:aws:ec2:{region}:123456789012:instance/{rid}",
+            )
         elif typ == "aws:ec2/securityGroup:SecurityGroup":
             outputs.update(arn=f"arn:aws:ec2:{region}:123456789012:security-group/{rid}")
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
-            outputs.update(dnsName=f"{args.name}.elb.{region}.amazonaws.com", zoneId="Z1GM3OXH4ZPM65",
-                           arn=f"arn:aws:elasticloadbalancing:{region}:123456789012:loadbalancer/net/{args.name}/{rid}",
-                           arnSuffix=f"net/{args.name}/{rid}")
+            outputs.update(
+                dnsName=f"{args.name}.elb.{region}.amazonaws.com",
+                zoneId="Z1GM3OXH4ZPM65",
+                arn=f"arn:aws:elasticloadbalancing:{region}:123456789012:loadbalancer/net/{args.name}/{rid}",
+                arnSuffix=f"net/{args.name}/{rid}",
+            )
         elif typ == "aws:lb/targetGroup:TargetGroup":
-            outputs.update(arn=f"arn:aws:elasticloadbalancing:{region}:123456789012:targetgroup/{args.name}/{rid}",
-                           arnSuffix=f"targetgroup/{args.name}/{rid}")
+            outputs.update(
+                arn=f"arn:aws:elasticloadbalancing:{region}:123456789012:targetgroup/{args.name}/{rid}",
+                arnSuffix=f"targetgroup/{args.name}/{rid}",
+            )
         elif typ == "aws:sns/topic:Topic":
             outputs.update(arn=f"arn:aws:sns:{region}:123456789012:{args.name}")
         elif typ == "aws:acm/certificate:Certificate":
             domain = outputs.get("domainName", "example.com")
-            outputs.update(arn=f"arn:aws:acm:{region}:123456789012:certificate/{rid}",
-                           domainValidationOptions=[{
-                               "domainName": domain, "resourceRecordName": f"_x1.{domain}.",
-                               "resourceRecordType": "CNAME", "resourceRecordValue": "_y1.acm-validations.aws."}])
+            outputs.update(
+                arn=f"arn:aws:acm:{region}:123456789012:certificate/{rid}",
+                domainValidationOptions=[
+                    {
+                        "domainName": domain,
+                        "resourceRecordName": f"_x1.{domain}.",
+                        "resourceRecordType": "CNAME",
+                        "resourceRecordValue": "_y1.acm-validations.aws.",
+                    }
+                ],
+            )
         elif typ == "aws:acm/certificateValidation:CertificateValidation":
             outputs.update(id=rid)
         elif typ == "aws:iam/role:Role":
@@ -189,25 +205,33 @@ class ProgramMocks(pulumi.runtime.Mocks):
         self.calls.append(RecordedCall(args.token, dict(args.args)))
         token = args.token
         if token == "aws:ec2/getVpc:getVpc":
-            if args.args.get("id"):   # a configured VPC: the lookup answers for that one
+            if args.args.get("id"):  # a configured VPC: the lookup answers for that one
                 return {"id": args.args["id"], "cidrBlock": "10.100.0.0/16", "default": False}
             return {"id": default_vpc_of(args.args.get("region")), "cidrBlock": "172.31.0.0/16", "default": True}
         if token == "aws:ec2/getSubnets:getSubnets":
             vpc = args.args["filters"][0]["values"][0]
             if vpc == default_vpc_of(MOCK_DEFAULT_REGION) or not vpc.startswith("vpc-0default"):
                 return {"ids": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2", "subnet-0ccccccccccccccc3"]}
-            return {"ids": [f"subnet-{vpc[4:]}{n}" for n in "abc"]}   # each region's default VPC has its own
+            return {"ids": [f"subnet-{vpc[4:]}{n}" for n in "abc"]}  # each region's default VPC has its own
         if token == "aws:ec2/getAmi:getAmi":
-            return {"id": "ami-0mock0000000000001", "architecture": "x86_64",
-                    "region": args.args.get("region") or MOCK_DEFAULT_REGION}
+            return {
+                "id": "ami-0mock0000000000001",
+                "architecture": "x86_64",
+                "region": args.args.get("region") or MOCK_DEFAULT_REGION,
+            }
         if token == "aws:ec2/getSubnet:getSubnet":
-            return {"id": args.args.get("id"), "availabilityZone": (args.args.get("region") or MOCK_DEFAULT_REGION) + "a"}
+            return {
+                "id": args.args.get("id"),
+                "availabilityZone": (args.args.get("region") or MOCK_DEFAULT_REGION) + "a",
+            }
         if token == "aws:ebs/getSnapshotIds:getSnapshotIds":
             # One snapshot per node and version, named from what was asked (what a restore finds).
             tags = {f["name"]: f["values"][0] for f in args.args.get("filters", [])}
             node, version = tags.get("tag:bitbucket-mirrors:node", "?"), tags.get("tag:bitbucket-mirrors:version", "?")
-            return {"id": args.args.get("region") or MOCK_DEFAULT_REGION,
-                    "ids": ["snap-0" + hashlib.sha1(f"{node}|{version}".encode()).hexdigest()[:16]]}
+            return {
+                "id": args.args.get("region") or MOCK_DEFAULT_REGION,
+                "ids": ["snap-0" + hashlib.sha1(f"{node}|{version}".encode()).hexdigest()[:16]],
+            }
         if token == "aws:ebs/getSnapshot:getSnapshot":
             snapshot = args.args["snapshotIds"][0]
             return {"id": snapshot, "snapshotId": snapshot, "volumeId": "vol-0" + snapshot[6:22]}
@@ -221,12 +245,18 @@ def mock_key_pair(name: str, algorithm: str) -> dict[str, str]:
     The private halves' bodies appear in no public half, so a scan can look for them anywhere."""
     tag = hashlib.sha1(name.encode()).hexdigest()[:16]
     if algorithm == "RSA":
-        return {"privateKeyOpenssh": f"-----BEGIN OPENSSH PRIVATE KEY-----\nmockrsa{tag}\n-----END OPENSSH PRIVATE KEY-----\n",
-                "privateKeyPem": f"-----BEGIN RSA PRIVATE KEY-----\nmockpem{tag}\n-----END RSA PRIVATE KEY-----\n",
-                "publicKeyOpenssh": f"ssh-rsa AAAAB3mock{tag}\n"}
-    return {"privateKeyOpenssh": f"-----BEGIN OPENSSH PRIVATE KEY-----\nmockssh{tag}\n-----END OPENSSH PRIVATE KEY-----\n",
-            "privateKeyPem": f"-----BEGIN PRIVATE KEY-----\nmockpem{tag}\n-----END PRIVATE KEY-----\n",
-            "publicKeyOpenssh": f"ssh-ed25519 AAAAmock{tag}\n"}
+        return {
+            "privateKeyOpenssh": (
+                f"-----BEGIN OPENSSH PRIVATE KEY-----\nmockrsa{tag}\n-----END OPENSSH PRIVATE KEY-----\n"
+            ),
+            "privateKeyPem": f"-----BEGIN RSA PRIVATE KEY-----\nmockpem{tag}\n-----END RSA PRIVATE KEY-----\n",
+            "publicKeyOpenssh": f"ssh-rsa AAAAB3mock{tag}\n",
+        }
+    return {
+        "privateKeyOpenssh": f"-----BEGIN OPENSSH PRIVATE KEY-----\nmockssh{tag}\n-----END OPENSSH PRIVATE KEY-----\n",
+        "privateKeyPem": f"-----BEGIN PRIVATE KEY-----\nmockpem{tag}\n-----END PRIVATE KEY-----\n",
+        "publicKeyOpenssh": f"ssh-ed25519 AAAAmock{tag}\n",
+    }
 
 
 def default_vpc_of(region: Optional[str]) -> str:
@@ -241,14 +271,17 @@ def _dynamic_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, A
     if kind == "MirrorSetup":
         # What the provider renders for these inputs (a preflight needs a primary; mocks have none).
         from providers.setup_properties import render_setup_block
+
         block = render_setup_block(inputs["display_name"], inputs["base_url"], inputs["primary_url"])
         return {"properties": block, "primary_version": "9.4.16", "primary_ssh_port": 7999}
     if kind == "MirrorGeneration":
         # A new generation whenever the provider would replace for these inputs (the setup values;
         # leaving mirror-all needs the old state, which mocks do not have: tests/providers covers it).
         from providers.urls import normalise_base_url
-        setup = "|".join([inputs["display_name"], normalise_base_url(inputs["base_url"]),
-                          normalise_base_url(inputs["primary_url"])])
+
+        setup = "|".join(
+            [inputs["display_name"], normalise_base_url(inputs["base_url"]), normalise_base_url(inputs["primary_url"])]
+        )
         return {"generation": hashlib.sha1(f"{name}|{setup}".encode()).hexdigest()[:16]}
     if kind == "UpgradeWindow":
         return {"kind": "install", "previous_version": None}
@@ -275,9 +308,15 @@ def satisfies(version: str, version_range: str) -> bool:
     current = Version(version)
     for clause in version_range.split():
         op = next(o for o in (">=", "<=", ">", "<", "=", "") if clause.startswith(o))
-        bound = Version(clause[len(op):])
-        ok = {">=": current >= bound, "<=": current <= bound, ">": current > bound,
-              "<": current < bound, "=": current == bound, "": current == bound}[op]
+        bound = Version(clause[len(op) :])
+        ok = {
+            ">=": current >= bound,
+            "<=": current <= bound,
+            ">": current > bound,
+            "<": current < bound,
+            "=": current == bound,
+            "": current == bound,
+        }[op]
         if not ok:
             return False
     return True
@@ -297,8 +336,10 @@ class VersionedEngine(pulumi_mocks.MockEngine):
             raise _EngineRpcError(grpc.StatusCode.UNIMPLEMENTED, "unknown method RequirePulumiVersion")
         version_range = request.pulumi_version_range
         if not satisfies(self.cli_version, version_range):
-            raise _EngineRpcError(grpc.StatusCode.UNKNOWN,
-                                  f'Pulumi CLI version {self.cli_version} does not satisfy the version range "{version_range}"')
+            raise _EngineRpcError(
+                grpc.StatusCode.UNKNOWN,
+                f'Pulumi CLI version {self.cli_version} does not satisfy the version range "{version_range}"',
+            )
         return engine_pb2.RequirePulumiVersionResponse()
 
 
@@ -313,8 +354,10 @@ def mark_secret_outputs(request, response) -> None:
         if name not in fields:
             continue
         value = fields[name]
-        if value.HasField("struct_value") and \
-                value.struct_value.fields.get(SECRET_KEY, struct_pb2.Value()).string_value == SECRET_SIG:
+        if (
+            value.HasField("struct_value")
+            and value.struct_value.fields.get(SECRET_KEY, struct_pb2.Value()).string_value == SECRET_SIG
+        ):
             continue
         wrapped = struct_pb2.Struct()
         wrapped.fields[SECRET_KEY].string_value = SECRET_SIG
@@ -328,7 +371,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: ProgramMocks) -> None:
         super().__init__(mocks)
         self.records: list[RecordedResource] = []
-        self.component_outputs: dict[str, dict[str, Any]] = {}   # urn -> registered outputs (wire form)
+        self.component_outputs: dict[str, dict[str, Any]] = {}  # urn -> registered outputs (wire form)
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
@@ -337,19 +380,27 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         mark_secret_outputs(request, response)
         wire = json_format.MessageToDict(request.object)
         record = RecordedResource(
-            typ=request.type, name=request.name, urn=response.urn, id=response.id,
+            typ=request.type,
+            name=request.name,
+            urn=response.urn,
+            id=response.id,
             # What the provider receives, in the clear; `wire_inputs` keeps the secrets wrapped.
             inputs=revealed(pulumi.runtime.rpc.deserialize_properties(request.object)),
-            wire_inputs=wire, parent=request.parent, dependencies=list(request.dependencies),
+            wire_inputs=wire,
+            parent=request.parent,
+            dependencies=list(request.dependencies),
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             custom=bool(request.custom),
             outputs=dict(self.resources[response.urn].state) if response.urn in self.resources else {},
-            options={"deleteBeforeReplace": request.deleteBeforeReplace,
-                     "additionalSecretOutputs": list(request.additionalSecretOutputs),
-                     "replaceOnChanges": list(request.replaceOnChanges),
-                     "ignoreChanges": list(request.ignoreChanges),
-                     "protect": request.protect if request.HasField("protect") else None,
-                     "retainOnDelete": request.retainOnDelete if request.HasField("retainOnDelete") else None})
+            options={
+                "deleteBeforeReplace": request.deleteBeforeReplace,
+                "additionalSecretOutputs": list(request.additionalSecretOutputs),
+                "replaceOnChanges": list(request.replaceOnChanges),
+                "ignoreChanges": list(request.ignoreChanges),
+                "protect": request.protect if request.HasField("protect") else None,
+                "retainOnDelete": request.retainOnDelete if request.HasField("retainOnDelete") else None,
+            },
+        )
         self.records.append(record)
         return response
 
@@ -367,8 +418,20 @@ class CountingMonitor(pulumi_mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             mark_secret_outputs(request, response)
-            self.records.append(RecordedResource(request.type, request.name, response.urn, response.id,
-                                                 {}, {}, request.parent, [], {}, bool(request.custom)))
+            self.records.append(
+                RecordedResource(
+                    request.type,
+                    request.name,
+                    response.urn,
+                    response.id,
+                    {},
+                    {},
+                    request.parent,
+                    [],
+                    {},
+                    bool(request.custom),
+                )
+            )
         return response
 
 
@@ -420,10 +483,18 @@ def _stand_in(path: str) -> str:
     return f"TEST-SECRET[{path}]"
 
 
-def run_program(stack_file: Path = EXAMPLE_STACK, secrets: Optional[dict[str, str]] = None, *,
-                config: Optional[dict[str, str]] = None, secret_keys: Iterable[str] = (),
-                stack: str = "test", preview: bool = False, program: Path = PROGRAM,
-                record: bool = True, cli_version: Optional[str] = CURRENT_CLI) -> ProgramRun:
+def run_program(
+    stack_file: Path = EXAMPLE_STACK,
+    secrets: Optional[dict[str, str]] = None,
+    *,
+    config: Optional[dict[str, str]] = None,
+    secret_keys: Iterable[str] = (),
+    stack: str = "test",
+    preview: bool = False,
+    program: Path = PROGRAM,
+    record: bool = True,
+    cli_version: Optional[str] = CURRENT_CLI,
+) -> ProgramRun:
     """Run `__main__.py` (or another program) against a stack file or a config bag under mocks.
 
     record=False skips keeping each registration's wire form (benchmarks time the program, not
@@ -433,8 +504,9 @@ def run_program(stack_file: Path = EXAMPLE_STACK, secrets: Optional[dict[str, st
     if config is None:
         config, file_secret_keys = stack_file_config(stack_file, secrets)
         secret_keys = list(secret_keys) + file_secret_keys
-    return contextvars.Context().run(_run_isolated, config, list(secret_keys), stack, preview, program, record,
-                                     cli_version)
+    return contextvars.Context().run(
+        _run_isolated, config, list(secret_keys), stack, preview, program, record, cli_version
+    )
 
 
 # pulumi.dynamic's serialize_provider wraps pickle._Pickler._batch_setitems once more on every call
@@ -443,8 +515,15 @@ def run_program(stack_file: Path = EXAMPLE_STACK, secrets: Optional[dict[str, st
 _BATCH_SETITEMS = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
 
 
-def _run_isolated(config: dict[str, str], secret_keys: list[str], stack: str, preview: bool,
-                  program: Path, record: bool, cli_version: Optional[str]) -> ProgramRun:
+def _run_isolated(
+    config: dict[str, str],
+    secret_keys: list[str],
+    stack: str,
+    preview: bool,
+    program: Path,
+    record: bool,
+    cli_version: Optional[str],
+) -> ProgramRun:
     pickle._Pickler._batch_setitems = _BATCH_SETITEMS  # type: ignore[attr-defined]
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -455,8 +534,7 @@ def _run_isolated(config: dict[str, str], secret_keys: list[str], stack: str, pr
         logger = logging.getLogger(f"pulumi-program-{id(warnings)}")
         logger.propagate = False
         logger.addHandler(_WarningCollector(warnings))
-        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor,
-                                 logger=logger)
+        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor, logger=logger)
         pulumi.runtime.settings.SETTINGS.engine = VersionedEngine(logger, cli_version)
         pulumi.runtime.set_all_config(config, secret_keys)
         root = get_root_resource()
@@ -472,17 +550,20 @@ def _run_isolated(config: dict[str, str], secret_keys: list[str], stack: str, pr
             return values, secret
 
         outputs, secret_outputs = loop.run_until_complete(main())
-        return ProgramRun(monitor.records, mocks.calls, outputs, secret_outputs, warnings,
-                          getattr(monitor, "component_outputs", {}))
+        return ProgramRun(
+            monitor.records, mocks.calls, outputs, secret_outputs, warnings, getattr(monitor, "component_outputs", {})
+        )
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
         asyncio.set_event_loop(None)
 
 
-def in_runtime(fn: Callable[[asyncio.AbstractEventLoop], T], config: dict[str, str],
-               secret_keys: Iterable[str] = ()) -> T:
+def in_runtime(
+    fn: Callable[[asyncio.AbstractEventLoop], T], config: dict[str, str], secret_keys: Iterable[str] = ()
+) -> T:
     """Call `fn(loop)` inside a fresh mock runtime, event loop and context holding this config bag."""
+
     def run() -> T:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)

@@ -1,4 +1,5 @@
 """The type tokens of what the program registers, as the engine names them: one list for every test."""
+
 INSTANCE = "aws:ec2/instance:Instance"
 VOLUME = "aws:ebs/volume:Volume"
 ATTACHMENT = "aws:ec2/volumeAttachment:VolumeAttachment"

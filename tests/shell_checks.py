@@ -1,4 +1,5 @@
 """The real tools' verdict on a generated shell script: shellcheck (every severity) and bash -n."""
+
 from __future__ import annotations
 
 import shutil

@@ -1,6 +1,7 @@
 """The program-evaluation benchmark's floor is the same work as the program's registrations: its
 typed replay registers every resource of a program run with the same type, name, parent and
 inputs, through the SDK's own classes (benchmarks/program_floor.py)."""
+
 from __future__ import annotations
 
 import json
@@ -26,21 +27,30 @@ def test_the_typed_replay_registers_exactly_what_the_program_did(tmp_path, monke
         assert theirs[urn].parent == resource.parent, urn
         if resource.custom and not resource.typ.startswith("pulumi-python:dynamic/"):
             assert theirs[urn].wire_inputs == resource.wire_inputs, urn
-        elif resource.custom:   # dynamic: the same inputs, another (no-op) provider
-            assert {k: v for k, v in theirs[urn].wire_inputs.items() if k != "__provider"} == \
-                   {k: v for k, v in resource.wire_inputs.items() if k != "__provider"}, urn
+        elif resource.custom:  # dynamic: the same inputs, another (no-op) provider
+            assert {k: v for k, v in theirs[urn].wire_inputs.items() if k != "__provider"} == {
+                k: v for k, v in resource.wire_inputs.items() if k != "__provider"
+            }, urn
 
 
 def test_the_plan_names_only_modules_the_program_really_loaded():
     # In a process of its own: the suite's earlier tests have loaded the SDK modules already.
     import subprocess
     import sys
-    script = ("import sys, json; from pathlib import Path; from benchmarks.program_floor import replay_plan; "
-              f"plan = replay_plan(Path({str(STACK)!r})); "
-              "print(json.dumps([plan['modules'], [m for m in sys.modules if m.startswith('pulumi_aws.') "
-              "and type(sys.modules[m]).__name__ == '_LazyModule']]))")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[1]).stdout
+
+    script = (
+        "import sys, json; from pathlib import Path; from benchmarks.program_floor import replay_plan; "
+        f"plan = replay_plan(Path({str(STACK)!r})); "
+        "print(json.dumps([plan['modules'], [m for m in sys.modules if m.startswith('pulumi_aws.') "
+        "and type(sys.modules[m]).__name__ == '_LazyModule']]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    ).stdout
     modules, still_lazy = json.loads(out.strip().splitlines()[-1])
     assert "pulumi_aws.ec2.instance" in modules and "pulumi_command.remote.command" in modules
     # Modules the program imported but never read stay out: the replay must not pay for them.
@@ -56,7 +66,12 @@ def test_the_floors_dynamic_provider_is_pickled_by_reference_like_the_programs(t
     monkeypatch.setenv("REPLAY_CLASSES", "typed")
     replay = run_program(STACK, program=REPLAY)
     program = run_program(STACK)
+
     def longest(run):
-        return max(len(unwrap_secret(r.wire_inputs["__provider"])) for r in run.resources
-                   if r.custom and r.typ.startswith("pulumi-python:dynamic/"))
+        return max(
+            len(unwrap_secret(r.wire_inputs["__provider"]))
+            for r in run.resources
+            if r.custom and r.typ.startswith("pulumi-python:dynamic/")
+        )
+
     assert longest(replay) < 300 and longest(replay) <= 2 * longest(program)

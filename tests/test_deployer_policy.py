@@ -11,6 +11,7 @@ IAM's 6,144 characters), linted with parliament and held against every AWS call 
 - nothing is allowed that neither needs, `*` only for actions IAM gives no resource type, and the
   tags and names the statements are scoped by are the ones the program really writes.
 """
+
 from __future__ import annotations
 
 import ast
@@ -26,11 +27,10 @@ from parliament.statement import get_arn_format
 from components import tags as tagging
 from tests import aws_calls
 from tests.aws_calls import DYNAMIC, DYNAMIC_PROVIDERS, INVOKES, NEEDS_NO_PERMISSION, NO_AWS_CALLS, RESOURCES
-from tests.harness import ProgramRun, run_program, stack_file_config
-from tests.harness import STACKS
+from tests.harness import STACKS, ProgramRun, run_program, stack_file_config
 
 ROOT = Path(__file__).resolve().parents[1]
-MANAGED_POLICY_MAX = 6144     # IAM quotas: a managed policy's characters, white space not counted
+MANAGED_POLICY_MAX = 6144  # IAM quotas: a managed policy's characters, white space not counted
 STACK_TAG = tagging.STACK
 
 
@@ -70,6 +70,7 @@ def statement(sid: str) -> dict:
 
 # ---- the documents ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", aws_calls.POLICY_FILES, ids=lambda p: p.name)
 def test_each_document_is_a_managed_policy_iam_accepts(path):
     text = path.read_text()
@@ -90,7 +91,7 @@ def test_every_action_is_a_real_action_of_its_service_and_is_named_exactly():
     for action in sorted(policy_actions()):
         assert "*" not in action and "?" not in action, f"{action}: every action is listed by name"
         service, name = action.split(":")
-        expanded = parliament.expand_action(action)       # raises on an unknown service or action
+        expanded = parliament.expand_action(action)  # raises on an unknown service or action
         assert {"service": service, "action": name} in expanded, action
 
 
@@ -125,12 +126,18 @@ def uncovered_resource_types() -> list[str]:
         for resource_type in required:
             kind = resource_type.split("/")[0] if action.startswith("elasticloadbalancing:") else resource_type
             groups.setdefault(kind, []).append(resource_type)
-        resources = [r for s in aws_calls.statements() if aws_calls.allowing(action, [{"Statement": [s]}])
-                     for r in aws_calls.as_list(s["Resource"])]
-        for kind, alternatives in groups.items():
-            if not any(r == "*" or parliament.is_arn_strictly_valid(
-                    t, get_arn_format(t, privilege["service_resources"]), r)
-                    for t in alternatives for r in resources):
+        resources = [
+            r
+            for s in aws_calls.statements()
+            if aws_calls.allowing(action, [{"Statement": [s]}])
+            for r in aws_calls.as_list(s["Resource"])
+        ]
+        for alternatives in groups.values():
+            if not any(
+                r == "*" or parliament.is_arn_strictly_valid(t, get_arn_format(t, privilege["service_resources"]), r)
+                for t in alternatives
+                for r in resources
+            ):
                 missing.append(f"{action}: {' or '.join(alternatives)}")
     return missing
 
@@ -140,10 +147,12 @@ def test_parliament_finds_nothing_but_what_is_justified_here():
     for path in aws_calls.POLICY_FILES:
         for finding in parliament.analyze_policy_string(path.read_text()).findings:
             if finding.issue == "RESOURCE_MISMATCH":
-                continue        # one statement at a time: uncovered_resource_types checks them together
-            if (finding.issue == "UNKNOWN_CONDITION_FOR_ACTION"
-                    and "elasticloadbalancing:CreateAction for action elasticloadbalancing:AddTags" in finding.detail):
-                continue        # parliament reads the oldest of three definitions sharing the prefix (below)
+                continue  # one statement at a time: uncovered_resource_types checks them together
+            if (
+                finding.issue == "UNKNOWN_CONDITION_FOR_ACTION"
+                and "elasticloadbalancing:CreateAction for action elasticloadbalancing:AddTags" in finding.detail
+            ):
+                continue  # parliament reads the oldest of three definitions sharing the prefix (below)
             unexplained.append(f"{path.name}: {finding.issue} {finding.detail}")
     assert unexplained == []
     assert uncovered_resource_types() == []
@@ -158,6 +167,7 @@ def test_parliament_would_flag_an_unknown_action_and_an_unscoped_write():
     def issues(action: str) -> set[str]:
         doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}
         return {f.issue for f in parliament.analyze_policy_string(json.dumps(doc)).findings}
+
     assert "UNKNOWN_ACTION" in issues("ec2:RunInstance")
     assert "RESOURCE_STAR" in issues("iam:PassRole")
 
@@ -172,6 +182,7 @@ def test_star_only_for_actions_iam_gives_no_resource_type():
 
 # ---- the program's resource types and invokes ---------------------------------------------------
 
+
 def test_the_runs_cover_monitoring_a_bastion_a_restore_and_a_new_image(runs, registered):
     assert "aws:cloudwatch/metricAlarm:MetricAlarm" in registered
     assert "aws:ebs/getSnapshotIds:getSnapshotIds" in registered
@@ -184,8 +195,10 @@ def test_the_runs_cover_monitoring_a_bastion_a_restore_and_a_new_image(runs, reg
 def test_every_registered_type_and_invoke_is_in_the_table(registered):
     known = set(RESOURCES) | set(INVOKES) | set(NO_AWS_CALLS) | {DYNAMIC + kind for kind in DYNAMIC_PROVIDERS}
     unknown = {token: sorted(where) for token, where in registered.items() if token not in known}
-    assert unknown == {}, ("look up what terraform-provider-aws (or the provider) calls for these and add "
-                           "them to tests/aws_calls.py, then allow the actions in docs/deployer-policy*.json")
+    assert unknown == {}, (
+        "look up what terraform-provider-aws (or the provider) calls for these and add "
+        "them to tests/aws_calls.py, then allow the actions in docs/deployer-policy*.json"
+    )
 
 
 def test_every_table_entry_is_registered_by_some_run(registered):
@@ -195,8 +208,11 @@ def test_every_table_entry_is_registered_by_some_run(registered):
 
 
 def test_every_action_terraform_provider_aws_needs_is_allowed():
-    refused = {action: sorted(tokens) for action, tokens in aws_calls.table_actions().items()
-               if action not in NEEDS_NO_PERMISSION and not aws_calls.allowing(action)}
+    refused = {
+        action: sorted(tokens)
+        for action, tokens in aws_calls.table_actions().items()
+        if action not in NEEDS_NO_PERMISSION and not aws_calls.allowing(action)
+    }
     assert refused == {}
 
 
@@ -205,6 +221,7 @@ def test_the_actions_that_need_no_permission_are_not_in_the_documents():
 
 
 # ---- the code's own boto3 calls -----------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def code_calls() -> list[aws_calls.CodeCall]:
@@ -217,8 +234,8 @@ def test_the_scan_sees_the_calls_the_providers_are_known_to_make(code_calls):
         ("elasticloadbalancing:RegisterTargets", "providers/targets.py"),
         ("elasticloadbalancing:DeregisterTargets", "providers/targets.py"),
         ("elasticloadbalancing:DescribeTargetHealth", "providers/targets.py"),
-        ("ec2:DescribeInstances", "providers/targets.py"),                   # through a paginator
-        ("ec2:DescribeSnapshots", "providers/backup.py"),                    # likewise
+        ("ec2:DescribeInstances", "providers/targets.py"),  # through a paginator
+        ("ec2:DescribeSnapshots", "providers/backup.py"),  # likewise
         ("ec2:CreateSnapshot", "providers/backup.py"),
         ("ec2:DeleteSnapshot", "providers/backup.py"),
         ("ec2:DescribeInstances", "providers/os_refresh.py"),
@@ -239,19 +256,26 @@ def test_the_scan_follows_every_boto3_client_the_code_creates():
 
 def test_the_scan_would_see_a_call_added_later(tmp_path):
     added = tmp_path / "added.py"
-    added.write_text("import boto3\n"
-                     "def go(region):\n"
-                     "    c = boto3.client('ec2', region_name=region)\n"
-                     "    c.get_waiter('snapshot_completed').wait(SnapshotIds=['snap-1'])\n"
-                     "    return c.modify_snapshot_attribute(SnapshotId='snap-1')\n")
+    added.write_text(
+        "import boto3\n"
+        "def go(region):\n"
+        "    c = boto3.client('ec2', region_name=region)\n"
+        "    c.get_waiter('snapshot_completed').wait(SnapshotIds=['snap-1'])\n"
+        "    return c.modify_snapshot_attribute(SnapshotId='snap-1')\n"
+    )
     calls = {c.action for c in aws_calls.boto3_operations([added])}
     assert calls == {"ec2:DescribeSnapshots", "ec2:ModifySnapshotAttribute"}
-    assert not aws_calls.allowing("ec2:ModifySnapshotAttribute")     # so the test below would fail
+    assert not aws_calls.allowing("ec2:ModifySnapshotAttribute")  # so the test below would fail
 
 
 def test_every_aws_call_of_the_code_is_allowed(code_calls):
-    refused = sorted({f"{c.action} ({c.where})" for c in code_calls
-                      if c.action not in NEEDS_NO_PERMISSION and not aws_calls.allowing(c.action)})
+    refused = sorted(
+        {
+            f"{c.action} ({c.where})"
+            for c in code_calls
+            if c.action not in NEEDS_NO_PERMISSION and not aws_calls.allowing(c.action)
+        }
+    )
     assert refused == []
 
 
@@ -265,6 +289,7 @@ def test_each_dynamic_provider_lives_in_a_scanned_module():
 
 # ---- least privilege --------------------------------------------------------------------------
 
+
 def test_every_allowed_action_is_needed_by_a_registered_type_or_the_code(code_calls):
     needed = set(aws_calls.table_actions()) | {c.action for c in code_calls}
     assert sorted(policy_actions() - needed) == []
@@ -274,23 +299,33 @@ def test_the_stack_tag_the_statements_require_is_on_every_resource_they_scope(ru
     """The Null conditions name components/tags.py's stack key, and every resource created or
     changed under them carries it; otherwise the deployer would be refused at the first `up`."""
     scoped = [s for s in aws_calls.statements() if "Null" in s.get("Condition", {})]
-    assert scoped and all(set(s["Condition"]["Null"]) <= {f"aws:RequestTag/{STACK_TAG}", f"aws:ResourceTag/{STACK_TAG}"}
-                          and set(s["Condition"]["Null"].values()) == {"false"} for s in scoped)
-    tagged = ["aws:ec2/instance:Instance", "aws:ebs/volume:Volume", "aws:ec2/securityGroup:SecurityGroup",
-              "aws:ec2/keyPair:KeyPair", "aws:lb/loadBalancer:LoadBalancer", "aws:lb/targetGroup:TargetGroup",
-              "aws:iam/role:Role", "aws:iam/instanceProfile:InstanceProfile"]
+    assert scoped and all(
+        set(s["Condition"]["Null"]) <= {f"aws:RequestTag/{STACK_TAG}", f"aws:ResourceTag/{STACK_TAG}"}
+        and set(s["Condition"]["Null"].values()) == {"false"}
+        for s in scoped
+    )
+    tagged = [
+        "aws:ec2/instance:Instance",
+        "aws:ebs/volume:Volume",
+        "aws:ec2/securityGroup:SecurityGroup",
+        "aws:ec2/keyPair:KeyPair",
+        "aws:lb/loadBalancer:LoadBalancer",
+        "aws:lb/targetGroup:TargetGroup",
+        "aws:iam/role:Role",
+        "aws:iam/instanceProfile:InstanceProfile",
+    ]
     for run in runs.values():
         for resource in run.resources:
             if resource.typ in tagged:
                 assert STACK_TAG in (resource.inputs.get("tags") or {}), (resource.typ, resource.name)
             if resource.typ == "aws:ec2/instance:Instance":
                 assert STACK_TAG in resource.inputs["volumeTags"], resource.name
-            if resource.typ == DYNAMIC + "HomeBackup":    # CreateSnapshot's tags, DeleteSnapshot's scope
+            if resource.typ == DYNAMIC + "HomeBackup":  # CreateSnapshot's tags, DeleteSnapshot's scope
                 assert all(STACK_TAG in home["tags"] for home in resource.inputs["homes"]), resource.name
 
 
 def _autonamed(logical: str) -> str:
-    return f"{logical}-0a1b2c3"       # what Pulumi makes of a logical name: a dash and 7 random characters
+    return f"{logical}-0a1b2c3"  # what Pulumi makes of a logical name: a dash and 7 random characters
 
 
 def _matches(resource: str, arn_patterns: list[str]) -> bool:
@@ -314,8 +349,10 @@ def test_the_names_the_statements_are_scoped_by_are_the_names_the_program_gives(
                 arn = f"arn:aws:iam::{account}:instance-profile/{_autonamed(r.name)}"
                 assert _matches(arn, roles), arn
             elif r.typ == "aws:lb/loadBalancer:LoadBalancer":
-                arn = (f"arn:aws:elasticloadbalancing:{region}:{account}:listener/net/"
-                       f"{_autonamed(r.name)}/50dc6c495c0c9188/0467ef3c8400ae65")
+                arn = (
+                    f"arn:aws:elasticloadbalancing:{region}:{account}:listener/net/"
+                    f"{_autonamed(r.name)}/50dc6c495c0c9188/0467ef3c8400ae65"
+                )
                 assert _matches(arn, listeners), arn
             elif r.typ == "aws:ssm/parameter:Parameter":
                 arn = f"arn:aws:ssm:{region}:{account}:parameter{r.inputs['name']}"

@@ -1,4 +1,5 @@
 """README's Layout names every module of the program: a module added without a word there fails."""
+
 from __future__ import annotations
 
 import re
@@ -11,13 +12,17 @@ PACKAGES = ["facts", "stack_config", "components", "components/host_files", "pro
 def layout() -> str:
     text = (ROOT / "README.md").read_text()
     start = text.index("## Layout")
-    return text[start:text.index("```", text.index("```", start) + 3)]
+    return text[start : text.index("```", text.index("```", start) + 3)]
 
 
 def test_every_module_is_named_in_the_readme_layout():
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", layout()))
-    missing = [f"{package}/{path.name}" for package in PACKAGES for path in sorted((ROOT / package).glob("*.py"))
-               if path.stem != "__init__" and path.stem not in words]
+    missing = [
+        f"{package}/{path.name}"
+        for package in PACKAGES
+        for path in sorted((ROOT / package).glob("*.py"))
+        if path.stem != "__init__" and path.stem not in words
+    ]
     assert missing == [], f"README's Layout does not name: {missing}"
 
 

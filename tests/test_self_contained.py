@@ -1,5 +1,6 @@
 """The repository stands alone: a clone with nothing beside it has everything its tests and its
 readers need (CI also runs the whole suite from such a clone: .ci/run)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -17,7 +18,9 @@ OUTSIDE = re.compile(r"\.\./shared|BITBUCKET-FACTS|DESIGN(\.md| ?§)|/work/(main
 
 
 def _extractor():
-    spec = importlib.util.spec_from_file_location("extract_openapi_subset", ROOT / "scripts" / "extract_openapi_subset.py")
+    spec = importlib.util.spec_from_file_location(
+        "extract_openapi_subset", ROOT / "scripts" / "extract_openapi_subset.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module
@@ -71,14 +74,24 @@ def test_the_subset_is_exactly_what_the_extraction_script_keeps():
 
 def test_the_subset_holds_every_operation_the_providers_call():
     paths = json.loads(SUBSET.read_text())["paths"]
-    called = {("get", "/mirroring/latest/requests"), ("post", "/mirroring/latest/requests/{mirroringRequestId}/accept"),
-              ("get", "/mirroring/latest/mirrorServers"), ("get", "/mirroring/latest/mirrorServers/{mirrorId}"),
-              ("delete", "/mirroring/latest/mirrorServers/{mirrorId}"), ("get", "/mirroring/latest/syncSettings"),
-              ("put", "/mirroring/latest/syncSettings/mode"), ("post", "/mirroring/latest/syncSettings/projects"),
-              ("delete", "/mirroring/latest/syncSettings/projects/{projectId}"), ("get", "/mirroring/latest/progress"),
-              ("get", "/api/latest/projects"), ("get", "/api/latest/application-properties"),
-              ("get", "/ssh/latest/settings"), ("get", "/api/latest/admin/license"),
-              ("get", "/mirroring/latest/farmNodes"), ("post", "/mirroring/latest/zdu/start"),
-              ("post", "/mirroring/latest/zdu/end")}
+    called = {
+        ("get", "/mirroring/latest/requests"),
+        ("post", "/mirroring/latest/requests/{mirroringRequestId}/accept"),
+        ("get", "/mirroring/latest/mirrorServers"),
+        ("get", "/mirroring/latest/mirrorServers/{mirrorId}"),
+        ("delete", "/mirroring/latest/mirrorServers/{mirrorId}"),
+        ("get", "/mirroring/latest/syncSettings"),
+        ("put", "/mirroring/latest/syncSettings/mode"),
+        ("post", "/mirroring/latest/syncSettings/projects"),
+        ("delete", "/mirroring/latest/syncSettings/projects/{projectId}"),
+        ("get", "/mirroring/latest/progress"),
+        ("get", "/api/latest/projects"),
+        ("get", "/api/latest/application-properties"),
+        ("get", "/ssh/latest/settings"),
+        ("get", "/api/latest/admin/license"),
+        ("get", "/mirroring/latest/farmNodes"),
+        ("post", "/mirroring/latest/zdu/start"),
+        ("post", "/mirroring/latest/zdu/end"),
+    }
     missing = {(m, p) for m, p in called if m not in paths.get(p, {})}
     assert missing == set()

@@ -5,6 +5,7 @@ what to do, say where the state will be, and create nothing.
 The script runs from a copy of the project whose venv/ is this suite's own (pip then finds every
 requirement satisfied and needs no network); the download of the CLI goes to a `curl` that cannot
 resolve a host, as on a machine without internet access."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     copy = tmp_path / "project"
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns("venv", ".git", ".pulumi-state", "__pycache__",
-                                                              ".pytest_cache"))
+    shutil.copytree(
+        ROOT, copy, ignore=shutil.ignore_patterns("venv", ".git", ".pulumi-state", "__pycache__", ".pytest_cache")
+    )
     (copy / "venv").symlink_to(ROOT / "venv")
     shutil.copy(ROOT / "Pulumi.example.yaml", copy / "Pulumi.dev.yaml")
     return copy
@@ -36,13 +38,21 @@ def run_up(project: Path, tmp_path: Path, *args: str, **env: str) -> subprocess.
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     # A PATH with the shell's tools but no pulumi; no AWS credentials anywhere, no instance metadata.
-    path = ":".join([str(bin_dir)] + [p for p in os.environ["PATH"].split(":")
-                                       if p and not (Path(p) / "pulumi").exists()])
+    path = ":".join(
+        [str(bin_dir)] + [p for p in os.environ["PATH"].split(":") if p and not (Path(p) / "pulumi").exists()]
+    )
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PULUMI_"))}
-    clean.update(PATH=path, HOME=str(home), AWS_CONFIG_FILE=str(tmp_path / "none"),
-                 AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"), AWS_EC2_METADATA_DISABLED="true", **env)
-    return subprocess.run(["bash", "scripts/up.sh", *args], cwd=project, env=clean, capture_output=True,
-                          text=True, timeout=300)
+    clean.update(
+        PATH=path,
+        HOME=str(home),
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+        **env,
+    )
+    return subprocess.run(
+        ["bash", "scripts/up.sh", *args], cwd=project, env=clean, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_without_the_cli_credentials_or_secrets_it_says_each_and_creates_nothing(project, tmp_path):

@@ -2,6 +2,7 @@
 names, inputs, parents, dependencies, components' outputs; the same SDK modules imported), with plain
 `pulumi.CustomResource` / `pulumi.ComponentResource` and nothing else: no config reading, no
 validation, no rendering. The plan comes from `benchmarks/program_floor.py` (REPLAY_PLAN)."""
+
 import functools
 import importlib
 import json
@@ -44,8 +45,9 @@ def typed_class(type_token: str) -> tuple[type, dict[str, str]]:
     package, module, class_name = type_token.split(":")
     if package == "pulumi-python":
         return type(class_name, (pulumi.dynamic.Resource,), {}, module=module.split("/")[1], name=class_name), {}
-    namespace = importlib.import_module(PACKAGES[package] + ("" if module.startswith("index") else
-                                                             "." + module.split("/")[0]))
+    namespace = importlib.import_module(
+        PACKAGES[package] + ("" if module.startswith("index") else "." + module.split("/")[0])
+    )
     args_class = getattr(namespace, class_name + "Args")
     names = {wire: py for py, wire in pulumi._types.input_type_py_to_pulumi_names(args_class).items()}
     return getattr(namespace, class_name), names
@@ -53,15 +55,17 @@ def typed_class(type_token: str) -> tuple[type, dict[str, str]]:
 
 def typed_resource(type_token: str, name: str, inputs: dict, opts: pulumi.ResourceOptions):
     resource_class, names = typed_class(type_token)
-    if not names:   # dynamic: the same inputs, a provider that does nothing
+    if not names:  # dynamic: the same inputs, a provider that does nothing
         return resource_class(NoopProvider(), name, {k: v for k, v in inputs.items() if k != "__provider"}, opts)
     return resource_class(name, opts=opts, **{names[k]: v for k, v in inputs.items() if k in names})
 
 
 registered: dict = {}
 for item in plan["resources"]:
-    opts = pulumi.ResourceOptions(parent=registered.get(item["parent"]),
-                                  depends_on=[registered[u] for u in item["dependencies"] if u in registered])
+    opts = pulumi.ResourceOptions(
+        parent=registered.get(item["parent"]),
+        depends_on=[registered[u] for u in item["dependencies"] if u in registered],
+    )
     if item["custom"] and TYPED:
         resource = typed_resource(item["type"], item["name"], revive(item["inputs"]), opts)
     elif item["custom"]:

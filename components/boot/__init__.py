@@ -1,4 +1,5 @@
 """Cloud-init user data for mirror nodes: nothing secret, only what pins the SSH host key."""
+
 from __future__ import annotations
 
 import shlex

@@ -6,6 +6,7 @@ retrieved; 2.31 is chosen as a floor every supported distribution exceeds (AL202
 Ubuntu 22.04 2.34) and that is newer than any minimum the 8.x/9.x notes were seen to require.
 Java 21 for 10.x is not confirmed by a primary source, so 10.x gets Java 17 too.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

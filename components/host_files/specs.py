@@ -2,6 +2,7 @@
 
 The config refuses every such value at preview first; these checks are the renderer's own guard, so
 that nothing reaching a script or a config file on a node can be injected, whoever builds a spec."""
+
 from __future__ import annotations
 
 import re
@@ -27,13 +28,17 @@ METRICS_NAMESPACE = "BitbucketMirrors"
 # Where the vendor publishes a checksum of each download: its download feeds, one entry per file with
 # an MD5 (no other algorithm; docs/download-verification.md). Read over https by the install when no
 # installer.sha256 is configured; the current releases first, then the archived ones.
-VENDOR_CHECKSUM_FEEDS = ("https://my.atlassian.com/download/feeds/current/stash.json",
-                         "https://my.atlassian.com/download/feeds/archived/stash.json")
+VENDOR_CHECKSUM_FEEDS = (
+    "https://my.atlassian.com/download/feeds/current/stash.json",
+    "https://my.atlassian.com/download/feeds/archived/stash.json",
+)
 # The Prometheus JMX exporter, pinned: the sha256 is the one two independent public projects pin
 # for this release (see README "Monitoring"); the install refuses any other file.
 JMX_EXPORTER_VERSION = "1.6.0"
-JMX_EXPORTER_URL = ("https://repo1.maven.org/maven2/io/prometheus/jmx/jmx_prometheus_javaagent/"
-                    f"{JMX_EXPORTER_VERSION}/jmx_prometheus_javaagent-{JMX_EXPORTER_VERSION}.jar")
+JMX_EXPORTER_URL = (
+    "https://repo1.maven.org/maven2/io/prometheus/jmx/jmx_prometheus_javaagent/"
+    f"{JMX_EXPORTER_VERSION}/jmx_prometheus_javaagent-{JMX_EXPORTER_VERSION}.jar"
+)
 JMX_EXPORTER_SHA256 = "a95983fd96e865d2bcdf911cc500e7c82808c27ab9fd226bf96732b6c3d8c46e"
 JMX_EXPORTER_PORT = 9404
 METRICS_SCRIPT_PATH = "/usr/local/libexec/bitbucket-mirrors/publish-metrics.sh"
@@ -42,6 +47,7 @@ METRICS_UNIT = "bitbucket-mirror-metrics"
 
 class StagedFile:
     """Names of the files the components copy into STAGING_DIR before running the install script."""
+
     PROPERTIES = "bitbucket.properties"
     NGINX_SITE = "nginx-site.conf"
     TLS_CERT = "tls.crt"
@@ -49,7 +55,7 @@ class StagedFile:
     CA_BUNDLE = "ca-bundle.pem"
     SYSTEMD_UNIT = "atlbitbucket.service"
     INSTALL_SCRIPT = "install.sh"
-    GENERATION = "mirror-generation"      # which mirror the home must belong to (MirrorGeneration)
+    GENERATION = "mirror-generation"  # which mirror the home must belong to (MirrorGeneration)
     SSH_SERVER_KEY = "ssh-server-keys.pem"  # the site's one SSH host key for Bitbucket's port 7999
 
 
@@ -63,10 +69,11 @@ class FarmSpec:
     """Hazelcast membership by AWS discovery: the node finds the running instances that carry the
     farm's tag, with its own instance role. No node's file names another node, so adding or
     removing a node leaves every other node's files as they are."""
+
     group_name: str
     group_password: str
     region: str
-    iam_role: str            # the node's instance role (name), whose credentials discovery uses
+    iam_role: str  # the node's instance role (name), whose credentials discovery uses
     tag_key: str
     tag_value: str
     port: int = 5701
@@ -94,8 +101,11 @@ class PropertiesSpec:
         parts = urlsplit(self.base_url)
         _require(parts.scheme == "https" and is_hostname(parts.hostname or ""), "base_url", "an https:// URL")
         for key in self.extra:
-            _require(bool(re.match(r"^[A-Za-z0-9._-]+$", key)) and not key.startswith(("setup.", "hazelcast.")),
-                     "extra", "plain property keys that do not override setup or clustering keys")
+            _require(
+                bool(re.match(r"^[A-Za-z0-9._-]+$", key)) and not key.startswith(("setup.", "hazelcast.")),
+                "extra",
+                "plain property keys that do not override setup or clustering keys",
+            )
 
     @property
     def host(self) -> str:
@@ -116,8 +126,11 @@ class NginxSiteSpec:
     http_port: int = 80
 
     def __post_init__(self) -> None:
-        _require(self.server_name == self.server_name.lower() and is_hostname(self.server_name), "server_name",
-                 "a lower-case DNS host name")
+        _require(
+            self.server_name == self.server_name.lower() and is_hostname(self.server_name),
+            "server_name",
+            "a lower-case DNS host name",
+        )
         _require(bool(_PATH.match(self.cert_path)), "cert_path", "an absolute path")
         _require(bool(_PATH.match(self.key_path)), "key_path", "an absolute path")
         _require(bool(re.fullmatch(r"[0-9.]+:\d{1,5}", self.upstream)), "upstream", "address:port")
@@ -140,7 +153,11 @@ class InstallSpec:
 
     def __post_init__(self) -> None:
         supported_runtime(self.bitbucket_version)  # raises UnsupportedVersion, a ValueError
-        _require(bool(re.fullmatch(r"vol-[0-9a-f]{8,17}", self.home_volume_id)), "home_volume_id", "an EBS volume id (vol-...)")
+        _require(
+            bool(re.fullmatch(r"vol-[0-9a-f]{8,17}", self.home_volume_id)),
+            "home_volume_id",
+            "an EBS volume id (vol-...)",
+        )
         _require(self.tls_mode in ("acm", "nginx"), "tls_mode", "'acm' or 'nginx'")
         if self.installer_url is not None:
             _require(self.installer_url.startswith("https://"), "installer_url", "an https:// URL")
@@ -154,6 +171,7 @@ class InstallSpec:
 @dataclass(frozen=True)
 class MetricsSpec:
     """The node-side health publisher: which site and node it speaks for, and where."""
+
     region: str
     site: str
     node: str

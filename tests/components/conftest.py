@@ -1,4 +1,5 @@
 """What the component tests share: the program run once per stack file, for the whole session."""
+
 from __future__ import annotations
 
 import pytest

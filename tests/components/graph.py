@@ -1,4 +1,5 @@
 """Reading a program run's resource graph: a site's resources, a security group's rules."""
+
 from __future__ import annotations
 
 from tests.harness import ProgramRun, RecordedResource
@@ -17,7 +18,10 @@ def rules(run: ProgramRun, kind: str, group_name: str) -> set[tuple]:
         if rule.inputs["securityGroupId"] != group.id:
             continue
         assert rule.inputs["fromPort"] == rule.inputs["toPort"], "rules open single ports only"
-        source = (rule.inputs.get("cidrIpv4") or rule.inputs.get("cidrIpv6")
-                  or run.by_id(rule.inputs["referencedSecurityGroupId"]).name)
+        source = (
+            rule.inputs.get("cidrIpv4")
+            or rule.inputs.get("cidrIpv6")
+            or run.by_id(rule.inputs["referencedSecurityGroupId"]).name
+        )
         found.add((rule.inputs["fromPort"], source))
     return found

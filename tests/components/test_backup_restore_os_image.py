@@ -1,18 +1,16 @@
 """Home snapshots, the way back and a newer OS image in the program's graph, under Pulumi's mocks:
 what runs before what, and what each touches (the twin plays the same graph over a world:
 tests/twin/test_scenarios.py)."""
+
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from components import tags as tagging
-from tests.harness import ProgramRun, run_program, stack_file_config
-from tests.harness import STACKS
+from tests.harness import STACKS, ProgramRun, run_program, stack_file_config
 from tests.resource_types import VOLUME
-
 
 
 def farm_with(**mirror) -> ProgramRun:
@@ -93,7 +91,7 @@ def test_an_os_image_moves_each_node_while_it_is_drained_and_before_its_install(
         assert run.depends_on(refresh, drain)
         for step in (f"iad-node{i}-stage", f"iad-node{i}-install"):
             assert run.depends_on(named(run, step), refresh)
-        if i:   # never two out: the next node leaves after this one is back
+        if i:  # never two out: the next node leaves after this one is back
             assert run.depends_on(drain, named(run, f"iad-node{i - 1}-return"))
         instance = named(run, f"iad-node{i}-instance")
         assert refresh.inputs["instance_id"] == instance.id
@@ -112,6 +110,8 @@ def test_waits_name_the_config_keys_that_bound_them():
     run = farm_with(syncTimeoutS=14400, approvalTimeoutS=900)
     projects = run.one("pulumi-python:dynamic/bitbucket:MirroredProjects").inputs
     assert projects["sync_timeout_s"] == 14400
-    assert projects["sync_timeout_key"] == "mirrors[0].syncTimeoutS" and projects["wait_key"] == "mirrors[0].waitForSync"
+    assert (
+        projects["sync_timeout_key"] == "mirrors[0].syncTimeoutS" and projects["wait_key"] == "mirrors[0].waitForSync"
+    )
     approval = run.one("pulumi-python:dynamic/bitbucket:MirrorApproval").inputs
     assert approval["timeout_s"] == 900 and approval["timeout_key"] == "mirrors[0].approvalTimeoutS"

@@ -1,4 +1,5 @@
 """The cloud-init user data that pins a node's SSH host key, checked with the real tools."""
+
 from __future__ import annotations
 
 import yaml

@@ -3,6 +3,7 @@
 A schema error is not cosmetic: from cloud-init 23.4 a schema warning marks the boot "degraded" and
 `cloud-init status` exits 2, which monitoring reads as a failed boot.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import EXAMPLE_STACK, ROOT, run_program, unwrap_secret
-from tests.harness import STACKS
+from tests.harness import EXAMPLE_STACK, STACKS, run_program, unwrap_secret
 
 # Each variant of user data: OS, farm or single node, TLS mode, with and without a bastion.
 VARIANTS = {
@@ -58,8 +58,12 @@ def test_the_schema_check_catches_an_empty_key_type_list(tmp_path):
 
 def test_the_variants_cover_both_systems_farms_nginx_and_a_bastion():
     runs = {name: run_program(stack) for name, stack in VARIANTS.items()}
-    amis = {call.args.get("filters", [{}])[0].get("values", [""])[0]
-            for run in runs.values() for call in run.calls if call.token == "aws:ec2/getAmi:getAmi"}
+    amis = {
+        call.args.get("filters", [{}])[0].get("values", [""])[0]
+        for run in runs.values()
+        for call in run.calls
+        if call.token == "aws:ec2/getAmi:getAmi"
+    }
     assert any("al2023" in a for a in amis) and any("ubuntu" in a for a in amis), amis
     assert any(len(r.of_type("aws:ec2/instance:Instance")) >= 3 for r in runs.values())
     assert runs["al2023 nginx"].of_type("aws:ec2/instance:Instance")

@@ -1,18 +1,16 @@
 """Security- and availability-relevant decisions of the components, each pinned so that flipping it
 fails a test: who the load balancer faces, how nodes are reached, how the home volume detaches,
 how the installer trusts the node, what the node's role may do."""
+
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import parliament
 import pytest
 
-from tests.harness import ProgramRun, run_program, stack_file_config, unwrap_secret
-from tests.harness import STACKS
-from tests.resource_types import ATTACHMENT, COMMAND, GROUP, INSTANCE, NLB, TARGET_GROUP
-
+from tests.harness import STACKS, ProgramRun, run_program, stack_file_config, unwrap_secret
+from tests.resource_types import ATTACHMENT, COMMAND, INSTANCE, TARGET_GROUP
 
 
 def run_with(stack: str, **changes) -> ProgramRun:
@@ -38,7 +36,10 @@ def test_the_home_volume_detaches_only_once_bitbucket_stopped_and_the_home_is_un
     for attachment in attachments:
         assert attachment.options.get("deleteBeforeReplace") is True
         (release,) = [c for c in run.of_type(COMMAND) if attachment.urn in c.property_dependencies.get("triggers", [])]
-        stop, unmount = release.inputs["delete"].index("systemctl stop atlbitbucket"), release.inputs["delete"].index("umount")
+        stop, unmount = (
+            release.inputs["delete"].index("systemctl stop atlbitbucket"),
+            release.inputs["delete"].index("umount"),
+        )
         assert stop < unmount and "/var/atlassian/application-data/bitbucket" in release.inputs["delete"][unmount:]
         assert release.inputs["triggers"] == [attachment.id]
 
@@ -46,13 +47,16 @@ def test_the_home_volume_detaches_only_once_bitbucket_stopped_and_the_home_is_un
 @pytest.mark.parametrize("stack", ["single-acm", "single-nginx", "farm-3", "two-sites"])
 def test_the_installer_pins_each_nodes_own_host_key(stack):
     run = run_program(STACKS / f"{stack}.yaml")
-    keys = {r.name.removesuffix("-host-key"): r.outputs["publicKeyOpenssh"]
-            for r in run.of_type("tls:index/privateKey:PrivateKey") if r.name.endswith("-host-key")}
+    keys = {
+        r.name.removesuffix("-host-key"): r.outputs["publicKeyOpenssh"]
+        for r in run.of_type("tls:index/privateKey:PrivateKey")
+        if r.name.endswith("-host-key")
+    }
     commands = run.of_type(COMMAND)
     assert commands
     for command in commands:
         connection = unwrap_secret(command.inputs["connection"])
-        node = "-".join(command.name.split("-")[:2])     # syd-node0-stage -> syd-node0
+        node = "-".join(command.name.split("-")[:2])  # syd-node0-stage -> syd-node0
         assert connection["hostKey"] == keys[node], command.name
         proxy = connection.get("proxy")
         if proxy is not None:
@@ -67,14 +71,15 @@ def test_the_node_role_reads_only_its_own_host_key():
             continue
         node = policy.name.removesuffix("-read-host-key")
         document = json.loads(policy.inputs["policy"])
-        assert document["Statement"] == [{"Effect": "Allow", "Action": "ssm:GetParameter",
-                                          "Resource": parameters[f"{node}-host-key"].outputs["arn"]}]
+        assert document["Statement"] == [
+            {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": parameters[f"{node}-host-key"].outputs["arn"]}
+        ]
 
 
 def test_instances_keep_their_ami_and_read_the_host_key_only_after_it_exists():
     run = run_program(STACKS / "single-acm.yaml")
     (instance,) = run.of_type(INSTANCE)
-    assert instance.options["ignoreChanges"] == ["ami"]    # a new AMI release must not replace a mirror
+    assert instance.options["ignoreChanges"] == ["ami"]  # a new AMI release must not replace a mirror
     parameter = run.one("aws:ssm/parameter:Parameter")
     policy = run.one("aws:iam/rolePolicy:RolePolicy", "fra-node0-read-host-key")
     assert run.depends_on(instance, parameter) and run.depends_on(instance, policy)
@@ -107,7 +112,7 @@ def test_the_staged_bundle_is_private_and_carries_no_timestamp():
     # Files are root's on the node, whatever owner the bundle names (a uid of the machine that ran up).
     assert stage.inputs["create"].endswith("sudo tar -xzf - -C /opt/bitbucket-mirror/staging --no-same-owner")
     raw = base64.b64decode(unwrap_secret(stage.inputs["stdin"]))
-    assert raw[4:8] == b"\0\0\0\0"            # gzip mtime: equal files give an equal bundle, no re-run
+    assert raw[4:8] == b"\0\0\0\0"  # gzip mtime: equal files give an equal bundle, no re-run
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(raw)), mode="r:") as tar:
         assert all(m.mtime == 0 and m.mode == 0o600 for m in tar.getmembers())
 
@@ -116,8 +121,10 @@ def test_policies_are_documents_iam_accepts_and_the_role_is_for_ec2_only():
     run = run_program(STACKS / "single-acm.yaml")
     role = run.one("aws:iam/role:Role")
     trust = json.loads(role.inputs["assumeRolePolicy"])
-    assert trust == {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}]}
+    assert trust == {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}],
+    }
     for policy in run.of_type("aws:iam/rolePolicy:RolePolicy"):
         assert json.loads(policy.inputs["policy"])["Version"] == "2012-10-17"
 
@@ -134,9 +141,11 @@ def test_images_come_from_their_publishers_and_are_the_newest():
     # Trusting another owner would boot a stranger's image with the node's role.
     run = run_program(STACKS / "two-sites.yaml")
     lookups = [c.args for c in run.calls if c.token == "aws:ec2/getAmi:getAmi"]
-    owners = {next(f["values"][0] for f in args["filters"] if f["name"] == "name").split("/")[0].split("-")[0]:
-              args["owners"] for args in lookups}
-    assert owners == {"al2023": ["amazon"], "ubuntu": ["099720109477"]}   # Amazon; Canonical's account
+    owners = {
+        next(f["values"][0] for f in args["filters"] if f["name"] == "name").split("/")[0].split("-")[0]: args["owners"]
+        for args in lookups
+    }
+    assert owners == {"al2023": ["amazon"], "ubuntu": ["099720109477"]}  # Amazon; Canonical's account
     assert all(args["mostRecent"] is True for args in lookups)
     for args in lookups:
         assert {"name": "state", "values": ["available"]} in args["filters"]
@@ -144,22 +153,31 @@ def test_images_come_from_their_publishers_and_are_the_newest():
 
 def test_every_node_can_be_reached_by_session_manager_without_reading_any_other_parameter():
     from components.host import SESSION_MANAGER_POLICY
+
     run = run_program(STACKS / "farm-3.yaml")
     policies = {p.name: p for p in run.of_type("aws:iam/rolePolicy:RolePolicy")}
     roles = {r.name: r for r in run.of_type("aws:iam/role:Role")}
     for i in range(3):
         policy = policies[f"iad-node{i}-session-manager"]
-        assert policy.inputs["role"] == roles[f"iad-node{i}-role"].id and policy.inputs["policy"] == SESSION_MANAGER_POLICY
+        assert (
+            policy.inputs["role"] == roles[f"iad-node{i}-role"].id and policy.inputs["policy"] == SESSION_MANAGER_POLICY
+        )
     actions = {a for s in json.loads(SESSION_MANAGER_POLICY)["Statement"] for a in s["Action"]}
-    assert actions == {"ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel",
-                       "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"}
+    assert actions == {
+        "ssm:UpdateInstanceInformation",
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
+    }
     # The only statement that reads a parameter is each node's own host key.
     readers = [p for p in policies.values() if "ssm:GetParameter" in p.inputs["policy"]]
     assert sorted(p.name for p in readers) == [f"iad-node{i}-read-host-key" for i in range(3)]
     assert parliament.analyze_policy_string(SESSION_MANAGER_POLICY).findings == []
     instances = {i.name: i.id for i in run.of_type(INSTANCE)}
     assert run.outputs["iadNodeSessions"] == [
-        f"aws ssm start-session --target {instances[f'iad-node{i}-instance']} --region us-east-1" for i in range(3)]
+        f"aws ssm start-session --target {instances[f'iad-node{i}-instance']} --region us-east-1" for i in range(3)
+    ]
     assert run.outputs["mirrors"]["iad"]["nodeSessions"] == run.outputs["iadNodeSessions"]
 
 
@@ -167,6 +185,7 @@ def _bundle(run: ProgramRun, command: str) -> dict[str, str]:
     import base64
     import io
     import tarfile
+
     stdin = unwrap_secret(next(r for r in run.resources if r.name == command).wire_inputs["stdin"])
     with tarfile.open(fileobj=io.BytesIO(base64.b64decode(stdin)), mode="r:gz") as tar:
         return {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers()}
@@ -179,6 +198,7 @@ def test_every_node_of_a_site_gets_the_same_ssh_host_key_kept_across_rebuilds_an
         mirrors[0].update(changes)
         config["bitbucket-mirrors:mirrors"] = json.dumps(mirrors)
         return run_program(config=config, secret_keys=secret_keys)
+
     run = run_program(STACKS / "farm-3.yaml")
     key = run.one("tls:index/privateKey:PrivateKey", "iad-ssh-server-key")
     assert (key.inputs["algorithm"], key.inputs["rsaBits"]) == ("RSA", 3072)
@@ -187,7 +207,7 @@ def test_every_node_of_a_site_gets_the_same_ssh_host_key_kept_across_rebuilds_an
     assert keys == {pem.strip() + "\n"}
     for changed in (farm(displayName="Virginia"), farm(nodes=4)):
         again = changed.one("tls:index/privateKey:PrivateKey", "iad-ssh-server-key")
-        assert again.urn == key.urn and again.inputs == key.inputs         # the same key resource: the same key
+        assert again.urn == key.urn and again.inputs == key.inputs  # the same key resource: the same key
         nodes = len(changed.of_type(INSTANCE))
         assert {_bundle(changed, f"iad-node{i}-stage")["ssh-server-keys.pem"] for i in range(nodes)} == keys
     public = key.outputs["publicKeyOpenssh"].strip()
@@ -195,4 +215,5 @@ def test_every_node_of_a_site_gets_the_same_ssh_host_key_kept_across_rebuilds_an
     assert run.outputs["mirrors"]["iad"]["sshHostKey"] == public
     # The private half only ever inside a secret (the staged bundle is one).
     from tests.harness import find_plaintext
+
     assert [p for r in run.resources for p in find_plaintext(r.wire_inputs, pem.splitlines()[1])] == []

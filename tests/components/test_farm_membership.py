@@ -1,16 +1,15 @@
 """Farm membership by AWS discovery: scaling a farm out or in leaves every other node exactly as it
 is (no re-install, no restart), and discovery sees only its own farm's nodes."""
+
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import parliament
 import pytest
 
 from components.host import discovery_policy
-from tests.harness import ProgramRun, run_program, stack_file_config
-from tests.harness import STACKS
+from tests.harness import STACKS, ProgramRun, run_program, stack_file_config
 from tests.resource_types import INSTANCE
 
 FARM = STACKS / "farm-3.yaml"
@@ -30,8 +29,11 @@ SITE_FACTS = ("nodes",)
 
 
 def node_resources(run: ProgramRun, node: str) -> dict[str, dict]:
-    return {r.urn: {k: v for k, v in r.inputs.items() if k not in SITE_FACTS or not r.typ.startswith("pulumi-python:")}
-            for r in run.resources if r.name.startswith(f"{node}-") or r.name == node}
+    return {
+        r.urn: {k: v for k, v in r.inputs.items() if k not in SITE_FACTS or not r.typ.startswith("pulumi-python:")}
+        for r in run.resources
+        if r.name.startswith(f"{node}-") or r.name == node
+    }
 
 
 @pytest.mark.parametrize("before, after", [(3, 4), (4, 3), (2, 5)])
@@ -68,5 +70,6 @@ def test_hazelcast_stays_between_the_farms_own_nodes():
     run = run_program(FARM)
     rules = [r for r in run.resources if r.typ.startswith("aws:vpc/securityGroup") and r.inputs["fromPort"] == 5701]
     nodes = run.one("aws:ec2/securityGroup:SecurityGroup", "iad-nodes").id
-    assert rules and all(r.inputs["referencedSecurityGroupId"] == nodes and r.inputs["securityGroupId"] == nodes
-                         for r in rules)
+    assert rules and all(
+        r.inputs["referencedSecurityGroupId"] == nodes and r.inputs["securityGroupId"] == nodes for r in rules
+    )

@@ -3,10 +3,10 @@
 Each alarm is checked as CloudWatch would take it: its PutMetricAlarm parameters are validated
 against botocore's own service model, and the node role's statement is linted by parliament.
 """
+
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import botocore.session
 import parliament
@@ -14,8 +14,7 @@ import pytest
 from botocore.validate import ParamValidator
 
 from components.monitoring import metrics_policy
-from tests.harness import ProgramRun, RecordedResource, run_program, stack_file_config, unwrap_secret
-from tests.harness import STACKS
+from tests.harness import STACKS, ProgramRun, RecordedResource, run_program, stack_file_config, unwrap_secret
 from tests.resource_types import INSTANCE
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -35,13 +34,22 @@ def alarms_of(run: ProgramRun, site: str) -> dict[str, RecordedResource]:
 def put_metric_alarm_params(alarm: RecordedResource) -> dict:
     """The PutMetricAlarm request pulumi-aws (Terraform's aws_cloudwatch_metric_alarm) makes."""
     i = alarm.inputs
-    return {"AlarmName": i["name"], "AlarmDescription": i["alarmDescription"], "Namespace": i["namespace"],
-            "MetricName": i["metricName"], "Statistic": i["statistic"],
-            "Dimensions": [{"Name": k, "Value": v} for k, v in i["dimensions"].items()],
-            "Period": int(i["period"]), "EvaluationPeriods": int(i["evaluationPeriods"]),
-            "Threshold": float(i["threshold"]), "ComparisonOperator": i["comparisonOperator"],
-            "TreatMissingData": i["treatMissingData"], "AlarmActions": i["alarmActions"],
-            "OKActions": i["okActions"], "ActionsEnabled": True}
+    return {
+        "AlarmName": i["name"],
+        "AlarmDescription": i["alarmDescription"],
+        "Namespace": i["namespace"],
+        "MetricName": i["metricName"],
+        "Statistic": i["statistic"],
+        "Dimensions": [{"Name": k, "Value": v} for k, v in i["dimensions"].items()],
+        "Period": int(i["period"]),
+        "EvaluationPeriods": int(i["evaluationPeriods"]),
+        "Threshold": float(i["threshold"]),
+        "ComparisonOperator": i["comparisonOperator"],
+        "TreatMissingData": i["treatMissingData"],
+        "AlarmActions": i["alarmActions"],
+        "OKActions": i["okActions"],
+        "ActionsEnabled": True,
+    }
 
 
 def test_every_alarm_is_a_request_cloudwatch_accepts(run):
@@ -55,9 +63,12 @@ def test_every_alarm_is_a_request_cloudwatch_accepts(run):
         # What the model cannot know: namespaces, metrics and statistics CloudWatch publishes.
         i = alarm.inputs
         assert (i["namespace"], i["metricName"]) in {
-            ("AWS/NetworkELB", "HealthyHostCount"), ("AWS/EC2", "StatusCheckFailed_System"),
-            ("AWS/EC2", "StatusCheckFailed_Instance"), ("BitbucketMirrors", "HomeUsedPercent"),
-            ("BitbucketMirrors", "StatusRunning")}
+            ("AWS/NetworkELB", "HealthyHostCount"),
+            ("AWS/EC2", "StatusCheckFailed_System"),
+            ("AWS/EC2", "StatusCheckFailed_Instance"),
+            ("BitbucketMirrors", "HomeUsedPercent"),
+            ("BitbucketMirrors", "StatusRunning"),
+        }
         assert i["period"] % 60 == 0 and i["name"].startswith("bitbucket-mirrors-test-")
 
 
@@ -65,10 +76,20 @@ def test_the_farm_has_load_balancer_alarms_and_every_node_its_four(run):
     fra = alarms_of(run, "fra")
     for label in ("https", "ssh"):
         degraded, down = fra[f"fra-{label}-degraded"].inputs, fra[f"fra-{label}-down"].inputs
-        assert (degraded["comparisonOperator"], degraded["threshold"], degraded["statistic"]) == ("LessThanThreshold", 3, "Minimum")
-        assert (down["comparisonOperator"], down["threshold"], down["treatMissingData"]) == ("LessThanThreshold", 1, "breaching")
+        assert (degraded["comparisonOperator"], degraded["threshold"], degraded["statistic"]) == (
+            "LessThanThreshold",
+            3,
+            "Minimum",
+        )
+        assert (down["comparisonOperator"], down["threshold"], down["treatMissingData"]) == (
+            "LessThanThreshold",
+            1,
+            "breaching",
+        )
     for i in range(3):
-        assert {f"fra-node{i}-{kind}" for kind in ("system-check", "instance-check", "home-used", "not-running")} <= set(fra)
+        assert {
+            f"fra-node{i}-{kind}" for kind in ("system-check", "instance-check", "home-used", "not-running")
+        } <= set(fra)
     assert fra["fra-node0-home-used"].inputs["threshold"] == 85
     down = fra["fra-node0-not-running"].inputs
     assert (down["evaluationPeriods"] * down["period"], down["treatMissingData"]) == (300, "breaching")
@@ -81,7 +102,7 @@ def test_a_single_nginx_node_is_watched_through_its_own_status(run):
 
 def test_actions_notify_the_sites_topic_and_recovery_names_the_nodes_region(run):
     created = run.outputs["alarmTopics"]
-    assert set(created) == {"eu-central-1"}            # syd brings its own topic
+    assert set(created) == {"eu-central-1"}  # syd brings its own topic
     topics = {"fra": created["eu-central-1"], "syd": SYD_TOPIC}
     for site, region in REGIONS.items():
         for alarm in alarms_of(run, site).values():
@@ -99,8 +120,16 @@ def test_actions_notify_the_sites_topic_and_recovery_names_the_nodes_region(run)
 def test_no_alarm_of_one_site_watches_another_sites_resources(run):
     for site in REGIONS:
         instances = {r.id for r in run.of_type(INSTANCE) if r.name.startswith(f"{site}-")}
-        groups = {r.outputs["arnSuffix"] for r in run.of_type("aws:lb/targetGroup:TargetGroup") if r.name.startswith(f"{site}-")}
-        balancers = {r.outputs["arnSuffix"] for r in run.of_type("aws:lb/loadBalancer:LoadBalancer") if r.name.startswith(f"{site}-")}
+        groups = {
+            r.outputs["arnSuffix"]
+            for r in run.of_type("aws:lb/targetGroup:TargetGroup")
+            if r.name.startswith(f"{site}-")
+        }
+        balancers = {
+            r.outputs["arnSuffix"]
+            for r in run.of_type("aws:lb/loadBalancer:LoadBalancer")
+            if r.name.startswith(f"{site}-")
+        }
         for alarm in alarms_of(run, site).values():
             dims = alarm.inputs["dimensions"]
             if "InstanceId" in dims:
@@ -113,21 +142,29 @@ def test_no_alarm_of_one_site_watches_another_sites_resources(run):
 
 def test_the_node_role_may_publish_metrics_in_one_namespace_only(run):
     document = json.loads(metrics_policy())
-    assert document["Statement"] == [{"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
-                                      "Condition": {"StringEquals": {"cloudwatch:namespace": "BitbucketMirrors"}}}]
+    assert document["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": "BitbucketMirrors"}},
+        }
+    ]
     findings = parliament.analyze_policy_string(metrics_policy()).findings
     assert [f.issue for f in findings] == []
     policies = [p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-put-metrics")]
     roles = {r.id: r.name for r in run.of_type("aws:iam/role:Role")}
     assert sorted(roles[p.inputs["role"]] for p in policies) == sorted(
-        f"{n}-role" for n in ("fra-node0", "fra-node1", "fra-node2", "syd-node0"))
+        f"{n}-role" for n in ("fra-node0", "fra-node1", "fra-node2", "syd-node0")
+    )
     assert all(p.inputs["policy"] == metrics_policy() for p in policies)
 
 
 def test_parliament_would_flag_a_wider_statement():
     # The lint has teeth: a statement with a wildcard action is reported.
-    wide = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "cloudwatch:Put*",
-                                                                "Resource": "*"}]})
+    wide = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "cloudwatch:Put*", "Resource": "*"}]}
+    )
     assert parliament.analyze_policy_string(wide).findings
 
 
@@ -137,16 +174,26 @@ def test_each_node_gets_the_publisher_after_its_install(run):
         publisher = commands[f"{node}-metrics"]
         assert "systemctl enable --now bitbucket-mirror-metrics.timer" in publisher.inputs["create"]
         assert run.depends_on(publisher, commands[f"{node}-install"])
-        assert unwrap_secret(publisher.inputs["connection"])["hostKey"] == \
-            unwrap_secret(commands[f"{node}-install"].inputs["connection"])["hostKey"]
+        assert (
+            unwrap_secret(publisher.inputs["connection"])["hostKey"]
+            == unwrap_secret(commands[f"{node}-install"].inputs["connection"])["hostKey"]
+        )
 
 
 def test_the_jmx_exporter_runs_where_asked_and_is_reachable_only_from_metrics_cidrs(run):
-    rules = [r for r in run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") if r.inputs["fromPort"] == 9404]
+    rules = [
+        r
+        for r in run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.inputs["fromPort"] == 9404
+    ]
     assert [(r.name, r.inputs["cidrIpv4"]) for r in rules] == [("fra-nodes-in-metrics-0", "10.9.0.0/16")]
     from tests.components.test_program import staged_files
+
     fra = staged_files(run, "fra-node0-stage")
-    assert "JVM_SUPPORT_RECOMMENDED_ARGS=-javaagent:/opt/atlassian/bitbucket/jmx/jmx_prometheus_javaagent-1.6.0.jar=9404:" in fra["atlbitbucket.service"]
+    assert (
+        "JVM_SUPPORT_RECOMMENDED_ARGS=-javaagent:/opt/atlassian/bitbucket/jmx/jmx_prometheus_javaagent-1.6.0.jar=9404:"
+        in fra["atlbitbucket.service"]
+    )
     assert "JMX_EXPORTER=1" in fra["install.sh"]
     assert "JMX_SHA256=a95983fd96e865d2bcdf911cc500e7c82808c27ab9fd226bf96732b6c3d8c46e" in fra["install.sh"]
     syd = staged_files(run, "syd-node0-stage")
@@ -172,9 +219,24 @@ def test_adding_monitoring_changes_nothing_that_exists(stack):
 EXPECTED = {
     "degraded": ("AWS/NetworkELB", "HealthyHostCount", "Minimum", "LessThanThreshold", 3, 3, "missing"),
     "down": ("AWS/NetworkELB", "HealthyHostCount", "Maximum", "LessThanThreshold", 1, 2, "breaching"),
-    "system-check": ("AWS/EC2", "StatusCheckFailed_System", "Maximum", "GreaterThanOrEqualToThreshold", 1, 2, "missing"),
-    "instance-check": ("AWS/EC2", "StatusCheckFailed_Instance", "Maximum", "GreaterThanOrEqualToThreshold", 1, 3,
-                       "missing"),
+    "system-check": (
+        "AWS/EC2",
+        "StatusCheckFailed_System",
+        "Maximum",
+        "GreaterThanOrEqualToThreshold",
+        1,
+        2,
+        "missing",
+    ),
+    "instance-check": (
+        "AWS/EC2",
+        "StatusCheckFailed_Instance",
+        "Maximum",
+        "GreaterThanOrEqualToThreshold",
+        1,
+        3,
+        "missing",
+    ),
     "home-used": ("BitbucketMirrors", "HomeUsedPercent", "Maximum", "GreaterThanThreshold", 85, 5, "missing"),
     "not-running": ("BitbucketMirrors", "StatusRunning", "Maximum", "LessThanThreshold", 1, 5, "breaching"),
 }
@@ -185,16 +247,27 @@ def test_every_alarm_means_what_its_name_says(run):
     for alarm in run.of_type(ALARM):
         kind = next(k for k in EXPECTED if alarm.name.endswith(f"-{k}"))
         i = alarm.inputs
-        assert (i["namespace"], i["metricName"], i["statistic"], i["comparisonOperator"], i["threshold"],
-                i["evaluationPeriods"] * i["period"] // 60, i["treatMissingData"]) == EXPECTED[kind], alarm.name
+        assert (
+            i["namespace"],
+            i["metricName"],
+            i["statistic"],
+            i["comparisonOperator"],
+            i["threshold"],
+            i["evaluationPeriods"] * i["period"] // 60,
+            i["treatMissingData"],
+        ) == EXPECTED[kind], alarm.name
         seen.add(kind)
     assert seen == set(EXPECTED)
 
 
 def test_statistics_and_comparisons_are_values_cloudwatch_knows(run):
     # botocore's validator does not check enums: compare with the model's lists directly.
-    members = botocore.session.get_session().get_service_model("cloudwatch").operation_model(
-        "PutMetricAlarm").input_shape.members
+    members = (
+        botocore.session.get_session()
+        .get_service_model("cloudwatch")
+        .operation_model("PutMetricAlarm")
+        .input_shape.members
+    )
     for alarm in run.of_type(ALARM):
         assert alarm.inputs["statistic"] in members["Statistic"].enum
         assert alarm.inputs["comparisonOperator"] in members["ComparisonOperator"].enum
@@ -204,6 +277,7 @@ def test_statistics_and_comparisons_are_values_cloudwatch_knows(run):
 
 def test_each_node_publishes_under_the_dimensions_and_region_its_alarms_watch(run):
     from tests.components.test_program import staged_files
+
     for alarm in run.of_type(ALARM):
         if alarm.inputs["namespace"] != "BitbucketMirrors":
             continue
@@ -232,7 +306,8 @@ def test_a_single_node_behind_a_load_balancer_alarms_when_it_is_down_and_has_no_
 def test_adding_a_subscriber_leaves_the_other_subscriptions_as_they_are(run):
     config, secret_keys = stack_file_config(STACKS / "monitored.yaml")
     config["bitbucket-mirrors:monitoring"] = json.dumps(
-        {"emails": ["aardvark@example.com", "mirror-oncall@example.com"], "homeUsedPercentAlarm": 85})
+        {"emails": ["aardvark@example.com", "mirror-oncall@example.com"], "homeUsedPercentAlarm": 85}
+    )
     after = run_program(config=config, secret_keys=secret_keys)
     subscription = "aws:sns/topicSubscription:TopicSubscription"
     before = {s.urn: s.inputs for s in run.of_type(subscription)}
@@ -245,14 +320,16 @@ def test_each_subscription_is_made_in_its_topics_region(run):
     topics = {t.id: t.inputs["region"] for t in run.of_type("aws:sns/topic:Topic")}
     topics.update({t.outputs.get("arn"): t.inputs["region"] for t in run.of_type("aws:sns/topic:Topic")})
     subscriptions = run.of_type("aws:sns/topicSubscription:TopicSubscription")
-    assert subscriptions and all(s.inputs["region"] == topics[s.inputs["topic"]] == "eu-central-1"
-                                 for s in subscriptions)
+    assert subscriptions and all(
+        s.inputs["region"] == topics[s.inputs["topic"]] == "eu-central-1" for s in subscriptions
+    )
 
 
 def test_each_alarm_topic_is_tagged_with_its_stack_as_every_other_resource_is(run):
     # The stack tag is how an admin (and the deployer policy's conditions) tell one stack's resources
     # from another's: it holds the stack's name ("test" under the harness), not the topic's.
     from components import tags as tagging
+
     topics = run.of_type("aws:sns/topic:Topic")
     assert topics
     for topic in topics:

@@ -1,10 +1,11 @@
 """components/network.py: who may reach a site's nodes and its load balancer, on which ports, and
 whether the load balancer faces the internet (under Pulumi's mocks, on the real stack files)."""
+
 from __future__ import annotations
 
 import pytest
 
-from tests.harness import STACKS, ProgramRun, run_program
+from tests.harness import STACKS, run_program
 from tests.resource_types import EGRESS, GROUP, INGRESS, INSTANCE, NLB
 
 from .graph import rules, site_resources
@@ -14,19 +15,32 @@ from .test_decisions import run_with
 def test_nginx_node_faces_clients_and_primary_directly(runs):
     run = runs["single-nginx"]
     assert rules(run, INGRESS, "syd-nodes") == {
-        (443, "10.0.0.0/8"), (443, "192.168.0.0/16"), (7999, "10.0.0.0/8"), (7999, "192.168.0.0/16"),
-        (443, "203.0.113.10/32"), (22, "198.51.100.7/32")}
+        (443, "10.0.0.0/8"),
+        (443, "192.168.0.0/16"),
+        (7999, "10.0.0.0/8"),
+        (7999, "192.168.0.0/16"),
+        (443, "203.0.113.10/32"),
+        (22, "198.51.100.7/32"),
+    }
     assert site_resources(run, "syd", NLB) == []
 
 
 def test_acm_nodes_only_reachable_through_load_balancer(runs):
     run = runs["single-acm"]
     # A site behind a load balancer is a farm of one: Hazelcast between its own nodes only.
-    assert rules(run, INGRESS, "fra-nodes") == {(7990, "fra-lb"), (7999, "fra-lb"), (22, "198.51.100.7/32"),
-                                                (5701, "fra-nodes")}
+    assert rules(run, INGRESS, "fra-nodes") == {
+        (7990, "fra-lb"),
+        (7999, "fra-lb"),
+        (22, "198.51.100.7/32"),
+        (5701, "fra-nodes"),
+    }
     # No clientCidrs configured: clients default to the VPC's CIDR.
     assert rules(run, INGRESS, "fra-lb") == {
-        (443, "172.31.0.0/16"), (7999, "172.31.0.0/16"), (443, "203.0.113.10/32"), (443, "203.0.113.11/32")}
+        (443, "172.31.0.0/16"),
+        (7999, "172.31.0.0/16"),
+        (443, "203.0.113.10/32"),
+        (443, "203.0.113.11/32"),
+    }
     assert rules(run, EGRESS, "fra-lb") == {(7990, "fra-nodes"), (7999, "fra-nodes")}
     # Egress to the primary on 443 and on its (non-default) SSH port, and Hazelcast to its own nodes.
     assert rules(run, EGRESS, "fra-nodes") == {(443, "0.0.0.0/0"), (7998, "0.0.0.0/0"), (5701, "fra-nodes")}
@@ -56,8 +70,12 @@ def test_ssh_22_is_never_open_to_the_world(runs, stack):
 
 def test_bastion_address_may_reach_ssh(runs):
     run = runs["two-sites"]
-    assert rules(run, INGRESS, "syd-nodes") == {(7990, "syd-lb"), (7999, "syd-lb"), (22, "10.1.2.3/32"),
-                                                (5701, "syd-nodes")}
+    assert rules(run, INGRESS, "syd-nodes") == {
+        (7990, "syd-lb"),
+        (7999, "syd-lb"),
+        (22, "10.1.2.3/32"),
+        (5701, "syd-nodes"),
+    }
     # Installing through a bastion: nodes get no public address.
     for instance in run.of_type(INSTANCE):
         assert instance.inputs["associatePublicIpAddress"] is False
@@ -68,11 +86,11 @@ def test_bastion_address_may_reach_ssh(runs):
 
 # (client CIDRs, primary CIDRs) -> whether the load balancer must be internal.
 EXPOSURE = [
-    (["10.0.0.0/8"], ["10.20.0.5/32"], True),              # every allowed source is private
+    (["10.0.0.0/8"], ["10.20.0.5/32"], True),  # every allowed source is private
     (["10.0.0.0/8", "172.16.0.0/12"], [], True),
-    (["10.0.0.0/8", "52.95.110.0/24"], ["10.20.0.5/32"], False),   # one public client network
-    (["10.0.0.0/8"], ["52.94.76.10/32"], False),           # a primary reaching in from the internet
-    (["fd00::/8"], ["10.20.0.5/32"], True),                 # unique-local IPv6 is private
+    (["10.0.0.0/8", "52.95.110.0/24"], ["10.20.0.5/32"], False),  # one public client network
+    (["10.0.0.0/8"], ["52.94.76.10/32"], False),  # a primary reaching in from the internet
+    (["fd00::/8"], ["10.20.0.5/32"], True),  # unique-local IPv6 is private
 ]
 
 

@@ -1,5 +1,6 @@
 """One way to build a node's remote command (components/node_command.py): the pinned connection,
 what a change of inputs runs, how a bundle on stdin is unpacked."""
+
 from __future__ import annotations
 
 import ast
@@ -31,5 +32,6 @@ def test_every_command_on_a_node_pins_its_host_key_and_unpacks_bundles_one_way()
         if "tar -xzf" in create:
             assert "base64 -d | " in create and "--no-same-owner" in create, command.name
     metrics = [c for c in commands if c.name.endswith("-metrics")]
-    assert metrics and all("update" not in c.inputs for c in metrics), \
+    assert metrics and all("update" not in c.inputs for c in metrics), (
         "a new publisher must install again (no update: create runs again)"
+    )

@@ -1,5 +1,6 @@
 """The whole program under Pulumi's mocks, on several real stack files: the resource graph a user
 would get from `pulumi up` (README "What you get"), and where their secrets travel."""
+
 from __future__ import annotations
 
 import json
@@ -7,20 +8,53 @@ import json
 import pytest
 
 from tests.certificates import self_signed
-from tests.harness import (EXAMPLE_STACK, STACKS, TEST_PASSWORD, ProgramRun, RecordedResource, find_plaintext,
-                           run_program, unwrap_secret)
-from tests.resource_types import APPROVAL, ATTACHMENT, CERT, CERT_VALIDATION, COMMAND, INGRESS, INSTANCE, LISTENER, NLB, PROJECTS, RECORD, SETUP, SITE, TARGET_GROUP, TG_ATTACHMENT, VOLUME
+from tests.harness import (
+    EXAMPLE_STACK,
+    STACKS,
+    TEST_PASSWORD,
+    ProgramRun,
+    RecordedResource,
+    find_plaintext,
+    run_program,
+    unwrap_secret,
+)
+from tests.resource_types import (
+    APPROVAL,
+    ATTACHMENT,
+    CERT,
+    CERT_VALIDATION,
+    COMMAND,
+    INGRESS,
+    INSTANCE,
+    LISTENER,
+    NLB,
+    PROJECTS,
+    RECORD,
+    SETUP,
+    SITE,
+    TARGET_GROUP,
+    TG_ATTACHMENT,
+    VOLUME,
+)
 
 from .conftest import SECRETS, TLS_KEY
 from .graph import rules, site_resources
 
-
-
 # --- counts and hosts -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("stack, site, nodes", [
-    ("single-nginx", "syd", 1), ("single-acm", "fra", 1), ("farm-3", "iad", 3),
-    ("two-sites", "syd", 1), ("two-sites", "mel", 1), ("example", "syd", 1), ("example", "fra", 3)])
+
+@pytest.mark.parametrize(
+    "stack, site, nodes",
+    [
+        ("single-nginx", "syd", 1),
+        ("single-acm", "fra", 1),
+        ("farm-3", "iad", 3),
+        ("two-sites", "syd", 1),
+        ("two-sites", "mel", 1),
+        ("example", "syd", 1),
+        ("example", "fra", 3),
+    ],
+)
 def test_each_site_gets_its_nodes_with_their_own_home(runs, stack, site, nodes):
     run = runs[stack]
     assert len(site_resources(run, site, INSTANCE)) == nodes
@@ -77,12 +111,13 @@ def test_user_data_pins_host_key_without_carrying_it(runs):
 
 # --- load balancer, TLS, DNS -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("stack, site, nodes", [("single-acm", "fra", 1), ("farm-3", "iad", 3)])
 def test_load_balancer_listeners_and_health_checks(runs, stack, site, nodes):
     run = runs[stack]
     nlb = run.one(NLB, f"{site}-nlb")
     assert nlb.inputs["loadBalancerType"] == "network"
-    listeners = {l.inputs["port"]: l for l in site_resources(run, site, LISTENER)}
+    listeners = {listener.inputs["port"]: listener for listener in site_resources(run, site, LISTENER)}
     assert set(listeners) == {443, 7999}
     https, ssh = listeners[443], listeners[7999]
     assert https.inputs["protocol"] == "TLS" and https.inputs["sslPolicy"].startswith("ELBSecurityPolicy-TLS13")
@@ -112,7 +147,7 @@ def test_acm_certificate_is_validated_through_route53_before_the_listener_uses_i
     assert validation_record.inputs["zoneId"] == "Z0123456789ABCDEFGHIJ"
     assert validation_record.inputs["type"] == "CNAME"
     validation = run.one(CERT_VALIDATION)
-    https = next(l for l in run.of_type(LISTENER) if l.inputs["port"] == 443)
+    https = next(listener for listener in run.of_type(LISTENER) if listener.inputs["port"] == 443)
     assert run.depends_on(https, validation), "the TLS listener waits for the validated certificate"
     assert run.depends_on(validation, validation_record)
 
@@ -120,14 +155,14 @@ def test_acm_certificate_is_validated_through_route53_before_the_listener_uses_i
 def test_existing_certificate_arn_requests_nothing(runs):
     run = runs["two-sites"]
     assert [c.inputs["domainName"] for c in run.of_type(CERT)] == ["mirror-mel.example.com"]
-    https = next(l for l in site_resources(run, "syd", LISTENER) if l.inputs["port"] == 443)
+    https = next(listener for listener in site_resources(run, "syd", LISTENER) if listener.inputs["port"] == 443)
     assert https.inputs["certificateArn"].endswith("11111111-2222-3333-4444-555555555555")
 
 
 def test_dns_alias_to_load_balancer_and_a_record_to_nginx_node(runs):
     acm = runs["single-acm"].one(RECORD, "fra-dns")
     assert acm.inputs["name"] == "mirror-fra.example.com" and acm.inputs["type"] == "A"
-    assert acm.inputs["aliases"][0]["name"] == "fra-nlb.elb.eu-central-1.amazonaws.com"   # the stack region
+    assert acm.inputs["aliases"][0]["name"] == "fra-nlb.elb.eu-central-1.amazonaws.com"  # the stack region
     nginx_run = runs["single-nginx"]
     nginx = nginx_run.one(RECORD, "syd-dns")
     node = nginx_run.one(INSTANCE)
@@ -135,6 +170,7 @@ def test_dns_alias_to_load_balancer_and_a_record_to_nginx_node(runs):
 
 
 # --- the provider chain ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("stack, site", [("single-nginx", "syd"), ("farm-3", "iad"), ("example", "fra")])
 def test_setup_install_approval_projects_run_in_order(runs, stack, site):
@@ -183,11 +219,12 @@ def test_provider_inputs_follow_config(runs):
     farm = runs["farm-3"]
     assert farm.one(PROJECTS).inputs["mirror_all"] is True
     assert farm.one(APPROVAL).inputs["expected_type"] == "FARM"
-    assert run.one(APPROVAL).inputs["expected_type"] == "FARM"        # a farm of one
+    assert run.one(APPROVAL).inputs["expected_type"] == "FARM"  # a farm of one
     assert runs["single-nginx"].one(APPROVAL).inputs["expected_type"] == "SINGLE"
 
 
 # --- secrets -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("stack", ["single-nginx", "single-acm", "farm-3", "two-sites", "example"])
 def test_no_secret_travels_outside_a_secret(runs, stack):
@@ -221,6 +258,7 @@ def test_primary_password_is_never_a_resource_input(runs):
 
 # --- outputs -----------------------------------------------------------------------------------
 
+
 def test_outputs_per_mirror_and_the_mirrors_map(runs):
     run = runs["example"]
     out = run.outputs
@@ -229,18 +267,23 @@ def test_outputs_per_mirror_and_the_mirrors_map(runs):
     assert out["fraSshUrl"] == "ssh://git@mirror-fra.example.com:7999"
     assert out["fraMirrorId"] == "mirror-fra-approval"
     assert len(out["fraNodeAddresses"]) == 3
-    assert out["mirrors"]["syd"] == {"url": out["sydUrl"], "sshUrl": out["sydSshUrl"],
-                                     "sshHostKey": out["mirrors"]["syd"]["sshHostKey"],
-                                     "sshKnownHosts": out["sydSshKnownHosts"],
-                                     "mirrorId": out["sydMirrorId"], "nodeAddresses": out["sydNodeAddresses"],
-                                     "nodeSessions": out["sydNodeSessions"], "region": out["sydRegion"]}
+    assert out["mirrors"]["syd"] == {
+        "url": out["sydUrl"],
+        "sshUrl": out["sydSshUrl"],
+        "sshHostKey": out["mirrors"]["syd"]["sshHostKey"],
+        "sshKnownHosts": out["sydSshKnownHosts"],
+        "mirrorId": out["sydMirrorId"],
+        "nodeAddresses": out["sydNodeAddresses"],
+        "nodeSessions": out["sydNodeSessions"],
+        "region": out["sydRegion"],
+    }
     assert not run.secret_outputs
 
 
 def test_every_child_has_a_component_parent(runs):
     run = runs["example"]
     sites = {s.urn for s in run.of_type(SITE)}
-    assert len(sites) == 3   # syd, fra, pdx
+    assert len(sites) == 3  # syd, fra, pdx
     for resource in run.resources:
         if resource.typ == SITE:
             continue
@@ -250,16 +293,19 @@ def test_every_child_has_a_component_parent(runs):
 
 def test_preview_with_unknown_values_registers_the_same_graph(runs):
     preview = run_program(EXAMPLE_STACK, SECRETS, preview=True)
-    assert sorted((r.typ, r.name) for r in preview.resources) == \
-        sorted((r.typ, r.name) for r in runs["example"].resources)
+    assert sorted((r.typ, r.name) for r in preview.resources) == sorted(
+        (r.typ, r.name) for r in runs["example"].resources
+    )
 
 
 # --- what each node receives -------------------------------------------------------------------
+
 
 def staged_files(run: ProgramRun, command: str) -> dict[str, str]:
     import base64
     import io
     import tarfile
+
     stdin = unwrap_secret(run.one(COMMAND, command).inputs["stdin"])
     with tarfile.open(fileobj=io.BytesIO(base64.b64decode(stdin)), mode="r:gz") as tar:
         return {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers()}
@@ -271,8 +317,13 @@ def test_farm_nodes_receive_clustering_properties_and_their_own_home(runs):
     roles = {r.name: r.outputs["name"] for r in run.of_type("aws:iam/role:Role")}
     for i in range(3):
         files = staged_files(run, f"iad-node{i}-stage")
-        assert set(files) == {"bitbucket.properties", "atlbitbucket.service", "install.sh", "mirror-generation",
-                              "ssh-server-keys.pem"}
+        assert set(files) == {
+            "bitbucket.properties",
+            "atlbitbucket.service",
+            "install.sh",
+            "mirror-generation",
+            "ssh-server-keys.pem",
+        }
         generation = run.one("pulumi-python:dynamic/bitbucket:MirrorGeneration").outputs["generation"]
         assert files["mirror-generation"] == f"{generation}\n"
         properties = files["bitbucket.properties"]
@@ -308,19 +359,25 @@ def test_acm_node_receives_ca_bundle_and_internal_installer(runs):
 def test_install_reruns_only_when_the_files_change(runs):
     first = run_program(STACKS / "single-acm.yaml", SECRETS)
     again = run_program(STACKS / "single-acm.yaml", SECRETS)
-    triggers = lambda run: run.one(COMMAND, "fra-node0-install").inputs["triggers"]
-    assert triggers(first) == triggers(again), "the same config stages byte-identical files"
-    assert first.one(COMMAND, "fra-node0-stage").inputs["stdin"] == again.one(COMMAND, "fra-node0-stage").inputs["stdin"]
 
+    def triggers(run):
+        return run.one(COMMAND, "fra-node0-install").inputs["triggers"]
+
+    assert triggers(first) == triggers(again), "the same config stages byte-identical files"
+    assert (
+        first.one(COMMAND, "fra-node0-stage").inputs["stdin"] == again.one(COMMAND, "fra-node0-stage").inputs["stdin"]
+    )
 
 
 def _stack_value(stack: str, key: str):
     import yaml
+
     return yaml.safe_load((STACKS / f"{stack}.yaml").read_text())["config"][f"bitbucket-mirrors:{key}"]
 
 
 def _variant(tmp_path, edit) -> ProgramRun:
     import yaml
+
     document = yaml.safe_load((STACKS / "single-nginx.yaml").read_text())
     edit(document["config"]["bitbucket-mirrors:mirrors"][0])
     path = tmp_path / "Pulumi.variant.yaml"
@@ -329,11 +386,17 @@ def _variant(tmp_path, edit) -> ProgramRun:
 
 
 def test_install_reruns_when_version_or_certificate_change(runs, tmp_path):
-    trigger = lambda run: unwrap_secret(run.one(COMMAND, "syd-node0-install").inputs["triggers"])
+    def trigger(run):
+        return unwrap_secret(run.one(COMMAND, "syd-node0-install").inputs["triggers"])
+
     before = trigger(runs["single-nginx"])
     upgraded = _variant(tmp_path, lambda m: m.update(bitbucketVersion="9.4.17"))
-    renewed = _variant(tmp_path, lambda m: m["tls"].update(certificate=self_signed("mirror-syd.example.com",
-                                                                                  "mirror-syd.example.com", serial=2)))
+    renewed = _variant(
+        tmp_path,
+        lambda m: m["tls"].update(
+            certificate=self_signed("mirror-syd.example.com", "mirror-syd.example.com", serial=2)
+        ),
+    )
     assert trigger(upgraded) != before and trigger(renewed) != before
     assert "VERSION=9.4.17" in staged_files(upgraded, "syd-node0-stage")["install.sh"]
 

@@ -1,5 +1,6 @@
 """A fleet across regions from one stack: every regional resource and lookup of a site is in that
 site's region, global services stay global, and adding or moving a site touches only that site."""
+
 from __future__ import annotations
 
 import copy
@@ -53,7 +54,7 @@ def test_every_lookup_is_made_in_the_region_it_serves(fleet):
     assert amis == sorted(REGIONS.values())
     vpcs = {c.args["region"]: c.args for c in calls if c.token == "aws:ec2/getVpc:getVpc"}
     assert vpcs["eu-central-1"] == {"id": "vpc-0bbbbbbbbbbbbbbb1", "region": "eu-central-1"}
-    assert vpcs["us-west-2"] == {"default": True, "region": "us-west-2"}      # its own default VPC
+    assert vpcs["us-west-2"] == {"default": True, "region": "us-west-2"}  # its own default VPC
     assert vpcs["ap-southeast-2"] == {"id": "vpc-0aaaaaaaaaaaaaaa1", "region": "ap-southeast-2"}
     subnets = [c.args for c in calls if c.token == "aws:ec2/getSubnets:getSubnets"]
     assert [s["region"] for s in subnets] == ["us-west-2"]
@@ -65,13 +66,22 @@ def test_each_site_uses_its_own_vpc_and_subnets(fleet):
     assert groups["syd-nodes"].inputs["vpcId"] == "vpc-0aaaaaaaaaaaaaaa1"
     subnets = {r.name: r.inputs["subnetId"] for r in fleet.of_type("aws:ec2/instance:Instance")}
     assert {subnets[f"fra-node{i}-instance"] for i in range(3)} == {
-        "subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2", "subnet-0bbbbbbbbbbbbbbb3"}
+        "subnet-0bbbbbbbbbbbbbbb1",
+        "subnet-0bbbbbbbbbbbbbbb2",
+        "subnet-0bbbbbbbbbbbbbbb3",
+    }
     # Clients of the Frankfurt site are its own; the admins are inherited from the stack.
-    rules = [r for r in fleet.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-             if r.name.startswith("fra-lb-in-clients")]
+    rules = [
+        r
+        for r in fleet.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.name.startswith("fra-lb-in-clients")
+    ]
     assert {r.inputs["cidrIpv4"] for r in rules} == {"10.64.0.0/10"}
-    admin = [r for r in fleet.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-             if r.name.startswith("fra-nodes-in-admin-ssh")]
+    admin = [
+        r
+        for r in fleet.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.name.startswith("fra-nodes-in-admin-ssh")
+    ]
     assert [r.inputs["cidrIpv4"] for r in admin] == ["198.51.100.7/32"]
 
 
@@ -94,9 +104,14 @@ def test_the_approval_follows_the_zone_of_the_first_nodes_home(fleet):
     for site in REGIONS:
         approval = fleet.one("pulumi-python:dynamic/bitbucket:MirrorApproval", f"{site}-approval")
         instance = fleet.one("aws:ec2/instance:Instance", f"{site}-node0-instance")
-        (lookup,) = [c for c in fleet.calls if c.token == "aws:ec2/getSubnet:getSubnet"
-                     and c.args.get("id") == instance.inputs["subnetId"] and c.args.get("region") == REGIONS[site]]
-        assert lookup and approval.inputs["home_zone"] == REGIONS[site] + "a"   # the zone the lookup answers
+        (lookup,) = [
+            c
+            for c in fleet.calls
+            if c.token == "aws:ec2/getSubnet:getSubnet"
+            and c.args.get("id") == instance.inputs["subnetId"]
+            and c.args.get("region") == REGIONS[site]
+        ]
+        assert lookup and approval.inputs["home_zone"] == REGIONS[site] + "a"  # the zone the lookup answers
         assert "mirror_home" not in approval.inputs
 
 
@@ -113,9 +128,18 @@ def test_adding_a_site_in_a_new_region_changes_no_existing_resource(fleet):
     config, secret_keys = stack_file_config(STACK)
     mirrors = json.loads(config["bitbucket-mirrors:mirrors"])
     grown = copy.deepcopy(config)
-    grown["bitbucket-mirrors:mirrors"] = json.dumps(mirrors + [{
-        "name": "gru", "region": "sa-east-1", "baseUrl": "https://mirror-gru.example.com",
-        "network": {"vpcId": None, "subnetIds": []}, "tls": {"hostedZoneId": "Z0123456789ABCDEFGHIJ"}}])
+    grown["bitbucket-mirrors:mirrors"] = json.dumps(
+        mirrors
+        + [
+            {
+                "name": "gru",
+                "region": "sa-east-1",
+                "baseUrl": "https://mirror-gru.example.com",
+                "network": {"vpcId": None, "subnetIds": []},
+                "tls": {"hostedZoneId": "Z0123456789ABCDEFGHIJ"},
+            }
+        ]
+    )
     after = run_config(grown, secret_keys)
     assert _changed(fleet, after) == set()
     added = {r.name for r in after.resources} - {r.name for r in fleet.resources}
@@ -129,10 +153,15 @@ def test_adding_a_site_in_a_new_region_changes_no_existing_resource(fleet):
 
 def test_dynamic_steps_and_farm_discovery_work_in_their_sites_region(fleet):
     steps = [r for r in fleet.resources if r.typ.startswith("pulumi-python:dynamic/") and "region" in r.inputs]
-    assert {r.typ.rsplit(":", 1)[1] for r in steps} >= {"NodeDrain", "NodeReturn", "InstanceStopDrain",
-                                                         "InstanceStartReturn"}
+    assert {r.typ.rsplit(":", 1)[1] for r in steps} >= {
+        "NodeDrain",
+        "NodeReturn",
+        "InstanceStopDrain",
+        "InstanceStartReturn",
+    }
     assert [(r.name, r.inputs["region"]) for r in steps if r.inputs["region"] != REGIONS[site_of(r)]] == []
     from tests.components.test_program import staged_files
+
     for i in range(3):
         properties = staged_files(fleet, f"fra-node{i}-stage")["bitbucket.properties"]
         assert "hazelcast.network.aws.region=eu-central-1\n" in properties

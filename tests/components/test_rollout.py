@@ -1,13 +1,12 @@
 """The rollout graph of the real program: what the engine will order, node by node."""
+
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.harness import ProgramRun, run_program, stack_file_config
-from tests.harness import STACKS
+from tests.harness import STACKS, ProgramRun, run_program, stack_file_config
 
 DYN = "pulumi-python:dynamic/bitbucket:"
 
@@ -31,7 +30,7 @@ def test_nodes_leave_change_and_return_strictly_one_after_another(farm):
         assert farm.depends_on(ret, install)
         assert farm.depends_on(drain, window)
         if i:
-            assert farm.depends_on(drain, named(farm, f"iad-node{i - 1}-return"))   # never two out at once
+            assert farm.depends_on(drain, named(farm, f"iad-node{i - 1}-return"))  # never two out at once
         # The drain re-runs exactly when the install will: it carries the install's digest.
         assert drain.inputs["install_digest"] == install.inputs["triggers"][0]
         assert [g["port"] for g in drain.inputs["target_groups"]] == [7990, 7999]
@@ -64,12 +63,12 @@ def _farm_at(version: str) -> ProgramRun:
 def test_a_minor_upgrade_stops_every_node_once_the_first_is_drained_and_a_bug_fix_stops_none(farm):
     stops = {i: named(farm, f"iad-node{i}-stop-for-upgrade") for i in range(3)}
     drain0 = named(farm, "iad-node0-drain")
-    for i, stop in stops.items():
+    for stop in stops.values():
         # The install script decides on the node: another minor line or another mirror stops it.
         assert stop.inputs["create"].startswith("sudo bash -s -- --stop-for-upgrade ")
         assert "VERSION=9.4.16" in stop.inputs["stdin"]
-        assert stop.inputs["update"] == "true"           # a new connection stops nothing
-        assert farm.depends_on(stop, drain0)              # node 0 drained while the others still serve
+        assert stop.inputs["update"] == "true"  # a new connection stops nothing
+        assert farm.depends_on(stop, drain0)  # node 0 drained while the others still serve
         assert farm.depends_on(named(farm, "iad-node0-stage"), stop)
     bugfix, minor = _farm_at("9.4.17"), _farm_at("9.5.0")
     before = {i: s.inputs["triggers"] for i, s in stops.items()}

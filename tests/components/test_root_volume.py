@@ -1,10 +1,10 @@
 """Every node's root volume goes with its instance (issue #23): a node replaced, scaled away or
 destroyed leaves no 30 GB volume behind to pay for (and none holding the node's old files). Checked
 under the mocks for every stack file there is."""
+
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +19,7 @@ def test_every_nodes_root_volume_is_deleted_with_its_instance(stack):
     config, _ = stack_file_config(stack)
     nodes = sum(int(m.get("nodes", 1)) for m in json.loads(config["bitbucket-mirrors:mirrors"]))
     instances = run_program(stack).of_type(INSTANCE)
-    assert len(instances) == nodes            # every node, and nothing else, is an instance
+    assert len(instances) == nodes  # every node, and nothing else, is an instance
     for instance in instances:
         root = instance.inputs["rootBlockDevice"]
         assert root["deleteOnTermination"] is True, f"{instance.name}: its root volume outlives it"

@@ -13,6 +13,7 @@ engine keeps that secretness, pulumi/pulumi `annotateSecrets`), any component's 
 and any stack output that is not secret. Strings are opened as well as read: base64, gzip, tar
 (the install bundle shipped on a command's stdin is all three) and JSON, at any depth.
 """
+
 from __future__ import annotations
 
 import base64
@@ -30,21 +31,31 @@ import pulumi
 import pytest
 import yaml
 
-from tests.harness import (EXAMPLE_STACK, SECRET_KEY, SECRET_SIG, STACKS, TEST_PASSWORD, ProgramRun, _stand_in,
-                           revealed, run_program)
+from tests.harness import (
+    EXAMPLE_STACK,
+    SECRET_KEY,
+    SECRET_SIG,
+    STACKS,
+    TEST_PASSWORD,
+    ProgramRun,
+    _stand_in,
+    revealed,
+    run_program,
+)
 from tests.resource_types import COMMAND
 
 TLS_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQ-nginx-key-material\n-----END PRIVATE KEY-----\n"
 BASTION_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbastion-key-material\n-----END OPENSSH PRIVATE KEY-----\n"
 SECRETS = {"mirrors[0].tls.privateKey": TLS_KEY, "network.bastion.privateKey": BASTION_KEY}
-MIN_NEEDLE = 8     # shorter pieces of a secret would match by chance
+MIN_NEEDLE = 8  # shorter pieces of a secret would match by chance
 
 
 # --- the scan --------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Secret:
-    origin: str        # where the value comes from: a config key, or a resource's output
+    origin: str  # where the value comes from: a config key, or a resource's output
     value: str
 
     def needles(self) -> list[str]:
@@ -165,10 +176,12 @@ def _hits(where: str, value: Any, secrets: list[Secret], skip_secrets: bool = Tr
     for path, text in _strings(value, "", skip_secrets):
         layers = list(opened(text))
         for secret in secrets:
-            places = [inside for inside, content in layers
-                      if any(needle in content for needle in secret.needles())]
-            hits += [f"{secret.origin} in {where}{path}{inside}" for inside in places
-                     if not any(other != inside and other.startswith(inside) for other in places)]
+            places = [inside for inside, content in layers if any(needle in content for needle in secret.needles())]
+            hits += [
+                f"{secret.origin} in {where}{path}{inside}"
+                for inside in places
+                if not any(other != inside and other.startswith(inside) for other in places)
+            ]
     return hits
 
 
@@ -179,8 +192,11 @@ def scan(run: ProgramRun, secrets: list[Secret]) -> list[str]:
         name = f"{resource.typ} {resource.name}"
         leaks += _hits(f"{name} input ", resource.wire_inputs, secrets)
         secret_outputs = set(resource.options.get("additionalSecretOutputs") or ())
-        plain = {k: v for k, v in resource.outputs.items()
-                 if k not in secret_outputs and not _is_secret(resource.wire_inputs.get(k))}
+        plain = {
+            k: v
+            for k, v in resource.outputs.items()
+            if k not in secret_outputs and not _is_secret(resource.wire_inputs.get(k))
+        }
         leaks += _hits(f"{name} output ", plain, secrets)
     for urn, outputs in run.component_outputs.items():
         leaks += _hits(f"component {urn.rsplit('::', 1)[-1]} output ", outputs, secrets)
@@ -189,8 +205,7 @@ def scan(run: ProgramRun, secrets: list[Secret]) -> list[str]:
 
 
 def all_secrets(run: ProgramRun, stack_file: Path) -> list[Secret]:
-    return [Secret("config primaryPassword", TEST_PASSWORD), *config_secrets(stack_file, SECRETS),
-            *output_secrets(run)]
+    return [Secret("config primaryPassword", TEST_PASSWORD), *config_secrets(stack_file, SECRETS), *output_secrets(run)]
 
 
 # --- the program's stacks --------------------------------------------------------------------
@@ -212,6 +227,7 @@ def test_no_secret_value_sits_outside_a_secret_in_any_input_output_or_bundle(run
 def test_every_kind_of_secret_is_looked_for_and_found_inside_the_secrets_that_carry_it(runs):
     """The scan above would pass if it knew no secret, or could not open a bundle: the same scan,
     reading inside secrets too, finds each kind where it travels."""
+
     def found(run: ProgramRun, stack: str, resource: str, origin: str, typ: str = COMMAND) -> list[str]:
         secrets = [s for s in all_secrets(run, STACK_FILES[stack]) if origin in s.origin and s.needles()]
         assert secrets, f"no secret from {origin} in {stack}"
@@ -223,18 +239,25 @@ def test_every_kind_of_secret_is_looked_for_and_found_inside_the_secrets_that_ca
     assert properties and all("base64 gzip tar:bitbucket.properties" in hit for hit in properties)
     ssh_key = found(farm, "farm-3", "iad-node2-stage", "PrivateKey iad-ssh-server-key.privateKeyPem")
     assert ssh_key and all("tar:ssh-server-keys.pem" in hit for hit in ssh_key)
-    assert found(farm, "farm-3", "iad-node0-stage", "PrivateKey iad-login-key.privateKeyOpenssh")   # connection
-    assert found(farm, "farm-3", "iad-node0-host-key", "PrivateKey iad-node0-host-key.privateKeyOpenssh",
-                 "aws:ssm/parameter:Parameter")
+    assert found(farm, "farm-3", "iad-node0-stage", "PrivateKey iad-login-key.privateKeyOpenssh")  # connection
+    assert found(
+        farm,
+        "farm-3",
+        "iad-node0-host-key",
+        "PrivateKey iad-node0-host-key.privateKeyOpenssh",
+        "aws:ssm/parameter:Parameter",
+    )
     nginx = runs["single-nginx"]
     assert any("tar:tls.key" in hit for hit in found(nginx, "single-nginx", "syd-node0-stage", "tls.privateKey"))
     bastion = runs["two-sites"]
     assert found(bastion, "two-sites", "syd-node0-stage", "network.bastion.privateKey")
     # The generated secrets are secret outputs of their resources (the engine's additionalSecretOutputs).
     origins = {s.origin for s in output_secrets(farm)}
-    assert {"random:index/randomPassword:RandomPassword iad-hazelcast.result",
-            "tls:index/privateKey:PrivateKey iad-ssh-server-key.privateKeyPem",
-            "aws:ssm/parameter:Parameter iad-node0-host-key.value"} <= origins
+    assert {
+        "random:index/randomPassword:RandomPassword iad-hazelcast.result",
+        "tls:index/privateKey:PrivateKey iad-ssh-server-key.privateKeyPem",
+        "aws:ssm/parameter:Parameter iad-node0-host-key.value",
+    } <= origins
     # And the primary password is looked for, in every stack, though no resource ever receives it.
     assert all(any(s.value == TEST_PASSWORD for s in all_secrets(r, STACK_FILES[n])) for n, r in runs.items())
 
@@ -257,9 +280,13 @@ def test_a_farm_bundle_shipped_outside_a_secret_fails_the_scan(monkeypatch):
     run = run_program(stack, SECRETS)
     leaks = scan(run, all_secrets(run, stack))
     for node in range(3):
-        assert any(hit.startswith("random:index/randomPassword:RandomPassword iad-hazelcast.result in "
-                                  f"{COMMAND} iad-node{node}-stage input .stdin base64 gzip tar:bitbucket.properties")
-                   for hit in leaks), leaks
+        assert any(
+            hit.startswith(
+                "random:index/randomPassword:RandomPassword iad-hazelcast.result in "
+                f"{COMMAND} iad-node{node}-stage input .stdin base64 gzip tar:bitbucket.properties"
+            )
+            for hit in leaks
+        ), leaks
         assert any(f"iad-node{node}-stage input .stdin base64 gzip tar:ssh-server-keys.pem" in hit for hit in leaks)
     # Read as plain strings, as the older tests did, the same inputs show nothing: the bundle hides it.
     password = next(s.value for s in output_secrets(run) if s.origin.endswith("iad-hazelcast.result"))
@@ -268,7 +295,7 @@ def test_a_farm_bundle_shipped_outside_a_secret_fails_the_scan(monkeypatch):
 
 # --- the scan itself, on a program made to leak ------------------------------------------------
 
-LEAKY_PROGRAM = '''
+LEAKY_PROGRAM = """
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
@@ -281,7 +308,7 @@ aws.ssm.Parameter("leak", name="/leak", type="String", value="public",
                   description=pulumi.Output.unsecret(derived))
 pulumi.export("fine", derived)
 pulumi.export("leaked", pulumi.Output.unsecret(password.result))
-'''
+"""
 
 
 def test_the_scan_tells_secret_from_plain_in_inputs_outputs_and_stack_outputs(tmp_path):
@@ -289,16 +316,26 @@ def test_the_scan_tells_secret_from_plain_in_inputs_outputs_and_stack_outputs(tm
     program.write_text(LEAKY_PROGRAM)
     run = run_program(program=program, config={}, stack="test")
     secrets = [s for s in output_secrets(run) if s.needles()]
-    assert [s.origin for s in secrets] == ["random:index/randomPassword:RandomPassword pw.result",
-                                           "aws:ssm/parameter:Parameter kept.value"]    # the same value
+    assert [s.origin for s in secrets] == [
+        "random:index/randomPassword:RandomPassword pw.result",
+        "aws:ssm/parameter:Parameter kept.value",
+    ]  # the same value
     leaks = [hit for hit in scan(run, secrets) if hit.startswith("random:")]
     # Computed from a secret output, a value is secret (the engine marks it, the harness models
     # that): the parameter "kept" and the export "fine" are. What the program unwraps is not.
-    assert sorted(leaks) == sorted([
-        "random:index/randomPassword:RandomPassword pw.result in aws:ssm/parameter:Parameter leak input .description",
-        "random:index/randomPassword:RandomPassword pw.result in aws:ssm/parameter:Parameter leak output .description",
-        "random:index/randomPassword:RandomPassword pw.result in stack output .leaked",
-    ])
+    assert sorted(leaks) == sorted(
+        [
+            (
+                "random:index/randomPassword:RandomPassword pw.result in aws:ssm/parameter:Parameter leak input "
+                ".description"
+            ),
+            (
+                "random:index/randomPassword:RandomPassword pw.result in aws:ssm/parameter:Parameter leak output "
+                ".description"
+            ),
+            "random:index/randomPassword:RandomPassword pw.result in stack output .leaked",
+        ]
+    )
     assert "fine" in run.secret_outputs
 
 
@@ -314,6 +351,7 @@ def test_bundles_and_documents_are_opened_at_any_depth():
     bundle = base64.b64encode(buffer.getvalue()).decode()
     wrapped = base64.b64encode(json.dumps({"payload": bundle}).encode()).decode()
     assert _hits("x", {"a": [wrapped]}, [secret]) == [
-        "test in x.a[0] base64 json.payload base64 gzip tar:etc/app.json json.config.password"]
+        "test in x.a[0] base64 json.payload base64 gzip tar:etc/app.json json.config.password"
+    ]
     assert _hits("x", {"a": {SECRET_KEY: SECRET_SIG, "value": wrapped}}, [secret]) == []
     assert _hits("x", {"a": base64.b64encode(b"nothing to see here").decode()}, [secret]) == []

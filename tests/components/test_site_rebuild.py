@@ -3,6 +3,7 @@ rebuild exactly that site: a new generation goes into every node's files, whose 
 home of another generation so Bitbucket starts on it with the new setup; every node stops first
 (nodes of two mirrors cannot form one farm); the approval follows the generation. The volumes stay:
 nothing is detached, no instance stops (the twin's rebuild scenarios play it through)."""
+
 from __future__ import annotations
 
 import json
@@ -47,13 +48,16 @@ def test_every_node_of_a_site_belongs_to_its_generation_and_its_homes_carry_none
     for approval in before.of_type("pulumi-python:dynamic/bitbucket:MirrorApproval"):
         assert approval.inputs["generation"] == generations[approval.name.split("-")[0]]
     for attachment in before.of_type("aws:ec2/volumeAttachment:VolumeAttachment"):
-        assert attachment.options["deleteBeforeReplace"] is True   # the device is free before a new home attaches
+        assert attachment.options["deleteBeforeReplace"] is True  # the device is free before a new home attaches
 
 
-@pytest.mark.parametrize("fields", [{"displayName": "Frankfurt farm"}, {"baseUrl": "https://mirror-de.example.com"}],
-                         ids=["displayName", "baseUrl"])
+@pytest.mark.parametrize(
+    "fields",
+    [{"displayName": "Frankfurt farm"}, {"baseUrl": "https://mirror-de.example.com"}],
+    ids=["displayName", "baseUrl"],
+)
 def test_a_setup_change_rebuilds_only_that_site(before, fields):
-    after = changed(1, **fields)   # fra, the farm
+    after = changed(1, **fields)  # fra, the farm
     names = changed_names(before, after)
     assert {f"fra-node{i}-{step}" for i in range(3) for step in ("stage", "install", "stop-for-upgrade")} <= names
     assert not {n for n in names if n.endswith("-home") or n.endswith("-instance")}
@@ -68,8 +72,12 @@ def test_turning_mirror_all_on_rebuilds_nothing(before):
 def test_the_generation_sees_the_values_bitbucket_fixes_at_setup(before):
     generation = before.one("pulumi-python:dynamic/bitbucket:MirrorGeneration", "fra-generation")
     assert {k: v for k, v in generation.inputs.items() if k not in ("__provider", "warn_to")} == {
-        "display_name": "fra", "base_url": "https://mirror-fra.example.com",
-        "primary_url": "https://bitbucket.example.com", "mirror_all": False, "config_key": "mirrors[1]"}
+        "display_name": "fra",
+        "base_url": "https://mirror-fra.example.com",
+        "primary_url": "https://bitbucket.example.com",
+        "mirror_all": False,
+        "config_key": "mirrors[1]",
+    }
 
 
 def test_a_rebuild_replaces_the_generation_create_before_delete(before):

@@ -1,4 +1,5 @@
 """A Bitbucket Data Center primary and its mirrors, emulated over HTTPS on 127.0.0.1."""
+
 from .server import Emulator, Faults, LoggedRequest
 from .state import Mirror
 

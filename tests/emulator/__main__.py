@@ -1,4 +1,5 @@
 """Try the providers by hand: `python -m tests.emulator` serves a primary and one mirror."""
+
 from __future__ import annotations
 
 import signal

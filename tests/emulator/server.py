@@ -1,6 +1,7 @@
 """HTTPS servers that answer like a Bitbucket Data Center primary and its mirrors (paths, JSON
 shapes, paging and status codes per the vendor's OpenAPI document and docs/bitbucket-facts.md), with a
 request log, fixed latency and fault injection."""
+
 from __future__ import annotations
 
 import base64
@@ -66,7 +67,7 @@ def error(status: int, message: str, exception: str = "com.atlassian.bitbucket.S
 def page(values: list, query: dict) -> dict:
     start = int(query.get("start", 0))
     limit = min(int(query.get("limit", 25)), MAX_PAGE)
-    chunk = values[start:start + limit]
+    chunk = values[start : start + limit]
     last = start + limit >= len(values)
     body = {"size": len(chunk), "limit": limit, "isLastPage": last, "start": start, "values": chunk}
     if not last:
@@ -77,6 +78,7 @@ def page(values: list, query: dict) -> dict:
 @dataclass
 class Stats:
     """Successful (2xx) calls per method and route pattern: proves a side effect happened once."""
+
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -89,9 +91,17 @@ class Stats:
 
 
 class Emulator:
-    def __init__(self, latency_s: float = 0.0, faults: Faults = Faults(), username: str = "admin",
-                 password: str = "s3cret", version: str = "9.4.16", sync_repos_per_s: float = 50.0,
-                 clock: Callable[[], float] = time.monotonic, hostnames: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        latency_s: float = 0.0,
+        faults: Faults = Faults(),
+        username: str = "admin",
+        password: str = "s3cret",
+        version: str = "9.4.16",
+        sync_repos_per_s: float = 50.0,
+        clock: Callable[[], float] = time.monotonic,
+        hostnames: tuple[str, ...] = (),
+    ) -> None:
         self.latency_s = latency_s
         self.state = State(version, sync_repos_per_s, clock)
         self.state.users[username] = User(password, sys_admin=True)
@@ -149,16 +159,30 @@ class Emulator:
             self.add_project(key, repos=repos)
         return keys
 
-    def add_mirror(self, name: str, base_url: Optional[str] = None, register_after_s: float = 0.0,
-                   mirror_type: str = "SINGLE", plain_http: bool = False, nodes: int = 1, serve: bool = True,
-                   join_delay_s: float = 0.0) -> Mirror:
+    def add_mirror(
+        self,
+        name: str,
+        base_url: Optional[str] = None,
+        register_after_s: float = 0.0,
+        mirror_type: str = "SINGLE",
+        plain_http: bool = False,
+        nodes: int = 1,
+        serve: bool = True,
+        join_delay_s: float = 0.0,
+    ) -> Mirror:
         """A mirror that registers with the primary `register_after_s` from now. `serve=False`: it gets
         no server of its own and is reached through a front door (`add_front_door`)."""
         now = self.state.clock()
-        mirror = Mirror(name=name, base_url="", mirror_type=mirror_type, register_after_s=register_after_s,
-                        created=now, sync_started=now, join_delay_s=join_delay_s,
-                        farm_nodes=[FarmNode(f"{name}-node{i}", f"10.0.0.{10 + i}", self.state.version)
-                                    for i in range(nodes)])
+        mirror = Mirror(
+            name=name,
+            base_url="",
+            mirror_type=mirror_type,
+            register_after_s=register_after_s,
+            created=now,
+            sync_started=now,
+            join_delay_s=join_delay_s,
+            farm_nodes=[FarmNode(f"{name}-node{i}", f"10.0.0.{10 + i}", self.state.version) for i in range(nodes)],
+        )
         if serve:
             routes = MirrorRoutes(self, mirror).handle
             mirror.url = self._serve(name, routes, tls=True)
@@ -172,12 +196,14 @@ class Emulator:
     def add_front_door(self, name: str, resolve: Callable[[], Optional[tuple[Mirror, str]]]) -> str:
         """An HTTPS server for a host name whose mirror is decided per request: `resolve()` returns the
         mirror and the address of the node that answers, or None when the connection gets no answer."""
+
         def routes(method: str, path: str, query: dict, body: Any, user) -> Any:
             found = resolve()
             if found is None:
                 raise NoAnswer()
             mirror, node = found
             return MirrorRoutes(self, mirror, node).handle(method, path, query, body, user)
+
         return self._serve(name, routes, tls=True)
 
     def mirror(self, name: str) -> Mirror:
@@ -208,8 +234,9 @@ class Emulator:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self._cert.configure_cert(context)
             server.socket = context.wrap_socket(server.socket, server_side=True)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
-                         name=f"emulator-{name}").start()
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name=f"emulator-{name}"
+        ).start()
         self._servers.append(server)
         return f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
 
@@ -247,7 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
         # Bitbucket may run under a context path (https://host/bitbucket/rest/...): served the same.
         for anchor in ("/rest/", "/status"):
             if anchor in parts.path and not parts.path.startswith(anchor):
-                parts = parts._replace(path=parts.path[parts.path.index(anchor):])
+                parts = parts._replace(path=parts.path[parts.path.index(anchor) :])
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -265,8 +292,9 @@ class _Handler(BaseHTTPRequestHandler):
                 headers = {"Retry-After": str(emu.faults.retry_after_s)} if status == 429 else {}
                 self._log(status)
                 logged = True
-                self._send(status, {"errors": [{"message": "injected fault",
-                                                "exceptionName": "emulator.Fault"}]}, headers)
+                self._send(
+                    status, {"errors": [{"message": "injected fault", "exceptionName": "emulator.Fault"}]}, headers
+                )
                 return
             try:
                 body = json.loads(raw) if raw else None
@@ -296,8 +324,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _log(self, status: int) -> None:
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        self.emu._record(LoggedRequest(self.server_name_, self.command, parts.path, query,
-                                       dict(self.headers.items()), status, time.time()))
+        self.emu._record(
+            LoggedRequest(
+                self.server_name_, self.command, parts.path, query, dict(self.headers.items()), status, time.time()
+            )
+        )
 
     do_GET = do_POST = do_PUT = do_DELETE = _dispatch
 
@@ -333,11 +364,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _require(user: Optional[tuple[str, User]], admin: bool = True, status_if_not_admin: int = 403) -> None:
     if user is None:
-        raise error(401, "Authentication failed. Please check your credentials and try again.",
-                    "com.atlassian.bitbucket.auth.IncorrectPasswordAuthenticationException")
+        raise error(
+            401,
+            "Authentication failed. Please check your credentials and try again.",
+            "com.atlassian.bitbucket.auth.IncorrectPasswordAuthenticationException",
+        )
     if admin and not user[1].sys_admin:
-        raise error(status_if_not_admin, "You are not permitted to access this resource",
-                    "com.atlassian.bitbucket.AuthorisationException")
+        raise error(
+            status_if_not_admin,
+            "You are not permitted to access this resource",
+            "com.atlassian.bitbucket.AuthorisationException",
+        )
 
 
 class PrimaryRoutes:
@@ -348,21 +385,34 @@ class PrimaryRoutes:
     def handle(self, method: str, path: str, query: dict, body: Any, user) -> Any:
         state, emu = self.state, self.emu
         if method == "GET" and re.fullmatch(rf"{API}/application-properties", path):
-            return {"version": state.version, "buildNumber": state.version.replace(".", "") + "000",
-                    "buildDate": "1719900000000", "displayName": "Bitbucket"}
+            return {
+                "version": state.version,
+                "buildNumber": state.version.replace(".", "") + "000",
+                "buildDate": "1719900000000",
+                "displayName": "Bitbucket",
+            }
         if re.fullmatch(r"/status", path):
             return {"state": "RUNNING"}
         if method == "GET" and re.fullmatch(rf"{API}/settings", path) and "/ssh/" in path:
             _require(user, admin=False)
-            return {"enabled": state.ssh_enabled, "port": state.ssh_port, "accessKeysEnabled": True,
-                    "baseUrl": f"ssh://git@127.0.0.1:{state.ssh_port}"}
+            return {
+                "enabled": state.ssh_enabled,
+                "port": state.ssh_port,
+                "accessKeysEnabled": True,
+                "baseUrl": f"ssh://git@127.0.0.1:{state.ssh_port}",
+            }
         if method == "GET" and re.fullmatch(rf"{API}/admin/license", path):
             _require(user)
-            return {"creationDate": 1700000000000, "expiryDate": 1900000000000, "maximumNumberOfUsers": 500,
-                    "unlimitedNumberOfUsers": False, "serverId": PRIMARY_SERVER_ID,
-                    "supportEntitlementNumber": "SEN-123456",
-                    "status": {"dataCenter": state.licensed_dc, "serverId": PRIMARY_SERVER_ID},
-                    "license": "AAAB-emulated"}
+            return {
+                "creationDate": 1700000000000,
+                "expiryDate": 1900000000000,
+                "maximumNumberOfUsers": 500,
+                "unlimitedNumberOfUsers": False,
+                "serverId": PRIMARY_SERVER_ID,
+                "supportEntitlementNumber": "SEN-123456",
+                "status": {"dataCenter": state.licensed_dc, "serverId": PRIMARY_SERVER_ID},
+                "license": "AAAB-emulated",
+            }
         if method == "GET" and re.fullmatch(rf"{API}/projects", path):
             _require(user, admin=False)
             with state.lock:
@@ -373,8 +423,11 @@ class PrimaryRoutes:
             _require(user, admin=False)
             project = state.projects.get(match.group(1).upper())
             if project is None:
-                raise error(404, f"Project {match.group(1)} does not exist.",
-                            "com.atlassian.bitbucket.project.NoSuchProjectException")
+                raise error(
+                    404,
+                    f"Project {match.group(1)} does not exist.",
+                    "com.atlassian.bitbucket.project.NoSuchProjectException",
+                )
             return project.json(emu.primary_url)
         if "/mirroring/" in path:
             _require(user)
@@ -385,14 +438,20 @@ class PrimaryRoutes:
         state, stats = self.state, self.emu.stats
         if method == "GET" and re.fullmatch(rf"{API}/requests", path):
             with state.lock:
-                values = [dict(r) for r in sorted(state.requests.values(), key=lambda r: r["id"])
-                          if "state" not in query or r["state"] == query["state"]]
+                values = [
+                    dict(r)
+                    for r in sorted(state.requests.values(), key=lambda r: r["id"])
+                    if "state" not in query or r["state"] == query["state"]
+                ]
             return page(values, query)
         match = re.fullmatch(rf"{API}/requests/(\d+)(/accept|/reject)?", path)
         if match:
             request_id, action = int(match.group(1)), match.group(2)
-            missing = error(409, f"The mirroring request {request_id} could not be found or is not pending",
-                            "com.atlassian.bitbucket.mirroring.upstream.NoSuchMirroringRequestException")
+            missing = error(
+                409,
+                f"The mirroring request {request_id} could not be found or is not pending",
+                "com.atlassian.bitbucket.mirroring.upstream.NoSuchMirroringRequestException",
+            )
             if method == "GET" and not action:
                 if request_id not in state.requests:
                     raise missing
@@ -409,8 +468,14 @@ class PrimaryRoutes:
                     if request is None or request["state"] != "PENDING":
                         raise missing
                     request["state"] = "REJECTED"
-                return {"id": request["mirrorId"], "name": request["mirrorName"], "baseUrl": request["mirrorBaseUrl"],
-                        "enabled": False, "mirrorType": request["mirrorType"], "productVersion": request["productVersion"]}
+                return {
+                    "id": request["mirrorId"],
+                    "name": request["mirrorName"],
+                    "baseUrl": request["mirrorBaseUrl"],
+                    "enabled": False,
+                    "mirrorType": request["mirrorType"],
+                    "productVersion": request["productVersion"],
+                }
             if method == "DELETE" and not action:
                 if state.requests.pop(request_id, None) is None:
                     raise missing
@@ -447,8 +512,12 @@ class MirrorRoutes:
             return {"state": "RUNNING"}
         if method == "GET" and re.fullmatch(rf"{API}/application-properties", path):
             version = next((n.version for n in mirror.farm_nodes if n.address == self.node), None) or state.version
-            return {"version": version, "buildNumber": version.replace(".", "") + "000",
-                    "buildDate": "1719900000000", "displayName": "Bitbucket"}
+            return {
+                "version": version,
+                "buildNumber": version.replace(".", "") + "000",
+                "buildDate": "1719900000000",
+                "displayName": "Bitbucket",
+            }
         if method == "GET" and re.fullmatch(rf"{API}/admin/license", path):
             # A mirror says who it is as any Bitbucket instance does: its Server ID, which its
             # mirroring request carries as mirrorId (the vendor's document; UNCONFIRMED for mirrors).
@@ -464,8 +533,11 @@ class MirrorRoutes:
             raise error(404, f"No route for {method} {path}")
         _require(user, status_if_not_admin=401)
         if mirror.upstream_state != "INSTALLED":
-            raise error(404, "The upstream server could not be found",
-                        "com.atlassian.bitbucket.mirroring.mirror.NoSuchUpstreamServerException")
+            raise error(
+                404,
+                "The upstream server could not be found",
+                "com.atlassian.bitbucket.mirroring.mirror.NoSuchUpstreamServerException",
+            )
         if method == "GET" and re.fullmatch(rf"{API}/progress", path):
             return state.progress(mirror)
         if method == "GET" and re.fullmatch(rf"{API}/farmNodes", path):
@@ -479,8 +551,11 @@ class MirrorRoutes:
                 if match.group(1) == "end" and len(versions) > 1:
                     # The vendor's RollingUpgradeService refuses to leave upgrade mode while versions differ
                     # (the OpenAPI document lists no status for it: modelled as 409 Conflict).
-                    raise error(409, f"Cannot end the rolling upgrade: the farm runs {', '.join(sorted(versions))}",
-                                "com.atlassian.bitbucket.zdu.MixedVersionsException")
+                    raise error(
+                        409,
+                        f"Cannot end the rolling upgrade: the farm runs {', '.join(sorted(versions))}",
+                        "com.atlassian.bitbucket.zdu.MixedVersionsException",
+                    )
                 mirror.upgrade_mode = match.group(1) == "start"
                 self.emu.stats.add("POST", f"/rest/mirroring/latest/zdu/{match.group(1)}")
                 return {"rollingUpgradeEnabled": mirror.upgrade_mode, "version": min(versions, key=_version_key)}

@@ -2,6 +2,7 @@
 each mirror's upstream state and sync settings. Time-driven behaviour (a mirror registering after
 N seconds, repositories syncing) is evaluated lazily against the clock on every request, so the
 emulator needs no background threads to be exact."""
+
 from __future__ import annotations
 
 import threading
@@ -27,6 +28,7 @@ class Project:
 class FarmNode:
     """One node of a mirror farm: its address, the version it runs, whether it is in the cluster,
     and from when the farm lists it (a started node joins the cluster a little later)."""
+
     name: str
     address: str
     version: str
@@ -37,21 +39,28 @@ class FarmNode:
         return self.joined and now >= self.listed_from
 
     def json(self) -> dict:
-        return {"id": f"{self.name}-id", "name": self.name, "address": {"address": self.address, "port": 5701},
-                "buildVersion": self.version, "local": False}
+        return {
+            "id": f"{self.name}-id",
+            "name": self.name,
+            "address": {"address": self.address, "port": 5701},
+            "buildVersion": self.version,
+            "local": False,
+        }
 
 
 @dataclass
 class Mirror:
     name: str
-    base_url: str             # what its registration request claims
-    display_name: str = ""    # what its request names it (default: name)
-    url: str = ""             # where it really answers (HTTPS)
+    base_url: str  # what its registration request claims
+    display_name: str = ""  # what its request names it (default: name)
+    url: str = ""  # where it really answers (HTTPS)
     http_url: Optional[str] = None
     mirror_type: str = "SINGLE"
     register_after_s: float = 0.0
     created: float = 0.0
-    mirror_id: str = field(default_factory=lambda: "-".join(uuid.uuid4().hex.upper()[i:i + 4] for i in range(0, 16, 4)))
+    mirror_id: str = field(
+        default_factory=lambda: "-".join(uuid.uuid4().hex.upper()[i : i + 4] for i in range(0, 16, 4))
+    )
     request_id: Optional[int] = None
     upstream_state: str = "INITIALIZING"
     mode: str = "SELECTED_PROJECTS"
@@ -130,9 +139,15 @@ class State:
                     self.register(mirror)
 
     def register(self, mirror: Mirror) -> dict:
-        request = {"id": self._next_request_id, "mirrorId": mirror.mirror_id, "mirrorName": mirror.display_name or mirror.name,
-                   "mirrorBaseUrl": mirror.base_url, "mirrorType": mirror.mirror_type,
-                   "productVersion": self.version, "state": "PENDING"}
+        request = {
+            "id": self._next_request_id,
+            "mirrorId": mirror.mirror_id,
+            "mirrorName": mirror.display_name or mirror.name,
+            "mirrorBaseUrl": mirror.base_url,
+            "mirrorType": mirror.mirror_type,
+            "productVersion": self.version,
+            "state": "PENDING",
+        }
         self._next_request_id += 1
         self.requests[request["id"]] = request
         mirror.request_id = request["id"]
@@ -145,9 +160,15 @@ class State:
             if request is None or request["state"] != "PENDING":
                 return None
             request["state"] = "ACCEPTED"
-            server = {"id": request["mirrorId"], "name": request["mirrorName"], "baseUrl": request["mirrorBaseUrl"],
-                      "enabled": True, "mirrorType": request["mirrorType"], "productVersion": request["productVersion"],
-                      "lastSeenDate": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            server = {
+                "id": request["mirrorId"],
+                "name": request["mirrorName"],
+                "baseUrl": request["mirrorBaseUrl"],
+                "enabled": True,
+                "mirrorType": request["mirrorType"],
+                "productVersion": request["productVersion"],
+                "lastSeenDate": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
             self.mirror_servers[server["id"]] = server
             mirror = self.mirror_by_id(server["id"])
             if mirror is not None:

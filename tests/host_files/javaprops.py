@@ -1,4 +1,5 @@
 """A reader of Java .properties text, to check rendered files the way Bitbucket will read them."""
+
 from __future__ import annotations
 
 import re
@@ -10,7 +11,9 @@ def parse(text: str) -> dict[str, str]:
         line = raw.lstrip()
         if not line or line[0] in "#!":
             continue
-        key, _, value = re.split(r"(?<!\\)([=:])", line, maxsplit=1) if re.search(r"(?<!\\)[=:]", line) else (line, "", "")
+        key, _, value = (
+            re.split(r"(?<!\\)([=:])", line, maxsplit=1) if re.search(r"(?<!\\)[=:]", line) else (line, "", "")
+        )
         values[key.strip()] = _unescape(value)
     return values
 

@@ -6,6 +6,7 @@ The archive is verified before anything is unpacked or stopped: by `mirrors[].in
 when it is set, else by the MD5 the vendor publishes for that file in its download feeds; when
 neither can be had, nothing is installed and the message names the key to set.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,10 +46,15 @@ def _code_lines(script: str) -> list[str]:
 
 # --- the rendered script ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("spec", [
-    InstallSpec("9.4.16", VOLUME, "acm"),
-    InstallSpec("9.4.16", VOLUME, "nginx", installer_url=INTERNAL, installer_sha256="ab" * 32, jmx_exporter=True),
-], ids=["vendor", "internal-jmx"])
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        InstallSpec("9.4.16", VOLUME, "acm"),
+        InstallSpec("9.4.16", VOLUME, "nginx", installer_url=INTERNAL, installer_sha256="ab" * 32, jmx_exporter=True),
+    ],
+    ids=["vendor", "internal-jmx"],
+)
 def test_every_download_in_the_script_refuses_anything_but_https_also_after_a_redirect(spec):
     script = render_install_script(spec)
     lines = _code_lines(script)
@@ -58,7 +64,7 @@ def test_every_download_in_the_script_refuses_anything_but_https_also_after_a_re
     assert len(curls) == 2, curls
     download, status = sorted(curls, key=lambda line: "127.0.0.1" in line)
     assert TLS_FLAGS in download and "--tlsv1.2" in download
-    assert "http://127.0.0.1:7990/status" in status and "--location" not in status    # follows nothing
+    assert "http://127.0.0.1:7990/status" in status and "--location" not in status  # follows nothing
     assert not [line for line in lines if re.search(r"\b(wget|fetch)\b", line)]
     # Everything fetched from the network goes through that one function.
     fetched = {m.group(1) for line in lines for m in [re.search(r'\bdownload "\$(\w+)"', line)] if m}
@@ -79,13 +85,17 @@ def test_every_curl_the_install_runs_carries_the_https_only_flags(host):
     downloads = [c for c in calls(host.log, "curl") if "127.0.0.1:7990/status" not in c]
     urls = [c.rsplit(" ", 1)[1] for c in downloads]
     agents = [u for u in urls if u.endswith("/jmx_prometheus_javaagent-1.6.0.jar")]
-    assert len(agents) == 1 and sorted(set(urls) - set(agents)) == sorted([
-        *VENDOR_CHECKSUM_FEEDS,
-        "https://product-downloads.atlassian.com/software/stash/downloads/atlassian-bitbucket-9.4.16.tar.gz"])
+    assert len(agents) == 1 and sorted(set(urls) - set(agents)) == sorted(
+        [
+            *VENDOR_CHECKSUM_FEEDS,
+            "https://product-downloads.atlassian.com/software/stash/downloads/atlassian-bitbucket-9.4.16.tar.gz",
+        ]
+    )
     assert all(TLS_FLAGS in c for c in downloads), downloads
 
 
 # --- the real curl against servers that redirect ---------------------------------------------
+
 
 class Servers:
     """An https server (a throwaway CA the script's curl trusts) and a plain http one. The https
@@ -147,18 +157,29 @@ def servers(tmp_path):
 
 
 def _real_curl(host: Host, servers: Servers) -> dict[str, str]:
-    curl = shutil.which("curl")     # the tests' own PATH: the shims are only the script's
+    curl = shutil.which("curl")  # the tests' own PATH: the shims are only the script's
     assert curl, "curl is required (scripts/test.sh installs it)"
     # Only the local servers, directly: no proxy from the environment.
-    return {"REAL_CURL": curl, "CURL_CA_BUNDLE": str(servers.ca_file), "NO_PROXY": "*", "no_proxy": "*",
-            "HTTPS_PROXY": "", "https_proxy": "", "HTTP_PROXY": "", "http_proxy": "", "ALL_PROXY": "", "all_proxy": ""}
+    return {
+        "REAL_CURL": curl,
+        "CURL_CA_BUNDLE": str(servers.ca_file),
+        "NO_PROXY": "*",
+        "no_proxy": "*",
+        "HTTPS_PROXY": "",
+        "https_proxy": "",
+        "HTTP_PROXY": "",
+        "http_proxy": "",
+        "ALL_PROXY": "",
+        "all_proxy": "",
+    }
 
 
 def _stage_download(host: Host, servers: Servers, path: str, version: str = "9.4.16") -> InstallSpec:
     archive = host.archive(version).read_bytes()
     servers.files[f"/real/atlassian-bitbucket-{version}.tar.gz"] = archive
-    spec = InstallSpec(version, VOLUME, "acm", installer_url=servers.https + path,
-                       installer_sha256=hashlib.sha256(archive).hexdigest())
+    spec = InstallSpec(
+        version, VOLUME, "acm", installer_url=servers.https + path, installer_sha256=hashlib.sha256(archive).hexdigest()
+    )
     host.stage(spec)
     return spec
 
@@ -196,7 +217,7 @@ def test_a_redirect_to_https_is_followed_and_the_archive_installs(host, servers)
 def test_a_vendor_feed_redirected_to_http_is_refused_and_nothing_is_downloaded(host, servers):
     archive = host.archive("9.4.16")
     servers.files["/real/atlassian-bitbucket-9.4.16.tar.gz"] = archive.read_bytes()
-    servers.files["/feed.json"] = host.feeds["archived"].read_bytes()   # it lists the right MD5
+    servers.files["/feed.json"] = host.feeds["archived"].read_bytes()  # it lists the right MD5
     servers.redirects["/feeds/stash.json"] = servers.http + "/feed.json"
     spec = InstallSpec("9.4.16", VOLUME, "acm", installer_url=servers.https + "/real/atlassian-bitbucket-9.4.16.tar.gz")
     host.stage(spec)
@@ -212,6 +233,7 @@ def test_a_vendor_feed_redirected_to_http_is_refused_and_nothing_is_downloaded(h
 
 
 # --- what the archive is verified by ---------------------------------------------------------
+
 
 def _running(host: Host, version: str = "9.4.16", generation: str = "aaaaaaaaaaaaaaaa") -> Path:
     """A node serving `version`, with a repository in its home; the shim log emptied."""
@@ -239,8 +261,10 @@ def _untouched(host: Host, repository: Path, running: str = "9.4.16", target: st
 def test_a_sha256_mismatch_stops_the_upgrade_before_anything_is_unpacked_or_stopped(host):
     repository = _running(host)
     # Another generation too: without the early check, its home would already have been emptied.
-    host.stage(InstallSpec("9.4.17", VOLUME, "acm", installer_url=INTERNAL, installer_sha256="00" * 32),
-               generation="bbbbbbbbbbbbbbbb")
+    host.stage(
+        InstallSpec("9.4.17", VOLUME, "acm", installer_url=INTERNAL, installer_sha256="00" * 32),
+        generation="bbbbbbbbbbbbbbbb",
+    )
     result = host.run()
     assert result.returncode != 0
     assert f"the archive's sha256 is not {'00' * 32} ({KEY}): refusing to install it" in result.stderr
@@ -268,12 +292,17 @@ def test_no_checksum_to_be_had_installs_nothing_and_names_the_key(host, case):
     elif case == "version not listed":
         host.write_feed("archived", [feed_entry("9.4.16", "a" * 32), feed_entry("9.4.1", "b" * 32)])
     else:
-        host.write_feed("archived", [feed_entry("9.4.17", "c" * 32, "ZIP Archive"),
-                                     feed_entry("9.4.17", "d" * 32, "Linux 64bit Installer")])
+        host.write_feed(
+            "archived",
+            [feed_entry("9.4.17", "c" * 32, "ZIP Archive"), feed_entry("9.4.17", "d" * 32, "Linux 64bit Installer")],
+        )
     result = host.run(**env)
     assert result.returncode != 0
     assert "no checksum to verify atlassian-bitbucket-9.4.17.tar.gz against" in result.stderr
-    assert f"set {KEY} to the archive's sha256" in result.stderr and "Refusing to install an unverified archive" in result.stderr
+    assert (
+        f"set {KEY} to the archive's sha256" in result.stderr
+        and "Refusing to install an unverified archive" in result.stderr
+    )
     if case == "feeds unreachable":
         assert "could not read the vendor's checksums from https://my.atlassian.com/download/feeds/" in result.stderr
     # Not a byte of the archive was downloaded.
@@ -289,27 +318,36 @@ def test_feeds_that_disagree_on_the_md5_are_refused(host):
     assert not host.path(CURRENT).exists()
 
 
-@pytest.mark.parametrize("form", [{}, {"jsonp": True}, {"escaped": True}, {"pretty": True}],
-                         ids=["json", "jsonp", "escaped-slashes", "pretty-printed"])
+@pytest.mark.parametrize(
+    "form",
+    [{}, {"jsonp": True}, {"escaped": True}, {"pretty": True}],
+    ids=["json", "jsonp", "escaped-slashes", "pretty-printed"],
+)
 def test_the_vendors_md5_verifies_the_archive_by_default(host, form):
     host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
     archived = host.feeds["archived"].read_text()
-    host.write_feed("archived", [feed_entry("9.4.16", "1" * 32, "ZIP Archive"), *json.loads(archived),
-                                 feed_entry("9.4.1", "2" * 32)], **form)
+    host.write_feed(
+        "archived",
+        [feed_entry("9.4.16", "1" * 32, "ZIP Archive"), *json.loads(archived), feed_entry("9.4.1", "2" * 32)],
+        **form,
+    )
     result = host.run()
     assert result.returncode == 0, result.stderr
     assert "verified by its md5 from the vendor's download feed" in result.stderr
     assert os.readlink(host.path(CURRENT)) == "9.4.16"
     feeds = [c.rsplit(" ", 1)[1] for c in calls(host.log, "curl") if "/download/feeds/" in c]
-    assert feeds == list(VENDOR_CHECKSUM_FEEDS)                          # read before the archive
-    assert list(host.path(DOWNLOADS).iterdir()) == []                   # the feed copy is not kept
+    assert feeds == list(VENDOR_CHECKSUM_FEEDS)  # read before the archive
+    assert list(host.path(DOWNLOADS).iterdir()) == []  # the feed copy is not kept
 
 
 def test_a_configured_sha256_verifies_the_archive_without_the_vendors_feed(host):
     digest = hashlib.sha256(host.archive("9.4.16").read_bytes()).hexdigest()
-    host.stage(InstallSpec("9.4.16", VOLUME, "acm", installer_url=INTERNAL.replace("9.4.17", "9.4.16"),
-                           installer_sha256=digest))
-    result = host.run(FAKE_FEED_CURRENT="", FAKE_FEED_ARCHIVED="")      # an air-gapped network
+    host.stage(
+        InstallSpec(
+            "9.4.16", VOLUME, "acm", installer_url=INTERNAL.replace("9.4.17", "9.4.16"), installer_sha256=digest
+        )
+    )
+    result = host.run(FAKE_FEED_CURRENT="", FAKE_FEED_ARCHIVED="")  # an air-gapped network
     assert result.returncode == 0, result.stderr
     assert f"verified by its sha256 from {KEY}" in result.stderr
     assert [c for c in calls(host.log, "curl") if "/download/feeds/" in c] == []
@@ -319,7 +357,7 @@ def test_preflight_with_an_archive_that_does_not_verify_leaves_the_node_serving(
     repository = _running(host)
     spec = InstallSpec("9.5.0", VOLUME, "acm")
     host.archive("9.5.0")
-    host.write_feed("archived", [feed_entry("9.5.0", "f" * 32)])     # the vendor's MD5 is another file's
+    host.write_feed("archived", [feed_entry("9.5.0", "f" * 32)])  # the vendor's MD5 is another file's
     result = host.on_stdin(spec, "--preflight", FAKE_ARCHIVE=str(host.archive("9.5.0")))
     assert result.returncode != 0 and "the archive's md5 is not" in result.stderr
     _untouched(host, repository, target="9.5.0")

@@ -1,5 +1,6 @@
 """The install script: clean under shellcheck for every variant, and its logic run for real in a
 scratch root with shims only for what cannot run here."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,11 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from components.host_files import (STAGING_DIR, InstallSpec, NginxSiteSpec, PropertiesSpec, StagedFile,
-                                   UnsupportedVersion, render_bitbucket_properties, render_install_script,
-                                   render_nginx_site, render_systemd_unit, supported_runtime)
+from components.host_files import (
+    STAGING_DIR,
+    InstallSpec,
+    NginxSiteSpec,
+    PropertiesSpec,
+    StagedFile,
+    UnsupportedVersion,
+    render_bitbucket_properties,
+    render_install_script,
+    render_nginx_site,
+    render_systemd_unit,
+    supported_runtime,
+)
 from providers.setup_properties import render_setup_block
-
 from tests.shell_checks import assert_clean_shell_script
 
 from .shims import calls, install_shims
@@ -27,15 +37,24 @@ CERT = "-----BEGIN CERTIFICATE-----\nMIIBone\n-----END CERTIFICATE-----\n"
 
 
 def variants():
-    for mode, ca, installer, version in itertools.product(("acm", "nginx"), (False, True), (False, True),
-                                                          ("9.4.16", "10.0.1")):
-        yield InstallSpec(version, VOLUME, mode, has_ca_bundle=ca,
-                          installer_url="https://artifacts.example.com/bb.tar.gz" if installer else None,
-                          installer_sha256="ab" * 32 if installer else None)
+    for mode, ca, installer, version in itertools.product(
+        ("acm", "nginx"), (False, True), (False, True), ("9.4.16", "10.0.1")
+    ):
+        yield InstallSpec(
+            version,
+            VOLUME,
+            mode,
+            has_ca_bundle=ca,
+            installer_url="https://artifacts.example.com/bb.tar.gz" if installer else None,
+            installer_sha256="ab" * 32 if installer else None,
+        )
 
 
-@pytest.mark.parametrize("spec", list(variants()), ids=lambda s: f"{s.tls_mode}-ca{int(s.has_ca_bundle)}-"
-                         f"url{int(bool(s.installer_url))}-{s.bitbucket_version}")
+@pytest.mark.parametrize(
+    "spec",
+    list(variants()),
+    ids=lambda s: f"{s.tls_mode}-ca{int(s.has_ca_bundle)}-url{int(bool(s.installer_url))}-{s.bitbucket_version}",
+)
 def test_every_variant_passes_shellcheck_and_bash_syntax(tmp_path, spec):
     assert_clean_shell_script(render_install_script(spec), tmp_path, "install.sh")
 
@@ -51,10 +70,18 @@ def test_unsupported_versions_are_refused():
 def feed_entry(version: str, md5: str, kind: str = "TAR.GZ Archive") -> dict:
     """One download as the vendor's feed lists it (my.atlassian.com/download/feeds/.../stash.json)."""
     suffix = {"TAR.GZ Archive": ".tar.gz", "ZIP Archive": ".zip", "Linux 64bit Installer": "-x64.bin"}[kind]
-    return {"description": f"{version} ({kind})", "edition": "Enterprise",
-            "zipUrl": f"https://www.atlassian.com/software/stash/downloads/binary/atlassian-bitbucket-{version}{suffix}",
-            "tarUrl": None, "md5": md5, "size": "535.8 MB", "released": "12-Jan-2026", "type": "Binary",
-            "platform": "Mac OS X, Unix, Windows", "version": version}
+    return {
+        "description": f"{version} ({kind})",
+        "edition": "Enterprise",
+        "zipUrl": f"https://www.atlassian.com/software/stash/downloads/binary/atlassian-bitbucket-{version}{suffix}",
+        "tarUrl": None,
+        "md5": md5,
+        "size": "535.8 MB",
+        "released": "12-Jan-2026",
+        "type": "Binary",
+        "platform": "Mac OS X, Unix, Windows",
+        "version": version,
+    }
 
 
 class Host:
@@ -68,20 +95,23 @@ class Host:
         self.archives: dict[str, Path] = {}
         self.feeds = {"current": tmp / "feeds/current.json", "archived": tmp / "feeds/archived.json"}
         self.feeds["current"].parent.mkdir(parents=True)
-        self.write_feed("current", [feed_entry("9.9.9", "0" * 32)])    # lists other releases only
+        self.write_feed("current", [feed_entry("9.9.9", "0" * 32)])  # lists other releases only
         self.write_feed("archived", [])
         (self.root / "etc").mkdir(parents=True)
         (self.root / "etc/os-release").write_text('NAME="Amazon Linux"\nID="amzn"\nVERSION_ID="2023"\n')
         device = self.root / "dev/disk/by-id" / f"nvme-Amazon_Elastic_Block_Store_{VOLUME.replace('-', '')}"
         device.parent.mkdir(parents=True)
         device.touch()
-        self.env: dict[str, str] = {"FAKE_FEED_CURRENT": str(self.feeds["current"]),
-                                    "FAKE_FEED_ARCHIVED": str(self.feeds["archived"])}
+        self.env: dict[str, str] = {
+            "FAKE_FEED_CURRENT": str(self.feeds["current"]),
+            "FAKE_FEED_ARCHIVED": str(self.feeds["archived"]),
+        }
 
-    def write_feed(self, which: str, entries: list[dict], jsonp: bool = False, escaped: bool = False,
-                   pretty: bool = False) -> None:
+    def write_feed(
+        self, which: str, entries: list[dict], jsonp: bool = False, escaped: bool = False, pretty: bool = False
+    ) -> None:
         body = json.dumps(entries, indent=2) if pretty else json.dumps(entries, separators=(",", ":"))
-        if escaped:   # JSON may write "/" as "\/"
+        if escaped:  # JSON may write "/" as "\/"
             body = body.replace("/", "\\/")
         self.feeds[which].write_text(f"downloads({body})" if jsonp else body)
 
@@ -106,8 +136,9 @@ class Host:
         base = "https://mirror-syd.example.com"
         files = {
             StagedFile.INSTALL_SCRIPT: render_install_script(spec),
-            StagedFile.PROPERTIES: render_bitbucket_properties(PropertiesSpec(
-                render_setup_block("Sydney", base, "https://bitbucket.example.com"), base)),
+            StagedFile.PROPERTIES: render_bitbucket_properties(
+                PropertiesSpec(render_setup_block("Sydney", base, "https://bitbucket.example.com"), base)
+            ),
             StagedFile.SYSTEMD_UNIT: render_systemd_unit(),
         }
         if nginx:
@@ -124,10 +155,15 @@ class Host:
 
     def run(self, *args: str, **env: str) -> subprocess.CompletedProcess:
         script = self.root / STAGING_DIR.lstrip("/") / StagedFile.INSTALL_SCRIPT
-        environment = {**os.environ, "BBM_ROOT": str(self.root), "SHIM_LOG": str(self.log),
-                       "PATH": f"{self.shims}:{os.environ['PATH']}", **self.env, **env}
-        return subprocess.run(["bash", str(script), *args], capture_output=True, text=True, env=environment,
-                              timeout=60)
+        environment = {
+            **os.environ,
+            "BBM_ROOT": str(self.root),
+            "SHIM_LOG": str(self.log),
+            "PATH": f"{self.shims}:{os.environ['PATH']}",
+            **self.env,
+            **env,
+        }
+        return subprocess.run(["bash", str(script), *args], capture_output=True, text=True, env=environment, timeout=60)
 
     def preflight(self, spec: InstallSpec, **env: str) -> subprocess.CompletedProcess:
         """As the site's preflight runs it: the script on stdin, nothing staged for it."""
@@ -135,10 +171,22 @@ class Host:
 
     def on_stdin(self, spec: InstallSpec, *args: str, **env: str) -> subprocess.CompletedProcess:
         """The script sent on stdin in one of its modes (as the preflight and stop-for-upgrade run it)."""
-        environment = {**os.environ, "BBM_ROOT": str(self.root), "SHIM_LOG": str(self.log),
-                       "PATH": f"{self.shims}:{os.environ['PATH']}", **self.env, **env}
-        return subprocess.run(["bash", "-s", "--", *args], input=render_install_script(spec),
-                              capture_output=True, text=True, env=environment, timeout=60)
+        environment = {
+            **os.environ,
+            "BBM_ROOT": str(self.root),
+            "SHIM_LOG": str(self.log),
+            "PATH": f"{self.shims}:{os.environ['PATH']}",
+            **self.env,
+            **env,
+        }
+        return subprocess.run(
+            ["bash", "-s", "--", *args],
+            input=render_install_script(spec),
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=60,
+        )
 
     def path(self, absolute: str) -> Path:
         return self.root / absolute.lstrip("/")
@@ -200,8 +248,11 @@ def test_version_change_upgrades_in_place_keeping_the_home(host):
 
 
 def test_checksum_mismatch_is_refused_and_the_download_removed(host):
-    host.stage(InstallSpec("9.4.16", VOLUME, "acm", installer_url="https://artifacts.example.com/bb.tar.gz",
-                           installer_sha256="00" * 32))
+    host.stage(
+        InstallSpec(
+            "9.4.16", VOLUME, "acm", installer_url="https://artifacts.example.com/bb.tar.gz", installer_sha256="00" * 32
+        )
+    )
     result = host.run()
     assert result.returncode != 0
     assert "sha256 is not 0000" in result.stderr
@@ -213,16 +264,22 @@ def test_checksum_mismatch_is_refused_and_the_download_removed(host):
 def test_matching_checksum_installs(host):
     host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
     digest = hashlib.sha256(Path(host.env["FAKE_ARCHIVE"]).read_bytes()).hexdigest()
-    host.stage(InstallSpec("9.4.16", VOLUME, "acm", installer_url="https://artifacts.example.com/bb.tar.gz",
-                           installer_sha256=digest))
+    host.stage(
+        InstallSpec(
+            "9.4.16", VOLUME, "acm", installer_url="https://artifacts.example.com/bb.tar.gz", installer_sha256=digest
+        )
+    )
     assert host.run().returncode == 0
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"JAVA_VERSION": "11.0.20"}, "Java 17 or newer is required by Bitbucket 9.4.16, found '11'"),
-    ({"GIT_VERSION": "2.25.1"}, "Git 2.31.0 or newer is required by Bitbucket 9.4.16, found '2.25.1'"),
-    ({"SSH_VERSION": "7.1"}, "OpenSSH 7.2 or newer is required for mirror synchronisation, found '7.1'"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"JAVA_VERSION": "11.0.20"}, "Java 17 or newer is required by Bitbucket 9.4.16, found '11'"),
+        ({"GIT_VERSION": "2.25.1"}, "Git 2.31.0 or newer is required by Bitbucket 9.4.16, found '2.25.1'"),
+        ({"SSH_VERSION": "7.1"}, "OpenSSH 7.2 or newer is required for mirror synchronisation, found '7.1'"),
+    ],
+)
 def test_old_runtime_is_refused_before_anything_is_installed(host, env, message):
     host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
     result = host.run(**env)
@@ -230,11 +287,14 @@ def test_old_runtime_is_refused_before_anything_is_installed(host, env, message)
     assert not host.path(CURRENT).exists() and calls(host.log, "mkfs.xfs") == []
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"JAVA_VERSION": "11.0.20"}, "Java 17 or newer is required by Bitbucket 9.5.0, found '11'"),
-    ({"GIT_VERSION": "2.25.1"}, "Git 2.31.0 or newer is required by Bitbucket 9.5.0, found '2.25.1'"),
-    ({"SSH_VERSION": "7.1"}, "OpenSSH 7.2 or newer is required for mirror synchronisation, found '7.1'"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"JAVA_VERSION": "11.0.20"}, "Java 17 or newer is required by Bitbucket 9.5.0, found '11'"),
+        ({"GIT_VERSION": "2.25.1"}, "Git 2.31.0 or newer is required by Bitbucket 9.5.0, found '2.25.1'"),
+        ({"SSH_VERSION": "7.1"}, "OpenSSH 7.2 or newer is required for mirror synchronisation, found '7.1'"),
+    ],
+)
 def test_preflight_refuses_a_runtime_the_target_version_cannot_use_while_bitbucket_keeps_running(host, env, message):
     host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
     assert host.run().returncode == 0
@@ -259,7 +319,7 @@ def test_preflight_on_a_ready_node_installs_the_runtime_and_unpacks_the_target_b
     assert os.readlink(host.path(CURRENT)) == "9.4.16"
     host.log.unlink()
     assert host.preflight(InstallSpec("9.5.0", VOLUME, "acm")).returncode == 0
-    assert calls(host.log, "curl") == []                   # once is enough
+    assert calls(host.log, "curl") == []  # once is enough
 
 
 GEN_A, GEN_B = "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"
@@ -296,7 +356,7 @@ def test_a_home_of_another_generation_is_emptied_before_bitbucket_starts_as_a_ne
     assert "setup.displayName=Sydney" in host.path(HOME + "/shared/bitbucket.properties").read_text()
     host.log.unlink()
     result = host.run()
-    assert result.returncode == 0 and "emptying" not in result.stderr          # the same generation: kept
+    assert result.returncode == 0 and "emptying" not in result.stderr  # the same generation: kept
     assert [c for c in calls(host.log, "systemctl") if "stop" in c] == []
 
 
@@ -306,18 +366,21 @@ def _installed(host, version: str, generation: str = GEN_A) -> None:
     host.log.unlink()
 
 
-@pytest.mark.parametrize("target, wanted, stops", [
-    ("9.5.0", GEN_A, True),        # another minor line: cannot join the farm node 0 starts
-    ("9.4.17", GEN_A, False),      # a bug-fix upgrade rolls: keep serving
-    ("9.4.16", GEN_B, True),       # another mirror (a rebuild)
-    ("9.4.16", GEN_A, False),      # nothing changes for this node
-])
+@pytest.mark.parametrize(
+    "target, wanted, stops",
+    [
+        ("9.5.0", GEN_A, True),  # another minor line: cannot join the farm node 0 starts
+        ("9.4.17", GEN_A, False),  # a bug-fix upgrade rolls: keep serving
+        ("9.4.16", GEN_B, True),  # another mirror (a rebuild)
+        ("9.4.16", GEN_A, False),  # nothing changes for this node
+    ],
+)
 def test_stop_for_upgrade_stops_only_a_node_that_cannot_join_the_new_farm(host, target, wanted, stops):
     _installed(host, "9.4.16")
     result = host.on_stdin(InstallSpec(target, VOLUME, "acm"), "--stop-for-upgrade", wanted)
     assert result.returncode == 0, result.stderr
     assert ("systemctl stop atlbitbucket" in calls(host.log, "systemctl")) is stops
-    assert calls(host.log, "dnf") == [] and calls(host.log, "curl") == []      # quick: it only decides
+    assert calls(host.log, "dnf") == [] and calls(host.log, "curl") == []  # quick: it only decides
 
 
 def test_stop_for_upgrade_on_a_node_with_nothing_installed_does_nothing(host):
@@ -406,11 +469,14 @@ def test_a_jmx_exporter_with_another_checksum_is_refused(host):
 
 def test_the_pinned_jmx_exporter_is_installed_once_with_its_config(host):
     from components.host_files.specs import JMX_EXPORTER_SHA256
+
     host.stage(JMX)
     fake_agent = Path(host.env["FAKE_ARCHIVE"])
     script = host.path(STAGING_DIR) / StagedFile.INSTALL_SCRIPT
     # Pretend the download is the pinned agent by pinning what the shim serves (the check is real).
-    script.write_text(script.read_text().replace(JMX_EXPORTER_SHA256, hashlib.sha256(fake_agent.read_bytes()).hexdigest()))
+    script.write_text(
+        script.read_text().replace(JMX_EXPORTER_SHA256, hashlib.sha256(fake_agent.read_bytes()).hexdigest())
+    )
     first = host.run()
     assert first.returncode == 0, first.stderr
     jar = host.path("/opt/atlassian/bitbucket/jmx/jmx_prometheus_javaagent-1.6.0.jar")
@@ -424,15 +490,19 @@ def test_the_pinned_jmx_exporter_is_installed_once_with_its_config(host):
 
 def test_a_new_home_volume_replaces_the_old_homes_fstab_line(host):
     fstab = host.path("/etc/fstab")
-    fstab.write_text("UUID=11111111-old-home /var/atlassian/application-data/bitbucket xfs defaults,nofail 0 2\n"
-                     "LABEL=/ / xfs defaults 0 0\n")
+    fstab.write_text(
+        "UUID=11111111-old-home /var/atlassian/application-data/bitbucket xfs defaults,nofail 0 2\n"
+        "LABEL=/ / xfs defaults 0 0\n"
+    )
     host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
     result = host.run()
     assert result.returncode == 0, result.stderr
     lines = fstab.read_text().splitlines()
     assert "LABEL=/ / xfs defaults 0 0" in lines
     homes = [line for line in lines if " /var/atlassian/application-data/bitbucket " in line]
-    assert homes == ["UUID=0a1b2c3d-0000-4000-8000-123456789abc /var/atlassian/application-data/bitbucket xfs defaults,nofail 0 2"]
+    assert homes == [
+        "UUID=0a1b2c3d-0000-4000-8000-123456789abc /var/atlassian/application-data/bitbucket xfs defaults,nofail 0 2"
+    ]
 
 
 SSH_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEsite\n-----END RSA PRIVATE KEY-----\n"

@@ -1,5 +1,6 @@
 """The node-side health publisher: clean under shellcheck, and run for real in a scratch root
 against a fake /status and a fake metrics sink (an `aws` stand-in that records what it was sent)."""
+
 from __future__ import annotations
 
 import json
@@ -9,12 +10,10 @@ import stat
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 
 import pytest
 
-from components.host_files import (METRICS_SCRIPT_PATH, MetricsSpec, render_metrics_publisher,
-                                   render_metrics_units)
+from components.host_files import METRICS_SCRIPT_PATH, MetricsSpec, render_metrics_publisher, render_metrics_units
 from tests.shell_checks import assert_clean_shell_script
 
 SPEC = MetricsSpec(region="eu-central-1", site="fra", node="fra-node1")
@@ -28,7 +27,7 @@ def test_publisher_passes_shellcheck(tmp_path):
 def test_units_run_the_publisher_every_minute_with_the_snap_path():
     units = render_metrics_units()
     assert f"ExecStart=/usr/bin/env bash {METRICS_SCRIPT_PATH}" in units["bitbucket-mirror-metrics.service"]
-    assert ":/snap/bin" in units["bitbucket-mirror-metrics.service"]      # Ubuntu's AWS CLI
+    assert ":/snap/bin" in units["bitbucket-mirror-metrics.service"]  # Ubuntu's AWS CLI
     assert "OnUnitActiveSec=1min" in units["bitbucket-mirror-metrics.timer"]
 
 
@@ -71,9 +70,13 @@ def node(tmp_path):
 
     def publish(answer=None, status_url=None):
         _Status.answer = answer or (200, '{"state":"RUNNING"}')
-        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "BBM_ROOT": str(root),
-               "BBM_STATUS_URL": status_url or f"http://127.0.0.1:{server.server_port}/status",
-               "METRICS_SINK": str(sink)}
+        env = {
+            **os.environ,
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            "BBM_ROOT": str(root),
+            "BBM_STATUS_URL": status_url or f"http://127.0.0.1:{server.server_port}/status",
+            "METRICS_SINK": str(sink),
+        }
         done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=30)
         assert done.returncode == 0, done.stderr
         args = sink.read_text().splitlines()
@@ -90,16 +93,22 @@ def test_a_running_node_reports_running_and_its_home_usage(node):
     values, data = publish()
     assert values["cloudwatch"] == "put-metric-data"
     assert (values["--region"], values["--namespace"]) == ("eu-central-1", "BitbucketMirrors")
-    expected = int(subprocess.run(["df", "--output=pcent", str(home)], capture_output=True, text=True)
-                   .stdout.splitlines()[-1].strip().rstrip("%"))
+    expected = int(
+        subprocess.run(["df", "--output=pcent", str(home)], capture_output=True, text=True)
+        .stdout.splitlines()[-1]
+        .strip()
+        .rstrip("%")
+    )
     assert data["HomeUsedPercent"]["Value"] == expected and data["HomeUsedPercent"]["Unit"] == "Percent"
     assert data["StatusRunning"]["Value"] == 1
     for metric in data.values():
         assert metric["Dimensions"] == [{"Name": "Site", "Value": "fra"}, {"Name": "Node", "Value": "fra-node1"}]
 
 
-@pytest.mark.parametrize("answer", [(503, '{"state":"STARTING"}'), (200, '{"state":"MAINTENANCE"}'),
-                                    (500, '{"state":"ERROR"}'), (200, "not json")])
+@pytest.mark.parametrize(
+    "answer",
+    [(503, '{"state":"STARTING"}'), (200, '{"state":"MAINTENANCE"}'), (500, '{"state":"ERROR"}'), (200, "not json")],
+)
 def test_anything_but_running_reports_not_running(node, answer):
     _, publish = node
     _, data = publish(answer)

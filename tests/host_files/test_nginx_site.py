@@ -1,5 +1,6 @@
 """The nginx site, checked by the real nginx: `nginx -t`, then a live nginx on loopback in front of
 the emulator's mirror, with the headers Bitbucket needs behind a TLS-terminating proxy."""
+
 from __future__ import annotations
 
 import os
@@ -39,7 +40,7 @@ def free_ports(n: int) -> list[int]:
                 try:
                     v6.bind(("::", port))
                 except OSError:
-                    continue          # taken on IPv6: another one
+                    continue  # taken on IPv6: another one
             ports.append(port)
         return ports
     finally:
@@ -83,30 +84,45 @@ http {{
 def test_nginx_accepts_the_rendered_site(tmp_path):
     https_port, http_port = free_ports(2)
     prefix, _ = prefix_with_site(tmp_path, {"https_port": https_port, "http_port": http_port}, trustme.CA())
-    result = subprocess.run([nginx_binary(), "-t", "-p", str(prefix), "-c", str(prefix / "nginx.conf")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [nginx_binary(), "-t", "-p", str(prefix), "-c", str(prefix / "nginx.conf")], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert "syntax is ok" in result.stderr
 
 
 def test_production_site_has_the_documented_settings():
     site = render_nginx_site(NginxSiteSpec(HOST))
-    for line in ("listen 443 ssl http2;", "listen 80;", "return 301 https://$host$request_uri;",
-                 "ssl_protocols TLSv1.2 TLSv1.3;", "client_max_body_size 0;", "proxy_pass http://127.0.0.1:7990;",
-                 "proxy_buffering off;", "proxy_request_buffering off;", "proxy_read_timeout 3600s;",
-                 "proxy_set_header X-Forwarded-Proto https;", "ssl_certificate /etc/bitbucket-mirror/tls/tls.crt;"):
+    for line in (
+        "listen 443 ssl http2;",
+        "listen 80;",
+        "return 301 https://$host$request_uri;",
+        "ssl_protocols TLSv1.2 TLSv1.3;",
+        "client_max_body_size 0;",
+        "proxy_pass http://127.0.0.1:7990;",
+        "proxy_buffering off;",
+        "proxy_request_buffering off;",
+        "proxy_read_timeout 3600s;",
+        "proxy_set_header X-Forwarded-Proto https;",
+        "ssl_certificate /etc/bitbucket-mirror/tls/tls.crt;",
+    ):
         assert line in site, line
 
 
-@pytest.mark.parametrize("kwargs, field", [({"server_name": "bad host;"}, "server_name"),
-                                           ({"server_name": HOST, "cert_path": "relative.crt"}, "cert_path"),
-                                           ({"server_name": HOST, "upstream": "127.0.0.1:7990; evil"}, "upstream")])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"server_name": "bad host;"}, "server_name"),
+        ({"server_name": HOST, "cert_path": "relative.crt"}, "cert_path"),
+        ({"server_name": HOST, "upstream": "127.0.0.1:7990; evil"}, "upstream"),
+    ],
+)
 def test_values_reaching_nginx_are_validated(kwargs, field):
     with pytest.raises(ValueError, match=f"^{field}:"):
         NginxSiteSpec(**kwargs)
 
 
-READY_S = 30.0        # how long nginx may take to answer on a loaded machine
+READY_S = 30.0  # how long nginx may take to answer on a loaded machine
 
 
 class NginxDidNotStart(Exception):
@@ -117,8 +133,11 @@ def start_nginx(prefix: Path, https_port: int, http_port: int, ca_file: str) -> 
     """nginx, running until it answers: over HTTPS with the site's certificate (so it is this nginx,
     not whatever else listens there) and on its plain-HTTP port. Raises NginxDidNotStart (with what
     nginx said) when it exits first or does not answer within READY_S."""
-    process = subprocess.Popen([nginx_binary(), "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
-                                "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [nginx_binary(), "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + READY_S
     while True:
         if process.poll() is not None:
@@ -132,8 +151,9 @@ def start_nginx(prefix: Path, https_port: int, http_port: int, ca_file: str) -> 
         except requests.RequestException:
             if time.monotonic() > deadline:
                 stop_nginx(process)
-                raise NginxDidNotStart(f"no answer within {READY_S:.0f}s: "
-                                       + (prefix / "logs/error.log").read_text()) from None
+                raise NginxDidNotStart(
+                    f"no answer within {READY_S:.0f}s: " + (prefix / "logs/error.log").read_text()
+                ) from None
             time.sleep(0.05)
 
 
@@ -161,15 +181,16 @@ def live(tmp_path):
         process, failures = None, []
         for _ in range(5):
             https_port, http_port = free_ports(2)
-            prefix, _ = prefix_with_site(tmp_path, {"https_port": https_port, "http_port": http_port,
-                                                    "upstream": upstream}, ca)
+            prefix, _ = prefix_with_site(
+                tmp_path, {"https_port": https_port, "http_port": http_port, "upstream": upstream}, ca
+            )
             try:
                 process = start_nginx(prefix, https_port, http_port, str(ca_file))
                 break
             except NginxDidNotStart as exc:
                 failures.append(str(exc))
                 if "Address already in use" not in str(exc):
-                    break                 # not a port taken in between: starting again would not help
+                    break  # not a port taken in between: starting again would not help
         if process is None:
             pytest.fail("nginx did not start: " + " | ".join(failures))
         try:
@@ -202,8 +223,13 @@ def test_plain_http_is_redirected_to_https(live):
 def test_large_bodies_pass_unlimited(live):
     emu, https_port, _, ca_file = live
     body = b"[" + b'"1",' * (5 * 1024 * 1024 // 4) + b'"1"]'
-    response = requests.post(f"https://127.0.0.1:{https_port}/rest/mirroring/latest/syncSettings/projects",
-                             data=body, headers={"Content-Type": "application/json"}, verify=ca_file, timeout=30)
+    response = requests.post(
+        f"https://127.0.0.1:{https_port}/rest/mirroring/latest/syncSettings/projects",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        verify=ca_file,
+        timeout=30,
+    )
     assert response.status_code != 413
     assert any(r.path == "/rest/mirroring/latest/syncSettings/projects" and r.method == "POST" for r in emu.log)
 
@@ -222,7 +248,7 @@ def _handshake(port: int, ca_file: str, version: ssl.TLSVersion) -> str:
 @pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning")
 def test_only_modern_tls_is_offered(live):
     _, https_port, _, ca_file = live
-    assert _handshake(https_port, ca_file, ssl.TLSVersion.TLSv1_2) == "TLSv1.2"   # the control
+    assert _handshake(https_port, ca_file, ssl.TLSVersion.TLSv1_2) == "TLSv1.2"  # the control
     with pytest.raises(ssl.SSLError) as refused:
         _handshake(https_port, ca_file, ssl.TLSVersion.TLSv1_1)
     # nginx's alert, not the client library declining to offer TLS 1.1 at all.

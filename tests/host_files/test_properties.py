@@ -1,4 +1,5 @@
 """bitbucket.properties, parsed back key by key as Bitbucket would read it."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,13 @@ BASE = "https://mirror-syd.example.com"
 
 
 def render(display_name="Sydney", farm=None, base_url=BASE):
-    return parse(render_bitbucket_properties(PropertiesSpec(
-        setup_block=render_setup_block(display_name, base_url, PRIMARY), base_url=base_url, farm=farm)))
+    return parse(
+        render_bitbucket_properties(
+            PropertiesSpec(
+                setup_block=render_setup_block(display_name, base_url, PRIMARY), base_url=base_url, farm=farm
+            )
+        )
+    )
 
 
 def test_single_mirror_properties():
@@ -33,8 +39,9 @@ def test_single_mirror_properties():
     }
 
 
-FARM = dict(region="eu-central-1", iam_role="fra-node1-role-1a2b3c4", tag_key="bitbucket-mirrors:farm",
-            tag_value="prod-fra")
+FARM = dict(
+    region="eu-central-1", iam_role="fra-node1-role-1a2b3c4", tag_key="bitbucket-mirrors:farm", tag_value="prod-fra"
+)
 
 
 def test_farm_properties_cluster_the_nodes_by_aws_discovery():
@@ -54,8 +61,9 @@ def test_farm_properties_cluster_the_nodes_by_aws_discovery():
     assert props["application.mode"] == "mirror"
 
 
-@pytest.mark.parametrize("name", ["Sydney – mirror", "Zürich\\backslash", " leading space", "emoji 😀 mirror",
-                                  "a=b:c#d!e"])
+@pytest.mark.parametrize(
+    "name", ["Sydney – mirror", "Zürich\\backslash", " leading space", "emoji 😀 mirror", "a=b:c#d!e"]
+)
 def test_odd_display_names_round_trip(name):
     assert render(display_name=name)["setup.displayName"] == name
 
@@ -65,15 +73,18 @@ def test_line_breaks_in_values_are_refused():
         render_setup_block("two\nlines", BASE, PRIMARY)
 
 
-@pytest.mark.parametrize("spec, field", [
-    (lambda: PropertiesSpec("nothing", BASE), "setup_block"),
-    (lambda: PropertiesSpec(render_setup_block("x", BASE, PRIMARY), "http://m.example.com"), "base_url"),
-    (lambda: FarmSpec("g", "short", **FARM), "group_password"),
-    (lambda: FarmSpec("g", "p" * 20, **{**FARM, "iam_role": ""}), "iam_role"),
-    (lambda: FarmSpec("g", "p" * 20, **{**FARM, "region": "europe"}), "region"),
-    (lambda: FarmSpec("g", "p" * 20, **{**FARM, "tag_value": "prod fra"}), "tag_value"),
-    (lambda: PropertiesSpec(render_setup_block("x", BASE, PRIMARY), BASE, extra={"setup.baseUrl": "x"}), "extra"),
-])
+@pytest.mark.parametrize(
+    "spec, field",
+    [
+        (lambda: PropertiesSpec("nothing", BASE), "setup_block"),
+        (lambda: PropertiesSpec(render_setup_block("x", BASE, PRIMARY), "http://m.example.com"), "base_url"),
+        (lambda: FarmSpec("g", "short", **FARM), "group_password"),
+        (lambda: FarmSpec("g", "p" * 20, **{**FARM, "iam_role": ""}), "iam_role"),
+        (lambda: FarmSpec("g", "p" * 20, **{**FARM, "region": "europe"}), "region"),
+        (lambda: FarmSpec("g", "p" * 20, **{**FARM, "tag_value": "prod fra"}), "tag_value"),
+        (lambda: PropertiesSpec(render_setup_block("x", BASE, PRIMARY), BASE, extra={"setup.baseUrl": "x"}), "extra"),
+    ],
+)
 def test_bad_specs_name_the_field(spec, field):
     with pytest.raises(ValueError, match=f"^{field}:"):
         spec()

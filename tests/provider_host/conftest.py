@@ -1,4 +1,5 @@
 """Fixtures for tests that drive the SDK's own provider host over gRPC."""
+
 from __future__ import annotations
 
 from typing import Iterator

@@ -10,6 +10,7 @@ secret), then Check/Diff/Create/Read/Update/Delete with the resource's propertie
 `HostProcess` is that host, started as the engine starts it; `Engine` speaks its protocol with the
 SDK's own protobuf stubs and the SDK's own property (de)serialisation.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -39,17 +40,23 @@ class HostProcess:
     def __init__(self, cwd: Path = ROOT, env: Optional[Mapping[str, str]] = None, args: tuple[str, ...] = ()) -> None:
         """`args`: what the engine passes the plugin (its own address, last), which the shim
         `pulumi-resource-pulumi-python` hands on to `python -m pulumi.dynamic`."""
-        environment = {k: v for k, v in os.environ.items()
-                       if k not in ("BITBUCKET_USERNAME", "BITBUCKET_PASSWORD", "PYTHONPATH")}
+        environment = {
+            k: v for k, v in os.environ.items() if k not in ("BITBUCKET_USERNAME", "BITBUCKET_PASSWORD", "PYTHONPATH")
+        }
         environment.update(env or {})
         self.process = subprocess.Popen(
-            [sys.executable, "-u", "-m", "pulumi.dynamic", *args], cwd=cwd, env=environment,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            [sys.executable, "-u", "-m", "pulumi.dynamic", *args],
+            cwd=cwd,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         port = self.process.stdout.readline().decode().strip()  # type: ignore[union-attr]
         if not port.isdigit():
             self.process.kill()
-            raise RuntimeError(f"the provider host did not print its port: {port!r} "
-                               f"{self.process.stderr.read().decode()}")  # type: ignore[union-attr]
+            raise RuntimeError(
+                f"the provider host did not print its port: {port!r} {self.process.stderr.read().decode()}"
+            )  # type: ignore[union-attr]
         self.port = int(port)
         self._stderr: list[str] = []
         self._reader = threading.Thread(target=self._drain, daemon=True)
@@ -101,6 +108,7 @@ def _deserialize(message: struct_pb2.Struct) -> dict[str, Any]:
 @dataclass
 class ResourceState:
     """What the engine keeps in state for one dynamic resource."""
+
     urn: str
     id: str
     inputs: dict[str, Any]
@@ -121,35 +129,55 @@ class Engine:
 
     def configure(self, args: Mapping[str, Any]) -> proto.ConfigureResponse:
         variables = {k: (v["value"] if isinstance(v, dict) else v) for k, v in args.items()}
-        return self.stub.Configure(proto.ConfigureRequest(
-            variables=variables, args=_struct(args), acceptSecrets=True, acceptResources=True))
+        return self.stub.Configure(
+            proto.ConfigureRequest(variables=variables, args=_struct(args), acceptSecrets=True, acceptResources=True)
+        )
 
     def check(self, urn: str, news: Mapping[str, Any], olds: Mapping[str, Any] = {}) -> tuple[dict, list]:
         response = self.stub.Check(proto.CheckRequest(urn=urn, olds=_serialize(olds), news=_serialize(news)))
         return _deserialize(response.inputs), [(f.property, f.reason) for f in response.failures]
 
     def diff(self, state: ResourceState, news: Mapping[str, Any]) -> proto.DiffResponse:
-        return self.stub.Diff(proto.DiffRequest(
-            id=state.id, urn=state.urn, olds=_serialize(state.outputs), news=_serialize(news),
-            old_inputs=_serialize(state.inputs)))
+        return self.stub.Diff(
+            proto.DiffRequest(
+                id=state.id,
+                urn=state.urn,
+                olds=_serialize(state.outputs),
+                news=_serialize(news),
+                old_inputs=_serialize(state.inputs),
+            )
+        )
 
     def create(self, urn: str, inputs: Mapping[str, Any], timeout: float = 120) -> ResourceState:
         response = self.stub.Create(proto.CreateRequest(urn=urn, properties=_serialize(inputs)), timeout=timeout)
         return ResourceState(urn, response.id, dict(inputs), _deserialize(response.properties))
 
     def read(self, state: ResourceState) -> Optional[ResourceState]:
-        response = self.stub.Read(proto.ReadRequest(
-            id=state.id, urn=state.urn, properties=_serialize(state.outputs), inputs=_serialize(state.inputs)))
+        response = self.stub.Read(
+            proto.ReadRequest(
+                id=state.id, urn=state.urn, properties=_serialize(state.outputs), inputs=_serialize(state.inputs)
+            )
+        )
         if not response.id:
             return None
         return ResourceState(state.urn, response.id, state.inputs, _deserialize(response.properties))
 
     def update(self, state: ResourceState, news: Mapping[str, Any], timeout: float = 120) -> ResourceState:
-        response = self.stub.Update(proto.UpdateRequest(
-            id=state.id, urn=state.urn, olds=_serialize(state.outputs), news=_serialize(news),
-            old_inputs=_serialize(state.inputs)), timeout=timeout)
+        response = self.stub.Update(
+            proto.UpdateRequest(
+                id=state.id,
+                urn=state.urn,
+                olds=_serialize(state.outputs),
+                news=_serialize(news),
+                old_inputs=_serialize(state.inputs),
+            ),
+            timeout=timeout,
+        )
         return ResourceState(state.urn, state.id, dict(news), _deserialize(response.properties))
 
     def delete(self, state: ResourceState) -> None:
-        self.stub.Delete(proto.DeleteRequest(
-            id=state.id, urn=state.urn, properties=_serialize(state.outputs), old_inputs=_serialize(state.inputs)))
+        self.stub.Delete(
+            proto.DeleteRequest(
+                id=state.id, urn=state.urn, properties=_serialize(state.outputs), old_inputs=_serialize(state.inputs)
+            )
+        )

@@ -1,4 +1,5 @@
 """What the SDK registers for a site's provider chain, turned into what the engine sends the host."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,15 @@ TYPE = "pulumi-python:dynamic/bitbucket:"
 
 
 def site(emu: Emulator, name: str, mirror_url: str, projects: list[str], **extra: Any) -> dict[str, Any]:
-    return {"name": name, "primaryUrl": emu.primary_url, "displayName": name.title(), "baseUrl": mirror_url,
-            "caBundle": emu.ca_pem, "projects": projects, **extra}
+    return {
+        "name": name,
+        "primaryUrl": emu.primary_url,
+        "displayName": name.title(),
+        "baseUrl": mirror_url,
+        "caBundle": emu.ca_pem,
+        "projects": projects,
+        **extra,
+    }
 
 
 def registered(sites: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -26,19 +34,24 @@ def registered(sites: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     sends it (and every other value) in the clear, as done here.
     """
     run = run_program(config={"hosttest:sites": json.dumps(sites)}, program=CHAIN_PROGRAM)
-    return {r.name: {"urn": r.urn, "type": r.typ, "news": _reveal(r.wire_inputs)}
-            for r in run.resources if r.typ.startswith(TYPE)}
+    return {
+        r.name: {"urn": r.urn, "type": r.typ, "news": _reveal(r.wire_inputs)}
+        for r in run.resources
+        if r.typ.startswith(TYPE)
+    }
 
 
 def stack_config(emu: Emulator, password: str, mirror_url: str) -> dict:
     """Every key of a stack, as `pulumi up` hands it to Configure."""
-    return engine_config({
-        "aws:region": "ap-southeast-2",
-        "primary": {"url": emu.primary_url, "username": "admin", "caBundle": emu.ca_pem},
-        "primaryPassword": password,
-        "network": {"adminCidrs": ["198.51.100.7/32"]},
-        "mirrors": [{"name": "syd", "baseUrl": mirror_url, "projects": ["PLAT"]}],
-    })
+    return engine_config(
+        {
+            "aws:region": "ap-southeast-2",
+            "primary": {"url": emu.primary_url, "username": "admin", "caBundle": emu.ca_pem},
+            "primaryPassword": password,
+            "network": {"adminCidrs": ["198.51.100.7/32"]},
+            "mirrors": [{"name": "syd", "baseUrl": mirror_url, "projects": ["PLAT"]}],
+        }
+    )
 
 
 def up(engine: Engine, resources: dict, site_name: str = "syd") -> dict[str, ResourceState]:
@@ -48,7 +61,7 @@ def up(engine: Engine, resources: dict, site_name: str = "syd") -> dict[str, Res
         resource = resources[f"{site_name}-{step}"]
         news = dict(resource["news"])
         if step == "projects":
-            news["mirror_id"] = states["approval"].id   # the approval's output, resolved
+            news["mirror_id"] = states["approval"].id  # the approval's output, resolved
         inputs, failures = engine.check(resource["urn"], news)
         if failures:
             raise AssertionError(f"{site_name}-{step}: {failures}")

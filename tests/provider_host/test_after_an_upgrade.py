@@ -2,12 +2,15 @@
 Pulumi's own provider host shows no step with changes, and a further `pulumi up` takes no node out
 and calls neither `zdu/start` nor `zdu/end` again. The farm, moto's load balancer and the engine's
 side are test_rolling_upgrade's."""
+
 from __future__ import annotations
 
 from pulumi.runtime import proto
 
 from .engine import ResourceState
-from .test_rolling_upgrade import NEW, OLD, ORDER, aws, farm, registrations, started, up, zdu_calls  # noqa: F401
+
+# pytest finds the rolling upgrade's fixtures by name in this module.
+from .test_rolling_upgrade import NEW, OLD, ORDER, aws, farm, registrations, started, up, zdu_calls  # noqa: F401, E402
 
 
 def test_after_an_upgrade_a_further_preview_and_up_have_nothing_to_do(emu, farm, start_host):
@@ -18,7 +21,7 @@ def test_after_an_upgrade_a_further_preview_and_up_have_nothing_to_do(emu, farm,
     assert zdu_calls(emu) == (1, 1) and {n.version for n in farm.mirror.farm_nodes} == {NEW}
     farm.events.clear()
 
-    engine = started(start_host, env, emu, farm)        # `pulumi preview`: check and diff, nothing else
+    engine = started(start_host, env, emu, farm)  # `pulumi preview`: check and diff, nothing else
     resources = registrations(farm, NEW)
     changes = {}
     for name in ORDER:
@@ -32,7 +35,7 @@ def test_after_an_upgrade_a_further_preview_and_up_have_nothing_to_do(emu, farm,
         changes[name] = proto.DiffResponse.DiffChanges.Name(diff.changes)
     assert changes == {name: "DIFF_NONE" for name in ORDER}
 
-    up(started(start_host, env, emu, farm), farm, NEW, state)     # `pulumi up` again
+    up(started(start_host, env, emu, farm), farm, NEW, state)  # `pulumi up` again
     assert farm.events == []
     assert zdu_calls(emu) == (1, 1) and farm.mirror.upgrade_mode is False
     assert farm.serving() == [0, 1, 2]

@@ -4,11 +4,12 @@ Each phase uses a fresh `python -m pulumi.dynamic` process, configured as the en
 it, fed the properties the SDK registered (the pickled provider among them): what `pulumi up`,
 `pulumi refresh` and `pulumi destroy` do, against the emulated primary and mirror.
 """
+
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 import pickletools
+from pathlib import Path
 
 import grpc
 import pytest
@@ -16,15 +17,25 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import proto
 
 from providers.backup import HomeBackup, HomeBackupProvider
+from providers.farm_rollout import (
+    InstanceStartReturn,
+    InstanceStartReturnProvider,
+    InstanceStopDrain,
+    InstanceStopDrainProvider,
+    NodeDrain,
+    NodeDrainProvider,
+    NodeReturn,
+    NodeReturnProvider,
+    UpgradeFinish,
+    UpgradeFinishProvider,
+    UpgradeWindow,
+    UpgradeWindowProvider,
+)
 from providers.mirror_approval import MirrorApproval, MirrorApprovalProvider
-from providers.os_refresh import RootVolumeReplacement, RootVolumeReplacementProvider
-from providers.farm_rollout import (InstanceStartReturn, InstanceStartReturnProvider, InstanceStopDrain,
-                                    InstanceStopDrainProvider, NodeDrain, NodeDrainProvider, NodeReturn,
-                                    NodeReturnProvider, UpgradeFinish, UpgradeFinishProvider, UpgradeWindow,
-                                    UpgradeWindowProvider)
 from providers.mirror_generation import MirrorGeneration, MirrorGenerationProvider
 from providers.mirror_setup import MirrorSetup, MirrorSetupProvider
 from providers.mirrored_projects import MirroredProjects, MirroredProjectsProvider
+from providers.os_refresh import RootVolumeReplacement, RootVolumeReplacementProvider
 from tests.harness import ROOT
 
 from . import registration
@@ -89,7 +100,7 @@ def test_preview_with_unknown_values_checks_and_diffs_without_credentials(emu, s
     mirror = emu.add_mirror("syd")
     resources = registered([site(emu, "syd", mirror.url, ["PLAT"])])
     engine = start_host()
-    engine.configure({})   # preview needs no credentials: nothing is called on Bitbucket
+    engine.configure({})  # preview needs no credentials: nothing is called on Bitbucket
     projects = resources["syd-projects"]
     news = {**projects["news"], "mirror_id": UNKNOWN}
     inputs, failures = engine.check(projects["urn"], news)
@@ -121,7 +132,7 @@ def test_an_engine_that_sends_no_config_gets_told_to_upgrade_the_cli(emu, start_
     details = caught.value.details()
     assert "received no stack configuration" in details and "3.139.0" in details
     assert "BITBUCKET_USERNAME" in details
-    assert emu.requests_to("primary") == []   # nothing was tried without credentials
+    assert emu.requests_to("primary") == []  # nothing was tried without credentials
 
 
 def test_a_host_started_outside_the_project_root_cannot_load_the_providers(emu, start_host, tmp_path):
@@ -136,8 +147,10 @@ def test_a_host_started_outside_the_project_root_cannot_load_the_providers(emu, 
     # host could not import, which README's troubleshooting section maps to its fix.
     assert "No module named 'providers'" in caught.value.details()
     readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
-    assert ("answers `ModuleNotFoundError: No module named 'providers'`: that means the directory or the "
-            "virtualenv is not this project's") in readme
+    assert (
+        "answers `ModuleNotFoundError: No module named 'providers'`: that means the directory or the "
+        "virtualenv is not this project's"
+    ) in readme
 
 
 def test_the_password_never_leaves_the_host(emu, start_host):
@@ -149,7 +162,7 @@ def test_the_password_never_leaves_the_host(emu, start_host):
     states = up(engine, resources)
     assert PASSWORD not in repr([s.outputs for s in states.values()])
     assert PASSWORD not in engine.host.stderr
-    for state in states.values():   # what state stores: the provider pickle holds no credentials
+    for state in states.values():  # what state stores: the provider pickle holds no credentials
         assert PASSWORD.encode() not in base64.b64decode(state.outputs["__provider"])
 
 
@@ -170,8 +183,16 @@ PINNED = {
     RootVolumeReplacement: (RootVolumeReplacementProvider, "providers.os_refresh", "RootVolumeReplacementProvider"),
 }
 # Where stacks created before the rollout providers were split recorded them.
-EARLIER = {"providers.farm_rollout": ["UpgradeWindowProvider", "UpgradeFinishProvider", "NodeDrainProvider",
-                                      "NodeReturnProvider", "InstanceStopDrainProvider", "InstanceStartReturnProvider"]}
+EARLIER = {
+    "providers.farm_rollout": [
+        "UpgradeWindowProvider",
+        "UpgradeFinishProvider",
+        "NodeDrainProvider",
+        "NodeReturnProvider",
+        "InstanceStopDrainProvider",
+        "InstanceStartReturnProvider",
+    ]
+}
 
 
 @pytest.mark.parametrize("resource", list(PINNED), ids=lambda r: r.__name__)
@@ -179,7 +200,7 @@ def test_provider_import_paths_are_pinned(resource):
     provider_class, module, name = PINNED[resource]
     pickled = base64.b64decode(serialize_provider(provider_class()))
     strings = [arg for op, arg, _ in pickletools.genops(pickled) if op.name in ("SHORT_BINUNICODE", "BINUNICODE")]
-    assert strings[:2] == [module, name]          # by reference: module and class name, no code
+    assert strings[:2] == [module, name]  # by reference: module and class name, no code
     assert (provider_class.__module__, provider_class.__qualname__) == (module, name)
     assert resource._resource_type_name == f"dynamic/bitbucket:{resource.__name__}"
     assert (ROOT / (module.replace(".", "/") + ".py")).is_file()
@@ -190,6 +211,7 @@ def test_the_import_paths_earlier_stacks_recorded_still_name_the_same_providers(
     import pickle
 
     import dill
+
     current = {cls.__name__: cls for cls, _, _ in PINNED.values()}
     for module, names in EARLIER.items():
         for name in names:
@@ -220,7 +242,7 @@ def test_a_new_first_node_home_replaces_the_approval_in_one_up(emu, start_host):
     news, _ = second.check(after["urn"], after["news"], olds=old_state.inputs)
     diff = second.diff(old_state, news)
     assert list(diff.replaces) == ["home_zone"] and diff.deleteBeforeReplace
-    second.delete(old_state)                     # delete-before-replace, as the engine orders it
+    second.delete(old_state)  # delete-before-replace, as the engine orders it
     new_state = second.create(after["urn"], news)
     assert new_state.id == new_mirror.mirror_id
     assert set(emu.state.mirror_servers) == {new_mirror.mirror_id}

@@ -5,6 +5,7 @@ with the host's stock pool of four workers, four syncs would hold every worker w
 sites' selections queue behind them, and the syncs would time out. The test asserts the outcome a
 user sees (every site done, none timed out), not a duration.
 """
+
 from __future__ import annotations
 
 import threading
@@ -17,7 +18,7 @@ from .conftest import PASSWORD
 from .engine import Engine
 from .registration import registered, site, stack_config, up
 
-SITES = 8   # twice the stock pool
+SITES = 8  # twice the stock pool
 ACCEPT = "/rest/mirroring/latest/requests/{id}/accept"
 
 
@@ -31,12 +32,14 @@ def release_syncs_when_all_selected(emu, mirrors, stop: threading.Event) -> None
 
 
 def run_sites(emu, engine: Engine, sync_timeout_s: int) -> list:
-    emu.state.sync_repos_per_s = 0.0   # nothing syncs until released
+    emu.state.sync_repos_per_s = 0.0  # nothing syncs until released
     mirrors = [emu.add_mirror(f"s{i}") for i in range(SITES)]
     for i in range(SITES):
         emu.add_project(f"P{i}")
-    sites = [site(emu, f"s{i}", m.url, [f"P{i}"], waitForSync=True, syncTimeoutS=sync_timeout_s)
-             for i, m in enumerate(mirrors)]
+    sites = [
+        site(emu, f"s{i}", m.url, [f"P{i}"], waitForSync=True, syncTimeoutS=sync_timeout_s)
+        for i, m in enumerate(mirrors)
+    ]
     resources = registered(sites)
     engine.configure(stack_config(emu, PASSWORD, mirrors[0].url))
     stop = threading.Event()
@@ -61,7 +64,7 @@ def test_every_site_finishes_when_syncs_need_all_sites_selected(emu, start_host)
     failures = [o for o in outcomes if isinstance(o, Exception)]
     assert failures == []
     assert all(o["projects"].outputs["project_ids"] for o in outcomes)
-    assert emu.stats.successful("POST", ACCEPT) == SITES            # each mirror accepted exactly once
+    assert emu.stats.successful("POST", ACCEPT) == SITES  # each mirror accepted exactly once
     assert len({o["approval"].id for o in outcomes}) == SITES
 
 
@@ -70,7 +73,7 @@ def test_in_the_widened_host_an_already_approved_mirror_is_adopted_not_accepted_
     mirror = emu.add_mirror("adopted")
     emu.add_project("PLAT")
     emu.state.tick()
-    emu.state.accept(mirror.request_id)                    # an admin clicked Authorize meanwhile
+    emu.state.accept(mirror.request_id)  # an admin clicked Authorize meanwhile
     engine = start_host()
     engine.configure(stack_config(emu, PASSWORD, mirror.url))
     states = up(engine, registered([site(emu, "adopted", mirror.url, ["PLAT"])]), "adopted")
@@ -82,11 +85,15 @@ def test_in_the_widened_host_waits_still_end_with_their_timeout_and_say_why(emu,
     never = emu.add_mirror("never", register_after_s=3600)  # its request never appears
     stuck = emu.add_mirror("stuck")
     emu.add_project("P1")
-    emu.state.sync_repos_per_s = 0.0                      # and this one never synchronises
+    emu.state.sync_repos_per_s = 0.0  # and this one never synchronises
     engine = start_host()
     engine.configure(stack_config(emu, PASSWORD, stuck.url))
-    resources = registered([site(emu, "never", never.url, ["P1"], timeoutS=2),
-                            site(emu, "stuck", stuck.url, ["P1"], waitForSync=True, syncTimeoutS=3)])
+    resources = registered(
+        [
+            site(emu, "never", never.url, ["P1"], timeoutS=2),
+            site(emu, "stuck", stuck.url, ["P1"], waitForSync=True, syncTimeoutS=3),
+        ]
+    )
     with ThreadPoolExecutor(2) as pool:
         outcomes = list(pool.map(lambda name: _outcome(engine, resources, name), ["never", "stuck"]))
     assert "no mirroring request from" in outcomes[0] and "within 2s" in outcomes[0]

@@ -5,6 +5,7 @@ fewer than two nodes serving. A failed node stops the rollout there; the next `u
 
 The install of a node (a pulumi-command SSH session on a real node) is played by the test: it
 restarts the emulated node on the new version, which joins the farm only in upgrade mode."""
+
 from __future__ import annotations
 
 import json
@@ -33,9 +34,13 @@ def aws():
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
     server.start()
     endpoint = f"http://127.0.0.1:{server._server.server_port}"
-    requests.post(f"{endpoint}/moto-api/reset", timeout=10)   # moto's state lives in the process: start empty
-    env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": REGION}
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10)  # moto's state lives in the process: start empty
+    env = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }
     session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
     yield env, session.client("ec2", endpoint_url=endpoint), session.client("elbv2", endpoint_url=endpoint)
     server.stop()
@@ -52,31 +57,59 @@ class Farm:
         ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
         vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
         self.ec2 = ec2
-        self.instances = [ec2.run_instances(
-            ImageId=ami, MinCount=1, MaxCount=1, InstanceType="m6i.xlarge", TagSpecifications=[{
-                "ResourceType": "instance", "Tags": [{"Key": "Name", "Value": f"fra-node{i}"},
-                                                     {"Key": "bitbucket-mirrors:site", "Value": "fra"}]}],
-        )["Instances"][0]["InstanceId"] for i in range(3)]
+        self.instances = [
+            ec2.run_instances(
+                ImageId=ami,
+                MinCount=1,
+                MaxCount=1,
+                InstanceType="m6i.xlarge",
+                TagSpecifications=[
+                    {
+                        "ResourceType": "instance",
+                        "Tags": [
+                            {"Key": "Name", "Value": f"fra-node{i}"},
+                            {"Key": "bitbucket-mirrors:site", "Value": "fra"},
+                        ],
+                    }
+                ],
+            )["Instances"][0]["InstanceId"]
+            for i in range(3)
+        ]
         self.groups = []
         for label, port in (("https", 7990), ("ssh", 7999)):
-            arn = elbv2.create_target_group(Name=f"fra-{label}", Protocol="TCP", Port=port, VpcId=vpc,
-                                            TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+            arn = elbv2.create_target_group(
+                Name=f"fra-{label}", Protocol="TCP", Port=port, VpcId=vpc, TargetType="instance"
+            )["TargetGroups"][0]["TargetGroupArn"]
             elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": i, "Port": port} for i in self.instances])
             self.groups.append({"arn": arn, "port": port})
         self.events: list[str] = []
         self.fewest_serving = 3
 
     def config(self, version: str) -> dict:
-        return {"mirrorUrl": self.mirror.url, "version": version, "caBundle": self.emu.ca_pem, "region": REGION,
-                "targetGroups": self.groups,
-                "nodes": [{"instanceId": i, "address": n.address} for i, n in zip(self.instances, self.mirror.farm_nodes)]}
+        return {
+            "mirrorUrl": self.mirror.url,
+            "version": version,
+            "caBundle": self.emu.ca_pem,
+            "region": REGION,
+            "targetGroups": self.groups,
+            "nodes": [{"instanceId": i, "address": n.address} for i, n in zip(self.instances, self.mirror.farm_nodes)],
+        }
 
     def serving(self) -> list[int]:
         """Nodes healthy in every target group and members of the farm: the ones clients reach."""
-        healthy = [{d["Target"]["Id"] for d in self.elbv2.describe_target_health(TargetGroupArn=g["arn"])
-                    ["TargetHealthDescriptions"] if d["TargetHealth"]["State"] == "healthy"} for g in self.groups]
-        return [i for i, (instance, node) in enumerate(zip(self.instances, self.mirror.farm_nodes))
-                if all(instance in h for h in healthy) and node.joined]
+        healthy = [
+            {
+                d["Target"]["Id"]
+                for d in self.elbv2.describe_target_health(TargetGroupArn=g["arn"])["TargetHealthDescriptions"]
+                if d["TargetHealth"]["State"] == "healthy"
+            }
+            for g in self.groups
+        ]
+        return [
+            i
+            for i, (instance, node) in enumerate(zip(self.instances, self.mirror.farm_nodes))
+            if all(instance in h for h in healthy) and node.joined
+        ]
 
     def observe(self, event: str) -> None:
         self.events.append(event)
@@ -94,7 +127,9 @@ def registrations(farm: Farm, version: str) -> dict[str, dict]:
     return {r.name: {"urn": r.urn, "news": _reveal(r.wire_inputs)} for r in run.resources}
 
 
-ORDER = ["fra-upgrade"] + [f"fra-node{i}-{step}" for i in range(3) for step in ("drain", "return")] + ["fra-upgrade-finish"]
+ORDER = (
+    ["fra-upgrade"] + [f"fra-node{i}-{step}" for i in range(3) for step in ("drain", "return")] + ["fra-upgrade-finish"]
+)
 
 
 def step(engine: Engine, farm: Farm, state: dict[str, ResourceState], name: str, urn: str, news: dict) -> None:
@@ -124,7 +159,7 @@ def up(engine: Engine, farm: Farm, version: str, state: dict[str, ResourceState]
         if name.endswith("-drain"):
             i = int(name.split("node")[1][0])
             digest = f"{version}-{i}"
-            if state.get(f"installed-{i}") != digest:     # the install re-runs only for a new digest
+            if state.get(f"installed-{i}") != digest:  # the install re-runs only for a new digest
                 farm.install(i, version, fails=(i == failing_node))
                 state[f"installed-{i}"] = digest
 
@@ -142,8 +177,10 @@ def started(start_host, env, emu, farm: Farm) -> Engine:
 
 
 def zdu_calls(emu) -> tuple[int, int]:
-    return (emu.stats.successful("POST", "/rest/mirroring/latest/zdu/start"),
-            emu.stats.successful("POST", "/rest/mirroring/latest/zdu/end"))
+    return (
+        emu.stats.successful("POST", "/rest/mirroring/latest/zdu/start"),
+        emu.stats.successful("POST", "/rest/mirroring/latest/zdu/end"),
+    )
 
 
 def test_a_bug_fix_upgrade_rolls_one_node_at_a_time(emu, farm, start_host):
@@ -151,16 +188,25 @@ def test_a_bug_fix_upgrade_rolls_one_node_at_a_time(emu, farm, start_host):
     state: dict[str, ResourceState] = {}
     engine = started(start_host, env, emu, farm)
     for i in range(3):
-        state[f"installed-{i}"] = f"{OLD}-{i}"     # the farm as the first `up` left it
+        state[f"installed-{i}"] = f"{OLD}-{i}"  # the farm as the first `up` left it
     up(engine, farm, OLD, state)
     farm.events.clear()
 
     up(started(start_host, env, emu, farm), farm, NEW, state)
     assert zdu_calls(emu) == (1, 1)
-    assert farm.events == ["fra-upgrade",
-                           "fra-node0-drain", "install 0", "fra-node0-return",
-                           "fra-node1-drain", "install 1", "fra-node1-return",
-                           "fra-node2-drain", "install 2", "fra-node2-return", "fra-upgrade-finish"]
+    assert farm.events == [
+        "fra-upgrade",
+        "fra-node0-drain",
+        "install 0",
+        "fra-node0-return",
+        "fra-node1-drain",
+        "install 1",
+        "fra-node1-return",
+        "fra-node2-drain",
+        "install 2",
+        "fra-node2-return",
+        "fra-upgrade-finish",
+    ]
     assert farm.fewest_serving >= 2
     assert {n.version for n in farm.mirror.farm_nodes} == {NEW} and farm.mirror.upgrade_mode is False
     assert farm.serving() == [0, 1, 2]
@@ -180,9 +226,15 @@ def test_a_failed_node_stops_the_rollout_and_the_next_up_resumes_there(emu, farm
     farm.events.clear()
 
     up(started(start_host, env, emu, farm), farm, NEW, state)
-    assert farm.events == ["install 1", "fra-node1-return", "fra-node2-drain", "install 2", "fra-node2-return",
-                           "fra-upgrade-finish"]                 # node 0 is not touched again
-    assert zdu_calls(emu) == (1, 1)                     # still one start, and now the one end
+    assert farm.events == [
+        "install 1",
+        "fra-node1-return",
+        "fra-node2-drain",
+        "install 2",
+        "fra-node2-return",
+        "fra-upgrade-finish",
+    ]  # node 0 is not touched again
+    assert zdu_calls(emu) == (1, 1)  # still one start, and now the one end
     assert farm.serving() == [0, 1, 2] and farm.fewest_serving >= 2
 
 
@@ -223,10 +275,10 @@ def _change_type(self: Farm, i: int, instance_type: str) -> None:
     instance = self.instances[i]
     current = self.ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
     if current["InstanceType"] == instance_type:
-        return                                   # nothing for pulumi-aws to update
+        return  # nothing for pulumi-aws to update
     assert i not in self.serving(), f"node {i} would stop while the load balancer still sends it clients"
     self.ec2.stop_instances(InstanceIds=[instance])
-    self.mirror.farm_nodes[i].joined = False     # Bitbucket stops with the instance
+    self.mirror.farm_nodes[i].joined = False  # Bitbucket stops with the instance
     self.observe(f"stopped {i}")
     self.ec2.modify_instance_attribute(InstanceId=instance, InstanceType={"Value": instance_type})
     self.ec2.start_instances(InstanceIds=[instance])
@@ -239,36 +291,55 @@ Farm.change_type = _change_type
 def test_an_instance_type_change_stops_one_node_at_a_time_each_drained_first(emu, farm, start_host):
     farm, env = farm
     state: dict[str, ResourceState] = {}
-    resize(started(start_host, env, emu, farm), farm, "m6i.xlarge", state)    # the farm as created
+    resize(started(start_host, env, emu, farm), farm, "m6i.xlarge", state)  # the farm as created
     assert farm.events == []
 
     resize(started(start_host, env, emu, farm), farm, "m6i.2xlarge", state)
-    assert farm.events == [step for i in range(3)
-                           for step in (f"fra-node{i}-stop-drain", f"stopped {i}", f"fra-node{i}-start-return")]
+    assert farm.events == [
+        step for i in range(3) for step in (f"fra-node{i}-stop-drain", f"stopped {i}", f"fra-node{i}-start-return")
+    ]
     assert farm.fewest_serving >= 2
-    types = {i["InstanceType"] for r in farm.ec2.describe_instances(InstanceIds=farm.instances)["Reservations"]
-             for i in r["Instances"]}
+    types = {
+        i["InstanceType"]
+        for r in farm.ec2.describe_instances(InstanceIds=farm.instances)["Reservations"]
+        for i in r["Instances"]
+    }
     assert types == {"m6i.2xlarge"} and farm.serving() == [0, 1, 2]
 
     farm.events.clear()
-    resize(started(start_host, env, emu, farm), farm, "m6i.2xlarge", state)   # nothing changed: nobody leaves
+    resize(started(start_host, env, emu, farm), farm, "m6i.2xlarge", state)  # nothing changed: nobody leaves
     assert farm.events == [] and farm.serving() == [0, 1, 2]
 
 
-@pytest.mark.parametrize("farm_of, new, says", [
-    (True, "9.5.0", "mirrors[1].bitbucketVersion: 9.4.16 -> 9.5.0: every node stops; the mirror is unavailable "
-                    "until Bitbucket runs 9.5.0 on the first node (only bug-fix upgrades can roll)"),
-    (True, "9.4.17", "mirrors[1].bitbucketVersion: 9.4.16 -> 9.4.17 is a bug-fix upgrade: the farm upgrades one "
-                     "node at a time in upgrade mode and keeps serving"),
-    (False, "9.4.17", "mirrors[1].bitbucketVersion: 9.4.16 -> 9.4.17: the node upgrades in place; the mirror is "
-                      "unavailable until Bitbucket runs 9.4.17"),
-])
+@pytest.mark.parametrize(
+    "farm_of, new, says",
+    [
+        (
+            True,
+            "9.5.0",
+            "mirrors[1].bitbucketVersion: 9.4.16 -> 9.5.0: every node stops; the mirror is unavailable "
+            "until Bitbucket runs 9.5.0 on the first node (only bug-fix upgrades can roll)",
+        ),
+        (
+            True,
+            "9.4.17",
+            "mirrors[1].bitbucketVersion: 9.4.16 -> 9.4.17 is a bug-fix upgrade: the farm upgrades one "
+            "node at a time in upgrade mode and keeps serving",
+        ),
+        (
+            False,
+            "9.4.17",
+            "mirrors[1].bitbucketVersion: 9.4.16 -> 9.4.17: the node upgrades in place; the mirror is "
+            "unavailable until Bitbucket runs 9.4.17",
+        ),
+    ],
+)
 def test_preview_says_what_clients_will_notice_of_an_upgrade(emu, farm, start_host, farm_of, new, says):
     farm, env = farm
     engine = started(start_host, env, emu, farm)
     window = registrations(farm, OLD)["fra-upgrade"]
     old_inputs, _ = engine.check(window["urn"], {**window["news"], "farm": farm_of})
-    assert old_inputs.get("impact") is None                          # the first install: nothing to say
+    assert old_inputs.get("impact") is None  # the first install: nothing to say
     news = {**registrations(farm, new)["fra-upgrade"]["news"], "farm": farm_of}
     inputs, failures = engine.check(window["urn"], news, olds=old_inputs)
     assert failures == [] and inputs["impact"] == says
@@ -279,18 +350,19 @@ def test_preview_says_what_clients_will_notice_of_an_upgrade(emu, farm, start_ho
     while line not in engine.host.stderr and time.monotonic() < deadline:
         time.sleep(0.05)
     assert line in engine.host.stderr
-    assert zdu_calls(emu) == (0, 0)                                   # preview changes nothing
+    assert zdu_calls(emu) == (0, 0)  # preview changes nothing
 
 
 @pytest.mark.parametrize("seed", [3, 8])
 def test_under_faults_the_upgrade_converges_over_reruns_and_never_takes_two_nodes_out(emu, farm, start_host, seed):
     from tests.emulator import Faults
+
     farm, env = farm
     state: dict[str, ResourceState] = {f"installed-{i}": f"{OLD}-{i}" for i in range(3)}
     up(started(start_host, env, emu, farm), farm, OLD, state)
     emu.set_faults(Faults(rate=0.4, kinds=("503", "429", "drop", "drop_after"), retry_after_s=1, seed=seed))
     failures = []
-    for _ in range(10):                      # what a user does after a failed `pulumi up`: run it again
+    for _ in range(10):  # what a user does after a failed `pulumi up`: run it again
         try:
             up(started(start_host, env, emu, farm), farm, NEW, state)
             break

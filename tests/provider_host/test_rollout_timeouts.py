@@ -7,6 +7,7 @@ not model is added here: a node whose deregistration never completes (a clone th
 patched into moto's target groups, which serve the host from this process. The node's timeout is
 2 s (the program registers 600; the engine hands the host whatever the program registered), and
 the engine gives each call 30 s: a drain that never ends shows as a call that never returns."""
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,22 @@ from tests.harness import run_program
 
 from .engine import Engine, ResourceState
 from .registration import _reveal
-# The farm, its fixtures (aws, farm) and the engine's side of an `up`, as the rolling upgrade has them.
-from .test_rolling_upgrade import (NEW, OLD, ORDER, RESIZE, RESIZE_ORDER, Farm, aws, farm,  # noqa: F401
-                                   registrations, started, up)
+
+# The farm and the engine's side of an `up`, as the rolling upgrade has them.
+# pytest finds the rolling upgrade's fixtures by name in this module.
+from .test_rolling_upgrade import (  # noqa: F401, E402
+    NEW,
+    OLD,
+    ORDER,
+    RESIZE,
+    RESIZE_ORDER,
+    Farm,
+    aws,
+    farm,
+    registrations,
+    started,
+    up,
+)
 
 TIMEOUT_S = 2
 CALL_S = 30
@@ -71,7 +85,7 @@ def test_a_node_that_does_not_drain_in_time_is_not_reinstalled_and_the_up_ends_s
     state: dict[str, ResourceState] = {f"installed-{i}": f"{OLD}-{i}" for i in range(3)}
     up(started(start_host, env, emu, farm), farm, OLD, state)
     farm.events.clear()
-    stuck.add(farm.instances[1])                    # a long clone on node 1 that does not end
+    stuck.add(farm.instances[1])  # a long clone on node 1 that does not end
 
     engine = started(start_host, env, emu, farm)
     resources = registrations(farm, NEW)
@@ -89,9 +103,10 @@ def test_a_node_that_does_not_drain_in_time_is_not_reinstalled_and_the_up_ends_s
 
     error, took = failed_call(upgrade)
     assert error.code() != grpc.StatusCode.DEADLINE_EXCEEDED, f"the drain never ended ({took:.0f}s)"
-    assert ("fra-node1 did not drain within 2s; long git operations may still run on it (raise the deregistration "
-            "delay's patience with the timeout, or wait and run `pulumi up` again) (target states: draining)"
-            ) in error.details()
+    assert (
+        "fra-node1 did not drain within 2s; long git operations may still run on it (raise the deregistration "
+        "delay's patience with the timeout, or wait and run `pulumi up` again) (target states: draining)"
+    ) in error.details()
     assert took < TIMEOUT_S + 10
     # The up stopped there: node 0 done, node 1 neither reinstalled nor stopped (its clone goes on),
     # node 2 untouched and serving, upgrade mode still on for the next `up`.
@@ -116,7 +131,7 @@ def test_a_node_that_does_not_drain_in_time_is_not_stopped_for_its_instance_chan
             if name.endswith("-stop-drain"):
                 farm.change_type(int(name.split("node")[1][0]), instance_type)
 
-    resize("m6i.xlarge")                             # the farm as created
+    resize("m6i.xlarge")  # the farm as created
     stuck.add(farm.instances[1])
     error, took = failed_call(lambda: resize("m6i.2xlarge"))
     assert error.code() != grpc.StatusCode.DEADLINE_EXCEEDED, f"the drain never ended ({took:.0f}s)"
@@ -125,7 +140,10 @@ def test_a_node_that_does_not_drain_in_time_is_not_stopped_for_its_instance_chan
     assert farm.events == ["fra-node0-stop-drain", "stopped 0", "fra-node0-start-return"]
     described = farm.ec2.describe_instances(InstanceIds=farm.instances)["Reservations"]
     found = {i["InstanceId"]: (i["InstanceType"], i["State"]["Name"]) for r in described for i in r["Instances"]}
-    assert [found[i] for i in farm.instances] == [("m6i.2xlarge", "running"), ("m6i.xlarge", "running"),
-                                                  ("m6i.xlarge", "running")]
-    assert farm.mirror.farm_nodes[1].joined                     # Bitbucket still runs on node 1
+    assert [found[i] for i in farm.instances] == [
+        ("m6i.2xlarge", "running"),
+        ("m6i.xlarge", "running"),
+        ("m6i.xlarge", "running"),
+    ]
+    assert farm.mirror.farm_nodes[1].joined  # Bitbucket still runs on node 1
     assert farm.serving() == [0, 2]

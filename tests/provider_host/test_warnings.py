@@ -2,6 +2,7 @@
 provider host the engine starts gets the engine's address as its last argument, and the providers
 call the engine's Log service with it (pulumi/pulumi provider_plugin.go NewProvider; the engine's
 display lists a WARNING with a URN under that resource, `--diff` or not)."""
+
 from __future__ import annotations
 
 import json
@@ -52,9 +53,15 @@ def farm_of_three(emu) -> str:
 
 
 def window_registration(emu, version: str, mirror_url: str) -> dict:
-    farm = {"mirrorUrl": mirror_url, "version": version, "caBundle": emu.ca_pem,
-            "region": "eu-central-1", "targetGroups": [], "warnTo": SITE,
-            "nodes": [{"instanceId": f"i-{i}", "address": f"10.0.0.{i}"} for i in range(3)]}
+    farm = {
+        "mirrorUrl": mirror_url,
+        "version": version,
+        "caBundle": emu.ca_pem,
+        "region": "eu-central-1",
+        "targetGroups": [],
+        "warnTo": SITE,
+        "nodes": [{"instanceId": f"i-{i}", "address": f"10.0.0.{i}"} for i in range(3)],
+    }
     run = run_program(config={"hosttest:rollout": json.dumps(farm)}, program=PROGRAM)
     (window,) = [r for r in run.resources if r.name == "fra-upgrade"]
     return {"urn": window.urn, "news": _reveal(window.wire_inputs)}
@@ -78,12 +85,12 @@ def test_a_minor_upgrade_is_a_warning_under_the_site_through_the_engines_log(emu
     window = window_registration(emu, "9.4.16", url)
     old, _ = engine.check(window["urn"], window["news"])
     inputs, failures = engine.check(window["urn"], window_registration(emu, "9.5.0", url)["news"], olds=old)
-    assert failures == [] and inputs["installed"] == ["9.4.16"]     # read from the farm's nodes
+    assert failures == [] and inputs["installed"] == ["9.4.16"]  # read from the farm's nodes
     (log,) = _received(service, lambda r: "9.4.16 -> 9.5.0" in r.message)
     assert log.severity == engine_pb2.WARNING and log.urn == SITE
     assert log.message == "bitbucket-mirrors: " + inputs["impact"]
     assert "every node stops" in log.message and "mirrors[1].bitbucketVersion" in log.message
-    assert "warning:" not in engine.host.stderr        # the engine has it; the console does not repeat it
+    assert "warning:" not in engine.host.stderr  # the engine has it; the console does not repeat it
 
 
 def test_a_rolling_bug_fix_upgrade_is_no_warning(emu, start_host, engine_service):

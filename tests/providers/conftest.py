@@ -1,4 +1,5 @@
 """Fixtures: a fresh emulator per test, and providers configured as the engine would configure them."""
+
 from __future__ import annotations
 
 import json
@@ -29,10 +30,17 @@ def emu():
 
 
 def configure(provider, emu: Emulator, username: str = "admin", password: str = PASSWORD):
-    provider.configure(ConfigureRequest(Config({
-        "bitbucket-mirrors:primaryPassword": password,
-        "bitbucket-mirrors:primary": json.dumps({"url": emu.primary_url, "username": username}),
-    }, "bitbucket-mirrors")))
+    provider.configure(
+        ConfigureRequest(
+            Config(
+                {
+                    "bitbucket-mirrors:primaryPassword": password,
+                    "bitbucket-mirrors:primary": json.dumps({"url": emu.primary_url, "username": username}),
+                },
+                "bitbucket-mirrors",
+            )
+        )
+    )
     # Production waits seconds between polls; tests need the same logic faster.
     provider.poll_interval_s = 0.05
     provider.backoff_s = 0.01
@@ -43,6 +51,7 @@ def configure(provider, emu: Emulator, username: str = "admin", password: str = 
 def make(emu) -> Callable:
     def factory(kind, **kwargs):
         return configure(kind(), emu, **kwargs)
+
     return factory
 
 

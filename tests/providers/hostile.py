@@ -7,6 +7,7 @@ TLS as the emulator does it (tests/emulator/server.py): a throwaway trustme CA a
 for 127.0.0.1; `ca_pem` is what a provider's ca_bundle must trust (concatenate the emulator's when
 both answer). `tls=False` serves plain HTTP: the place a redirect must never lead to.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,6 +39,7 @@ class Seen:
 class Answer:
     """What to answer: a status, a JSON body (NOTHING: no body), or raw bytes; after `hang_s`
     seconds of silence (a server that accepts and never answers); `drop`: close without a word."""
+
     status: int = 200
     body: Any = NOTHING
     raw: Optional[bytes] = None
@@ -67,8 +69,9 @@ Script = Callable[[Seen], Optional[Answer]]
 
 
 class Hostile:
-    def __init__(self, script: Script, upstream: Optional[str] = None, upstream_ca: Optional[str] = None,
-                 tls: bool = True) -> None:
+    def __init__(
+        self, script: Script, upstream: Optional[str] = None, upstream_ca: Optional[str] = None, tls: bool = True
+    ) -> None:
         self.script, self.upstream, self.upstream_ca, self.tls = script, upstream, upstream_ca, tls
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
@@ -96,8 +99,9 @@ class Hostile:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self._ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
             server.socket = context.wrap_socket(server.socket, server_side=True)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
-                         name="hostile").start()
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name="hostile"
+        ).start()
         self._server = server
         self.url = f"{'https' if self.tls else 'http'}://127.0.0.1:{server.server_address[1]}"
         return self
@@ -116,10 +120,16 @@ class Hostile:
             return scripted
         if self.upstream is None:
             return answer({"errors": [{"message": f"nothing scripted for {seen.method} {seen.path}"}]}, 404)
-        relayed = requests.request(seen.method, self.upstream + seen.path, params=seen.query,
-                                   json=None if seen.body is NOTHING else seen.body,
-                                   headers={k: v for k, v in seen.headers.items() if k.lower() == "authorization"},
-                                   verify=self.upstream_ca, timeout=30, allow_redirects=False)
+        relayed = requests.request(
+            seen.method,
+            self.upstream + seen.path,
+            params=seen.query,
+            json=None if seen.body is NOTHING else seen.body,
+            headers={k: v for k, v in seen.headers.items() if k.lower() == "authorization"},
+            verify=self.upstream_ca,
+            timeout=30,
+            allow_redirects=False,
+        )
         out = Answer(relayed.status_code, raw=relayed.content)
         if relayed.headers.get("Content-Type"):
             out.headers["Content-Type"] = relayed.headers["Content-Type"]
@@ -141,8 +151,13 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(data) if data else NOTHING
         except ValueError:
             body = data
-        seen = Seen(self.command, parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()},
-                    dict(self.headers.items()), body)
+        seen = Seen(
+            self.command,
+            parts.path,
+            {k: v[-1] for k, v in parse_qs(parts.query).items()},
+            dict(self.headers.items()),
+            body,
+        )
         reply = self.owner._respond(seen)
         if reply.hang_s:
             time.sleep(reply.hang_s)
@@ -153,7 +168,9 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
-        payload = reply.raw if reply.raw is not None else (b"" if reply.body is NOTHING else json.dumps(reply.body).encode())
+        payload = (
+            reply.raw if reply.raw is not None else (b"" if reply.body is NOTHING else json.dumps(reply.body).encode())
+        )
         self.send_response(reply.status)
         headers = dict(reply.headers)
         if payload and "Content-Type" not in headers:

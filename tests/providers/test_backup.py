@@ -1,6 +1,7 @@
 """The homes' snapshots before an upgrade or a rebuild, and the way back they give, against moto's
 EC2 (CreateSnapshot, DescribeSnapshots with tag filters, DeleteSnapshot) and the emulator's mirror
 (the versions its nodes run)."""
+
 from __future__ import annotations
 
 import datetime
@@ -23,12 +24,16 @@ NODES = [f"{SITE}-node{i}" for i in range(3)]
 
 @pytest.fixture
 def ec2(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
         monkeypatch.setenv(key, value)
     # moto answers StartTime to the second; real upgrades are hours apart: each snapshot here is a
     # minute after the one before, so "newest" means what it means on AWS.
     import moto.ec2.models.elastic_block_store as ebs
+
     start, taken = ebs.utcnow(), itertools.count()
     monkeypatch.setattr(ebs, "utcnow", lambda: start + datetime.timedelta(minutes=next(taken)))
     with mock_aws():
@@ -36,18 +41,35 @@ def ec2(monkeypatch):
 
 
 def homes(ec2) -> list[dict]:
-    return [{"node": node, "volume_id": ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=10)["VolumeId"],
-             "tags": tagging.snapshot_tags(STACK, SITE, node)} for node in NODES]
+    return [
+        {
+            "node": node,
+            "volume_id": ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=10)["VolumeId"],
+            "tags": tagging.snapshot_tags(STACK, SITE, node),
+        }
+        for node in NODES
+    ]
 
 
 def props(homes_: list[dict], version: str, generation: str = "g1", **extra) -> dict:
-    return {"region": REGION, "site": SITE, "homes": homes_, "keys": tagging.SNAPSHOT_KEYS, "version": version,
-            "generation": generation, "keep": 2, "enabled": True, "restore_from": None, **extra}
+    return {
+        "region": REGION,
+        "site": SITE,
+        "homes": homes_,
+        "keys": tagging.SNAPSHOT_KEYS,
+        "version": version,
+        "generation": generation,
+        "keep": 2,
+        "enabled": True,
+        "restore_from": None,
+        **extra,
+    }
 
 
 def site_snapshots(ec2) -> list[dict]:
-    return ec2.describe_snapshots(OwnerIds=["self"], Filters=[
-        {"Name": f"tag:{tagging.SITE}", "Values": [SITE]}])["Snapshots"]
+    return ec2.describe_snapshots(OwnerIds=["self"], Filters=[{"Name": f"tag:{tagging.SITE}", "Values": [SITE]}])[
+        "Snapshots"
+    ]
 
 
 def tags(snapshot: dict) -> dict[str, str]:
@@ -57,7 +79,7 @@ def tags(snapshot: dict) -> dict[str, str]:
 def test_an_upgrade_snapshots_every_home_tagged_with_the_version_it_holds(ec2):
     provider, homes_ = HomeBackupProvider(), homes(ec2)
     created = provider.create(props(homes_, "9.4.16"))
-    assert created.outs["snapshots"] == {} and site_snapshots(ec2) == []     # a new site holds nothing yet
+    assert created.outs["snapshots"] == {} and site_snapshots(ec2) == []  # a new site holds nothing yet
     result = provider.update(created.id, created.outs, props(homes_, "9.4.17"))
     found = site_snapshots(ec2)
     assert sorted(result.outs["snapshots"]) == NODES and len(found) == 3
@@ -65,7 +87,7 @@ def test_an_upgrade_snapshots_every_home_tagged_with_the_version_it_holds(ec2):
     for home in homes_:
         snapshot = by_node[home["node"]]
         assert snapshot["VolumeId"] == home["volume_id"]
-        assert tags(snapshot)[tagging.HOLDS] == "9.4.16"          # what the home held, not where it goes
+        assert tags(snapshot)[tagging.HOLDS] == "9.4.16"  # what the home held, not where it goes
         assert tags(snapshot)[tagging.GENERATION] == "g1"
         assert tags(snapshot)[tagging.STACK] == STACK
         assert result.outs["snapshots"][home["node"]] == snapshot["SnapshotId"]
@@ -81,7 +103,7 @@ def test_homes_replaced_by_new_volumes_are_snapshotted_from_the_volumes_they_rep
     found = {tags(s)[tagging.NODE]: s for s in site_snapshots(ec2)}
     assert sorted(found) == NODES[:2] and sorted(result.outs["snapshots"]) == NODES[:2]
     for old in old_homes[:2]:
-        assert found[old["node"]]["VolumeId"] == old["volume_id"]      # the home as it was, not the new one
+        assert found[old["node"]]["VolumeId"] == old["volume_id"]  # the home as it was, not the new one
         assert tags(found[old["node"]])[tagging.HOLDS] == "9.4.16"
 
 
@@ -110,15 +132,18 @@ def test_only_the_last_keep_snapshots_per_node_stay(ec2):
         state = provider.update("b", state, props(homes_, version)).outs
         taken.append(state["snapshots"])
     found = site_snapshots(ec2)
-    assert len(found) == 6                                           # 2 per node
-    assert {s["SnapshotId"] for s in found} == {s for t in taken[1:] for s in t.values()}   # the oldest went
+    assert len(found) == 6  # 2 per node
+    assert {s["SnapshotId"] for s in found} == {s for t in taken[1:] for s in t.values()}  # the oldest went
     assert {tags(s)[tagging.HOLDS] for s in found} == {"9.4.15", "9.4.16"}
 
 
-@pytest.mark.parametrize("change", [
-    {"enabled": False},                          # mirrors[].backup.enabled: false
-    {"restore_from": "9.4.16"},                  # a restore replaces the homes from snapshots already
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"enabled": False},  # mirrors[].backup.enabled: false
+        {"restore_from": "9.4.16"},  # a restore replaces the homes from snapshots already
+    ],
+)
 def test_no_snapshot_when_backups_are_off_or_the_change_is_a_restore(ec2, change):
     provider, homes_ = HomeBackupProvider(), homes(ec2)
     olds = provider.create(props(homes_, "9.4.17")).outs
@@ -144,11 +169,23 @@ def test_a_destroyed_site_keeps_its_snapshots(ec2):
 
 # --- the way back: the upgrade window's refusal and its restore ------------------------------------
 def window_props(emu_mirror, version: str, **extra) -> dict:
-    return {"mirror_url": emu_mirror.url, "version": version, "version_key": "mirrors[0].bitbucketVersion",
-            "farm": True, "clustered": True, "nodes": 3, "ca_bundle": None, "warn_to": None,
-            "restore_from": None, "restore_key": "mirrors[0].restoreFrom", "region": REGION,
-            "snapshot_tags": tagging.site_tags(STACK, SITE), "snapshot_keys": tagging.SNAPSHOT_KEYS,
-            "node_names": NODES, **extra}
+    return {
+        "mirror_url": emu_mirror.url,
+        "version": version,
+        "version_key": "mirrors[0].bitbucketVersion",
+        "farm": True,
+        "clustered": True,
+        "nodes": 3,
+        "ca_bundle": None,
+        "warn_to": None,
+        "restore_from": None,
+        "restore_key": "mirrors[0].restoreFrom",
+        "region": REGION,
+        "snapshot_tags": tagging.site_tags(STACK, SITE),
+        "snapshot_keys": tagging.SNAPSHOT_KEYS,
+        "node_names": NODES,
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -192,10 +229,11 @@ def test_restore_from_the_configured_version_goes_back_all_at_once(emu, ec2, far
 
 def test_a_restore_is_refused_when_a_node_has_no_snapshot_of_the_version(emu, ec2, farm_at_9_4_17):
     mirror, window = farm_at_9_4_17
-    upgraded_with_snapshots(ec2, nodes=NODES[:2])       # node2 joined after the upgrade
+    upgraded_with_snapshots(ec2, nodes=NODES[:2])  # node2 joined after the upgrade
     olds = window_props(mirror, "9.4.17", ca_bundle=emu.ca_pem)
-    (failure,) = window.check(olds, window_props(mirror, "9.4.16", ca_bundle=emu.ca_pem,
-                                                 restore_from="9.4.16")).failures
+    (failure,) = window.check(
+        olds, window_props(mirror, "9.4.16", ca_bundle=emu.ca_pem, restore_from="9.4.16")
+    ).failures
     assert failure.property == "restore_from"
     assert "no snapshot of 9.4.16 for dub-node2" in failure.reason
 
@@ -203,8 +241,9 @@ def test_a_restore_is_refused_when_a_node_has_no_snapshot_of_the_version(emu, ec
 def test_restore_from_a_version_not_older_than_the_nodes_is_refused(emu, ec2, farm_at_9_4_17):
     mirror, window = farm_at_9_4_17
     olds = window_props(mirror, "9.4.17", ca_bundle=emu.ca_pem)
-    (failure,) = window.check(olds, window_props(mirror, "9.4.18", ca_bundle=emu.ca_pem,
-                                                 restore_from="9.4.18")).failures
+    (failure,) = window.check(
+        olds, window_props(mirror, "9.4.18", ca_bundle=emu.ca_pem, restore_from="9.4.18")
+    ).failures
     assert failure.property == "restore_from" and "is a way back" in failure.reason
 
 

@@ -1,4 +1,5 @@
 """BitbucketClient: TLS trust, retries, paging and errors, over real HTTPS against the emulator."""
+
 from __future__ import annotations
 
 import time
@@ -13,8 +14,9 @@ from .conftest import PASSWORD
 
 
 def client(emu, url=None, password=PASSWORD, username="admin", ca=True, **kw):
-    return BitbucketClient(url or emu.primary_url, username, password, ca_bundle=emu.ca_pem if ca else None,
-                           backoff_s=0.01, **kw)
+    return BitbucketClient(
+        url or emu.primary_url, username, password, ca_bundle=emu.ca_pem if ca else None, backoff_s=0.01, **kw
+    )
 
 
 def test_paging_follows_next_page_start_over_several_pages(emu):
@@ -66,10 +68,22 @@ def test_posts_are_never_replayed_by_the_client(emu):
 def test_errors_name_method_url_status_and_hint_but_never_the_password(emu, case):
     emu.add_user("dev", "dev-" + PASSWORD, sys_admin=False)
     calls = {
-        "wrong-password": (lambda: client(emu, password=PASSWORD + "x").get("/rest/mirroring/latest/requests"), AuthenticationError, "primaryPassword"),
-        "not-admin": (lambda: client(emu, username="dev", password="dev-" + PASSWORD).get("/rest/mirroring/latest/requests"), PermissionDenied, "SYS_ADMIN"),
+        "wrong-password": (
+            lambda: client(emu, password=PASSWORD + "x").get("/rest/mirroring/latest/requests"),
+            AuthenticationError,
+            "primaryPassword",
+        ),
+        "not-admin": (
+            lambda: client(emu, username="dev", password="dev-" + PASSWORD).get("/rest/mirroring/latest/requests"),
+            PermissionDenied,
+            "SYS_ADMIN",
+        ),
         "no-route": (lambda: client(emu).get("/rest/mirroring/latest/nothing"), NotFound, "not Bitbucket Data Center"),
-        "refused": (lambda: client(emu, url="https://127.0.0.1:9").get("/rest/api/latest/projects"), Unreachable, "reach it"),
+        "refused": (
+            lambda: client(emu, url="https://127.0.0.1:9").get("/rest/api/latest/projects"),
+            Unreachable,
+            "reach it",
+        ),
         "untrusted": (lambda: client(emu, ca=False).get("/rest/api/latest/projects"), Unreachable, "caBundle"),
     }
     call, kind, hint = calls[case]

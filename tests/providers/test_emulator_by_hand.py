@@ -1,4 +1,5 @@
 """`python -m tests.emulator` serves a primary and a mirror for trying the providers by hand."""
+
 from __future__ import annotations
 
 import os
@@ -33,20 +34,28 @@ def _ignore_sigint() -> None:
 @pytest.mark.parametrize("sigint", ["inherited", "ignored"])
 def test_runs_by_hand_and_stops_on_ctrl_c(sigint):
     # Its lines reach a pipe as they are printed, not when it exits (PYTHONUNBUFFERED or not).
-    process = subprocess.Popen([sys.executable, "-m", "tests.emulator"], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                               preexec_fn=_ignore_sigint if sigint == "ignored" else None, env=_buffered_env())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.emulator"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=_ignore_sigint if sigint == "ignored" else None,
+        env=_buffered_env(),
+    )
     try:
         lines = _first_lines(process, 3)
         primary = lines[0].split()[1]
         ca_file = lines[2].split()[2]
-        answer = requests.get(f"{primary}/rest/api/latest/projects", auth=("admin", "s3cret"), verify=ca_file, timeout=10)
+        answer = requests.get(
+            f"{primary}/rest/api/latest/projects", auth=("admin", "s3cret"), verify=ca_file, timeout=10
+        )
         assert [p["key"] for p in answer.json()["values"]] == ["PLAT", "OPS", "DOCS"]
     finally:
         process.send_signal(signal.SIGINT)
         try:
             code = process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            process.kill()   # this test's own child: never left running
+            process.kill()  # this test's own child: never left running
             process.wait()
             code = None
         assert code == 0, "Ctrl-C (SIGINT) stops it with exit status 0"
@@ -68,8 +77,15 @@ def test_ctrl_c_while_it_is_still_starting_stops_it_too():
     # Started ignoring SIGINT (nohup): Ctrl-C counts from the moment it takes SIGINT back, which is
     # before it has made its certificates and servers or printed a line; pressed then, it stops as
     # cleanly as while serving, with no traceback.
-    process = subprocess.Popen([sys.executable, "-m", "tests.emulator"], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, preexec_fn=_ignore_sigint, env=_buffered_env())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.emulator"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_ignore_sigint,
+        env=_buffered_env(),
+    )
     try:
         deadline = time.monotonic() + 30
         while not _catches_sigint(process.pid):
@@ -79,7 +95,7 @@ def test_ctrl_c_while_it_is_still_starting_stops_it_too():
         code = process.wait(timeout=10)
     finally:
         if process.poll() is None:
-            process.kill()   # this test's own child: never left running
+            process.kill()  # this test's own child: never left running
         out, err = process.communicate()
     assert "Traceback" not in err, err
     assert code == 0, "Ctrl-C (SIGINT) while starting stops it with exit status 0"

@@ -1,4 +1,5 @@
 """The emulator answers as the vendor's OpenAPI document (9.2) says Bitbucket does."""
+
 from __future__ import annotations
 
 import json
@@ -51,9 +52,9 @@ def test_every_emulated_endpoint_answers_per_the_document(emu, openapi):
         ("GET", f"{primary}/mirroring/latest/mirrorServers", None),
         ("GET", f"{primary}/mirroring/latest/mirrorServers/{mirror.mirror_id}", None),
         ("GET", f"{at_mirror}/mirroring/latest/upstreamServer", None),
-        ("GET", f"{at_mirror}/api/latest/admin/license", None),            # the mirror's own Server ID
+        ("GET", f"{at_mirror}/api/latest/admin/license", None),  # the mirror's own Server ID
         ("GET", f"{at_mirror}/api/latest/application-properties", None),
-        ("GET", f"{silent}/api/latest/admin/license", None),               # one that reports none: 404
+        ("GET", f"{silent}/api/latest/admin/license", None),  # one that reports none: 404
         ("PUT", f"{at_mirror}/mirroring/latest/syncSettings/mode", "SELECTED_PROJECTS"),
         ("POST", f"{at_mirror}/mirroring/latest/syncSettings/projects", ["1", "2"]),
         ("POST", f"{at_mirror}/mirroring/latest/syncSettings/projects/3", None),
@@ -68,7 +69,7 @@ def test_every_emulated_endpoint_answers_per_the_document(emu, openapi):
         ("POST", f"{at_mirror}/mirroring/latest/zdu/end", None),
         ("POST", f"{primary}/mirroring/latest/requests/{pending.request_id}/accept", None),
         ("DELETE", f"{primary}/mirroring/latest/mirrorServers/{mirror.mirror_id}", None),
-        ("GET", f"{at_mirror}/mirroring/latest/syncSettings", None),   # upstream gone: 404
+        ("GET", f"{at_mirror}/mirroring/latest/syncSettings", None),  # upstream gone: 404
     ]
     for method, url, body in calls:
         response = session.request(method, url, json=body, verify=emu.ca_file)
@@ -80,8 +81,9 @@ def test_paged_answers_follow_the_document_across_pages(emu, openapi):
     emu.add_projects(7)
     session = requests.Session()
     session.auth = ("admin", PASSWORD)
-    response = session.get(f"{emu.primary_url}/rest/api/latest/projects", params={"start": 3, "limit": 2},
-                           verify=emu.ca_file)
+    response = session.get(
+        f"{emu.primary_url}/rest/api/latest/projects", params={"start": 3, "limit": 2}, verify=emu.ca_file
+    )
     openapi.validate_response(RequestsOpenAPIRequest(response.request), RequestsOpenAPIResponse(response))
     body = response.json()
     assert (body["start"], body["size"], body["isLastPage"], body["nextPageStart"]) == (3, 2, False, 5)
@@ -101,6 +103,7 @@ def test_faults_are_what_was_asked_for(emu):
 
 def test_latency_is_applied(emu):
     import time
+
     emu.latency_s = 0.2
     start = time.monotonic()
     requests.get(f"{emu.primary_url}/rest/api/latest/application-properties", verify=emu.ca_file)

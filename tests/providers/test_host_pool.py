@@ -1,4 +1,5 @@
 """The executor the provider host gets: every call on its own thread, results and errors delivered."""
+
 from __future__ import annotations
 
 import threading
@@ -11,7 +12,7 @@ from providers import host_pool
 def test_each_call_runs_on_its_own_thread_at_the_same_time():
     executor = host_pool.ThreadPerCall()
     release = threading.Event()
-    started = threading.Barrier(9)   # eight calls and this test: all eight must be running at once
+    started = threading.Barrier(9)  # eight calls and this test: all eight must be running at once
 
     def wait():
         started.wait(timeout=5)
@@ -19,7 +20,7 @@ def test_each_call_runs_on_its_own_thread_at_the_same_time():
         return threading.current_thread().name
 
     calls = [executor.submit(wait) for _ in range(8)]
-    started.wait(timeout=5)          # a pool of four would break this barrier
+    started.wait(timeout=5)  # a pool of four would break this barrier
     release.set()
     assert all(c.result(timeout=5) == "provider-call" for c in calls)
 
@@ -37,22 +38,27 @@ def test_outside_the_provider_host_nothing_is_touched(monkeypatch):
     assert host_pool._done is False
 
 
-@pytest.mark.parametrize("states", [
-    lambda: [],                                          # grpc has no server state we recognise
-    lambda: [object()],                                  # it has, without the thread_pool attribute
-], ids=["no-server-state", "no-thread-pool"])
+@pytest.mark.parametrize(
+    "states",
+    [
+        lambda: [],  # grpc has no server state we recognise
+        lambda: [object()],  # it has, without the thread_pool attribute
+    ],
+    ids=["no-server-state", "no-thread-pool"],
+)
 def test_in_the_host_without_grpcs_pool_the_stock_pool_stays_and_the_user_is_told(monkeypatch, states):
     said: list[str] = []
     monkeypatch.setattr(host_pool, "_done", False)
     monkeypatch.setattr(host_pool, "in_provider_host", lambda: True)
     monkeypatch.delenv(host_pool.STOCK_POOL_VARIABLE, raising=False)
     monkeypatch.setattr(host_pool, "_server_states", states)
-    host_pool.unqueue_host_calls(said.append)           # never raises: configure() must not fail
+    host_pool.unqueue_host_calls(said.append)  # never raises: configure() must not fail
     assert len(said) == 1 and "some sites' approvals and syncs will wait" in said[0]
 
 
 def test_a_grpc_without_its_private_server_class_yields_no_state(monkeypatch):
     from grpc import _server
+
     monkeypatch.delattr(_server, "_ServerState")
     assert host_pool._server_states() == []
 
@@ -60,6 +66,7 @@ def test_a_grpc_without_its_private_server_class_yields_no_state(monkeypatch):
 def test_in_the_host_each_server_gets_a_thread_per_call_once(monkeypatch):
     class State:
         thread_pool = "stock"
+
     state = State()
     monkeypatch.setattr(host_pool, "_done", False)
     monkeypatch.setattr(host_pool, "in_provider_host", lambda: True)
@@ -69,7 +76,7 @@ def test_in_the_host_each_server_gets_a_thread_per_call_once(monkeypatch):
     assert isinstance(state.thread_pool, host_pool.ThreadPerCall)
     state.thread_pool = "again"
     host_pool.unqueue_host_calls(lambda message: pytest.fail(message))
-    assert state.thread_pool == "again"                  # once per host process
+    assert state.thread_pool == "again"  # once per host process
 
 
 def test_the_stock_pool_variable_keeps_the_sdks_pool(monkeypatch):

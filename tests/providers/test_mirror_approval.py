@@ -1,9 +1,10 @@
 """MirrorApproval against the emulated primary and mirrors over HTTPS."""
+
 from __future__ import annotations
 
-import pytest
-
 import threading
+
+import pytest
 
 from providers.base import UNKNOWN
 from providers.mirror_approval import ApprovalTimeout, MirrorApprovalProvider
@@ -15,8 +16,14 @@ ACCEPT = "/rest/mirroring/latest/requests/{id}/accept"
 
 
 def props(emu, base_url, **over):
-    return {"primary_url": emu.primary_url, "base_url": base_url, "timeout_s": 10, "ca_bundle": emu.ca_pem,
-            "expected_type": "SINGLE", **over}
+    return {
+        "primary_url": emu.primary_url,
+        "base_url": base_url,
+        "timeout_s": 10,
+        "ca_bundle": emu.ca_pem,
+        "expected_type": "SINGLE",
+        **over,
+    }
 
 
 def test_waits_for_the_request_then_accepts_it(emu, approval):
@@ -54,8 +61,9 @@ def test_never_accepts_a_request_from_another_base_url(emu, approval):
 def test_timeout_says_what_it_saw_and_accepts_nothing(emu, approval):
     emu.add_mirror("rogue", base_url="https://rogue.example.com")
     with pytest.raises(ApprovalTimeout) as caught:
-        approval.create(props(emu, "https://mirror-syd.example.com", timeout_s=0.5,
-                              timeout_key="mirrors[1].approvalTimeoutS"))
+        approval.create(
+            props(emu, "https://mirror-syd.example.com", timeout_s=0.5, timeout_key="mirrors[1].approvalTimeoutS")
+        )
     message = str(caught.value)
     assert "https://mirror-syd.example.com" in message and "nothing was accepted" in message
     assert "raise mirrors[1].approvalTimeoutS" in message
@@ -104,9 +112,11 @@ def test_converges_under_faults_with_exactly_one_accept(emu, approval, seed):
 
 def test_adopts_a_mirror_an_admin_approved_while_it_waited(emu, approval):
     mirror = emu.add_mirror("syd", base_url="https://mirror-syd.example.com", register_after_s=60)
+
     def admin_clicks_authorize():
         emu.state.register(mirror)
         emu.state.accept(mirror.request_id)
+
     threading.Timer(0.3, admin_clicks_authorize).start()
     result = approval.create(props(emu, "https://mirror-syd.example.com"))
     assert result.id == mirror.mirror_id
@@ -127,6 +137,7 @@ def test_waiting_costs_one_request_per_poll(emu, approval):
 
 def test_update_of_a_mirror_removed_behind_its_back_says_what_to_do(emu, approval):
     from providers.mirror_approval import MirrorGone
+
     mirror = emu.add_mirror("syd")
     created = approval.create(props(emu, mirror.url))
     emu.remove_mirror_server(mirror.mirror_id)
@@ -143,8 +154,12 @@ def test_update_keeps_the_mirror_and_takes_new_settings(emu, approval):
 
 
 def test_a_new_home_for_the_first_node_is_a_new_mirror_to_approve(approval):
-    olds = {"primary_url": "https://p.example.com", "base_url": "https://m.example.com", "timeout_s": 60,
-            "home_zone": "ap-southeast-2a"}
+    olds = {
+        "primary_url": "https://p.example.com",
+        "base_url": "https://m.example.com",
+        "timeout_s": 60,
+        "home_zone": "ap-southeast-2a",
+    }
     same = approval.diff("id", olds, dict(olds))
     assert same.changes is False and same.replaces == []
     moved = approval.diff("id", olds, {**olds, "home_zone": "ap-southeast-2b"})
@@ -159,16 +174,26 @@ def test_a_new_home_for_the_first_node_is_a_new_mirror_to_approve(approval):
 def test_a_state_that_tied_the_approval_to_the_home_volume_id_is_not_re_approved(approval):
     # Earlier releases recorded node 0's volume id (mirror_home); a restore gives a new volume id
     # for the same mirror, so the zone replaced it. Moving to the zone changes nothing on the primary.
-    olds = {"primary_url": "https://p.example.com", "base_url": "https://m.example.com", "timeout_s": 60,
-            "mirror_home": "vol-0aaaaaaaaaaaaaaa1", "generation": "g1"}
+    olds = {
+        "primary_url": "https://p.example.com",
+        "base_url": "https://m.example.com",
+        "timeout_s": 60,
+        "mirror_home": "vol-0aaaaaaaaaaaaaaa1",
+        "generation": "g1",
+    }
     news = {k: v for k, v in olds.items() if k != "mirror_home"} | {"home_zone": "ap-southeast-2a"}
     moved = approval.diff("id", olds, news)
     assert moved.replaces == [] and moved.changes is True
 
 
 def test_new_tie_inputs_absent_from_an_old_state_change_nothing(approval):
-    olds = {"primary_url": "https://p.example.com", "base_url": "https://m.example.com", "timeout_s": 60,
-            "home_zone": "ap-southeast-2a", "generation": "g1"}
+    olds = {
+        "primary_url": "https://p.example.com",
+        "base_url": "https://m.example.com",
+        "timeout_s": 60,
+        "home_zone": "ap-southeast-2a",
+        "generation": "g1",
+    }
     news = {**olds, "display_name": "Sydney", "version": "9.4.16"}
     recorded = approval.diff("id", olds, news)
     assert recorded.changes is False and recorded.replaces == []
@@ -181,6 +206,7 @@ def test_new_tie_inputs_absent_from_an_old_state_change_nothing(approval):
 
 def test_the_waiting_line_comes_every_progress_interval_not_every_poll(emu, approval, monkeypatch, capsys):
     import providers.clock
+
     now = [0.0]
     monkeypatch.setattr(providers.clock, "now", lambda: now[0])
     monkeypatch.setattr(providers.clock, "sleep", lambda s: now.__setitem__(0, now[0] + max(s, 0.0)))

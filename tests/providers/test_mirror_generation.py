@@ -1,4 +1,5 @@
 """MirrorGeneration: a new mirror exactly when Bitbucket needs one (setup values, leaving mirror-all)."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,18 +7,25 @@ import pytest
 from providers.mirror_generation import MirrorGenerationProvider
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-OLD = {"display_name": "Sydney", "base_url": "https://mirror-syd.example.com",
-       "primary_url": "https://bitbucket.example.com", "mirror_all": False}
+OLD = {
+    "display_name": "Sydney",
+    "base_url": "https://mirror-syd.example.com",
+    "primary_url": "https://bitbucket.example.com",
+    "mirror_all": False,
+}
 
 
-@pytest.mark.parametrize("change, replaces", [
-    ({"display_name": "Sydney mirror"}, ["display_name"]),
-    ({"base_url": "https://mirror-au.example.com"}, ["base_url"]),
-    ({"primary_url": "https://git.example.com"}, ["primary_url"]),
-    ({"display_name": UNKNOWN}, ["display_name"]),
-    ({"base_url": "https://MIRROR-SYD.example.com:443/"}, []),       # the same URL, written otherwise
-    ({"mirror_all": True}, []),                                      # selected -> all: an ordinary change
-])
+@pytest.mark.parametrize(
+    "change, replaces",
+    [
+        ({"display_name": "Sydney mirror"}, ["display_name"]),
+        ({"base_url": "https://mirror-au.example.com"}, ["base_url"]),
+        ({"primary_url": "https://git.example.com"}, ["primary_url"]),
+        ({"display_name": UNKNOWN}, ["display_name"]),
+        ({"base_url": "https://MIRROR-SYD.example.com:443/"}, []),  # the same URL, written otherwise
+        ({"mirror_all": True}, []),  # selected -> all: an ordinary change
+    ],
+)
 def test_a_new_mirror_exactly_when_bitbucket_needs_one(change, replaces):
     diff = MirrorGenerationProvider().diff("gen", OLD, {**OLD, **change})
     assert diff.replaces == replaces
@@ -35,7 +43,7 @@ def test_leaving_mirror_all_needs_a_new_mirror():
 def test_check_derives_the_generation_so_a_preview_knows_it_and_every_rebuild_gets_a_new_one():
     provider = MirrorGenerationProvider()
     first = provider.check({}, dict(OLD)).inputs
-    assert first["generation"] == provider.check({}, dict(OLD)).inputs["generation"]     # the preview's is the up's
+    assert first["generation"] == provider.check({}, dict(OLD)).inputs["generation"]  # the preview's is the up's
     created = provider.create(first)
     assert created.id == first["generation"] == created.outs["generation"]
     # An ordinary change keeps it, through update and refresh.
@@ -53,12 +61,15 @@ def test_check_derives_the_generation_so_a_preview_knows_it_and_every_rebuild_ge
     assert provider.check(legacy | {"display_name": "x"}, {**OLD}).inputs["generation"] != first["generation"]
 
 
-@pytest.mark.parametrize("olds, change, keys", [
-    (OLD, {"display_name": "Sydney mirror"}, "mirrors[2].displayName changed"),
-    (OLD, {"base_url": "https://mirror-au.example.com"}, "mirrors[2].baseUrl changed"),
-    (OLD, {"primary_url": "https://git.example.com"}, "primary.url changed"),
-    ({**OLD, "mirror_all": True}, {"mirror_all": False}, "mirrors[2].mirrorAll changed"),
-])
+@pytest.mark.parametrize(
+    "olds, change, keys",
+    [
+        (OLD, {"display_name": "Sydney mirror"}, "mirrors[2].displayName changed"),
+        (OLD, {"base_url": "https://mirror-au.example.com"}, "mirrors[2].baseUrl changed"),
+        (OLD, {"primary_url": "https://git.example.com"}, "primary.url changed"),
+        ({**OLD, "mirror_all": True}, {"mirror_all": False}, "mirrors[2].mirrorAll changed"),
+    ],
+)
 def test_preview_warns_naming_the_key_that_rebuilds_the_mirror(capsys, olds, change, keys):
     news = {**olds, **change, "config_key": "mirrors[2]"}
     checked = MirrorGenerationProvider().check({**olds, "config_key": "mirrors[2]"}, news)
@@ -69,11 +80,14 @@ def test_preview_warns_naming_the_key_that_rebuilds_the_mirror(capsys, olds, cha
     assert f"warning: {keys}" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("olds, news", [
-    ({}, OLD),                                                          # a new site: nothing to rebuild
-    (OLD, {**OLD, "base_url": "https://MIRROR-SYD.example.com:443/"}),  # the same URL
-    (OLD, {**OLD, "mirror_all": True}),                                 # selected -> all
-])
+@pytest.mark.parametrize(
+    "olds, news",
+    [
+        ({}, OLD),  # a new site: nothing to rebuild
+        (OLD, {**OLD, "base_url": "https://MIRROR-SYD.example.com:443/"}),  # the same URL
+        (OLD, {**OLD, "mirror_all": True}),  # selected -> all
+    ],
+)
 def test_no_warning_where_the_mirror_stays(capsys, olds, news):
     checked = MirrorGenerationProvider().check(olds, {**news, "config_key": "mirrors[0]"})
     assert checked.inputs["impact"] is None and capsys.readouterr().err == ""
@@ -86,6 +100,7 @@ def test_a_new_kms_key_is_a_new_mirror_and_no_key_changes_no_generation():
     """Another key gives every node new, empty volumes; a site without one keeps the generation it had
     before the key was an input (its hash is unchanged), so upgrading this project rebuilds nothing."""
     from providers.mirror_generation import next_generation
+
     provider = MirrorGenerationProvider()
     assert provider.diff("gen", OLD, {**OLD, "kms_key_arn": KEY}).replaces == ["kms_key_arn"]
     assert provider.diff("gen", {**OLD, "kms_key_arn": KEY}, {**OLD, "kms_key_arn": KEY}).changes is False
@@ -94,17 +109,23 @@ def test_a_new_kms_key_is_a_new_mirror_and_no_key_changes_no_generation():
 
 
 def test_preview_names_the_kms_key_when_it_rebuilds_the_mirror(capsys):
-    MirrorGenerationProvider().check({**OLD, "generation": "g1"}, {**OLD, "kms_key_arn": KEY, "config_key": "mirrors[0]"})
+    MirrorGenerationProvider().check(
+        {**OLD, "generation": "g1"}, {**OLD, "kms_key_arn": KEY, "config_key": "mirrors[0]"}
+    )
     assert "mirrors[0].kmsKeyArn (or kmsKeyArn) changed: the mirror is rebuilt" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("olds, change", [
-    (OLD, {"display_name": "Sydney mirror"}),
-    (OLD, {"base_url": "https://mirror-au.example.com"}),
-    (OLD, {"primary_url": "https://git.example.com"}),
-    (OLD, {"kms_key_arn": "arn:aws:kms:ap-southeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}),
-    ({**OLD, "mirror_all": True}, {"mirror_all": False}),
-], ids=["display_name", "base_url", "primary_url", "kms_key_arn", "leaving mirror_all"])
+@pytest.mark.parametrize(
+    "olds, change",
+    [
+        (OLD, {"display_name": "Sydney mirror"}),
+        (OLD, {"base_url": "https://mirror-au.example.com"}),
+        (OLD, {"primary_url": "https://git.example.com"}),
+        (OLD, {"kms_key_arn": "arn:aws:kms:ap-southeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}),
+        ({**OLD, "mirror_all": True}, {"mirror_all": False}),
+    ],
+    ids=["display_name", "base_url", "primary_url", "kms_key_arn", "leaving mirror_all"],
+)
 def test_a_rebuild_creates_the_new_generation_before_the_old_one_is_deleted(olds, change):
     # The engine deletes a resource replaced delete-before-replace, and first everything that a new
     # generation replaces (the approval, the nodes' files), before any replacement exists: the old

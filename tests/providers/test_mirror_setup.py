@@ -1,4 +1,5 @@
 """MirrorSetup against the emulated primary: preflight, setup keys, replacement rules."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,10 +20,18 @@ def test_create_preflights_and_renders_the_setup_block(emu, setup_provider):
     assert result.id == BASE
     assert result.outs["primary_version"] == "9.4.16" and result.outs["primary_ssh_port"] == 7999
     lines = result.outs["properties"].splitlines()
-    assert lines == ["setup.displayName=Sydney", f"setup.baseUrl={BASE}",
-                     f"plugin.mirroring.upstream.url={emu.primary_url}", "plugin.mirroring.upstream.type=server"]
+    assert lines == [
+        "setup.displayName=Sydney",
+        f"setup.baseUrl={BASE}",
+        f"plugin.mirroring.upstream.url={emu.primary_url}",
+        "plugin.mirroring.upstream.type=server",
+    ]
     paths = {r.path for r in emu.log}
-    assert {"/rest/api/latest/application-properties", "/rest/ssh/latest/settings", "/rest/api/latest/admin/license"} <= paths
+    assert {
+        "/rest/api/latest/application-properties",
+        "/rest/ssh/latest/settings",
+        "/rest/api/latest/admin/license",
+    } <= paths
 
 
 def test_old_primary_is_refused(emu, setup_provider):
@@ -46,6 +55,7 @@ def test_primary_without_data_center_licence_is_refused(emu, setup_provider):
 def test_unreadable_licence_is_reported_not_fatal(emu, make, capsys):
     from providers.mirror_setup import MirrorSetupProvider
     from tests.emulator.state import User
+
     emu.state.users["admin"] = User(emu.state.users["admin"].password, sys_admin=False)
     result = make(MirrorSetupProvider).create(props(emu))
     assert result.outs["primary_version"] == "9.4.16"
@@ -53,17 +63,24 @@ def test_unreadable_licence_is_reported_not_fatal(emu, make, capsys):
 
 
 def test_check_names_each_bad_property(setup_provider):
-    result = setup_provider.check({}, {"primary_url": "http://p.example.com", "display_name": "two\nlines",
-                                       "base_url": "https://bad_host"})
+    result = setup_provider.check(
+        {}, {"primary_url": "http://p.example.com", "display_name": "two\nlines", "base_url": "https://bad_host"}
+    )
     assert {f.property for f in result.failures} == {"primary_url", "display_name", "base_url"}
-    assert setup_provider.check({}, {"primary_url": UNKNOWN, "display_name": UNKNOWN, "base_url": UNKNOWN}).failures == []
+    assert (
+        setup_provider.check({}, {"primary_url": UNKNOWN, "display_name": UNKNOWN, "base_url": UNKNOWN}).failures == []
+    )
 
 
 def test_setup_keys_replace_and_ca_bundle_updates(emu, setup_provider):
     old = props(emu)
     assert setup_provider.diff("x", old, {**old, "base_url": BASE + "/"}).changes is False
-    for key, value in (("display_name", "Sydney 2"), ("base_url", "https://other.example.com"),
-                       ("primary_url", "https://primary2.example.com"), ("base_url", UNKNOWN)):
+    for key, value in (
+        ("display_name", "Sydney 2"),
+        ("base_url", "https://other.example.com"),
+        ("primary_url", "https://primary2.example.com"),
+        ("base_url", UNKNOWN),
+    ):
         diff = setup_provider.diff("x", old, {**old, key: value})
         assert diff.changes and diff.replaces == [key]
     diff = setup_provider.diff("x", old, {**old, "ca_bundle": None})

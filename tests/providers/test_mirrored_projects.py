@@ -1,4 +1,5 @@
 """MirroredProjects against the emulated primary and an approved mirror, over HTTPS."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,9 +14,17 @@ BULK_ADD = "/rest/mirroring/latest/syncSettings/projects"
 
 
 def props(emu, mirror, **over):
-    return {"primary_url": emu.primary_url, "mirror_url": mirror.url, "mirror_id": mirror.mirror_id,
-            "project_keys": ["PLAT", "OPS"], "mirror_all": False, "wait_for_sync": False, "sync_timeout_s": 10,
-            "ca_bundle": emu.ca_pem, **over}
+    return {
+        "primary_url": emu.primary_url,
+        "mirror_url": mirror.url,
+        "mirror_id": mirror.mirror_id,
+        "project_keys": ["PLAT", "OPS"],
+        "mirror_all": False,
+        "wait_for_sync": False,
+        "sync_timeout_s": 10,
+        "ca_bundle": emu.ca_pem,
+        **over,
+    }
 
 
 @pytest.fixture
@@ -48,6 +57,7 @@ def test_unknown_keys_are_named_together_and_nothing_changes(emu, projects, worl
 
 def test_selecting_projects_on_a_mirror_of_all_projects_is_refused_as_irreversible(emu, projects, world):
     from providers.errors import IrreversibleChange, ProviderError
+
     _, mirror = world
     created = projects.create(props(emu, mirror, project_keys=[], mirror_all=True))
     assert mirror.mode == "ALL_PROJECTS"
@@ -116,15 +126,31 @@ def test_diff_replaces_on_a_new_mirror_and_tolerates_unknowns(emu, projects, wor
 
 
 def test_check_validates_keys_and_exclusive_options(projects):
-    result = projects.check({}, {"project_keys": ["ok", "1bad", "no-dash"], "mirror_all": False,
-                                 "primary_url": "https://p.example.com", "mirror_url": "https://m.example.com"})
+    result = projects.check(
+        {},
+        {
+            "project_keys": ["ok", "1bad", "no-dash"],
+            "mirror_all": False,
+            "primary_url": "https://p.example.com",
+            "mirror_url": "https://m.example.com",
+        },
+    )
     assert [f.property for f in result.failures] == ["project_keys"]
     assert "1bad" in result.failures[0].reason and "no-dash" in result.failures[0].reason
-    both = projects.check({}, {"project_keys": ["OK"], "mirror_all": True,
-                               "primary_url": "https://p.example.com", "mirror_url": "https://m.example.com"})
+    both = projects.check(
+        {},
+        {
+            "project_keys": ["OK"],
+            "mirror_all": True,
+            "primary_url": "https://p.example.com",
+            "mirror_url": "https://m.example.com",
+        },
+    )
     assert [f.property for f in both.failures] == ["mirror_all"]
-    normalised = projects.check({}, {"project_keys": ["plat", "PLAT", "ops"], "mirror_all": False,
-                                     "primary_url": UNKNOWN, "mirror_url": UNKNOWN})
+    normalised = projects.check(
+        {},
+        {"project_keys": ["plat", "PLAT", "ops"], "mirror_all": False, "primary_url": UNKNOWN, "mirror_url": UNKNOWN},
+    )
     assert normalised.failures == [] and normalised.inputs["project_keys"] == ["OPS", "PLAT"]
 
 
@@ -150,8 +176,16 @@ def test_wait_for_sync_times_out_with_advice(emu, projects, world):
     _, mirror = world
     emu.state.sync_repos_per_s = 0.01
     with pytest.raises(SyncTimeout) as caught:
-        projects.create(props(emu, mirror, wait_for_sync=True, sync_timeout_s=0.3,
-                              sync_timeout_key="mirrors[2].syncTimeoutS", wait_key="mirrors[2].waitForSync"))
+        projects.create(
+            props(
+                emu,
+                mirror,
+                wait_for_sync=True,
+                sync_timeout_s=0.3,
+                sync_timeout_key="mirrors[2].syncTimeoutS",
+                wait_key="mirrors[2].waitForSync",
+            )
+        )
     message = str(caught.value)
     # The keys a user writes, never the provider's input names.
     assert "synchronised 0 of 6" in message and "raise mirrors[2].syncTimeoutS" in message
@@ -173,7 +207,9 @@ def test_converges_under_faults(emu, projects, world, seed):
 @pytest.mark.parametrize("unavailable_for", ["one_less", "all"])
 def test_selecting_projects_tries_the_bulk_add_exactly_bulk_attempts_times(emu, projects, world, unavailable_for):
     from providers.errors import ServerUnavailable
+
     from .hostile import Hostile, answer
+
     ids, mirror = world
     # Five tries (MirroredProjectsProvider.bulk_attempts): a mirror that refuses four in a row while
     # it restarts still gets its projects; one that refuses all five fails the `up`, saying why.
@@ -185,10 +221,13 @@ def test_selecting_projects_tries_the_bulk_add_exactly_bulk_attempts_times(emu, 
         if seen.method == "POST" and seen.path == BULK_ADD and len(refused) < failing:
             refused.append(seen)
             return answer({"errors": [{"message": "restarting"}]}, 503)
-        return None   # everything else reaches the emulated mirror
+        return None  # everything else reaches the emulated mirror
+
     with Hostile(briefly_unavailable, mirror.url, emu.ca_file) as front:
-        run = lambda: projects.create(props(emu, mirror, mirror_url=front.url,   # noqa: E731
-                                            ca_bundle=front.ca_pem + emu.ca_pem))
+
+        def run():
+            return projects.create(props(emu, mirror, mirror_url=front.url, ca_bundle=front.ca_pem + emu.ca_pem))
+
         if unavailable_for == "one_less":
             assert run().outs["project_keys"] == ["OPS", "PLAT"]
             assert mirror.project_ids == {ids["PLAT"], ids["OPS"]}

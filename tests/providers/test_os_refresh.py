@@ -1,6 +1,7 @@
 """A node moved onto a newer OS image by EC2's root volume replacement, against botocore's own
 Stubber (moto has no CreateReplaceRootVolumeTask): the requests are validated against botocore's
 EC2 model, the answers are what the API reference says it returns."""
+
 from __future__ import annotations
 
 import boto3
@@ -25,8 +26,16 @@ def ec2(monkeypatch):
 
 
 def props(os_image: str, image: str = NEW_IMAGE, nodes: int = 3) -> dict:
-    return {"region": REGION, "instance_id": INSTANCE, "image_id": image, "os_image": os_image, "node": "dub-node1",
-            "nodes": nodes, "timeout_s": 1800, "warn_to": None}
+    return {
+        "region": REGION,
+        "instance_id": INSTANCE,
+        "image_id": image,
+        "os_image": os_image,
+        "node": "dub-node1",
+        "nodes": nodes,
+        "timeout_s": 1800,
+        "warn_to": None,
+    }
 
 
 def provider() -> RootVolumeReplacementProvider:
@@ -36,25 +45,44 @@ def provider() -> RootVolumeReplacementProvider:
 
 
 def task(state: str) -> dict:
-    return {"ReplaceRootVolumeTaskId": "replacevol-0123456789abcdef0", "InstanceId": INSTANCE, "TaskState": state,
-            "ImageId": NEW_IMAGE, "DeleteReplacedRootVolume": True}
+    return {
+        "ReplaceRootVolumeTaskId": "replacevol-0123456789abcdef0",
+        "InstanceId": INSTANCE,
+        "TaskState": state,
+        "ImageId": NEW_IMAGE,
+        "DeleteReplacedRootVolume": True,
+    }
 
 
 def launched_from(stub: Stubber, image: str) -> None:
-    stub.add_response("describe_instances", {"Reservations": [{"Instances": [
-        {"InstanceId": INSTANCE, "ImageId": image}]}]}, {"InstanceIds": [INSTANCE]})
+    stub.add_response(
+        "describe_instances",
+        {"Reservations": [{"Instances": [{"InstanceId": INSTANCE, "ImageId": image}]}]},
+        {"InstanceIds": [INSTANCE]},
+    )
 
 
 def test_a_new_os_image_replaces_the_root_volume_from_it_and_waits_for_the_task(ec2):
     launched_from(ec2, OLD_IMAGE)
     created = provider().create(props("", image=OLD_IMAGE))
     assert created.outs["running_image"] == OLD_IMAGE
-    ec2.add_response("create_replace_root_volume_task", {"ReplaceRootVolumeTask": task("pending")}, {
-        "InstanceId": INSTANCE, "ImageId": NEW_IMAGE, "DeleteReplacedRootVolume": True, "ClientToken": ANY,
-        "TagSpecifications": ANY})
+    ec2.add_response(
+        "create_replace_root_volume_task",
+        {"ReplaceRootVolumeTask": task("pending")},
+        {
+            "InstanceId": INSTANCE,
+            "ImageId": NEW_IMAGE,
+            "DeleteReplacedRootVolume": True,
+            "ClientToken": ANY,
+            "TagSpecifications": ANY,
+        },
+    )
     for state in ("in-progress", "in-progress", "succeeded"):
-        ec2.add_response("describe_replace_root_volume_tasks", {"ReplaceRootVolumeTasks": [task(state)]},
-                         {"ReplaceRootVolumeTaskIds": ["replacevol-0123456789abcdef0"]})
+        ec2.add_response(
+            "describe_replace_root_volume_tasks",
+            {"ReplaceRootVolumeTasks": [task(state)]},
+            {"ReplaceRootVolumeTaskIds": ["replacevol-0123456789abcdef0"]},
+        )
     updated = provider().update(created.id, created.outs, props("refresh: 2026-12"))
     assert updated.outs["running_image"] == NEW_IMAGE
 
@@ -65,8 +93,10 @@ def test_a_retry_sends_the_same_client_token_so_ec2_returns_the_task_it_started(
         ec2.add_response("create_replace_root_volume_task", {"ReplaceRootVolumeTask": task("pending")})
         ec2.add_response("describe_replace_root_volume_tasks", {"ReplaceRootVolumeTasks": [task("succeeded")]})
     client = os_refresh.ec2(REGION)
-    client.meta.events.register("provide-client-params.ec2.CreateReplaceRootVolumeTask",
-                                lambda params, **_: tokens.append(params["ClientToken"]))
+    client.meta.events.register(
+        "provide-client-params.ec2.CreateReplaceRootVolumeTask",
+        lambda params, **_: tokens.append(params["ClientToken"]),
+    )
     olds = {**props(""), "running_image": OLD_IMAGE}
     provider().update("root", olds, props("refresh: 2026-12"))
     provider().update("root", olds, props("refresh: 2026-12"))
@@ -95,6 +125,7 @@ def test_a_failed_replacement_says_what_happened_and_what_to_do(ec2):
 
 def test_a_replacement_that_never_ends_is_given_up_at_the_timeout(ec2, monkeypatch):
     from providers import clock
+
     now = [0.0]
     monkeypatch.setattr(clock, "now", lambda: now[0])
     monkeypatch.setattr(clock, "sleep", lambda s: now.__setitem__(0, now[0] + s))
@@ -113,7 +144,7 @@ def test_preview_names_the_image_each_node_moves_from_and_to_and_warns_for_a_sin
     said, warned = [], []
     monkeypatch.setattr(os_refresh, "say", said.append)
     monkeypatch.setattr(os_refresh, "warn", lambda text, urn=None: warned.append(text))
-    olds = props("")                              # check gets the old inputs
+    olds = props("")  # check gets the old inputs
     provider().check(olds, props("refresh: 2026-12"))
     assert len(said) == 1 and not warned
     assert f"moves from {OLD_IMAGE} to {NEW_IMAGE}" in said[0]

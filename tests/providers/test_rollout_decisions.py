@@ -12,11 +12,11 @@ What a user would notice is what is asserted: the message `pulumi up` ends with 
 of progress it prints, whether the load balancer sent clients to a node the farm did not list yet,
 whether a serving node was taken out, whether upgrade mode was left on.
 """
+
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 import boto3
@@ -29,10 +29,9 @@ from providers.errors import RolloutError
 from providers.node_rollout import InstanceStartReturnProvider, NodeDrainProvider, NodeReturnProvider
 from providers.upgrade import UpgradeFinishProvider, UpgradeWindowProvider
 from tests.emulator import Emulator
-from tests.harness import ProgramRun, run_program, stack_file_config
+from tests.harness import STACKS, ProgramRun, run_program, stack_file_config
 
-from .conftest import PASSWORD, configure
-from tests.harness import STACKS
+from .conftest import PASSWORD
 
 OLD, NEW, MINOR = "9.4.16", "9.4.17", "9.5.0"
 ZDU_END = "/rest/mirroring/latest/zdu/end"
@@ -101,8 +100,11 @@ def _inputs(run: ProgramRun, name: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def farm3() -> dict[str, ProgramRun]:
     """farm-3.yaml as it is (9.4.16), at a bug-fix upgrade and at a minor one."""
-    return {OLD: _program("farm-3.yaml"), NEW: _program("farm-3.yaml", bitbucketVersion=NEW),
-            MINOR: _program("farm-3.yaml", bitbucketVersion=MINOR)}
+    return {
+        OLD: _program("farm-3.yaml"),
+        NEW: _program("farm-3.yaml", bitbucketVersion=NEW),
+        MINOR: _program("farm-3.yaml", bitbucketVersion=MINOR),
+    }
 
 
 # --- the world: the emulator's farm behind moto's load balancer ---------------------------------
@@ -125,13 +127,14 @@ class World:
         emu.state.accept(self.mirror.request_id)
         self.ec2 = _SESSION.client("ec2", region_name=region)
         self.elbv2 = _SESSION.client("elbv2", region_name=region)
-        self.image = "ami-0123456789abcdef0"     # moto does not check it (and loads no image list: seconds)
+        self.image = "ami-0123456789abcdef0"  # moto does not check it (and loads no image list: seconds)
         self.vpc = self.ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
         self.instances = [self.launch(f"iad-node{i}") for i in range(nodes)]
         self.groups = []
         for label, port in (("https", 7990), ("ssh", 7999)):
-            arn = self.elbv2.create_target_group(Name=f"iad-{label}", Protocol="TCP", Port=port, VpcId=self.vpc,
-                                                 TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+            arn = self.elbv2.create_target_group(
+                Name=f"iad-{label}", Protocol="TCP", Port=port, VpcId=self.vpc, TargetType="instance"
+            )["TargetGroups"][0]["TargetGroupArn"]
             self.elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": i, "Port": port} for i in self.instances])
             self.groups.append({"arn": arn, "port": port})
         self.delay_s = 0.0
@@ -143,19 +146,28 @@ class World:
         self._patch(monkeypatch)
 
     def launch(self, name: str) -> str:
-        return self.ec2.run_instances(ImageId=self.image, MinCount=1, MaxCount=1, InstanceType="m6i.2xlarge",
-                                      TagSpecifications=[{"ResourceType": "instance", "Tags": [
-                                          {"Key": "Name", "Value": name}]}])["Instances"][0]["InstanceId"]
+        return self.ec2.run_instances(
+            ImageId=self.image,
+            MinCount=1,
+            MaxCount=1,
+            InstanceType="m6i.2xlarge",
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name}]}],
+        )["Instances"][0]["InstanceId"]
 
     def _patch(self, monkeypatch) -> None:
         world = self
-        health_for, register, deregister = FakeTargetGroup.health_for, FakeTargetGroup.register, FakeTargetGroup.deregister
+        health_for, register, deregister = (
+            FakeTargetGroup.health_for,
+            FakeTargetGroup.register,
+            FakeTargetGroup.deregister,
+        )
 
         def modelled_health(group, target, ec2_backend):
             status = health_for(group, target, ec2_backend)
             instance = target["Id"]
             if instance in group.deregistered_targets and (
-                    instance in world.stuck or world.clock.t < world._deregistered_at.get(instance, 0.0) + world.delay_s):
+                instance in world.stuck or world.clock.t < world._deregistered_at.get(instance, 0.0) + world.delay_s
+            ):
                 status.status, status.reason = "draining", "Target.DeregistrationInProgress"
                 status.description = "Target deregistration is in progress"
             elif instance in group.targets and instance in world.unhealthy and status.status == "healthy":
@@ -184,19 +196,32 @@ class World:
         monkeypatch.setattr(FakeTargetGroup, "deregister", recorded_deregister)
 
     def states(self, instance: str) -> list[str]:
-        return [self.elbv2.describe_target_health(TargetGroupArn=g["arn"], Targets=[{"Id": instance, "Port": g["port"]}])
-                ["TargetHealthDescriptions"][0]["TargetHealth"]["State"] for g in self.groups]
+        return [
+            self.elbv2.describe_target_health(TargetGroupArn=g["arn"], Targets=[{"Id": instance, "Port": g["port"]}])[
+                "TargetHealthDescriptions"
+            ][0]["TargetHealth"]["State"]
+            for g in self.groups
+        ]
 
     def take_out(self, i: int) -> None:
         """Node i as a drain left it: out of every target group (its connections finished)."""
         for g in self.groups:
-            self.elbv2.deregister_targets(TargetGroupArn=g["arn"], Targets=[{"Id": self.instances[i], "Port": g["port"]}])
+            self.elbv2.deregister_targets(
+                TargetGroupArn=g["arn"], Targets=[{"Id": self.instances[i], "Port": g["port"]}]
+            )
         self.deregistered.clear()
 
     def pointed(self, inputs: dict[str, Any], i: int) -> dict[str, Any]:
         """The program's inputs for node i with this world's instance, groups, mirror and address."""
-        return {**inputs, "instance_id": self.instances[i], "target_groups": self.groups, "mirror_url": self.mirror.url,
-                "address": self.mirror.farm_nodes[i].address, "ca_bundle": self.emu.ca_pem, "region": self.region}
+        return {
+            **inputs,
+            "instance_id": self.instances[i],
+            "target_groups": self.groups,
+            "mirror_url": self.mirror.url,
+            "address": self.mirror.farm_nodes[i].address,
+            "ca_bundle": self.emu.ca_pem,
+            "region": self.region,
+        }
 
 
 @pytest.fixture
@@ -216,7 +241,7 @@ def progress(err: str, what: str) -> list[int]:
     return [int(m.group(1)) for m in re.finditer(rf"waiting for {what} \((\d+)s of", err)]
 
 
-EVERY_30_S = list(range(30, 600, 30))      # a 600 s wait: at 30 s, 60 s, ... 570 s, then its end
+EVERY_30_S = list(range(30, 600, 30))  # a 600 s wait: at 30 s, 60 s, ... 570 s, then its end
 
 
 def drain_update(world: World, farm3, i: int = 1) -> tuple[dict, dict]:
@@ -229,14 +254,15 @@ def drain_update(world: World, farm3, i: int = 1) -> tuple[dict, dict]:
 
 # --- a drain that does not finish --------------------------------------------------------------
 def test_a_node_that_does_not_drain_within_its_timeout_ends_the_up_there_saying_so(world, farm3, clock):
-    world.stuck.add(world.instances[1])           # a clone that never ends keeps it draining
+    world.stuck.add(world.instances[1])  # a clone that never ends keeps it draining
     olds, news = drain_update(world, farm3)
     with pytest.raises(RolloutError) as failed:
         NodeDrainProvider().update("drain-x", olds, news)
     assert str(failed.value) == (
         "iad-node1 did not drain within 600s; long git operations may still run on it (raise the deregistration "
-        "delay's patience with the timeout, or wait and run `pulumi up` again) (target states: draining)")
-    assert clock.t == 600                          # at its timeout, not before and not never
+        "delay's patience with the timeout, or wait and run `pulumi up` again) (target states: draining)"
+    )
+    assert clock.t == 600  # at its timeout, not before and not never
     assert world.states(world.instances[0]) == world.states(world.instances[2]) == ["healthy", "healthy"]
 
 
@@ -251,7 +277,7 @@ def test_the_drain_says_how_it_is_doing_every_30_seconds(world, farm3, clock, ca
 
 
 def test_a_drain_waits_out_the_deregistration_delay_and_then_ends(world, farm3, clock, capsys):
-    world.delay_s = 75                             # a long clone finishing
+    world.delay_s = 75  # a long clone finishing
     olds, news = drain_update(world, farm3)
     out = NodeDrainProvider().update("drain-x", olds, news).outs
     assert out["drains"] == 1 and 75 <= clock.t < 75 + NodeDrainProvider.poll_s + 1
@@ -274,24 +300,31 @@ def test_a_replaced_instance_with_an_unchanged_install_is_drained_before_it_goes
     provider = NodeDrainProvider()
     assert provider.diff("drain-x", olds, news).changes is True
     out = provider.update("drain-x", olds, news).outs
-    assert world.deregistered == [(0.0, world.instances[1])]          # the old instance, the one serving
+    assert world.deregistered == [(0.0, world.instances[1])]  # the old instance, the one serving
     assert clock.t >= 40 and world.states(world.instances[1]) == ["unused", "unused"]
     assert out["drains"] == 1 and out["instance_id"] == replacement
 
 
-@pytest.mark.parametrize("key, value", [("warn_to", "urn:pulumi:prod::bitbucket-mirrors::site::iad"),
-                                        ("node", "iad-node1-renamed"), ("timeout_s", 1200), ("nodes", 4)])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("warn_to", "urn:pulumi:prod::bitbucket-mirrors::site::iad"),
+        ("node", "iad-node1-renamed"),
+        ("timeout_s", 1200),
+        ("nodes", 4),
+    ],
+)
 @pytest.mark.parametrize("state", ["current", "before-os-image-was-tracked"])
 def test_an_unrelated_input_change_never_drains_a_serving_node(world, farm3, clock, key, value, state):
     inputs = world.pointed(_inputs(farm3[OLD], "iad-node1-drain"), 1)
     olds = {**inputs, "drains": 2}
     if state != "current":
-        del olds["os_image"]          # a state written before osImage was tracked: recorded, never a drain
+        del olds["os_image"]  # a state written before osImage was tracked: recorded, never a drain
     news = {**inputs, key: value}
     provider = NodeDrainProvider()
     diff = provider.diff("drain-x", olds, news)
-    assert diff.changes is (state != "current")   # only the untracked key makes it an update
-    if diff.changes:                             # as the engine does: an update only when the diff says so
+    assert diff.changes is (state != "current")  # only the untracked key makes it an update
+    if diff.changes:  # as the engine does: an update only when the diff says so
         out = provider.update("drain-x", olds, news).outs
         assert out["drains"] == 2 and out[key] == value
     assert world.deregistered == [] and world.states(world.instances[1]) == ["healthy", "healthy"]
@@ -300,11 +333,12 @@ def test_an_unrelated_input_change_never_drains_a_serving_node(world, farm3, clo
 
 # --- a return that waits for the farm ----------------------------------------------------------
 def test_during_a_farm_upgrade_a_node_is_back_in_the_load_balancer_only_once_the_farm_lists_it_on_the_new_version(
-        world, farm3, clock, make):
+    world, farm3, clock, make
+):
     world.mirror.upgrade_mode = True
-    world.mirror.join_delay_s = 90                # Hazelcast: the restarted node joins a while later
+    world.mirror.join_delay_s = 90  # Hazelcast: the restarted node joins a while later
     world.take_out(1)
-    assert world.mirror.start_node(world.mirror.farm_nodes[1], NEW, now=clock.t)    # the install of node 1
+    assert world.mirror.start_node(world.mirror.farm_nodes[1], NEW, now=clock.t)  # the install of node 1
     olds = world.pointed(_inputs(farm3[OLD], "iad-node1-return"), 1)
     news = world.pointed(_inputs(farm3[NEW], "iad-node1-return"), 1)
     provider = make(NodeReturnProvider)
@@ -317,10 +351,11 @@ def test_during_a_farm_upgrade_a_node_is_back_in_the_load_balancer_only_once_the
 
 
 def test_after_an_instance_type_change_a_farm_node_waits_to_rejoin_the_cluster_before_it_takes_clients(
-        world, farm3, clock, make):
+    world, farm3, clock, make
+):
     world.mirror.join_delay_s = 90
-    world.take_out(1)                             # its stop-drain; then EC2 stopped it, changed it, started it
-    assert world.mirror.start_node(world.mirror.farm_nodes[1], OLD, now=clock.t)    # Bitbucket starts with it
+    world.take_out(1)  # its stop-drain; then EC2 stopped it, changed it, started it
+    assert world.mirror.start_node(world.mirror.farm_nodes[1], OLD, now=clock.t)  # Bitbucket starts with it
     news = world.pointed(_inputs(farm3[OLD], "iad-node1-start-return"), 1)
     olds = {**news, "instance_type": "m6i.xlarge"}
     provider = make(InstanceStartReturnProvider)
@@ -331,8 +366,9 @@ def test_after_an_instance_type_change_a_farm_node_waits_to_rejoin_the_cluster_b
     assert registration[0] >= 90
 
 
-def test_a_node_that_never_joins_the_farm_fails_its_return_at_the_timeout_and_stays_out(world, farm3, clock, make,
-                                                                                       capsys):
+def test_a_node_that_never_joins_the_farm_fails_its_return_at_the_timeout_and_stays_out(
+    world, farm3, clock, make, capsys
+):
     world.take_out(1)
     # Upgrade mode is off (it was never turned on): a node on another version is refused by the farm.
     assert world.mirror.start_node(world.mirror.farm_nodes[1], NEW, now=clock.t) is False
@@ -340,25 +376,31 @@ def test_a_node_that_never_joins_the_farm_fails_its_return_at_the_timeout_and_st
     news = world.pointed(_inputs(farm3[NEW], "iad-node1-return"), 1)
     with pytest.raises(RolloutError) as failed:
         make(NodeReturnProvider).update("return-x", olds, news)
-    assert str(failed.value) == ("iad-node1 (10.0.0.11) did not join the farm on 9.4.17 within 600s (it is not "
-                                 "listed); the farm keeps serving on the other nodes")
+    assert str(failed.value) == (
+        "iad-node1 (10.0.0.11) did not join the farm on 9.4.17 within 600s (it is not "
+        "listed); the farm keeps serving on the other nodes"
+    )
     assert clock.t == 600
-    assert world.registered == []                 # no client was sent to a node outside the farm
+    assert world.registered == []  # no client was sent to a node outside the farm
     assert world.states(world.instances[1]) == ["unused", "unused"]
     err = capsys.readouterr().err
     assert progress(err, r"the farm to list iad-node1 \(10\.0\.0\.11\) on 9\.4\.17") == EVERY_30_S, err
 
 
 def test_a_node_that_never_becomes_healthy_fails_its_return_at_the_timeout_saying_so_every_30_seconds(
-        world, farm3, clock, make, capsys):
+    world, farm3, clock, make, capsys
+):
     world.mirror.upgrade_mode = True
     world.take_out(1)
     world.unhealthy.add(world.instances[1])
     assert world.mirror.start_node(world.mirror.farm_nodes[1], NEW, now=clock.t)
     olds = world.pointed(_inputs(farm3[OLD], "iad-node1-return"), 1)
     news = world.pointed(_inputs(farm3[NEW], "iad-node1-return"), 1)
-    with pytest.raises(RolloutError, match=r"^iad-node1 did not become healthy within 600s: check its /status and "
-                                           r"`journalctl -u atlbitbucket` on it .*\(target states: unhealthy\)$"):
+    with pytest.raises(
+        RolloutError,
+        match=r"^iad-node1 did not become healthy within 600s: check its /status and "
+        r"`journalctl -u atlbitbucket` on it .*\(target states: unhealthy\)$",
+    ):
         make(NodeReturnProvider).update("return-x", olds, news)
     assert clock.t == 600
     err = capsys.readouterr().err
@@ -368,21 +410,25 @@ def test_a_node_that_never_becomes_healthy_fails_its_return_at_the_timeout_sayin
 # --- upgrade mode: ended once the farm agrees, never reported ended while mixed -----------------
 def finish_props(world: World, farm3, token: Optional[str]) -> dict[str, Any]:
     inputs = _inputs(farm3[NEW], "iad-upgrade-finish")
-    return {**inputs, "mirror_url": world.mirror.url, "ca_bundle": world.emu.ca_pem, "zdu_started": token,
-            "kind": "bugfix"}
+    return {
+        **inputs,
+        "mirror_url": world.mirror.url,
+        "ca_bundle": world.emu.ca_pem,
+        "zdu_started": token,
+        "kind": "bugfix",
+    }
 
 
 def zdu_end_answers(emu: Emulator) -> list[int]:
     return [r.status for r in emu.requests_to("iad") if r.path == ZDU_END]
 
 
-def test_zdu_end_refused_while_the_nodes_settle_is_tried_again_and_ends_upgrade_mode(world, farm3, clock, make,
-                                                                                    capsys):
+def test_zdu_end_refused_while_the_nodes_settle_is_tried_again_and_ends_upgrade_mode(world, farm3, clock, make, capsys):
     mirror = world.mirror
     mirror.upgrade_mode = True
     for node in mirror.farm_nodes[:2]:
         mirror.start_node(node, NEW, now=clock.t)
-    clock.at(4, lambda: mirror.start_node(mirror.farm_nodes[2], NEW, now=clock.t))    # the last node settles
+    clock.at(4, lambda: mirror.start_node(mirror.farm_nodes[2], NEW, now=clock.t))  # the last node settles
     olds = finish_props(world, farm3, None)
     news = finish_props(world, farm3, f"1:{NEW}")
     provider = make(UpgradeFinishProvider)
@@ -393,12 +439,13 @@ def test_zdu_end_refused_while_the_nodes_settle_is_tried_again_and_ends_upgrade_
     assert "every node runs one version; upgrade mode off" in capsys.readouterr().err
 
 
-def test_zdu_end_never_accepted_fails_at_its_deadline_and_never_reports_upgrade_mode_off(world, farm3, clock, make,
-                                                                                       capsys):
+def test_zdu_end_never_accepted_fails_at_its_deadline_and_never_reports_upgrade_mode_off(
+    world, farm3, clock, make, capsys
+):
     mirror = world.mirror
     mirror.upgrade_mode = True
     for node in mirror.farm_nodes[:2]:
-        mirror.start_node(node, NEW, now=clock.t)    # node 2 stays on 9.4.16: the farm stays mixed
+        mirror.start_node(node, NEW, now=clock.t)  # node 2 stays on 9.4.16: the farm stays mixed
     olds = finish_props(world, farm3, None)
     news = finish_props(world, farm3, f"1:{NEW}")
     with pytest.raises(RolloutError) as failed:
@@ -406,23 +453,31 @@ def test_zdu_end_never_accepted_fails_at_its_deadline_and_never_reports_upgrade_
     text = str(failed.value)
     assert text.startswith(f"{mirror.url}: upgrade mode could not be turned off within 300s (")
     assert "answered 409: Cannot end the rolling upgrade: the farm runs 9.4.16, 9.4.17" in text
-    assert text.endswith("the farm serves in mixed mode: check each node's version in Administration > Mirrors, "
-                         "then run `pulumi up` again")
+    assert text.endswith(
+        "the farm serves in mixed mode: check each node's version in Administration > Mirrors, "
+        "then run `pulumi up` again"
+    )
     assert clock.t <= UpgradeFinishProvider.timeout_s
     answers = zdu_end_answers(world.emu)
-    assert len(answers) >= 20 and set(answers) == {409}          # tried all along, never accepted
+    assert len(answers) >= 20 and set(answers) == {409}  # tried all along, never accepted
     assert mirror.upgrade_mode is True
     assert "upgrade mode off" not in capsys.readouterr().err
 
 
 def test_after_an_upgrade_the_finish_has_nothing_to_do_and_a_later_minor_upgrade_does_not_end_upgrade_mode(
-        world, farm3, clock, make):
+    world, farm3, clock, make
+):
     provider = make(UpgradeFinishProvider)
-    done = finish_props(world, farm3, f"1:{NEW}")        # the state the upgrade's finish left
-    assert provider.diff("finish-x", done, dict(done)).changes is False       # a further preview: nothing
+    done = finish_props(world, farm3, f"1:{NEW}")  # the state the upgrade's finish left
+    assert provider.diff("finish-x", done, dict(done)).changes is False  # a further preview: nothing
     # A minor upgrade later (9.4.17 -> 9.5.0) rolls without upgrade mode: the window's token stays.
-    minor = {**_inputs(farm3[MINOR], "iad-upgrade-finish"), "mirror_url": world.mirror.url,
-             "ca_bundle": world.emu.ca_pem, "zdu_started": f"1:{NEW}", "kind": "feature"}
+    minor = {
+        **_inputs(farm3[MINOR], "iad-upgrade-finish"),
+        "mirror_url": world.mirror.url,
+        "ca_bundle": world.emu.ca_pem,
+        "zdu_started": f"1:{NEW}",
+        "kind": "feature",
+    }
     assert provider.diff("finish-x", done, minor).changes is True
     provider.update("finish-x", done, minor)
     assert zdu_end_answers(world.emu) == []
@@ -456,10 +511,14 @@ def test_a_minor_upgrade_of_a_farm_announces_that_every_node_stops(emu, farm3, m
     _, news = window(farm3[MINOR], mirror)
     out = preview_and_up(make, emu, olds, news)
     err = capsys.readouterr().err
-    assert ("warning: mirrors[0].bitbucketVersion: 9.4.16 -> 9.5.0: every node stops; the mirror is unavailable "
-            "until Bitbucket runs 9.5.0 on the first node (only bug-fix upgrades can roll)") in err
-    assert (f"{mirror.url}: 9.4.16 -> 9.5.0 is not a bug-fix upgrade: every node stops; the mirror is unavailable "
-            "until the nodes start on the new version") in err
+    assert (
+        "warning: mirrors[0].bitbucketVersion: 9.4.16 -> 9.5.0: every node stops; the mirror is unavailable "
+        "until Bitbucket runs 9.5.0 on the first node (only bug-fix upgrades can roll)"
+    ) in err
+    assert (
+        f"{mirror.url}: 9.4.16 -> 9.5.0 is not a bug-fix upgrade: every node stops; the mirror is unavailable "
+        "until the nodes start on the new version"
+    ) in err
     assert out["kind"] == "feature" and out["zdu_started"] is None
     assert emu.stats.successful("POST", ZDU_START) == 0
 
@@ -473,11 +532,13 @@ def test_a_bug_fix_upgrade_of_a_single_node_is_never_called_anything_else(emu, s
     assert news["farm"] is False
     out = preview_and_up(make, emu, olds, news)
     err = capsys.readouterr().err
-    assert ("warning: mirrors[0].bitbucketVersion: 9.4.16 -> 9.4.17: the node upgrades in place; the mirror is "
-            "unavailable until Bitbucket runs 9.4.17") in err
+    assert (
+        "warning: mirrors[0].bitbucketVersion: 9.4.16 -> 9.4.17: the node upgrades in place; the mirror is "
+        "unavailable until Bitbucket runs 9.4.17"
+    ) in err
     assert "not a bug-fix" not in err and "every node stops" not in err
     assert out["kind"] == "bugfix" and out["zdu_started"] is None
-    assert emu.stats.successful("POST", ZDU_START) == 0       # upgrade mode is for farms
+    assert emu.stats.successful("POST", ZDU_START) == 0  # upgrade mode is for farms
 
 
 def test_a_bug_fix_upgrade_of_a_farm_rolls_in_upgrade_mode_without_a_warning(emu, farm3, make, capsys):
@@ -488,8 +549,10 @@ def test_a_bug_fix_upgrade_of_a_farm_rolls_in_upgrade_mode_without_a_warning(emu
     _, news = window(farm3[NEW], mirror)
     out = preview_and_up(make, emu, olds, news)
     err = capsys.readouterr().err
-    assert ("mirrors[0].bitbucketVersion: 9.4.16 -> 9.4.17 is a bug-fix upgrade: the farm upgrades one node at a "
-            "time in upgrade mode and keeps serving") in err
+    assert (
+        "mirrors[0].bitbucketVersion: 9.4.16 -> 9.4.17 is a bug-fix upgrade: the farm upgrades one node at a "
+        "time in upgrade mode and keeps serving"
+    ) in err
     assert "warning:" not in err and "not a bug-fix" not in err
     assert out["kind"] == "bugfix" and out["zdu_started"] == f"1:{NEW}"
     assert emu.stats.successful("POST", ZDU_START) == 1 and mirror.upgrade_mode is True

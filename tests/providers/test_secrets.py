@@ -1,4 +1,5 @@
 """Credentials reach the providers only through configure(), and never leave them."""
+
 from __future__ import annotations
 
 import pickle
@@ -36,6 +37,7 @@ def test_environment_overrides_the_stack_config(emu, monkeypatch):
 def _configured(values: dict):
     from pulumi.dynamic import ConfigureRequest
     from pulumi.dynamic.config import Config
+
     provider = MirrorApprovalProvider()
     provider.configure(ConfigureRequest(Config(values, "bitbucket-mirrors")))
     return provider
@@ -63,9 +65,19 @@ def test_missing_credentials_do_not_fail_preview_calls():
 
 def test_provider_failures_never_show_the_password(emu, make):
     from tests.emulator.state import User
+
     emu.state.users["admin"] = User("rotated", sys_admin=True)
-    for kind, props in ((MirrorSetupProvider, {"primary_url": emu.primary_url, "display_name": "x",
-                                                "base_url": "https://m.example.com", "ca_bundle": emu.ca_pem}),):
+    for kind, props in (
+        (
+            MirrorSetupProvider,
+            {
+                "primary_url": emu.primary_url,
+                "display_name": "x",
+                "base_url": "https://m.example.com",
+                "ca_bundle": emu.ca_pem,
+            },
+        ),
+    ):
         with pytest.raises(Exception) as caught:
             make(kind).create(props)
         assert "401" in str(caught.value) and PASSWORD not in str(caught.value)

@@ -1,5 +1,6 @@
 """URL checks: every bad URL is refused with a reason a user can act on, never an empty one, and
 the reason never repeats a credential the URL carried."""
+
 from __future__ import annotations
 
 import pytest
@@ -38,11 +39,14 @@ def test_good_urls_pass(url):
     assert https_problem(url) is None
 
 
-@pytest.mark.parametrize("provider, keys, others", [
-    (MirrorSetupProvider, ("primary_url", "base_url"), {"display_name": "Sydney"}),
-    (MirrorApprovalProvider, ("primary_url", "base_url"), {"timeout_s": 60}),
-    (MirroredProjectsProvider, ("primary_url", "mirror_url"), {"project_keys": [], "mirror_all": False}),
-])
+@pytest.mark.parametrize(
+    "provider, keys, others",
+    [
+        (MirrorSetupProvider, ("primary_url", "base_url"), {"display_name": "Sydney"}),
+        (MirrorApprovalProvider, ("primary_url", "base_url"), {"timeout_s": 60}),
+        (MirroredProjectsProvider, ("primary_url", "mirror_url"), {"project_keys": [], "mirror_all": False}),
+    ],
+)
 @pytest.mark.parametrize("url", list(BAD), ids=repr)
 def test_every_check_that_takes_a_url_refuses_it_with_that_reason(provider, keys, others, url):
     for key in keys:

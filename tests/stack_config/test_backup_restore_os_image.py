@@ -1,5 +1,6 @@
 """The keys of the second month: home snapshots (`backup`), the way back (`restoreFrom`) and a
 newer OS image (`osImage`), each refused at preview naming the key when it cannot work."""
+
 from __future__ import annotations
 
 import copy
@@ -15,7 +16,7 @@ def test_backups_are_on_by_default_keep_two_and_a_site_overrides_key_by_key():
     raw = with_("backup", {"keep": 5})
     raw = with_("mirrors[0].backup", {"enabled": False}, base=raw)
     (site,) = load(raw).sites
-    assert site.backup.enabled is False and site.backup.keep == 5        # keep inherited from the stack
+    assert site.backup.enabled is False and site.backup.keep == 5  # keep inherited from the stack
 
 
 @pytest.mark.parametrize("keep", [0, 51, "two"])
@@ -42,12 +43,15 @@ def test_os_image_takes_a_label_or_an_ami_id(value):
     assert load(with_("mirrors[0].osImage", value)).mirrors[0].os_image == value
 
 
-@pytest.mark.parametrize("value, words", [
-    ("ami-XYZ", "an AMI id such as ami-0123456789abcdef0"),
-    ("refresh\nnow", "printable"),
-    ("   ", "printable"),
-    ("x" * 65, "at most 64"),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("ami-XYZ", "an AMI id such as ami-0123456789abcdef0"),
+        ("refresh\nnow", "printable"),
+        ("   ", "printable"),
+        ("x" * 65, "at most 64"),
+    ],
+)
 def test_a_bad_os_image_is_refused_naming_the_key(value, words):
     message = problems_of(with_("mirrors[0].osImage", value))
     assert "bitbucket-mirrors:mirrors[0].osImage" in message and words in message

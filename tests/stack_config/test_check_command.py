@@ -1,5 +1,6 @@
 """`venv/bin/python -m stack_config.check Pulumi.<stack>.yaml`: every config rule on a stack file,
 offline, with preview's own message (issue "first hour", item 2)."""
+
 from __future__ import annotations
 
 import base64
@@ -53,12 +54,14 @@ def test_the_example_passes_but_for_its_two_placeholders(capsys):
     assert code == 1
     assert err.startswith("error: the stack config has 2 problems; nothing was created:\n")
     lines = [line for line in err.splitlines() if line.startswith("  - ")]
-    assert [line.split(": ", 1)[0] for line in lines] == ["  - bitbucket-mirrors:primaryPassword",
-                                                          "  - bitbucket-mirrors:mirrors[0].tls.privateKey"]
+    assert [line.split(": ", 1)[0] for line in lines] == [
+        "  - bitbucket-mirrors:primaryPassword",
+        "  - bitbucket-mirrors:mirrors[0].tls.privateKey",
+    ]
     assert all("is a placeholder, not a secret the Pulumi CLI encrypted" in line for line in lines)
     assert "set it with pulumi config set --secret primaryPassword" in lines[0]
     assert "pulumi config set --path --secret 'mirrors[0].tls.privateKey' < key.pem" in lines[1]
-    assert "REPLACE-ME-with" not in err     # placeholders are not shown either: one may be a pasted secret
+    assert "REPLACE-ME-with" not in err  # placeholders are not shown either: one may be a pasted secret
 
 
 def test_the_example_with_its_secrets_set_passes(tmp_path, capsys):
@@ -70,19 +73,19 @@ def test_the_example_with_its_secrets_set_passes(tmp_path, capsys):
 def broken(document: dict) -> dict:
     config = document["config"]
     config["aws:region"] = "ap-southeast2"
-    config["bitbucket-mirrors:primaryPassword"] = SECRET                     # plain text
+    config["bitbucket-mirrors:primaryPassword"] = SECRET  # plain text
     primary = config["bitbucket-mirrors:primary"]
     primary["url"] = f"https://bitbucket.example.com:99999/?token={SECRET}"
     primary["caBundle"] = "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"
     config["bitbucket-mirrors:network"]["adminCidrs"] = ["0.0.0.0/1", "128.0.0.0/1"]
     syd, fra, pdx = config["bitbucket-mirrors:mirrors"]
     syd["bitbucketVersion"] = 9.4
-    syd["nodes"] = 2                                                           # a farm with nginx
+    syd["nodes"] = 2  # a farm with nginx
     syd["tls"]["privateKey"] = {"secure": "v1:REPLACE-ME"}
     fra["region"] = "eu-centrl-1"
     fra["tls"]["hostedZoneID"] = fra["tls"].pop("hostedZoneId")
     fra["mirrorAll"], fra["projects"] = True, ["PLAT"]
-    pdx["name"] = "syd"                                                        # a second syd
+    pdx["name"] = "syd"  # a second syd
     pdx["instanceType"] = "t3.medium"
     return document
 
@@ -170,19 +173,41 @@ def test_the_check_needs_no_network(tmp_path, capsys, monkeypatch):
 
 def test_the_command_runs_without_the_pulumi_cli_or_aws(tmp_path):
     path = write(tmp_path, with_ciphertext(example()))
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AWS_CONFIG_FILE": "/nonexistent",
-           "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
-    ok = subprocess.run([sys.executable, "-m", "stack_config.check", str(path)], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=120)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+    }
+    ok = subprocess.run(
+        [sys.executable, "-m", "stack_config.check", str(path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run([sys.executable, "-m", "stack_config.check", str(EXAMPLE_STACK)], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "stack_config.check", str(EXAMPLE_STACK)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 1 and bad.stderr.startswith("error: the stack config has 2 problems")
 
 
-@pytest.mark.parametrize("content, words", [
-    (None, "no such file"), ("config: [unclosed", "is not valid YAML"), ("- a list", "is not a stack file"),
-], ids=["missing", "not-yaml", "not-a-mapping"])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (None, "no such file"),
+        ("config: [unclosed", "is not valid YAML"),
+        ("- a list", "is not a stack file"),
+    ],
+    ids=["missing", "not-yaml", "not-a-mapping"],
+)
 def test_a_file_that_is_no_stack_file_exits_2(tmp_path, capsys, content, words):
     path = tmp_path / "Pulumi.x.yaml"
     if content is not None:
@@ -202,14 +227,21 @@ def test_usage_without_a_file(capsys):
     assert main([]) == 2 and "usage:" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("value, ciphertext", [
-    (CIPHERTEXT, True),
-    (base64.b64encode(os.urandom(64)).decode(), True),           # Pulumi Cloud's form: one base64 string
-    ("v1:placeholder", False), ("v1:REPLACE-ME-with-pulumi-config-set-secret", False), (SECRET, False),
-    (f"v1:{base64.b64encode(b'short').decode()}:{base64.b64encode(b'x').decode()}", False),   # nonce not 12 bytes
-    ("REPLACEMEREPLACEME==", False), ("", False), (12345, False),
-    ("REPLACEMEPLEASEREPLACEMEPLEASEREPLACEMEX", False),   # base64 of the right length, but a placeholder's word
-])
+@pytest.mark.parametrize(
+    "value, ciphertext",
+    [
+        (CIPHERTEXT, True),
+        (base64.b64encode(os.urandom(64)).decode(), True),  # Pulumi Cloud's form: one base64 string
+        ("v1:placeholder", False),
+        ("v1:REPLACE-ME-with-pulumi-config-set-secret", False),
+        (SECRET, False),
+        (f"v1:{base64.b64encode(b'short').decode()}:{base64.b64encode(b'x').decode()}", False),  # nonce not 12 bytes
+        ("REPLACEMEREPLACEME==", False),
+        ("", False),
+        (12345, False),
+        ("REPLACEMEPLEASEREPLACEMEPLEASEREPLACEMEX", False),  # base64 of the right length, but a placeholder's word
+    ],
+)
 def test_ciphertext_shapes(value, ciphertext):
     assert is_ciphertext(value) is ciphertext
 
@@ -224,7 +256,9 @@ def test_an_object_key_whose_whole_value_is_secure_is_left_to_preview(tmp_path, 
 def test_top_level_values_reach_the_rules_as_the_cli_hands_them(tmp_path, capsys):
     document = with_ciphertext(example())
     document["config"]["bitbucket-mirrors:primary"] = "https://bitbucket.example.com"
-    document["config"]["bitbucket-mirrors:mirror"] = json.loads(json.dumps(document["config"]["bitbucket-mirrors:mirrors"]))
+    document["config"]["bitbucket-mirrors:mirror"] = json.loads(
+        json.dumps(document["config"]["bitbucket-mirrors:mirrors"])
+    )
     code, _, err = run_check(write(tmp_path, document), capsys)
     assert code == 1
     assert "bitbucket-mirrors:primary: expected an object" in err
@@ -234,12 +268,17 @@ def test_top_level_values_reach_the_rules_as_the_cli_hands_them(tmp_path, capsys
 def test_the_readme_sample_output(tmp_path, capsys):
     document = with_ciphertext(example())
     fra = document["config"]["bitbucket-mirrors:mirrors"][1]
-    fra["tls"] = {"mode": "nginx", "hostedZoneID": "Z0123456789ABCDEFGHIJ",
-                  "certificate": self_signed("mirror-fra.example.com", "mirror-fra.example.com"),
-                  "privateKey": {"secure": CIPHERTEXT}}
+    fra["tls"] = {
+        "mode": "nginx",
+        "hostedZoneID": "Z0123456789ABCDEFGHIJ",
+        "certificate": self_signed("mirror-fra.example.com", "mirror-fra.example.com"),
+        "privateKey": {"secure": CIPHERTEXT},
+    }
     code, _, err = run_check(write(tmp_path, document), capsys)
     assert code == 1
-    assert err == ("error: the stack config has 2 problems; nothing was created:\n"
-                   "  - bitbucket-mirrors:mirrors[1].tls.hostedZoneID: unknown key; did you mean 'hostedZoneId'?\n"
-                   "  - bitbucket-mirrors:mirrors[1].tls.mode: a mirror farm (nodes: 3) needs tls.mode 'acm': the "
-                   "farm sits behind one load balancer; nginx mode serves a single node\n")
+    assert err == (
+        "error: the stack config has 2 problems; nothing was created:\n"
+        "  - bitbucket-mirrors:mirrors[1].tls.hostedZoneID: unknown key; did you mean 'hostedZoneId'?\n"
+        "  - bitbucket-mirrors:mirrors[1].tls.mode: a mirror farm (nodes: 3) needs tls.mode 'acm': the "
+        "farm sits behind one load balancer; nginx mode serves a single node\n"
+    )

@@ -1,4 +1,5 @@
 """An engine too old to hand the stack config to the providers is refused before anything is created."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,11 +20,14 @@ def test_a_cli_that_passes_config_to_providers_runs_the_program(cli_version):
     assert run.of_type("pulumi-python:dynamic/bitbucket:MirrorApproval")
 
 
-@pytest.mark.parametrize("cli_version, engine_says", [
-    ("3.138.0", 'Pulumi CLI version 3.138.0 does not satisfy the version range ">=3.139.0"'),
-    ("3.100.1", 'Pulumi CLI version 3.100.1 does not satisfy the version range ">=3.139.0"'),
-    (None, "does not support the `RequirePulumiVersion` RPC"),   # CLIs from before the RPC
-])
+@pytest.mark.parametrize(
+    "cli_version, engine_says",
+    [
+        ("3.138.0", 'Pulumi CLI version 3.138.0 does not satisfy the version range ">=3.139.0"'),
+        ("3.100.1", 'Pulumi CLI version 3.100.1 does not satisfy the version range ">=3.139.0"'),
+        (None, "does not support the `RequirePulumiVersion` RPC"),  # CLIs from before the RPC
+    ],
+)
 def test_an_older_cli_is_refused_with_the_reason_before_any_resource(cli_version, engine_says):
     with pytest.raises(Exception) as caught:
         run_program(cli_version=cli_version)

@@ -1,5 +1,6 @@
 """aws:region and mirrors[].region must be regions botocore knows, with a "did you mean" (issue
 "first hour", item 4: `ap-southeast2` ended in tracebacks naming no key, `eu-centrl-1` passed)."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,6 +15,7 @@ from .test_stack_config import BASE, load, problems_of, with_
 
 def _botocore_regions() -> set[str]:
     import botocore.session
+
     session = botocore.session.get_session()
     return {r for p in session.get_available_partitions() for r in session.get_available_regions("ec2", p)}
 
@@ -30,17 +32,49 @@ def test_every_region_botocore_knows_is_accepted_for_a_site(region):
 
 REFUSALS = [
     # (case id, config, extra config, key named, words)
-    ("site-misspelt", with_("mirrors[0].region", "eu-centrl-1"), {}, "mirrors[0].region",
-     "'eu-centrl-1' is not an AWS region botocore"),
-    ("site-misspelt-suggests", with_("mirrors[0].region", "eu-centrl-1"), {}, "mirrors[0].region",
-     "did you mean 'eu-central-1'?"),
-    ("site-shape-is-not-enough", with_("mirrors[0].region", "eu-central-9"), {}, "mirrors[0].region",
-     "'eu-central-9' is not an AWS region"),
-    ("site-no-dash", with_("mirrors[0].region", "apsoutheast-2"), {}, "mirrors[0].region", "did you mean 'ap-southeast-2'?"),
+    (
+        "site-misspelt",
+        with_("mirrors[0].region", "eu-centrl-1"),
+        {},
+        "mirrors[0].region",
+        "'eu-centrl-1' is not an AWS region botocore",
+    ),
+    (
+        "site-misspelt-suggests",
+        with_("mirrors[0].region", "eu-centrl-1"),
+        {},
+        "mirrors[0].region",
+        "did you mean 'eu-central-1'?",
+    ),
+    (
+        "site-shape-is-not-enough",
+        with_("mirrors[0].region", "eu-central-9"),
+        {},
+        "mirrors[0].region",
+        "'eu-central-9' is not an AWS region",
+    ),
+    (
+        "site-no-dash",
+        with_("mirrors[0].region", "apsoutheast-2"),
+        {},
+        "mirrors[0].region",
+        "did you mean 'ap-southeast-2'?",
+    ),
     ("stack-missing-dash", BASE, {"aws:region": "ap-southeast2"}, "aws:region", "did you mean 'ap-southeast-2'?"),
-    ("stack-says-how-to-fix", BASE, {"aws:region": "ap-southeast2"}, "aws:region",
-     "Set it with: pulumi config set aws:region ap-southeast-2"),
-    ("stack-nothing-close", BASE, {"aws:region": "moon-base-1"}, "aws:region", "write a region name such as eu-central-1"),
+    (
+        "stack-says-how-to-fix",
+        BASE,
+        {"aws:region": "ap-southeast2"},
+        "aws:region",
+        "Set it with: pulumi config set aws:region ap-southeast-2",
+    ),
+    (
+        "stack-nothing-close",
+        BASE,
+        {"aws:region": "moon-base-1"},
+        "aws:region",
+        "write a region name such as eu-central-1",
+    ),
 ]
 
 

@@ -1,4 +1,5 @@
 """The monitoring block: defaults, per-site override, and every refusal by key."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,31 +7,77 @@ import pytest
 from .test_stack_config import BASE, load, problems_of, with_
 
 TOPIC = "arn:aws:sns:ap-southeast-2:123456789012:bitbucket-alarms"
-TWO_SITES = with_("mirrors", [BASE["mirrors"][0], {**BASE["mirrors"][0], "name": "fra", "region": "eu-central-1",
-                                                  "baseUrl": "https://mirror-fra.example.com"}])
+TWO_SITES = with_(
+    "mirrors",
+    [
+        BASE["mirrors"][0],
+        {**BASE["mirrors"][0], "name": "fra", "region": "eu-central-1", "baseUrl": "https://mirror-fra.example.com"},
+    ],
+)
 
 REFUSALS = [
-    ("topic-in-another-region", with_("monitoring", {"alarmTopicArn": TOPIC}, TWO_SITES), "monitoring.alarmTopicArn",
-     "runs in eu-central-1"),
-    ("emails-with-own-topic", with_("monitoring", {"alarmTopicArn": TOPIC, "emails": ["ops@example.com"]}),
-     "monitoring.emails", "subscribe the addresses to that topic"),
+    (
+        "topic-in-another-region",
+        with_("monitoring", {"alarmTopicArn": TOPIC}, TWO_SITES),
+        "monitoring.alarmTopicArn",
+        "runs in eu-central-1",
+    ),
+    (
+        "emails-with-own-topic",
+        with_("monitoring", {"alarmTopicArn": TOPIC, "emails": ["ops@example.com"]}),
+        "monitoring.emails",
+        "subscribe the addresses to that topic",
+    ),
     ("exporter-without-cidrs", with_("monitoring", {"jmxExporter": True}), "monitoring.metricsCidrs", "9404"),
-    ("cidrs-without-exporter", with_("monitoring", {"metricsCidrs": ["10.1.2.3/32"]}), "monitoring.metricsCidrs",
-     "only used with jmxExporter"),
-    ("metrics-open-to-internet", with_("monitoring", {"jmxExporter": True, "metricsCidrs": ["0.0.0.0/0"]}),
-     "monitoring.metricsCidrs[0]", "whole internet"),
-    ("site-exporter-without-cidrs", with_("mirrors[0].monitoring", {"jmxExporter": True}, with_("monitoring", {})),
-     "mirrors[0].monitoring.metricsCidrs", "9404"),
-    ("threshold-0", with_("monitoring", {"homeUsedPercentAlarm": 0}), "monitoring.homeUsedPercentAlarm",
-     "greater than or equal to 1"),
-    ("threshold-100", with_("monitoring", {"homeUsedPercentAlarm": 100}), "monitoring.homeUsedPercentAlarm",
-     "less than or equal to 99"),
+    (
+        "cidrs-without-exporter",
+        with_("monitoring", {"metricsCidrs": ["10.1.2.3/32"]}),
+        "monitoring.metricsCidrs",
+        "only used with jmxExporter",
+    ),
+    (
+        "metrics-open-to-internet",
+        with_("monitoring", {"jmxExporter": True, "metricsCidrs": ["0.0.0.0/0"]}),
+        "monitoring.metricsCidrs[0]",
+        "whole internet",
+    ),
+    (
+        "site-exporter-without-cidrs",
+        with_("mirrors[0].monitoring", {"jmxExporter": True}, with_("monitoring", {})),
+        "mirrors[0].monitoring.metricsCidrs",
+        "9404",
+    ),
+    (
+        "threshold-0",
+        with_("monitoring", {"homeUsedPercentAlarm": 0}),
+        "monitoring.homeUsedPercentAlarm",
+        "greater than or equal to 1",
+    ),
+    (
+        "threshold-100",
+        with_("monitoring", {"homeUsedPercentAlarm": 100}),
+        "monitoring.homeUsedPercentAlarm",
+        "less than or equal to 99",
+    ),
     ("bad-email", with_("monitoring", {"emails": ["ops-at-example.com"]}), "monitoring.emails[0]", "an e-mail address"),
-    ("bad-topic", with_("monitoring", {"alarmTopicArn": "bitbucket-alarms"}), "monitoring.alarmTopicArn", "SNS topic ARN"),
-    ("metrics-cidr-malformed", with_("monitoring", {"jmxExporter": True, "metricsCidrs": ["10.9.0.0/33"]}),
-     "monitoring.metricsCidrs[0]", "10.9.0.0/33"),
-    ("site-metrics-cidr-malformed", with_("mirrors[0].monitoring", {"jmxExporter": True, "metricsCidrs": ["scrapers"]}),
-     "mirrors[0].monitoring.metricsCidrs[0]", "scrapers"),
+    (
+        "bad-topic",
+        with_("monitoring", {"alarmTopicArn": "bitbucket-alarms"}),
+        "monitoring.alarmTopicArn",
+        "SNS topic ARN",
+    ),
+    (
+        "metrics-cidr-malformed",
+        with_("monitoring", {"jmxExporter": True, "metricsCidrs": ["10.9.0.0/33"]}),
+        "monitoring.metricsCidrs[0]",
+        "10.9.0.0/33",
+    ),
+    (
+        "site-metrics-cidr-malformed",
+        with_("mirrors[0].monitoring", {"jmxExporter": True, "metricsCidrs": ["scrapers"]}),
+        "mirrors[0].monitoring.metricsCidrs[0]",
+        "scrapers",
+    ),
 ]
 
 
@@ -49,13 +96,20 @@ def test_without_the_block_nothing_is_monitored():
 def test_defaults_of_the_block():
     (site,) = load(with_("monitoring", {})).sites
     m = site.monitoring
-    assert (m.alarm_topic_arn, m.emails, m.home_used_percent_alarm, m.jmx_exporter, m.metrics_cidrs) == (None, (), 80, False, ())
+    assert (m.alarm_topic_arn, m.emails, m.home_used_percent_alarm, m.jmx_exporter, m.metrics_cidrs) == (
+        None,
+        (),
+        80,
+        False,
+        (),
+    )
 
 
 def test_a_site_overrides_keys_and_keeps_the_rest():
     raw = with_("monitoring", {"emails": ["ops@example.com"], "homeUsedPercentAlarm": 85}, TWO_SITES)
-    raw = with_("mirrors[1].monitoring", {"homeUsedPercentAlarm": 70, "jmxExporter": True,
-                                          "metricsCidrs": ["10.1.2.3/32"]}, raw)
+    raw = with_(
+        "mirrors[1].monitoring", {"homeUsedPercentAlarm": 70, "jmxExporter": True, "metricsCidrs": ["10.1.2.3/32"]}, raw
+    )
     syd, fra = load(raw).sites
     assert syd.monitoring.home_used_percent_alarm == 85 and syd.monitoring.jmx_exporter is False
     assert fra.monitoring.home_used_percent_alarm == 70 and fra.monitoring.emails == ("ops@example.com",)

@@ -1,6 +1,7 @@
 """Decisions a mutation sample flipped without any test failing, pinned: the user name's control
 character bound, readme_sync's --check and its __main__ guard, and the sizes the instance table
 states when it refuses a type."""
+
 from __future__ import annotations
 
 import shutil
@@ -25,7 +26,10 @@ def test_a_user_name_with_a_space_or_printable_characters_is_accepted(username):
 @pytest.mark.parametrize("username", ["mirror\x1fadmin", "mirror\x00admin", "mirror\tadmin"])
 def test_a_user_name_with_a_control_character_is_refused(username):
     message = problems_of(with_("primary.username", username))
-    assert "bitbucket-mirrors:primary.username: expected a Bitbucket user name without ':' or control characters" in message
+    assert (
+        "bitbucket-mirrors:primary.username: expected a Bitbucket user name without ':' or control characters"
+        in message
+    )
 
 
 STALE = f"# a README\n\n{BEGIN}\n| an old table |\n{END}\n\nafter\n"
@@ -33,15 +37,21 @@ STALE = f"# a README\n\n{BEGIN}\n| an old table |\n{END}\n\nafter\n"
 
 def _package_copy(directory: Path) -> Path:
     """stack_config beside a stale README of its own: whatever the module does, the real README is not there."""
-    for package in ("stack_config", "facts"):       # facts: what stack_config shares with the providers
+    for package in ("stack_config", "facts"):  # facts: what stack_config shares with the providers
         shutil.copytree(ROOT / package, directory / package, ignore=shutil.ignore_patterns("__pycache__"))
     (directory / "README.md").write_text(STALE)
     return directory
 
 
 def _python(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
-                          env={"PYTHONPATH": str(cwd), "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(cwd), "PATH": "/usr/bin:/bin"},
+    )
 
 
 def _import_writes_nothing(directory: Path) -> bool:
@@ -57,6 +67,7 @@ def readme_sync(tmp_path_factory):
     if not _import_writes_nothing(tmp_path_factory.mktemp("guard")):
         pytest.fail("importing stack_config.readme_sync rewrote README (its __main__ guard is gone)")
     import stack_config.readme_sync as module
+
     return module
 
 
@@ -116,15 +127,19 @@ def test_a_refused_instance_type_is_told_its_real_size(instance_type, words):
     assert f"bitbucket-mirrors:mirrors[0].instanceType: {words}; a mirror needs at least 2 vCPU and 8 GiB" in message
 
 
-@pytest.mark.parametrize("instance_type, smallest", [("m6i.medium", "m6i.large"), ("c6i.small", "c6i.large"),
-                                                     ("r7i.nano", "r7i.large"), ("m7g.micro", "m7g.medium")])
+@pytest.mark.parametrize(
+    "instance_type, smallest",
+    [("m6i.medium", "m6i.large"), ("c6i.small", "c6i.large"), ("r7i.nano", "r7i.large"), ("m7g.micro", "m7g.medium")],
+)
 def test_a_size_the_family_does_not_have_is_not_given_invented_figures(instance_type, smallest):
     message = problems_of(with_("mirrors[0].instanceType", instance_type))
     assert f"'{instance_type}' is not an EC2 instance type" in message and f"its smallest is {smallest}" in message
     assert "vCPU /" not in message
 
 
-@pytest.mark.parametrize("instance_type", ["m6i.large", "t3.large", "r6g.large", "m7a.large", "c5n.2xlarge", "c6i.xlarge"])
+@pytest.mark.parametrize(
+    "instance_type", ["m6i.large", "t3.large", "r6g.large", "m7a.large", "c5n.2xlarge", "c6i.xlarge"]
+)
 def test_instance_types_of_at_least_2_vcpu_and_8_gib_are_accepted(instance_type):
     warnings: list[str] = []
     load(with_("mirrors[0].instanceType", instance_type), warnings=warnings)

@@ -1,6 +1,7 @@
 """adminCidrs (SSH) and metricsCidrs (JMX) may not cover, together, more public address space than a
 /16 of IPv4 and a /48 of IPv6 per key list, after merging overlaps; private ranges do not count
 (issue "hostile primary", item 7: refusing only a /0 was easy to get around)."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,23 +22,53 @@ def metrics(*cidrs: str, at: str = "monitoring") -> dict:
 
 REFUSALS = [
     # (case id, config, key named, words)
-    ("two-halves-of-ipv4", admin("0.0.0.0/1", "128.0.0.0/1"), "network.adminCidrs[0]", "2,092,957,696 public IPv4 addresses"),
+    (
+        "two-halves-of-ipv4",
+        admin("0.0.0.0/1", "128.0.0.0/1"),
+        "network.adminCidrs[0]",
+        "2,092,957,696 public IPv4 addresses",
+    ),
     ("second-half", admin("0.0.0.0/1", "128.0.0.0/1"), "network.adminCidrs[1]", "1,609,300,992 public IPv4 addresses"),
     ("all-global-ipv6", admin("2000::/3"), "network.adminCidrs[0]", "about 2^125 public IPv6 addresses"),
     ("a-public-15", admin("1.2.0.0/15"), "network.adminCidrs[0]", "131,072 public IPv4 addresses"),
-    ("two-public-16s", admin("1.2.0.0/16", "1.3.0.0/16"), "network.adminCidrs",
-     "together these 2 ranges open SSH to 131,072 public IPv4 addresses"),
-    ("one-address-past-the-bound", admin("1.2.0.0/17", "1.2.128.0/17", "1.3.0.1/32"), "network.adminCidrs",
-     "65,537 public IPv4 addresses"),
+    (
+        "two-public-16s",
+        admin("1.2.0.0/16", "1.3.0.0/16"),
+        "network.adminCidrs",
+        "together these 2 ranges open SSH to 131,072 public IPv4 addresses",
+    ),
+    (
+        "one-address-past-the-bound",
+        admin("1.2.0.0/17", "1.2.128.0/17", "1.3.0.1/32"),
+        "network.adminCidrs",
+        "65,537 public IPv4 addresses",
+    ),
     ("two-ipv6-48s", admin("2001:db9::/48", "2001:db9:1::/48"), "network.adminCidrs", "2^81 public IPv6 addresses"),
     ("an-ipv6-47", admin("2600::/47"), "network.adminCidrs[0]", "2^81 public IPv6 addresses"),
-    ("site-admin-cidrs", with_("mirrors[0].network", {"adminCidrs": ["0.0.0.0/1"]}), "mirrors[0].network.adminCidrs[0]",
-     "opens SSH to"),
-    ("metrics-halves", metrics("0.0.0.0/1", "128.0.0.0/1"), "monitoring.metricsCidrs[1]", "opens the JVM's metrics (9404) to"),
-    ("metrics-two-16s", metrics("1.2.0.0/16", "1.3.0.0/16"), "monitoring.metricsCidrs",
-     "together these 2 ranges open the JVM's metrics (9404) to 131,072"),
-    ("site-metrics", metrics("2000::/3", at="mirrors[0].monitoring"), "mirrors[0].monitoring.metricsCidrs[0]",
-     "public IPv6 addresses"),
+    (
+        "site-admin-cidrs",
+        with_("mirrors[0].network", {"adminCidrs": ["0.0.0.0/1"]}),
+        "mirrors[0].network.adminCidrs[0]",
+        "opens SSH to",
+    ),
+    (
+        "metrics-halves",
+        metrics("0.0.0.0/1", "128.0.0.0/1"),
+        "monitoring.metricsCidrs[1]",
+        "opens the JVM's metrics (9404) to",
+    ),
+    (
+        "metrics-two-16s",
+        metrics("1.2.0.0/16", "1.3.0.0/16"),
+        "monitoring.metricsCidrs",
+        "together these 2 ranges open the JVM's metrics (9404) to 131,072",
+    ),
+    (
+        "site-metrics",
+        metrics("2000::/3", at="mirrors[0].monitoring"),
+        "mirrors[0].monitoring.metricsCidrs[0]",
+        "public IPv6 addresses",
+    ),
 ]
 
 
@@ -71,9 +102,9 @@ def test_ranges_within_the_bound_are_accepted(raw):
 def test_public_space_is_counted_after_merging_and_without_private_ranges():
     assert public_space(["1.2.0.0/16", "1.2.0.0/17"]).ipv4 == MAX_PUBLIC_IPV4
     assert public_space(["10.0.0.0/8"]).ipv4 == 0
-    assert public_space(["0.0.0.0/0"]).ipv4 == 3_702_258_688      # IANA's globally reachable IPv4
+    assert public_space(["0.0.0.0/0"]).ipv4 == 3_702_258_688  # IANA's globally reachable IPv4
     assert public_space(["2001:db9::/48"]).ipv6 == MAX_PUBLIC_IPV6
-    assert public_space(["::/0"]).ipv6 == public_space(["2000::/3"]).ipv6 == 2 ** 125 - 2 ** 96
+    assert public_space(["::/0"]).ipv6 == public_space(["2000::/3"]).ipv6 == 2**125 - 2**96
     assert not public_space(["1.2.0.0/16", "2001:db9::/48"]).too_wide
     assert public_space(["1.2.0.0/16", "1.3.0.0/32"]).too_wide
 
@@ -85,7 +116,11 @@ def test_the_whole_internet_keeps_its_own_words():
 
 def test_the_bound_is_stated_in_the_config_reference():
     described = {key: meaning for key, _, _, meaning in rows()}
-    for key in ("network.adminCidrs", "mirrors[].network.adminCidrs", "monitoring.metricsCidrs",
-                "mirrors[].monitoring.metricsCidrs"):
+    for key in (
+        "network.adminCidrs",
+        "mirrors[].network.adminCidrs",
+        "monitoring.metricsCidrs",
+        "mirrors[].monitoring.metricsCidrs",
+    ):
         assert "at most a /16 of public IPv4 and a /48 of public IPv6 in total per list" in described[key], key
         assert "private ranges do not count" in described[key], key

@@ -1,5 +1,6 @@
 """Values that would fail later (in a provider, a renderer, or on a host) stop the real program at
 preview, naming the key, before a single resource is registered."""
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ output and CI logs keep every line (issue "hostile primary", item 6).
 Each secret key gets a recognisable secret in each wrong form (and pasted into every other key);
 each URL key gets credentials and tokens in each way a URL can be wrong.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,10 +18,10 @@ from tests.harness import EXAMPLE_STACK, run_program, stack_file_config
 
 from .test_stack_config import BASE, BASTION_HOST_KEY, NGINX_TLS, PEM_CERT, load, with_
 
-SECRET = "Hq7Zt2pW9vKmX4rLb8Nq"                      # a password, or the body of a key
+SECRET = "Hq7Zt2pW9vKmX4rLb8Nq"  # a password, or the body of a key
 KEY = f"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE{SECRET}AAAA\n-----END OPENSSH PRIVATE KEY-----\n"
 NUMBER = 8675309123
-RUN = 12   # no run of this many characters of a secret may appear either
+RUN = 12  # no run of this many characters of a secret may appear either
 
 
 def message_of(raw: dict[str, Any], **kwargs) -> str:
@@ -35,7 +36,7 @@ def message_of(raw: dict[str, Any], **kwargs) -> str:
 def assert_hidden(message: str, *secrets: str) -> None:
     for secret in secrets:
         assert secret not in message, message
-        runs = [secret[i:i + RUN] for i in range(len(secret) - RUN + 1)]
+        runs = [secret[i : i + RUN] for i in range(len(secret) - RUN + 1)]
         assert not [r for r in runs if r in message], message
 
 
@@ -44,7 +45,9 @@ BASTION = {"host": "bastion.example.com", "hostKey": BASTION_HOST_KEY}
 # Where each secret key lives, and a config around it in which the key is used.
 SECRET_KEYS = {
     "network.bastion.privateKey": lambda v: with_("network", {"bastion": {**BASTION, "privateKey": v}}),
-    "mirrors[0].network.bastion.privateKey": lambda v: with_("mirrors[0].network", {"bastion": {**BASTION, "privateKey": v}}),
+    "mirrors[0].network.bastion.privateKey": lambda v: with_(
+        "mirrors[0].network", {"bastion": {**BASTION, "privateKey": v}}
+    ),
     "mirrors[0].tls.privateKey": lambda v: with_("mirrors[0].tls", {**NGINX_TLS, "privateKey": v}),
     "mirrors[0].tls.privateKey (acm)": lambda v: with_("mirrors[0].tls.privateKey", v),
 }
@@ -70,8 +73,9 @@ def test_a_secret_key_in_a_wrong_form_is_refused_without_showing_it(key, form):
 
 def test_swapped_bastion_key_and_host_key_show_neither():
     # The issue's report: the whole private key was printed into preview output.
-    message = message_of(with_("network", {"bastion": {"host": "bastion.example.com", "privateKey": BASTION_HOST_KEY,
-                                                       "hostKey": KEY}}))
+    message = message_of(
+        with_("network", {"bastion": {"host": "bastion.example.com", "privateKey": BASTION_HOST_KEY, "hostKey": KEY}})
+    )
     assert "bitbucket-mirrors:network.bastion.hostKey:" in message and "got a private key (not shown)" in message
     assert "network.bastion.privateKey: expected a PEM private key" in message and "swapped with hostKey" in message
     assert_hidden(message, SECRET)
@@ -80,14 +84,17 @@ def test_swapped_bastion_key_and_host_key_show_neither():
 def test_swapped_tls_certificate_and_key_show_neither():
     message = message_of(with_("mirrors[0].tls", {"mode": "nginx", "certificate": KEY, "privateKey": PEM_CERT}))
     assert "mirrors[0].tls.certificate: holds a private key" in message
-    assert "mirrors[0].tls.privateKey: expected a PEM private key" in message and "swapped with tls.certificate" in message
+    assert (
+        "mirrors[0].tls.privateKey: expected a PEM private key" in message and "swapped with tls.certificate" in message
+    )
     assert_hidden(message, SECRET)
 
 
 def _every_key() -> list[tuple[str, str]]:
     """(path as written for mirror 0, type) of every key in the config reference."""
-    return [(key.replace("[]", "[0]"), type_) for key, type_, _, _ in rows()
-            if type_ not in ("object", "list of object")]
+    return [
+        (key.replace("[]", "[0]"), type_) for key, type_, _, _ in rows() if type_ not in ("object", "list of object")
+    ]
 
 
 @pytest.mark.parametrize("path, type_", _every_key(), ids=[p for p, _ in _every_key()])
@@ -98,10 +105,16 @@ def test_a_private_key_pasted_into_any_key_is_never_shown(path, type_):
 
 
 PASTED = [
-    ("primary.url", SECRET), ("primary.url", f"https://x/{SECRET}?"), ("mirrors[0].baseUrl", f"ftp://{SECRET}"),
-    ("network.bastion.host", f"{SECRET} host"), ("mirrors[0].displayName", f"{SECRET}\tx"),
-    ("primary.username", f"{SECRET}:"), ("mirrors[0].projects", [f"{SECRET}-1"]), ("mirrors[0].region", SECRET),
-    ("mirrors[0].instanceType", SECRET), ("network.adminCidrs", [SECRET]),
+    ("primary.url", SECRET),
+    ("primary.url", f"https://x/{SECRET}?"),
+    ("mirrors[0].baseUrl", f"ftp://{SECRET}"),
+    ("network.bastion.host", f"{SECRET} host"),
+    ("mirrors[0].displayName", f"{SECRET}\tx"),
+    ("primary.username", f"{SECRET}:"),
+    ("mirrors[0].projects", [f"{SECRET}-1"]),
+    ("mirrors[0].region", SECRET),
+    ("mirrors[0].instanceType", SECRET),
+    ("network.adminCidrs", [SECRET]),
 ]
 
 
@@ -113,13 +126,16 @@ def test_the_password_pasted_into_another_key_is_never_shown(place, value):
 
 
 def test_a_short_password_pasted_into_another_key_is_never_shown():
-    short = "Zq8vT2kW"   # shorter than the runs masked inside long secrets: masked whole
+    short = "Zq8vT2kW"  # shorter than the runs masked inside long secrets: masked whole
     message = message_of(with_("primary.url", short), password=short)
     assert "bitbucket-mirrors:primary.url:" in message and short not in message
 
 
-@pytest.mark.parametrize("password", ["", json.dumps({"password": SECRET}), json.dumps([SECRET]), f"{SECRET}密码"],
-                         ids=["empty", "object", "list", "not-latin-1"])
+@pytest.mark.parametrize(
+    "password",
+    ["", json.dumps({"password": SECRET}), json.dumps([SECRET]), f"{SECRET}密码"],
+    ids=["empty", "object", "list", "not-latin-1"],
+)
 def test_a_password_in_a_wrong_form_is_refused_without_showing_it(password):
     message = message_of(BASE, password=password)
     assert "bitbucket-mirrors:primaryPassword:" in message
@@ -159,7 +175,7 @@ def test_a_url_is_never_shown_with_its_credentials_query_or_fragment(key, form):
     message = message_of(_url_config(key, URL_FORMS[form]))
     assert f"bitbucket-mirrors:{key}:" in message, message
     assert_hidden(message, USER, TOKEN, FRAGMENT)
-    assert "\t" not in message and "\x00" not in message   # control characters are escaped, never printed
+    assert "\t" not in message and "\x00" not in message  # control characters are escaped, never printed
 
 
 def test_a_refused_url_still_shows_where_it_points():
@@ -195,4 +211,3 @@ def test_warnings_never_show_a_secret_either():
     warnings: list[str] = []
     load(with_("mirrors[0].instanceType", f"x{SECRET.lower()}9.large"), password=SECRET.lower(), warnings=warnings)
     assert warnings and all(SECRET.lower() not in w for w in warnings)
-

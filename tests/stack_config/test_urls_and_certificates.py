@@ -1,5 +1,6 @@
 """Every URL key's characters, scheme, host and port, and the PEM certificates (primary.caBundle,
 mirrors[].tls.certificate) read as certificates, at preview (issue "hostile primary", items 8, 9)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -56,8 +57,15 @@ def test_every_url_key_refuses_what_a_tool_would_read_differently(key, url, word
     assert words in message, message
 
 
-@pytest.mark.parametrize("url", ["https://bitbucket.example.com:1", "https://bitbucket.example.com:65535/bitbucket",
-                                 "https://10.1.2.3", "HTTPS://Bitbucket.Example.com"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bitbucket.example.com:1",
+        "https://bitbucket.example.com:65535/bitbucket",
+        "https://10.1.2.3",
+        "HTTPS://Bitbucket.Example.com",
+    ],
+)
 @pytest.mark.parametrize("key", ["primary.url", "mirrors[0].installer.url"])
 def test_ports_hosts_and_schemes_at_the_edge_are_accepted(key, url):
     load(url_config(key, url))
@@ -67,7 +75,7 @@ def test_a_url_with_control_characters_fails_at_preview_not_during_up():
     # urlsplit drops TAB, LF and CR: the parts look fine while the string the program uses is not.
     message = problems_of(with_("primary.url", "https://bitbucket.exa\nmple.com"))
     assert "'https://bitbucket.exa\\nmple.com'" in message
-    assert message.count("\n") == 1, message   # the heading and one problem: the LF is escaped, never printed
+    assert message.count("\n") == 1, message  # the heading and one problem: the LF is escaped, never printed
 
 
 CA = self_signed("Example Private CA", ca=True)
@@ -101,13 +109,16 @@ def test_a_tls_certificate_is_read_as_certificates(text, words):
     assert "bitbucket-mirrors:mirrors[0].tls.certificate:" in message and words in message, message
 
 
-@pytest.mark.parametrize("bundle", [CA, CA + OTHER_CA, f"# Example Private CA\n{CA}\n# Another\n{OTHER_CA}"],
-                         ids=["one", "two", "with-explanatory-text"])
+@pytest.mark.parametrize(
+    "bundle",
+    [CA, CA + OTHER_CA, f"# Example Private CA\n{CA}\n# Another\n{OTHER_CA}"],
+    ids=["one", "two", "with-explanatory-text"],
+)
 def test_real_ca_bundles_are_accepted(bundle):
     assert load(with_("primary.caBundle", bundle)).primary.ca_bundle == bundle.strip()
 
 
-HOST = "mirror-syd.example.com"   # BASE's base URL
+HOST = "mirror-syd.example.com"  # BASE's base URL
 CERTIFICATES = [
     # (case id, certificate chain, accepted)
     ("names-the-host", PEM_CERT, True),
@@ -134,11 +145,15 @@ def test_the_nginx_certificate_must_name_the_base_url_host(chain, accepted):
     assert f"not {HOST} (the host of mirrors[0].baseUrl)" in message and f"give the chain for {HOST}" in message
 
 
-@pytest.mark.parametrize("host, accepted", [("mirror.example.com", True), ("deep.mirror.example.com", False),
-                                            ("example.com", False)])
+@pytest.mark.parametrize(
+    "host, accepted", [("mirror.example.com", True), ("deep.mirror.example.com", False), ("example.com", False)]
+)
 def test_a_wildcard_stands_for_exactly_one_label(host, accepted):
-    raw = with_("mirrors[0].baseUrl", f"https://{host}",
-                with_("mirrors[0].tls", {**NGINX_TLS, "certificate": self_signed("*.example.com", "*.example.com")}))
+    raw = with_(
+        "mirrors[0].baseUrl",
+        f"https://{host}",
+        with_("mirrors[0].tls", {**NGINX_TLS, "certificate": self_signed("*.example.com", "*.example.com")}),
+    )
     if accepted:
         load(raw)
     else:
@@ -146,7 +161,10 @@ def test_a_wildcard_stands_for_exactly_one_label(host, accepted):
 
 
 def test_the_certificate_host_rule_waits_for_a_base_url_that_validates():
-    raw = with_("mirrors[0].baseUrl", "http://mirror-syd.example.com", with_("mirrors[0].tls", {
-        **NGINX_TLS, "certificate": self_signed("x", "x.example.com")}))
+    raw = with_(
+        "mirrors[0].baseUrl",
+        "http://mirror-syd.example.com",
+        with_("mirrors[0].tls", {**NGINX_TLS, "certificate": self_signed("x", "x.example.com")}),
+    )
     message = problems_of(raw)
     assert "mirrors[0].baseUrl" in message and "tls.certificate" not in message

@@ -6,6 +6,7 @@ validated against botocore's service model for the operation, and so is every an
 providers cannot rely on a parameter or a field AWS does not have. An operation the world does not
 model is an error, never a silent success.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -76,13 +77,19 @@ class AwsApi:
     @staticmethod
     def _error(status: int, code: str, message: str):
         return AWSResponse(None, status, {}, None), {
-            "Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
 
     # --- EC2 ------------------------------------------------------------------------------------
     def describe_instances(self, params: dict) -> dict:
         found = [i for i in self.world.instances.values() if self._matches(i, params)]
-        return {"Reservations": [{"ReservationId": f"r-{i.id[2:]}", "OwnerId": ACCOUNT,
-                                  "Instances": [self._instance(i)]} for i in sorted(found, key=lambda i: i.id)]}
+        return {
+            "Reservations": [
+                {"ReservationId": f"r-{i.id[2:]}", "OwnerId": ACCOUNT, "Instances": [self._instance(i)]}
+                for i in sorted(found, key=lambda i: i.id)
+            ]
+        }
 
     def _matches(self, instance: Instance, params: dict) -> bool:
         if params.get("InstanceIds") and instance.id not in params["InstanceIds"]:
@@ -105,9 +112,14 @@ class AwsApi:
     @staticmethod
     def _instance(i: Instance) -> dict:
         out: dict[str, Any] = {
-            "InstanceId": i.id, "ImageId": i.image, "InstanceType": i.instance_type, "PrivateIpAddress": i.private_ip,
-            "State": {"Code": STATE_CODES[i.state], "Name": i.state}, "Placement": {"AvailabilityZone": i.az},
-            "Tags": [{"Key": k, "Value": v} for k, v in sorted(i.tags.items())]}
+            "InstanceId": i.id,
+            "ImageId": i.image,
+            "InstanceType": i.instance_type,
+            "PrivateIpAddress": i.private_ip,
+            "State": {"Code": STATE_CODES[i.state], "Name": i.state},
+            "Placement": {"AvailabilityZone": i.az},
+            "Tags": [{"Key": k, "Value": v} for k, v in sorted(i.tags.items())],
+        }
         if i.public_ip:
             out["PublicIpAddress"] = i.public_ip
         return out
@@ -121,13 +133,20 @@ class AwsApi:
 
     def describe_replace_root_volume_tasks(self, params: dict) -> dict:
         ids = params.get("ReplaceRootVolumeTaskIds") or list(self.world.root_tasks)
-        return {"ReplaceRootVolumeTasks": [self._root_task(self.world.root_tasks[i]) for i in ids
-                                           if i in self.world.root_tasks]}
+        return {
+            "ReplaceRootVolumeTasks": [
+                self._root_task(self.world.root_tasks[i]) for i in ids if i in self.world.root_tasks
+            ]
+        }
 
     def _root_task(self, task: dict) -> dict:
-        return {"ReplaceRootVolumeTaskId": task["ReplaceRootVolumeTaskId"], "InstanceId": task["InstanceId"],
-                "ImageId": task["ImageId"], "TaskState": self.world.root_task_state(task),
-                "DeleteReplacedRootVolume": True}
+        return {
+            "ReplaceRootVolumeTaskId": task["ReplaceRootVolumeTaskId"],
+            "InstanceId": task["InstanceId"],
+            "ImageId": task["ImageId"],
+            "TaskState": self.world.root_task_state(task),
+            "DeleteReplacedRootVolume": True,
+        }
 
     def create_snapshot(self, params: dict) -> dict:
         volume = self.world.volumes.get(params["VolumeId"])
@@ -160,12 +179,19 @@ class AwsApi:
 
     def _snapshot(self, snapshot: dict) -> dict:
         import datetime
-        return {"SnapshotId": snapshot["SnapshotId"], "VolumeId": snapshot["VolumeId"],
-                "VolumeSize": snapshot["VolumeSize"], "Description": snapshot["Description"],
-                "State": "completed" if self.world.now >= snapshot["done"] else "pending", "OwnerId": ACCOUNT,
-                "StartTime": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
-                + datetime.timedelta(seconds=snapshot["StartTime"]),
-                "Encrypted": True, "Tags": [{"Key": k, "Value": v} for k, v in sorted(snapshot["Tags"].items())]}
+
+        return {
+            "SnapshotId": snapshot["SnapshotId"],
+            "VolumeId": snapshot["VolumeId"],
+            "VolumeSize": snapshot["VolumeSize"],
+            "Description": snapshot["Description"],
+            "State": "completed" if self.world.now >= snapshot["done"] else "pending",
+            "OwnerId": ACCOUNT,
+            "StartTime": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+            + datetime.timedelta(seconds=snapshot["StartTime"]),
+            "Encrypted": True,
+            "Tags": [{"Key": k, "Value": v} for k, v in sorted(snapshot["Tags"].items())],
+        }
 
     # --- Elastic Load Balancing v2 --------------------------------------------------------------
     def _group(self, arn: str):
@@ -178,17 +204,25 @@ class AwsApi:
         group = self._group(params["TargetGroupArn"])
         now = self.world.now
         targets = params.get("Targets")
-        if targets is None:    # the registered targets (draining ones too)
-            targets = [{"Id": i, "Port": group.port} for i in sorted(group.registrations)
-                       if self.world.health(group, i, now)[1] != "Target.NotRegistered"]
+        if targets is None:  # the registered targets (draining ones too)
+            targets = [
+                {"Id": i, "Port": group.port}
+                for i in sorted(group.registrations)
+                if self.world.health(group, i, now)[1] != "Target.NotRegistered"
+            ]
         out = []
         for target in targets:
             state, reason = self.world.health(group, target["Id"], now)
             health: dict[str, Any] = {"State": state}
             if reason:
                 health["Reason"] = reason
-            out.append({"Target": {"Id": target["Id"], "Port": target.get("Port", group.port)},
-                        "HealthCheckPort": str(group.port), "TargetHealth": health})
+            out.append(
+                {
+                    "Target": {"Id": target["Id"], "Port": target.get("Port", group.port)},
+                    "HealthCheckPort": str(group.port),
+                    "TargetHealth": health,
+                }
+            )
         return {"TargetHealthDescriptions": out}
 
     def register_targets(self, params: dict) -> dict:

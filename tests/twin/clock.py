@@ -11,6 +11,7 @@ program (the real `__main__.py`, on the SDK's event loop) registers a resource a
 it depends on are done, and that registration must start at that modelled instant, not whenever the
 event loop got to it. `owed()` tells it which are owed.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -19,7 +20,7 @@ import threading
 import time
 from typing import Callable, Optional
 
-ARRIVAL_TIMEOUT_S = 120.0   # real seconds: an owed registration that never comes is a twin bug
+ARRIVAL_TIMEOUT_S = 120.0  # real seconds: an owed registration that never comes is a twin bug
 
 
 class Killed(BaseException):

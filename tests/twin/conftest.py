@@ -1,5 +1,6 @@
 """Each scenario runs once per test session: its tests and README's generated table read the same
 report."""
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -7,7 +8,6 @@ from typing import Any, Callable
 import pytest
 
 from .scenarios import SCENARIOS, Scenario, run_scenario
-
 
 _reports: dict[str, dict[str, Any]] = {}
 

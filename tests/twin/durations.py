@@ -5,6 +5,7 @@ are stated: typical figures an operator sees, written down once so that every sc
 same ones and a reader can disagree with a number in one place. Health checks and the
 deregistration delay are not here: the twin reads them from the program's own target groups.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,7 +21,9 @@ FIGURES: dict[str, Figure] = {
     # EC2 (terraform-provider-aws waits for the state: waitInstanceCreated / Stopped / Started)
     "ec2.launch": Figure(45, "stated: RunInstances until `running`; AWS documents no launch time"),
     "ec2.boot": Figure(40, "stated: `running` until sshd accepts (cloud-init bootcmd pins the host key first)"),
-    "ec2.stop": Figure(40, "stated: StopInstances until `stopped`; AWS bounds only a forced stop ('within a few minutes')"),
+    "ec2.stop": Figure(
+        40, "stated: StopInstances until `stopped`; AWS bounds only a forced stop ('within a few minutes')"
+    ),
     "ec2.start": Figure(30, "stated: StartInstances until `running`"),
     "ec2.modify": Figure(2, "stated: ModifyInstanceAttribute on a stopped instance"),
     "ec2.terminate": Figure(45, "stated: TerminateInstances until `terminated`"),

@@ -6,6 +6,7 @@ unpickled, configured and answered by the SDK's code, not by a copy of it.
 `main()` call is what is loaded here. A fresh host per `pulumi up` (as the engine starts one per
 deployment): the SDK caches configured providers per process.
 """
+
 from __future__ import annotations
 
 import ast
@@ -50,8 +51,9 @@ def _load_host_module() -> ModuleType:
     source = open(spec.origin).read()
     tree = ast.parse(source)
     last = tree.body[-1]
-    assert isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) and getattr(last.value.func, "id", "") == "main", \
-        "the SDK's dynamic host module no longer ends with main(): the twin must learn its new shape"
+    assert (
+        isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) and getattr(last.value.func, "id", "") == "main"
+    ), "the SDK's dynamic host module no longer ends with main(): the twin must learn its new shape"
     tree.body = tree.body[:-1]
     module = ModuleType("pulumi_dynamic_host_in_twin")
     module.__file__ = spec.origin
@@ -61,7 +63,7 @@ def _load_host_module() -> ModuleType:
 
 class DynamicHost:
     def __init__(self, stack_config: Mapping[str, Any], secret_keys: tuple[str, ...]) -> None:
-        self.module = _load_host_module()     # a fresh module: a fresh provider cache
+        self.module = _load_host_module()  # a fresh module: a fresh provider cache
         self.servicer = self.module.DynamicResourceProviderServicer()
         args = struct_pb2.Struct()
         values = {}
@@ -69,8 +71,10 @@ class DynamicHost:
             text = value if isinstance(value, str) else json.dumps(value)
             values[key] = {SECRET_KEY: SECRET_SIG, "value": text} if key in secret_keys else text
         args.update(values)
-        self._call("Configure", proto.ConfigureRequest(
-            variables={k: v for k, v in stack_config.items()}, args=args, acceptSecrets=True))
+        self._call(
+            "Configure",
+            proto.ConfigureRequest(variables={k: v for k, v in stack_config.items()}, args=args, acceptSecrets=True),
+        )
 
     def _call(self, method: str, request: Any) -> Any:
         # Each call in a context of its own: the host's get_provider configures the SDK's settings.
@@ -79,15 +83,17 @@ class DynamicHost:
     def check(self, urn: str, olds: struct_pb2.Struct, news: struct_pb2.Struct) -> proto.CheckResponse:
         return self._call("Check", proto.CheckRequest(urn=urn, olds=olds, news=news))
 
-    def diff(self, urn: str, id_: str, olds: struct_pb2.Struct, news: struct_pb2.Struct,
-             old_inputs: struct_pb2.Struct) -> proto.DiffResponse:
+    def diff(
+        self, urn: str, id_: str, olds: struct_pb2.Struct, news: struct_pb2.Struct, old_inputs: struct_pb2.Struct
+    ) -> proto.DiffResponse:
         return self._call("Diff", proto.DiffRequest(id=id_, urn=urn, olds=olds, news=news, old_inputs=old_inputs))
 
     def create(self, urn: str, inputs: struct_pb2.Struct) -> proto.CreateResponse:
         return self._call("Create", proto.CreateRequest(urn=urn, properties=inputs))
 
-    def update(self, urn: str, id_: str, olds: struct_pb2.Struct, news: struct_pb2.Struct,
-               old_inputs: struct_pb2.Struct) -> proto.UpdateResponse:
+    def update(
+        self, urn: str, id_: str, olds: struct_pb2.Struct, news: struct_pb2.Struct, old_inputs: struct_pb2.Struct
+    ) -> proto.UpdateResponse:
         return self._call("Update", proto.UpdateRequest(id=id_, urn=urn, olds=olds, news=news, old_inputs=old_inputs))
 
     def delete(self, urn: str, id_: str, outputs: struct_pb2.Struct, old_inputs: struct_pb2.Struct) -> None:

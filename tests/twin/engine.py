@@ -17,6 +17,7 @@
 A preview runs the same program with the same rules and changes nothing; it also gives the up its
 plan: which registrations to expect, and after which steps (clock.Scheduler waits for them).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -56,6 +57,7 @@ FAILURES = (HostCallFailed, CommandFailed, WorldError, KeyError, ValueError, Run
 @dataclass
 class Resource:
     """One resource as the stack's state keeps it."""
+
     urn: str
     type: str
     name: str
@@ -66,7 +68,7 @@ class Resource:
     dependencies: list[str]
     property_dependencies: dict[str, list[str]]
     delete_before_replace: bool = False
-    inputs_struct: Optional[struct_pb2.Struct] = None      # dynamic: the checked inputs the host saw
+    inputs_struct: Optional[struct_pb2.Struct] = None  # dynamic: the checked inputs the host saw
     outputs_struct: Optional[struct_pb2.Struct] = None
 
 
@@ -83,9 +85,13 @@ class Step:
 
     def json(self, origin: float = 0.0) -> dict:
         """Start and end in modelled seconds from `origin` (the deployment's start)."""
-        return {"resource": f"{self.type.split(':')[-1]} {self.name}", "operation": self.operation,
-                "start": round(self.start - origin, 1), "end": round(self.end - origin, 1),
-                **({"error": self.error} if self.error else {})}
+        return {
+            "resource": f"{self.type.split(':')[-1]} {self.name}",
+            "operation": self.operation,
+            "start": round(self.start - origin, 1),
+            "end": round(self.end - origin, 1),
+            **({"error": self.error} if self.error else {}),
+        }
 
 
 @dataclass
@@ -103,7 +109,7 @@ class UpResult:
     error: Optional[str]
     start: float
     end: float
-    warnings: list[tuple[str, str]]       # (urn, message) the engine was told, program or providers
+    warnings: list[tuple[str, str]]  # (urn, message) the engine was told, program or providers
     plan: dict[str, Planned]
     outputs: dict[str, Any] = field(default_factory=dict)
     killed: bool = False
@@ -119,6 +125,7 @@ class StepFailed(Exception):
 
 def reveal(struct: struct_pb2.Struct) -> struct_pb2.Struct:
     """What the engine sends a provider that declined secrets: every value in the clear."""
+
     def unwrap(value: Any) -> Any:
         if isinstance(value, dict):
             if value.get(SECRET_KEY) == SECRET_SIG:
@@ -127,6 +134,7 @@ def reveal(struct: struct_pb2.Struct) -> struct_pb2.Struct:
         if isinstance(value, list):
             return [unwrap(v) for v in value]
         return value
+
     out = struct_pb2.Struct()
     out.update(unwrap(json_format.MessageToDict(struct)))
     return out
@@ -154,8 +162,15 @@ def with_unknown(struct: struct_pb2.Struct, keys: set[str]) -> struct_pb2.Struct
 
 
 class Engine:
-    def __init__(self, sched: Scheduler, native: Native, invokes: Callable[[Any], dict],
-                 stack_config: dict[str, str], secret_keys: list[str], parallel: int = 16) -> None:
+    def __init__(
+        self,
+        sched: Scheduler,
+        native: Native,
+        invokes: Callable[[Any], dict],
+        stack_config: dict[str, str],
+        secret_keys: list[str],
+        parallel: int = 16,
+    ) -> None:
         self.sched = sched
         self.native = native
         self.invokes = invokes
@@ -167,7 +182,7 @@ class Engine:
         # Replaced resources still to delete (their delete failed, or the up stopped before it).
         self.pending: list[Resource] = []
         self.warnings: list[tuple[str, str]] = []
-        self.current: Optional["_Deployment"] = None     # the deployment under way
+        self.current: Optional["_Deployment"] = None  # the deployment under way
 
     # --- one deployment ----------------------------------------------------------------------
     def preview(self) -> UpResult:
@@ -177,8 +192,14 @@ class Engine:
         """`pulumi up`: a preview first; a preview that fails stops it before any step."""
         preview = self.preview()
         if preview.error:
-            return UpResult(steps=[], error=preview.error, start=self.sched.now, end=self.sched.now,
-                            warnings=preview.warnings, plan=preview.plan)
+            return UpResult(
+                steps=[],
+                error=preview.error,
+                start=self.sched.now,
+                end=self.sched.now,
+                warnings=preview.warnings,
+                plan=preview.plan,
+            )
         return self._deploy(preview=False, plan=preview.plan, kill_after=kill_after)
 
     def _deploy(self, preview: bool, plan: Optional[dict[str, Planned]], kill_after: Optional[int] = None) -> UpResult:
@@ -205,7 +226,7 @@ class _Deployment:
         self.failed: Optional[str] = None
         self.killed = False
         self.pending_deletes: list[Resource] = []
-        self.pending_deletes += list(engine.pending)   # left by an earlier up
+        self.pending_deletes += list(engine.pending)  # left by an earlier up
         self.deleted_replaced: list[Resource] = []
         self.deleted_now: set[str] = set()
         self.new_plan: dict[str, Planned] = {}
@@ -269,14 +290,24 @@ class _Deployment:
             sched.wait_idle()
             sched.revive()
         if sched.never_arrived:
-            error = error or f"twin: the program never registered {sorted(sched.never_arrived)[:3]}, which the plan owed"
+            error = (
+                error or f"twin: the program never registered {sorted(sched.never_arrived)[:3]}, which the plan owed"
+            )
             sched.never_arrived = set()
         error = self.failed or error
         if not self.preview:
-            self._commit()      # what completed is in the state, as the engine checkpoints each step
+            self._commit()  # what completed is in the state, as the engine checkpoints each step
         steps = sorted(self.steps, key=lambda s: (s.start, s.end, s.urn))
-        return UpResult(steps=steps, error=error, start=start, end=sched.now, warnings=self.warnings,
-                        plan=self.new_plan, outputs=outputs, killed=self.killed)
+        return UpResult(
+            steps=steps,
+            error=error,
+            start=start,
+            end=sched.now,
+            warnings=self.warnings,
+            plan=self.new_plan,
+            outputs=outputs,
+            killed=self.killed,
+        )
 
     def _commit(self) -> None:
         self.engine.pending = [r for r in self.pending_deletes if not any(r is d for d in self.deleted_replaced)]
@@ -285,8 +316,9 @@ class _Deployment:
             state.pop(urn, None)
         for urn, resource in self.registered.items():
             state[urn] = resource
-        self.engine.order = [u for u in self.engine.order if u in state] + \
-            [u for u in self.registered_order if u not in self.engine.order]
+        self.engine.order = [u for u in self.engine.order if u in state] + [
+            u for u in self.registered_order if u not in self.engine.order
+        ]
 
     # --- the program --------------------------------------------------------------------------
     def _run_program(self) -> dict[str, Any]:
@@ -305,16 +337,24 @@ class _Deployment:
             logger.addHandler(_Collect(self.warnings))
             monitor = _Monitor(self)
             try:
-                pulumi.runtime.set_mocks(_Invokes(self.engine.invokes), project=PROJECT, stack="twin",
-                                         preview=self.preview, monitor=monitor, logger=logger)
+                pulumi.runtime.set_mocks(
+                    _Invokes(self.engine.invokes),
+                    project=PROJECT,
+                    stack="twin",
+                    preview=self.preview,
+                    monitor=monitor,
+                    logger=logger,
+                )
                 pulumi.runtime.settings.SETTINGS.engine = VersionedEngine(logger, CURRENT_CLI)
                 pulumi.runtime.set_all_config(self.engine.config, self.engine.secret_keys)
                 root = get_root_resource()
 
                 async def main() -> dict[str, Any]:
                     await run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__"))
-                    return {k: await pulumi.Output.from_input(v).future(with_unknowns=True)
-                            for k, v in root.outputs.items()}   # type: ignore[union-attr]
+                    return {
+                        k: await pulumi.Output.from_input(v).future(with_unknowns=True) for k, v in root.outputs.items()
+                    }  # type: ignore[union-attr]
+
                 return loop.run_until_complete(main())
             finally:
                 self.engine.sched.notify()
@@ -392,22 +432,36 @@ class _Deployment:
             checked = check.inputs
             if old is None:
                 return "create", checked, rules.Decision("create")
-            diff = self.host.diff(urn, old.id, old.outputs_struct or struct_pb2.Struct(), checked,
-                                  old.inputs_struct or struct_pb2.Struct())
+            diff = self.host.diff(
+                urn,
+                old.id,
+                old.outputs_struct or struct_pb2.Struct(),
+                checked,
+                old.inputs_struct or struct_pb2.Struct(),
+            )
             replaces = list(diff.replaces)
-            changes = diff.changes == diff.DIFF_SOME or (diff.changes == diff.DIFF_UNKNOWN and
-                                                        plain(checked) != old.inputs)
+            changes = diff.changes == diff.DIFF_SOME or (
+                diff.changes == diff.DIFF_UNKNOWN and plain(checked) != old.inputs
+            )
             operation = "replace" if replaces else ("update" if changes else "same")
-            decision = rules.Decision(operation, replace_keys=replaces,
-                                      delete_before_replace=bool(diff.deleteBeforeReplace or request.deleteBeforeReplace))
+            decision = rules.Decision(
+                operation,
+                replace_keys=replaces,
+                delete_before_replace=bool(diff.deleteBeforeReplace or request.deleteBeforeReplace),
+            )
             return operation, checked, decision
         inputs = plain(request.object)
         if old is None:
             return "create", inputs, rules.Decision("create")
-        decision = rules.decide(typ, old.inputs, inputs, ignore_changes=list(request.ignoreChanges),
-                                replace_on_changes=list(request.replaceOnChanges),
-                                delete_before_replace=request.deleteBeforeReplace or None)
-        for key in request.ignoreChanges:    # the old values of ignored inputs stand (processIgnoreChanges)
+        decision = rules.decide(
+            typ,
+            old.inputs,
+            inputs,
+            ignore_changes=list(request.ignoreChanges),
+            replace_on_changes=list(request.replaceOnChanges),
+            delete_before_replace=request.deleteBeforeReplace or None,
+        )
+        for key in request.ignoreChanges:  # the old values of ignored inputs stand (processIgnoreChanges)
             if key in old.inputs:
                 inputs[key] = old.inputs[key]
         return decision.operation, inputs, decision
@@ -432,8 +486,9 @@ class _Deployment:
         step = Step(urn, request.name, request.type, operation, 0.0)
         step.detail = decision.replace_keys or decision.changed
         self.steps.append(step)
-        return resource_pb2.RegisterResourceResponse(urn=urn, id=old.id if old and operation != "replace" else "",
-                                                     object=obj), operation
+        return resource_pb2.RegisterResourceResponse(
+            urn=urn, id=old.id if old and operation != "replace" else "", object=obj
+        ), operation
 
     def _step(self, urn: str, request, step: Step) -> resource_pb2.RegisterResourceResponse:
         old = self.engine.state.get(urn)
@@ -450,17 +505,31 @@ class _Deployment:
         step.operation = operation
         step.detail = decision.replace_keys or decision.changed
         dynamic = request.type.startswith(DYNAMIC)
-        deps = sorted({u for u in request.dependencies} | {u for v in request.propertyDependencies.values()
-                                                            for u in v.urns})
+        deps = sorted(
+            {u for u in request.dependencies} | {u for v in request.propertyDependencies.values() for u in v.urns}
+        )
         prop_deps = {k: list(v.urns) for k, v in request.propertyDependencies.items()}
         inputs_plain = plain(checked) if dynamic else checked
         if operation == "same":
             assert old is not None
-            resource = Resource(urn, request.type, request.name, old.id, inputs_plain, old.outputs, request.parent, deps,
-                                prop_deps, request.deleteBeforeReplace, checked if dynamic else None, old.outputs_struct)
+            resource = Resource(
+                urn,
+                request.type,
+                request.name,
+                old.id,
+                inputs_plain,
+                old.outputs,
+                request.parent,
+                deps,
+                prop_deps,
+                request.deleteBeforeReplace,
+                checked if dynamic else None,
+                old.outputs_struct,
+            )
             self._keep(resource)
             return resource_pb2.RegisterResourceResponse(
-                urn=urn, id=old.id, object=old.outputs_struct if dynamic else to_struct(old.outputs))
+                urn=urn, id=old.id, object=old.outputs_struct if dynamic else to_struct(old.outputs)
+            )
         self._acquire()
         try:
             if operation == "replace" and decision.delete_before_replace:
@@ -483,8 +552,20 @@ class _Deployment:
                 self.pending_deletes.append(old)
         finally:
             self._release()
-        resource = Resource(urn, request.type, request.name, id_, inputs_plain, outputs, request.parent, deps, prop_deps,
-                            request.deleteBeforeReplace, checked if dynamic else None, outputs_struct)
+        resource = Resource(
+            urn,
+            request.type,
+            request.name,
+            id_,
+            inputs_plain,
+            outputs,
+            request.parent,
+            deps,
+            prop_deps,
+            request.deleteBeforeReplace,
+            checked if dynamic else None,
+            outputs_struct,
+        )
         self._keep(resource)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=outputs_struct)
 
@@ -503,16 +584,25 @@ class _Deployment:
 
     def _update(self, request, urn: str, old: Resource, checked: Any, dynamic: bool) -> tuple[dict, struct_pb2.Struct]:
         if dynamic:
-            response = self.host.update(urn, old.id, old.outputs_struct or struct_pb2.Struct(), checked,
-                                        old.inputs_struct or struct_pb2.Struct())
+            response = self.host.update(
+                urn,
+                old.id,
+                old.outputs_struct or struct_pb2.Struct(),
+                checked,
+                old.inputs_struct or struct_pb2.Struct(),
+            )
             return plain(response.properties), response.properties
         outputs = self.engine.native.update(request.type, request.name, old.id, old.inputs, old.outputs, checked)
         return outputs, to_struct(outputs)
 
     def _delete(self, resource: Resource) -> None:
         if resource.type.startswith(DYNAMIC):
-            self.host.delete(resource.urn, resource.id, resource.outputs_struct or struct_pb2.Struct(),
-                             resource.inputs_struct or struct_pb2.Struct())
+            self.host.delete(
+                resource.urn,
+                resource.id,
+                resource.outputs_struct or struct_pb2.Struct(),
+                resource.inputs_struct or struct_pb2.Struct(),
+            )
         else:
             self.engine.native.delete(resource.type, resource.name, resource.id, resource.inputs, resource.outputs)
 
@@ -539,8 +629,13 @@ class _Deployment:
     def _replaced_with_unknown(self, resource: Resource, keys: set[str]) -> bool:
         if resource.type.startswith(DYNAMIC):
             news = with_unknown(resource.inputs_struct or struct_pb2.Struct(), keys)
-            diff = self.host.diff(resource.urn, resource.id, resource.outputs_struct or struct_pb2.Struct(), news,
-                                  resource.inputs_struct or struct_pb2.Struct())
+            diff = self.host.diff(
+                resource.urn,
+                resource.id,
+                resource.outputs_struct or struct_pb2.Struct(),
+                news,
+                resource.inputs_struct or struct_pb2.Struct(),
+            )
             return bool(diff.replaces)
         news = {**resource.inputs, **{k: rules.UNKNOWN for k in keys}}
         try:
@@ -556,7 +651,7 @@ class _Deployment:
                 if self.running < self.engine.parallel:
                     self.running += 1
                     return
-            sched.sleep(1.0)     # a full engine: try again in a modelled second
+            sched.sleep(1.0)  # a full engine: try again in a modelled second
 
     def _release(self) -> None:
         with self.lock:
@@ -565,13 +660,21 @@ class _Deployment:
     # --- deletes ------------------------------------------------------------------------------
     def _delete_phase(self) -> None:
         state = self.engine.state
-        condemned: list[Resource] = [r for u, r in state.items() if u not in self.registered and u not in self.deleted_now]
+        condemned: list[Resource] = [
+            r for u, r in state.items() if u not in self.registered and u not in self.deleted_now
+        ]
         condemned += self.pending_deletes
         while condemned:
             # Deleted first: what no other condemned resource depends on (ScheduleDeletes).
-            layer = [r for r in condemned
-                     if not any(r.urn in other.dependencies or r.urn == other.parent
-                                for other in condemned if other is not r and other.urn != r.urn)]
+            layer = [
+                r
+                for r in condemned
+                if not any(
+                    r.urn in other.dependencies or r.urn == other.parent
+                    for other in condemned
+                    if other is not r and other.urn != r.urn
+                )
+            ]
             if not layer:
                 layer = list(condemned)
             threads = [threading.Thread(target=self._delete_step, args=(r,), daemon=True) for r in layer]
@@ -598,7 +701,7 @@ class _Deployment:
             finally:
                 self._release()
             with self.lock:
-                if replaced:     # its successor keeps the URN
+                if replaced:  # its successor keeps the URN
                     self.deleted_replaced.append(resource)
                 else:
                     self.deleted_now.add(resource.urn)
@@ -640,6 +743,7 @@ class _Monitor(pulumi_mocks.MockMonitor):
 
     def RegisterResourceOutputs(self, request):
         from google.protobuf import empty_pb2
+
         return empty_pb2.Empty()
 
 
@@ -647,7 +751,7 @@ class _Invokes(pulumi.runtime.Mocks):
     def __init__(self, call: Callable[[Any], dict]) -> None:
         self._call = call
 
-    def new_resource(self, args):   # never used: the monitor answers registrations
+    def new_resource(self, args):  # never used: the monitor answers registrations
         raise AssertionError("registrations go to the twin's monitor")
 
     def call(self, args):

@@ -13,6 +13,7 @@ The behaviour of the AWS resources is terraform-provider-aws's (TPA, as pulumi-a
   deregisters without waiting for the draining.
 - aws_lb Create waits for `active`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -63,8 +64,11 @@ class Native:
         """Ids and computed outputs as the harness's mocks shape them, unique per creation, with the
         auto-names AWS resources get (the program reads them: KeyPair.key_name, InstanceProfile.name)."""
         serial = next(self._serial)
-        rid, outputs = self._mocks.new_resource(pulumi.runtime.MockResourceArgs(
-            typ=typ, name=f"{name}-{serial}", inputs=dict(inputs), provider="", resource_id="", custom=True))
+        rid, outputs = self._mocks.new_resource(
+            pulumi.runtime.MockResourceArgs(
+                typ=typ, name=f"{name}-{serial}", inputs=dict(inputs), provider="", resource_id="", custom=True
+            )
+        )
         suffix = hashlib.sha1(f"{name}-{serial}".encode()).hexdigest()[:7]
         key = AUTO_NAMED.get(typ)
         if key is not None:
@@ -77,15 +81,28 @@ class Native:
         tags = dict(inputs.get("tags") or {})
         region = inputs.get("region") or "us-east-1"
         az = self.zone_of(region, inputs.get("subnetId") or "")
-        instance = self.world.launch(tags.get("Name", name), region, az, inputs["instanceType"],
-                                     bool(inputs.get("associatePublicIpAddress")), tags, inputs.get("userData") or "")
+        instance = self.world.launch(
+            tags.get("Name", name),
+            region,
+            az,
+            inputs["instanceType"],
+            bool(inputs.get("associatePublicIpAddress")),
+            tags,
+            inputs.get("userData") or "",
+        )
         instance.image = inputs.get("ami") or ""
         return instance.id, self._instance_outputs(instance, inputs)
 
     def _instance_outputs(self, instance, inputs: dict) -> Outputs:
-        return {**inputs, "id": instance.id, "privateIp": instance.private_ip, "publicIp": instance.public_ip or "",
-                "availabilityZone": instance.az, "instanceState": instance.state,
-                "arn": f"arn:aws:ec2:{instance.region}:123456789012:instance/{instance.id}"}
+        return {
+            **inputs,
+            "id": instance.id,
+            "privateIp": instance.private_ip,
+            "publicIp": instance.public_ip or "",
+            "availabilityZone": instance.az,
+            "instanceState": instance.state,
+            "arn": f"arn:aws:ec2:{instance.region}:123456789012:instance/{instance.id}",
+        }
 
     def _update_instance(self, name: str, id_: str, old: dict, old_outputs: Outputs, news: dict) -> Outputs:
         instance = self.world.instances[id_]
@@ -110,11 +127,18 @@ class Native:
 
     # --- EBS ------------------------------------------------------------------------------------
     def _create_volume(self, name: str, inputs: dict) -> tuple[str, Outputs]:
-        volume = self.world.create_volume(inputs.get("region") or "us-east-1", inputs["availabilityZone"],
-                                          int(inputs["size"]), dict(inputs.get("tags") or {}),
-                                          snapshot_id=inputs.get("snapshotId"))
-        return volume.id, {**inputs, "id": volume.id,
-                           "arn": f"arn:aws:ec2:{volume.region}:123456789012:volume/{volume.id}"}
+        volume = self.world.create_volume(
+            inputs.get("region") or "us-east-1",
+            inputs["availabilityZone"],
+            int(inputs["size"]),
+            dict(inputs.get("tags") or {}),
+            snapshot_id=inputs.get("snapshotId"),
+        )
+        return volume.id, {
+            **inputs,
+            "id": volume.id,
+            "arn": f"arn:aws:ec2:{volume.region}:123456789012:volume/{volume.id}",
+        }
 
     def _update_volume(self, name: str, id_: str, old: dict, old_outputs: Outputs, news: dict) -> Outputs:
         volume = self.world.volumes[id_]
@@ -130,7 +154,7 @@ class Native:
         volume = self.world.volumes.get(id_)
         waited = 0
         while volume is not None and volume.attached_to is not None:
-            if waited >= 300:    # TPA retries DeleteVolume on VolumeInUse for the delete timeout
+            if waited >= 300:  # TPA retries DeleteVolume on VolumeInUse for the delete timeout
                 raise WorldError("VolumeInUse", f"{id_} is attached to {volume.attached_to}")
             self.world.wait(5)
             waited += 5
@@ -141,7 +165,7 @@ class Native:
     def _create_attachment(self, name: str, inputs: dict) -> tuple[str, Outputs]:
         instance = self.world.instances[inputs["instanceId"]]
         volume = self.world.volumes[inputs["volumeId"]]
-        while instance.state not in ("running", "stopped"):   # waitVolumeAttachmentInstanceReady
+        while instance.state not in ("running", "stopped"):  # waitVolumeAttachmentInstanceReady
             self.world.wait(5)
         self.world.attach(volume, instance, inputs["deviceName"])
         rid = f"vai-{hashlib.sha1((volume.id + instance.id).encode()).hexdigest()[:12]}"
@@ -159,8 +183,12 @@ class Native:
     # --- load balancing -------------------------------------------------------------------------
     def _create_load_balancer(self, name: str, inputs: dict) -> tuple[str, Outputs]:
         rid, outputs = self._synthesised("aws:lb/loadBalancer:LoadBalancer", name, inputs)
-        lb = LoadBalancer(arn=outputs["arn"], dns_name=outputs["dnsName"], region=inputs.get("region") or "",
-                          active_at=self.world.now + 180)
+        lb = LoadBalancer(
+            arn=outputs["arn"],
+            dns_name=outputs["dnsName"],
+            region=inputs.get("region") or "",
+            active_at=self.world.now + 180,
+        )
         self.world.load_balancers[lb.arn] = lb
         self.world.wait("elb.create")
         return rid, outputs
@@ -172,8 +200,12 @@ class Native:
     def _create_target_group(self, name: str, inputs: dict) -> tuple[str, Outputs]:
         rid, outputs = self._synthesised("aws:lb/targetGroup:TargetGroup", name, inputs)
         self.world.target_groups[outputs["arn"]] = TargetGroup(
-            arn=outputs["arn"], name=name, port=int(inputs["port"]), check=_health_check(inputs),
-            deregistration_delay=float(inputs.get("deregistrationDelay", 300)))
+            arn=outputs["arn"],
+            name=name,
+            port=int(inputs["port"]),
+            check=_health_check(inputs),
+            deregistration_delay=float(inputs.get("deregistrationDelay", 300)),
+        )
         self.world.wait("elb.small")
         return rid, outputs
 
@@ -218,7 +250,7 @@ class Native:
             try:
                 self.world.register(group, inputs["targetId"])
                 break
-            except WorldError:     # TPA retries RegisterTargets on InvalidTarget for 10 minutes
+            except WorldError:  # TPA retries RegisterTargets on InvalidTarget for 10 minutes
                 if waited >= 600:
                     raise
                 self.world.wait(10)
@@ -277,7 +309,7 @@ class Native:
         return f"key-{hashlib.sha1(keys['privateKeyPem'].encode()).hexdigest()[:16]}", {**inputs, **keys}
 
     def _create_random_password(self, name: str, inputs: dict) -> tuple[str, Outputs]:
-        value = hashlib.sha1(f"{name}-{next(self._serial)}".encode()).hexdigest()[:int(inputs.get("length", 32))]
+        value = hashlib.sha1(f"{name}-{next(self._serial)}".encode()).hexdigest()[: int(inputs.get("length", 32))]
         return "none", {**inputs, "result": value.ljust(int(inputs.get("length", 32)), "x")}
 
     def _create_certificate_validation(self, name: str, inputs: dict) -> tuple[str, Outputs]:
@@ -344,14 +376,17 @@ def _kind(typ: str) -> str:
 
 
 def _call_time(typ: str) -> str:
-    return "aws.call" if typ.startswith("aws:") else 0.0   # type: ignore[return-value]
+    return "aws.call" if typ.startswith("aws:") else 0.0  # type: ignore[return-value]
 
 
 def _health_check(inputs: dict) -> HealthCheck:
     check = inputs.get("healthCheck") or {}
     # TPA's defaults where the program sets none: interval 30, thresholds 3 and 3 (target_group.go).
-    return HealthCheck(interval=float(check.get("interval", 30)), healthy_threshold=int(check.get("healthyThreshold", 3)),
-                       unhealthy_threshold=int(check.get("unhealthyThreshold", 3)))
+    return HealthCheck(
+        interval=float(check.get("interval", 30)),
+        healthy_threshold=int(check.get("healthyThreshold", 3)),
+        unhealthy_threshold=int(check.get("unhealthyThreshold", 3)),
+    )
 
 
 def _unused(_: Optional[Any] = None) -> None:

@@ -11,6 +11,7 @@ by `perDialTimeout` when nothing answers, a short back-off between them; a node 
 public address when it has one, on its private address only through the bastion (`proxy`); the
 host key must be the pinned one.
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,7 +27,7 @@ from .world import Instance, Run, World, WorldError
 
 STAGING = "/opt/bitbucket-mirror/staging"
 SCRIPT = "install.sh"
-HOME_DIR = "/var/atlassian/application-data/bitbucket"     # BITBUCKET_HOME in the install script
+HOME_DIR = "/var/atlassian/application-data/bitbucket"  # BITBUCKET_HOME in the install script
 
 
 class CommandFailed(Exception):
@@ -37,6 +38,7 @@ class CommandFailed(Exception):
 class Faults:
     """Injected failures: Bitbucket does not start on nodes with these indexes when their install
     changes their version (the install waits for RUNNING, then fails)."""
+
     failing_nodes: frozenset[int] = frozenset()
 
 
@@ -64,7 +66,7 @@ class Node:
     def __init__(self, world: World, faults: Faults = Faults()) -> None:
         self.world = world
         self.faults = faults
-        self.public_keys: dict[str, str] = {}    # private key text -> its public key (tls.PrivateKey)
+        self.public_keys: dict[str, str] = {}  # private key text -> its public key (tls.PrivateKey)
 
     # --- SSH ---------------------------------------------------------------------------------
     def dial(self, connection: dict) -> Instance:
@@ -73,16 +75,18 @@ class Node:
         host = connection.get("host")
         backoff = 0.1
         last = ""
-        for attempt in range(limit + 1 if limit >= 0 else 10**6):
+        for _attempt in range(limit + 1 if limit >= 0 else 10**6):
             instance = self.world.instance_at(host) if host else None
-            reachable = (instance is not None and instance.state == "running"
-                         and self.world.now >= instance.ssh_ready_at
-                         and (connection.get("proxy") or host == instance.public_ip))
+            reachable = (
+                instance is not None
+                and instance.state == "running"
+                and self.world.now >= instance.ssh_ready_at
+                and (connection.get("proxy") or host == instance.public_ip)
+            )
             if reachable:
                 self._check_host_key(instance, connection)
                 return instance
-            last = ("no route to host" if instance is None or instance.state != "running"
-                    else "connection refused")
+            last = "no route to host" if instance is None or instance.state != "running" else "connection refused"
             # Nothing at the address: the TCP connect times out; a booting node refuses at once.
             self.world.wait(timeout if last == "no route to host" else 1.0)
             self.world.wait(min(5.0, backoff))
@@ -113,10 +117,10 @@ class Node:
             instance.root.staged = unpack_bundle(stdin or "")
             return ""
         if text.startswith(f"sudo bash {STAGING}/{SCRIPT}"):
-            mode = text[len(f"sudo bash {STAGING}/{SCRIPT}"):].split()
+            mode = text[len(f"sudo bash {STAGING}/{SCRIPT}") :].split()
             return self.install_script(instance, instance.root.staged.get(SCRIPT, ""), mode)
         if text.startswith("sudo bash -s --"):
-            return self.install_script(instance, stdin or "", text[len("sudo bash -s --"):].split())
+            return self.install_script(instance, stdin or "", text[len("sudo bash -s --") :].split())
         if "systemctl stop atlbitbucket" in text:
             self.world.wait("bitbucket.stop")
             self.world.stop_bitbucket(instance, reason=text)
@@ -170,7 +174,7 @@ class Node:
             instance.root.unit = unit
             changed = True
         key = staged.get("ssh-server-keys.pem")
-        if key is not None and key != home.ssh_server_key:      # install.sh install_ssh_server_key
+        if key is not None and key != home.ssh_server_key:  # install.sh install_ssh_server_key
             home.ssh_server_key = key
             changed = True
         instance.root.enabled = True
@@ -229,8 +233,9 @@ class Node:
                 return
             self.world.wait(2)
             waited += 2
-        raise CommandFailed(f"bitbucket-mirrors install: ERROR: the home volume {volume_id} did not appear "
-                            "within 300 s")
+        raise CommandFailed(
+            f"bitbucket-mirrors install: ERROR: the home volume {volume_id} did not appear within 300 s"
+        )
 
     def _unpack(self, instance: Instance, version: str) -> bool:
         if version in instance.root.installed:
@@ -251,8 +256,10 @@ class Node:
                 return
             self.world.wait(5)
             waited += 5
-        raise CommandFailed(f"bitbucket-mirrors install: Bitbucket did not reach RUNNING within {timeout_s} s "
-                            f"on {instance.name} ({version})")
+        raise CommandFailed(
+            f"bitbucket-mirrors install: Bitbucket did not reach RUNNING within {timeout_s} s "
+            f"on {instance.name} ({version})"
+        )
 
 
 def _line(version: str) -> str:

@@ -7,6 +7,7 @@ time of the `up`), so the column cannot claim what the twin did not see.
     venv/bin/python -m tests.twin.readme            # rewrite the table in README.md
     venv/bin/python -m tests.twin.readme --check    # exit non-zero when it is stale
 """
+
 from __future__ import annotations
 
 import re
@@ -30,74 +31,114 @@ class Row:
 
 
 ROWS = (
-    Row("`bitbucketVersion`, bug-fix (9.4.16 -> 9.4.17), a farm",
+    Row(
+        "`bitbucketVersion`, bug-fix (9.4.16 -> 9.4.17), a farm",
         "every node checks the new version's Java/Git/OpenSSH and downloads it first; every home is snapshotted (EBS, "
         "`backup`); upgrade mode on (`zdu/start`); "
         "then one node at a time: drained from the load balancer, installed, back once healthy and listed by the farm "
         "on the new version; upgrade mode off (`zdu/end`)",
-        ("farm2-bugfix", "farm3-bugfix")),
-    Row("`bitbucketVersion`, minor or major (9.4 -> 9.5), a farm",
+        ("farm2-bugfix", "farm3-bugfix"),
+    ),
+    Row(
+        "`bitbucketVersion`, minor or major (9.4 -> 9.5), a farm",
         "every node checks and downloads the new version first; every home is snapshotted; node 0 is drained, then "
         "every node stops (nodes of two "
         "minor lines cannot form one cluster), node 0 upgrades and serves alone, then the others one at a time",
-        ("farm2-minor", "farm3-minor")),
-    Row("`bitbucketVersion`, any upgrade of a single node",
+        ("farm2-minor", "farm3-minor"),
+    ),
+    Row(
+        "`bitbucketVersion`, any upgrade of a single node",
         "the node checks and downloads the new version, its home is snapshotted, then it restarts on it (it is not "
         "drained: no other node takes "
         "its clients, and the load balancer reaches it again the moment it answers)",
-        ("single-bugfix", "single-minor", "nginx-bugfix")),
-    Row("`bitbucketVersion` lower than what the nodes run",
+        ("single-bugfix", "single-minor", "nginx-bugfix"),
+    ),
+    Row(
+        "`bitbucketVersion` lower than what the nodes run",
         "refused at preview, naming `mirrors[i].bitbucketVersion`, the version the nodes run (read from the mirror, "
         "not from the last config), `mirrors[i].restoreFrom` and the versions the site has snapshots of",
-        ("single-downgrade", "farm3-downgrade")),
-    Row("`restoreFrom` and `bitbucketVersion` both set to a version the site's snapshots hold (after an upgrade)",
+        ("single-downgrade", "farm3-downgrade"),
+    ),
+    Row(
+        "`restoreFrom` and `bitbucketVersion` both set to a version the site's snapshots hold (after an upgrade)",
         "every node's home is replaced by a volume created from its newest snapshot of that version, all nodes at "
         "once (Bitbucket rolls only upgrades to a higher bug-fix version): Bitbucket stops and the home is unmounted, "
         "the restored home is attached, that version is installed; the mirror keeps its approval and catches up with "
         "the primary from what the snapshot held. Removing `restoreFrom` afterwards changes nothing",
-        ("farm3-bugfix-restore", "single-bugfix-restore"), then=0),
-    Row("`nodes` up (1 -> 2, 2 -> 3)",
+        ("farm3-bugfix-restore", "single-bugfix-restore"),
+        then=0,
+    ),
+    Row(
+        "`nodes` up (1 -> 2, 2 -> 3)",
         "the new node is created, installed, and joins by AWS discovery (every site behind a load balancer is a farm, "
         "of one node or more); no other node's files change",
-        ("single-scale-1-2", "farm2-scale-2-3")),
-    Row("`nodes` down (3 -> 2, 2 -> 1)",
+        ("single-scale-1-2", "farm2-scale-2-3"),
+    ),
+    Row(
+        "`nodes` down (3 -> 2, 2 -> 1)",
         "the removed node is drained, Bitbucket is stopped on it, then its home is detached and its instance and "
         "volume go; the others are not touched",
-        ("farm3-scale-3-2", "farm2-scale-2-1")),
-    Row("`instanceType`, a farm",
+        ("farm3-scale-3-2", "farm2-scale-2-1"),
+    ),
+    Row(
+        "`instanceType`, a farm",
         "one node at a time: drained, EC2 stops it, changes the type and starts it, back once healthy and in the farm",
-        ("farm2-instance-type", "farm3-instance-type")),
-    Row("`instanceType`, a single node",
+        ("farm2-instance-type", "farm3-instance-type"),
+    ),
+    Row(
+        "`instanceType`, a single node",
         "EC2 stops the instance, changes the type and starts it; Bitbucket starts with it",
-        ("single-instance-type", "nginx-instance-type")),
-    Row("`instanceType` and a bug-fix `bitbucketVersion` in one `up`",
+        ("single-instance-type", "nginx-instance-type"),
+    ),
+    Row(
+        "`instanceType` and a bug-fix `bitbucketVersion` in one `up`",
         "the instance changes first, node by node; the upgrade starts once every node is back",
-        ("farm2-instance-type-and-bugfix", "farm3-instance-type-and-bugfix")),
-    Row("a new release of this project whose boot configuration (user data) changed",
+        ("farm2-instance-type-and-bugfix", "farm3-instance-type-and-bugfix"),
+    ),
+    Row(
+        "a new release of this project whose boot configuration (user data) changed",
         "like an instance type change: each node in turn is drained and restarted by EC2 (cloud-init runs bootcmd on "
         "every boot), never replaced",
-        ("single-user-data", "farm3-user-data")),
-    Row("`homeVolumeGb` up",
+        ("single-user-data", "farm3-user-data"),
+    ),
+    Row(
+        "`homeVolumeGb` up",
         "EBS grows each home volume in place, then `xfs_growfs` grows its filesystem online",
-        ("single-home-grow", "farm3-home-grow")),
-    Row("`displayName`, `baseUrl`, `primary.url`, `mirrorAll: true -> false`",
+        ("single-home-grow", "farm3-home-grow"),
+    ),
+    Row(
+        "`displayName`, `baseUrl`, `primary.url`, `mirrorAll: true -> false`",
         "a new mirror, as Bitbucket requires: every home is snapshotted, node 0 is drained, every node stops, its home "
         "is emptied, node 0 starts "
         "as the new mirror, which is approved while the old one is removed from the primary; the others join. Clients "
         "reach the new mirror once node 0 is back, with what it has synchronised so far (from scratch)",
-        ("single-display-name", "nginx-display-name", "farm3-display-name", "farm3-base-url", "farm3-primary-url",
-         "farm3-mirror-all-off")),
-    Row("`mirrorAll: false -> true`, `projects`",
+        (
+            "single-display-name",
+            "nginx-display-name",
+            "farm3-display-name",
+            "farm3-base-url",
+            "farm3-primary-url",
+            "farm3-mirror-all-off",
+        ),
+    ),
+    Row(
+        "`mirrorAll: false -> true`, `projects`",
         "the mirror's project selection changes in place",
-        ("farm3-mirror-all-on", "farm3-projects")),
-    Row("`osImage` (a new label such as `refresh: 2026-12`, or an AMI id), a farm",
+        ("farm3-mirror-all-on", "farm3-projects"),
+    ),
+    Row(
+        "`osImage` (a new label such as `refresh: 2026-12`, or an AMI id), a farm",
         "one node at a time: drained, EC2 replaces its root volume from the image (CreateReplaceRootVolumeTask: the "
-        "instance, its addresses and its home stay; it reboots), Bitbucket is installed again, back once healthy and in "
+        "instance, its addresses and its home stay; it reboots), Bitbucket is installed again, back once healthy "
+        "and in "
         "the farm",
-        ("farm3-os-image", "farm3-os-image-pinned")),
-    Row("`osImage`, a single node",
+        ("farm3-os-image", "farm3-os-image-pinned"),
+    ),
+    Row(
+        "`osImage`, a single node",
         "its root volume is replaced from the image and Bitbucket installed again",
-        ("single-os-image",)),
+        ("single-os-image",),
+    ),
 )
 
 
@@ -119,27 +160,33 @@ def clients_notice(reports: dict[str, dict[str, Any]], row: Row) -> str:
             outages.append(outage)
             parts.append(f"{name}: none serves for {_minutes(outage)} of {_minutes(report['modelled_wall_s'])}")
         else:
-            parts.append(f"{name}: at least {least} of {nodes} serving throughout, {_minutes(report['modelled_wall_s'])}")
+            parts.append(
+                f"{name}: at least {least} of {nodes} serving throughout, {_minutes(report['modelled_wall_s'])}"
+            )
     verdict = f"**yes**, for {_minutes(max(outages))} at most" if outages else "no"
     return f"{verdict} ({'; '.join(parts)})"
 
 
-FIRST_UPS = ("single-bugfix", "farm3-bugfix")     # whose first `up` creates a single node, and a 3-node farm
+FIRST_UPS = ("single-bugfix", "farm3-bugfix")  # whose first `up` creates a single node, and a 3-node farm
 
 
 def first_ups(reports: dict[str, dict[str, Any]]) -> str:
     (single,) = reports[FIRST_UPS[0]]["first_up"]["sites"].values()
     (farm,) = reports[FIRST_UPS[1]]["first_up"]["sites"].values()
-    return (f"A new site's first `up`: a single node serves clients after {_minutes(single['serves_from_s'])} "
-            f"(the `up` takes {_minutes(single['modelled_wall_s'])}), a 3-node farm after "
-            f"{_minutes(farm['serves_from_s'])}, {farm['serves_from_s'] / single['serves_from_s']:.2f}x as long: its "
-            f"first node serves, and is approved, while the others join one after another (the whole `up` takes "
-            f"{_minutes(farm['modelled_wall_s'])}).")
+    return (
+        f"A new site's first `up`: a single node serves clients after {_minutes(single['serves_from_s'])} "
+        f"(the `up` takes {_minutes(single['modelled_wall_s'])}), a 3-node farm after "
+        f"{_minutes(farm['serves_from_s'])}, {farm['serves_from_s'] / single['serves_from_s']:.2f}x as long: its "
+        f"first node serves, and is approved, while the others join one after another (the whole `up` takes "
+        f"{_minutes(farm['modelled_wall_s'])})."
+    )
 
 
 def table(reports: dict[str, dict[str, Any]]) -> str:
-    lines = ["| change | what happens | clients notice (twin: scenario, nodes serving, modelled time) |",
-             "|---|---|---|"]
+    lines = [
+        "| change | what happens | clients notice (twin: scenario, nodes serving, modelled time) |",
+        "|---|---|---|",
+    ]
     for row in ROWS:
         lines.append(f"| {row.change} | {row.happens} | {clients_notice(reports, row)} |")
     return "\n".join(lines) + "\n\n" + first_ups(reports)
@@ -160,8 +207,10 @@ def main(argv: list[str], run: Callable[[str], dict[str, Any]]) -> int:
     wanted = synced(current, reports)
     if "--check" in argv:
         if wanted != current:
-            print("README's 'Operating a farm' table is stale: run `venv/bin/python -m tests.twin.readme`",
-                  file=sys.stderr)
+            print(
+                "README's 'Operating a farm' table is stale: run `venv/bin/python -m tests.twin.readme`",
+                file=sys.stderr,
+            )
             return 1
         return 0
     README.write_text(wanted)
@@ -170,4 +219,5 @@ def main(argv: list[str], run: Callable[[str], dict[str, Any]]) -> int:
 
 if __name__ == "__main__":
     from .scenarios import SCENARIOS, run_scenario
+
     sys.exit(main(sys.argv[1:], lambda name: run_scenario(SCENARIOS[name])))

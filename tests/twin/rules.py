@@ -8,6 +8,7 @@ property in the program must be looked up before the twin will say what its chan
 
 Dynamic resources are not here: the twin asks their own providers (`check` and `diff`).
 """
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,8 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 @dataclass(frozen=True)
 class TypeRules:
-    replace: frozenset[str]                  # a change replaces the resource
-    in_place: frozenset[str]                 # a change is an update
+    replace: frozenset[str]  # a change replaces the resource
+    in_place: frozenset[str]  # a change is an update
     source: str
     # Rules that depend on the values: (name, predicate(old_inputs, new_inputs) -> replace?, source).
     conditional: tuple[tuple[str, Callable[[dict, dict], bool], str], ...] = ()
@@ -41,6 +42,7 @@ def _instance_type_arch_changes(old: dict, new: dict) -> bool:
 
     def arch(t: Any) -> str:
         return "arm64" if isinstance(t, str) and re.match(r"^[a-z]+\d+g", t) else "x86_64"
+
     return "instanceType" in new and arch(old.get("instanceType")) != arch(new.get("instanceType"))
 
 
@@ -71,123 +73,229 @@ def _rule_source_type(old: dict, new: dict) -> bool:
 
 _SG_RULE = TypeRules(
     replace=frozenset({"securityGroupId", "region"}),
-    in_place=frozenset({"cidrIpv4", "cidrIpv6", "fromPort", "toPort", "ipProtocol", "referencedSecurityGroupId",
-                        "prefixListId", "description", "tags"}),
+    in_place=frozenset(
+        {
+            "cidrIpv4",
+            "cidrIpv6",
+            "fromPort",
+            "toPort",
+            "ipProtocol",
+            "referencedSecurityGroupId",
+            "prefixListId",
+            "description",
+            "tags",
+        }
+    ),
     source=TPA + "internal/service/ec2/vpc_security_group_ingress_rule.go (framework: securityGroupId "
-                 "RequiresReplace; the rest via ModifySecurityGroupRules)",
-    conditional=(("source type", _rule_source_type, TPA + "vpc_security_group_ingress_rule.go ModifyPlan"),))
+    "RequiresReplace; the rest via ModifySecurityGroupRules)",
+    conditional=(("source type", _rule_source_type, TPA + "vpc_security_group_ingress_rule.go ModifyPlan"),),
+)
 
 # `region` (pulumi-aws 7's per-resource region argument) replaces every regional resource: a
 # resource cannot move between regions (https://www.pulumi.com/dev/tutorials/aws-enhanced-region-support/,
 # "How region works": replacement behavior).
 RULES: dict[str, TypeRules] = {
     "aws:ec2/instance:Instance": TypeRules(
-        replace=frozenset({"ami", "subnetId", "keyName", "associatePublicIpAddress", "availabilityZone", "region",
-                           "rootBlockDevice.encrypted", "rootBlockDevice.kmsKeyId"}),
-        in_place=frozenset({"instanceType", "vpcSecurityGroupIds", "iamInstanceProfile", "metadataOptions",
-                            "rootBlockDevice.volumeSize", "rootBlockDevice.volumeType",
-                            "rootBlockDevice.deleteOnTermination", "userData", "userDataReplaceOnChange", "tags",
-                            "volumeTags"}),
+        replace=frozenset(
+            {
+                "ami",
+                "subnetId",
+                "keyName",
+                "associatePublicIpAddress",
+                "availabilityZone",
+                "region",
+                "rootBlockDevice.encrypted",
+                "rootBlockDevice.kmsKeyId",
+            }
+        ),
+        in_place=frozenset(
+            {
+                "instanceType",
+                "vpcSecurityGroupIds",
+                "iamInstanceProfile",
+                "metadataOptions",
+                "rootBlockDevice.volumeSize",
+                "rootBlockDevice.volumeType",
+                "rootBlockDevice.deleteOnTermination",
+                "userData",
+                "userDataReplaceOnChange",
+                "tags",
+                "volumeTags",
+            }
+        ),
         source=TPA + "internal/service/ec2/ec2_instance.go (schema ForceNew; resourceInstanceUpdate: "
-                     "instance_type and user_data by modifyInstanceAttributeWithStopStart)",
-        conditional=(("instanceType across CPU architectures", _instance_type_arch_changes,
-                      TPA + "ec2_instance.go CustomizeDiff ForceNewIf(instance_type)"),
-                     ("userData with userDataReplaceOnChange", _user_data_replaces,
-                      TPA + "ec2_instance.go CustomizeDiff ForceNewIf(user_data)"))),
+        "instance_type and user_data by modifyInstanceAttributeWithStopStart)",
+        conditional=(
+            (
+                "instanceType across CPU architectures",
+                _instance_type_arch_changes,
+                TPA + "ec2_instance.go CustomizeDiff ForceNewIf(instance_type)",
+            ),
+            (
+                "userData with userDataReplaceOnChange",
+                _user_data_replaces,
+                TPA + "ec2_instance.go CustomizeDiff ForceNewIf(user_data)",
+            ),
+        ),
+    ),
     "aws:ebs/volume:Volume": TypeRules(
         replace=frozenset({"availabilityZone", "encrypted", "kmsKeyId", "snapshotId", "region"}),
         in_place=frozenset({"size", "type", "iops", "throughput", "tags"}),
         kept_when_omitted=frozenset({"snapshotId"}),
         source=TPA + "internal/service/ec2/ebs_volume.go (size, type: ModifyVolume in resourceEBSVolumeUpdate; "
-                     "snapshot_id Optional, Computed, ForceNew)"),
+        "snapshot_id Optional, Computed, ForceNew)",
+    ),
     "aws:ec2/volumeAttachment:VolumeAttachment": TypeRules(
         replace=frozenset({"deviceName", "instanceId", "volumeId", "region"}),
         in_place=frozenset({"stopInstanceBeforeDetaching", "forceDetach", "skipDestroy"}),
-        source=TPA + "internal/service/ec2/ebs_volume_attachment.go (UpdateWithoutTimeout: NoopContext)"),
+        source=TPA + "internal/service/ec2/ebs_volume_attachment.go (UpdateWithoutTimeout: NoopContext)",
+    ),
     "aws:lb/loadBalancer:LoadBalancer": TypeRules(
         replace=frozenset({"name", "namePrefix", "internal", "loadBalancerType", "region"}),
         in_place=frozenset({"subnets", "securityGroups", "enableCrossZoneLoadBalancing", "tags"}),
         source=TPA + "internal/service/elbv2/load_balancer.go",
-        conditional=(("NLB subnets removed", _nlb_subnets, TPA + "load_balancer.go customizeDiffLoadBalancerNLB"),
-                     ("NLB security groups none <-> some", _nlb_security_groups,
-                      TPA + "load_balancer.go customizeDiffLoadBalancerNLB"))),
+        conditional=(
+            ("NLB subnets removed", _nlb_subnets, TPA + "load_balancer.go customizeDiffLoadBalancerNLB"),
+            (
+                "NLB security groups none <-> some",
+                _nlb_security_groups,
+                TPA + "load_balancer.go customizeDiffLoadBalancerNLB",
+            ),
+        ),
+    ),
     "aws:lb/targetGroup:TargetGroup": TypeRules(
         replace=frozenset({"name", "namePrefix", "port", "protocol", "targetType", "vpcId", "region"}),
         in_place=frozenset({"healthCheck", "deregistrationDelay", "tags"}),
         source=TPA + "internal/service/elbv2/target_group.go (health_check: ModifyTargetGroup; "
-                     "deregistration_delay: ModifyTargetGroupAttributes)"),
+        "deregistration_delay: ModifyTargetGroupAttributes)",
+    ),
     "aws:lb/targetGroupAttachment:TargetGroupAttachment": TypeRules(
         replace=frozenset({"targetGroupArn", "targetId", "port", "availabilityZone", "region"}),
         in_place=frozenset(),
-        source=TPA + "internal/service/elbv2/target_group_attachment.go (no Update: every argument ForceNew)"),
+        source=TPA + "internal/service/elbv2/target_group_attachment.go (no Update: every argument ForceNew)",
+    ),
     "aws:lb/listener:Listener": TypeRules(
         replace=frozenset({"loadBalancerArn", "region"}),
         in_place=frozenset({"port", "protocol", "certificateArn", "sslPolicy", "defaultActions", "tags"}),
-        source=TPA + "internal/service/elbv2/listener.go (ModifyListener)"),
+        source=TPA + "internal/service/elbv2/listener.go (ModifyListener)",
+    ),
     "aws:ec2/securityGroup:SecurityGroup": TypeRules(
         replace=frozenset({"name", "namePrefix", "description", "vpcId", "region"}),
         in_place=frozenset({"revokeRulesOnDelete", "tags", "ingress", "egress"}),
-        source=TPA + "internal/service/ec2/vpc_security_group.go"),
+        source=TPA + "internal/service/ec2/vpc_security_group.go",
+    ),
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _SG_RULE,
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _SG_RULE,
     "aws:ec2/keyPair:KeyPair": TypeRules(
-        replace=frozenset({"publicKey", "keyName", "keyNamePrefix", "region"}), in_place=frozenset({"tags"}),
-        source=TPA + "internal/service/ec2/ec2_key_pair.go (Update: 'Tags only.')"),
+        replace=frozenset({"publicKey", "keyName", "keyNamePrefix", "region"}),
+        in_place=frozenset({"tags"}),
+        source=TPA + "internal/service/ec2/ec2_key_pair.go (Update: 'Tags only.')",
+    ),
     "aws:iam/role:Role": TypeRules(
         replace=frozenset({"name", "namePrefix", "path"}),
         in_place=frozenset({"assumeRolePolicy", "description", "maxSessionDuration", "permissionsBoundary", "tags"}),
-        source=TPA + "internal/service/iam/role.go"),
+        source=TPA + "internal/service/iam/role.go",
+    ),
     "aws:iam/rolePolicy:RolePolicy": TypeRules(
-        replace=frozenset({"role", "name", "namePrefix"}), in_place=frozenset({"policy"}),
-        source=TPA + "internal/service/iam/role_policy.go (PutRolePolicy)"),
+        replace=frozenset({"role", "name", "namePrefix"}),
+        in_place=frozenset({"policy"}),
+        source=TPA + "internal/service/iam/role_policy.go (PutRolePolicy)",
+    ),
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": TypeRules(
-        replace=frozenset({"role", "policyArn"}), in_place=frozenset(),
-        source=TPA + "internal/service/iam/role_policy_attachment.go (no Update)"),
+        replace=frozenset({"role", "policyArn"}),
+        in_place=frozenset(),
+        source=TPA + "internal/service/iam/role_policy_attachment.go (no Update)",
+    ),
     "aws:iam/instanceProfile:InstanceProfile": TypeRules(
-        replace=frozenset({"name", "namePrefix", "path"}), in_place=frozenset({"role", "tags"}),
-        source=TPA + "internal/service/iam/instance_profile.go"),
+        replace=frozenset({"name", "namePrefix", "path"}),
+        in_place=frozenset({"role", "tags"}),
+        source=TPA + "internal/service/iam/instance_profile.go",
+    ),
     "aws:ssm/parameter:Parameter": TypeRules(
         replace=frozenset({"name", "dataType", "region"}),
         in_place=frozenset({"type", "value", "description", "keyId", "allowedPattern", "tags", "tier"}),
         source=TPA + "internal/service/ssm/parameter.go (PutParameter Overwrite)",
         # An explicitly named resource: the bridge deletes it before creating its replacement.
-        delete_before_replace=True),
+        delete_before_replace=True,
+    ),
     "aws:acm/certificate:Certificate": TypeRules(
         replace=frozenset({"domainName", "validationMethod", "subjectAlternativeNames", "keyAlgorithm", "region"}),
         in_place=frozenset({"tags", "options"}),
-        source=TPA + "internal/service/acm/certificate.go"),
+        source=TPA + "internal/service/acm/certificate.go",
+    ),
     "aws:acm/certificateValidation:CertificateValidation": TypeRules(
-        replace=frozenset({"certificateArn", "validationRecordFqdns", "region"}), in_place=frozenset(),
-        source=TPA + "internal/service/acm/certificate_validation.go (no Update)"),
+        replace=frozenset({"certificateArn", "validationRecordFqdns", "region"}),
+        in_place=frozenset(),
+        source=TPA + "internal/service/acm/certificate_validation.go (no Update)",
+    ),
     "aws:route53/record:Record": TypeRules(
         replace=frozenset({"zoneId", "name"}),
         in_place=frozenset({"type", "records", "ttl", "aliases", "allowOverwrite", "setIdentifier"}),
-        source=TPA + "internal/service/route53/record.go (resourceRecordUpdate)"),
+        source=TPA + "internal/service/route53/record.go (resourceRecordUpdate)",
+    ),
     "aws:sns/topic:Topic": TypeRules(
-        replace=frozenset({"name", "namePrefix", "fifoTopic", "region"}), in_place=frozenset({"tags", "kmsMasterKeyId"}),
-        source=TPA + "internal/service/sns/topic.go"),
+        replace=frozenset({"name", "namePrefix", "fifoTopic", "region"}),
+        in_place=frozenset({"tags", "kmsMasterKeyId"}),
+        source=TPA + "internal/service/sns/topic.go",
+    ),
     "aws:sns/topicSubscription:TopicSubscription": TypeRules(
-        replace=frozenset({"topic", "protocol", "endpoint", "region"}), in_place=frozenset({"filterPolicy"}),
-        source=TPA + "internal/service/sns/topic_subscription.go"),
+        replace=frozenset({"topic", "protocol", "endpoint", "region"}),
+        in_place=frozenset({"filterPolicy"}),
+        source=TPA + "internal/service/sns/topic_subscription.go",
+    ),
     "aws:cloudwatch/metricAlarm:MetricAlarm": TypeRules(
         replace=frozenset({"name", "region"}),
-        in_place=frozenset({"alarmActions", "alarmDescription", "comparisonOperator", "dimensions",
-                            "evaluationPeriods", "metricName", "namespace", "okActions", "period", "statistic",
-                            "tags", "threshold", "treatMissingData", "datapointsToAlarm"}),
-        source=TPA + "internal/service/cloudwatch/metric_alarm.go (PutMetricAlarm on any change)"),
+        in_place=frozenset(
+            {
+                "alarmActions",
+                "alarmDescription",
+                "comparisonOperator",
+                "dimensions",
+                "evaluationPeriods",
+                "metricName",
+                "namespace",
+                "okActions",
+                "period",
+                "statistic",
+                "tags",
+                "threshold",
+                "treatMissingData",
+                "datapointsToAlarm",
+            }
+        ),
+        source=TPA + "internal/service/cloudwatch/metric_alarm.go (PutMetricAlarm on any change)",
+    ),
     "aws:kms/key:Key": TypeRules(
         replace=frozenset({"customerMasterKeySpec", "keyUsage", "region"}),
         in_place=frozenset({"description", "policy", "enableKeyRotation", "deletionWindowInDays", "tags"}),
-        source=TPA + "internal/service/kms/key.go"),
+        source=TPA + "internal/service/kms/key.go",
+    ),
     "tls:index/privateKey:PrivateKey": TypeRules(
-        replace=frozenset({"algorithm", "rsaBits", "ecdsaCurve"}), in_place=frozenset(),
+        replace=frozenset({"algorithm", "rsaBits", "ecdsaCurve"}),
+        in_place=frozenset(),
         source="hashicorp/terraform-provider-tls internal/provider/resource_private_key.go (every attribute "
-               "RequiresReplace)"),
+        "RequiresReplace)",
+    ),
     "random:index/randomPassword:RandomPassword": TypeRules(
-        replace=frozenset({"length", "special", "upper", "lower", "numeric", "keepers", "overrideSpecial",
-                           "minLower", "minUpper", "minNumeric", "minSpecial"}), in_place=frozenset(),
+        replace=frozenset(
+            {
+                "length",
+                "special",
+                "upper",
+                "lower",
+                "numeric",
+                "keepers",
+                "overrideSpecial",
+                "minLower",
+                "minUpper",
+                "minNumeric",
+                "minSpecial",
+            }
+        ),
+        in_place=frozenset(),
         source="hashicorp/terraform-provider-random internal/provider/resource_password.go (every attribute "
-               "RequiresReplace)"),
+        "RequiresReplace)",
+    ),
 }
 
 # pulumi-command (github.com/pulumi/pulumi-command, v1.2.1): only `triggers` replaces
@@ -197,31 +305,34 @@ RULES: dict[str, TypeRules] = {
 # `delete` with the old connection at the end (engine create-before-delete).
 COMMAND = "command:remote:Command"
 COMMAND_REPLACE = frozenset({"triggers"})
-COMMAND_IN_PLACE = frozenset({"create", "update", "delete", "connection", "environment", "stdin", "logging",
-                              "addPreviousOutputInEnv"})
-COMMAND_SOURCE = ("pulumi/pulumi-command provider/pkg/provider/common/inputs.go (triggers: replaceOnChanges), "
-                  "remote/commandController.go Update (runs update, else create)")
+COMMAND_IN_PLACE = frozenset(
+    {"create", "update", "delete", "connection", "environment", "stdin", "logging", "addPreviousOutputInEnv"}
+)
+COMMAND_SOURCE = (
+    "pulumi/pulumi-command provider/pkg/provider/common/inputs.go (triggers: replaceOnChanges), "
+    "remote/commandController.go Update (runs update, else create)"
+)
 
 ENGINE_SOURCES = {
     "order": "pulumi/pulumi pkg/resource/deploy/step_generator.go: create-before-delete by default, the old "
-             "resource deleted with the deletes after the program exits (GenerateDeletes)",
+    "resource deleted with the deletes after the program exits (GenerateDeletes)",
     "dbr": "step_generator.go: deleteBeforeReplace deletes the dependents that would be replaced "
-           "(calculateDependentReplacements), then the old resource, then creates the new one",
+    "(calculateDependentReplacements), then the old resource, then creates the new one",
     "deletes": "step_generator.go ScheduleDeletes: antichains in reverse dependency order",
     "pending_replacement": "step_generator.go: a dependent deleted for a delete-before-replace is marked "
-                           "PendingReplacement (NewDeleteReplacementStep pendingReplace=true); its registration "
-                           "creates it and deletes nothing",
+    "PendingReplacement (NewDeleteReplacementStep pendingReplace=true); its registration "
+    "creates it and deletes nothing",
     "ignore": "step_generator.go processIgnoreChanges: old input values copied before Check",
     "replace_on": "step_generator.go applyReplaceOnChanges: only when the diff has changes",
     "parallel": "pkg/cmd/pulumi/operations/up.go defaultParallel: 4 x GOMAXPROCS",
     "register": "sdk/python/lib/pulumi/runtime/resource.py prepare_resource: a registration waits for its "
-                "depends_on, parent and input Outputs, i.e. for those resources' steps",
+    "depends_on, parent and input Outputs, i.e. for those resources' steps",
 }
 
 
 @dataclass
 class Decision:
-    operation: str                       # same | update | replace
+    operation: str  # same | update | replace
     changed: list[str] = field(default_factory=list)
     replace_keys: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
@@ -233,7 +344,9 @@ def _leaves(value: Any, prefix: str) -> dict[str, Any]:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for k, v in value.items():
-            out.update(_leaves(v, f'{prefix}["{k}"]' if not str(k).isidentifier() or prefix == "tags" else f"{prefix}.{k}"))
+            out.update(
+                _leaves(v, f'{prefix}["{k}"]' if not str(k).isidentifier() or prefix == "tags" else f"{prefix}.{k}")
+            )
         return out
     return {prefix: value}
 
@@ -276,16 +389,23 @@ def is_unknown(value: Any) -> bool:
 
 def matches(path: str, pattern: str) -> bool:
     """The engine's PropertyPath.Contains for the patterns the program uses: `a.b`, `a["b"]`, `a[*]`."""
-    norm = lambda p: re.sub(r"\[(\d+)\]", r".\1", p.replace('["', ".").replace('"]', "").replace("[*]", ".*"))   # noqa: E731
+    norm = lambda p: re.sub(r"\[(\d+)\]", r".\1", p.replace('["', ".").replace('"]', "").replace("[*]", ".*"))  # noqa: E731
     want, have = norm(pattern).split("."), norm(path).split(".")
     return len(want) <= len(have) and all(w in ("*", h) for w, h in zip(want, have))
 
 
-def decide(type_: str, old: dict, new: dict, *, ignore_changes: list[str] = (),
-           replace_on_changes: list[str] = (), delete_before_replace: Optional[bool] = None) -> Decision:
+def decide(
+    type_: str,
+    old: dict,
+    new: dict,
+    *,
+    ignore_changes: list[str] = (),
+    replace_on_changes: list[str] = (),
+    delete_before_replace: Optional[bool] = None,
+) -> Decision:
     """same / update / replace for a native (non-dynamic) resource, as the engine and provider would."""
     new = dict(new)
-    for key in ignore_changes:            # processIgnoreChanges: the old value stands
+    for key in ignore_changes:  # processIgnoreChanges: the old value stands
         top = key.split(".")[0].split("[")[0]
         if top in old:
             new[top] = old[top]
@@ -295,8 +415,9 @@ def decide(type_: str, old: dict, new: dict, *, ignore_changes: list[str] = (),
         if unknown_rule:
             raise KeyError(f"twin: no rule for {type_} input(s) {unknown_rule}")
         replace = [k for k in changed if rule_key(type_, k) in COMMAND_REPLACE]
-        decision = Decision("replace" if replace else ("update" if changed else "same"), changed, replace,
-                            rule_sources=[COMMAND_SOURCE])
+        decision = Decision(
+            "replace" if replace else ("update" if changed else "same"), changed, replace, rule_sources=[COMMAND_SOURCE]
+        )
     else:
         rules = RULES.get(type_)
         if rules is None:
@@ -314,8 +435,13 @@ def decide(type_: str, old: dict, new: dict, *, ignore_changes: list[str] = (),
             if predicate(old, new):
                 replace.append(name)
                 sources.append(source)
-        decision = Decision("replace" if replace else ("update" if changed else "same"), changed, replace,
-                            delete_before_replace=rules.delete_before_replace, rule_sources=sources)
+        decision = Decision(
+            "replace" if replace else ("update" if changed else "same"),
+            changed,
+            replace,
+            delete_before_replace=rules.delete_before_replace,
+            rule_sources=sources,
+        )
     if decision.operation == "update" and replace_on_changes:
         hits = [c for c in decision.changed for p in replace_on_changes if matches(c, p)]
         if hits:

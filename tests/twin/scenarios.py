@@ -5,6 +5,7 @@ may fail on purpose, or be killed after a step), the `up`s that follow, and what
 README's "Operating a farm" promises something about, each run by the suite
 (tests/twin/test_scenarios.py) and behind README's "clients notice" column (tests.twin.readme).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,9 +16,10 @@ from typing import Any, Callable, Iterator, Optional
 
 import yaml
 
+from tests.harness import STACKS
+
 from .engine import UpResult
 from .twin import Twin, sites_of
-from tests.harness import STACKS
 
 SETTLE_S = 0.0
 
@@ -25,16 +27,16 @@ SETTLE_S = 0.0
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    stack: str                                       # tests/stacks/<stack>.yaml, the starting point
-    change: dict[str, Any] = field(default_factory=dict)      # keys of mirrors[0] in AFTER
-    before: dict[str, Any] = field(default_factory=dict)      # keys of mirrors[0] in BEFORE
-    primary: dict[str, Any] = field(default_factory=dict)     # keys of primary in AFTER
-    failing_nodes: tuple[int, ...] = ()              # whose Bitbucket does not start in AFTER's up
-    kill_after: Optional[int] = None                 # AFTER's up is killed after this many steps
-    release: Optional[str] = None                    # a new release of this project for AFTER ("boot")
+    stack: str  # tests/stacks/<stack>.yaml, the starting point
+    change: dict[str, Any] = field(default_factory=dict)  # keys of mirrors[0] in AFTER
+    before: dict[str, Any] = field(default_factory=dict)  # keys of mirrors[0] in BEFORE
+    primary: dict[str, Any] = field(default_factory=dict)  # keys of primary in AFTER
+    failing_nodes: tuple[int, ...] = ()  # whose Bitbucket does not start in AFTER's up
+    kill_after: Optional[int] = None  # AFTER's up is killed after this many steps
+    release: Optional[str] = None  # a new release of this project for AFTER ("boot")
     # Further ups: "after" (the same config again), "before" (back), or keys of mirrors[0] (from BEFORE).
     then: tuple[Any, ...] = ()
-    refused: bool = False                            # AFTER must be refused at preview
+    refused: bool = False  # AFTER must be refused at preview
 
 
 def stack_with(stack: str, mirror: dict[str, Any], primary: dict[str, Any], directory: Path, name: str) -> Path:
@@ -56,56 +58,87 @@ def new_release(kind: Optional[str]) -> Iterator[None]:
         return
     assert kind == "boot", kind
     from components import boot
+
     original = boot.user_data
-    boot.user_data = lambda name: original(name) + "# a later release of bitbucket-mirrors\n"   # type: ignore[assignment]
+    boot.user_data = lambda name: original(name) + "# a later release of bitbucket-mirrors\n"  # type: ignore[assignment]
     try:
         yield
     finally:
-        boot.user_data = original   # type: ignore[assignment]
+        boot.user_data = original  # type: ignore[assignment]
 
 
 def summary(result: UpResult) -> dict[str, Any]:
-    return {"error": result.error, "killed": result.killed, "changes": result.changes,
-            "modelled_wall_s": round(result.end - result.start, 1)}
+    return {
+        "error": result.error,
+        "killed": result.killed,
+        "changes": result.changes,
+        "modelled_wall_s": round(result.end - result.start, 1),
+    }
 
 
-def run(before: Path, after: Path, *, failing_nodes: tuple[int, ...] = (), kill_after: Optional[int] = None,
-        release: Optional[str] = None, then: tuple[Path, ...] = (), parallel: int = 16) -> dict[str, Any]:
+def run(
+    before: Path,
+    after: Path,
+    *,
+    failing_nodes: tuple[int, ...] = (),
+    kill_after: Optional[int] = None,
+    release: Optional[str] = None,
+    then: tuple[Path, ...] = (),
+    parallel: int = 16,
+) -> dict[str, Any]:
     """The twin's report of going from BEFORE to AFTER (the JSON `python -m tests.twin` prints)."""
     twin = Twin([before, after, *then], parallel=parallel)
     try:
         first = twin.up(before)
         first_sites = _sites(twin, first, first.start, first.end, serves=True)
         if first.error:
-            return {"converged": False, "error": f"the first up of {before.name} failed: {first.error}",
-                    "steps": [s.json() for s in first.steps], "sites": {}}
+            return {
+                "converged": False,
+                "error": f"the first up of {before.name} failed: {first.error}",
+                "steps": [s.json() for s in first.steps],
+                "sites": {},
+            }
         preview = None
         with new_release(release):
             preview = twin.preview(after)
             if preview.error:
-                return {"converged": False, "error": preview.error, "refused_at_preview": True, "steps": [],
-                        "preview_warnings": _warnings(preview), "sites": _sites(twin, first, first.end, first.end),
-                        "second_up_changes": 0}
+                return {
+                    "converged": False,
+                    "error": preview.error,
+                    "refused_at_preview": True,
+                    "steps": [],
+                    "preview_warnings": _warnings(preview),
+                    "sites": _sites(twin, first, first.end, first.end),
+                    "second_up_changes": 0,
+                }
             changed = twin.up(after, kill_after=kill_after, failing_nodes=frozenset(failing_nodes))
             converged = changed.error is None and all(twin.converged(site) for site in twin._sites)
             report: dict[str, Any] = {
-                "converged": converged, "error": changed.error, "killed": changed.killed,
+                "converged": converged,
+                "error": changed.error,
+                "killed": changed.killed,
                 "steps": [s.json(changed.start) for s in changed.steps if s.operation != "same"],
                 "preview_warnings": _warnings(preview),
                 "modelled_wall_s": round(changed.end - changed.start, 1),
                 "sites": _sites(twin, changed, changed.start, changed.end),
                 "first_up": {**summary(first), "sites": first_sites},
-                "outputs_before": _plain_outputs(first), "outputs_after": _plain_outputs(changed),
+                "outputs_before": _plain_outputs(first),
+                "outputs_after": _plain_outputs(changed),
             }
             ups = []
             last = after
             for follow in then:
                 result = twin.up(follow)
-                ups.append({"stack": follow.name, **summary(result),
-                            "converged": result.error is None and all(twin.converged(s) for s in twin._sites),
-                            "steps": [s.json(result.start) for s in result.steps if s.operation != "same"],
-                            "warnings": _warnings(result),
-                            "sites": _sites(twin, result, result.start, result.end)})
+                ups.append(
+                    {
+                        "stack": follow.name,
+                        **summary(result),
+                        "converged": result.error is None and all(twin.converged(s) for s in twin._sites),
+                        "steps": [s.json(result.start) for s in result.steps if s.operation != "same"],
+                        "warnings": _warnings(result),
+                        "sites": _sites(twin, result, result.start, result.end),
+                    }
+                )
                 last = follow
             report["then"] = ups
             second = twin.up(last)
@@ -140,84 +173,131 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         directory = Path(tmp)
         before = stack_with(scenario.stack, scenario.before, {}, directory, "before")
         after = stack_with(scenario.stack, {**scenario.before, **scenario.change}, scenario.primary, directory, "after")
-        then = tuple(before if step == "before" else after if step == "after" else
-                     stack_with(scenario.stack, {**scenario.before, **step}, {}, directory, f"then{i}")
-                     for i, step in enumerate(scenario.then))
-        return run(before, after, failing_nodes=scenario.failing_nodes, kill_after=scenario.kill_after,
-                   release=scenario.release, then=then)
+        then = tuple(
+            before
+            if step == "before"
+            else after
+            if step == "after"
+            else stack_with(scenario.stack, {**scenario.before, **step}, {}, directory, f"then{i}")
+            for i, step in enumerate(scenario.then)
+        )
+        return run(
+            before,
+            after,
+            failing_nodes=scenario.failing_nodes,
+            kill_after=scenario.kill_after,
+            release=scenario.release,
+            then=then,
+        )
 
 
 FARM3, FARM2 = {"nodes": 3}, {"nodes": 2}
 BUGFIX, MINOR = {"bitbucketVersion": "9.4.17"}, {"bitbucketVersion": "9.5.0"}
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
-    # single node behind a load balancer (acm) and with nginx on the node
-    Scenario("single-bugfix", "single-acm", BUGFIX),
-    Scenario("single-minor", "single-acm", MINOR),
-    Scenario("single-downgrade", "single-acm", {"bitbucketVersion": "9.4.15"}, refused=True),
-    Scenario("single-instance-type", "single-acm", {"instanceType": "m6i.2xlarge"}),
-    Scenario("single-scale-1-2", "single-acm", {"nodes": 2}),
-    Scenario("single-home-grow", "single-acm", {"homeVolumeGb": 200}),
-    Scenario("single-display-name", "single-acm", {"displayName": "Frankfurt mirror"}),
-    Scenario("single-user-data", "single-acm", release="boot"),
-    Scenario("nginx-bugfix", "single-nginx", BUGFIX),
-    Scenario("nginx-instance-type", "single-nginx", {"instanceType": "m6i.2xlarge"}),
-    Scenario("nginx-display-name", "single-nginx", {"displayName": "Sydney mirror"}),
-    # a farm of two
-    Scenario("farm2-bugfix", "farm-3", BUGFIX, before=FARM2),
-    Scenario("farm2-minor", "farm-3", MINOR, before=FARM2),
-    Scenario("farm2-scale-2-3", "farm-3", FARM3, before=FARM2),
-    Scenario("farm2-scale-2-1", "farm-3", {"nodes": 1}, before=FARM2),
-    Scenario("farm2-instance-type", "farm-3", {"instanceType": "m6i.4xlarge"}, before=FARM2),
-    Scenario("farm2-instance-type-and-bugfix", "farm-3", {"instanceType": "m6i.4xlarge", **BUGFIX}, before=FARM2),
-    # a farm of three
-    Scenario("farm3-bugfix", "farm-3", BUGFIX),
-    Scenario("farm3-minor", "farm-3", MINOR),
-    Scenario("farm3-downgrade", "farm-3", {"bitbucketVersion": "9.4.15"}, refused=True),
-    Scenario("farm3-scale-3-2", "farm-3", FARM2),
-    Scenario("farm3-instance-type", "farm-3", {"instanceType": "m6i.4xlarge"}),
-    Scenario("farm3-instance-type-and-bugfix", "farm-3", {"instanceType": "m6i.4xlarge", **BUGFIX}),
-    Scenario("farm3-home-grow", "farm-3", {"homeVolumeGb": 200}),
-    Scenario("farm3-display-name", "farm-3", {"displayName": "Virginia"}),
-    Scenario("farm3-base-url", "farm-3", {"baseUrl": "https://mirror-us-east.example.com"}),
-    Scenario("farm3-primary-url", "farm-3", primary={"url": "https://bitbucket-next.example.com"}),
-    Scenario("farm3-mirror-all-off", "farm-3", {"mirrorAll": False, "projects": ["PLAT"]}),
-    Scenario("farm3-mirror-all-on", "farm-3", {"mirrorAll": True, "projects": []},
-             before={"mirrorAll": False, "projects": ["PLAT"]}),
-    Scenario("farm3-projects", "farm-3", {"projects": ["PLAT", "OPS"]}, before={"mirrorAll": False, "projects": ["PLAT"]}),
-    Scenario("farm3-user-data", "farm-3", release="boot"),
-    *[Scenario(f"farm3-bugfix-node{k}-fails-resume", "farm-3", BUGFIX, failing_nodes=(k,), then=("after",))
-      for k in range(3)],
-    *[Scenario(f"farm3-bugfix-node{k}-fails-back-out", "farm-3", BUGFIX, failing_nodes=(k,), then=("before",))
-      for k in range(3)],
-    Scenario("farm3-bugfix-node1-fails-then-minor", "farm-3", BUGFIX, failing_nodes=(1,), then=(MINOR,)),
-    Scenario("farm3-minor-node0-fails-resume", "farm-3", MINOR, failing_nodes=(0,), then=("after",)),
-    Scenario("farm3-minor-node0-fails-back-out", "farm-3", MINOR, failing_nodes=(0,), then=("before",)),
-    Scenario("single-bugfix-fails-back-out", "single-acm", BUGFIX, failing_nodes=(0,), then=("before",)),
-    # the homes' snapshots, and the way back they give
-    Scenario("farm2-upgrades-keep-two-snapshots", "farm-3", BUGFIX, before=FARM2,
-             then=({**FARM2, "bitbucketVersion": "9.4.18"}, {**FARM2, "bitbucketVersion": "9.4.19"})),
-    Scenario("farm3-bugfix-restore", "farm-3", BUGFIX,
-             then=({"bitbucketVersion": "9.4.16", "restoreFrom": "9.4.16"}, {"bitbucketVersion": "9.4.16"})),
-    Scenario("farm3-minor-fails-restore", "farm-3", MINOR, failing_nodes=(0,),
-             then=({"bitbucketVersion": "9.4.16", "restoreFrom": "9.4.16"},)),
-    Scenario("farm3-bugfix-downgrade-names-snapshots", "farm-3", BUGFIX, then=({"bitbucketVersion": "9.4.16"},)),
-    Scenario("single-bugfix-restore", "single-acm", BUGFIX,
-             then=({"bitbucketVersion": "9.4.16", "restoreFrom": "9.4.16"},)),
-    # a customer-managed key set on a running site: new volumes, so a new mirror
-    Scenario("farm3-kms-key", "farm-3",
-             {"kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789"}),
-    # a newer OS image, node by node
-    Scenario("farm3-os-image", "farm-3", {"osImage": "refresh: 2026-12"}),
-    Scenario("farm3-os-image-pinned", "farm-3", {"osImage": "ami-0a1b2c3d4e5f60718"}),
-    Scenario("single-os-image", "single-acm", {"osImage": "refresh: 2026-12"}),
-]}
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in [
+        # single node behind a load balancer (acm) and with nginx on the node
+        Scenario("single-bugfix", "single-acm", BUGFIX),
+        Scenario("single-minor", "single-acm", MINOR),
+        Scenario("single-downgrade", "single-acm", {"bitbucketVersion": "9.4.15"}, refused=True),
+        Scenario("single-instance-type", "single-acm", {"instanceType": "m6i.2xlarge"}),
+        Scenario("single-scale-1-2", "single-acm", {"nodes": 2}),
+        Scenario("single-home-grow", "single-acm", {"homeVolumeGb": 200}),
+        Scenario("single-display-name", "single-acm", {"displayName": "Frankfurt mirror"}),
+        Scenario("single-user-data", "single-acm", release="boot"),
+        Scenario("nginx-bugfix", "single-nginx", BUGFIX),
+        Scenario("nginx-instance-type", "single-nginx", {"instanceType": "m6i.2xlarge"}),
+        Scenario("nginx-display-name", "single-nginx", {"displayName": "Sydney mirror"}),
+        # a farm of two
+        Scenario("farm2-bugfix", "farm-3", BUGFIX, before=FARM2),
+        Scenario("farm2-minor", "farm-3", MINOR, before=FARM2),
+        Scenario("farm2-scale-2-3", "farm-3", FARM3, before=FARM2),
+        Scenario("farm2-scale-2-1", "farm-3", {"nodes": 1}, before=FARM2),
+        Scenario("farm2-instance-type", "farm-3", {"instanceType": "m6i.4xlarge"}, before=FARM2),
+        Scenario("farm2-instance-type-and-bugfix", "farm-3", {"instanceType": "m6i.4xlarge", **BUGFIX}, before=FARM2),
+        # a farm of three
+        Scenario("farm3-bugfix", "farm-3", BUGFIX),
+        Scenario("farm3-minor", "farm-3", MINOR),
+        Scenario("farm3-downgrade", "farm-3", {"bitbucketVersion": "9.4.15"}, refused=True),
+        Scenario("farm3-scale-3-2", "farm-3", FARM2),
+        Scenario("farm3-instance-type", "farm-3", {"instanceType": "m6i.4xlarge"}),
+        Scenario("farm3-instance-type-and-bugfix", "farm-3", {"instanceType": "m6i.4xlarge", **BUGFIX}),
+        Scenario("farm3-home-grow", "farm-3", {"homeVolumeGb": 200}),
+        Scenario("farm3-display-name", "farm-3", {"displayName": "Virginia"}),
+        Scenario("farm3-base-url", "farm-3", {"baseUrl": "https://mirror-us-east.example.com"}),
+        Scenario("farm3-primary-url", "farm-3", primary={"url": "https://bitbucket-next.example.com"}),
+        Scenario("farm3-mirror-all-off", "farm-3", {"mirrorAll": False, "projects": ["PLAT"]}),
+        Scenario(
+            "farm3-mirror-all-on",
+            "farm-3",
+            {"mirrorAll": True, "projects": []},
+            before={"mirrorAll": False, "projects": ["PLAT"]},
+        ),
+        Scenario(
+            "farm3-projects", "farm-3", {"projects": ["PLAT", "OPS"]}, before={"mirrorAll": False, "projects": ["PLAT"]}
+        ),
+        Scenario("farm3-user-data", "farm-3", release="boot"),
+        *[
+            Scenario(f"farm3-bugfix-node{k}-fails-resume", "farm-3", BUGFIX, failing_nodes=(k,), then=("after",))
+            for k in range(3)
+        ],
+        *[
+            Scenario(f"farm3-bugfix-node{k}-fails-back-out", "farm-3", BUGFIX, failing_nodes=(k,), then=("before",))
+            for k in range(3)
+        ],
+        Scenario("farm3-bugfix-node1-fails-then-minor", "farm-3", BUGFIX, failing_nodes=(1,), then=(MINOR,)),
+        Scenario("farm3-minor-node0-fails-resume", "farm-3", MINOR, failing_nodes=(0,), then=("after",)),
+        Scenario("farm3-minor-node0-fails-back-out", "farm-3", MINOR, failing_nodes=(0,), then=("before",)),
+        Scenario("single-bugfix-fails-back-out", "single-acm", BUGFIX, failing_nodes=(0,), then=("before",)),
+        # the homes' snapshots, and the way back they give
+        Scenario(
+            "farm2-upgrades-keep-two-snapshots",
+            "farm-3",
+            BUGFIX,
+            before=FARM2,
+            then=({**FARM2, "bitbucketVersion": "9.4.18"}, {**FARM2, "bitbucketVersion": "9.4.19"}),
+        ),
+        Scenario(
+            "farm3-bugfix-restore",
+            "farm-3",
+            BUGFIX,
+            then=({"bitbucketVersion": "9.4.16", "restoreFrom": "9.4.16"}, {"bitbucketVersion": "9.4.16"}),
+        ),
+        Scenario(
+            "farm3-minor-fails-restore",
+            "farm-3",
+            MINOR,
+            failing_nodes=(0,),
+            then=({"bitbucketVersion": "9.4.16", "restoreFrom": "9.4.16"},),
+        ),
+        Scenario("farm3-bugfix-downgrade-names-snapshots", "farm-3", BUGFIX, then=({"bitbucketVersion": "9.4.16"},)),
+        Scenario(
+            "single-bugfix-restore",
+            "single-acm",
+            BUGFIX,
+            then=({"bitbucketVersion": "9.4.16", "restoreFrom": "9.4.16"},),
+        ),
+        # a customer-managed key set on a running site: new volumes, so a new mirror
+        Scenario(
+            "farm3-kms-key",
+            "farm-3",
+            {"kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789"},
+        ),
+        # a newer OS image, node by node
+        Scenario("farm3-os-image", "farm-3", {"osImage": "refresh: 2026-12"}),
+        Scenario("farm3-os-image-pinned", "farm-3", {"osImage": "ami-0a1b2c3d4e5f60718"}),
+        Scenario("single-os-image", "single-acm", {"osImage": "refresh: 2026-12"}),
+    ]
+}
 
 
 def kill_scenarios(steps: int) -> list[Scenario]:
     """A bug-fix rollout of three nodes killed after each of its `steps` steps, then run again."""
-    return [Scenario(f"farm3-bugfix-killed-after-{k}", "farm-3", BUGFIX, kill_after=k, then=("after",))
-            for k in range(1, steps + 1)]
+    return [
+        Scenario(f"farm3-bugfix-killed-after-{k}", "farm-3", BUGFIX, kill_after=k, then=("after",))
+        for k in range(1, steps + 1)
+    ]
 
 
 Check = Callable[[dict[str, Any]], None]

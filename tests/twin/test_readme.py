@@ -1,5 +1,6 @@
 """README's "Operating a farm" table is what the twin's scenarios measured: regenerated, it is the
 same text, and a stale one fails `--check`."""
+
 from __future__ import annotations
 
 import importlib
@@ -15,8 +16,9 @@ def _reports() -> dict:
 
 def test_the_operating_a_farm_table_in_readme_is_the_twins():
     current = readme.README.read_text()
-    assert readme.synced(current, _reports()) == current, \
+    assert readme.synced(current, _reports()) == current, (
         "README's 'Operating a farm' table is stale: run `venv/bin/python -m tests.twin.readme`"
+    )
 
 
 def test_check_fails_on_a_stale_table_and_never_writes(tmp_path, monkeypatch):
@@ -41,7 +43,9 @@ def test_the_column_says_yes_exactly_where_a_scenario_measured_an_outage():
     reports = _reports()
     for row in readme.ROWS:
         text = readme.clients_notice(reports, row)
-        outage = any(_site(reports[n])["outage_s"] > 0 for n in row.scenarios if not reports[n].get("refused_at_preview"))
+        outage = any(
+            _site(reports[n])["outage_s"] > 0 for n in row.scenarios if not reports[n].get("refused_at_preview")
+        )
         assert text.startswith("**yes**") is outage, (row.change, text)
 
 

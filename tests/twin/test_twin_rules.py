@@ -1,19 +1,18 @@
 """The twin checked against what it can be checked against: the SDKs' own schemas, moto, botocore's
 models, and the program it plays (every input the program sets has a rule)."""
+
 from __future__ import annotations
 
 import inspect
 import re
-from pathlib import Path
 
 import pulumi_aws
 import pulumi_command
 import pytest
 
-from tests.harness import run_program
+from tests.harness import STACKS, run_program
 
 from . import rules
-from tests.harness import STACKS
 
 PROGRAM_STACKS = ["single-acm", "single-nginx", "farm-3", "monitored", "three-regions", "two-sites"]
 
@@ -54,7 +53,7 @@ def test_the_command_rules_are_pulumi_commands_own():
     """pulumi-command's SDK registers every Command with replaceOnChanges on triggers and nothing
     else (its generated _internal_init); the twin's table must say the same."""
     source = inspect.getsource(pulumi_command.remote.Command._internal_init)
-    assert re.findall(r'replace_on_changes=(\[[^\n]*\])\)', source) == ['["triggers[*]"]']
+    assert re.findall(r"replace_on_changes=(\[[^\n]*\])\)", source) == ['["triggers[*]"]']
     assert rules.COMMAND_REPLACE == {"triggers"}
     inputs = set(inspect.signature(pulumi_command.remote.CommandArgs.__init__).parameters) - {"__self__"}
     named = {_camel_to_snake(k) for k in rules.COMMAND_REPLACE | rules.COMMAND_IN_PLACE}
@@ -87,17 +86,36 @@ def test_the_table_covers_every_type_and_input_the_program_registers(program_inp
     assert not missing, sorted(set(missing))
 
 
-@pytest.mark.parametrize("old, new, operation", [
-    ({"instanceType": "m6i.xlarge"}, {"instanceType": "m6i.2xlarge"}, "update"),       # stop, modify, start
-    ({"instanceType": "m6i.xlarge"}, {"instanceType": "m7g.xlarge"}, "replace"),        # another architecture
-    ({"userData": "a", "userDataReplaceOnChange": False}, {"userData": "b", "userDataReplaceOnChange": False}, "update"),
-    ({"userData": "a", "userDataReplaceOnChange": True}, {"userData": "b", "userDataReplaceOnChange": True}, "replace"),
-    ({"subnetId": "subnet-1"}, {"subnetId": "subnet-2"}, "replace"),
-    ({"associatePublicIpAddress": True}, {"associatePublicIpAddress": False}, "replace"),
-    ({"rootBlockDevice": {"volumeSize": 30, "encrypted": True}}, {"rootBlockDevice": {"volumeSize": 40, "encrypted": True}}, "update"),
-    ({"rootBlockDevice": {"volumeSize": 30, "encrypted": True}}, {"rootBlockDevice": {"volumeSize": 30, "encrypted": False}}, "replace"),
-    ({"tags": {"Name": "a"}}, {"tags": {"Name": "b"}}, "update"),
-])
+@pytest.mark.parametrize(
+    "old, new, operation",
+    [
+        ({"instanceType": "m6i.xlarge"}, {"instanceType": "m6i.2xlarge"}, "update"),  # stop, modify, start
+        ({"instanceType": "m6i.xlarge"}, {"instanceType": "m7g.xlarge"}, "replace"),  # another architecture
+        (
+            {"userData": "a", "userDataReplaceOnChange": False},
+            {"userData": "b", "userDataReplaceOnChange": False},
+            "update",
+        ),
+        (
+            {"userData": "a", "userDataReplaceOnChange": True},
+            {"userData": "b", "userDataReplaceOnChange": True},
+            "replace",
+        ),
+        ({"subnetId": "subnet-1"}, {"subnetId": "subnet-2"}, "replace"),
+        ({"associatePublicIpAddress": True}, {"associatePublicIpAddress": False}, "replace"),
+        (
+            {"rootBlockDevice": {"volumeSize": 30, "encrypted": True}},
+            {"rootBlockDevice": {"volumeSize": 40, "encrypted": True}},
+            "update",
+        ),
+        (
+            {"rootBlockDevice": {"volumeSize": 30, "encrypted": True}},
+            {"rootBlockDevice": {"volumeSize": 30, "encrypted": False}},
+            "replace",
+        ),
+        ({"tags": {"Name": "a"}}, {"tags": {"Name": "b"}}, "update"),
+    ],
+)
 def test_instance_changes_are_decided_as_terraform_provider_aws_does(old, new, operation):
     assert rules.decide("aws:ec2/instance:Instance", old, new).operation == operation
 
@@ -108,8 +126,9 @@ def test_ignore_changes_keeps_the_old_value_and_replace_on_changes_turns_an_upda
     volume = "aws:ebs/volume:Volume"
     tagged = rules.decide(volume, {"tags": {"gen": "1"}}, {"tags": {"gen": "2"}}, replace_on_changes=['tags["gen"]'])
     assert tagged.operation == "replace" and tagged.replace_keys == ['tags["gen"]']
-    other = rules.decide(volume, {"tags": {"gen": "1", "x": "a"}}, {"tags": {"gen": "1", "x": "b"}},
-                         replace_on_changes=['tags["gen"]'])
+    other = rules.decide(
+        volume, {"tags": {"gen": "1", "x": "a"}}, {"tags": {"gen": "1", "x": "b"}}, replace_on_changes=['tags["gen"]']
+    )
     assert other.operation == "update"
 
 

@@ -1,6 +1,7 @@
 """The twin's world and its AWS answers, checked against moto and botocore where they model the same
 thing, and against the AWS documentation the world cites where they do not (moto removes a
 deregistered target at once and reports every registered target healthy)."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,11 @@ from .clock import Scheduler
 from .world import HealthCheck, TargetGroup, World
 
 ROOT = Path(__file__).resolve().parents[2]
-TAGS = [{"Name": "iad-node0", "bitbucket-mirrors:site": "iad"}, {"Name": "iad-node1", "bitbucket-mirrors:site": "iad"},
-        {"Name": "syd-node0", "bitbucket-mirrors:site": "syd"}]
+TAGS = [
+    {"Name": "iad-node0", "bitbucket-mirrors:site": "iad"},
+    {"Name": "iad-node1", "bitbucket-mirrors:site": "iad"},
+    {"Name": "syd-node0", "bitbucket-mirrors:site": "syd"},
+]
 QUERIES = [
     [{"Name": "tag:bitbucket-mirrors:site", "Values": ["iad"]}],
     [{"Name": "tag:Name", "Values": ["iad-node1"]}, {"Name": "tag:bitbucket-mirrors:site", "Values": ["iad"]}],
@@ -41,23 +45,32 @@ def world():
 
 
 def _names(reservations: list) -> list[str]:
-    return sorted(next(t["Value"] for t in i.get("Tags", []) if t["Key"] == "Name")
-                  for r in reservations for i in r["Instances"])
+    return sorted(
+        next(t["Value"] for t in i.get("Tags", []) if t["Key"] == "Name") for r in reservations for i in r["Instances"]
+    )
 
 
 def test_describe_instances_filters_as_moto_does(world):
     for tags in TAGS:
         world.launch(tags["Name"], "us-east-1", "us-east-1a", "m6i.xlarge", True, tags, "")
     world.stop_instance(next(i for i in world.instances.values() if i.name == "iad-node1"))
-    ours = [_names(boto3.client("ec2", region_name="us-east-1").describe_instances(Filters=q)["Reservations"])
-            for q in QUERIES]
+    ours = [
+        _names(boto3.client("ec2", region_name="us-east-1").describe_instances(Filters=q)["Reservations"])
+        for q in QUERIES
+    ]
     with mock_aws():
         ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
         image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
         for tags in TAGS:
-            reply = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="m6i.xlarge",
-                                      TagSpecifications=[{"ResourceType": "instance",
-                                                          "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}])
+            reply = ec2.run_instances(
+                ImageId=image,
+                MinCount=1,
+                MaxCount=1,
+                InstanceType="m6i.xlarge",
+                TagSpecifications=[
+                    {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+                ],
+            )
             if tags["Name"] == "iad-node1":
                 ec2.stop_instances(InstanceIds=[reply["Instances"][0]["InstanceId"]])
         theirs = [_names(ec2.describe_instances(Filters=q)["Reservations"]) for q in QUERIES]
@@ -75,13 +88,18 @@ def test_a_stop_and_start_gives_a_new_public_address_and_keeps_the_private_one_a
         ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
         image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
         subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
-        reply = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, NetworkInterfaces=[
-            {"DeviceIndex": 0, "SubnetId": subnet, "AssociatePublicIpAddress": True}])
+        reply = ec2.run_instances(
+            ImageId=image,
+            MinCount=1,
+            MaxCount=1,
+            NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet, "AssociatePublicIpAddress": True}],
+        )
         instance_id = reply["Instances"][0]["InstanceId"]
 
         def addresses():
             found = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
             return found.get("PublicIpAddress"), found["PrivateIpAddress"]
+
         before = addresses()
         ec2.stop_instances(InstanceIds=[instance_id])
         ec2.start_instances(InstanceIds=[instance_id])
@@ -90,15 +108,21 @@ def test_a_stop_and_start_gives_a_new_public_address_and_keeps_the_private_one_a
 
 
 def _group(world: World) -> TargetGroup:
-    group = TargetGroup("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/t/1", "t", 7990,
-                        HealthCheck(interval=15, healthy_threshold=3, unhealthy_threshold=3), deregistration_delay=300)
+    group = TargetGroup(
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/t/1",
+        "t",
+        7990,
+        HealthCheck(interval=15, healthy_threshold=3, unhealthy_threshold=3),
+        deregistration_delay=300,
+    )
     world.target_groups[group.arn] = group
     return group
 
 
 def _state(group: TargetGroup, instance_id: str) -> tuple[str, str]:
     answer = boto3.client("elbv2", region_name="us-east-1").describe_target_health(
-        TargetGroupArn=group.arn, Targets=[{"Id": instance_id, "Port": 7990}])
+        TargetGroupArn=group.arn, Targets=[{"Id": instance_id, "Port": 7990}]
+    )
     health = answer["TargetHealthDescriptions"][0]["TargetHealth"]
     return health["State"], health.get("Reason", "")
 
@@ -129,12 +153,15 @@ def test_a_stopped_instance_is_unused_and_cannot_be_registered_as_in_moto(world)
     assert _state(group, instance.id) == ("unused", "Target.InvalidState")
     with pytest.raises(botocore.exceptions.ClientError, match="InvalidTarget"):
         boto3.client("elbv2", region_name="us-east-1").register_targets(
-            TargetGroupArn=group.arn, Targets=[{"Id": instance.id, "Port": 7990}])
+            TargetGroupArn=group.arn, Targets=[{"Id": instance.id, "Port": 7990}]
+        )
     with mock_aws():
         ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
         elbv2 = boto3.client("elbv2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
         vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
-        arn = elbv2.create_target_group(Name="t", Protocol="TCP", Port=7990, VpcId=vpc)["TargetGroups"][0]["TargetGroupArn"]
+        arn = elbv2.create_target_group(Name="t", Protocol="TCP", Port=7990, VpcId=vpc)["TargetGroups"][0][
+            "TargetGroupArn"
+        ]
         image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
         moto_id = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
         elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": moto_id, "Port": 7990}])
@@ -149,6 +176,7 @@ def test_a_stopped_instance_is_unused_and_cannot_be_registered_as_in_moto(world)
 def test_the_load_balancer_fails_open_when_no_target_is_healthy(world):
     """NLB guide: 'If all targets fail health checks at the same time ... the load balancer fails open'."""
     from .world import LoadBalancer
+
     group = _group(world)
     lb = LoadBalancer("arn:lb", "lb.example", "us-east-1", active_at=0, listeners={443: group.arn})
     world.load_balancers[lb.arn] = lb
@@ -156,7 +184,7 @@ def test_the_load_balancer_fails_open_when_no_target_is_healthy(world):
     instance = world.launch("n", "us-east-1", "us-east-1a", "m6i.xlarge", True, {"Name": "n"}, "")
     instance.runs.append(type(instance.runs[0])(world.now, "running", "9.4.16", "m"))
     world.register(group, instance.id)
-    assert world.serving("mirror.example.com", world.now) == (0, True)     # not healthy yet, reached anyway
+    assert world.serving("mirror.example.com", world.now) == (0, True)  # not healthy yet, reached anyway
     world.sched.now += 45
     assert world.serving("mirror.example.com", world.now) == (1, True)
 
@@ -164,7 +192,7 @@ def test_the_load_balancer_fails_open_when_no_target_is_healthy(world):
 def test_every_request_and_answer_is_checked_against_botocores_model(world):
     client = boto3.client("elbv2", region_name="us-east-1")
     with pytest.raises(botocore.exceptions.ParamValidationError):
-        client.deregister_targets(TargetGroupArn="arn", Targets=[{"Port": 7990}])     # no Id
+        client.deregister_targets(TargetGroupArn="arn", Targets=[{"Port": 7990}])  # no Id
     with pytest.raises(botocore.exceptions.ClientError, match="does not model"):
         client.describe_load_balancers()
     with pytest.raises(botocore.exceptions.ClientError, match="TargetGroupNotFound"):
@@ -180,19 +208,23 @@ def test_the_twins_botocore_waiters_agree_with_its_states(world):
     world.sched.now += 45
     client = boto3.client("elbv2", region_name="us-east-1")
     target = [{"Id": instance.id, "Port": 7990}]
-    client.get_waiter("target_in_service").wait(TargetGroupArn=group.arn, Targets=target,
-                                                WaiterConfig={"Delay": 0, "MaxAttempts": 1})
+    client.get_waiter("target_in_service").wait(
+        TargetGroupArn=group.arn, Targets=target, WaiterConfig={"Delay": 0, "MaxAttempts": 1}
+    )
     world.deregister(group, instance.id)
     with pytest.raises(botocore.exceptions.WaiterError):
-        client.get_waiter("target_deregistered").wait(TargetGroupArn=group.arn, Targets=target,
-                                                      WaiterConfig={"Delay": 0, "MaxAttempts": 1})
+        client.get_waiter("target_deregistered").wait(
+            TargetGroupArn=group.arn, Targets=target, WaiterConfig={"Delay": 0, "MaxAttempts": 1}
+        )
     world.sched.now += 300
-    client.get_waiter("target_deregistered").wait(TargetGroupArn=group.arn, Targets=target,
-                                                  WaiterConfig={"Delay": 0, "MaxAttempts": 1})
+    client.get_waiter("target_deregistered").wait(
+        TargetGroupArn=group.arn, Targets=target, WaiterConfig={"Delay": 0, "MaxAttempts": 1}
+    )
 
 
 def test_the_twin_is_deterministic(scenario):
     from .scenarios import SCENARIOS, run_scenario
+
     first = scenario("farm3-bugfix")
     again = run_scenario(SCENARIOS["farm3-bugfix"])
     assert again["steps"] == first["steps"] and again["sites"] == first["sites"]
@@ -200,15 +232,21 @@ def test_the_twin_is_deterministic(scenario):
 
 def test_the_command_prints_one_json_report(tmp_path):
     from .scenarios import stack_with
+
     before = stack_with("single-acm", {}, {}, tmp_path, "before")
     after = stack_with("single-acm", {"bitbucketVersion": "9.4.17"}, {}, tmp_path, "after")
-    done = subprocess.run([sys.executable, "-m", "tests.twin", str(before), str(after), "--fail-install", "0"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.twin", str(before), str(after), "--fail-install", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
     assert {"converged", "error", "steps", "second_up_changes", "sites", "modelled_wall_s"} <= set(report)
     assert report["converged"] is False and "fra-node0" in report["error"]
-    assert report["converged_in_the_end"] is True          # the further up resumed it
+    assert report["converged_in_the_end"] is True  # the further up resumed it
     site = report["sites"]["fra"]
     assert {"nodes", "min_serving", "outage_s", "versions_after", "serving_after", "upgrade_mode_after"} <= set(site)
     assert all({"resource", "operation", "start", "end"} <= set(step) for step in report["steps"])

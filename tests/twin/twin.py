@@ -8,6 +8,7 @@ would. The providers run for real in this process: their waits take modelled tim
 and time.sleep in the simulated threads), boto3 answers from the world (aws_api), requests reach
 the emulator through the world's DNS and load balancers.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -56,30 +57,43 @@ class SiteReport:
     serving_after: int
     upgrade_mode_after: bool
     approved_after: bool
-    ssh_host_keys: int = 0                   # distinct SSH host keys the serving nodes present on 7999
+    ssh_host_keys: int = 0  # distinct SSH host keys the serving nodes present on 7999
     serves_from_s: Optional[float] = None
     # EBS snapshots of the site's homes that exist at the end: (seconds from the start it was taken,
     # the Bitbucket version its home held); and when Bitbucket first stopped on a node.
     snapshots: list[tuple[float, Optional[str]]] = field(default_factory=list)
     first_stop_s: Optional[float] = None
-    roots_replaced: int = 0                  # root volume replacements during the window
+    roots_replaced: int = 0  # root volume replacements during the window
 
     def json(self) -> dict:
-        return {"nodes": self.nodes, "min_serving": self.min_serving, "outage_s": round(self.outage_s, 1),
-                "versions_after": self.versions_after, "serving_after": self.serving_after,
-                "upgrade_mode_after": self.upgrade_mode_after, "approved_after": self.approved_after,
-                "ssh_host_keys": self.ssh_host_keys,
-                "snapshots": [[round(t, 1), v] for t, v in self.snapshots],
-                "first_stop_s": round(self.first_stop_s, 1) if self.first_stop_s is not None else None,
-                "roots_replaced": self.roots_replaced,
-                **({"serves_from_s": round(self.serves_from_s, 1)} if self.serves_from_s is not None else {})}
+        return {
+            "nodes": self.nodes,
+            "min_serving": self.min_serving,
+            "outage_s": round(self.outage_s, 1),
+            "versions_after": self.versions_after,
+            "serving_after": self.serving_after,
+            "upgrade_mode_after": self.upgrade_mode_after,
+            "approved_after": self.approved_after,
+            "ssh_host_keys": self.ssh_host_keys,
+            "snapshots": [[round(t, 1), v] for t, v in self.snapshots],
+            "first_stop_s": round(self.first_stop_s, 1) if self.first_stop_s is not None else None,
+            "roots_replaced": self.roots_replaced,
+            **({"serves_from_s": round(self.serves_from_s, 1)} if self.serves_from_s is not None else {}),
+        }
 
 
 def sites_of(config: dict[str, str]) -> list[Site]:
     mirrors = json.loads(config[f"{NAMESPACE}:mirrors"])
-    return [Site(m["name"], urlsplit(m["baseUrl"]).hostname or "", int(m.get("nodes", 1)),
-                 m.get("bitbucketVersion", "9.4.16"), (m.get("tls") or {}).get("mode", "acm") == "acm")
-            for m in mirrors]
+    return [
+        Site(
+            m["name"],
+            urlsplit(m["baseUrl"]).hostname or "",
+            int(m.get("nodes", 1)),
+            m.get("bitbucketVersion", "9.4.16"),
+            (m.get("tls") or {}).get("mode", "acm") == "acm",
+        )
+        for m in mirrors
+    ]
 
 
 class Twin:
@@ -87,11 +101,18 @@ class Twin:
         self.sched = Scheduler()
         self.world = World(self.sched)
         configs = [stack_file_config(Path(f)) for f in stack_files]
-        hosts = sorted({urlsplit(json.loads(c[f"{NAMESPACE}:primary"])["url"]).hostname or "" for c, _ in configs}
-                       | {s.host for c, _ in configs for s in sites_of(c)})
+        hosts = sorted(
+            {urlsplit(json.loads(c[f"{NAMESPACE}:primary"])["url"]).hostname or "" for c, _ in configs}
+            | {s.host for c, _ in configs for s in sites_of(c)}
+        )
         primary = json.loads(configs[0][0][f"{NAMESPACE}:primary"])
-        self.emu = Emulator(username=primary["username"], password=TEST_PASSWORD, clock=lambda: self.sched.now,
-                            hostnames=tuple(hosts), sync_repos_per_s=20.0)
+        self.emu = Emulator(
+            username=primary["username"],
+            password=TEST_PASSWORD,
+            clock=lambda: self.sched.now,
+            hostnames=tuple(hosts),
+            sync_repos_per_s=20.0,
+        )
         self.emu.start()
         self.primary_hosts = {urlsplit(json.loads(c[f"{NAMESPACE}:primary"])["url"]).hostname for c, _ in configs}
         for config, _ in configs:
@@ -125,7 +146,7 @@ class Twin:
     def configure(self, stack_file: Path) -> None:
         config, secret_keys = stack_file_config(Path(stack_file))
         primary = json.loads(config[f"{NAMESPACE}:primary"])
-        primary["caBundle"] = self.emu.ca_pem     # the emulator is every stack's primary
+        primary["caBundle"] = self.emu.ca_pem  # the emulator is every stack's primary
         config[f"{NAMESPACE}:primary"] = json.dumps(primary)
         self.engine.config, self.engine.secret_keys = config, secret_keys
         self._sites = sites_of(config)
@@ -135,8 +156,9 @@ class Twin:
         with self._patched():
             return self.engine.preview()
 
-    def up(self, stack_file: Path, *, kill_after: Optional[int] = None,
-           failing_nodes: frozenset[int] = frozenset()) -> UpResult:
+    def up(
+        self, stack_file: Path, *, kill_after: Optional[int] = None, failing_nodes: frozenset[int] = frozenset()
+    ) -> UpResult:
         self.configure(stack_file)
         self.faults.failing_nodes = failing_nodes
         try:
@@ -150,6 +172,7 @@ class Twin:
         sched = self.sched
         real_now, real_sleep, real_time_sleep = providers.clock.now, providers.clock.sleep, time.sleep
         import urllib3.util.connection as connection
+
         real_connect = connection.create_connection
 
         def now() -> float:
@@ -201,6 +224,7 @@ class Twin:
             self.sched.enter("~settle")
             self.sched.sleep(seconds_)
             self.sched.leave()
+
         thread = threading.Thread(target=idle, daemon=True)
         thread.start()
         thread.join()
@@ -213,6 +237,7 @@ class Twin:
                 return None
             mirror = self.world.mirrors.get(instance.run_at(self.world.now).mirror or "")
             return (mirror, instance.private_ip) if mirror is not None else None
+
         return _port(self.emu.add_front_door(host, resolve))
 
     def _admin_dns(self, host: str) -> Optional[tuple[str, str]]:
@@ -224,8 +249,10 @@ class Twin:
         for lb in self.world.load_balancers.values():
             if site.name in lb.dns_name:
                 return ("lb", lb.dns_name)
-        node0 = next((i for i in self.world.instances.values()
-                      if i.name == f"{site.name}-node0" and i.state != "terminated"), None)
+        node0 = next(
+            (i for i in self.world.instances.values() if i.name == f"{site.name}-node0" and i.state != "terminated"),
+            None,
+        )
         if node0 is not None:
             return ("ip", node0.public_ip or node0.private_ip)
         return None
@@ -243,9 +270,15 @@ class Twin:
             for other in sorted(self.world.instances.values(), key=lambda i: i.name):
                 run = other.run_at(now)
                 other_home = self.world.home_of(other)
-                if (other is not instance and other.state == "running" and other.tags.get(key or "") == value
-                        and run.state in ("starting", "running") and run.mirror and other_home is not None
-                        and javaprops.parse(other_home.properties or "").get("hazelcast.group.name") == group):
+                if (
+                    other is not instance
+                    and other.state == "running"
+                    and other.tags.get(key or "") == value
+                    and run.state in ("starting", "running")
+                    and run.mirror
+                    and other_home is not None
+                    and javaprops.parse(other_home.properties or "").get("hazelcast.group.name") == group
+                ):
                     name = run.mirror
                     break
         if name is None and home.mirror in self.world.mirrors:
@@ -254,14 +287,19 @@ class Twin:
             self._mirror_count += 1
             name = f"mirror-{self._mirror_count}"
             mirror = self.emu.add_mirror(
-                name, base_url=props.get("setup.baseUrl"), serve=False, nodes=0,
+                name,
+                base_url=props.get("setup.baseUrl"),
+                serve=False,
+                nodes=0,
                 register_after_s=(ready_at - now) + seconds("bitbucket.register"),
                 mirror_type="FARM" if props.get("hazelcast.network.aws") == "true" else "SINGLE",
-                join_delay_s=seconds("bitbucket.join"))
+                join_delay_s=seconds("bitbucket.join"),
+            )
             mirror.display_name = props.get("setup.displayName", name)
             self.world.mirrors[name] = mirror
         mirror = self.world.mirrors[name]
         from tests.emulator.state import FarmNode
+
         node = next((n for n in mirror.farm_nodes if n.address == instance.private_ip), None)
         if node is None:
             node = FarmNode(instance.name, instance.private_ip, version, joined=False)
@@ -273,9 +311,14 @@ class Twin:
 
     # --- what clients saw -----------------------------------------------------------------------
     def site_nodes(self, site: Site) -> list[Instance]:
-        return sorted((i for i in self.world.instances.values()
-                       if i.tags.get("bitbucket-mirrors:site") == site.name and i.state != "terminated"),
-                      key=lambda i: i.name)
+        return sorted(
+            (
+                i
+                for i in self.world.instances.values()
+                if i.tags.get("bitbucket-mirrors:site") == site.name and i.state != "terminated"
+            ),
+            key=lambda i: i.name,
+        )
 
     def _site_instances(self, site: Site) -> list[Instance]:
         """Every instance the site has had, terminated ones too."""
@@ -283,9 +326,16 @@ class Twin:
 
     def report(self, site: Site, start: float, end: float) -> SiteReport:
         world = self.world
-        points = sorted({start, end} | {t for t in world.change_times() + world.check_times(start, end)
-                                         + [lb.active_at for lb in world.load_balancers.values()]
-                                         if start <= t <= end})
+        points = sorted(
+            {start, end}
+            | {
+                t
+                for t in world.change_times()
+                + world.check_times(start, end)
+                + [lb.active_at for lb in world.load_balancers.values()]
+                if start <= t <= end
+            }
+        )
         counts, outage = [], 0.0
         for i, t in enumerate(points):
             count, reached = world.serving(site.host, t)
@@ -296,23 +346,49 @@ class Twin:
         mirror = self._mirror_of(nodes)
         approved = mirror is not None and mirror.mirror_id in self.emu.state.mirror_servers
         return SiteReport(
-            nodes=len(nodes), min_serving=min(counts) if counts else 0, outage_s=outage,
+            nodes=len(nodes),
+            min_serving=min(counts) if counts else 0,
+            outage_s=outage,
             versions_after=[i.run_at(end).version if i.answers_at(end) else None for i in nodes],
             serving_after=world.serving(site.host, end)[0],
-            upgrade_mode_after=bool(mirror is not None and mirror.upgrade_mode), approved_after=approved,
-            ssh_host_keys=len({home.ssh_server_key for i in nodes if i.answers_at(end)
-                               for home in [world.home_of(i)] if home is not None}),
-            snapshots=sorted((snap["StartTime"] - start, snap["home"].version) for snap in world.snapshots.values()
-                             if snap["volume_tags"].get("bitbucket-mirrors:site") == site.name),
-            first_stop_s=min((r.since - start for i in self._site_instances(site) for r in i.runs
-                              if r.state == "stopped" and start <= r.since <= end), default=None),
-            roots_replaced=sum(1 for task in world.root_tasks.values() if start <= task["started"] <= end
-                               and task["InstanceId"] in {i.id for i in self._site_instances(site)}))
+            upgrade_mode_after=bool(mirror is not None and mirror.upgrade_mode),
+            approved_after=approved,
+            ssh_host_keys=len(
+                {
+                    home.ssh_server_key
+                    for i in nodes
+                    if i.answers_at(end)
+                    for home in [world.home_of(i)]
+                    if home is not None
+                }
+            ),
+            snapshots=sorted(
+                (snap["StartTime"] - start, snap["home"].version)
+                for snap in world.snapshots.values()
+                if snap["volume_tags"].get("bitbucket-mirrors:site") == site.name
+            ),
+            first_stop_s=min(
+                (
+                    r.since - start
+                    for i in self._site_instances(site)
+                    for r in i.runs
+                    if r.state == "stopped" and start <= r.since <= end
+                ),
+                default=None,
+            ),
+            roots_replaced=sum(
+                1
+                for task in world.root_tasks.values()
+                if start <= task["started"] <= end and task["InstanceId"] in {i.id for i in self._site_instances(site)}
+            ),
+        )
 
     def serves_from(self, site: Site, start: float, end: float) -> Optional[float]:
         """The first modelled second (from `start`) at which a client's clone works: the base URL
         reaches a node of an approved mirror."""
-        points = sorted({t for t in self.world.change_times() + self.world.check_times(start, end) if start <= t <= end})
+        points = sorted(
+            {t for t in self.world.change_times() + self.world.check_times(start, end) if start <= t <= end}
+        )
         for t in points:
             _, reached = self.world.serving(site.host, t)
             if reached and self._approved_at(site, t):
@@ -332,8 +408,13 @@ class Twin:
 
     def converged(self, site: Site) -> bool:
         report = self.report(site, self.world.now, self.world.now)
-        return (report.nodes == site.nodes and report.versions_after == [site.version] * site.nodes
-                and report.serving_after == site.nodes and not report.upgrade_mode_after and report.approved_after)
+        return (
+            report.nodes == site.nodes
+            and report.versions_after == [site.version] * site.nodes
+            and report.serving_after == site.nodes
+            and not report.upgrade_mode_after
+            and report.approved_after
+        )
 
 
 def _port(url: str) -> int:

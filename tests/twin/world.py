@@ -19,6 +19,7 @@ AWS behaviour (what forces a replacement is in rules.py; what happens in the wor
   groups": "changes the state of a deregistering target to unused after 300 seconds"); when no
   target is healthy the NLB fails open to all registered targets (same health-check page).
 """
+
 from __future__ import annotations
 
 import bisect
@@ -45,11 +46,12 @@ class WorldError(Exception):
 @dataclass
 class Home:
     """What a home volume holds: the mirror it belongs to and the files the install wrote there."""
+
     volume_id: str
-    generation: Optional[str] = None        # the marker the install writes (a rebuilt mirror wipes it)
-    properties: Optional[str] = None        # shared/bitbucket.properties
-    mirror: Optional[str] = None            # the emulator mirror this home's Bitbucket belongs to
-    ssh_server_key: Optional[str] = None    # shared/config/ssh-server-keys.pem
+    generation: Optional[str] = None  # the marker the install writes (a rebuilt mirror wipes it)
+    properties: Optional[str] = None  # shared/bitbucket.properties
+    mirror: Optional[str] = None  # the emulator mirror this home's Bitbucket belongs to
+    ssh_server_key: Optional[str] = None  # shared/config/ssh-server-keys.pem
     files: dict[str, str] = field(default_factory=dict)
     # The newest Bitbucket version that started on it: it upgraded the home's data, and an older
     # version refuses such a home (Bitbucket cannot be downgraded; the upgrade guide's way back is
@@ -65,18 +67,20 @@ def _copy_home(home: Home, volume_id: Optional[str] = None) -> Home:
 @dataclass
 class Root:
     """What an instance's root disk holds: unpacked versions, the `current` link, staged files."""
+
     installed: set[str] = field(default_factory=set)
     current: Optional[str] = None
     staged: dict[str, str] = field(default_factory=dict)
     packages: bool = False
     unit: Optional[str] = None
     enabled: bool = False
-    mounted: Optional[str] = None           # the volume id mounted at the Bitbucket home (fstab)
+    mounted: Optional[str] = None  # the volume id mounted at the Bitbucket home (fstab)
 
 
 @dataclass
 class Run:
     """One state of Bitbucket on an instance from `since`: stopped, starting, running or failed."""
+
     since: float
     state: str
     version: Optional[str] = None
@@ -176,7 +180,7 @@ class LoadBalancer:
     dns_name: str
     region: str
     active_at: float
-    listeners: dict[int, str] = field(default_factory=dict)     # port -> target group arn
+    listeners: dict[int, str] = field(default_factory=dict)  # port -> target group arn
 
 
 class World:
@@ -186,11 +190,11 @@ class World:
         self.volumes: dict[str, Volume] = {}
         self.target_groups: dict[str, TargetGroup] = {}
         self.load_balancers: dict[str, LoadBalancer] = {}
-        self.dns: dict[str, tuple[str, str]] = {}        # host -> ("lb", dns name) | ("ip", address)
+        self.dns: dict[str, tuple[str, str]] = {}  # host -> ("lb", dns name) | ("ip", address)
         self.parameters: dict[str, str] = {}
         self.snapshots: dict[str, dict[str, Any]] = {}
         self.root_tasks: dict[str, dict[str, Any]] = {}
-        self.mirrors: dict[str, Any] = {}               # emulator mirror name -> emulator Mirror
+        self.mirrors: dict[str, Any] = {}  # emulator mirror name -> emulator Mirror
         # Which mirror a starting Bitbucket belongs to (set by the twin, which knows the emulator):
         # (instance, home, version, ready_at) -> emulator mirror name, or None when it cannot join.
         self.join_mirror: Optional[Callable[[Instance, Home, str, float], Optional[str]]] = None
@@ -220,12 +224,21 @@ class World:
         return f"{prefix}-{next(self._ids):017x}"
 
     # --- EC2 ----------------------------------------------------------------------------------
-    def launch(self, name: str, region: str, az: str, instance_type: str, public: bool, tags: dict[str, str],
-               user_data: str) -> Instance:
+    def launch(
+        self, name: str, region: str, az: str, instance_type: str, public: bool, tags: dict[str, str], user_data: str
+    ) -> Instance:
         n = next(self._addresses)
-        instance = Instance(id=self.new_id("i"), name=name, region=region, az=az, instance_type=instance_type,
-                            private_ip=f"10.{20 + n // 250}.0.{n % 250}", public=public, tags=dict(tags),
-                            user_data=user_data)
+        instance = Instance(
+            id=self.new_id("i"),
+            name=name,
+            region=region,
+            az=az,
+            instance_type=instance_type,
+            private_ip=f"10.{20 + n // 250}.0.{n % 250}",
+            public=public,
+            tags=dict(tags),
+            user_data=user_data,
+        )
         self.instances[instance.id] = instance
         self._set_state(instance, "pending")
         self.note(f"launch {name} {instance.id}")
@@ -285,10 +298,16 @@ class World:
         it, keeping its id, addresses and data volumes (EC2 User Guide, "Replace a root volume").
         The installation and the fstab line were on the old root: the home is not mounted after."""
         for task in self.root_tasks.values():
-            if task["ClientToken"] == token:          # a retry with the same token: the same task
+            if task["ClientToken"] == token:  # a retry with the same token: the same task
                 return task
-        task = {"ReplaceRootVolumeTaskId": self.new_id("replacevol"), "InstanceId": instance.id, "ImageId": image_id,
-                "ClientToken": token, "started": self.now, "done": self.now + seconds("ec2.replace_root")}
+        task = {
+            "ReplaceRootVolumeTaskId": self.new_id("replacevol"),
+            "InstanceId": instance.id,
+            "ImageId": image_id,
+            "ClientToken": token,
+            "started": self.now,
+            "done": self.now + seconds("ec2.replace_root"),
+        }
         self.root_tasks[task["ReplaceRootVolumeTaskId"]] = task
         self.stop_bitbucket(instance, reason="root volume replacement (reboot)")
         instance.root = Root()
@@ -302,10 +321,17 @@ class World:
 
     def snapshot(self, volume: Volume, description: str, tags: dict[str, str]) -> dict[str, Any]:
         """CreateSnapshot: point in time at the call (the volume stays in use); `completed` later."""
-        snapshot = {"SnapshotId": self.new_id("snap"), "VolumeId": volume.id, "VolumeSize": volume.size,
-                    "Description": description, "Tags": dict(tags), "StartTime": self.now,
-                    "done": self.now + seconds("ebs.snapshot"), "home": _copy_home(volume.home),
-                    "volume_tags": dict(volume.tags)}
+        snapshot = {
+            "SnapshotId": self.new_id("snap"),
+            "VolumeId": volume.id,
+            "VolumeSize": volume.size,
+            "Description": description,
+            "Tags": dict(tags),
+            "StartTime": self.now,
+            "done": self.now + seconds("ebs.snapshot"),
+            "home": _copy_home(volume.home),
+            "volume_tags": dict(volume.tags),
+        }
         self.snapshots[snapshot["SnapshotId"]] = snapshot
         self.note(f"snapshot {snapshot['SnapshotId']} of {volume.id}")
         return snapshot
@@ -328,18 +354,26 @@ class World:
             # data_source_ebs_snapshot_ids.go: DescribeSnapshots with the filters and owners, the
             # ids sorted by StartTime, newest first; none found is an empty list, not an error.
             found = [s for s in self.snapshots.values() if self._snapshot_matches(s, args.get("filters") or [])]
-            return {"id": args.get("region") or "", "ids": [s["SnapshotId"] for s in
-                                                             sorted(found, key=lambda s: s["StartTime"], reverse=True)]}
+            return {
+                "id": args.get("region") or "",
+                "ids": [s["SnapshotId"] for s in sorted(found, key=lambda s: s["StartTime"], reverse=True)],
+            }
         if token == "aws:ebs/getSnapshot:getSnapshot":
             # data_source_ebs_snapshot.go: exactly one result or an error.
             found = [s for s in self.snapshots.values() if s["SnapshotId"] in (args.get("snapshotIds") or [])]
             if len(found) != 1:
-                raise WorldError("NotFound", "Your query returned no results. Please change your search criteria "
-                                             "and try again.")
+                raise WorldError(
+                    "NotFound", "Your query returned no results. Please change your search criteria and try again."
+                )
             (snapshot,) = found
-            return {"id": snapshot["SnapshotId"], "snapshotId": snapshot["SnapshotId"],
-                    "volumeId": snapshot["VolumeId"], "volumeSize": snapshot["VolumeSize"],
-                    "state": self.snapshot_status(snapshot), "tags": dict(snapshot["Tags"])}
+            return {
+                "id": snapshot["SnapshotId"],
+                "snapshotId": snapshot["SnapshotId"],
+                "volumeId": snapshot["VolumeId"],
+                "volumeSize": snapshot["VolumeSize"],
+                "state": self.snapshot_status(snapshot),
+                "tags": dict(snapshot["Tags"]),
+            }
         return None
 
     def _snapshot_matches(self, snapshot: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
@@ -364,10 +398,11 @@ class World:
         return None
 
     # --- EBS ----------------------------------------------------------------------------------
-    def create_volume(self, region: str, az: str, size: int, tags: dict[str, str],
-                      snapshot_id: Optional[str] = None) -> Volume:
+    def create_volume(
+        self, region: str, az: str, size: int, tags: dict[str, str], snapshot_id: Optional[str] = None
+    ) -> Volume:
         volume = Volume(id=self.new_id("vol"), region=region, az=az, size=size, tags=dict(tags))
-        if snapshot_id:       # a volume from a snapshot holds what the snapshotted home held
+        if snapshot_id:  # a volume from a snapshot holds what the snapshotted home held
             source = self.snapshots.get(snapshot_id)
             if source is None:
                 raise WorldError("InvalidSnapshot.NotFound", f"The snapshot '{snapshot_id}' does not exist.")
@@ -379,7 +414,9 @@ class World:
 
     def attach(self, volume: Volume, instance: Instance, device: str) -> None:
         if volume.az != instance.az:
-            raise WorldError("InvalidVolume.ZoneMismatch", f"{volume.id} is in {volume.az}, {instance.id} in {instance.az}")
+            raise WorldError(
+                "InvalidVolume.ZoneMismatch", f"{volume.id} is in {volume.az}, {instance.id} in {instance.az}"
+            )
         if volume.attached_to not in (None, instance.id):
             raise WorldError("VolumeInUse", f"{volume.id} is attached to {volume.attached_to}")
         if instance.state not in ("running", "stopped"):
@@ -496,8 +533,10 @@ class World:
     def register(self, group: TargetGroup, instance_id: str) -> None:
         instance = self.instances.get(instance_id)
         if instance is None or instance.state != "running":
-            raise WorldError("InvalidTarget", f"The following targets are not in a running state and cannot be "
-                                              f"registered: '{instance_id}'")
+            raise WorldError(
+                "InvalidTarget",
+                f"The following targets are not in a running state and cannot be registered: '{instance_id}'",
+            )
         reg = group.current(instance_id, self.now)
         if reg is not None and reg.deregistered_at is None:
             return
