@@ -1,5 +1,6 @@
 """`requirements.txt` is what `pulumi up` installs (Pulumi.yaml: toolchain pip): everything the
 program and its dynamic providers import is in it, and nothing only the tests need is."""
+
 from __future__ import annotations
 
 import re
@@ -8,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TEST_ONLY = ("pytest", "moto", "trustme", "openapi-core", "parliament")
+TEST_ONLY = ("pytest", "moto", "trustme", "openapi-core", "parliament", "ruff")
 # What the engine loads from the stack's virtualenv: the program's packages, and the provider host.
 IMPORTS = r"""
 import importlib, pkgutil, sys
@@ -47,18 +48,32 @@ def test_a_virtualenv_with_only_the_runtime_file_runs_the_program_and_the_provid
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    installed = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r",
-                                str(ROOT / "requirements.txt")], capture_output=True, text=True, timeout=600)
+    installed = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+            str(ROOT / "requirements.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert installed.returncode == 0, installed.stderr[-3000:]
-    listed = subprocess.run([str(python), "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True,
-                            timeout=60).stdout.lower()
+    listed = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True, timeout=60
+    ).stdout.lower()
     assert not [name for name in TEST_ONLY if f"\n{name}==" in "\n" + listed]
     imported = subprocess.run([str(python), "-c", IMPORTS], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert imported.returncode == 0 and imported.stdout.strip() == "imported", imported.stderr[-3000:]
     # The provider host the engine starts (pulumi-resource-pulumi-python -> python -m pulumi.dynamic).
     host = subprocess.Popen([str(python), "-u", "-m", "pulumi.dynamic"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
-        assert host.stdout.readline().strip().isdigit()          # its gRPC port: it started
+        assert host.stdout.readline().strip().isdigit()  # its gRPC port: it started
     finally:
         host.kill()
         host.wait(timeout=10)
