@@ -53,15 +53,29 @@ def tags_of(snapshot: dict) -> dict[str, str]:
 
 def homes_held(olds: dict[str, Any], news: dict[str, Any]) -> list[dict]:
     """The volumes that hold what the change would lose: each node's home as it was before this `up`.
-    A home replaced in this `up` (another KMS key, another zone) is a new, empty volume; the one it
-    replaces is detached but still there (the engine deletes replaced resources last), so that is the
-    one snapshotted. A node added in this `up` has nothing to lose."""
+    A home replaced in this `up` (another KMS key) is a new, empty volume; the one it replaces is
+    detached but still there (the engine deletes replaced resources last), so that is the one
+    snapshotted. Otherwise, and whenever the recorded volume is gone (a state written before homes
+    were kept up to date), it is the node's current home."""
     before = {home["node"]: home["volume_id"] for home in olds.get("homes") or []}
-    return [{**home, "volume_id": before[home["node"]]} for home in news["homes"] if home["node"] in before]
+    replaced = [before[h["node"]] for h in news["homes"] if before.get(h["node"]) not in (None, h["volume_id"])]
+    present = existing_volumes(news["region"], replaced) if replaced else set()
+    return [
+        {**home, "volume_id": before[home["node"]]} if before.get(home["node"]) in present else home
+        for home in news["homes"]
+    ]
+
+
+def existing_volumes(region: str, volume_ids: list[str]) -> set[str]:
+    """Which of these volumes still exist (a filter, not VolumeIds: a missing one is no error)."""
+    found = ec2(region).describe_volumes(Filters=[{"Name": "volume-id", "Values": sorted(set(volume_ids))}])
+    return {v["VolumeId"] for v in found.get("Volumes", []) if v.get("State") != "deleting"}
 
 
 class HomeBackupProvider(StepProvider):
-    decided_by = ("version", "generation")
+    # A new home (a node added, a home restored or moved) is recorded in place, snapshotting nothing:
+    # the next upgrade then snapshots the volumes the homes really are.
+    decided_by = ("version", "generation", "homes")
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         # A new site's homes hold nothing to go back to.

@@ -95,16 +95,41 @@ def test_an_upgrade_snapshots_every_home_tagged_with_the_version_it_holds(ec2):
 
 def test_homes_replaced_by_new_volumes_are_snapshotted_from_the_volumes_they_replace(ec2):
     # Another KMS key: every home is a new, empty volume; the old ones still exist (the engine deletes
-    # replaced resources last) and hold the mirror. A node added in the same `up` holds nothing yet.
+    # replaced resources last) and hold the mirror. A node added in the same `up` has only its new home.
     provider, old_homes = HomeBackupProvider(), homes(ec2)
     olds = provider.create(props(old_homes[:2], "9.4.16", "g1")).outs
     new_homes = homes(ec2)
     result = provider.update("b", olds, props(new_homes, "9.4.16", "g2"))
     found = {tags(s)[tagging.NODE]: s for s in site_snapshots(ec2)}
-    assert sorted(found) == NODES[:2] and sorted(result.outs["snapshots"]) == NODES[:2]
+    assert sorted(found) == NODES and sorted(result.outs["snapshots"]) == NODES
     for old in old_homes[:2]:
         assert found[old["node"]]["VolumeId"] == old["volume_id"]  # the home as it was, not the new one
         assert tags(found[old["node"]])[tagging.HOLDS] == "9.4.16"
+    assert found[NODES[2]]["VolumeId"] == new_homes[2]["volume_id"]
+
+
+def test_a_new_home_alone_is_recorded_in_place_and_the_next_upgrade_snapshots_it(ec2):
+    # A node added, or a home restored or moved, with the same version and mirror: nothing is
+    # snapshotted, but the state follows the homes, so the next upgrade snapshots what they are now.
+    provider, first = HomeBackupProvider(), homes(ec2)
+    olds = provider.create(props(first[:1], "9.4.16")).outs
+    scaled = [first[0], *homes(ec2)[1:]]
+    assert provider.diff("b", olds, props(scaled, "9.4.16")).changes
+    olds = provider.update("b", olds, props(scaled, "9.4.16")).outs
+    assert site_snapshots(ec2) == [] and olds["homes"] == scaled
+    provider.update("b", olds, props(scaled, "9.4.17"))
+    assert sorted(s["VolumeId"] for s in site_snapshots(ec2)) == sorted(h["volume_id"] for h in scaled)
+
+
+def test_a_recorded_home_that_is_gone_is_snapshotted_as_it_is_now(ec2):
+    # A state written before homes were kept up to date may name a volume deleted since (a home
+    # restored from a snapshot): the upgrade snapshots the current home instead of failing.
+    provider, gone, current = HomeBackupProvider(), homes(ec2), homes(ec2)
+    olds = provider.create(props(gone, "9.4.16")).outs
+    for home in gone:
+        ec2.delete_volume(VolumeId=home["volume_id"])
+    provider.update("b", olds, props(current, "9.4.17"))
+    assert sorted(s["VolumeId"] for s in site_snapshots(ec2)) == sorted(h["volume_id"] for h in current)
 
 
 def test_a_rebuild_snapshots_the_homes_it_will_empty(ec2):

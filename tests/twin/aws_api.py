@@ -32,6 +32,7 @@ class AwsApi:
             "elbv2.DeregisterTargets": self.deregister_targets,
             "ec2.CreateReplaceRootVolumeTask": self.create_replace_root_volume_task,
             "ec2.DescribeReplaceRootVolumeTasks": self.describe_replace_root_volume_tasks,
+            "ec2.DescribeVolumes": self.describe_volumes,
             "ec2.CreateSnapshot": self.create_snapshot,
             "ec2.DescribeSnapshots": self.describe_snapshots,
             "ec2.DeleteSnapshot": self.delete_snapshot,
@@ -147,6 +148,34 @@ class AwsApi:
             "TaskState": self.world.root_task_state(task),
             "DeleteReplacedRootVolume": True,
         }
+
+    def describe_volumes(self, params: dict) -> dict:
+        """DescribeVolumes: by VolumeIds (a missing one is InvalidVolume.NotFound) or by the volume-id
+        filter (a missing one is simply not listed), as the EC2 API Reference says."""
+        wanted = set(params.get("VolumeIds") or [])
+        missing = wanted - set(self.world.volumes)
+        if missing:
+            raise WorldError("InvalidVolume.NotFound", f"The volume '{sorted(missing)[0]}' does not exist.")
+        found = []
+        for volume in self.world.volumes.values():
+            keep = not wanted or volume.id in wanted
+            for f in params.get("Filters", []):
+                if f["Name"] != "volume-id":
+                    raise WorldError("InvalidParameterValue", f"The filter '{f['Name']}' is invalid")
+                keep &= volume.id in f["Values"]
+            if keep:
+                found.append(
+                    {
+                        "VolumeId": volume.id,
+                        "Size": volume.size,
+                        "AvailabilityZone": volume.az,
+                        "State": volume.state,
+                        "VolumeType": "gp3",
+                        "Encrypted": True,
+                        "Tags": [{"Key": k, "Value": v} for k, v in sorted(volume.tags.items())],
+                    }
+                )
+        return {"Volumes": found}
 
     def create_snapshot(self, params: dict) -> dict:
         volume = self.world.volumes.get(params["VolumeId"])

@@ -49,17 +49,26 @@ class Scheduler:
         self._director = threading.Thread(target=self._direct, name="twin-scheduler", daemon=True)
         self._stopped = False
         self.never_arrived: set[str] = set()
+        # Processes started but not queued yet (threads the engine has just started): time waits for
+        # them as for an owed registration, so what runs first never depends on thread start-up.
+        self._expected: set[str] = set()
         self._director.start()
 
     # --- called by processes -------------------------------------------------------------------
     def in_process(self) -> bool:
         return getattr(self._local, "process", None) is not None
 
+    def expect(self, names: set[str]) -> None:
+        """Processes of these names are about to `enter`: the clock waits until each has."""
+        with self._cv:
+            self._expected |= names
+
     def enter(self, name: str, at: Optional[float] = None) -> None:
         """The calling thread becomes a process, runnable at `at` (default: now); returns once it runs."""
         process = _Process(name)
         self._local.process = process
         with self._cv:
+            self._expected.discard(name)
             self._live += 1
             self._queue(process, self.now if at is None else max(at, self.now))
             self._cv.notify_all()
@@ -140,7 +149,7 @@ class Scheduler:
                 if self._current is not None or not self._ready:
                     self._cv.wait(timeout=1.0)
                     continue
-                owed = self.owed() - self.never_arrived
+                owed = (self.owed() | self._expected) - self.never_arrived
                 if owed and not self._killed:
                     # A registration is owed: it must join the queue before time moves on.
                     if not self._cv.wait(timeout=1.0) and time.monotonic() - started > ARRIVAL_TIMEOUT_S:

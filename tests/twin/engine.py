@@ -677,6 +677,9 @@ class _Deployment:
             ]
             if not layer:
                 layer = list(condemned)
+            # The layer's deletes all enter the clock before it moves on: which one takes a free slot
+            # first then follows their names, not which thread the OS starts first.
+            self.engine.sched.expect({"~delete " + r.urn for r in layer})
             threads = [threading.Thread(target=self._delete_step, args=(r,), daemon=True) for r in layer]
             for t in threads:
                 t.start()

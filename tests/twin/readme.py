@@ -122,6 +122,14 @@ ROWS = (
         ),
     ),
     Row(
+        "`kmsKeyArn` (another key, or one set for the first time)",
+        "a new mirror on new nodes: EBS cannot re-encrypt a volume, so node by node a new instance (its root volume "
+        "under the key) and a new, empty home are made; each old home is released (Bitbucket stopped, the home "
+        "unmounted and detached), snapshotted, and deleted with its old instance at the end of the `up`; node 0 starts "
+        "as the new mirror, which is approved while the old one is removed from the primary; the others join",
+        ("farm3-kms-key",),
+    ),
+    Row(
         "`mirrorAll: false -> true`, `projects`",
         "the mirror's project selection changes in place",
         ("farm3-mirror-all-on", "farm3-projects"),

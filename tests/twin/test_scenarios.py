@@ -119,8 +119,6 @@ def test_item_2_a_rebuild_keeps_instances_running_and_approves_the_new_mirror(sc
 
 
 def test_a_new_kms_key_snapshots_each_home_as_it_was_and_comes_back_as_a_new_approved_mirror(scenario):
-    # Said in README's "Customer-managed KMS keys", not in the generated table: the deletes at the
-    # end of this up run in an order the twin does not fix, so its modelled wall time varies.
     report = scenario("farm3-kms-key")
     site = _site(report)
     operations: dict[str, set[str]] = {}
