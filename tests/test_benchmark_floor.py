@@ -7,19 +7,28 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from benchmarks.program_floor import REPLAY, replay_plan
-from tests.harness import run_program, unwrap_secret
+from tests.harness import ProgramRun, run_program, unwrap_secret
 
 STACK = Path(__file__).resolve().parent / "stacks" / "farm-3.yaml"
 
 
-def test_the_typed_replay_registers_exactly_what_the_program_did(tmp_path, monkeypatch):
-    program = run_program(STACK)
-    plan = tmp_path / "plan.json"
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> tuple[ProgramRun, ProgramRun]:
+    """The program on farm-3, and the typed replay of what it registered."""
+    plan = tmp_path_factory.mktemp("floor") / "plan.json"
     plan.write_text(json.dumps(replay_plan(STACK)))
-    monkeypatch.setenv("REPLAY_PLAN", str(plan))
-    monkeypatch.setenv("REPLAY_CLASSES", "typed")
-    replay = run_program(STACK, program=REPLAY)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("REPLAY_PLAN", str(plan))
+        env.setenv("REPLAY_CLASSES", "typed")
+        replay = run_program(STACK, program=REPLAY)
+    return run_program(STACK), replay
+
+
+def test_the_typed_replay_registers_exactly_what_the_program_did(runs):
+    program, replay = runs
     ours = {r.urn: r for r in program.resources}
     theirs = {r.urn: r for r in replay.resources}
     assert ours.keys() == theirs.keys() and len(ours) > 100
@@ -57,15 +66,10 @@ def test_the_plan_names_only_modules_the_program_really_loaded():
     assert still_lazy and not set(still_lazy) & set(modules)
 
 
-def test_the_floors_dynamic_provider_is_pickled_by_reference_like_the_programs(tmp_path, monkeypatch):
+def test_the_floors_dynamic_provider_is_pickled_by_reference_like_the_programs(runs):
     # The SDK pickles a dynamic resource's provider into its `__provider` input: by reference when its
     # class lives in an importable module (a few dozen bytes), by value when it lives in `__main__`.
-    plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps(replay_plan(STACK)))
-    monkeypatch.setenv("REPLAY_PLAN", str(plan))
-    monkeypatch.setenv("REPLAY_CLASSES", "typed")
-    replay = run_program(STACK, program=REPLAY)
-    program = run_program(STACK)
+    program, replay = runs
 
     def longest(run):
         return max(

@@ -15,9 +15,8 @@ from botocore.validate import ParamValidator
 
 from components.monitoring import metrics_policy
 from tests.harness import STACKS, ProgramRun, RecordedResource, run_program, stack_file_config, unwrap_secret
-from tests.resource_types import INSTANCE
+from tests.resource_types import ALARM, INSTANCE
 
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 REGIONS = {"fra": "eu-central-1", "syd": "ap-southeast-2"}
 SYD_TOPIC = "arn:aws:sns:ap-southeast-2:123456789012:sydney-oncall"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.harness import run_program
 from tests.resource_types import COMMAND
 
 COMPONENTS = Path(__file__).resolve().parents[2] / "components"
@@ -21,8 +20,8 @@ def test_no_component_builds_a_remote_command_but_through_node_command():
     assert built == ["node_command.py"], built
 
 
-def test_every_command_on_a_node_pins_its_host_key_and_unpacks_bundles_one_way():
-    run = run_program(Path(__file__).resolve().parents[1] / "stacks" / "monitored.yaml")
+def test_every_command_on_a_node_pins_its_host_key_and_unpacks_bundles_one_way(runs):
+    run = runs["monitored"]
     commands = run.of_type(COMMAND)
     assert commands
     for command in commands:

@@ -44,9 +44,8 @@ from tests.harness import (
 )
 from tests.resource_types import COMMAND
 
-TLS_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQ-nginx-key-material\n-----END PRIVATE KEY-----\n"
-BASTION_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbastion-key-material\n-----END OPENSSH PRIVATE KEY-----\n"
-SECRETS = {"mirrors[0].tls.privateKey": TLS_KEY, "network.bastion.privateKey": BASTION_KEY}
+from .conftest import SECRETS
+
 MIN_NEEDLE = 8  # shorter pieces of a secret would match by chance
 
 
@@ -210,12 +209,8 @@ def all_secrets(run: ProgramRun, stack_file: Path) -> list[Secret]:
 
 # --- the program's stacks --------------------------------------------------------------------
 
+# The stacks the session's `runs` (conftest.py) ran, by the same names.
 STACK_FILES = {**{p.stem: p for p in sorted(STACKS.glob("*.yaml"))}, "example": EXAMPLE_STACK}
-
-
-@pytest.fixture(scope="module")
-def runs() -> dict[str, ProgramRun]:
-    return {name: run_program(path, SECRETS) for name, path in STACK_FILES.items()}
 
 
 @pytest.mark.parametrize("stack", list(STACK_FILES))

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.harness import ProgramRun, run_program, stack_file_config
-from tests.resource_types import VOLUME
+from tests.resource_types import GENERATION, VOLUME
 
 STACK = Path(__file__).resolve().parents[1] / "stacks" / "three-regions.yaml"
-GENERATION = "pulumi-python:dynamic/bitbucket:MirrorGeneration"
 
 
 def changed(mirror_index: int, **fields) -> ProgramRun:
