@@ -13,7 +13,7 @@ SECRETS = {"mirrors[0].tls.privateKey": TLS_KEY, "network.bastion.privateKey": B
 
 @pytest.fixture(scope="session")
 def runs() -> dict[str, ProgramRun]:
-    """Every stack file under tests/stacks, and the example, run under the mocks (runs are read, never changed)."""
+    """Every stack file under twin/stacks, and the example, run under the mocks (runs are read, never changed)."""
     stacks = {p.stem: p for p in STACKS.glob("*.yaml")}
     stacks["example"] = EXAMPLE_STACK
     return {name: run_program(path, SECRETS) for name, path in stacks.items()}

@@ -4,7 +4,7 @@ What is secret: the stack's `secure:` config values (the primary password, the n
 the bastion key) and every output a resource lists in `additionalSecretOutputs` (the Hazelcast
 password from random.RandomPassword, every tls.PrivateKey's private halves: each node's login and
 host key, the site's SSH server key; an SSM parameter's value). Generated SDKs list there what
-their schema marks secret, and the engine stores those outputs as secrets; `tests.harness` hands
+their schema marks secret, and the engine stores those outputs as secrets; `twin.program` hands
 them back to the program as secrets the same way, which Pulumi's own mocks do not.
 
 Where a value must not appear: any resource input outside a secret, any output that is neither

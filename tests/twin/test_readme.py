@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import importlib
 
-from . import readme
-from .conftest import report_of
-from .scenarios import SCENARIOS
+from twin import readme
+from tests.twin.conftest import report_of
+from twin.scenarios import SCENARIOS
 
 
 def _reports() -> dict:
@@ -17,7 +17,7 @@ def _reports() -> dict:
 def test_the_operating_a_farm_table_in_readme_is_the_twins():
     current = readme.README.read_text()
     assert readme.synced(current, _reports()) == current, (
-        "README's 'Operating a farm' table is stale: run `venv/bin/python -m tests.twin.readme`"
+        "README's 'Operating a farm' table is stale: run `venv/bin/python -m twin.readme`"
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from .scenarios import SCENARIOS, kill_scenarios
+from twin.scenarios import SCENARIOS, kill_scenarios
 
 SITE_URN = "urn:pulumi:twin::bitbucket-mirrors::bitbucket-mirrors:site:MirrorSite::{}"
 
@@ -234,7 +234,7 @@ def test_the_kill_scenarios_cover_every_step_of_a_bug_fix_rollout(scenario):
 
 @pytest.mark.parametrize("killed", kill_scenarios(BUGFIX_STEPS), ids=lambda s: s.name)
 def test_an_up_killed_after_any_step_then_run_again_converges_and_never_takes_two_nodes_out(killed):
-    from .conftest import report_of
+    from twin.conftest import report_of
 
     report = report_of(killed)
     assert report["killed"] and _site(report)["min_serving"] >= 2
@@ -246,7 +246,7 @@ def test_an_up_killed_after_any_step_then_run_again_converges_and_never_takes_tw
 
 def test_every_scenario_in_the_table_is_tested():
     tested = set(ROLLING) | set(OUTAGES) | {"single-downgrade", "farm3-downgrade"} | set(RESTORES)
-    from .readme import scenario_names
+    from twin.readme import scenario_names
 
     assert set(scenario_names()) <= tested | set(SCENARIOS) and set(scenario_names()) <= tested
 

@@ -1,6 +1,6 @@
 """What a remote Command does on its node: reach it over SSH, then run the command.
 
-The commands are the program's own (pulumi-command runs them over SSH, tests/twin/rules.py); what
+The commands are the program's own (pulumi-command runs them over SSH, twin/rules.py); what
 they do on a node is the contract of the files the program stages there, and each clause below is
 what `components/templates/install.sh.j2` does, tested on its own in the install script's scratch
 root (tests/host_files/test_install_script.py). A command the twin cannot read fails the step: a

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.emulator import Emulator
-from tests.harness import SECRET_KEY, SECRET_SIG, run_program
+from twin.emulator import Emulator
+from twin.program import SECRET_KEY, SECRET_SIG, run_program
 
 from .engine import Engine, ResourceState, engine_config
 

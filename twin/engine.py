@@ -5,7 +5,7 @@
   dependencies' registrations, which the engine answers only when their steps are complete).
 - Each registration is a step: same, create, update or replace, decided by the resource's own
   provider (dynamic resources: their `check` and `diff`, through the SDK's host code) or by the
-  rule table (tests/twin/rules.py), with `ignoreChanges`, `replaceOnChanges` and
+  rule table (twin/rules.py), with `ignoreChanges`, `replaceOnChanges` and
   `deleteBeforeReplace` applied. At most `parallel` steps run at once.
 - A replacement creates the new resource first and deletes the old one with the deletes, unless
   delete-before-replace: then the dependents that would be replaced are deleted first, then the
@@ -40,7 +40,7 @@ from pulumi.runtime.settings import get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from tests.harness import CURRENT_CLI, PROGRAM, PROJECT, SECRET_KEY, SECRET_SIG, VersionedEngine
+from twin.program import CURRENT_CLI, PROGRAM, PROJECT, SECRET_KEY, SECRET_SIG, VersionedEngine
 
 from . import rules
 from .clock import Killed, Scheduler

@@ -24,9 +24,9 @@ import yaml
 
 import providers.clock
 import providers.messages
-from tests.emulator import Emulator
-from tests.harness import TEST_PASSWORD, ProgramMocks, stack_file_config
-from tests.host_files import javaprops
+from twin import javaprops
+from twin.emulator import Emulator
+from twin.program import TEST_PASSWORD, ProgramMocks, stack_file_config
 
 from .aws_api import AwsApi
 from .clock import Scheduler
@@ -298,7 +298,7 @@ class Twin:
             mirror.display_name = props.get("setup.displayName", name)
             self.world.mirrors[name] = mirror
         mirror = self.world.mirrors[name]
-        from tests.emulator.state import FarmNode
+        from twin.emulator.state import FarmNode
 
         node = next((n for n in mirror.farm_nodes if n.address == instance.private_ip), None)
         if node is None:

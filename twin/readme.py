@@ -4,8 +4,8 @@ Each row names the scenarios it speaks for; its "clients notice" column is writt
 scenarios measured (the fewest nodes serving, the modelled seconds with none, the modelled wall
 time of the `up`), so the column cannot claim what the twin did not see.
 
-    venv/bin/python -m tests.twin.readme            # rewrite the table in README.md
-    venv/bin/python -m tests.twin.readme --check    # exit non-zero when it is stale
+    venv/bin/python -m twin.readme            # rewrite the table in README.md
+    venv/bin/python -m twin.readme --check    # exit non-zero when it is stale
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-BEGIN = "<!-- operating-a-farm:begin (generated from the twin: `venv/bin/python -m tests.twin.readme`) -->"
+BEGIN = "<!-- operating-a-farm:begin (generated from the twin: `venv/bin/python -m twin.readme`) -->"
 END = "<!-- operating-a-farm:end -->"
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ def main(argv: list[str], run: Callable[[str], dict[str, Any]]) -> int:
     if "--check" in argv:
         if wanted != current:
             print(
-                "README's 'Operating a farm' table is stale: run `venv/bin/python -m tests.twin.readme`",
+                "README's 'Operating a farm' table is stale: run `venv/bin/python -m twin.readme`",
                 file=sys.stderr,
             )
             return 1

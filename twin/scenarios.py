@@ -1,9 +1,9 @@
 """Changes of a stack played through the twin: the first `up` of BEFORE, the `up` of AFTER (which
 may fail on purpose, or be killed after a step), the `up`s that follow, and what clients saw.
 
-`run(BEFORE, AFTER, ...)` is what `python -m tests.twin` prints; `SCENARIOS` are the changes
+`run(BEFORE, AFTER, ...)` is what `python -m twin` prints; `SCENARIOS` are the changes
 README's "Operating a farm" promises something about, each run by the suite
-(tests/twin/test_scenarios.py) and behind README's "clients notice" column (tests.twin.readme).
+(tests/twin/test_scenarios.py) and behind README's "clients notice" column (twin.readme).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import yaml
 
-from tests.harness import STACKS
+from twin.program import STACKS
 
 from .engine import UpResult
 from .twin import Twin, sites_of
@@ -27,7 +27,7 @@ SETTLE_S = 0.0
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    stack: str  # tests/stacks/<stack>.yaml, the starting point
+    stack: str  # twin/stacks/<stack>.yaml, the starting point
     change: dict[str, Any] = field(default_factory=dict)  # keys of mirrors[0] in AFTER
     before: dict[str, Any] = field(default_factory=dict)  # keys of mirrors[0] in BEFORE
     primary: dict[str, Any] = field(default_factory=dict)  # keys of primary in AFTER
@@ -86,7 +86,7 @@ def run(
     then: tuple[Path, ...] = (),
     parallel: int = 16,
 ) -> dict[str, Any]:
-    """The twin's report of going from BEFORE to AFTER (the JSON `python -m tests.twin` prints)."""
+    """The twin's report of going from BEFORE to AFTER (the JSON `python -m twin` prints)."""
     twin = Twin([before, after, *then], parallel=parallel)
     try:
         first = twin.up(before)

@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional
 
 import pulumi
 
-from tests.harness import ProgramMocks, mock_key_pair
+from twin.program import ProgramMocks, mock_key_pair
 
 from .node import Node
 from .world import HealthCheck, LoadBalancer, TargetGroup, World, WorldError

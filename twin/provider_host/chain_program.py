@@ -1,7 +1,7 @@
 """A Pulumi program that registers one site's provider chain, as MirrorSite wires it, against
 URLs from config (the emulator's): MirrorSetup -> MirrorApproval -> MirroredProjects.
 
-Run under the mocks (tests/harness.py) it yields what the SDK sends the engine at registration,
+Run under the mocks (twin/program.py) it yields what the SDK sends the engine at registration,
 `__provider` included, which the host-level tests then hand to the SDK's own provider host.
 """
 

@@ -1,4 +1,4 @@
-"""Try the providers by hand: `python -m tests.emulator` serves a primary and one mirror."""
+"""Try the providers by hand: `python -m twin.emulator` serves a primary and one mirror."""
 
 from __future__ import annotations
 

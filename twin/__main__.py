@@ -1,4 +1,4 @@
-"""python -m tests.twin BEFORE.yaml AFTER.yaml [--fail-install K ...] [--kill-after K] [--release boot]
+"""python -m twin BEFORE.yaml AFTER.yaml [--fail-install K ...] [--kill-after K] [--release boot]
 
 The first `up` of BEFORE, then the `up` of AFTER (node K's install failing, or the process killed
 after step K), then one more `up` of AFTER; prints the twin's report as one JSON object."""
@@ -14,7 +14,7 @@ from .scenarios import run
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.twin", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m twin", description=__doc__.splitlines()[0])
     parser.add_argument("before", type=Path)
     parser.add_argument("after", type=Path)
     parser.add_argument(
