@@ -6,7 +6,6 @@ import pytest
 
 from components.host_files import FarmSpec, PropertiesSpec, render_bitbucket_properties
 from providers.setup_properties import render_setup_block
-
 from twin.javaprops import parse
 
 PRIMARY = "https://bitbucket.example.com/context"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import importlib
 
-from twin import readme
 from tests.twin.conftest import report_of
+from twin import readme
 from twin.scenarios import SCENARIOS
 
 
