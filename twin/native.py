@@ -24,8 +24,9 @@ import pulumi
 
 from twin.program import ProgramMocks, mock_key_pair
 
+from .network import Rule, parameter_arn, parse_ports
 from .node import Node
-from .world import HealthCheck, LoadBalancer, TargetGroup, World, WorldError
+from .world import ACCOUNT, ALIAS_TTL_S, HealthCheck, LoadBalancer, TargetGroup, World, WorldError
 
 Outputs = dict[str, Any]
 
@@ -89,6 +90,8 @@ class Native:
             bool(inputs.get("associatePublicIpAddress")),
             tags,
             inputs.get("userData") or "",
+            security_groups=tuple(inputs.get("vpcSecurityGroupIds") or ()),
+            profile=inputs.get("iamInstanceProfile"),
         )
         instance.image = inputs.get("ami") or ""
         return instance.id, self._instance_outputs(instance, inputs)
@@ -117,6 +120,9 @@ class Native:
                     instance.user_data = news.get("userData") or ""
                 self.world.start_instance(instance)
         instance.tags = dict(news.get("tags") or {})
+        # ModifyInstanceAttribute Groups / ReplaceIamInstanceProfileAssociation: in place, no restart.
+        instance.security_groups = tuple(news.get("vpcSecurityGroupIds") or instance.security_groups)
+        instance.profile = news.get("iamInstanceProfile") or instance.profile
         self.world.wait("aws.call")
         return self._instance_outputs(instance, news)
 
@@ -188,6 +194,7 @@ class Native:
             dns_name=outputs["dnsName"],
             region=inputs.get("region") or "",
             active_at=self.world.now + 180,
+            security_groups=tuple(inputs.get("securityGroups") or ()),
         )
         self.world.load_balancers[lb.arn] = lb
         self.world.wait("elb.create")
@@ -205,6 +212,7 @@ class Native:
             port=int(inputs["port"]),
             check=_health_check(inputs),
             deregistration_delay=float(inputs.get("deregistrationDelay", 300)),
+            preserve_client_ip=str(inputs.get("preserveClientIp", "true")).lower() == "true",
         )
         self.world.wait("elb.small")
         return rid, outputs
@@ -213,6 +221,7 @@ class Native:
         group = self.world.target_groups[old_outputs["arn"]]
         group.check = _health_check(news)
         group.deregistration_delay = float(news.get("deregistrationDelay", 300))
+        group.preserve_client_ip = str(news.get("preserveClientIp", "true")).lower() == "true"
         self.world.wait("elb.small")
         return {**old_outputs, **news}
 
@@ -275,9 +284,9 @@ class Native:
         self.world.wait("route53.change")
         host = str(inputs["name"]).rstrip(".")
         if inputs.get("aliases"):
-            self.world.dns[host] = ("lb", inputs["aliases"][0]["name"])
+            self.world.set_record(host, ("lb", inputs["aliases"][0]["name"]), ALIAS_TTL_S)
         elif inputs.get("type") == "A" and inputs.get("records"):
-            self.world.dns[host] = ("ip", inputs["records"][0])
+            self.world.set_record(host, ("ip", inputs["records"][0]), float(inputs.get("ttl") or 300))
 
     def _update_record(self, name: str, id_: str, old: dict, old_outputs: Outputs, news: dict) -> Outputs:
         self._point(news)
@@ -285,12 +294,17 @@ class Native:
 
     def _delete_record(self, name: str, id_: str, inputs: dict, outputs: Outputs) -> None:
         self.world.wait("route53.change")
-        self.world.dns.pop(str(inputs["name"]).rstrip("."), None)
+        host = str(inputs["name"]).rstrip(".")
+        previous = self.world.dns_history.get(host, [(0.0, None, ALIAS_TTL_S)])[-1]
+        self.world.set_record(host, None, previous[2])
 
     def _create_parameter(self, name: str, inputs: dict) -> tuple[str, Outputs]:
         self.world.wait("aws.call")
         self.world.parameters[inputs["name"]] = inputs.get("value", "")
+        self.world.parameter_keys[inputs["name"]] = inputs.get("keyId")
         rid, outputs = self._synthesised("aws:ssm/parameter:Parameter", name, inputs)
+        # The ARN the node role's policy names and the node's GetParameter is authorized against.
+        outputs["arn"] = parameter_arn(inputs.get("region") or "us-east-1", ACCOUNT, inputs["name"])
         return inputs["name"], outputs
 
     def _update_parameter(self, name: str, id_: str, old: dict, old_outputs: Outputs, news: dict) -> Outputs:
@@ -322,7 +336,91 @@ class Native:
 
     def _create_role(self, name: str, inputs: dict) -> tuple[str, Outputs]:
         self.world.wait("iam.role")
-        return self._synthesised("aws:iam/role:Role", name, inputs)
+        _, outputs = self._synthesised("aws:iam/role:Role", name, inputs)
+        # TPA iam_role.go: the role's id is its name (RolePolicy takes role.id, a profile role.name).
+        return outputs["name"], {**outputs, "id": outputs["name"]}
+
+    # --- security groups and IAM (twin/network.py) ----------------------------------------------
+    def _create_security_group(self, name: str, inputs: dict) -> tuple[str, Outputs]:
+        rid, outputs = self._synthesised("aws:ec2/securityGroup:SecurityGroup", name, inputs)
+        rid = f"sg-{hashlib.sha1(rid.encode()).hexdigest()[:17]}"
+        self.world.wait("aws.call")
+        self.world.network.add_group(rid, name)
+        for direction in ("ingress", "egress"):  # inline rules, if a program uses them
+            for i, rule in enumerate(inputs.get(direction) or []):
+                for j, cidr in enumerate(rule.get("cidrBlocks") or [None]):
+                    self.world.network.add_rule(
+                        Rule(
+                            f"{rid}-{direction}-{i}-{j}",
+                            rid,
+                            direction,
+                            str(rule.get("protocol", "tcp")),
+                            parse_ports(rule),
+                            cidr=cidr,
+                            since=self.world.now,
+                        )
+                    )
+        return rid, {**outputs, "id": rid}
+
+    def _delete_security_group(self, name: str, id_: str, inputs: dict, outputs: Outputs) -> None:
+        self.world.network.remove_group(id_, self.world.now)
+        self.world.wait("aws.call")
+
+    def _create_rule(self, typ: str, name: str, inputs: dict) -> tuple[str, Outputs]:
+        rid = f"sgr-{hashlib.sha1(f'{name}-{next(self._serial)}'.encode()).hexdigest()[:17]}"
+        self.world.wait("aws.call")  # AuthorizeSecurityGroupIngress/Egress: the rule allows from here
+        self.world.network.add_rule(_rule(typ, rid, inputs, self.world.now))
+        return rid, {**inputs, "id": rid, "securityGroupRuleId": rid}
+
+    def _create_ingress_rule(self, name: str, inputs: dict) -> tuple[str, Outputs]:
+        return self._create_rule("ingress", name, inputs)
+
+    def _create_egress_rule(self, name: str, inputs: dict) -> tuple[str, Outputs]:
+        return self._create_rule("egress", name, inputs)
+
+    def _update_ingress_rule(self, name: str, id_: str, old: dict, old_outputs: Outputs, news: dict) -> Outputs:
+        self.world.network.add_rule(_rule("ingress", id_, news, self.world.now))  # ModifySecurityGroupRules
+        self.world.wait("aws.call")
+        return {**old_outputs, **news}
+
+    def _update_egress_rule(self, name: str, id_: str, old: dict, old_outputs: Outputs, news: dict) -> Outputs:
+        self.world.network.add_rule(_rule("egress", id_, news, self.world.now))
+        self.world.wait("aws.call")
+        return {**old_outputs, **news}
+
+    def _delete_ingress_rule(self, name: str, id_: str, inputs: dict, outputs: Outputs) -> None:
+        self.world.network.remove_rule(id_, self.world.now)  # RevokeSecurityGroupIngress: at once
+        self.world.wait("aws.call")
+
+    def _delete_egress_rule(self, name: str, id_: str, inputs: dict, outputs: Outputs) -> None:
+        self.world.network.remove_rule(id_, self.world.now)
+        self.world.wait("aws.call")
+
+    def _create_role_policy(self, name: str, inputs: dict) -> tuple[str, Outputs]:
+        rid, outputs = self._synthesised("aws:iam/rolePolicy:RolePolicy", name, inputs)
+        self.world.wait("aws.call")
+        self.world.network.attach_policy(inputs["role"], outputs["name"], inputs["policy"])
+        rid = f"{inputs['role']}:{outputs['name']}"  # TPA iam_role_policy.go: role:name
+        return rid, {**outputs, "id": rid}
+
+    def _update_role_policy(self, name: str, id_: str, old: dict, old_outputs: Outputs, news: dict) -> Outputs:
+        self.world.network.attach_policy(news["role"], old_outputs["name"], news["policy"])
+        self.world.wait("aws.call")
+        return {**old_outputs, **news}
+
+    def _delete_role_policy(self, name: str, id_: str, inputs: dict, outputs: Outputs) -> None:
+        self.world.network.detach_policy(inputs["role"], outputs.get("name", ""))
+        self.world.wait("aws.call")
+
+    def _create_instance_profile(self, name: str, inputs: dict) -> tuple[str, Outputs]:
+        rid, outputs = self._synthesised("aws:iam/instanceProfile:InstanceProfile", name, inputs)
+        self.world.wait("aws.call")
+        self.world.network.profiles[outputs["name"]] = inputs.get("role", "")
+        return outputs["name"], {**outputs, "id": outputs["name"]}
+
+    def _delete_instance_profile(self, name: str, id_: str, inputs: dict, outputs: Outputs) -> None:
+        self.world.network.profiles.pop(outputs.get("name", id_), None)
+        self.world.wait("aws.call")
 
     # --- pulumi-command -------------------------------------------------------------------------
     def _create_command(self, name: str, inputs: dict) -> tuple[str, Outputs]:
@@ -368,6 +466,11 @@ _KINDS = {
     "aws:acm/certificateValidation:CertificateValidation": "certificate_validation",
     "aws:iam/role:Role": "role",
     "command:remote:Command": "command",
+    "aws:ec2/securityGroup:SecurityGroup": "security_group",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "ingress_rule",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "egress_rule",
+    "aws:iam/rolePolicy:RolePolicy": "role_policy",
+    "aws:iam/instanceProfile:InstanceProfile": "instance_profile",
 }
 
 
@@ -381,11 +484,30 @@ def _call_time(typ: str) -> str:
 
 def _health_check(inputs: dict) -> HealthCheck:
     check = inputs.get("healthCheck") or {}
-    # TPA's defaults where the program sets none: interval 30, thresholds 3 and 3 (target_group.go).
+    # TPA's defaults where the program sets none: interval 30, thresholds 3 and 3, a check in the
+    # target group's protocol on the traffic port (target_group.go).
     return HealthCheck(
         interval=float(check.get("interval", 30)),
         healthy_threshold=int(check.get("healthyThreshold", 3)),
         unhealthy_threshold=int(check.get("unhealthyThreshold", 3)),
+        protocol=str(check.get("protocol") or inputs.get("protocol") or "TCP"),
+        port=str(check.get("port") or "traffic-port"),
+        path=str(check.get("path") or "/"),
+        matcher=str(check.get("matcher") or "200-399"),
+    )
+
+
+def _rule(direction: str, rid: str, inputs: dict, now: float) -> Rule:
+    """An aws.vpc.SecurityGroupIngressRule/EgressRule: one protocol and port range, one source."""
+    return Rule(
+        rid,
+        inputs["securityGroupId"],
+        direction,
+        str(inputs.get("ipProtocol", "tcp")),
+        parse_ports(inputs),
+        cidr=inputs.get("cidrIpv4") or inputs.get("cidrIpv6"),
+        group=inputs.get("referencedSecurityGroupId"),
+        since=now,
     )
 
 

@@ -6,10 +6,14 @@ what `components/templates/install.sh.j2` does, tested on its own in the install
 root (tests/host_files/test_install_script.py). A command the twin cannot read fails the step: a
 new command must be taught here before the twin will say what it does.
 
-Reaching the node (pulumi-command remote/connection.go): `dialErrorLimit` + 1 attempts, each bounded
-by `perDialTimeout` when nothing answers, a short back-off between them; a node is reachable on its
-public address when it has one, on its private address only through the bastion (`proxy`); the
-host key must be the pinned one.
+Reaching the node (pulumi-command provider/pkg/provider/remote/connection.go, Connection.Dial and
+dialWithRetry, commit 010bd8e0dd8a): `dialErrorLimit` + 1 attempts (default 10: dialErrorDefault),
+each bounded by `perDialTimeout` (default 15 s, ssh.ClientConfig.Timeout) when nothing answers, a
+back-off between them of 100 ms growing 1.5x to at most 5 s (pulumi/pulumi
+sdk/go/common/util/retry/until.go DefaultDelay/DefaultBackoff/DefaultMaxDelay, commit 1b5949891b3c);
+a node is reachable on its public address when it has one, on its private address only through the
+bastion (`proxy`), and only when its security groups let the SSH connection in (twin/network.py):
+otherwise every attempt is a connect timeout. The host key must be the pinned one.
 """
 
 from __future__ import annotations
@@ -23,11 +27,15 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from .durations import seconds
+from .network import Endpoint
 from .world import Instance, Run, World, WorldError
 
 STAGING = "/opt/bitbucket-mirror/staging"
 SCRIPT = "install.sh"
 HOME_DIR = "/var/atlassian/application-data/bitbucket"  # BITBUCKET_HOME in the install script
+# A connect that the bastion's sshd makes for a direct-tcpip channel gives up when its kernel does:
+# tcp_syn_retries 6, "approximately 127 seconds" (tcp(7)).
+PROXY_CONNECT_TIMEOUT_S = 127.0
 
 
 class CommandFailed(Exception):
@@ -75,23 +83,48 @@ class Node:
         host = connection.get("host")
         backoff = 0.1
         last = ""
+        proxy = connection.get("proxy") or None
         for _attempt in range(limit + 1 if limit >= 0 else 10**6):
             instance = self.world.instance_at(host) if host else None
+            dropped = instance is not None and self._dropped(instance, host, proxy)
             reachable = (
                 instance is not None
+                and not dropped
                 and instance.state == "running"
                 and self.world.now >= instance.ssh_ready_at
-                and (connection.get("proxy") or host == instance.public_ip)
+                and (proxy or host == instance.public_ip)
             )
             if reachable:
                 self._check_host_key(instance, connection)
                 return instance
-            last = "no route to host" if instance is None or instance.state != "running" else "connection refused"
-            # Nothing at the address: the TCP connect times out; a booting node refuses at once.
-            self.world.wait(timeout if last == "no route to host" else 1.0)
+            timed_out = dropped or instance is None or instance.state != "running"
+            last = "i/o timeout" if timed_out else "connection refused"
+            # A SYN no rule lets in, or to nothing at the address, is dropped: the connect times out,
+            # after perDialTimeout (ssh.ClientConfig.Timeout) from here, or after the bastion's kernel
+            # gives up when the bastion dials (proxyClient.Dial has no timeout); a booting node
+            # refuses at once.
+            self.world.wait((PROXY_CONNECT_TIMEOUT_S if proxy else timeout) if timed_out else 1.0)
             self.world.wait(min(5.0, backoff))
             backoff *= 1.5
+        if proxy:
+            reason = (
+                "connect failed (Connection timed out)"
+                if last == "i/o timeout"
+                else "connect failed (Connection refused)"
+            )
+            raise CommandFailed(f"proxy: after {limit} failed attempts: ssh: rejected: {reason} (dial {host}:22)")
         raise CommandFailed(f"Dial: after {limit} failed attempts: dial tcp {host}:22: {last}")
+
+    def _dropped(self, instance: Instance, host: str, proxy: Optional[dict]) -> bool:
+        """Whether the node's security groups drop the SSH connection: from the deployer, or from the
+        bastion when the connection goes through it (twin/network.py)."""
+        source = (
+            Endpoint(str(proxy.get("host")), name="bastion")
+            if proxy
+            else Endpoint(self.world.deployer, name="deployer")
+        )
+        target = Endpoint(host, instance.security_groups, instance.name)
+        return not self.world.network.flow(source, target, 22, self.world.now, f"SSH to {instance.name}")
 
     def _check_host_key(self, instance: Instance, connection: dict) -> None:
         pinned = connection.get("hostKey")
@@ -100,6 +133,8 @@ class Node:
         # The node's user data names the SSM parameter its boot installs as the host key.
         match = re.search(r"parameter=(\S+)", instance.user_data)
         name = shlex.split(match.group(1))[0] if match else ""
+        if instance.host_key_pinned is False:  # the boot could not read its key: sshd offers its own
+            raise CommandFailed(f"ssh: handshake failed: knownhosts: key mismatch ({instance.name})")
         actual = self.public_keys.get(self.world.parameters.get(name, ""))
         if actual is not None and actual.strip() != str(pinned).strip():
             raise CommandFailed(f"ssh: handshake failed: host key mismatch for {instance.name}")

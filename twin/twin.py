@@ -33,8 +33,9 @@ from .clock import Scheduler
 from .durations import seconds
 from .engine import Engine, UpResult
 from .native import Native
+from .network import Endpoint
 from .node import Faults, Node
-from .world import Home, Instance, World
+from .world import PRIMARY, Home, Instance, World
 
 NAMESPACE = "bitbucket-mirrors"
 
@@ -264,7 +265,13 @@ class Twin:
         props = javaprops.parse(home.properties or "")
         now = self.world.now
         name: Optional[str] = None
-        if props.get("hazelcast.network.aws") == "true":
+        # Hazelcast's AWS discovery lists the region's instances with the node's role; a refused call
+        # finds no member, and a member it cannot reach on 5701 (both ways) is not joined: the node is
+        # alone (twin/network.py).
+        discovers = props.get("hazelcast.network.aws") == "true" and self.world.node_calls(
+            instance, "ec2:DescribeInstances", "*", {"ec2:Region": instance.region}
+        )
+        if discovers:
             key, value = props.get("hazelcast.network.aws.tag.key"), props.get("hazelcast.network.aws.tag.value")
             group = props.get("hazelcast.group.name")
             for other in sorted(self.world.instances.values(), key=lambda i: i.name):
@@ -278,11 +285,15 @@ class Twin:
                     and run.mirror
                     and other_home is not None
                     and javaprops.parse(other_home.properties or "").get("hazelcast.group.name") == group
+                    and self._hazelcast_reaches(instance, other, now)
                 ):
                     name = run.mirror
                     break
         if name is None and home.mirror in self.world.mirrors:
             name = home.mirror
+        if name is None and not self._reaches_primary(instance, now):
+            self.world.note(f"Bitbucket on {instance.name} cannot reach the primary to set up its mirror")
+            return None
         if name is None:
             self._mirror_count += 1
             name = f"mirror-{self._mirror_count}"
@@ -308,6 +319,21 @@ class Twin:
             return None
         home.mirror = name
         return name
+
+    def _hazelcast_reaches(self, instance: Instance, other: Instance, now: float) -> bool:
+        network, a, b = self.world.network, self.world.endpoint(instance), self.world.endpoint(other)
+        what = f"Hazelcast {instance.name} <-> {other.name}"
+        return network.flow(a, b, 5701, now, what) and network.flow(b, a, 5701, now, what)
+
+    def _reaches_primary(self, instance: Instance, now: float) -> bool:
+        """A new mirror registers with the primary and fetches from it: HTTPS and the primary's SSH
+        port out of the node (BITBUCKET-FACTS: "The mirror reaches the primary on 443 and 7999")."""
+        primary = json.loads(self.engine.config.get(f"{NAMESPACE}:primary", "{}"))
+        source, target = self.world.endpoint(instance), Endpoint(PRIMARY, name="primary")
+        return all(
+            self.world.network.flow(source, target, port, now, f"{instance.name} to the primary")
+            for port in (443, int(primary.get("sshPort", 7999)))
+        )
 
     # --- what clients saw -----------------------------------------------------------------------
     def site_nodes(self, site: Site) -> list[Instance]:
@@ -386,8 +412,13 @@ class Twin:
     def serves_from(self, site: Site, start: float, end: float) -> Optional[float]:
         """The first modelled second (from `start`) at which a client's clone works: the base URL
         reaches a node of an approved mirror."""
+        approvals = [since for spans in self.emu.state.approvals.values() for since, _ in spans]
         points = sorted(
-            {t for t in self.world.change_times() + self.world.check_times(start, end) if start <= t <= end}
+            {
+                t
+                for t in self.world.change_times() + self.world.check_times(start, end) + approvals + [end]
+                if start <= t <= end
+            }
         )
         for t in points:
             _, reached = self.world.serving(site.host, t)
@@ -396,8 +427,14 @@ class Twin:
         return None
 
     def _approved_at(self, site: Site, t: float) -> bool:
+        """Whether the site's mirror was approved at t, on the modelled clock (the emulator's)."""
         mirror = self._mirror_of(self.site_nodes(site))
-        return mirror is not None and mirror.mirror_id in self.emu.state.mirror_servers
+        if mirror is None:
+            return False
+        return any(
+            since <= t and (until is None or t < until)
+            for since, until in self.emu.state.approvals.get(mirror.mirror_id, [])
+        )
 
     def _mirror_of(self, nodes: list[Instance]):
         for instance in nodes:

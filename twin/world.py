@@ -25,11 +25,28 @@ from __future__ import annotations
 import bisect
 import hashlib
 import itertools
+import re
+import shlex
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional
 
+import yaml
+
 from .clock import Scheduler
 from .durations import seconds
+from .network import Endpoint, Network, parameter_arn
+
+# Who the twin's world holds outside the VPCs (addresses of the documentation ranges, as the stacks
+# in twin/stacks name them): the admin who runs `pulumi up`, the primary's egress address, and the
+# regional AWS API endpoints a node calls (reached through its egress rules on 443).
+DEPLOYER = "198.51.100.7"
+PRIMARY = "203.0.113.10"
+AWS_ENDPOINT = "52.94.0.10"
+ACCOUNT = "123456789012"
+# Route 53 answers an alias to an ELB load balancer with the load balancer's TTL, 60 seconds (Route 53
+# Developer Guide, "Choosing between alias and non-alias records": "Route 53 uses the default TTL for
+# the resource"; Route 53 FAQ: "alias records with a fixed TTL of 60 seconds" for ELB endpoints).
+ALIAS_TTL_S = 60.0
 
 Listener = Callable[[str], None]
 
@@ -99,6 +116,11 @@ class Instance:
     tags: dict[str, str]
     user_data: str
     image: str = ""
+    security_groups: tuple[str, ...] = ()  # vpc_security_group_ids
+    profile: Optional[str] = None  # iam_instance_profile (its role signs the node's AWS calls)
+    # Whether the boot installed the pinned host key from SSM (components/boot/pin-host-key.sh); None:
+    # the user data names no parameter (an instance of the world's own tests).
+    host_key_pinned: Optional[bool] = None
     state: str = "pending"
     public_ip: Optional[str] = None
     ssh_ready_at: float = 0.0
@@ -154,6 +176,12 @@ class HealthCheck:
     interval: float
     healthy_threshold: int
     unhealthy_threshold: int
+    # TPA aws_lb_target_group health_check defaults for a TCP target group: a TCP check on the
+    # traffic port; path and matcher apply to HTTP and HTTPS checks only.
+    protocol: str = "TCP"
+    port: str = "traffic-port"
+    path: str = "/"
+    matcher: str = "200-399"
 
 
 @dataclass
@@ -164,6 +192,9 @@ class TargetGroup:
     check: HealthCheck
     deregistration_delay: float
     registrations: dict[str, list[Registration]] = field(default_factory=dict)
+    # preserve_client_ip: on by default for instance targets over TCP and TLS (NLB guide, "Client IP
+    # preservation").
+    preserve_client_ip: bool = True
 
     def current(self, instance_id: str, t: float) -> Optional[Registration]:
         """The registration in effect at t: registered, or deregistered and still draining."""
@@ -181,6 +212,8 @@ class LoadBalancer:
     region: str
     active_at: float
     listeners: dict[int, str] = field(default_factory=dict)  # port -> target group arn
+    security_groups: tuple[str, ...] = ()
+    address: str = "10.0.255.10"  # its nodes' private address: where health checks come from
 
 
 class World:
@@ -191,6 +224,11 @@ class World:
         self.target_groups: dict[str, TargetGroup] = {}
         self.load_balancers: dict[str, LoadBalancer] = {}
         self.dns: dict[str, tuple[str, str]] = {}  # host -> ("lb", dns name) | ("ip", address)
+        # Every change of a record: (when, answer or None once deleted, the TTL of that answer).
+        self.dns_history: dict[str, list[tuple[float, Optional[tuple[str, str]], float]]] = {}
+        self.network = Network()
+        self.deployer = DEPLOYER
+        self.parameter_keys: dict[str, Optional[str]] = {}  # SSM parameter name -> its KMS key
         self.parameters: dict[str, str] = {}
         self.snapshots: dict[str, dict[str, Any]] = {}
         self.root_tasks: dict[str, dict[str, Any]] = {}
@@ -225,7 +263,16 @@ class World:
 
     # --- EC2 ----------------------------------------------------------------------------------
     def launch(
-        self, name: str, region: str, az: str, instance_type: str, public: bool, tags: dict[str, str], user_data: str
+        self,
+        name: str,
+        region: str,
+        az: str,
+        instance_type: str,
+        public: bool,
+        tags: dict[str, str],
+        user_data: str,
+        security_groups: tuple[str, ...] = (),
+        profile: Optional[str] = None,
     ) -> Instance:
         n = next(self._addresses)
         instance = Instance(
@@ -238,6 +285,8 @@ class World:
             public=public,
             tags=dict(tags),
             user_data=user_data,
+            security_groups=tuple(security_groups),
+            profile=profile,
         )
         self.instances[instance.id] = instance
         self._set_state(instance, "pending")
@@ -258,12 +307,48 @@ class World:
             n = next(self._addresses)
             instance.public_ip = f"203.0.{113 + n // 250}.{n % 250}"
         instance.ssh_ready_at = self.now + seconds("ec2.boot")
+        instance.host_key_pinned = self.boot_reads_host_key(instance)
         # fstab mounts the home at boot (nofail) when its volume is attached.
         mounted = instance.root.mounted
         if mounted and (mounted not in self.volumes or self.volumes[mounted].attached_to != instance.id):
             instance.root.mounted = None
         if instance.root.enabled and instance.root.current:
             self.start_bitbucket(instance, at=instance.ssh_ready_at)
+
+    # --- the network and IAM (twin/network.py decides) -------------------------------------------
+    def endpoint(self, instance: Instance) -> Endpoint:
+        return Endpoint(instance.private_ip, instance.security_groups, instance.name)
+
+    def role_of(self, instance: Instance) -> Optional[str]:
+        return self.network.profiles.get(instance.profile or "")
+
+    def node_calls(self, instance: Instance, action: str, resource: str, context: dict[str, str]) -> bool:
+        """An AWS API call by a node: out through its egress rules on 443 to the regional endpoint,
+        signed by its instance profile's role. False: the connection times out or AWS answers
+        AccessDenied (the reason is in network.denied)."""
+        api = Endpoint(AWS_ENDPOINT, name=f"{action.split(':')[0]}.{instance.region}.amazonaws.com")
+        if not self.network.flow(self.endpoint(instance), api, 443, self.now, f"{instance.name} calls {action}"):
+            return False
+        return self.network.call(instance.name, self.role_of(instance), action, resource, context, self.now)
+
+    def boot_reads_host_key(self, instance: Instance) -> Optional[bool]:
+        """pin-host-key.sh at boot: `aws ssm get-parameter --with-decryption` of the parameter its user
+        data names (and kms:Decrypt through SSM with a customer-managed key). When it fails, sshd
+        keeps the key it generated, which is not the one the installer pins."""
+        name = host_key_parameter_of(instance.user_data)
+        if name is None:
+            return None
+        arn = parameter_arn(instance.region, ACCOUNT, name)
+        if not self.node_calls(instance, "ssm:GetParameter", arn, {}):
+            return False
+        key = self.parameter_keys.get(name)
+        if key:
+            context = {
+                "kms:ViaService": f"ssm.{instance.region}.amazonaws.com",
+                "kms:EncryptionContext:PARAMETER_ARN": arn,
+            }
+            return self.node_calls(instance, "kms:Decrypt", key, context)
+        return True
 
     def stop_instance(self, instance: Instance) -> None:
         """StopInstances, waited until `stopped`: the public address is released."""
@@ -313,6 +398,7 @@ class World:
         instance.root = Root()
         instance.image = image_id
         instance.ssh_ready_at = task["done"] + seconds("ec2.boot")
+        instance.host_key_pinned = self.boot_reads_host_key(instance)
         self.note(f"root volume of {instance.name} replaced from {image_id}")
         return task
 
@@ -514,7 +600,7 @@ class World:
             state = changes[-1][1]
             while reg.registered_at + k * check.interval <= t:
                 at = reg.registered_at + k * check.interval
-                if instance.answers_at(at):
+                if self._check_passes(group, instance, at):
                     ok, bad = ok + 1, 0
                     new = "healthy" if ok >= check.healthy_threshold else state
                 else:
@@ -529,6 +615,35 @@ class World:
         state = changes[bisect.bisect_right([c[0] for c in changes], t) - 1][1]
         reason = {"initial": "Elb.InitialHealthChecking", "healthy": "", "unhealthy": "Target.FailedHealthChecks"}
         return state, reason[state]
+
+    def _check_passes(self, group: TargetGroup, instance: Instance, t: float) -> bool:
+        """One health check at t: from the load balancer's address (its security groups) to the
+        check port, in the check's protocol, the answer against the matcher (NLB guide, "Health
+        checks for Network Load Balancer target groups")."""
+        check = group.check
+        port = group.port if check.port in ("traffic-port", "", None) else int(check.port)
+        lb = self.lb_of(group)
+        if lb is not None:
+            source = Endpoint(lb.address, lb.security_groups, f"load balancer {lb.dns_name}")
+            if self.network.blocked(source, self.endpoint(instance), port, t) is not None:
+                return False
+        status = node_answer(instance, t, check.protocol.upper(), port, check.path)
+        if check.protocol.upper() == "TCP":
+            return status is not None
+        return status is not None and _matches(check.matcher, status)
+
+    def lb_of(self, group: TargetGroup) -> Optional[LoadBalancer]:
+        return next((lb for lb in self.load_balancers.values() if group.arn in lb.listeners.values()), None)
+
+    def lb_reaches(self, lb: LoadBalancer, instance: Instance, t: float, client: Optional[str] = None) -> bool:
+        """A client's connection forwarded to a target: out of the load balancer's groups, into the
+        node's, carrying the client's address when the group preserves it (its groups either way)."""
+        for group in self.groups_of(lb):
+            address = client if client is not None and group.preserve_client_ip else lb.address
+            source = Endpoint(address, lb.security_groups, f"load balancer {lb.dns_name}")
+            if self.network.blocked(source, self.endpoint(instance), group.port, t) is not None:
+                return False
+        return True
 
     def register(self, group: TargetGroup, instance_id: str) -> None:
         instance = self.instances.get(instance_id)
@@ -554,8 +669,30 @@ class World:
         return [self.target_groups[arn] for arn in lb.listeners.values() if arn in self.target_groups]
 
     # --- what clients reach -------------------------------------------------------------------
-    def resolve(self, host: str) -> Optional[tuple[str, str]]:
-        found = self.dns.get(host)
+    def set_record(self, host: str, answer: Optional[tuple[str, str]], ttl: float) -> None:
+        """Route 53 changes a record (None: deletes it); resolvers keep what they cached for its TTL."""
+        if answer is None:
+            self.dns.pop(host, None)
+        else:
+            self.dns[host] = answer
+        self.dns_history.setdefault(host, []).append((self.now, answer, float(ttl)))
+
+    def resolve(self, host: str, t: Optional[float] = None) -> Optional[tuple[str, str]]:
+        """What a client resolves at t: a client that resolved just before a change keeps the old
+        answer until that answer's TTL has passed (RFC 1035 §3.2.1, TTL: "the time interval that
+        the resource record may be cached"), so the new answer is everyone's only from change + TTL."""
+        t = self.now if t is None else t
+        history = self.dns_history.get(host)
+        if history:
+            found, previous_ttl = None, 0.0
+            for since, answer, ttl in history:
+                if since + previous_ttl <= t:
+                    found = answer
+                elif since > t:
+                    break
+                previous_ttl = ttl
+        else:
+            found = self.dns.get(host)
         if found is None and self.fallback_dns is not None:
             found = self.fallback_dns(host)
         return found
@@ -570,7 +707,10 @@ class World:
         healthy = []
         for instance in self.instances.values():
             states = [self.health(g, instance.id, t)[0] for g in groups]
-            if all(s not in ("unused", "draining") for s in states):
+            # Fail open is to the targets that failed their checks, not to those still in `initial`
+            # (NLB guide: "If all targets fail health checks ... fails open"; a target in `initial`
+            # has not been checked, and an NLB routes to no target in `initial`).
+            if all(s in ("healthy", "unhealthy") for s in states):
                 registered.append(instance)
                 if all(s == "healthy" for s in states):
                     healthy.append(instance)
@@ -579,7 +719,7 @@ class World:
     def serving(self, host: str, t: float) -> tuple[int, bool]:
         """(nodes healthy behind the host's load balancer and answering, whether a client's request
         at t succeeds). A single nginx node serves when it answers."""
-        target = self.resolve(host)
+        target = self.resolve(host, t)
         if target is None:
             return 0, False
         kind, value = target
@@ -591,6 +731,8 @@ class World:
         if lb is None:
             return 0, False
         healthy, registered = self.routable(lb, t)
+        healthy = [i for i in healthy if self.lb_reaches(lb, i, t)]
+        registered = [i for i in registered if self.lb_reaches(lb, i, t)]
         answering = [i for i in healthy if i.answers_at(t)]
         # Requests go to the healthy targets, or to every registered one when none is (fail open).
         reached = answering if healthy else [i for i in registered if i.answers_at(t)]
@@ -610,7 +752,9 @@ class World:
         if lb is None:
             return None
         healthy, registered = self.routable(lb, self.now)
-        candidates = sorted(healthy or registered, key=lambda i: i.name)
+        candidates = sorted(
+            (i for i in (healthy or registered) if self.lb_reaches(lb, i, self.now)), key=lambda i: i.name
+        )
         if not candidates:
             return None
         chosen = candidates[next(self._round_robin) % len(candidates)]
@@ -628,6 +772,11 @@ class World:
                     times.add(reg.registered_at)
                     if reg.deregistered_at is not None:
                         times |= {reg.deregistered_at, reg.deregistered_at + group.deregistration_delay}
+        for history in self.dns_history.values():  # a change, and when every cached old answer expired
+            previous_ttl = 0.0
+            for since, _, ttl in history:
+                times |= {since, since + previous_ttl}
+                previous_ttl = ttl
         return sorted(times)
 
     def check_times(self, start: float, end: float) -> list[float]:
@@ -646,3 +795,52 @@ class World:
 
 def _newer(a: str, b: str) -> bool:
     return tuple(int(p) for p in a.split(".")) > tuple(int(p) for p in b.split("."))
+
+
+# What a node answers on a port at t (components: sshd on 22 after boot; Bitbucket's HTTP on 7990,
+# its SSH on 7999 and Hazelcast on 5701 while it runs; nginx's TLS on 443 in front of it), for a
+# health check: an HTTP status, 0 for a connection that is accepted but speaks no HTTP, None for a
+# refused or dropped connection.
+def node_answer(instance: Instance, t: float, protocol: str, port: int, path: str) -> Optional[int]:
+    if not instance.running_at(t):
+        return None
+    if port == 22:
+        listening, http = t >= instance.ssh_ready_at, False
+    elif port == 7990:
+        listening, http = instance.answers_at(t), True
+    elif port in (7999, 5701, 443):
+        listening, http = instance.answers_at(t), False
+    else:
+        return None
+    if not listening:
+        return None
+    if protocol == "TCP":
+        return 0
+    if protocol == "HTTPS" or not http:  # no TLS on 7990; no HTTP on the others
+        return None
+    # Bitbucket answers /status with 200 while RUNNING; other paths redirect to the login page.
+    return 200 if path.split("?")[0] == "/status" else 302
+
+
+def _matches(matcher: str, status: int) -> bool:
+    """A target group matcher: codes and ranges, "200", "200-399", "200,302" (ELB API, Matcher)."""
+    for part in str(matcher).split(","):
+        low, _, high = part.strip().partition("-")
+        if int(low) <= status <= int(high or low):
+            return True
+    return False
+
+
+def host_key_parameter_of(user_data: str) -> Optional[str]:
+    """The SSM parameter a node's cloud-config bootcmd reads its host key from (the `parameter=`
+    line of pin-host-key.sh), or None when the user data has none."""
+    try:
+        document = yaml.safe_load(user_data) if user_data.startswith("#cloud-config") else None
+    except yaml.YAMLError:
+        return None
+    for command in (document or {}).get("bootcmd") or []:
+        script = command[-1] if isinstance(command, list) else str(command)
+        match = re.search(r"^parameter=(.+)$", script, re.MULTILINE)
+        if match:
+            return shlex.split(match.group(1))[0]
+    return None

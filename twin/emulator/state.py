@@ -117,6 +117,9 @@ class State:
         self.mirrors: dict[str, Mirror] = {}
         self.requests: dict[int, dict] = {}
         self.mirror_servers: dict[str, dict] = {}
+        # When (on the emulator's clock) each mirror was approved and removed: what the twin's report
+        # reads to say from when a client's clone works.
+        self.approvals: dict[str, list[tuple[float, Optional[float]]]] = {}
         self._next_project_id = 1
         self._next_request_id = 1
 
@@ -170,6 +173,7 @@ class State:
                 "lastSeenDate": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
             self.mirror_servers[server["id"]] = server
+            self.approvals.setdefault(server["id"], []).append((self.clock(), None))
             mirror = self.mirror_by_id(server["id"])
             if mirror is not None:
                 mirror.upstream_state = "INSTALLED"
@@ -179,6 +183,8 @@ class State:
         with self.lock:
             if self.mirror_servers.pop(mirror_id, None) is None:
                 return False
+            approved = self.approvals.get(mirror_id) or [(self.clock(), None)]
+            self.approvals[mirror_id] = approved[:-1] + [(approved[-1][0], self.clock())]
             mirror = self.mirror_by_id(mirror_id)
             if mirror is not None:
                 mirror.upstream_state = "REMOVED"
