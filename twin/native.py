@@ -363,8 +363,8 @@ class Native:
         return rid, {**outputs, "id": rid}
 
     def _delete_security_group(self, name: str, id_: str, inputs: dict, outputs: Outputs) -> None:
-        self.world.network.remove_group(id_, self.world.now)
         self.world.wait("aws.call")
+        self.world.network.remove_group(id_, self.world.now)
 
     def _create_rule(self, typ: str, name: str, inputs: dict) -> tuple[str, Outputs]:
         rid = f"sgr-{hashlib.sha1(f'{name}-{next(self._serial)}'.encode()).hexdigest()[:17]}"
@@ -389,12 +389,16 @@ class Native:
         return {**old_outputs, **news}
 
     def _delete_ingress_rule(self, name: str, id_: str, inputs: dict, outputs: Outputs) -> None:
-        self.world.network.remove_rule(id_, self.world.now)  # RevokeSecurityGroupIngress: at once
+        # Revoke...: the rule stops allowing new connections when the call returns, at the end of
+        # this step, whatever else the engine runs meanwhile.
         self.world.wait("aws.call")
+        self.world.network.remove_rule(id_, self.world.now)
 
     def _delete_egress_rule(self, name: str, id_: str, inputs: dict, outputs: Outputs) -> None:
-        self.world.network.remove_rule(id_, self.world.now)
+        # Revoke...: the rule stops allowing new connections when the call returns, at the end of
+        # this step, whatever else the engine runs meanwhile.
         self.world.wait("aws.call")
+        self.world.network.remove_rule(id_, self.world.now)
 
     def _create_role_policy(self, name: str, inputs: dict) -> tuple[str, Outputs]:
         rid, outputs = self._synthesised("aws:iam/rolePolicy:RolePolicy", name, inputs)

@@ -19,8 +19,11 @@ Security groups (EC2 User Guide, "Security group rules"; "Security groups are st
   groups for your Network Load Balancer"). With client IP preservation (the default for instance
   targets over TCP and TLS: NLB guide, "Client IP preservation") a target sees the client's address,
   otherwise the load balancer's; health checks always come from the load balancer's own address.
-- a deleted rule stops allowing when its delete runs (RevokeSecurityGroupIngress takes effect at
-  once; the step that deletes it is the moment), a created one allows from the end of its create.
+- a rule allows from the end of its create (Authorize... returned) until the end of its delete
+  (Revoke... returned): the step that deletes it is the moment it stops allowing, however long
+  after it the engine runs what needed it. Connections already established are tracked and
+  survive the revoke (EC2 User Guide, "Security group connection tracking"); the twin's flows are
+  all new connections.
 
 IAM (IAM User Guide, "Policy evaluation logic"): a request is allowed when a statement of the
 principal's policies allows its action on its resource with every condition met, and no statement

@@ -37,12 +37,16 @@ class Scenario:
     # Further ups: "after" (the same config again), "before" (back), or keys of mirrors[0] (from BEFORE).
     then: tuple[Any, ...] = ()
     refused: bool = False  # AFTER must be refused at preview
+    removed: tuple[str, ...] = ()  # names of the mirrors AFTER no longer has
 
 
-def stack_with(stack: str, mirror: dict[str, Any], primary: dict[str, Any], directory: Path, name: str) -> Path:
+def stack_with(
+    stack: str, mirror: dict[str, Any], primary: dict[str, Any], directory: Path, name: str, removed: tuple = ()
+) -> Path:
     document = yaml.safe_load((STACKS / f"{stack}.yaml").read_text())
     config = document["config"]
     config["bitbucket-mirrors:mirrors"][0].update(mirror)
+    config["bitbucket-mirrors:mirrors"] = [m for m in config["bitbucket-mirrors:mirrors"] if m["name"] not in removed]
     config["bitbucket-mirrors:primary"].update(primary)
     path = directory / f"{name}.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
@@ -172,7 +176,14 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="twin-") as tmp:
         directory = Path(tmp)
         before = stack_with(scenario.stack, scenario.before, {}, directory, "before")
-        after = stack_with(scenario.stack, {**scenario.before, **scenario.change}, scenario.primary, directory, "after")
+        after = stack_with(
+            scenario.stack,
+            {**scenario.before, **scenario.change},
+            scenario.primary,
+            directory,
+            "after",
+            scenario.removed,
+        )
         then = tuple(
             before
             if step == "before"
@@ -288,6 +299,8 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("farm3-os-image", "farm-3", {"osImage": "refresh: 2026-12"}),
         Scenario("farm3-os-image-pinned", "farm-3", {"osImage": "ami-0a1b2c3d4e5f60718"}),
         Scenario("single-os-image", "single-acm", {"osImage": "refresh: 2026-12"}),
+        # a site removed from the stack: its SSH rule goes early, its node's retire needs SSH later
+        Scenario("site-removed", "two-sites", removed=("mel",)),
     ]
 }
 
