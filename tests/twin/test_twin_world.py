@@ -174,7 +174,9 @@ def test_a_stopped_instance_is_unused_and_cannot_be_registered_as_in_moto(world)
 
 
 def test_the_load_balancer_fails_open_when_no_target_is_healthy(world):
-    """NLB guide: 'If all targets fail health checks at the same time ... the load balancer fails open'."""
+    """NLB guide: 'If all targets fail health checks at the same time ... the load balancer fails open';
+    a target still in `initial` has failed nothing and gets no traffic (tests/twin/test_twin_network.py
+    has the fail-open to unhealthy targets)."""
     from twin.world import LoadBalancer
 
     group = _group(world)
@@ -184,7 +186,7 @@ def test_the_load_balancer_fails_open_when_no_target_is_healthy(world):
     instance = world.launch("n", "us-east-1", "us-east-1a", "m6i.xlarge", True, {"Name": "n"}, "")
     instance.runs.append(type(instance.runs[0])(world.now, "running", "9.4.16", "m"))
     world.register(group, instance.id)
-    assert world.serving("mirror.example.com", world.now) == (0, True)  # not healthy yet, reached anyway
+    assert world.serving("mirror.example.com", world.now) == (0, False)  # `initial`: not routed to
     world.sched.now += 45
     assert world.serving("mirror.example.com", world.now) == (1, True)
 
