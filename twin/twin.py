@@ -29,6 +29,7 @@ from twin.emulator import Emulator
 from twin.program import TEST_PASSWORD, ProgramMocks, stack_file_config
 
 from .aws_api import AwsApi
+from .clients import Clients
 from .clock import Scheduler
 from .durations import seconds
 from .engine import Engine, UpResult
@@ -37,6 +38,7 @@ from .node import Faults, Node
 from .world import Home, Instance, World
 
 NAMESPACE = "bitbucket-mirrors"
+GENERATION = "pulumi-python:dynamic/bitbucket:MirrorGeneration"
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class SiteReport:
     upgrade_mode_after: bool
     approved_after: bool
     ssh_host_keys: int = 0  # distinct SSH host keys the serving nodes present on 7999
-    serves_from_s: Optional[float] = None
+    serving_from_s: Optional[float] = None
     # EBS snapshots of the site's homes that exist at the end: (seconds from the start it was taken,
     # the Bitbucket version its home held); and when Bitbucket first stopped on a node.
     snapshots: list[tuple[float, Optional[str]]] = field(default_factory=list)
@@ -78,7 +80,7 @@ class SiteReport:
             "snapshots": [[round(t, 1), v] for t, v in self.snapshots],
             "first_stop_s": round(self.first_stop_s, 1) if self.first_stop_s is not None else None,
             "roots_replaced": self.roots_replaced,
-            **({"serves_from_s": round(self.serves_from_s, 1)} if self.serves_from_s is not None else {}),
+            **({"serving_from_s": round(self.serving_from_s, 1)} if self.serving_from_s is not None else {}),
         }
 
 
@@ -97,7 +99,7 @@ def sites_of(config: dict[str, str]) -> list[Site]:
 
 
 class Twin:
-    def __init__(self, stack_files: list[Path], *, parallel: int = 16) -> None:
+    def __init__(self, stack_files: list[Path], *, parallel: Optional[int] = None) -> None:
         self.sched = Scheduler()
         self.world = World(self.sched)
         configs = [stack_file_config(Path(f)) for f in stack_files]
@@ -128,9 +130,12 @@ class Twin:
         self.world.join_mirror = self._join_mirror
         self.world.fallback_dns = self._admin_dns
         self._mocks = ProgramMocks()
-        self.engine = Engine(self.sched, self.native, self._invoke, {}, [], parallel=parallel)
+        self.engine = Engine(self.sched, self.native, self._invoke, {}, [], parallel=parallel or 16)
         self._sites: list[Site] = []
         self._mirror_count = 0
+        self.generations: dict[str, list[Optional[str]]] = {}  # site -> its generation after each up
+        self.clients = Clients(self.world, hosts=lambda: {s.name: s.host for s in self._sites}, announced=self._serves)
+        self.sched.watchers.append(self.clients.advance)
 
     def _invoke(self, args) -> dict:
         """The data sources the program reads from what exists (the world); the fixed lookups (the
@@ -163,9 +168,13 @@ class Twin:
         self.faults.failing_nodes = failing_nodes
         try:
             with self._patched():
-                return self.engine.up(kill_after=kill_after)
+                result = self.engine.up(kill_after=kill_after)
         finally:
             self.faults.failing_nodes = frozenset()
+        self.clients.finish(self.sched.now)
+        if self.sched.watcher_errors:
+            raise RuntimeError(f"the twin's clients failed: {self.sched.watcher_errors[0]!r}")
+        return result
 
     @contextlib.contextmanager
     def _patched(self) -> Iterator[None]:
@@ -363,9 +372,13 @@ class Twin:
                 }
             ),
             snapshots=sorted(
-                (snap["StartTime"] - start, snap["home"].version)
-                for snap in world.snapshots.values()
-                if snap["volume_tags"].get("bitbucket-mirrors:site") == site.name
+                (
+                    (snap["StartTime"] - start, snap["home"].version)
+                    for snap in world.snapshots.values()
+                    if snap["volume_tags"].get("bitbucket-mirrors:site") == site.name
+                ),
+                # A home that never held a version (a new node's) sorts first among snapshots of one instant.
+                key=lambda taken: (taken[0], taken[1] or ""),
             ),
             first_stop_s=min(
                 (
@@ -390,10 +403,16 @@ class Twin:
             {t for t in self.world.change_times() + self.world.check_times(start, end) if start <= t <= end}
         )
         for t in points:
-            _, reached = self.world.serving(site.host, t)
-            if reached and self._approved_at(site, t):
+            if self._serves_at(site, t):
                 return t - start
         return None
+
+    def _serves(self, name: str, t: float) -> bool:
+        site = next((s for s in self._sites if s.name == name), None)
+        return site is not None and self._serves_at(site, t)
+
+    def _serves_at(self, site: Site, t: float) -> bool:
+        return self.world.serving(site.host, t)[1] and self._approved_at(site, t)
 
     def _approved_at(self, site: Site, t: float) -> bool:
         mirror = self._mirror_of(self.site_nodes(site))
@@ -405,6 +424,27 @@ class Twin:
             if run.mirror in self.world.mirrors:
                 return self.world.mirrors[run.mirror]
         return None
+
+    def record_generations(self) -> None:
+        """Each site's mirror generation as the stack's state holds it after an `up` (None: none yet)."""
+        held = {
+            r.name.removesuffix("-generation"): r.outputs.get("generation")
+            for r in self.engine.state.values()
+            if r.type == GENERATION
+        }
+        for name in {s.name for s in self._sites} | set(self.generations):
+            self.generations.setdefault(name, []).append(held.get(name))
+
+    def removed_from_primary(self, site: Site) -> bool:
+        """No mirror the site ever set up is still registered on the primary."""
+        ids = {
+            self.world.mirrors[name].mirror_id
+            for i in self._site_instances(site)
+            for run in i.runs
+            for name in [run.mirror]
+            if name in self.world.mirrors
+        }
+        return not ids & set(self.emu.state.mirror_servers)
 
     def converged(self, site: Site) -> bool:
         report = self.report(site, self.world.now, self.world.now)
