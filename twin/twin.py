@@ -66,6 +66,8 @@ class SiteReport:
     snapshots: list[tuple[float, Optional[str]]] = field(default_factory=list)
     first_stop_s: Optional[float] = None
     roots_replaced: int = 0  # root volume replacements during the window
+    # Nodes serving over the `up`: [seconds from its start, how many] each time the number changes.
+    serving: list[tuple[float, int]] = field(default_factory=list)
 
     def json(self) -> dict:
         return {
@@ -80,6 +82,7 @@ class SiteReport:
             "snapshots": [[round(t, 1), v] for t, v in self.snapshots],
             "first_stop_s": round(self.first_stop_s, 1) if self.first_stop_s is not None else None,
             "roots_replaced": self.roots_replaced,
+            "serving": [[round(t, 1), n] for t, n in self.serving],
             **({"serving_from_s": round(self.serving_from_s, 1)} if self.serving_from_s is not None else {}),
         }
 
@@ -345,10 +348,12 @@ class Twin:
                 if start <= t <= end
             }
         )
-        counts, outage = [], 0.0
+        counts, outage, serving = [], 0.0, []
         for i, t in enumerate(points):
             count, reached = world.serving(site.host, t)
             counts.append(count)
+            if not serving or serving[-1][1] != count:
+                serving.append((t - start, count))
             if not reached and i + 1 < len(points):
                 outage += points[i + 1] - t
         nodes = self.site_nodes(site)
@@ -357,6 +362,7 @@ class Twin:
         return SiteReport(
             nodes=len(nodes),
             min_serving=min(counts) if counts else 0,
+            serving=serving,
             outage_s=outage,
             versions_after=[i.run_at(end).version if i.answers_at(end) else None for i in nodes],
             serving_after=world.serving(site.host, end)[0],
