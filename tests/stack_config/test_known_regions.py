@@ -7,8 +7,8 @@ import pytest
 
 from stack_config import ConfigError
 from stack_config.regions import known_regions
-from tests import harness
 from tests.harness import EXAMPLE_STACK, run_program, stack_file_config
+from twin import program as harness
 
 from .test_stack_config import BASE, load, problems_of, with_
 

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from stack_config import ConfigError
-from tests import harness
 from tests.harness import EXAMPLE_STACK, run_program, stack_file_config
+from twin import program as harness
 
 # The example stack's first mirror is an nginx site; the second a farm behind a load balancer.
 CASES = [
