@@ -147,7 +147,7 @@ class Clients:
         return Clone(site, stream.count, at, seconds, protocol)
 
     def _connect(self, clone: Clone, host: str) -> None:
-        target = self.world.resolve(host)
+        target = self.world.resolve(host, clone.at)  # what the client's resolver holds then (its TTL)
         if target is None:
             clone.fail(clone.at, f"{host} does not resolve")
             return
@@ -164,7 +164,7 @@ class Clients:
         if lb is None or clone.at < lb.active_at or port not in lb.listeners:
             clone.fail(clone.at, f"no load balancer listening on {value}:{port}")
             return
-        instance = self._pick(lb.listeners[port], clone)
+        instance = self._pick(lb, lb.listeners[port], clone)
         if instance is None:
             clone.fail(clone.at, f"no target behind {value}:{port}")
             return
@@ -173,13 +173,19 @@ class Clients:
             return
         clone.node, clone.via = instance.id, (lb.arn, port)
 
-    def _pick(self, group_arn: str, clone: Clone) -> Optional[Instance]:
+    def _pick(self, lb, group_arn: str, clone: Clone) -> Optional[Instance]:
         group = self.world.target_groups.get(group_arn)
         if group is None:
             return None
-        states = [(i, self.world.health(group, i.id, clone.at)[0]) for i in self.world.instances.values()]
+        # Only targets the load balancer's and the node's security groups let it reach (twin/network.py);
+        # failing open goes to targets that failed their checks, not to those still in `initial`.
+        states = [
+            (i, self.world.health(group, i.id, clone.at)[0])
+            for i in self.world.instances.values()
+            if self.world.lb_reaches(lb, i, clone.at)
+        ]
         healthy = sorted((i for i, s in states if s == "healthy"), key=lambda i: i.name)
-        registered = sorted((i for i, s in states if s in ("initial", "healthy", "unhealthy")), key=lambda i: i.name)
+        registered = sorted((i for i, s in states if s in ("healthy", "unhealthy")), key=lambda i: i.name)
         candidates = healthy or registered
         if not candidates:
             return None

@@ -66,15 +66,17 @@ def test_clones_through_a_load_balancer_with_healthy_nodes_all_succeed(world):
 
 
 def test_no_clone_reaches_a_target_before_its_health_checks_pass(world):
-    """Registered at 0 with checks every 15 s and a threshold of 3: healthy at 45 s. Before that
-    the only target is `initial`, and an NLB with no healthy target fails open to it."""
+    """Registered at 0 with checks every 15 s and a threshold of 3: unhealthy at 45 s. Before that
+    the only target is `initial`, which gets no traffic; then no target is healthy and the NLB fails
+    open to the unhealthy one, which does not answer."""
     a = _node(world, "iad-node0")
     _balanced(world, a)
     _stop_bitbucket(a, 0.0)  # registered, but Bitbucket is down: nothing answers the fail-open
     clients = _clients(world, Workload(per_minute=6.0, https_share=1.0, lengths=((5.0, 1.0),), seed=3, source="t"))
     clients.advance(0.0, 600.0)
     assert clients.between("iad", 0.0, 600.0)["failed"] == clients.between("iad", 0.0, 600.0)["started"] > 0
-    assert all("does not answer" in c.why for c in clients.clones)
+    assert all(("no target behind" if c.at < 45 else "does not answer") in c.why for c in clients.clones)
+    assert {c.at < 45 for c in clients.clones} == {True, False}
 
 
 def test_a_node_that_stops_during_a_clone_cuts_it_and_the_failure_is_counted(world):
@@ -119,7 +121,8 @@ def test_stopping_a_node_before_its_clones_end_is_seen_where_a_node_count_says_n
     _stop_bitbucket(a, 601.0)
     clients.advance(600.0, 1200.0)
     clients.finish(1200.0)
-    failed = clients.failures("iad", 0.0, 1200.0)
+    # From 45 s, when the targets pass their checks (before, in `initial`, no target takes a clone).
+    failed = clients.failures("iad", 45.0, 1200.0)
     assert failed and all(c.node == a.id and c.failed_at == 601.0 for c in failed)
 
 
