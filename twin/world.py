@@ -645,6 +645,34 @@ class World:
                 return False
         return True
 
+    def reaches_site(self, host: str, source: str, port: int, t: float) -> Optional[str]:
+        """Why a new connection from `source` (an address outside the VPC: a client, the primary, the
+        deployer) to host:port at t fails, or None when a node answers it: the name as the source's
+        resolver holds it, the load balancer's groups letting it in on the listener, and a target
+        the load balancer may reach (or the node's own groups, nginx mode)."""
+        target = self.resolve(host, t)
+        if target is None:
+            return f"{host} does not resolve"
+        kind, value = target
+        origin = Endpoint(source, name="source")
+        if kind == "ip":
+            instance = self.instance_at(value)
+            if instance is None or not instance.answers_at(t):
+                return f"nothing answers at {value}"
+            return self.network.blocked(origin, Endpoint(value, instance.security_groups, instance.name), port, t)
+        lb = next((b for b in self.load_balancers.values() if b.dns_name == value), None)
+        if lb is None or port not in lb.listeners or t < lb.active_at:
+            return f"no load balancer listening on {value}:{port}"
+        refused = self.network.blocked(
+            origin, Endpoint(lb.address, lb.security_groups, f"load balancer {value}"), port, t
+        )
+        if refused is not None:
+            return refused
+        healthy, registered = self.routable(lb, t)
+        if not any(self.lb_reaches(lb, i, t, client=source) and i.answers_at(t) for i in healthy or registered):
+            return f"no target behind {value}:{port} answers"
+        return None
+
     def register(self, group: TargetGroup, instance_id: str) -> None:
         instance = self.instances.get(instance_id)
         if instance is None or instance.state != "running":
