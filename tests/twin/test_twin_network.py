@@ -442,3 +442,35 @@ def test_the_deployer_at_admin_cidrs_is_not_let_in_on_443_where_the_providers_ca
     enforce it yet (see the branch's report)."""
     (_, world), _ = fra
     assert world.reaches_site("mirror-fra.example.com", DEPLOYER, 443, world.now) is not None
+
+
+# --- a node's flows when Bitbucket starts -------------------------------------------------------------
+def _twin_over(world: World, primary: dict):
+    config = {"bitbucket-mirrors:primary": json.dumps(primary)}
+    return types.SimpleNamespace(world=world, engine=types.SimpleNamespace(config=config))
+
+
+def test_farm_nodes_join_only_when_hazelcast_reaches_both_ways(world):
+    from twin.twin import Twin
+
+    a, b = _running(world, "iad-node0"), _running(world, "iad-node1")
+    twin = _twin_over(world, {})
+    world.network.add_rule(_in(5701, group=NODES))
+    assert not Twin._hazelcast_reaches(twin, a, b, world.now)  # no egress rule on 5701
+    world.network.add_rule(_out(5701, group=NODES))
+    assert Twin._hazelcast_reaches(twin, a, b, world.now)
+    b.security_groups = ("sg-else",)  # the other node in another group: neither way matches
+    assert not Twin._hazelcast_reaches(twin, a, b, world.now)
+
+
+def test_a_new_mirror_needs_the_primary_on_443_and_on_its_ssh_port(world):
+    from twin.twin import Twin
+
+    node = _running(world, "fra-node0")
+    twin = _twin_over(world, {"sshPort": 7998})
+    world.network.add_rule(_out(443, "0.0.0.0/0"))
+    assert not Twin._reaches_primary(twin, node, world.now)
+    world.network.add_rule(_out(7999, "0.0.0.0/0"))  # the default port, not the primary's
+    assert not Twin._reaches_primary(twin, node, world.now)
+    world.network.add_rule(_out(7998, "0.0.0.0/0"))
+    assert Twin._reaches_primary(twin, node, world.now)
