@@ -73,8 +73,16 @@ def runtime_config_bag() -> dict[str, str]:
     return bag
 
 
+def runtime_secret_keys(bag: dict[str, str]) -> set[str]:
+    """The keys of the bag the CLI handed over as secrets (set in the runtime, or in the
+    environment's PULUMI_CONFIG_SECRET_KEYS as the language host passes them)."""
+    from_environment = set(runtime_config.get_config_secret_keys_env())
+    return {key for key in bag if runtime_config.is_config_secret(key) or key in from_environment}
+
+
 def load_stack_config(warn: Callable[[str], None] = pulumi.log.warn) -> StackConfig:
-    checked = check_config_bag(runtime_config_bag(), warn)
+    bag = runtime_config_bag()
+    checked = check_config_bag(bag, warn, secret_keys=runtime_secret_keys(bag))
     if checked.problems:
         raise ConfigError(checked.problems)
     model = checked.model
