@@ -34,6 +34,7 @@ class StackConfig:
     monitoring: Optional[Monitoring] = None
     backup: Backup = Backup()
     kms_key_arn: Optional[str] = None
+    iam_permissions_boundary_arn: Optional[str] = None
 
     @property
     def sites(self) -> tuple[Site, ...]:
@@ -46,6 +47,7 @@ class StackConfig:
                 monitoring=site_monitoring(self.monitoring, m.monitoring),
                 backup=site_backup(self.backup, m.backup),
                 kms_key_arn=m.kms_key_arn or self.kms_key_arn,
+                iam_permissions_boundary_arn=self.iam_permissions_boundary_arn,
                 index=i,
             )
             for i, m in enumerate(self.mirrors)
@@ -98,4 +100,5 @@ def load_stack_config(warn: Callable[[str], None] = pulumi.log.warn) -> StackCon
         monitoring=model.monitoring,
         backup=model.backup,
         kms_key_arn=model.kms_key_arn,
+        iam_permissions_boundary_arn=model.iam_permissions_boundary_arn,
     )

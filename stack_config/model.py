@@ -245,6 +245,17 @@ KmsKeyArn = Annotated[
         )
     ),
 ]
+# A customer-managed policy of the account (IAM's path and name characters): the node roles' boundary.
+IamPolicyArn = Annotated[
+    str,
+    AfterValidator(
+        _regex(
+            r"^arn:aws[a-z-]*:iam::\d{12}:policy/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}$",
+            "an IAM policy ARN of your account such as "
+            "arn:aws:iam::123456789012:policy/bitbucket-mirrors-node-boundary",
+        )
+    ),
+]
 Version = Annotated[
     str,
     AfterValidator(_regex(r"^\d+\.\d+\.\d+$", "a Bitbucket version MAJOR.MINOR.PATCH such as 9.4.16")),
@@ -637,6 +648,16 @@ class StackModel(_Model):
             "Customer-managed KMS key for every site's volumes, snapshots and SSM parameters (README: the "
             "key policy it needs); a key is regional, so sites elsewhere set mirrors[].kmsKeyArn. Default: "
             "AWS's managed keys (aws/ebs, aws/ssm)."
+        ),
+    )
+    iam_permissions_boundary_arn: Optional[IamPolicyArn] = Field(
+        None,
+        examples=["arn:aws:iam::123456789012:policy/bitbucket-mirrors-node-boundary"],
+        description=(
+            "The managed policy set as permissions boundary on every IAM role the stack creates (the node "
+            "roles); an account admin creates it once from docs/node-permissions-boundary.json. Required "
+            "when pulumi up runs with docs/deployer-policy*.json, which creates no role without it. "
+            "Default: no boundary."
         ),
     )
     mirrors: Annotated[tuple[Mirror, ...], AfterValidator(_at_least_one_mirror)] = Field(

@@ -23,7 +23,7 @@ from .type_errors import problems_from_validation, suggested_key
 
 PASSWORD_KEY = "primaryPassword"
 AWS_REGION_KEY = "aws:region"
-OBJECT_KEYS = ("primary", "network", "monitoring", "backup", "kmsKeyArn", "mirrors")
+OBJECT_KEYS = ("primary", "network", "monitoring", "backup", "kmsKeyArn", "iamPermissionsBoundaryArn", "mirrors")
 SET_PASSWORD = f"pulumi config set --secret {PASSWORD_KEY}"
 
 
