@@ -12,8 +12,8 @@ import pytest
 
 from stack_config import ConfigError, load_stack_config
 from stack_config.loader import runtime_secret_keys
-from tests import harness
 from tests.harness import EXAMPLE_STACK, in_runtime, run_program, stack_file_config
+from twin import program as harness
 
 from .test_stack_config import (
     BASE,
