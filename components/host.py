@@ -45,6 +45,8 @@ class MirrorHostArgs:
     home_snapshot_id: Optional[pulumi.Input[Optional[str]]] = None
     # kmsKeyArn: the customer-managed key of the volumes and the host key parameter (None: AWS's).
     kms_key_arn: Optional[str] = None
+    # iamPermissionsBoundaryArn: what the node's role can never exceed, whatever policy it is given.
+    permissions_boundary: Optional[str] = None
 
 
 def host_key_parameter(stack: str, node: str) -> str:
@@ -266,6 +268,7 @@ class MirrorHost(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-role",
             tags=tags,
+            permissions_boundary=args.permissions_boundary,
             opts=child,
             assume_role_policy=json.dumps(
                 {

@@ -168,6 +168,7 @@ class MirrorSite(pulumi.ComponentResource):
                     instance_wait_for=wait_for,
                     home_snapshot_id=restored[i].snapshot_id if restored[i] else None,
                     kms_key_arn=args.site.kms_key_arn,
+                    permissions_boundary=args.site.iam_permissions_boundary_arn,
                 ),
                 opts=child,
             )

@@ -34,6 +34,7 @@ class StackConfig:
     monitoring: Optional[Monitoring] = None
     backup: Backup = Backup()
     kms_key_arn: Optional[str] = None
+    iam_permissions_boundary_arn: Optional[str] = None
 
     @property
     def sites(self) -> tuple[Site, ...]:
@@ -46,6 +47,7 @@ class StackConfig:
                 monitoring=site_monitoring(self.monitoring, m.monitoring),
                 backup=site_backup(self.backup, m.backup),
                 kms_key_arn=m.kms_key_arn or self.kms_key_arn,
+                iam_permissions_boundary_arn=self.iam_permissions_boundary_arn,
                 index=i,
             )
             for i, m in enumerate(self.mirrors)
@@ -73,8 +75,16 @@ def runtime_config_bag() -> dict[str, str]:
     return bag
 
 
+def runtime_secret_keys(bag: dict[str, str]) -> set[str]:
+    """The keys of the bag the CLI handed over as secrets (set in the runtime, or in the
+    environment's PULUMI_CONFIG_SECRET_KEYS as the language host passes them)."""
+    from_environment = set(runtime_config.get_config_secret_keys_env())
+    return {key for key in bag if runtime_config.is_config_secret(key) or key in from_environment}
+
+
 def load_stack_config(warn: Callable[[str], None] = pulumi.log.warn) -> StackConfig:
-    checked = check_config_bag(runtime_config_bag(), warn)
+    bag = runtime_config_bag()
+    checked = check_config_bag(bag, warn, secret_keys=runtime_secret_keys(bag))
     if checked.problems:
         raise ConfigError(checked.problems)
     model = checked.model
@@ -90,4 +100,5 @@ def load_stack_config(warn: Callable[[str], None] = pulumi.log.warn) -> StackCon
         monitoring=model.monitoring,
         backup=model.backup,
         kms_key_arn=model.kms_key_arn,
+        iam_permissions_boundary_arn=model.iam_permissions_boundary_arn,
     )

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from .errors import NAMESPACE, Problem
-from .validation import PASSWORD_KEY, is_secret_path
+from .validation import PASSWORD_KEY, is_secret_path, set_secret_command
 
 # What offline validation sees for a secret it cannot decrypt: the shape the rules require.
 PASSWORD_STAND_IN = "secure-value-not-decrypted-offline"
@@ -74,14 +74,6 @@ def is_ciphertext(value: Any) -> bool:
     return len(parts) == 1 and _decoded_length(value) >= NONCE_BYTES + TAG_BYTES
 
 
-def _set_secret_command(path: str) -> str:
-    if path == PASSWORD_KEY:
-        return f"pulumi config set --secret {PASSWORD_KEY}"
-    if path.endswith("privateKey"):
-        return f"pulumi config set --path --secret '{path}' < key.pem"
-    return f"pulumi config set --path --secret '{path}' <value>"
-
-
 class _Reader:
     def __init__(self, file_name: str, out: StackFileConfig):
         self.file_name, self.out = file_name, out
@@ -100,7 +92,7 @@ class _Reader:
                     path,
                     f"is written in plain text in {self.file_name} (the value is not "
                     "shown): anyone who can read the file, or the repository, has it; "
-                    f"remove it and set it as a secret: {_set_secret_command(path)}",
+                    f"remove it and set it as a secret: {set_secret_command(path)}",
                 )
             )
         return value
@@ -113,7 +105,7 @@ class _Reader:
                     path,
                     "is a placeholder, not a secret the Pulumi CLI encrypted (its "
                     "`secure:` holds no ciphertext; the value is not shown): set it "
-                    f"with {_set_secret_command(path)}",
+                    f"with {set_secret_command(path)}",
                 )
             )
         if namespaced and path == PASSWORD_KEY:
