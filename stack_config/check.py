@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .errors import ConfigError, Problem
+from .errors import Problem, problems_text
 from .stack_file import StackFileError, read_stack_file
 from .validation import check_config_bag
 
@@ -47,7 +47,7 @@ def main(argv: Sequence[str]) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     if problems:
         # The text `pulumi preview` prints for the same config.
-        print(f"error: {ConfigError(problems)}", file=sys.stderr)
+        print(f"error: {problems_text(problems)}", file=sys.stderr)
         return 1
     print(f"{path}: no problems (the rules of pulumi preview; secure values checked for their shape only)")
     return 0

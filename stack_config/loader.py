@@ -8,18 +8,29 @@ runtime's config bag in `validation.py`, which the offline check (`check.py`) sh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import pulumi
 from pulumi.runtime import config as runtime_config
 from pydantic import SecretStr
 
-from .errors import NAMESPACE, ConfigError
+from .errors import NAMESPACE, Problem, problems_text
 from .model import Backup, Mirror, Monitoring, Network, Primary
 from .sites import Site, site_backup, site_monitoring, site_network
 from .validation import AWS_REGION_KEY, OBJECT_KEYS, PASSWORD_KEY, check_config_bag
 
-__all__ = ["PASSWORD_KEY", "StackConfig", "load_stack_config", "secret_output"]
+__all__ = ["PASSWORD_KEY", "ConfigError", "StackConfig", "load_stack_config", "secret_output"]
+
+
+class ConfigError(pulumi.RunError):
+    """Raised before any resource is registered; `pulumi preview` shows it without a traceback.
+
+    Defined here, with the Pulumi SDK, so that the rules and the offline check import no Pulumi.
+    """
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = tuple(problems)
+        super().__init__(problems_text(self.problems))
 
 
 @dataclass(frozen=True)
