@@ -74,12 +74,19 @@ def is_ciphertext(value: Any) -> bool:
     return len(parts) == 1 and _decoded_length(value) >= NONCE_BYTES + TAG_BYTES
 
 
+# `pulumi config set --secret` works only once the stack exists in the backend up.sh uses, with the
+# passphrase that encrypts it: README's Quick start step 3 sets both first.
+_WHERE = "once the stack exists in the backend scripts/up.sh prints (README, Quick start step 3)"
+
+
 def _set_secret_command(path: str) -> str:
     if path == PASSWORD_KEY:
-        return f"pulumi config set --secret {PASSWORD_KEY}"
-    if path.endswith("privateKey"):
-        return f"pulumi config set --path --secret '{path}' < key.pem"
-    return f"pulumi config set --path --secret '{path}' <value>"
+        command = f"pulumi config set --secret {PASSWORD_KEY}"
+    elif path.endswith("privateKey"):
+        command = f"pulumi config set --path --secret '{path}' < key.pem"
+    else:
+        command = f"pulumi config set --path --secret '{path}' <value>"
+    return f"{command}, {_WHERE}"
 
 
 class _Reader:
