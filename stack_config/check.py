@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import Problem, problems_text
+from .primary_reach import primary_reach_problems
 from .stack_file import StackFileError, read_stack_file
 from .validation import check_config_bag
 
@@ -27,7 +28,11 @@ def check_stack_file(path: Path) -> tuple[list[Problem], list[str]]:
     stack_file = read_stack_file(path)
     warnings = list(stack_file.warnings)
     checked = check_config_bag(stack_file.bag, warnings.append, unreadable=stack_file.unreadable)
-    return list(dict.fromkeys([*stack_file.problems, *checked.problems])), warnings
+    problems = [*stack_file.problems, *checked.problems]
+    if checked.model is not None:
+        # Offline: no resolver, so a primary named by host is a warning (preview resolves and refuses).
+        problems += primary_reach_problems(checked.model, warnings.append, resolver=None)
+    return list(dict.fromkeys(problems)), warnings
 
 
 def main(argv: Sequence[str]) -> int:
