@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 from .errors import Problem, problems_text
+from .estimate import report
 from .primary_reach import primary_reach_problems
 from .stack_file import StackFileError, read_stack_file
 from .validation import check_config_bag
@@ -25,6 +26,12 @@ USAGE = "usage: venv/bin/python -m stack_config.check Pulumi.<stack>.yaml"
 
 def check_stack_file(path: Path) -> tuple[list[Problem], list[str]]:
     """The problems and warnings of a stack file (StackFileError when it is not one)."""
+    problems, warnings, _ = _checked(path)
+    return problems, warnings
+
+
+def _checked(path: Path) -> tuple[list[Problem], list[str], Optional[str]]:
+    """Problems, warnings, and for a stack without problems what it creates and costs (estimate.py)."""
     stack_file = read_stack_file(path)
     warnings = list(stack_file.warnings)
     checked = check_config_bag(stack_file.bag, warnings.append, unreadable=stack_file.unreadable)
@@ -32,7 +39,8 @@ def check_stack_file(path: Path) -> tuple[list[Problem], list[str]]:
     if checked.model is not None:
         # Offline: no resolver, so a primary named by host is a warning (preview resolves and refuses).
         problems += primary_reach_problems(checked.model, warnings.append, resolver=None)
-    return list(dict.fromkeys(problems)), warnings
+    planned = report(checked.model, checked.aws_region) if checked.model is not None and not problems else None
+    return list(dict.fromkeys(problems)), warnings, planned
 
 
 def main(argv: Sequence[str]) -> int:
@@ -44,7 +52,7 @@ def main(argv: Sequence[str]) -> int:
         print(f"{path}: no such file (copy Pulumi.example.yaml to it and adapt it)", file=sys.stderr)
         return 2
     try:
-        problems, warnings = check_stack_file(path)
+        problems, warnings, planned = _checked(path)
     except StackFileError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -55,6 +63,8 @@ def main(argv: Sequence[str]) -> int:
         print(f"error: {problems_text(problems)}", file=sys.stderr)
         return 1
     print(f"{path}: no problems (the rules of pulumi preview; secure values checked for their shape only)")
+    if planned:
+        print(planned)
     return 0
 
 
