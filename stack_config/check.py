@@ -1,4 +1,7 @@
-"""Check a stack file offline: `venv/bin/python -m stack_config.check Pulumi.dev.yaml`.
+"""Check a stack file offline: `scripts/up.sh --check dev`, or by hand right after a clone:
+`python3 -m venv .check && .check/bin/pip install -r requirements-check.txt &&
+.check/bin/python -m stack_config.check Pulumi.dev.yaml` (pydantic, PyYAML and cryptography only:
+nothing here imports Pulumi or AWS packages).
 
 Runs every config rule `pulumi preview` runs (the same `validation.check_config_bag`, on the config
 the CLI would hand the program), with no Pulumi CLI, no AWS and no network, and exits non-zero
@@ -6,7 +9,8 @@ with the same message preview prints. It also says what only the file shows: `se
 are no ciphertext (Pulumi.example.yaml's placeholders) and secrets written in plain text. `secure:`
 values cannot be decrypted offline: at secret keys they count as present and well formed.
 
-Exit status: 0 no problem, 1 problems (listed on stderr), 2 the file cannot be read.
+On a stack without problems it also prints what the stack creates and about what it costs a month
+(estimate.py). Exit status: 0 no problem, 1 problems (listed on stderr), 2 the file cannot be read.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from .primary_reach import primary_reach_problems
 from .stack_file import StackFileError, read_stack_file
 from .validation import check_config_bag
 
-USAGE = "usage: venv/bin/python -m stack_config.check Pulumi.<stack>.yaml"
+USAGE = "usage: python -m stack_config.check Pulumi.<stack>.yaml (or: scripts/up.sh --check <stack>)"
 
 
 def check_stack_file(path: Path) -> tuple[list[Problem], list[str]]:
