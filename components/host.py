@@ -16,6 +16,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_tls as tls
 
+from facts.hosts import ROOT_VOLUME_GB
+
 from . import boot
 from . import tags as tagging
 
@@ -177,7 +179,7 @@ class MirrorHost(pulumi.ComponentResource):
             ),
             root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
                 volume_type="gp3",
-                volume_size=30,
+                volume_size=ROOT_VOLUME_GB,
                 encrypted=True,
                 delete_on_termination=True,
                 kms_key_id=args.kms_key_arn,

@@ -8,18 +8,30 @@ runtime's config bag in `validation.py`, which the offline check (`check.py`) sh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import pulumi
 from pulumi.runtime import config as runtime_config
 from pydantic import SecretStr
 
-from .errors import NAMESPACE, ConfigError
+from .errors import NAMESPACE, Problem, problems_text
 from .model import Backup, Mirror, Monitoring, Network, Primary
+from .primary_reach import primary_reach_problems, resolve
 from .sites import Site, site_backup, site_monitoring, site_network
 from .validation import AWS_REGION_KEY, OBJECT_KEYS, PASSWORD_KEY, check_config_bag
 
-__all__ = ["PASSWORD_KEY", "StackConfig", "load_stack_config", "secret_output"]
+__all__ = ["PASSWORD_KEY", "ConfigError", "StackConfig", "load_stack_config", "secret_output"]
+
+
+class ConfigError(pulumi.RunError):
+    """Raised before any resource is registered; `pulumi preview` shows it without a traceback.
+
+    Defined here, with the Pulumi SDK, so that the rules and the offline check import no Pulumi.
+    """
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = tuple(problems)
+        super().__init__(problems_text(self.problems))
 
 
 @dataclass(frozen=True)
@@ -88,9 +100,14 @@ def load_stack_config(warn: Callable[[str], None] = pulumi.log.warn) -> StackCon
     if checked.problems:
         raise ConfigError(checked.problems)
     model = checked.model
+    assert model is not None
+    # Needs the network (the primary's address), so preview judges it and the offline check only warns.
+    reach = primary_reach_problems(model, warn, resolve)
+    if reach:
+        raise ConfigError(reach)
     # The password stays a secret Output from the moment it is read; the bag's copy was only checked.
     password = pulumi.Config(NAMESPACE).get_secret(PASSWORD_KEY)
-    assert model is not None and password is not None
+    assert password is not None
     return StackConfig(
         primary=model.primary,
         network=model.network,

@@ -19,6 +19,7 @@ from .certificates import covers, names_of, pem_certificates
 from .errors import Problem
 from .instance_types import MIN_MEMORY_GIB, MIN_VCPUS, UnknownInstanceType, size_of
 from .model import Mirror, Network, StackModel
+from .primary_reach import scm_suffix_warning
 from .public_space import BOUND_WORDS, public_space
 from .sites import inherited_placement_keys, site_monitoring
 
@@ -423,6 +424,9 @@ def stack_problems(
     stack: StackModel, warn: Callable[[str], None], aws_region: Optional[str] = None, failed: Iterable[str] = ()
 ) -> list[Problem]:
     ctx = Context(stack, aws_region, frozenset(failed))
+    scm = scm_suffix_warning(stack.primary.url) if stack.primary is not None and ctx.usable("primary.url") else None
+    if scm:
+        warn(scm)
     problems = _network_cidr_problems(ctx, "network", stack.network) if stack.network else []
     problems += _primary_cidr_problems(ctx)
     names: dict[str, int] = {}

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from .errors import NAMESPACE, Problem
-from .validation import PASSWORD_KEY, is_secret_path, set_secret_command
+from .validation import PASSWORD_KEY, is_secret_path
 
 # What offline validation sees for a secret it cannot decrypt: the shape the rules require.
 PASSWORD_STAND_IN = "secure-value-not-decrypted-offline"
@@ -74,6 +74,15 @@ def is_ciphertext(value: Any) -> bool:
     return len(parts) == 1 and _decoded_length(value) >= NONCE_BYTES + TAG_BYTES
 
 
+# `pulumi config set --secret` works only once the stack exists in the backend up.sh uses, with the
+# passphrase that encrypts it: README's Quick start step 3 sets both first.
+_WHERE = "once the stack exists in the backend scripts/up.sh prints (README, Quick start step 3)"
+
+
+def _set_secret_command(path: str) -> str:
+    return f"{_set_secret_command(path)}, {_WHERE}"
+
+
 class _Reader:
     def __init__(self, file_name: str, out: StackFileConfig):
         self.file_name, self.out = file_name, out
@@ -92,7 +101,7 @@ class _Reader:
                     path,
                     f"is written in plain text in {self.file_name} (the value is not "
                     "shown): anyone who can read the file, or the repository, has it; "
-                    f"remove it and set it as a secret: {set_secret_command(path)}",
+                    f"remove it and set it as a secret: {_set_secret_command(path)}",
                 )
             )
         return value
@@ -105,7 +114,7 @@ class _Reader:
                     path,
                     "is a placeholder, not a secret the Pulumi CLI encrypted (its "
                     "`secure:` holds no ciphertext; the value is not shown): set it "
-                    f"with {set_secret_command(path)}",
+                    f"with {_set_secret_command(path)}",
                 )
             )
         if namespaced and path == PASSWORD_KEY:

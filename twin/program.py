@@ -34,6 +34,8 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = ROOT / "__main__.py"
 EXAMPLE_STACK = ROOT / "Pulumi.example.yaml"
+# The larger examples users copy (examples/Pulumi.<name>.yaml), checked like the example, by <name>.
+EXAMPLE_FILES = {p.name.split(".")[1]: p for p in sorted((ROOT / "examples").glob("Pulumi.*.yaml"))}
 STACKS = ROOT / "twin" / "stacks"  # the stack files the twin rehearses and the suite runs the program on
 PROJECT = "bitbucket-mirrors"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # Pulumi's wire signature of a secret value
