@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from .errors import NAMESPACE, Problem
-from .validation import PASSWORD_KEY, is_secret_path
+from .validation import PASSWORD_KEY, is_secret_path, set_secret_command
 
 # What offline validation sees for a secret it cannot decrypt: the shape the rules require.
 PASSWORD_STAND_IN = "secure-value-not-decrypted-offline"
@@ -80,7 +80,7 @@ _WHERE = "once the stack exists in the backend scripts/up.sh prints (README, Qui
 
 
 def _set_secret_command(path: str) -> str:
-    return f"{_set_secret_command(path)}, {_WHERE}"
+    return f"{set_secret_command(path)}, {_WHERE}"
 
 
 class _Reader:
