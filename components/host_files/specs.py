@@ -72,18 +72,21 @@ def _require(condition: bool, field_name: str, expected: str) -> None:
 class DownloadLimits:
     """What one download may take before curl gives up (every download of the install has them):
     a connection within `connect_s`, at least `floor_bytes_per_s` over any `floor_s` seconds, at most
-    `max_bytes` and `max_s` seconds in all (retries included)."""
+    `max_bytes` and `max_s` seconds in all, `retries` further attempts included (curl retries a
+    refused connection, a timeout and a 5xx answer)."""
 
     max_bytes: int
     max_s: int
     connect_s: int = 20
     floor_bytes_per_s: int = 16 * 1024
     floor_s: int = 60
+    retries: int = 2
 
     def __post_init__(self) -> None:
         for name in ("max_bytes", "max_s", "connect_s", "floor_bytes_per_s", "floor_s"):
             value = getattr(self, name)
             _require(isinstance(value, int) and value > 0, name, "a positive whole number")
+        _require(isinstance(self.retries, int) and 0 <= self.retries <= 5, "retries", "0 to 5")
         _require(self.connect_s <= self.max_s and self.floor_s <= self.max_s, "max_s", "at least connect_s and floor_s")
 
 
