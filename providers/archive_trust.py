@@ -9,11 +9,14 @@ version (the vendor's feed, or a mirror of the archive, changed since) fails her
 digests, before any node stops; the node scripts refuse such bytes themselves as well.
 
 It calls nothing: the record is derived from the old state and the report at check, so a preview
-already knows a recorded version's sha256.
+already knows a recorded version's sha256. Trusting other bytes for a recorded version is a deliberate
+act of the operator for one run, never config: RETRUST_VARIABLE=<site>:<version> in the environment of
+that `pulumi up` (docs/download-verification.md).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -33,6 +36,7 @@ from pulumi.dynamic import (
 from .base import input_names, inputs_of, is_unknown
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+RETRUST_VARIABLE = "BITBUCKET_MIRRORS_RETRUST_ARCHIVE"
 # What the install script prints on its stdout in --preflight mode (install.sh.j2).
 _REPORT = re.compile(r"^bitbucket-mirrors archive-sha256 (\S+) ([0-9a-f]{64})$", re.M)
 
@@ -55,9 +59,15 @@ def mismatch(site: str, version: str, first: str, reported: str) -> str:
     return (
         f"site {site}: atlassian-bitbucket-{version}.tar.gz was verified as sha256 {reported}, but this site "
         f"first verified {first} for Bitbucket {version} (kept in the stack's state): other bytes for a "
-        "version it already runs are refused, and no node was stopped. If the archive changed on purpose, "
-        "see docs/download-verification.md, 'Trust on first use'"
+        "version it already verified are refused, and no node was stopped. If the archive changed on purpose, "
+        f"run that one `pulumi up` with {RETRUST_VARIABLE}={site}:{version} "
+        "(docs/download-verification.md, 'Trust on first use')"
     )
+
+
+def retrusted(site: str, version: str) -> bool:
+    """Whether the operator asked, for this run only, to record other bytes for this site's version."""
+    return os.environ.get(RETRUST_VARIABLE, "").strip() == f"{site}:{version}"
 
 
 class ArchiveTrustProvider(ResourceProvider):
@@ -71,6 +81,8 @@ class ArchiveTrustProvider(ResourceProvider):
         if not is_unknown(reported) and reported and not _SHA256.fullmatch(str(reported)):
             return CheckResult(checked, [CheckFailure("reported", f"expected 64 hex digits, got {reported!r:.80}")])
         first = digests.get(version)
+        if first and reported and not is_unknown(reported) and retrusted(str(news.get("site")), version):
+            digests[version] = first = str(reported)
         if first:
             checked["sha256"] = first
             if not is_unknown(reported) and reported and reported != first:

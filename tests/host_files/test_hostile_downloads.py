@@ -163,7 +163,8 @@ def run(host: Host, loopback: Loopback, *args: str) -> tuple[object, float]:
 
 def assert_nothing_installed(host: Host) -> None:
     assert not host.path(CURRENT).exists() and not host.path("/opt/atlassian/bitbucket/9.4.16").exists()
-    assert list(host.path("/opt/atlassian/bitbucket/downloads").iterdir()) == []  # no part left behind
+    downloads = host.path("/opt/atlassian/bitbucket/downloads")
+    assert not downloads.exists() or list(downloads.iterdir()) == []  # no part left behind
     assert not [c for c in calls(host.log, "systemctl") if c.split()[1] in ("stop", "restart", "start")]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from providers.archive_trust import ArchiveTrustProvider, reported_sha256
+from providers.archive_trust import RETRUST_VARIABLE, ArchiveTrustProvider, reported_sha256
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 FIRST, OTHER, NEXT = "1" * 64, "2" * 64, "3" * 64
@@ -46,6 +46,7 @@ def test_other_bytes_for_a_recorded_version_are_refused_naming_both_digests():
         and f"first verified {FIRST} for Bitbucket 9.4.16" in failure.reason
     )
     assert "no node was stopped" in failure.reason and "Trust on first use" in failure.reason
+    assert f"{RETRUST_VARIABLE}=syd:9.4.16" in failure.reason
 
 
 def test_every_version_keeps_its_own_record_also_after_going_back():
@@ -91,3 +92,16 @@ def test_the_report_is_read_from_the_preflights_stdout_for_its_version_only():
     )
     assert reported_sha256(stdout, "9.4.16") == FIRST
     assert reported_sha256(stdout, "9.4.17") == "" and reported_sha256(None, "9.4.16") == ""
+
+
+def test_other_bytes_are_recorded_only_when_the_operator_asks_for_that_site_and_version(monkeypatch):
+    provider = ArchiveTrustProvider()
+    state, _ = _up(provider, {}, "9.4.16", FIRST)
+    for asked in ("syd:9.4.17", "mel:9.4.16", "syd:9.4.1"):  # another version or site: still refused
+        monkeypatch.setenv(RETRUST_VARIABLE, asked)
+        assert _up(provider, state, "9.4.16", OTHER)[0] is None
+    monkeypatch.setenv(RETRUST_VARIABLE, "syd:9.4.16")
+    again, failures = _up(provider, state, "9.4.16", OTHER)
+    assert failures == [] and again["sha256"] == OTHER and again["digests"] == {"9.4.16": OTHER}
+    monkeypatch.delenv(RETRUST_VARIABLE)
+    assert _up(provider, again, "9.4.16", FIRST)[0] is None  # the new record holds like the first
