@@ -375,3 +375,13 @@ def test_the_first_preflight_reports_the_sha256_it_verified_for_the_stacks_state
     again = host.run("--preflight")
     assert reported_sha256(again.stdout, "9.4.16") == digest
     assert [c for c in calls(host.log, "curl") if "/status" not in c] == []
+
+
+def test_a_refused_redirects_location_is_shown_printable_and_short(host, loopback):
+    stage(host, loopback, host.archive("9.4.16").read_bytes())
+    for path in ("/feeds/current.json", "/feeds/archived.json"):
+        loopback.answers[path] = redirect(f"{loopback.other}/{'a' * 5000}")
+    result, _ = run(host, loopback)
+    assert result.returncode != 0
+    shown = [line for line in result.stderr.splitlines() if "it redirects to" in line]
+    assert len(shown) == 2 and all(len(line) < 400 for line in shown), shown
