@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import socket
 import ssl
 import tarfile
 import threading
@@ -193,6 +194,31 @@ def test_a_trickling_feed_is_dropped_at_the_speed_floor_and_nothing_is_downloade
     # Each feed within about its floor (2 s), far from its 20 s total: the floor did it.
     assert took < 12, took
     assert loopback.asked(f"/archive/{NAME}") == []
+    assert_nothing_installed(host)
+
+
+def test_a_host_that_never_answers_the_handshake_is_dropped_at_the_connect_timeout(host, tmp_path):
+    # A port that takes the TCP connection and never says a word of TLS.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    url = f"https://127.0.0.1:{silent.getsockname()[1]}"
+    try:
+        # A floor of 15 s: within this test only the connect timeout (2 s) can end the wait.
+        limits = DownloadLimits(**{**FEED.__dict__, "floor_s": 15})
+        host.stage(InstallSpec("9.4.16", VOLUME, "acm", feed_limits=limits))
+        script = host.path(STAGING_DIR) / StagedFile.INSTALL_SCRIPT
+        text = script.read_text()
+        for feed in VENDOR_CHECKSUM_FEEDS:
+            text = text.replace(feed, url + "/feed.json")
+        script.write_text(text)
+        started = time.monotonic()
+        result = host.run(REAL_CURL=__import__("shutil").which("curl"), NO_PROXY="*", no_proxy="*")
+        took = time.monotonic() - started
+    finally:
+        silent.close()
+    assert result.returncode != 0 and "no connection within 2 s" in result.stderr
+    assert took < 12, took  # two feeds, 2 s each, far from the 15 s floor and the 20 s total
     assert_nothing_installed(host)
 
 

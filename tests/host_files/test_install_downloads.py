@@ -105,6 +105,9 @@ def test_every_curl_the_install_runs_carries_the_https_only_flags(host):
         ]
     )
     assert all(TLS_FLAGS in c for c in downloads), downloads
+    # And every one bounded: connection, speed floor, size, total time.
+    for flag in ("--connect-timeout 20", "--speed-limit 16384 --speed-time 60", "--max-filesize", "--max-time"):
+        assert all(flag in c for c in downloads), (flag, downloads)
 
 
 # --- the real curl against servers that redirect ---------------------------------------------
