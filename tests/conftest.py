@@ -50,6 +50,7 @@ SLOW_MODULES = (
     "tests/providers/test_rollout_decisions.py",
     # bash, shellcheck, nginx, curl on the rendered files:
     "tests/host_files/test_install_downloads.py",
+    "tests/host_files/test_hostile_downloads.py",
     "tests/host_files/test_install_script.py",
     "tests/host_files/test_metrics_publisher.py",
     "tests/host_files/test_nginx_site.py",
