@@ -471,13 +471,15 @@ class World:
             instance.runs.append(Run(at, "failed", version))
             self.note(f"Bitbucket {version} refused the home of {instance.name}: it holds {home.version}'s data")
             return
-        home.version = version if home.version is None or _newer(version, home.version) else home.version
         startup = seconds("bitbucket.first_start" if first else "bitbucket.start")
         mirror_name = self.join_mirror(instance, home, version, at + startup) if self.join_mirror else None
         if mirror_name is None:
             instance.runs.append(Run(at, "failed", version))
             self.note(f"Bitbucket failed on {instance.name}: it could not join its farm on {version}")
             return
+        # Only a node that started (joined its farm) upgrades the home's data; one refused at the
+        # join stops before it touches it.
+        home.version = version if home.version is None or _newer(version, home.version) else home.version
         instance.runs.append(Run(at, "starting", version, mirror_name))
         instance.runs.append(Run(at + startup, "running", version, mirror_name))
         self.note(f"Bitbucket {version} starting on {instance.name} ({mirror_name})")
