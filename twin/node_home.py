@@ -45,11 +45,12 @@ def _read(directory: Path) -> dict[str, str]:
     }
 
 
-def write_home(home: Optional[Home], directory: Path) -> None:
-    """The mount point shows `home` (None: nothing mounted, an empty directory on the root disk)."""
+def write_home(home: Optional[Home], directory: Path) -> bool:
+    """The mount point shows `home` (None: nothing mounted, an empty directory on the root disk).
+    True when it shows Bitbucket's data."""
     wanted = _as_files(home) if home is not None else {}
     if _read(directory) == wanted:
-        return
+        return DATA in wanted
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
@@ -57,10 +58,12 @@ def write_home(home: Optional[Home], directory: Path) -> None:
         path = directory / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+    return DATA in wanted
 
 
-def read_home(directory: Path, home: Home) -> bool:
-    """The volume holds what the mount point holds now; True when Bitbucket's data was deleted."""
+def read_home(directory: Path, home: Home, shown_data: bool) -> bool:
+    """The volume holds what the mount point holds now; True when Bitbucket's data was deleted
+    (it was there when last shown: data Bitbucket wrote since is the world's, not yet shown)."""
     files = _read(directory)
     generation = files.pop(GENERATION, None)
     home.generation = generation.strip() if generation is not None else None
@@ -68,7 +71,8 @@ def read_home(directory: Path, home: Home) -> bool:
     home.ssh_server_key = files.pop(SSH_SERVER_KEY, None)
     data = files.pop(DATA, None)
     had_data = home.version is not None or home.mirror is not None
-    if data is None:
+    wiped = shown_data and data is None
+    if wiped:
         home.version, home.mirror = None, None
     home.files = files
-    return had_data and data is None
+    return wiped and had_data

@@ -77,6 +77,25 @@ SHIMS = {
     "sync": "exit 0",
 }
 
+# The shims the install script calls in its loops (a poll of /status every 5 s), also as bash
+# functions every bash inside inherits (exported functions): the same answers without starting a
+# process per call. Functions return where the file shims exit.
+FUNCTIONS = {
+    "__twin_ask": (
+        'printf "%s\\n" "$*" >&"$TWIN_REQ_FD"; IFS= read -r __twin_reply <&"$TWIN_REP_FD"; '
+        "__twin_rc=${__twin_reply%%$'\\t'*}; __twin_out=${__twin_reply#*$'\\t'}"
+    ),
+    "sleep": '__twin_ask sleep "$@"; return "$__twin_rc"',
+    "curl": (
+        'local __twin_url="" __twin_file=""; while [ $# -gt 0 ]; do '
+        'if [ "$1" = -o ]; then __twin_file=$2; shift; fi; __twin_url=$1; shift; done; '
+        'case "$__twin_url" in */status) __twin_ask status "$__twin_url"; printf "%s" "$__twin_out"; '
+        'return "$__twin_rc" ;; esac; __twin_ask fetch "$__twin_url"; '
+        'if [ "$__twin_rc" != 0 ]; then echo "curl: ($__twin_rc) The requested URL returned error" >&2; '
+        'return "$__twin_rc"; fi; cp "$__twin_out" "$__twin_file"'
+    ),
+}
+
 # Absolute paths on the node's own disk, taken inside the scratch root (what chroot would do).
 _NODE_PATH = re.compile(r"(?<![\w$\"'/.-])/(?=(?:opt|var|etc|usr/local)/)")
 
@@ -139,6 +158,7 @@ def run_in_root(
         "TWIN_DIGESTS": str(digests),
         "TWIN_REAL_SHA256SUM": shutil.which("sha256sum", path="/usr/bin:/bin") or "sha256sum",
         "TMPDIR": str(root.path.parent),
+        **{f"BASH_FUNC_{name}%%": f"() {{ {body}\n}}" for name, body in FUNCTIONS.items()},
     }
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as given:
         given.write((stdin or "").encode())

@@ -34,6 +34,7 @@ class Session:
         self.node, self.world, self.instance, self.root = node, node.world, instance, root
         self.version_before = instance.root.current
         self.spent = False  # did the command spend modelled time in the world?
+        self.shown_data = False  # did the mount point show Bitbucket's data when last written?
 
     # --- the home and the install, between the command and the world -------------------------
     @property
@@ -42,12 +43,15 @@ class Session:
 
     def begin(self) -> None:
         self.refresh_devices()
-        write_home(self.world.home_of(self.instance), self.home_dir)
+        self.show_home()
+
+    def show_home(self) -> None:
+        self.shown_data = write_home(self.world.home_of(self.instance), self.home_dir)
 
     def sync(self) -> None:
         """What the command wrote so far is the volume's, and the installed version the root's."""
         home = self.world.home_of(self.instance)
-        if home is not None and read_home(self.home_dir, home):
+        if home is not None and read_home(self.home_dir, home, self.shown_data):
             self.wait("node.wipe")
             self.world.note(f"home of {self.instance.name} emptied by the install (generation {home.generation})")
         link = self.root.at(self.node.install_root) / "current"
@@ -81,7 +85,7 @@ class Session:
         finally:
             # What the world did (a start records its version and mirror in the home) is the
             # volume's now: the mount point shows it to the rest of the command.
-            write_home(self.world.home_of(self.instance), self.home_dir)
+            self.show_home()
 
     def status(self) -> tuple[int, str]:
         run = self.instance.run_at(self.world.now)
@@ -152,7 +156,7 @@ class Session:
         if volume is None or volume.attached_to != self.instance.id:
             return 32, f"mount: {mount_point}: special device {entry[0]} does not exist."
         self.instance.root.mounted = volume.id
-        write_home(volume.home, self.home_dir)
+        self.show_home()
         return 0, ""
 
     def do_umount(self, args: list[str]) -> tuple[int, str]:

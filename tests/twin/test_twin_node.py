@@ -91,8 +91,8 @@ class Site:
         return self.modelled(lambda: self.node.run(self.connection, command, stdin))
 
     def script(self, version: str) -> str:
-        # A short status timeout: a start that never comes fails in 120 modelled seconds.
-        return render_install_script(InstallSpec(version, self.volume.id, "acm", status_timeout_s=120))
+        # A short status timeout: a start that never comes fails in 300 modelled seconds (a first start takes 150).
+        return render_install_script(InstallSpec(version, self.volume.id, "acm", status_timeout_s=300))
 
     def files(self, version: str, generation: str = "gen-1", script: Optional[str] = None) -> dict[str, str]:
         base = "https://mirror-fra.example.com"
@@ -178,7 +178,7 @@ def test_an_upgrade_in_place_that_does_not_start_fails_after_the_status_timeout(
     try:
         failing.install("9.4.16")  # a first install changes the version: the injected fault applies
     except CommandFailed as exc:
-        assert "did not reach RUNNING within 120 s" in str(exc)
+        assert "did not reach RUNNING within 300 s" in str(exc)
     else:
         pytest.fail("the install succeeded although Bitbucket never started")
     finally:
@@ -211,3 +211,19 @@ def test_a_node_refused_at_the_join_does_not_upgrade_its_home(site):
     with pytest.raises(CommandFailed, match="did not reach RUNNING"):
         site.install("9.4.17")
     assert site.volume.home.version == "9.4.16"
+
+
+def test_in_a_whole_up_the_node_runs_the_script_the_program_rendered(monkeypatch):
+    """The program's own staging and commands, through the engine: a script that fails stops the up."""
+    from components import host_files
+    from twin.scenarios import SCENARIOS, run_scenario
+
+    rendered = host_files.render_install_script
+    monkeypatch.setattr(
+        host_files,
+        "render_install_script",
+        lambda spec: rendered(spec).replace('  main "$@"\n', '  echo "a broken release" >&2; exit 3\n'),
+    )
+    report = run_scenario(SCENARIOS["farm3-bugfix"])
+    assert not report["converged"]
+    assert "preflight: Process exited with status 3" in report["error"] and "a broken release" in report["error"]
