@@ -121,7 +121,8 @@ class Node:
         if not session.spent:
             self.world.wait("node.command")
         if result.returncode != 0:
-            # pulumi-command's error: the exit status, then what the command wrote.
+            # x/crypto/ssh ExitError ("Process exited with status N"), which pulumi-command returns
+            # with what the command wrote (its tail here).
             raise CommandFailed(
                 f"Process exited with status {result.returncode} on {instance.name}: "
                 f"{_tail(result.stderr)}{_tail(result.stdout)}".strip()
