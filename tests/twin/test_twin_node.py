@@ -227,3 +227,27 @@ def test_in_a_whole_up_the_node_runs_the_script_the_program_rendered(monkeypatch
     report = run_scenario(SCENARIOS["farm3-bugfix"])
     assert not report["converged"]
     assert "preflight: Process exited with status 3" in report["error"] and "a broken release" in report["error"]
+
+
+def test_the_script_verifies_the_archive_against_the_vendors_md5(site):
+    site.node.vendor.prepare(site.script("9.4.16"))
+    site.node.vendor.archive("9.4.16").write_bytes(b"not the archive the feed lists")
+    with pytest.raises(CommandFailed, match="refusing to install it"):
+        site.install("9.4.16")
+    assert site.instance.root.current is None
+
+
+def test_an_installer_url_of_another_version_fails_the_preflight_and_stops_nothing(site):
+    """mirrors[].installer pins one archive: a new bitbucketVersion without a new installer.url
+    downloads the old archive, which holds no directory of the new version."""
+    site.install("9.4.16")
+    pinned = InstallSpec(
+        "9.4.17",
+        site.volume.id,
+        "acm",
+        installer_url="https://artifacts.internal.example.com/atlassian-bitbucket-9.4.16.tar.gz",
+        installer_sha256="ab" * 32,
+    )
+    with pytest.raises(CommandFailed, match="atlassian-bitbucket-9.4.17': No such file"):
+        site.run(script_command("--preflight"), render_install_script(pinned))
+    assert site.state == "running" and site.instance.root.current == "9.4.16"
