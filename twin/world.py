@@ -66,13 +66,11 @@ def _copy_home(home: Home, volume_id: Optional[str] = None) -> Home:
 
 @dataclass
 class Root:
-    """What an instance's root disk holds: unpacked versions, the `current` link, staged files."""
+    """What the world needs to know of an instance's root disk (its files are the node's scratch
+    root, twin/node_host.py, which keeps these up to date): the version the `current` link names,
+    whether the unit is enabled (systemd starts it at boot), and the volume mounted at the home."""
 
-    installed: set[str] = field(default_factory=set)
     current: Optional[str] = None
-    staged: dict[str, str] = field(default_factory=dict)
-    packages: bool = False
-    unit: Optional[str] = None
     enabled: bool = False
     mounted: Optional[str] = None  # the volume id mounted at the Bitbucket home (fstab)
 
