@@ -80,13 +80,11 @@ def _copy_home(home: Home, volume_id: Optional[str] = None) -> Home:
 
 @dataclass
 class Root:
-    """What an instance's root disk holds: unpacked versions, the `current` link, staged files."""
+    """What the world needs to know of an instance's root disk (its files are the node's scratch
+    root, twin/node_host.py, which keeps these up to date): the version the `current` link names,
+    whether the unit is enabled (systemd starts it at boot), and the volume mounted at the home."""
 
-    installed: set[str] = field(default_factory=set)
     current: Optional[str] = None
-    staged: dict[str, str] = field(default_factory=dict)
-    packages: bool = False
-    unit: Optional[str] = None
     enabled: bool = False
     mounted: Optional[str] = None  # the volume id mounted at the Bitbucket home (fstab)
 
@@ -554,13 +552,15 @@ class World:
             instance.runs.append(Run(at, "failed", version))
             self.note(f"Bitbucket {version} refused the home of {instance.name}: it holds {home.version}'s data")
             return
-        home.version = version if home.version is None or _newer(version, home.version) else home.version
         startup = seconds("bitbucket.first_start" if first else "bitbucket.start")
         mirror_name = self.join_mirror(instance, home, version, at + startup) if self.join_mirror else None
         if mirror_name is None:
             instance.runs.append(Run(at, "failed", version))
             self.note(f"Bitbucket failed on {instance.name}: it could not join its farm on {version}")
             return
+        # Only a node that started (joined its farm) upgrades the home's data; one refused at the
+        # join stops before it touches it.
+        home.version = version if home.version is None or _newer(version, home.version) else home.version
         instance.runs.append(Run(at, "starting", version, mirror_name))
         instance.runs.append(Run(at + startup, "running", version, mirror_name))
         self.note(f"Bitbucket {version} starting on {instance.name} ({mirror_name})")
