@@ -9,6 +9,7 @@ mirror that is not an object at all is None.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 from urllib.parse import urlsplit
@@ -390,9 +391,31 @@ def _size_problems(ctx: Context, i: int, mirror: Mirror, warn: Callable[[str], N
     return []
 
 
+_ARCHIVE_VERSION = re.compile(r"atlassian-bitbucket-(\d+\.\d+\.\d+)\.tar\.gz$")
+
+
+def _installer_version_problems(ctx: Context, i: int, mirror: Mirror) -> list[Problem]:
+    """An installer pinned to one version's archive cannot install another: the unpacked tree would
+    hold no directory of the configured version, and every node's preflight would fail."""
+    at = f"mirrors[{i}].installer.url"
+    if mirror.installer is None or not ctx.usable(at, f"mirrors[{i}].bitbucketVersion"):
+        return []
+    named = _ARCHIVE_VERSION.search(urlsplit(mirror.installer.url).path)
+    if named is None or named.group(1) == mirror.bitbucket_version:
+        return []
+    return [
+        Problem(
+            at,
+            f"is the archive of Bitbucket {named.group(1)}, but mirrors[{i}].bitbucketVersion is "
+            f"{mirror.bitbucket_version}: change installer.url (and installer.sha256) to the "
+            f"{mirror.bitbucket_version} archive together with bitbucketVersion",
+        )
+    ]
+
+
 def _mirror_problems(ctx: Context, i: int, mirror: Mirror, warn: Callable[[str], None]) -> list[Problem]:
     at = f"mirrors[{i}]"
-    problems = _tls_problems(ctx, i, mirror)
+    problems = _tls_problems(ctx, i, mirror) + _installer_version_problems(ctx, i, mirror)
     if ctx.usable(f"{at}.mirrorAll", f"{at}.projects") and mirror.mirror_all and mirror.projects:
         problems.append(
             Problem(f"{at}.mirrorAll", "mirrorAll: true mirrors every project; remove either mirrorAll or projects")

@@ -48,10 +48,12 @@ SHIMS = {
     # curl: /status is Bitbucket's answer; any other URL is the vendor's (or operator's) server,
     # which answers with a local file the twin made (twin/vendor.py) or not at all (exit 22).
     "curl": (
+        # The feeds' --write-out asks for the answer's status and redirect: a 200 with none.
+        'answer=""; case "$*" in *"%{http_code}"*) answer="200 " ;; esac\n'
         'url=""; outfile=""; while [ $# -gt 0 ]; do [ "$1" = -o ] && { outfile=$2; shift; }; url=$1; shift; done\n'
         'case "$url" in *"/status") ask status "$url"; printf "%s" "$out"; exit "$rc" ;; esac\n'
         'ask fetch "$url"; [ "$rc" = 0 ] || { echo "curl: ($rc) The requested URL returned error" >&2; exit "$rc"; }\n'
-        'cp "$out" "$outfile"'
+        'cp "$out" "$outfile"; printf "%s" "$answer"'
     ),
     # A stand-in archive stands for the real one: its digest is the one the real file has.
     "sha256sum": (
@@ -87,12 +89,13 @@ FUNCTIONS = {
     ),
     "sleep": '__twin_ask sleep "$@"; return "$__twin_rc"',
     "curl": (
-        'local __twin_url="" __twin_file=""; while [ $# -gt 0 ]; do '
+        'local __twin_url="" __twin_file="" __twin_answer=""; case "$*" in *"%{http_code}"*) __twin_answer="200 " ;; '
+        "esac; while [ $# -gt 0 ]; do "
         'if [ "$1" = -o ]; then __twin_file=$2; shift; fi; __twin_url=$1; shift; done; '
         'case "$__twin_url" in */status) __twin_ask status "$__twin_url"; printf "%s" "$__twin_out"; '
         'return "$__twin_rc" ;; esac; __twin_ask fetch "$__twin_url"; '
         'if [ "$__twin_rc" != 0 ]; then echo "curl: ($__twin_rc) The requested URL returned error" >&2; '
-        'return "$__twin_rc"; fi; cp "$__twin_out" "$__twin_file"'
+        'return "$__twin_rc"; fi; cp "$__twin_out" "$__twin_file"; printf "%s" "$__twin_answer"'
     ),
 }
 

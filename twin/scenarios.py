@@ -9,6 +9,8 @@ README's "Operating a farm" promises something about, each run by the suite
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,9 +47,17 @@ def stack_with(
 ) -> Path:
     document = yaml.safe_load((STACKS / f"{stack}.yaml").read_text())
     config = document["config"]
-    config["bitbucket-mirrors:mirrors"][0].update(mirror)
+    site = config["bitbucket-mirrors:mirrors"][0]
+    site.update(mirror)
     config["bitbucket-mirrors:mirrors"] = [m for m in config["bitbucket-mirrors:mirrors"] if m["name"] not in removed]
     config["bitbucket-mirrors:primary"].update(primary)
+    pinned = site.get("installer")
+    if pinned and "bitbucketVersion" in mirror and "installer" not in mirror:
+        # An admin who pins the installer changes it with the version (preview refuses otherwise).
+        version = site["bitbucketVersion"]
+        url = re.sub(r"atlassian-bitbucket-[\d.]+\.tar\.gz$", f"atlassian-bitbucket-{version}.tar.gz", pinned["url"])
+        if url != pinned["url"]:
+            site["installer"] = {"url": url, "sha256": hashlib.sha256(url.encode()).hexdigest()}
     path = directory / f"{name}.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path

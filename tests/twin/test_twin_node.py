@@ -248,6 +248,8 @@ def test_an_installer_url_of_another_version_fails_the_preflight_and_stops_nothi
         installer_url="https://artifacts.internal.example.com/atlassian-bitbucket-9.4.16.tar.gz",
         installer_sha256="ab" * 32,
     )
-    with pytest.raises(CommandFailed, match="atlassian-bitbucket-9.4.17': No such file"):
+    with pytest.raises(
+        CommandFailed, match=r"holds no atlassian-bitbucket-9.4.17 directory: mirrors\[\]\.installer\.url must be"
+    ):
         site.run(script_command("--preflight"), render_install_script(pinned))
     assert site.state == "running" and site.instance.root.current == "9.4.16"
