@@ -116,8 +116,12 @@ class Clients:
         self._check_open(start, end)
 
     def finish(self, t: float) -> None:
-        """The end of an `up`: what is known of the open clones up to t."""
+        """The end of an `up`: what is known of the open clones up to t; a site that serves now is
+        announced (its users clone from it from now on, through whatever the next `up` does)."""
         self._check_open(t, t)
+        for site in self.hosts():
+            if site not in self._started and self.announced(site, t):
+                self._started.add(site)
 
     def in_flight(self, instance_id: str, t: float) -> int:
         """Clones a node is serving at t, the clock's now (what `ss` would count on 7990/7999, health

@@ -186,3 +186,15 @@ def test_the_same_workload_gives_the_same_clones():
 
     first = play()
     assert first == play() and {p for _, _, p in first} == {"https", "ssh"}
+
+
+def test_a_site_that_serves_when_an_up_ends_has_clients_from_then_on_even_before_any_arrived(world):
+    """A first `up` that ends as the site starts serving: its users clone through the next `up`, and
+    an outage there fails their clones (they are not waiting for the site to serve again)."""
+    a = _node(world, "iad-node0")
+    _balanced(world, a)
+    clients = _clients(world, announced=lambda site, t: t < 10.0 or t >= 400.0)
+    clients.finish(5.0)  # no clone arrived during the first up, but the site served at its end
+    _stop_bitbucket(a, 100.0)
+    clients.advance(100.0, 400.0)
+    assert clients.between("iad", 100.0, 400.0)["failed"] > 0

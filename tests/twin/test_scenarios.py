@@ -77,7 +77,9 @@ def test_rolling_changes_keep_all_nodes_but_one_serving(scenario, name):
     assert site["outage_s"] == 0
     assert site["min_serving"] >= site["nodes"] - 1 and site["min_serving"] >= 1
     # What clients notice is counted in clones through the load balancer, not inferred from nodes.
-    assert site["clones"]["failed"] == 0 and site["clones"]["started"] > 0, site["clones"]
+    assert site["clones"]["failed"] == 0, site["clones"]
+    if report["modelled_wall_s"] >= 120:  # 4 clones a minute: a change of seconds may see none
+        assert site["clones"]["started"] > 0, site["clones"]
     assert not [w for w in report["preview_warnings"] if "unavailable" in w["message"]], (
         "nothing clients notice is announced as an outage"
     )
