@@ -245,7 +245,9 @@ class MirrorSite(pulumi.ComponentResource):
                     zone_id=mirror.tls.hosted_zone_id,
                     name=host,
                     type="A",
-                    ttl=300,
+                    # The node's public address changes on every stop and start (an instance type, a
+                    # boot change): clients and the providers follow it within a minute, not five.
+                    ttl=60,
                     records=[hosts[0].address],
                     opts=child,
                 )
