@@ -14,19 +14,30 @@ from __future__ import annotations
 
 import atexit
 import contextvars
+import json as jsonlib
 import os
 import tempfile
+from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 from urllib.parse import urljoin, urlsplit
 
 import certifi
 import requests
-from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as urllib3_exceptions
 from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util import Retry, Timeout
 
-from . import answers, clock
-from .errors import AnswerError, BitbucketError, DeadlineExceeded, RedirectRefused, Unreachable, for_status
+from . import answers, clock, transport
+from .errors import (
+    AnswerError,
+    AnswerTooLarge,
+    BitbucketError,
+    DeadlineExceeded,
+    RedirectRefused,
+    Unreachable,
+    for_status,
+)
+from .messages import shown
 from .urls import redact
 
 # A POST that may have reached the server is never replayed blindly: callers read state back.
@@ -43,6 +54,11 @@ MAX_PAGES = 2000
 MAX_RETRY_AFTER_S = 60.0
 # How long one call, retries included, may take when its caller gives no deadline.
 CALL_BUDGET_S = 300.0
+# The cap on every answer, decompressed: twenty times the largest the providers read (a page of
+# 1000 projects with long descriptions is under 1 MiB). An error's body is read for its message only.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+MAX_ERROR_BYTES = 64 * 1024
+MAX_REDIRECTS = 5
 # The smallest timeout an attempt gets: urllib3 refuses 0, and a last attempt this short fails fast.
 MIN_ATTEMPT_S = 0.05
 
@@ -119,28 +135,27 @@ class DeadlineTimeout(Timeout):
         return DeadlineTimeout(connect=connect, read=read, total=self.total)
 
 
-class _Session(requests.Session):
-    """A Session that follows a redirect only for a read, only to https (requests itself drops the
-    Authorization header when the host changes)."""
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) as a browser compares origins: a default port spelled or not is one."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower().rstrip("."), parts.port or {"https": 443, "http": 80}.get(scheme, 0)
 
-    def get_redirect_target(self, resp: requests.Response) -> Optional[str]:
-        target = super().get_redirect_target(resp)
-        if target is None:
-            return None
-        method = (resp.request.method or "").upper()
-        absolute = urljoin(resp.url, target)
-        why = (
-            "the client never follows a redirect of a write (it would re-send it elsewhere)"
-            if method not in REDIRECTABLE
-            else "the target is not https: the answer and the credentials would travel in plain text"
-            if urlsplit(absolute).scheme.lower() != "https"
-            else None
+
+def redirect_refusal(method: str, source: str, target: str) -> Optional[str]:
+    """Why a redirect from `source` to `target` is not followed, or None when it is: only a read,
+    only to the same origin (scheme, host, port). Another host's answer would be trusted as the
+    server's (a preflight would take its SSH port), and plain http would carry the credentials."""
+    if method not in REDIRECTABLE:
+        return "the client never follows a redirect of a write (it would re-send it elsewhere)"
+    if urlsplit(target).scheme.lower() != "https":
+        return "the target is not https: the answer and the credentials would travel in plain text"
+    if origin(target) != origin(source):
+        return (
+            "the target is another origin (scheme, host and port) than the server's: its answer would be "
+            "trusted as the server's"
         )
-        if why is None:
-            return target
-        status = resp.status_code
-        resp.close()
-        raise RedirectRefused(method, redact(resp.request.url or resp.url), status, redact(absolute), why)
+    return None
 
 
 class BitbucketClient:
@@ -171,9 +186,8 @@ class BitbucketClient:
         # Passed on every request: a session-level `verify` loses to REQUESTS_CA_BUNDLE in the
         # environment, and the configured trust must always win.
         self.verify = trust_file(ca_bundle)
-        self.session = _Session()
+        self.session = requests.Session()
         self.session.auth = (username, password)
-        self.session.max_redirects = 5
         retry = DeadlineRetry(
             total=retries,
             connect=retries,
@@ -190,7 +204,7 @@ class BitbucketClient:
         # https only: requests mounts a plain-http adapter by default, which is removed, so nothing
         # (a redirect included) can reach a server in plain text.
         self.session.adapters.clear()
-        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+        self.session.mount("https://", transport.BoundedAdapter(max_retries=retry))
 
     def __repr__(self) -> str:
         return f"BitbucketClient({self.base_url!r})"
@@ -222,15 +236,69 @@ class BitbucketClient:
             raise DeadlineExceeded(method, url, None, "not sent: the time it had was up")
         token = _call_deadline.set(bound)
         try:
-            response = self.session.request(
+            # One watch for the whole exchange: name lookups, connects, redirects, every byte.
+            with transport.Watch(bound.remaining) as watch:
+                status, named, content = self._exchange(method, url, params, json, watch)
+        finally:
+            _call_deadline.reset(token)
+        if status >= 400:
+            raise for_status(method, named, status, _server_message(status, content), path)
+        if 300 <= status < 400:
+            raise BitbucketError(method, named, status, "a redirect without a usable Location")
+        if not content.data:
+            if expect is not None:
+                return answers.parse(expect, None, method=method, url=named, status=status, empty=True)
+            return None
+        try:
+            body = jsonlib.loads(content.data)
+        except ValueError:
+            if expect is not None:
+                raise AnswerError(method, named, status, "a body that is not JSON", answers._name(expect)) from None
+            raise BitbucketError(method, named, status, "the answer is not JSON") from None
+        if expect is not None:
+            return answers.parse(expect, body, method=method, url=named, status=status)
+        return body
+
+    def _exchange(
+        self, method: str, url: str, params: Optional[dict], json: Any, watch: transport.Watch
+    ) -> tuple[int, str, "_Content"]:
+        """The final answer's status, the URL to name it by, and its body: redirects followed only
+        as redirect_refusal allows, at most MAX_REDIRECTS of them, each body left unread."""
+        target = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            response = self._send(method, url, target, params, json, watch)
+            try:
+                if not response.is_redirect:
+                    named = url if target == url else f"{url} (redirected to {shown(redact(target), 300)})"
+                    return response.status_code, named, self._content(method, named, response, watch)
+                location = urljoin(response.url, response.headers["Location"])
+                why = redirect_refusal(method, url, location)
+                if why is not None:
+                    raise RedirectRefused(
+                        method, redact(response.url), response.status_code, shown(redact(location), 300), why
+                    )
+            finally:
+                response.close()
+            target, params = location, None  # the Location carries its own query
+        raise BitbucketError(method, url, None, f"more than {MAX_REDIRECTS} redirects, not followed")
+
+    def _send(
+        self, method: str, url: str, target: str, params: Optional[dict], json: Any, watch: transport.Watch
+    ) -> requests.Response:
+        try:
+            return self.session.request(
                 method,
-                url,
+                target,
                 params=params,
                 json=json,
                 verify=self.verify,
                 timeout=DeadlineTimeout(connect=self.timeout[0], read=self.timeout[1]),
+                allow_redirects=False,
+                stream=True,
             )
         except requests.exceptions.SSLError as exc:
+            if watch.fired:
+                raise _too_slow(method, url, watch) from None
             raise Unreachable(
                 method,
                 url,
@@ -239,33 +307,33 @@ class BitbucketClient:
                 "the server's certificate must chain to a public CA or to bitbucket-mirrors:primary.caBundle",
             ) from None
         except requests.exceptions.RequestException as exc:
+            if watch.fired:
+                raise _too_slow(method, url, watch) from None
             raise Unreachable(
                 method, url, None, _reason(exc), "check the URL and that this machine can reach it on 443"
             ) from None
-        finally:
-            _call_deadline.reset(token)
-        if response.history:
-            # Followed (a read, to https): errors and answers name where the answer came from.
-            url = f"{url} (redirected to {redact(response.url)})"
-        if response.status_code >= 400:
-            raise for_status(method, url, response.status_code, _server_message(response), path)
-        if 300 <= response.status_code < 400:
-            raise BitbucketError(method, url, response.status_code, "a redirect without a usable Location")
-        if not response.content:
-            if expect is not None:
-                return answers.parse(expect, None, method=method, url=url, status=response.status_code, empty=True)
-            return None
+
+    @staticmethod
+    def _content(method: str, url: str, response: requests.Response, watch: transport.Watch) -> "_Content":
+        # An error's body is only read for its message: a smaller cap, and past it the rest unread.
+        cap = MAX_ANSWER_BYTES if response.status_code < 400 else MAX_ERROR_BYTES
+        said = {"reason": response.reason or "", "retry_after": response.headers.get("Retry-After")}
         try:
-            body = response.json()
-        except ValueError:
-            if expect is not None:
+            return _Content(transport.read_body(response, watch, cap), **said)
+        except transport.TooSlow:
+            raise _too_slow(method, url, watch) from None
+        except transport.TooLarge:
+            if response.status_code >= 400:
+                return _Content(b"", cut=True, **said)
+            raise AnswerTooLarge(method, url, response.status_code, MAX_ANSWER_BYTES) from None
+        except (requests.exceptions.RequestException, urllib3_exceptions.HTTPError) as exc:
+            if watch.fired:
+                raise _too_slow(method, url, watch) from None
+            if isinstance(exc, urllib3_exceptions.DecodeError):
                 raise AnswerError(
-                    method, url, response.status_code, "a body that is not JSON", answers._name(expect)
+                    method, url, response.status_code, "a body that does not decode", "a body in its Content-Encoding"
                 ) from None
-            raise BitbucketError(method, url, response.status_code, "the answer is not JSON") from None
-        if expect is not None:
-            return answers.parse(expect, body, method=method, url=url, status=response.status_code)
-        return body
+            raise Unreachable(method, url, None, f"the answer broke off ({_reason(exc)})") from None
 
     def get(self, path: str, *, deadline: Optional[clock.Deadline] = None, expect: Any = None, **params: Any) -> Any:
         return self.request("GET", path, params=params or None, deadline=deadline, expect=expect)
@@ -353,15 +421,34 @@ class BitbucketClient:
             start = body.nextPageStart
 
 
-def _server_message(response: requests.Response) -> str:
+@dataclass(frozen=True)
+class _Content:
+    data: bytes
+    reason: str = ""
+    retry_after: Optional[str] = None
+    cut: bool = False  # an error body past MAX_ERROR_BYTES, not read
+
+
+def _too_slow(method: str, url: str, watch: transport.Watch) -> Unreachable:
+    return Unreachable(
+        method,
+        url,
+        None,
+        f"the answer was not complete within the {watch.seconds:.1f}s the call had (a server that sends it too "
+        "slowly, or not at all, is given up at the call's deadline)",
+    )
+
+
+def _server_message(status: int, content: _Content) -> str:
     try:
-        errors = response.json().get("errors") or []
+        errors = jsonlib.loads(content.data).get("errors") or []
         text = "; ".join(e.get("message", "") for e in errors if isinstance(e, dict) and e.get("message"))
     except (ValueError, AttributeError):
-        text = response.reason or ""
-    after = response.headers.get("Retry-After")
-    if after and response.status_code in RETRY_STATUSES:
-        text += f"{'; ' if text else ''}it asked to be retried after {after[:40]!r}"
+        text = content.reason
+    if content.cut:
+        text += f"{'; ' if text else ''}its body, over {MAX_ERROR_BYTES} bytes, was not read"
+    if content.retry_after and status in RETRY_STATUSES:
+        text += f"{'; ' if text else ''}it asked to be retried after {content.retry_after[:40]!r}"
     return text[:500]
 
 

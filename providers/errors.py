@@ -86,8 +86,23 @@ class AnswerError(BitbucketError):
         self.args = (text + (f" (hint: {hint})" if hint else ""),)
 
 
+class AnswerTooLarge(AnswerError):
+    """An answer longer than the client's cap, decompressed: refused unread past the cap."""
+
+    def __init__(self, method: str, url: str, status: Optional[int], cap: int):
+        self.cap = cap
+        super().__init__(
+            method,
+            url,
+            status,
+            f"more than {cap} bytes ({cap // (1024 * 1024)} MiB) once decompressed",
+            f"an answer within the cap of {cap // (1024 * 1024)} MiB on every answer; the rest was not read",
+            "a Bitbucket answer is far smaller: check that the URL is the server's",
+        )
+
+
 class RedirectRefused(BitbucketError):
-    """A redirect the client does not follow: off https, or of a write."""
+    """A redirect the client does not follow: of a write, or to another origin (http included)."""
 
     def __init__(self, method: str, url: str, status: int, target: str, why: str):
         self.target = target

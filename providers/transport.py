@@ -1,0 +1,197 @@
+"""The sockets under BitbucketClient, bounded by the call's deadline as a whole.
+
+urllib3's timeouts are per step: a connect timeout per address tried, a read timeout per socket
+read. A server that trickles one byte a second never trips a read timeout, and a name lookup runs
+outside both. So every call of the client is a `Watch`:
+
+- the name lookup runs in a helper thread and is given up when the deadline comes (the thread ends
+  with the resolver's own timeout; nothing waits for it);
+- each address is connected to with what is left of the deadline;
+- a timer shuts every connection the call uses down when the deadline comes, whatever it is doing
+  (the TLS handshake, the headers, the body): its blocked read returns at once. The connection is
+  shut down through a duplicate of its socket that the connection owns, so the timer never touches
+  a descriptor that another thread may have reused;
+- the body is read as it arrives and the call checks, chunk by chunk, that the timer has not fired.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import socket
+import threading
+from typing import Any, Optional
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPSConnection
+from urllib3.connectionpool import HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util import connection
+
+_watch: contextvars.ContextVar[Optional["Watch"]] = contextvars.ContextVar("transport_watch", default=None)
+
+
+class Watch:
+    """One call's bound: `fired` once its deadline came, after which its connections are shut."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.fired = False
+        self._connections: list[BoundedHTTPSConnection] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.daemon = True
+        self._token: Optional[contextvars.Token] = None
+
+    def __enter__(self) -> "Watch":
+        self._token = _watch.set(self)
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        if self._token is not None:
+            _watch.reset(self._token)
+
+    def add(self, conn: "BoundedHTTPSConnection") -> None:
+        with self._lock:
+            if self.fired:
+                conn.shut()
+            else:
+                self._connections.append(conn)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            connections = list(self._connections)
+        for conn in connections:
+            conn.shut()
+
+
+def current() -> Optional[Watch]:
+    return _watch.get()
+
+
+def _resolve(host: str, port: int, timeout: Optional[float]) -> list[tuple]:
+    """getaddrinfo, given up after `timeout` seconds (the lookup itself cannot be interrupted)."""
+    found: dict[str, Any] = {}
+
+    def lookup() -> None:
+        try:
+            found["addresses"] = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except OSError as exc:
+            found["error"] = exc
+
+    worker = threading.Thread(target=lookup, daemon=True, name=f"resolve-{host}")
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TimeoutError(f"the name lookup of {host} did not finish within {timeout:.1f}s")
+    if "error" in found:
+        raise found["error"]
+    return found["addresses"]
+
+
+class BoundedHTTPSConnection(HTTPSConnection):
+    """An HTTPS connection whose name lookup and connect end by the call's deadline, and which the
+    call's watch can shut down from another thread."""
+
+    _shadow: Optional[socket.socket] = None
+
+    def _new_conn(self) -> socket.socket:
+        timeout = self.timeout if isinstance(self.timeout, (int, float)) else None
+        try:
+            addresses = _resolve(self._dns_host, self.port, timeout)
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(self, str(exc)) from exc
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        last: Optional[OSError] = None
+        for _family, _type, _proto, _name, address in addresses:
+            try:
+                sock = connection.create_connection(
+                    (address[0], self.port),
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
+            except TimeoutError as exc:
+                raise ConnectTimeoutError(
+                    self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+                ) from exc
+            except OSError as exc:
+                last = exc
+                continue
+            self._shadow = sock.dup()
+            watch = current()
+            if watch is not None:
+                watch.add(self)
+            return sock
+        raise NewConnectionError(self, f"Failed to establish a new connection: {last}")
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        # A connection kept alive from an earlier call joins this call's watch.
+        watch = current()
+        if watch is not None and self._shadow is not None:
+            watch.add(self)
+        super().request(*args, **kwargs)
+
+    def shut(self) -> None:
+        shadow = self._shadow
+        if shadow is not None:
+            try:
+                shadow.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
+
+    def close(self) -> None:
+        shadow, self._shadow = self._shadow, None
+        if shadow is not None:
+            shadow.close()
+        super().close()
+
+
+class BoundedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = BoundedHTTPSConnection
+
+
+class BoundedAdapter(HTTPAdapter):
+    """requests' adapter with the bounded connections, directly or through a proxy."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"https": BoundedHTTPSConnectionPool}
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = {"https": BoundedHTTPSConnectionPool}
+        return manager
+
+
+class TooLarge(Exception):
+    """The answer is longer than the cap, decompressed (or says so in its Content-Length)."""
+
+
+class TooSlow(Exception):
+    """The call's deadline came before the answer was complete."""
+
+
+def read_body(response: Any, watch: Watch, cap: int, chunk: int = 64 * 1024) -> bytes:
+    """The decompressed body of a streamed requests Response, read as it arrives: TooLarge past
+    `cap` bytes (urllib3 decompresses at most `chunk` bytes a step, so a compressed bomb is never
+    inflated past the cap), TooSlow once the watch has fired."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise TooLarge()
+    parts: list[bytes] = []
+    size = 0
+    for part in response.raw.stream(chunk, decode_content=True):
+        if watch.fired:
+            raise TooSlow()
+        size += len(part)
+        if size > cap:
+            raise TooLarge()
+        parts.append(part)
+    if watch.fired:
+        # A body without a length ends where the shut connection ended it: not the whole answer.
+        raise TooSlow()
+    return b"".join(parts)
