@@ -434,8 +434,8 @@ def _too_slow(method: str, url: str, watch: transport.Watch) -> Unreachable:
         method,
         url,
         None,
-        f"the answer was not complete within the {watch.seconds:.1f}s the call had (a server that sends it too "
-        "slowly, or not at all, is given up at the call's deadline)",
+        f"timed out: the answer was not complete within the {watch.seconds:.1f}s the call had (a server that "
+        "sends it too slowly, or not at all, is given up at the call's deadline)",
     )
 
 
