@@ -298,7 +298,7 @@ class BitbucketClient:
             )
         except requests.exceptions.SSLError as exc:
             if watch.fired:
-                raise _too_slow(method, url, watch) from None
+                raise _too_slow(method, url, watch, exc) from None
             raise Unreachable(
                 method,
                 url,
@@ -308,7 +308,7 @@ class BitbucketClient:
             ) from None
         except requests.exceptions.RequestException as exc:
             if watch.fired:
-                raise _too_slow(method, url, watch) from None
+                raise _too_slow(method, url, watch, exc) from None
             raise Unreachable(
                 method, url, None, _reason(exc), "check the URL and that this machine can reach it on 443"
             ) from None
@@ -429,13 +429,14 @@ class _Content:
     cut: bool = False  # an error body past MAX_ERROR_BYTES, not read
 
 
-def _too_slow(method: str, url: str, watch: transport.Watch) -> Unreachable:
+def _too_slow(method: str, url: str, watch: transport.Watch, exc: Optional[Exception] = None) -> Unreachable:
     return Unreachable(
         method,
         url,
         None,
         f"timed out: the answer was not complete within the {watch.seconds:.1f}s the call had (a server that "
-        "sends it too slowly, or not at all, is given up at the call's deadline)",
+        "sends it too slowly, or not at all, is given up at the call's deadline"
+        + (f"; {_reason(exc)})" if exc is not None else ")"),
     )
 
 

@@ -177,16 +177,21 @@ class TooSlow(Exception):
 
 def read_body(response: Any, watch: Watch, cap: int, chunk: int = 64 * 1024) -> bytes:
     """The decompressed body of a streamed requests Response, read as it arrives: TooLarge past
-    `cap` bytes (urllib3 decompresses at most `chunk` bytes a step, so a compressed bomb is never
+    `cap` bytes (urllib3 inflates at most `chunk` bytes a step, so a compressed bomb is never
     inflated past the cap), TooSlow once the watch has fired."""
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > cap:
         raise TooLarge()
     parts: list[bytes] = []
     size = 0
-    for part in response.raw.stream(chunk, decode_content=True):
+    while True:
+        # read1: one read of the socket a step (read() would wait for a whole chunk), so the check
+        # below comes as each piece arrives, and a read the watch woke returns at once.
+        part = response.raw.read1(chunk, decode_content=True)
         if watch.fired:
             raise TooSlow()
+        if not part:
+            break
         size += len(part)
         if size > cap:
             raise TooLarge()

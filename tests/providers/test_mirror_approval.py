@@ -231,3 +231,53 @@ def test_a_request_of_another_mirror_type_is_accepted_with_a_warning(emu, approv
     assert ("is a 'SINGLE' mirror, expected FARM; accepting it anyway" in said) is warned
     assert ("accepting it anyway" in said) is warned
     assert emu.stats.successful("POST", ACCEPT) == 1
+
+
+def test_destroy_refuses_a_recorded_id_that_the_primary_lists_at_another_base_url(emu, approval):
+    from providers.mirror_approval import NotOurMirror
+
+    mirror = emu.add_mirror("syd")
+    created = approval.create(props(emu, mirror.url))
+    emu.state.mirror_servers[mirror.mirror_id]["baseUrl"] = "https://someone-else.example.com"
+    with pytest.raises(NotOurMirror) as caught:
+        approval.delete(created.id, created.outs)
+    assert "at 'https://someone-else.example.com', not at" in str(caught.value)
+    assert mirror.mirror_id in emu.state.mirror_servers, "not removed"
+    assert not any(r.method == "DELETE" for r in emu.log)
+
+
+def test_destroy_removes_only_the_id_the_state_recorded(emu, approval):
+    from providers.mirror_approval import NotOurMirror
+
+    mirror = emu.add_mirror("syd")
+    other = approved_mirror(emu, "mel")
+    created = approval.create(props(emu, mirror.url))
+    with pytest.raises(NotOurMirror, match="the state records mirror"):
+        approval.delete(other.mirror_id, created.outs)
+    assert set(emu.state.mirror_servers) == {mirror.mirror_id, other.mirror_id}
+
+
+def _request(id_, mirror_id, name="syd", version="9.4.16"):
+    from providers.answers import RestMirroringRequest
+
+    return RestMirroringRequest(
+        id=id_,
+        mirrorBaseUrl="https://m.example.com",
+        state="PENDING",
+        mirrorId=mirror_id,
+        mirrorName=name,
+        productVersion=version,
+    )
+
+
+def test_the_choice_among_pending_requests_is_by_server_id_only():
+    from providers.approval_choice import choose
+
+    ours, rogue = _request(1, "AAAA"), _request(2, "BBBB")  # the rogue copies name and version
+    assert choose([rogue, ours], "AAAA").request == ours
+    assert choose([rogue, ours], "AAAA").untied == (rogue,)
+    # No Server ID from the mirror: nothing, however well a request copies the rest.
+    assert choose([ours], None).request is None and choose([ours], None).untied == (ours,)
+    assert choose([rogue], "AAAA").request is None
+    twins = choose([ours, _request(3, "AAAA")], "AAAA")
+    assert twins.request is None and len(twins.ambiguous) == 2
