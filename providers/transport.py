@@ -4,9 +4,9 @@ urllib3's timeouts are per step: a connect timeout per address tried, a read tim
 read. A server that trickles one byte a second never trips a read timeout, and a name lookup runs
 outside both. So every call of the client is a `Watch`:
 
-- the name lookup runs in a helper thread and is given up when the deadline comes (the thread ends
-  with the resolver's own timeout; nothing waits for it);
-- each address is connected to with what is left of the deadline;
+- the name lookup and the connect run in a helper thread, given up when what is left of the
+  deadline has passed (the thread ends with the resolver's own timeout; nothing waits for it). It
+  calls urllib3's create_connection, so whatever stands in for it (the twin's DNS) still does;
 - a timer shuts every connection the call uses down when the deadline comes, whatever it is doing
   (the TLS handshake, the headers, the body): its blocked read returns at once. The connection is
   shut down through a duplicate of its socket that the connection owns, so the timer never touches
@@ -71,24 +71,35 @@ def current() -> Optional[Watch]:
     return _watch.get()
 
 
-def _resolve(host: str, port: int, timeout: Optional[float]) -> list[tuple]:
-    """getaddrinfo, given up after `timeout` seconds (the lookup itself cannot be interrupted)."""
+def _connect_within(address: tuple[str, int], timeout: Optional[float], **options: Any) -> socket.socket:
+    """urllib3's create_connection (name lookup, then each address in turn), given up after
+    `timeout` seconds in all: the lookup cannot be interrupted, so it runs in a helper thread that
+    closes the socket it may still get after it was given up."""
+    done = threading.Event()
     found: dict[str, Any] = {}
 
-    def lookup() -> None:
+    def attempt() -> None:
         try:
-            found["addresses"] = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
-        except OSError as exc:
+            sock = connection.create_connection(address, timeout, **options)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller as it is
             found["error"] = exc
+        else:
+            found["sock"] = sock
+            if found.get("abandoned"):
+                sock.close()
+        done.set()
 
-    worker = threading.Thread(target=lookup, daemon=True, name=f"resolve-{host}")
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
-        raise TimeoutError(f"the name lookup of {host} did not finish within {timeout:.1f}s")
+    threading.Thread(target=attempt, daemon=True, name=f"connect-{address[0]}").start()
+    if not done.wait(timeout):
+        found["abandoned"] = True
+        if "sock" in found:  # it came just now
+            found["sock"].close()
+        raise TimeoutError(
+            f"the name lookup of {address[0]} and the connect to it did not finish within {timeout:.1f}s"
+        )
     if "error" in found:
         raise found["error"]
-    return found["addresses"]
+    return found["sock"]
 
 
 class BoundedHTTPSConnection(HTTPSConnection):
@@ -100,33 +111,23 @@ class BoundedHTTPSConnection(HTTPSConnection):
     def _new_conn(self) -> socket.socket:
         timeout = self.timeout if isinstance(self.timeout, (int, float)) else None
         try:
-            addresses = _resolve(self._dns_host, self.port, timeout)
-        except TimeoutError as exc:
-            raise ConnectTimeoutError(self, str(exc)) from exc
+            sock = _connect_within(
+                (self._dns_host, self.port),
+                timeout,
+                source_address=self.source_address,
+                socket_options=self.socket_options,
+            )
         except socket.gaierror as exc:
             raise NameResolutionError(self.host, self, exc) from exc
-        last: Optional[OSError] = None
-        for _family, _type, _proto, _name, address in addresses:
-            try:
-                sock = connection.create_connection(
-                    (address[0], self.port),
-                    self.timeout,
-                    source_address=self.source_address,
-                    socket_options=self.socket_options,
-                )
-            except TimeoutError as exc:
-                raise ConnectTimeoutError(
-                    self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
-                ) from exc
-            except OSError as exc:
-                last = exc
-                continue
-            self._shadow = sock.dup()
-            watch = current()
-            if watch is not None:
-                watch.add(self)
-            return sock
-        raise NewConnectionError(self, f"Failed to establish a new connection: {last}")
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out ({exc})") from exc
+        except OSError as exc:
+            raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
+        self._shadow = sock.dup()
+        watch = current()
+        if watch is not None:
+            watch.add(self)
+        return sock
 
     def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         # A connection kept alive from an earlier call joins this call's watch.
