@@ -1,19 +1,24 @@
 """BitbucketClient: one requests Session per server (the primary, or a mirror), HTTP basic auth,
-TLS verification always on, https only, timeouts on every call, urllib3 retries for idempotent
-methods only, paging, answers checked against the vendor's schema, and typed errors that never
-carry a credential.
+TLS verification always on, https only, urllib3 retries for idempotent methods only, paging,
+answers checked against the vendor's schema, and typed errors that never carry a credential.
 
 Every call ends by a deadline, whatever the server answers: the caller's (`deadline=`), and never
-later than `call_budget_s` after it started. Each attempt's timeout is cut to what is left, a
-retry's wait (backoff or Retry-After, the latter capped at MAX_RETRY_AFTER_S) is never longer than
-what is left, and a retry that could not start before the deadline is not made: the last answer is
-reported instead. Waiting goes through providers.clock, which the twin of `pulumi up` replaces.
+later than `call_budget_s` after it started. The deadline bounds the whole exchange, not each step:
+the name lookup, the connect, the TLS handshake and every byte of the headers and the body
+(providers/transport.py shuts the connection when it comes, so a server that trickles a byte a
+second is given up on time). Each attempt's timeout is cut to what is left, a retry's wait (backoff
+or Retry-After, the latter capped at MAX_RETRY_AFTER_S) is never longer than what is left, and a
+retry that could not start before the deadline is not made: the last answer is reported instead.
+Waiting goes through providers.clock, which the twin of `pulumi up` replaces.
+
+Every answer is read as it arrives and refused past MAX_ANSWER_BYTES once decompressed (a small
+gzip body can inflate to gigabytes). A redirect is followed only for a read and only within the
+server's origin (scheme, host, port): another host's answer is never taken for the server's.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextvars
 import json as jsonlib
 import os
 import tempfile
@@ -24,8 +29,6 @@ from urllib.parse import urljoin, urlsplit
 import certifi
 import requests
 from urllib3 import exceptions as urllib3_exceptions
-from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
-from urllib3.util import Retry, Timeout
 
 from . import answers, clock, transport
 from .errors import (
@@ -38,20 +41,17 @@ from .errors import (
     for_status,
 )
 from .messages import shown
-from .urls import redact
+from .urls import redact, redirect_refusal
 
 # A POST that may have reached the server is never replayed blindly: callers read state back.
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-# Redirects are followed only for reads, and only to https: a write is never re-sent elsewhere,
-# and a redirect to http:// would put the credentials and the answer in plain text.
-REDIRECTABLE = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_STATUSES = (429, 502, 503, 504)
 PAGE_LIMIT = 1000
 # A collection longer than this many pages is taken for a server that pages forever (at the
 # default limit, a million values; at a server-side cap of 25 per page, 50,000).
 MAX_PAGES = 2000
-# A server asking to be retried after an hour is not waited for an hour.
-MAX_RETRY_AFTER_S = 60.0
+# A server asking to be retried after an hour is not waited for an hour (transport.DeadlineRetry).
+MAX_RETRY_AFTER_S = transport.MAX_RETRY_AFTER_S
 # How long one call, retries included, may take when its caller gives no deadline.
 CALL_BUDGET_S = 300.0
 # The cap on every answer, decompressed: twenty times the largest the providers read (a page of
@@ -59,13 +59,9 @@ CALL_BUDGET_S = 300.0
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 MAX_ERROR_BYTES = 64 * 1024
 MAX_REDIRECTS = 5
-# The smallest timeout an attempt gets: urllib3 refuses 0, and a last attempt this short fails fast.
-MIN_ATTEMPT_S = 0.05
+MIN_ATTEMPT_S = transport.MIN_ATTEMPT_S
 
 _bundles: dict[str, str] = {}
-# The deadline of the call in progress on this thread (urllib3's Retry and Timeout objects are
-# copied per attempt, so they read it from here rather than holding it).
-_call_deadline: contextvars.ContextVar[Optional[clock.Deadline]] = contextvars.ContextVar("call_deadline", default=None)
 
 
 def trust_file(ca_bundle: Optional[str]) -> str:
@@ -85,77 +81,6 @@ def trust_file(ca_bundle: Optional[str]) -> str:
         _bundles[ca_bundle] = out.name
         atexit.register(os.unlink, out.name)
     return _bundles[ca_bundle]
-
-
-class DeadlineRetry(Retry):
-    """urllib3's Retry, bounded by the call's deadline: waits are capped (Retry-After at
-    MAX_RETRY_AFTER_S) and go through providers.clock; a retry whose wait would outlast the
-    deadline is not made. A Retry-After that is not a number or a date counts as absent."""
-
-    def _wait(self, response: Any = None) -> float:
-        wait = self.get_backoff_time()
-        if self.respect_retry_after_header and response is not None:
-            try:
-                after = self.get_retry_after(response)
-            except InvalidHeader:
-                after = None
-            if after is not None:
-                wait = min(after, MAX_RETRY_AFTER_S)
-        return wait
-
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
-        retry = super().increment(method, url, response, error, _pool, _stacktrace)
-        deadline = _call_deadline.get()
-        if deadline is not None and retry._wait(response) + MIN_ATTEMPT_S >= deadline.remaining:
-            # As urllib3 gives up when retries run out: an answer is returned (raise_on_status is
-            # off), an error raised.
-            reason = error or ResponseError(
-                ResponseError.SPECIFIC_ERROR.format(status_code=response.status if response is not None else "?")
-            )
-            raise MaxRetryError(_pool, url, reason) from reason
-        return retry
-
-    def sleep(self, response: Any = None) -> None:
-        deadline = _call_deadline.get()
-        wait = self._wait(response)
-        clock.sleep(min(wait, deadline.remaining) if deadline is not None else wait)
-
-
-class DeadlineTimeout(Timeout):
-    """Each attempt's connect and read timeouts, cut to what is left of the call's deadline
-    (urllib3 clones the timeout for every attempt, retries included)."""
-
-    def clone(self) -> Timeout:
-        deadline = _call_deadline.get()
-        connect, read = self._connect, self._read
-        if deadline is not None:
-            left = max(deadline.remaining, MIN_ATTEMPT_S)
-            connect = min(connect, left) if isinstance(connect, (int, float)) else left
-            read = min(read, left) if isinstance(read, (int, float)) else left
-        return DeadlineTimeout(connect=connect, read=read, total=self.total)
-
-
-def origin(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) as a browser compares origins: a default port spelled or not is one."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower().rstrip("."), parts.port or {"https": 443, "http": 80}.get(scheme, 0)
-
-
-def redirect_refusal(method: str, source: str, target: str) -> Optional[str]:
-    """Why a redirect from `source` to `target` is not followed, or None when it is: only a read,
-    only to the same origin (scheme, host, port). Another host's answer would be trusted as the
-    server's (a preflight would take its SSH port), and plain http would carry the credentials."""
-    if method not in REDIRECTABLE:
-        return "the client never follows a redirect of a write (it would re-send it elsewhere)"
-    if urlsplit(target).scheme.lower() != "https":
-        return "the target is not https: the answer and the credentials would travel in plain text"
-    if origin(target) != origin(source):
-        return (
-            "the target is another origin (scheme, host and port) than the server's: its answer would be "
-            "trusted as the server's"
-        )
-    return None
 
 
 class BitbucketClient:
@@ -188,7 +113,7 @@ class BitbucketClient:
         self.verify = trust_file(ca_bundle)
         self.session = requests.Session()
         self.session.auth = (username, password)
-        retry = DeadlineRetry(
+        retry = transport.DeadlineRetry(
             total=retries,
             connect=retries,
             read=retries,
@@ -234,13 +159,13 @@ class BitbucketClient:
         bound = deadline.within(self.call_budget_s) if deadline is not None else clock.Deadline(self.call_budget_s)
         if bound.remaining < MIN_ATTEMPT_S:
             raise DeadlineExceeded(method, url, None, "not sent: the time it had was up")
-        token = _call_deadline.set(bound)
+        token = transport.call_deadline.set(bound)
         try:
             # One watch for the whole exchange: name lookups, connects, redirects, every byte.
             with transport.Watch(bound.remaining) as watch:
                 status, named, content = self._exchange(method, url, params, json, watch)
         finally:
-            _call_deadline.reset(token)
+            transport.call_deadline.reset(token)
         if status >= 400:
             raise for_status(method, named, status, _server_message(status, content), path)
         if 300 <= status < 400:
@@ -292,7 +217,7 @@ class BitbucketClient:
                 params=params,
                 json=json,
                 verify=self.verify,
-                timeout=DeadlineTimeout(connect=self.timeout[0], read=self.timeout[1]),
+                timeout=transport.DeadlineTimeout(connect=self.timeout[0], read=self.timeout[1]),
                 allow_redirects=False,
                 stream=True,
             )

@@ -99,6 +99,7 @@ class MirrorIdentity:
 
     server_id: Optional[str] = None
     problem: str = ""
+    cut_short: bool = False  # the ask ran out of time: it says less than an answer before it
 
     @property
     def answered(self) -> bool:
@@ -213,7 +214,7 @@ class MirrorApprovalProvider(BitbucketProvider):
             try:
                 server_id = mirror.get(LICENSE, deadline=bound, expect=RestBitbucketLicense).server_id
             except BitbucketError as exc:
-                return MirrorIdentity(problem=_short(exc))
+                return MirrorIdentity(problem=_short(exc), cut_short=bound.passed or isinstance(exc, DeadlineExceeded))
             if not server_id:
                 return MirrorIdentity(problem=f"{mirror.base_url}{LICENSE} gave no serverId")
         return MirrorIdentity(server_id=server_id)
@@ -246,7 +247,7 @@ class MirrorApprovalProvider(BitbucketProvider):
             if not identity.answered and identify is not None:
                 # Asked until the mirror answers (it may still be starting), then known for good.
                 found = identify(deadline)
-                if found.answered or not deadline.passed or identity.problem == "not asked":
+                if found.answered or not found.cut_short or identity.problem == "not asked":
                     identity = found  # an ask the deadline cut short says less than the one before it
                 check_servers = check_servers or identity.answered
             checking = check_servers

@@ -24,10 +24,74 @@ from typing import Any, Optional
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPSConnection
 from urllib3.connectionpool import HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
-from urllib3.util import connection
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    InvalidHeader,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ResponseError,
+)
+from urllib3.util import Retry, Timeout, connection
+
+from . import clock
 
 _watch: contextvars.ContextVar[Optional["Watch"]] = contextvars.ContextVar("transport_watch", default=None)
+# The deadline of the call in progress on this thread (urllib3's Retry and Timeout objects are
+# copied per attempt, so they read it from here rather than holding it).
+call_deadline: contextvars.ContextVar[Optional[clock.Deadline]] = contextvars.ContextVar("call_deadline", default=None)
+# A server asking to be retried after an hour is not waited for an hour.
+MAX_RETRY_AFTER_S = 60.0
+# The smallest timeout an attempt gets: urllib3 refuses 0, and a last attempt this short fails fast.
+MIN_ATTEMPT_S = 0.05
+
+
+class DeadlineRetry(Retry):
+    """urllib3's Retry, bounded by the call's deadline: waits are capped (Retry-After at
+    MAX_RETRY_AFTER_S) and go through providers.clock; a retry whose wait would outlast the
+    deadline is not made. A Retry-After that is not a number or a date counts as absent."""
+
+    def _wait(self, response: Any = None) -> float:
+        wait = self.get_backoff_time()
+        if self.respect_retry_after_header and response is not None:
+            try:
+                after = self.get_retry_after(response)
+            except InvalidHeader:
+                after = None
+            if after is not None:
+                wait = min(after, MAX_RETRY_AFTER_S)
+        return wait
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        deadline = call_deadline.get()
+        if deadline is not None and retry._wait(response) + MIN_ATTEMPT_S >= deadline.remaining:
+            # As urllib3 gives up when retries run out: an answer is returned (raise_on_status is
+            # off), an error raised.
+            reason = error or ResponseError(
+                ResponseError.SPECIFIC_ERROR.format(status_code=response.status if response is not None else "?")
+            )
+            raise MaxRetryError(_pool, url, reason) from reason
+        return retry
+
+    def sleep(self, response: Any = None) -> None:
+        deadline = call_deadline.get()
+        wait = self._wait(response)
+        clock.sleep(min(wait, deadline.remaining) if deadline is not None else wait)
+
+
+class DeadlineTimeout(Timeout):
+    """Each attempt's connect and read timeouts, cut to what is left of the call's deadline
+    (urllib3 clones the timeout for every attempt, retries included)."""
+
+    def clone(self) -> Timeout:
+        deadline = call_deadline.get()
+        connect, read = self._connect, self._read
+        if deadline is not None:
+            left = max(deadline.remaining, MIN_ATTEMPT_S)
+            connect = min(connect, left) if isinstance(connect, (int, float)) else left
+            read = min(read, left) if isinstance(read, (int, float)) else left
+        return DeadlineTimeout(connect=connect, read=read, total=self.total)
 
 
 class Watch:
