@@ -11,6 +11,8 @@ from .errors import BitbucketError
 from .messages import shown
 
 NO_CREATED_DATE = "the primary gives mirroring requests no creation date"
+# Requests are listed up to this many: a primary flooded with requests does not flood the message.
+LISTED = 20
 ADMIN_DECIDES = (
     "An admin decides: authorize the right one in Administration > Mirrors on the primary and reject the "
     "others; the next `pulumi up` adopts it"
@@ -21,9 +23,10 @@ def listing(requests: tuple[RestMirroringRequest, ...] | list[RestMirroringReque
     rows = [
         f"request {r.id}: name {shown(r.mirrorName)}, address {shown(r.mirrorBaseUrl)}, "
         f"mirror id {shown(r.mirrorId)}, version {shown(r.productVersion)}"
-        for r in requests
+        for r in list(requests)[:LISTED]
     ]
-    return f"Pending requests ({NO_CREATED_DATE}): " + "; ".join(rows)
+    more = f"; and {len(requests) - LISTED} more" if len(requests) > LISTED else ""
+    return f"Pending requests ({NO_CREATED_DATE}): " + "; ".join(rows) + more
 
 
 def ambiguous(base_url: str, server_id: str, pending: list[RestMirroringRequest], matching: int) -> str:
@@ -90,8 +93,10 @@ def timeout(base_url: str, waited: float, others: set[str], problem: Optional[Bi
             f"the primary did not answer as expected within {waited:.0f}s, so nothing from {base_url} was "
             f"accepted: its last answer was: {problem}"
         )
+    listed = sorted(map(shown, others))
+    more = f" and {len(listed) - 10} more" if len(listed) > 10 else ""
     seen = (
-        f" Pending requests seen, from other base URLs (left untouched): {', '.join(sorted(map(shown, others)))}."
+        f" Pending requests seen, from other base URLs (left untouched): {', '.join(listed[:10])}{more}."
         if others
         else " No pending request was seen at all."
     )

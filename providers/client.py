@@ -244,13 +244,7 @@ class BitbucketClient:
         cap = MAX_ANSWER_BYTES if response.status_code < 400 else MAX_ERROR_BYTES
         said = {"reason": response.reason or "", "retry_after": response.headers.get("Retry-After")}
         try:
-            return _Content(transport.read_body(response, watch, cap), **said)
-        except transport.TooSlow:
-            raise _too_slow(method, url, watch) from None
-        except transport.TooLarge:
-            if response.status_code >= 400:
-                return _Content(b"", cut=True, **said)
-            raise AnswerTooLarge(method, url, response.status_code, MAX_ANSWER_BYTES) from None
+            data, short = transport.read_body(response, watch, cap)
         except (requests.exceptions.RequestException, urllib3_exceptions.HTTPError) as exc:
             if watch.fired:
                 raise _too_slow(method, url, watch) from None
@@ -259,6 +253,13 @@ class BitbucketClient:
                     method, url, response.status_code, "a body that does not decode", "a body in its Content-Encoding"
                 ) from None
             raise Unreachable(method, url, None, f"the answer broke off ({_reason(exc)})") from None
+        if short == transport.TOO_SLOW:
+            raise _too_slow(method, url, watch)
+        if short == transport.TOO_LARGE:
+            if response.status_code >= 400:
+                return _Content(b"", cut=True, **said)
+            raise AnswerTooLarge(method, url, response.status_code, MAX_ANSWER_BYTES)
+        return _Content(data, **said)
 
     def get(self, path: str, *, deadline: Optional[clock.Deadline] = None, expect: Any = None, **params: Any) -> Any:
         return self.request("GET", path, params=params or None, deadline=deadline, expect=expect)

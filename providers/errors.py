@@ -159,5 +159,13 @@ class ApprovalRefused(ProviderError):
     stack installed: nothing was accepted, an admin decides."""
 
 
+class ApprovalMismatch(ProviderError):
+    """The accept's answer names another mirror than the request accepted: nothing is recorded."""
+
+
+class NotOurMirror(ProviderError):
+    """The mirror id recorded in the state is, on the primary, another mirror now: not removed."""
+
+
 class MirrorGone(ProviderError):
     """The approved mirror is no longer on the primary."""

@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # the client (requests) loads when a call needs it, not when 
     from .client import BitbucketClient
 from .errors import (
     AnswerError,
+    ApprovalMismatch,
     ApprovalRefused,
     ApprovalTimeout,
     BitbucketError,
@@ -50,6 +51,7 @@ from .errors import (
     DeadlineExceeded,
     MirrorGone,
     NotFound,
+    NotOurMirror,
     ProviderError,
     ServerUnavailable,
     Unreachable,
@@ -104,14 +106,6 @@ class MirrorIdentity:
     @property
     def answered(self) -> bool:
         return bool(self.server_id)
-
-
-class ApprovalMismatch(ProviderError):
-    """The accept's answer names another mirror than the request accepted: nothing is recorded."""
-
-
-class NotOurMirror(ProviderError):
-    """The mirror id recorded in the state is, on the primary, another mirror now: not removed."""
 
 
 class MirrorApprovalProvider(BitbucketProvider):

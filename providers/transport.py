@@ -232,21 +232,17 @@ class BoundedAdapter(HTTPAdapter):
         return manager
 
 
-class TooLarge(Exception):
-    """The answer is longer than the cap, decompressed (or says so in its Content-Length)."""
+# What read_body found besides a whole body.
+TOO_LARGE, TOO_SLOW = "too large", "too slow"
 
 
-class TooSlow(Exception):
-    """The call's deadline came before the answer was complete."""
-
-
-def read_body(response: Any, watch: Watch, cap: int, chunk: int = 64 * 1024) -> bytes:
-    """The decompressed body of a streamed requests Response, read as it arrives: TooLarge past
-    `cap` bytes (urllib3 inflates at most `chunk` bytes a step, so a compressed bomb is never
-    inflated past the cap), TooSlow once the watch has fired."""
+def read_body(response: Any, watch: Watch, cap: int, chunk: int = 64 * 1024) -> tuple[bytes, str]:
+    """The decompressed body of a streamed requests Response, read as it arrives, and "" or why it
+    is not the whole body: TOO_LARGE past `cap` bytes (urllib3 inflates at most `chunk` bytes a
+    step, so a compressed bomb is never inflated past the cap), TOO_SLOW once the watch fired."""
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > cap:
-        raise TooLarge()
+        return b"", TOO_LARGE
     parts: list[bytes] = []
     size = 0
     while True:
@@ -254,14 +250,14 @@ def read_body(response: Any, watch: Watch, cap: int, chunk: int = 64 * 1024) -> 
         # below comes as each piece arrives, and a read the watch woke returns at once.
         part = response.raw.read1(chunk, decode_content=True)
         if watch.fired:
-            raise TooSlow()
+            return b"", TOO_SLOW
         if not part:
             break
         size += len(part)
         if size > cap:
-            raise TooLarge()
+            return b"", TOO_LARGE
         parts.append(part)
     if watch.fired:
         # A body without a length ends where the shut connection ended it: not the whole answer.
-        raise TooSlow()
-    return b"".join(parts)
+        return b"", TOO_SLOW
+    return b"".join(parts), ""

@@ -64,7 +64,7 @@ def test_timeout_says_what_it_saw_and_accepts_nothing(emu, approval):
     emu.add_mirror("rogue", base_url="https://rogue.example.com")
     mirror = emu.add_mirror("syd", register_after_s=3600)  # answers, never registers in time
     with pytest.raises(ApprovalTimeout) as caught:
-        approval.create(props(emu, mirror.url, timeout_s=0.5, timeout_key="mirrors[1].approvalTimeoutS"))
+        approval.create(props(emu, mirror.url, timeout_s=2, timeout_key="mirrors[1].approvalTimeoutS"))
     message = str(caught.value)
     assert f"no mirroring request from {mirror.url} appeared" in message and "nothing was accepted" in message
     assert "raise mirrors[1].approvalTimeoutS" in message
