@@ -142,3 +142,15 @@ def test_a_read_redirected_within_its_origin_is_followed():
         client = BitbucketClient(primary.url, "admin", PASSWORD, ca_bundle=primary.ca_pem, retries=0)
         assert client.get(PROPERTIES, deadline=Deadline(5)) == {"version": "9.4.16"}
         assert [s.path for s in primary.seen] == [PROPERTIES, "/moved"]
+
+
+def test_a_huge_status_from_a_mirror_is_cut_where_the_rollout_echoes_it():
+    from providers import mirror_api
+    from providers.errors import RolloutError
+
+    with Hostile(lambda seen: answer({"state": "STARTING" + "x" * 1_000_000})) as mirror:
+        client = BitbucketClient(mirror.url, "admin", PASSWORD, ca_bundle=mirror.ca_pem, retries=0)
+        with pytest.raises(RolloutError) as caught:
+            mirror_api.wait_running(client, "syd-node0", timeout_s=0.3, poll_s=0.1)
+    text = str(caught.value)
+    assert len(text) < 500 and "(last: 'STARTINGxxx" in text and "(cut from 1000008 characters)" in text
