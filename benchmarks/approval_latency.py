@@ -15,7 +15,7 @@ from pulumi.dynamic import ConfigureRequest  # noqa: E402
 from pulumi.dynamic.config import Config  # noqa: E402
 
 from providers.mirror_approval import MirrorApprovalProvider  # noqa: E402
-from tests.emulator import Emulator  # noqa: E402
+from twin.emulator import Emulator  # noqa: E402
 
 # Not whole seconds: the request must appear between two polls, not in step with them.
 APPEARS_AFTER_S = (10.25, 10.5, 10.95)

@@ -15,7 +15,7 @@ START = time.perf_counter()
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.harness import run_program  # noqa: E402  (import time is part of what is measured)
+from twin.program import run_program  # noqa: E402  (import time is part of what is measured)
 
 
 def main() -> None:

@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from providers.host_pool import STOCK_POOL_VARIABLE  # noqa: E402
-from tests.emulator import Emulator  # noqa: E402
-from tests.provider_host.engine import Engine, HostProcess  # noqa: E402
-from tests.provider_host.registration import registered, site, stack_config, up  # noqa: E402
+from twin.emulator import Emulator  # noqa: E402
+from twin.provider_host.engine import Engine, HostProcess  # noqa: E402
+from twin.provider_host.registration import registered, site, stack_config, up  # noqa: E402
 
 PASSWORD = "bench-fleet"
 REGISTER_AFTER_S, REPOS_PER_SITE, REPOS_PER_S = 2.0, 12, 1.0

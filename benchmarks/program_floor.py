@@ -11,7 +11,7 @@ Also reported, as the first approximation of that floor: the plain replay (`Cust
 `ComponentResource` only) plus the typed-class surcharge measured on as many security groups
 (`benchmarks/surcharge/`). It understates the floor: a typed security group costs about 0.3 ms
 over plain registration, a typed EC2 instance about 6 ms, a pulumi-command Command about 2 ms.
-Everything runs under the same mocks (tests/harness.py), each evaluation in its own process,
+Everything runs under the same mocks (twin/program.py), each evaluation in its own process,
 round after round, median of the repeats, all in one run.
 """
 
@@ -32,7 +32,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.harness import run_program  # noqa: E402
+from twin.program import run_program  # noqa: E402
 
 PROGRAM = ROOT / "__main__.py"
 REPLAY = ROOT / "benchmarks" / "replay" / "__main__.py"

@@ -16,7 +16,7 @@ from pulumi.dynamic.config import Config  # noqa: E402
 
 from providers.client import BitbucketClient  # noqa: E402
 from providers.mirrored_projects import MirroredProjectsProvider  # noqa: E402
-from tests.emulator import Emulator  # noqa: E402
+from twin.emulator import Emulator  # noqa: E402
 
 PROJECTS, SELECTED, CHANGED = 2000, 1000, 100
 MAX_CREATE_REQUESTS, MIN_FACTOR = 25, 40

@@ -1,7 +1,7 @@
 """Time as the providers see it: every wait and every deadline goes through here.
 
 One place, so that a wait can never outlive its deadline unnoticed, and so that the tests' twin of
-`pulumi up` (tests/twin) can run the providers on modelled time: it replaces `now` and `sleep` for
+`pulumi up` (twin/) can run the providers on modelled time: it replaces `now` and `sleep` for
 the threads it simulates, and the providers' own polling then takes modelled seconds, not real ones.
 """
 

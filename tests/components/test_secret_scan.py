@@ -4,7 +4,7 @@ What is secret: the stack's `secure:` config values (the primary password, the n
 the bastion key) and every output a resource lists in `additionalSecretOutputs` (the Hazelcast
 password from random.RandomPassword, every tls.PrivateKey's private halves: each node's login and
 host key, the site's SSH server key; an SSM parameter's value). Generated SDKs list there what
-their schema marks secret, and the engine stores those outputs as secrets; `tests.harness` hands
+their schema marks secret, and the engine stores those outputs as secrets; `twin.program` hands
 them back to the program as secrets the same way, which Pulumi's own mocks do not.
 
 Where a value must not appear: any resource input outside a secret, any output that is neither
@@ -32,6 +32,7 @@ import pytest
 import yaml
 
 from tests.harness import (
+    EXAMPLE_FILES,
     EXAMPLE_STACK,
     SECRET_KEY,
     SECRET_SIG,
@@ -210,7 +211,7 @@ def all_secrets(run: ProgramRun, stack_file: Path) -> list[Secret]:
 # --- the program's stacks --------------------------------------------------------------------
 
 # The stacks the session's `runs` (conftest.py) ran, by the same names.
-STACK_FILES = {**{p.stem: p for p in sorted(STACKS.glob("*.yaml"))}, "example": EXAMPLE_STACK}
+STACK_FILES = {**{p.stem: p for p in sorted(STACKS.glob("*.yaml"))}, "example": EXAMPLE_STACK, **EXAMPLE_FILES}
 
 
 @pytest.mark.parametrize("stack", list(STACK_FILES))

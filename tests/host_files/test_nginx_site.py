@@ -16,7 +16,7 @@ import requests
 import trustme
 
 from components.host_files import NginxSiteSpec, render_nginx_site
-from tests.emulator import Emulator
+from twin.emulator import Emulator
 
 HOST = "mirror-syd.example.com"
 

@@ -6,8 +6,7 @@ import pytest
 
 from components.host_files import FarmSpec, PropertiesSpec, render_bitbucket_properties
 from providers.setup_properties import render_setup_block
-
-from .javaprops import parse
+from twin.javaprops import parse
 
 PRIMARY = "https://bitbucket.example.com/context"
 BASE = "https://mirror-syd.example.com"

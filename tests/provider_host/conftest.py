@@ -6,9 +6,8 @@ from typing import Iterator
 
 import pytest
 
-from tests.emulator import Emulator
-
-from .engine import Engine, HostProcess
+from twin.emulator import Emulator
+from twin.provider_host.engine import Engine, HostProcess
 
 PASSWORD = "pw-Host-Level-7c2e"
 

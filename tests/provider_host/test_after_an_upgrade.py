@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pulumi.runtime import proto
 
-from .engine import ResourceState
+from twin.provider_host.engine import ResourceState
 
 # pytest finds the rolling upgrade's fixtures by name in this module.
 from .test_rolling_upgrade import NEW, OLD, ORDER, aws, farm, registrations, started, up, zdu_calls  # noqa: F401, E402

@@ -37,11 +37,11 @@ from providers.mirror_setup import MirrorSetup, MirrorSetupProvider
 from providers.mirrored_projects import MirroredProjects, MirroredProjectsProvider
 from providers.os_refresh import RootVolumeReplacement, RootVolumeReplacementProvider
 from tests.harness import ROOT
+from twin.provider_host import registration
+from twin.provider_host.engine import ResourceState
+from twin.provider_host.registration import registered, site, up
 
-from . import registration
 from .conftest import PASSWORD
-from .engine import ResourceState
-from .registration import registered, site, up
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 

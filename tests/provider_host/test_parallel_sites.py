@@ -13,10 +13,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from providers.host_pool import STOCK_POOL_VARIABLE
+from twin.provider_host.engine import Engine
+from twin.provider_host.registration import registered, site, stack_config, up
 
 from .conftest import PASSWORD
-from .engine import Engine
-from .registration import registered, site, stack_config, up
 
 SITES = 8  # twice the stock pool
 ACCEPT = "/rest/mirroring/latest/requests/{id}/accept"

@@ -19,10 +19,10 @@ from moto.server import ThreadedMotoServer
 from pulumi.runtime import proto
 
 from tests.harness import run_program
+from twin.provider_host.engine import Engine, ResourceState
+from twin.provider_host.registration import _reveal, stack_config
 
 from .conftest import PASSWORD
-from .engine import Engine, ResourceState
-from .registration import _reveal, stack_config
 
 REGION = "eu-central-1"
 OLD, NEW = "9.4.16", "9.4.17"
@@ -355,7 +355,7 @@ def test_preview_says_what_clients_will_notice_of_an_upgrade(emu, farm, start_ho
 
 @pytest.mark.parametrize("seed", [3, 8])
 def test_under_faults_the_upgrade_converges_over_reruns_and_never_takes_two_nodes_out(emu, farm, start_host, seed):
-    from tests.emulator import Faults
+    from twin.emulator import Faults
 
     farm, env = farm
     state: dict[str, ResourceState] = {f"installed-{i}": f"{OLD}-{i}" for i in range(3)}

@@ -19,9 +19,8 @@ from moto.elbv2.models import FakeTargetGroup
 from pulumi.runtime import proto
 
 from tests.harness import run_program
-
-from .engine import Engine, ResourceState
-from .registration import _reveal
+from twin.provider_host.engine import Engine, ResourceState
+from twin.provider_host.registration import _reveal
 
 # The farm and the engine's side of an `up`, as the rolling upgrade has them.
 # pytest finds the rolling upgrade's fixtures by name in this module.

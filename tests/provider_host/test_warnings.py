@@ -16,9 +16,9 @@ from google.protobuf import empty_pb2
 from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
 
 from tests.harness import run_program
+from twin.provider_host.registration import _reveal, stack_config
 
 from .conftest import PASSWORD
-from .registration import _reveal, stack_config
 
 SITE = "urn:pulumi:stack::bitbucket-mirrors::bitbucket-mirrors:site:MirrorSite::fra"
 PROGRAM = Path(__file__).with_name("rollout_program.py")

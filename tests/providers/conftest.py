@@ -12,7 +12,7 @@ from pulumi.dynamic.config import Config
 from providers.mirror_approval import MirrorApprovalProvider
 from providers.mirror_setup import MirrorSetupProvider
 from providers.mirrored_projects import MirroredProjectsProvider
-from tests.emulator import Emulator
+from twin.emulator import Emulator
 
 PASSWORD = "pw-Hunter2-never-shown"
 

@@ -3,7 +3,7 @@ scripts it (pages that never end, Retry-After: 3600, redirects to http://, null 
 belongs, 500 forever, no answer at all), and passes every request it does not script on to a real
 emulator, so one wrong answer can sit among right ones.
 
-TLS as the emulator does it (tests/emulator/server.py): a throwaway trustme CA and a certificate
+TLS as the emulator does it (twin/emulator/server.py): a throwaway trustme CA and a certificate
 for 127.0.0.1; `ca_pem` is what a provider's ca_bundle must trust (concatenate the emulator's when
 both answer). `tls=False` serves plain HTTP: the place a redirect must never lead to.
 """

@@ -8,7 +8,7 @@ import pytest
 
 from providers.client import BitbucketClient
 from providers.errors import AuthenticationError, NotFound, PermissionDenied, ServerUnavailable, Unreachable
-from tests.emulator import Faults
+from twin.emulator import Faults
 
 from .conftest import PASSWORD
 

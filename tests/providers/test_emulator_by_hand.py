@@ -1,4 +1,4 @@
-"""`python -m tests.emulator` serves a primary and a mirror for trying the providers by hand."""
+"""`python -m twin.emulator` serves a primary and a mirror for trying the providers by hand."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _ignore_sigint() -> None:
 def test_runs_by_hand_and_stops_on_ctrl_c(sigint):
     # Its lines reach a pipe as they are printed, not when it exits (PYTHONUNBUFFERED or not).
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.emulator"],
+        [sys.executable, "-m", "twin.emulator"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -78,7 +78,7 @@ def test_ctrl_c_while_it_is_still_starting_stops_it_too():
     # before it has made its certificates and servers or printed a line; pressed then, it stops as
     # cleanly as while serving, with no traceback.
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.emulator"],
+        [sys.executable, "-m", "twin.emulator"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -10,7 +10,7 @@ import requests
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
-from tests.emulator import Faults
+from twin.emulator import Faults
 
 from .conftest import PASSWORD, approved_mirror
 

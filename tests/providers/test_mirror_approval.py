@@ -8,7 +8,7 @@ import pytest
 
 from providers.base import UNKNOWN
 from providers.mirror_approval import ApprovalTimeout, MirrorApprovalProvider
-from tests.emulator import Faults
+from twin.emulator import Faults
 
 from .conftest import approved_mirror
 

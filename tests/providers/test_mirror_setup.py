@@ -54,7 +54,7 @@ def test_primary_without_data_center_licence_is_refused(emu, setup_provider):
 
 def test_unreadable_licence_is_reported_not_fatal(emu, make, capsys):
     from providers.mirror_setup import MirrorSetupProvider
-    from tests.emulator.state import User
+    from twin.emulator.state import User
 
     emu.state.users["admin"] = User(emu.state.users["admin"].password, sys_admin=False)
     result = make(MirrorSetupProvider).create(props(emu))

@@ -6,7 +6,7 @@ import pytest
 
 from providers.base import UNKNOWN
 from providers.mirrored_projects import SyncTimeout, UnknownProjects
-from tests.emulator import Faults
+from twin.emulator import Faults
 
 from .conftest import approved_mirror
 

@@ -1,6 +1,6 @@
 """What the rollout steps decide, and how their waits end, on modelled time (issue #23).
 
-The steps are the program's own registrations (`tests/stacks/farm-3.yaml` and `single-acm.yaml` run
+The steps are the program's own registrations (`twin/stacks/farm-3.yaml` and `single-acm.yaml` run
 under the mocks), pointed at this test's world: the emulator's mirror farm, and moto's EC2 and
 elbv2 with what moto does not model added (a deregistered target drains for the deregistration
 delay, or for ever while a clone runs on; a registered target may fail its health checks). Time is
@@ -28,8 +28,8 @@ import providers.clock
 from providers.errors import RolloutError
 from providers.node_rollout import InstanceStartReturnProvider, NodeDrainProvider, NodeReturnProvider
 from providers.upgrade import UpgradeFinishProvider, UpgradeWindowProvider
-from tests.emulator import Emulator
 from tests.harness import STACKS, ProgramRun, run_program, stack_file_config
+from twin.emulator import Emulator
 
 from .conftest import PASSWORD
 

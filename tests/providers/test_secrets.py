@@ -64,7 +64,7 @@ def test_missing_credentials_do_not_fail_preview_calls():
 
 
 def test_provider_failures_never_show_the_password(emu, make):
-    from tests.emulator.state import User
+    from twin.emulator.state import User
 
     emu.state.users["admin"] = User("rotated", sys_admin=True)
     for kind, props in (

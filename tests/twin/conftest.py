@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import pytest
 
-from .scenarios import SCENARIOS, Scenario, run_scenario
+from twin.scenarios import SCENARIOS, Scenario, run_scenario
 
 _reports: dict[str, dict[str, Any]] = {}
 

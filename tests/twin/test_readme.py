@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import importlib
 
-from . import readme
-from .conftest import report_of
-from .scenarios import SCENARIOS
+from tests.twin.conftest import report_of
+from twin import readme
+from twin.scenarios import SCENARIOS
 
 
 def _reports() -> dict:
@@ -17,7 +17,7 @@ def _reports() -> dict:
 def test_the_operating_a_farm_table_in_readme_is_the_twins():
     current = readme.README.read_text()
     assert readme.synced(current, _reports()) == current, (
-        "README's 'Operating a farm' table is stale: run `venv/bin/python -m tests.twin.readme`"
+        "README's 'Operating a farm' table is stale: run `venv/bin/python -m twin.readme`"
     )
 
 
@@ -39,14 +39,15 @@ def test_importing_the_module_writes_nothing(tmp_path, monkeypatch):
     assert readme.README.read_text() == before
 
 
-def test_the_column_says_yes_exactly_where_a_scenario_measured_an_outage():
+def test_the_column_says_yes_exactly_where_a_scenario_measured_an_outage_or_a_failed_clone():
     reports = _reports()
     for row in readme.ROWS:
         text = readme.clients_notice(reports, row)
-        outage = any(
-            _site(reports[n])["outage_s"] > 0 for n in row.scenarios if not reports[n].get("refused_at_preview")
-        )
-        assert text.startswith("**yes**") is outage, (row.change, text)
+        measured = [_site(reports[n]) for n in row.scenarios if not reports[n].get("refused_at_preview")]
+        noticed = any(site["outage_s"] > 0 or site["clones"]["failed"] > 0 for site in measured)
+        assert text.startswith("**yes**") is noticed, (row.change, text)
+        for site in measured:
+            assert f"{site['clones']['failed']} of {site['clones']['started']} clones failed" in text
 
 
 def _site(report):

@@ -11,8 +11,7 @@ import pulumi_command
 import pytest
 
 from tests.harness import STACKS, run_program
-
-from . import rules
+from twin import rules
 
 PROGRAM_STACKS = ["single-acm", "single-nginx", "farm-3", "monitored", "three-regions", "two-sites"]
 

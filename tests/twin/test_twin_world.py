@@ -14,9 +14,9 @@ import botocore.exceptions
 import pytest
 from moto import mock_aws
 
-from .aws_api import AwsApi
-from .clock import Scheduler
-from .world import HealthCheck, TargetGroup, World
+from twin.aws_api import AwsApi
+from twin.clock import Scheduler
+from twin.world import HealthCheck, TargetGroup, World
 
 ROOT = Path(__file__).resolve().parents[2]
 TAGS = [
@@ -175,7 +175,7 @@ def test_a_stopped_instance_is_unused_and_cannot_be_registered_as_in_moto(world)
 
 def test_the_load_balancer_fails_open_when_no_target_is_healthy(world):
     """NLB guide: 'If all targets fail health checks at the same time ... the load balancer fails open'."""
-    from .world import LoadBalancer
+    from twin.world import LoadBalancer
 
     group = _group(world)
     lb = LoadBalancer("arn:lb", "lb.example", "us-east-1", active_at=0, listeners={443: group.arn})
@@ -223,7 +223,7 @@ def test_the_twins_botocore_waiters_agree_with_its_states(world):
 
 
 def test_the_twin_is_deterministic(scenario):
-    from .scenarios import SCENARIOS, run_scenario
+    from twin.scenarios import SCENARIOS, run_scenario
 
     first = scenario("farm3-bugfix")
     again = run_scenario(SCENARIOS["farm3-bugfix"])
@@ -231,12 +231,12 @@ def test_the_twin_is_deterministic(scenario):
 
 
 def test_the_command_prints_one_json_report(tmp_path):
-    from .scenarios import stack_with
+    from twin.scenarios import stack_with
 
     before = stack_with("single-acm", {}, {}, tmp_path, "before")
     after = stack_with("single-acm", {"bitbucketVersion": "9.4.17"}, {}, tmp_path, "after")
     done = subprocess.run(
-        [sys.executable, "-m", "tests.twin", str(before), str(after), "--fail-install", "0"],
+        [sys.executable, "-m", "twin", str(before), str(after), "--fail-install", "0"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,0 +1,163 @@
+"""What a remote Command does on its node: reach it over SSH, then run the command there.
+
+The commands are the program's own (pulumi-command runs them over SSH, twin/rules.py), and the
+twin runs them as they are, with bash, in a scratch root per node (twin/node_host.py): the staged
+bundle is unpacked by the program's own `tar` line, and the install script is the one the program
+rendered and staged (or sent on stdin) for that node. Only what the OS and the vendor provide is a
+stand-in: systemd, mount and the package manager answer from the world at the modelled time
+(twin/node_session.py), downloads come from local stand-ins of the vendor's servers
+(twin/vendor.py). What the script decides (stop for an upgrade, empty a home of another
+generation, restart after a change) it decides itself; Bitbucket's answers (starting, joining its
+farm, refusing an older version) are the world's and the emulator's.
+
+Reaching the node (pulumi-command remote/connection.go): `dialErrorLimit` + 1 attempts, each bounded
+by `perDialTimeout` when nothing answers, a short back-off between them; a node is reachable on its
+public address when it has one, on its private address only through the bastion (`proxy`); the
+host key must be the pinned one.
+"""
+
+from __future__ import annotations
+
+import atexit
+import re
+import shlex
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from components.host_files.specs import HOME_DIR, INSTALL_ROOT, STAGING_DIR, StagedFile
+
+from .durations import seconds
+from .node_host import ScratchRoot, ShimDirectory, run_in_root
+from .node_session import Session
+from .vendor import Vendor
+from .world import Instance, Root, Volume, World, WorldError
+
+NO_OP = "true"  # pulumi-command's update that changes nothing (components/node_command.py UNCHANGED)
+
+
+class CommandFailed(Exception):
+    pass
+
+
+@dataclass
+class Faults:
+    """Injected failures: Bitbucket does not start on nodes with these indexes when their install
+    changes their version (the install waits for RUNNING, then fails)."""
+
+    failing_nodes: frozenset[int] = frozenset()
+
+
+class Node:
+    def __init__(self, world: World, faults: Faults = Faults()) -> None:
+        self.world = world
+        self.faults = faults
+        self.public_keys: dict[str, str] = {}  # private key text -> its public key (tls.PrivateKey)
+        self._base = Path(tempfile.mkdtemp(prefix="twin-nodes-"))
+        atexit.register(shutil.rmtree, self._base, True)
+        self.shims = ShimDirectory(self._base)
+        self.vendor = Vendor(self._base)
+        self._roots: dict[str, tuple[Root, ScratchRoot]] = {}
+        self._formatted: set[str] = set()
+
+    # --- SSH ---------------------------------------------------------------------------------
+    def dial(self, connection: dict) -> Instance:
+        limit = int(connection.get("dialErrorLimit", 10))
+        timeout = float(connection.get("perDialTimeout", 15))
+        host = connection.get("host")
+        backoff = 0.1
+        last = ""
+        for _attempt in range(limit + 1 if limit >= 0 else 10**6):
+            instance = self.world.instance_at(host) if host else None
+            reachable = (
+                instance is not None
+                and instance.state == "running"
+                and self.world.now >= instance.ssh_ready_at
+                and (connection.get("proxy") or host == instance.public_ip)
+            )
+            if reachable:
+                self._check_host_key(instance, connection)
+                return instance
+            last = "no route to host" if instance is None or instance.state != "running" else "connection refused"
+            # Nothing at the address: the TCP connect times out; a booting node refuses at once.
+            self.world.wait(timeout if last == "no route to host" else 1.0)
+            self.world.wait(min(5.0, backoff))
+            backoff *= 1.5
+        raise CommandFailed(f"Dial: after {limit} failed attempts: dial tcp {host}:22: {last}")
+
+    def _check_host_key(self, instance: Instance, connection: dict) -> None:
+        pinned = connection.get("hostKey")
+        if not pinned:
+            return
+        # The node's user data names the SSM parameter its boot installs as the host key.
+        # (The boot script sits in the user data as an escaped string: the name ends at the line's end.)
+        match = re.search(r"parameter=('[^']*'|[^\s\\\"]+)", instance.user_data)
+        name = shlex.split(match.group(1))[0] if match else ""
+        actual = self.public_keys.get(self.world.parameters.get(name, ""))
+        # No key to install (no parameter, or not a key): sshd presents a key of its own making,
+        # which is not the pinned one.
+        if actual is None or actual.strip() != str(pinned).strip():
+            raise CommandFailed(f"ssh: handshake failed: ssh: host key mismatch for {instance.name}")
+
+    # --- commands ----------------------------------------------------------------------------
+    def run(self, connection: dict, command: Optional[str], stdin: Optional[str]) -> str:
+        if not command:
+            return ""
+        instance = self.dial(connection)
+        if command.strip() == NO_OP:
+            return ""  # a round trip far below the model's resolution
+        root = self._root(instance, ubuntu=connection.get("user") == "ubuntu")
+        staged = root.at(f"{STAGING_DIR}/{StagedFile.INSTALL_SCRIPT}")
+        for script in (stdin or "", staged.read_text() if staged.exists() else ""):
+            self.vendor.prepare(script)
+        session = Session(self, instance, root)
+        session.begin()
+        try:
+            result = run_in_root(root, self.shims, self.vendor.digests, command, stdin, session.answer)
+        finally:
+            session.sync()
+        if not session.spent:
+            self.world.wait("node.command")
+        if result.returncode != 0:
+            # x/crypto/ssh ExitError ("Process exited with status N"), which pulumi-command returns
+            # with what the command wrote (its tail here).
+            raise CommandFailed(
+                f"Process exited with status {result.returncode} on {instance.name}: "
+                f"{_tail(result.stderr)}{_tail(result.stdout)}".strip()
+            )
+        return result.stdout
+
+    def _root(self, instance: Instance, ubuntu: bool) -> ScratchRoot:
+        """The instance's root volume: the same one until it is replaced (a new, empty one)."""
+        known = self._roots.get(instance.id)
+        if known is None or known[0] is not instance.root:
+            known = (instance.root, ScratchRoot(self._base, instance.name, ubuntu))
+            self._roots[instance.id] = known
+        return known[1]
+
+    # --- what the node's shims need from the node ----------------------------------------------
+    home_dir = HOME_DIR
+    install_root = INSTALL_ROOT
+
+    def formatted(self, volume: Volume) -> bool:
+        """A volume holds a file system once formatted, or when it came from a formatted one."""
+        home = volume.home
+        return volume.id in self._formatted or any(
+            (home.generation, home.properties, home.ssh_server_key, home.files, home.version, home.mirror)
+        )
+
+    def format(self, volume: Volume) -> None:
+        self._formatted.add(volume.id)
+
+
+def _tail(text: str, lines: int = 20) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:]) + "\n" if text.strip() else ""
+
+
+def connection_of(inputs: dict[str, Any]) -> dict:
+    return dict(inputs.get("connection") or {})
+
+
+__all__ = ["Node", "Faults", "CommandFailed", "WorldError", "seconds", "Root"]
