@@ -1,55 +1,67 @@
 """BitbucketClient: one requests Session per server (the primary, or a mirror), HTTP basic auth,
-TLS verification always on, https only, timeouts on every call, urllib3 retries for idempotent
-methods only, paging, answers checked against the vendor's schema, and typed errors that never
-carry a credential.
+TLS verification always on, https only, urllib3 retries for idempotent methods only, paging,
+answers checked against the vendor's schema, and typed errors that never carry a credential.
 
 Every call ends by a deadline, whatever the server answers: the caller's (`deadline=`), and never
-later than `call_budget_s` after it started. Each attempt's timeout is cut to what is left, a
-retry's wait (backoff or Retry-After, the latter capped at MAX_RETRY_AFTER_S) is never longer than
-what is left, and a retry that could not start before the deadline is not made: the last answer is
-reported instead. Waiting goes through providers.clock, which the twin of `pulumi up` replaces.
+later than `call_budget_s` after it started. The deadline bounds the whole exchange, not each step:
+the name lookup, the connect, the TLS handshake and every byte of the headers and the body
+(providers/transport.py shuts the connection when it comes, so a server that trickles a byte a
+second is given up on time). Each attempt's timeout is cut to what is left, a retry's wait (backoff
+or Retry-After, the latter capped at MAX_RETRY_AFTER_S) is never longer than what is left, and a
+retry that could not start before the deadline is not made: the last answer is reported instead.
+Waiting goes through providers.clock, which the twin of `pulumi up` replaces.
+
+Every answer is read as it arrives and refused past MAX_ANSWER_BYTES once decompressed (a small
+gzip body can inflate to gigabytes). A redirect is followed only for a read and only within the
+server's origin (scheme, host, port): another host's answer is never taken for the server's.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextvars
+import json as jsonlib
 import os
 import tempfile
+from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 from urllib.parse import urljoin, urlsplit
 
 import certifi
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
-from urllib3.util import Retry, Timeout
+from urllib3 import exceptions as urllib3_exceptions
 
-from . import answers, clock
-from .errors import AnswerError, BitbucketError, DeadlineExceeded, RedirectRefused, Unreachable, for_status
-from .urls import redact
+from . import answers, clock, transport
+from .errors import (
+    AnswerError,
+    AnswerTooLarge,
+    BitbucketError,
+    DeadlineExceeded,
+    RedirectRefused,
+    Unreachable,
+    for_status,
+)
+from .messages import shown
+from .urls import redact, redirect_refusal
 
 # A POST that may have reached the server is never replayed blindly: callers read state back.
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-# Redirects are followed only for reads, and only to https: a write is never re-sent elsewhere,
-# and a redirect to http:// would put the credentials and the answer in plain text.
-REDIRECTABLE = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_STATUSES = (429, 502, 503, 504)
 PAGE_LIMIT = 1000
 # A collection longer than this many pages is taken for a server that pages forever (at the
 # default limit, a million values; at a server-side cap of 25 per page, 50,000).
 MAX_PAGES = 2000
-# A server asking to be retried after an hour is not waited for an hour.
-MAX_RETRY_AFTER_S = 60.0
+# A server asking to be retried after an hour is not waited for an hour (transport.DeadlineRetry).
+MAX_RETRY_AFTER_S = transport.MAX_RETRY_AFTER_S
 # How long one call, retries included, may take when its caller gives no deadline.
 CALL_BUDGET_S = 300.0
-# The smallest timeout an attempt gets: urllib3 refuses 0, and a last attempt this short fails fast.
-MIN_ATTEMPT_S = 0.05
+# The cap on every answer, decompressed: twenty times the largest the providers read (a page of
+# 1000 projects with long descriptions is under 1 MiB). An error's body is read for its message only.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+MAX_ERROR_BYTES = 64 * 1024
+MAX_REDIRECTS = 5
+MIN_ATTEMPT_S = transport.MIN_ATTEMPT_S
 
 _bundles: dict[str, str] = {}
-# The deadline of the call in progress on this thread (urllib3's Retry and Timeout objects are
-# copied per attempt, so they read it from here rather than holding it).
-_call_deadline: contextvars.ContextVar[Optional[clock.Deadline]] = contextvars.ContextVar("call_deadline", default=None)
 
 
 def trust_file(ca_bundle: Optional[str]) -> str:
@@ -69,78 +81,6 @@ def trust_file(ca_bundle: Optional[str]) -> str:
         _bundles[ca_bundle] = out.name
         atexit.register(os.unlink, out.name)
     return _bundles[ca_bundle]
-
-
-class DeadlineRetry(Retry):
-    """urllib3's Retry, bounded by the call's deadline: waits are capped (Retry-After at
-    MAX_RETRY_AFTER_S) and go through providers.clock; a retry whose wait would outlast the
-    deadline is not made. A Retry-After that is not a number or a date counts as absent."""
-
-    def _wait(self, response: Any = None) -> float:
-        wait = self.get_backoff_time()
-        if self.respect_retry_after_header and response is not None:
-            try:
-                after = self.get_retry_after(response)
-            except InvalidHeader:
-                after = None
-            if after is not None:
-                wait = min(after, MAX_RETRY_AFTER_S)
-        return wait
-
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
-        retry = super().increment(method, url, response, error, _pool, _stacktrace)
-        deadline = _call_deadline.get()
-        if deadline is not None and retry._wait(response) + MIN_ATTEMPT_S >= deadline.remaining:
-            # As urllib3 gives up when retries run out: an answer is returned (raise_on_status is
-            # off), an error raised.
-            reason = error or ResponseError(
-                ResponseError.SPECIFIC_ERROR.format(status_code=response.status if response is not None else "?")
-            )
-            raise MaxRetryError(_pool, url, reason) from reason
-        return retry
-
-    def sleep(self, response: Any = None) -> None:
-        deadline = _call_deadline.get()
-        wait = self._wait(response)
-        clock.sleep(min(wait, deadline.remaining) if deadline is not None else wait)
-
-
-class DeadlineTimeout(Timeout):
-    """Each attempt's connect and read timeouts, cut to what is left of the call's deadline
-    (urllib3 clones the timeout for every attempt, retries included)."""
-
-    def clone(self) -> Timeout:
-        deadline = _call_deadline.get()
-        connect, read = self._connect, self._read
-        if deadline is not None:
-            left = max(deadline.remaining, MIN_ATTEMPT_S)
-            connect = min(connect, left) if isinstance(connect, (int, float)) else left
-            read = min(read, left) if isinstance(read, (int, float)) else left
-        return DeadlineTimeout(connect=connect, read=read, total=self.total)
-
-
-class _Session(requests.Session):
-    """A Session that follows a redirect only for a read, only to https (requests itself drops the
-    Authorization header when the host changes)."""
-
-    def get_redirect_target(self, resp: requests.Response) -> Optional[str]:
-        target = super().get_redirect_target(resp)
-        if target is None:
-            return None
-        method = (resp.request.method or "").upper()
-        absolute = urljoin(resp.url, target)
-        why = (
-            "the client never follows a redirect of a write (it would re-send it elsewhere)"
-            if method not in REDIRECTABLE
-            else "the target is not https: the answer and the credentials would travel in plain text"
-            if urlsplit(absolute).scheme.lower() != "https"
-            else None
-        )
-        if why is None:
-            return target
-        status = resp.status_code
-        resp.close()
-        raise RedirectRefused(method, redact(resp.request.url or resp.url), status, redact(absolute), why)
 
 
 class BitbucketClient:
@@ -171,10 +111,9 @@ class BitbucketClient:
         # Passed on every request: a session-level `verify` loses to REQUESTS_CA_BUNDLE in the
         # environment, and the configured trust must always win.
         self.verify = trust_file(ca_bundle)
-        self.session = _Session()
+        self.session = requests.Session()
         self.session.auth = (username, password)
-        self.session.max_redirects = 5
-        retry = DeadlineRetry(
+        retry = transport.DeadlineRetry(
             total=retries,
             connect=retries,
             read=retries,
@@ -190,7 +129,7 @@ class BitbucketClient:
         # https only: requests mounts a plain-http adapter by default, which is removed, so nothing
         # (a redirect included) can reach a server in plain text.
         self.session.adapters.clear()
-        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+        self.session.mount("https://", transport.BoundedAdapter(max_retries=retry))
 
     def __repr__(self) -> str:
         return f"BitbucketClient({self.base_url!r})"
@@ -220,17 +159,71 @@ class BitbucketClient:
         bound = deadline.within(self.call_budget_s) if deadline is not None else clock.Deadline(self.call_budget_s)
         if bound.remaining < MIN_ATTEMPT_S:
             raise DeadlineExceeded(method, url, None, "not sent: the time it had was up")
-        token = _call_deadline.set(bound)
+        token = transport.call_deadline.set(bound)
         try:
-            response = self.session.request(
+            # One watch for the whole exchange: name lookups, connects, redirects, every byte.
+            with transport.Watch(bound.remaining) as watch:
+                status, named, content = self._exchange(method, url, params, json, watch)
+        finally:
+            transport.call_deadline.reset(token)
+        if status >= 400:
+            raise for_status(method, named, status, _server_message(status, content), path)
+        if 300 <= status < 400:
+            raise BitbucketError(method, named, status, "a redirect without a usable Location")
+        if not content.data:
+            if expect is not None:
+                return answers.parse(expect, None, method=method, url=named, status=status, empty=True)
+            return None
+        try:
+            body = jsonlib.loads(content.data)
+        except ValueError:
+            if expect is not None:
+                raise AnswerError(method, named, status, "a body that is not JSON", answers._name(expect)) from None
+            raise BitbucketError(method, named, status, "the answer is not JSON") from None
+        if expect is not None:
+            return answers.parse(expect, body, method=method, url=named, status=status)
+        return body
+
+    def _exchange(
+        self, method: str, url: str, params: Optional[dict], json: Any, watch: transport.Watch
+    ) -> tuple[int, str, "_Content"]:
+        """The final answer's status, the URL to name it by, and its body: redirects followed only
+        as redirect_refusal allows, at most MAX_REDIRECTS of them, each body left unread."""
+        target = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            response = self._send(method, url, target, params, json, watch)
+            try:
+                if not response.is_redirect:
+                    named = url if target == url else f"{url} (redirected to {shown(redact(target), 300)})"
+                    return response.status_code, named, self._content(method, named, response, watch)
+                location = urljoin(response.url, response.headers["Location"])
+                why = redirect_refusal(method, url, location)
+                if why is not None:
+                    raise RedirectRefused(
+                        method, redact(response.url), response.status_code, shown(redact(location), 300), why
+                    )
+            finally:
+                response.close()
+            target, params = location, None  # the Location carries its own query
+        raise BitbucketError(method, url, None, f"more than {MAX_REDIRECTS} redirects, not followed")
+
+    def _send(
+        self, method: str, url: str, target: str, params: Optional[dict], json: Any, watch: transport.Watch
+    ) -> requests.Response:
+        try:
+            return self.session.request(
                 method,
-                url,
+                target,
                 params=params,
                 json=json,
                 verify=self.verify,
-                timeout=DeadlineTimeout(connect=self.timeout[0], read=self.timeout[1]),
+                timeout=transport.DeadlineTimeout(connect=self.timeout[0], read=self.timeout[1]),
+                allow_redirects=False,
+                stream=True,
             )
         except requests.exceptions.SSLError as exc:
+            if watch.fired:
+                raise _too_slow(method, url, watch, exc) from None
             raise Unreachable(
                 method,
                 url,
@@ -239,33 +232,34 @@ class BitbucketClient:
                 "the server's certificate must chain to a public CA or to bitbucket-mirrors:primary.caBundle",
             ) from None
         except requests.exceptions.RequestException as exc:
+            if watch.fired:
+                raise _too_slow(method, url, watch, exc) from None
             raise Unreachable(
                 method, url, None, _reason(exc), "check the URL and that this machine can reach it on 443"
             ) from None
-        finally:
-            _call_deadline.reset(token)
-        if response.history:
-            # Followed (a read, to https): errors and answers name where the answer came from.
-            url = f"{url} (redirected to {redact(response.url)})"
-        if response.status_code >= 400:
-            raise for_status(method, url, response.status_code, _server_message(response), path)
-        if 300 <= response.status_code < 400:
-            raise BitbucketError(method, url, response.status_code, "a redirect without a usable Location")
-        if not response.content:
-            if expect is not None:
-                return answers.parse(expect, None, method=method, url=url, status=response.status_code, empty=True)
-            return None
+
+    @staticmethod
+    def _content(method: str, url: str, response: requests.Response, watch: transport.Watch) -> "_Content":
+        # An error's body is only read for its message: a smaller cap, and past it the rest unread.
+        cap = MAX_ANSWER_BYTES if response.status_code < 400 else MAX_ERROR_BYTES
+        said = {"reason": response.reason or "", "retry_after": response.headers.get("Retry-After")}
         try:
-            body = response.json()
-        except ValueError:
-            if expect is not None:
+            data, short = transport.read_body(response, watch, cap)
+        except (requests.exceptions.RequestException, urllib3_exceptions.HTTPError) as exc:
+            if watch.fired:
+                raise _too_slow(method, url, watch) from None
+            if isinstance(exc, urllib3_exceptions.DecodeError):
                 raise AnswerError(
-                    method, url, response.status_code, "a body that is not JSON", answers._name(expect)
+                    method, url, response.status_code, "a body that does not decode", "a body in its Content-Encoding"
                 ) from None
-            raise BitbucketError(method, url, response.status_code, "the answer is not JSON") from None
-        if expect is not None:
-            return answers.parse(expect, body, method=method, url=url, status=response.status_code)
-        return body
+            raise Unreachable(method, url, None, f"the answer broke off ({_reason(exc)})") from None
+        if short == transport.TOO_SLOW:
+            raise _too_slow(method, url, watch)
+        if short == transport.TOO_LARGE:
+            if response.status_code >= 400:
+                return _Content(b"", cut=True, **said)
+            raise AnswerTooLarge(method, url, response.status_code, MAX_ANSWER_BYTES)
+        return _Content(data, **said)
 
     def get(self, path: str, *, deadline: Optional[clock.Deadline] = None, expect: Any = None, **params: Any) -> Any:
         return self.request("GET", path, params=params or None, deadline=deadline, expect=expect)
@@ -353,15 +347,35 @@ class BitbucketClient:
             start = body.nextPageStart
 
 
-def _server_message(response: requests.Response) -> str:
+@dataclass(frozen=True)
+class _Content:
+    data: bytes
+    reason: str = ""
+    retry_after: Optional[str] = None
+    cut: bool = False  # an error body past MAX_ERROR_BYTES, not read
+
+
+def _too_slow(method: str, url: str, watch: transport.Watch, exc: Optional[Exception] = None) -> Unreachable:
+    return Unreachable(
+        method,
+        url,
+        None,
+        f"timed out: the answer was not complete within the {watch.seconds:.1f}s the call had (a server that "
+        "sends it too slowly, or not at all, is given up at the call's deadline"
+        + (f"; {_reason(exc)})" if exc is not None else ")"),
+    )
+
+
+def _server_message(status: int, content: _Content) -> str:
     try:
-        errors = response.json().get("errors") or []
+        errors = jsonlib.loads(content.data).get("errors") or []
         text = "; ".join(e.get("message", "") for e in errors if isinstance(e, dict) and e.get("message"))
     except (ValueError, AttributeError):
-        text = response.reason or ""
-    after = response.headers.get("Retry-After")
-    if after and response.status_code in RETRY_STATUSES:
-        text += f"{'; ' if text else ''}it asked to be retried after {after[:40]!r}"
+        text = content.reason
+    if content.cut:
+        text += f"{'; ' if text else ''}its body, over {MAX_ERROR_BYTES} bytes, was not read"
+    if content.retry_after and status in RETRY_STATUSES:
+        text += f"{'; ' if text else ''}it asked to be retried after {content.retry_after[:40]!r}"
     return text[:500]
 
 

@@ -86,8 +86,23 @@ class AnswerError(BitbucketError):
         self.args = (text + (f" (hint: {hint})" if hint else ""),)
 
 
+class AnswerTooLarge(AnswerError):
+    """An answer longer than the client's cap, decompressed: refused unread past the cap."""
+
+    def __init__(self, method: str, url: str, status: Optional[int], cap: int):
+        self.cap = cap
+        super().__init__(
+            method,
+            url,
+            status,
+            f"more than {cap} bytes ({cap // (1024 * 1024)} MiB) once decompressed",
+            f"an answer within the cap of {cap // (1024 * 1024)} MiB on every answer; the rest was not read",
+            "a Bitbucket answer is far smaller: check that the URL is the server's",
+        )
+
+
 class RedirectRefused(BitbucketError):
-    """A redirect the client does not follow: off https, or of a write."""
+    """A redirect the client does not follow: of a write, or to another origin (http included)."""
 
     def __init__(self, method: str, url: str, status: int, target: str, why: str):
         self.target = target
@@ -142,6 +157,14 @@ class ApprovalTimeout(ProviderError):
 class ApprovalRefused(ProviderError):
     """Requests claim the mirror's base URL and none, or more than one, is tied to the mirror this
     stack installed: nothing was accepted, an admin decides."""
+
+
+class ApprovalMismatch(ProviderError):
+    """The accept's answer names another mirror than the request accepted: nothing is recorded."""
+
+
+class NotOurMirror(ProviderError):
+    """The mirror id recorded in the state is, on the primary, another mirror now: not removed."""
 
 
 class MirrorGone(ProviderError):

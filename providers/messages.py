@@ -26,6 +26,15 @@ _lock = threading.Lock()
 _channel = None
 
 
+def shown(value: Optional[str], limit: int = 100) -> str:
+    """A value a server or a request wrote, as a message may echo it: quoted (no control character
+    reaches the terminal) and cut to `limit` characters (an answer may be megabytes)."""
+    if value is None:
+        return "none given"
+    text = str(value)
+    return repr(text[:limit]) + (f" (cut from {len(text)} characters)" if len(text) > limit else "")
+
+
 def say(message: str) -> None:
     print(f"{PREFIX}{message}", file=sys.stderr, flush=True)
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Optional
 from . import clock
 from .answers import RestApplicationProperties, RestClusterNode
 from .errors import BitbucketError, Conflict, DeadlineExceeded, NotFound, RolloutError, ServerUnavailable, Unreachable
-from .messages import say
+from .messages import say, shown
 
 if TYPE_CHECKING:
     from .client import BitbucketClient
@@ -55,7 +55,7 @@ def running_versions(mirror: BitbucketClient, clustered: bool) -> list[str]:
 def start_upgrade_mode(mirror: BitbucketClient) -> None:
     state = mirror.post(f"{ZDU}/start")
     version = state.get("version") if isinstance(state, dict) else None
-    say(f"{mirror.base_url}: upgrade mode on (the farm runs {version or 'an unreported version'})")
+    say(f"{mirror.base_url}: upgrade mode on (the farm runs {shown(version) if version else 'an unreported version'})")
 
 
 def end_upgrade_mode(mirror: BitbucketClient, timeout_s: float, pause_s: float) -> None:
@@ -109,7 +109,7 @@ def wait_listed(
             problem = ""
         if mine and version in (None, mine[0].version):
             return
-        found = mine[0].version if mine else "not listed"
+        found = shown(mine[0].version) if mine else "not listed"
         if deadline.passed:
             raise RolloutError(
                 f"{node} ({address}) did not join the farm on {version or 'any version'} within "
@@ -137,6 +137,7 @@ def wait_running(mirror: BitbucketClient, node: str, timeout_s: float, poll_s: f
             state = f"no answer ({exc.status or 'unreachable'})"
         if state == "RUNNING":
             return
+        state = state if isinstance(state, str) and state.startswith("no answer") else shown(state)
         if deadline.passed:
             raise RolloutError(
                 f"{node} did not answer RUNNING at {mirror.base_url}/status within {timeout_s:.0f}s "

@@ -2,18 +2,21 @@
 (README "Resources, per site"). Deleting it removes the mirror from the primary.
 
 Only the request of the mirror this stack installed is accepted. Any server can send the primary
-a request naming our base URL, so the URL alone ties nothing: the mirror is asked who it is,
-through its base URL, and its answer decides (docs/bitbucket-facts.md §1):
+a request naming our base URL, our display name and our version, so none of those ties anything:
+the mirror is asked who it is, through its base URL, and only its Server ID
+(`GET /rest/api/latest/admin/license`, `status.serverId`; docs/bitbucket-facts.md §1) decides. The
+vendor's document gives a request that id as `mirrorId` and an approved mirror as `id`: only the
+request with that `mirrorId` is accepted (providers/approval_choice.py), only the approved mirror
+with that `id` adopted. While the mirror cannot say it (its name does not resolve yet, it is still
+starting, `admin/license` answers 404), nothing is accepted: it is asked again every round, and
+the wait says why every 30 s until it answers or the deadline ends.
 
-- its Server ID (`GET /rest/api/latest/admin/license`, `status.serverId`), which the vendor's
-  document gives a request as `mirrorId` and an approved mirror as `id`: only the request with that
-  `mirrorId` is accepted, only the approved mirror with that `id` adopted;
-- when it reports none (or cannot be asked), the request's `mirrorName` must be the configured
-  display name and its `productVersion` what the mirror reports (`application-properties`, no
-  authentication), or the configured version when the mirror does not answer.
-
-Exactly one request tied: accepted. Several: nothing is accepted and all are listed for an admin to
-decide. None tied while others claim the URL: waited for until the deadline, then refused, listed.
+Exactly one request tied: accepted, and the accept's answer must name that request's mirror id and
+base URL, else the approved mirrors are read again and the approval fails saying what the primary
+holds (nothing is recorded, so no destroy can remove another mirror). Several: nothing is accepted
+and all are listed for an admin to decide. None tied while others claim the URL: waited for until
+the deadline, then refused, listed. A destroy removes only the mirror id recorded here, after
+reading it back and finding it at the base URL.
 
 The accept is a POST whose outcome can be lost (a dropped connection, a 5xx from a proxy): it is
 never replayed blindly. Before any accept, and again after one whose answer was lost, it looks for
@@ -30,7 +33,9 @@ from urllib.parse import quote
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
-from .answers import RestApplicationProperties, RestBitbucketLicense, RestMirroringRequest, RestMirrorServer
+from . import approval_messages as messages
+from .answers import RestBitbucketLicense, RestMirroringRequest, RestMirrorServer
+from .approval_choice import choose
 from .base import BitbucketProvider, input_names, inputs_of, is_unknown, say
 from .clock import Deadline
 
@@ -38,6 +43,7 @@ if TYPE_CHECKING:  # the client (requests) loads when a call needs it, not when 
     from .client import BitbucketClient
 from .errors import (
     AnswerError,
+    ApprovalMismatch,
     ApprovalRefused,
     ApprovalTimeout,
     BitbucketError,
@@ -45,17 +51,19 @@ from .errors import (
     DeadlineExceeded,
     MirrorGone,
     NotFound,
+    NotOurMirror,
+    ProviderError,
     ServerUnavailable,
     Unreachable,
 )
+from .messages import shown
 from .urls import normalise_base_url
 
 REQUESTS = "/rest/mirroring/latest/requests"
 SERVERS = "/rest/mirroring/latest/mirrorServers"
 LICENSE = "/rest/api/latest/admin/license"
-APPLICATION = "/rest/api/latest/application-properties"
 PENDING, ACCEPTED = "PENDING", "ACCEPTED"
-NO_CREATED_DATE = "the primary gives mirroring requests no creation date"
+NO_CREATED_DATE = messages.NO_CREATED_DATE
 
 
 class _OutcomeUnknown(Exception):
@@ -80,7 +88,7 @@ class MirrorApprovalArgs:
     home_zone: Optional[pulumi.Input[str]] = None
     generation: Optional[pulumi.Input[str]] = None
     # What the installed mirror calls itself (its setup.displayName) and the Bitbucket version it was
-    # installed with: they tie its request to it when it reports no Server ID. None: not used.
+    # installed with. Recorded, never a tie: a rogue request can copy both.
     display_name: Optional[pulumi.Input[str]] = None
     version: Optional[pulumi.Input[str]] = None
     # The config key of timeout_s, named when the wait runs out (it decides nothing).
@@ -89,15 +97,15 @@ class MirrorApprovalArgs:
 
 @dataclass(frozen=True)
 class MirrorIdentity:
-    """What the mirror at the base URL says about itself."""
+    """What the mirror at the base URL says about itself: its Server ID, or why it said none."""
 
     server_id: Optional[str] = None
-    version: Optional[str] = None
-    problem: str = ""  # why it said less (for messages)
+    problem: str = ""
+    cut_short: bool = False  # the ask ran out of time: it says less than an answer before it
 
     @property
     def answered(self) -> bool:
-        return bool(self.server_id or self.version)
+        return bool(self.server_id)
 
 
 class MirrorApprovalProvider(BitbucketProvider):
@@ -141,8 +149,6 @@ class MirrorApprovalProvider(BitbucketProvider):
                 props["base_url"],
                 float(props.get("timeout_s") or 1800),
                 props.get("expected_type"),
-                display_name=props.get("display_name"),
-                version=props.get("version"),
                 timeout_key=props.get("timeout_key"),
                 identify=lambda deadline: self.identify(props["base_url"], props.get("ca_bundle"), deadline),
             )
@@ -168,33 +174,44 @@ class MirrorApprovalProvider(BitbucketProvider):
         return UpdateResult(self._outputs(news, server))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """Remove the mirror id this stack recorded, once read back as the mirror at its base URL: an
+        id that names another mirror now (a state edited, an id reused) is refused, not removed."""
+        recorded = props.get("mirror_id")
+        if recorded not in (None, id_):
+            raise NotOurMirror(
+                f"refusing to remove mirror {shown(id_)} from {props['primary_url']}: the state records mirror "
+                f"{shown(recorded)} for {props.get('base_url')}. Nothing was removed; remove it in Administration "
+                "> Mirrors on the primary if it is this stack's"
+            )
+        path = f"{SERVERS}/{quote(id_, safe='')}"
         with self.client(props["primary_url"], props.get("ca_bundle")) as client:
             try:
-                client.delete(f"{SERVERS}/{quote(id_, safe='')}")
+                server = client.get(path, expect=RestMirrorServer)
+                if server.id != id_ or not _same_url(server.baseUrl, _url(props["base_url"])):
+                    raise NotOurMirror(
+                        f"refusing to remove mirror {shown(id_)} from {props['primary_url']}: the primary lists it "
+                        f"as mirror {shown(server.id)} at {shown(server.baseUrl)}, not at {props.get('base_url')}, "
+                        "so it is not the mirror this stack approved. Nothing was removed; remove it in "
+                        "Administration > Mirrors on the primary if it is this stack's"
+                    )
+                client.delete(path)
                 say(f"removed mirror {id_} ({props.get('base_url')}) from {props['primary_url']}")
             except NotFound:
                 pass  # already removed: the goal of a delete
 
     # --- who the mirror is ------------------------------------------------------------------
     def identify(self, base_url: str, ca_bundle: Optional[str], deadline: Deadline) -> MirrorIdentity:
-        """Ask the mirror at its base URL for its Server ID, else its version. Never raises: a
-        mirror that cannot say is a weaker tie, not an error."""
+        """Ask the mirror at its base URL for its Server ID. Never raises: a mirror that cannot say
+        yet is asked again; `problem` says why it did not."""
         bound = deadline.within(self.identify_budget_s)
-        problems = []
         with self.client(base_url, ca_bundle, retries=self.identify_retries) as mirror:
             try:
                 server_id = mirror.get(LICENSE, deadline=bound, expect=RestBitbucketLicense).server_id
-                if server_id:
-                    return MirrorIdentity(server_id=server_id)
-                problems.append(f"{mirror.base_url}{LICENSE} gave no serverId")
             except BitbucketError as exc:
-                problems.append(_short(exc))
-            try:
-                version = mirror.get(APPLICATION, deadline=bound, expect=RestApplicationProperties).version
-            except BitbucketError as exc:
-                problems.append(_short(exc))
-                version = None
-        return MirrorIdentity(version=version, problem="; ".join(problems))
+                return MirrorIdentity(problem=_short(exc), cut_short=bound.passed or isinstance(exc, DeadlineExceeded))
+            if not server_id:
+                return MirrorIdentity(problem=f"{mirror.base_url}{LICENSE} gave no serverId")
+        return MirrorIdentity(server_id=server_id)
 
     # --- the approval loop ------------------------------------------------------------------
     def approve(
@@ -204,58 +221,56 @@ class MirrorApprovalProvider(BitbucketProvider):
         timeout_s: float,
         expected_type: Optional[str] = None,
         *,
-        display_name: Optional[str] = None,
-        version: Optional[str] = None,
         timeout_key: Optional[str] = None,
         identify: Optional[Callable[[Deadline], MirrorIdentity]] = None,
     ) -> RestMirrorServer:
         target = normalise_base_url(base_url)
         deadline = Deadline(timeout_s)
-        identity: Optional[MirrorIdentity] = None
-
-        def who() -> MirrorIdentity:
-            # Asked until the mirror answers (it may still be starting), then known for good.
-            nonlocal identity
-            if identify is not None and (identity is None or not identity.answered):
-                identity = identify(deadline)
-            return identity or MirrorIdentity(problem="not asked")
-
+        identity = MirrorIdentity(problem="not asked")
         others: set[str] = set()
         known_accepted: set[int] = set()
-        untied: list[RestMirroringRequest] = []  # pending for the URL, not this mirror's
+        untied: tuple[RestMirroringRequest, ...] = ()  # pending for the URL, not proven this mirror's
         problem: Optional[BitbucketError] = None  # what the last round failed on (None: it worked)
         accept_lost = False
         last_report = 0.0
         # Each round makes one request to the primary: the approved mirrors when they may hold ours
-        # (at the start, after an accept whose answer was lost, when an accepted request for the URL
-        # shows up), otherwise the list of requests.
-        check_servers = True
+        # (once the mirror said its Server ID, after an accept whose answer was lost, when an
+        # accepted request for the URL shows up), otherwise the list of requests.
+        check_servers = False
         while True:
+            if not identity.answered and identify is not None:
+                # Asked until the mirror answers (it may still be starting), then known for good.
+                found = identify(deadline)
+                if found.answered or not found.cut_short or identity.problem == "not asked":
+                    identity = found  # an ask the deadline cut short says less than the one before it
+                check_servers = check_servers or identity.answered
             checking = check_servers
             try:
                 if check_servers:
                     check_servers = False
-                    server = self._approved(client, target, who(), deadline)
+                    server = self._approved(client, target, identity, deadline)
                     if server is not None:
                         say(f"mirror {base_url} is approved on the primary (id {server.id})")
                         return server
                 else:
                     requests = list(client.iter_paged(REQUESTS, item=RestMirroringRequest, deadline=deadline))
-                    untied = []
                     mine = [r for r in requests if _same_url(r.mirrorBaseUrl, target)]
                     others |= {r.mirrorBaseUrl for r in requests if r.state == PENDING and r not in mine}
                     accepted = {r.id for r in mine if r.state == ACCEPTED} - known_accepted
                     pending = [r for r in mine if r.state == PENDING]
+                    choice = choose(pending, identity.server_id)
+                    untied = choice.untied
                     if accepted:
                         # Someone approved it (or our answer was lost); an older incarnation of the
                         # URL leaves accepted requests too, so the approved mirrors decide.
                         known_accepted |= accepted
-                        check_servers = True
-                    elif pending:
-                        ours, how = self._tie(pending, who(), display_name, version, base_url)
-                        untied = [r for r in pending if r is not ours]
-                        if ours is not None:
-                            return self._accept(client, ours, base_url, expected_type, how, deadline)
+                        check_servers = identity.answered
+                    elif choice.ambiguous:
+                        raise ApprovalRefused(
+                            messages.ambiguous(base_url, identity.server_id or "", pending, len(choice.ambiguous))
+                        )
+                    elif choice.request is not None:
+                        return self._accept(client, choice.request, target, base_url, expected_type, deadline)
                 problem = None
             except _OutcomeUnknown as lost:
                 accept_lost, problem, check_servers = True, lost.cause, True
@@ -268,81 +283,44 @@ class MirrorApprovalProvider(BitbucketProvider):
                     say(f"the primary did not answer as expected ({exc}); reading its state again")
                 problem, check_servers = exc, check_servers or checking
             if deadline.passed:
-                if untied:
-                    raise ApprovalRefused(
-                        _refusal(
-                            base_url,
-                            untied,
-                            identity or MirrorIdentity(problem="not asked"),
-                            display_name,
-                            deadline.elapsed,
-                        )
-                    )
-                raise ApprovalTimeout(
-                    _timeout_message(base_url, deadline.elapsed, others, problem, accept_lost)
-                    + (f" (A mirror that is slow to start: raise {timeout_key}.)" if timeout_key else "")
-                )
+                raise self._ended(base_url, deadline, identity, untied, others, problem, accept_lost, timeout_key)
             if deadline.elapsed - last_report >= self.progress_every_s:
                 last_report = deadline.elapsed
-                not_ours = (
-                    f"; {len(untied)} pending request(s) for this URL are not from this mirror and are left alone"
-                    if untied
-                    else ""
-                )
-                say(
-                    f"waiting for the mirroring request of {base_url} on the primary "
-                    f"({deadline.elapsed:.0f}s of {timeout_s:.0f}s{not_ours})"
-                )
+                say(_progress(base_url, deadline, timeout_s, identity, untied))
             deadline.sleep(self.poll_interval_s)
 
     @staticmethod
-    def _tie(
-        pending: list[RestMirroringRequest],
-        identity: MirrorIdentity,
-        display_name: Optional[str],
-        version: Optional[str],
+    def _ended(
         base_url: str,
-    ) -> tuple[Optional[RestMirroringRequest], str]:
-        """The one pending request tied to the mirror, and how; ApprovalRefused when several are."""
-        if identity.server_id:
-            ours = [r for r in pending if r.mirrorId == identity.server_id]
-            how = f"the server ID {identity.server_id} the mirror reports"
-        else:
-            wanted_version = identity.version or version
-            ours = [
-                r
-                for r in pending
-                if (display_name is None or r.mirrorName == display_name)
-                and (wanted_version is None or r.productVersion == wanted_version)
-            ]
-            tied_by = [
-                f"name {display_name!r}" if display_name is not None else "",
-                f"version {wanted_version}" if wanted_version else "",
-            ]
-            how = (
-                " and ".join(t for t in tied_by if t) or "being the only pending request for its base URL"
-            ) + f" (the mirror reported no server ID: {identity.problem or 'not asked'})"
-        if len(ours) > 1:
-            raise ApprovalRefused(
-                f"refusing to approve a mirror for {base_url}: {len(pending)} pending requests claim this base URL "
-                f"and {len(ours)} of them match the mirror this stack installed by {how}, so none can be told to be "
-                f"its. Nothing was accepted. {_listing(pending)}. An admin decides: authorize the right one in "
-                "Administration > Mirrors on the primary and reject the others; the next `pulumi up` adopts it"
-            )
-        return (ours[0] if ours else None), how
+        deadline: Deadline,
+        identity: MirrorIdentity,
+        untied: tuple[RestMirroringRequest, ...],
+        others: set[str],
+        problem: Optional[BitbucketError],
+        accept_lost: bool,
+        timeout_key: Optional[str],
+    ) -> ProviderError:
+        raise_it = f" (A mirror that is slow to start: raise {timeout_key}.)" if timeout_key else ""
+        if accept_lost:
+            return ApprovalTimeout(messages.timeout(base_url, deadline.elapsed, others, problem, True) + raise_it)
+        if not identity.answered and problem is None:
+            return ApprovalTimeout(messages.unproven(base_url, identity.problem, untied, deadline.elapsed) + raise_it)
+        if untied and identity.server_id:
+            return ApprovalRefused(messages.untied(base_url, identity.server_id, untied, deadline.elapsed))
+        return ApprovalTimeout(messages.timeout(base_url, deadline.elapsed, others, problem, False) + raise_it)
 
     @staticmethod
     def _accept(
         client: BitbucketClient,
         request: RestMirroringRequest,
+        target: str,
         base_url: str,
         expected_type: Optional[str],
-        how: str,
         deadline: Deadline,
     ) -> RestMirrorServer:
         if expected_type and request.mirrorType != expected_type:
             say(
-                f"the request from {base_url} is a {request.mirrorType} mirror, "
+                f"the request from {base_url} is a {shown(request.mirrorType)} mirror, "
                 f"expected {expected_type}; accepting it anyway"
             )
         path = f"{REQUESTS}/{request.id}/accept"
@@ -362,9 +340,20 @@ class MirrorApprovalProvider(BitbucketProvider):
                 "the primary answered 200, so it probably accepted the request: `pulumi refresh` "
                 "then `pulumi up` adopts the approved mirror",
             ) from None
+        if server.id != request.mirrorId or not _same_url(server.baseUrl, target):
+            # Recorded, this id would be what a destroy removes: read what the primary really holds.
+            recorded = None
+            try:
+                recorded = MirrorApprovalProvider._approved(
+                    client, target, MirrorIdentity(server_id=request.mirrorId), deadline
+                )
+            except BitbucketError as exc:
+                say(f"could not read the approved mirrors back ({exc})")
+            raise ApprovalMismatch(messages.accept_mismatch(base_url, request, server, recorded))
         say(
-            f"accepted the mirroring request {request.id} from {base_url} (mirror id {request.mirrorId}, "
-            f"name {request.mirrorName!r}, version {request.productVersion}), tied to the mirror by {how}"
+            f"accepted the mirroring request {request.id} from {base_url} (mirror id {shown(request.mirrorId)}, "
+            f"name {shown(request.mirrorName)}, version {shown(request.productVersion)}), tied to the mirror by "
+            "the server ID it reports"
         )
         return server
 
@@ -372,10 +361,13 @@ class MirrorApprovalProvider(BitbucketProvider):
     def _approved(
         client: BitbucketClient, target: str, identity: MirrorIdentity, deadline: Deadline
     ) -> Optional[RestMirrorServer]:
-        """The approved mirror for the base URL; when the mirror reports its Server ID, only the one
-        with that id (an older incarnation, or another server, approved for the URL is not ours)."""
+        """The approved mirror for the base URL whose id is the Server ID the mirror reports (an
+        older incarnation, or another server, approved for the URL is not ours). None while the
+        mirror has not said it."""
+        if not identity.server_id:
+            return None
         for server in client.iter_paged(SERVERS, item=RestMirrorServer, deadline=deadline):
-            if _same_url(server.baseUrl, target) and identity.server_id in (None, server.id):
+            if _same_url(server.baseUrl, target) and server.id == identity.server_id:
                 return server
         return None
 
@@ -383,6 +375,26 @@ class MirrorApprovalProvider(BitbucketProvider):
     def _outputs(props: dict[str, Any], server: RestMirrorServer) -> dict[str, Any]:
         inputs = {k: props.get(k) for k in input_names(MirrorApprovalArgs)}
         return {**inputs, "mirror_id": server.id, "mirror_name": server.name, "mirror_type": server.mirrorType}
+
+
+def _progress(
+    base_url: str,
+    deadline: Deadline,
+    timeout_s: float,
+    identity: MirrorIdentity,
+    untied: tuple[RestMirroringRequest, ...],
+) -> str:
+    why = (
+        f"; the mirror cannot say its server ID yet ({identity.problem}), and nothing is accepted until it does"
+        if not identity.answered
+        else f"; {len(untied)} pending request(s) for this URL are not from this mirror and are left alone"
+        if untied
+        else ""
+    )
+    return (
+        f"waiting for the mirroring request of {base_url} on the primary "
+        f"({deadline.elapsed:.0f}s of {timeout_s:.0f}s{why})"
+    )
 
 
 def _url(value: Any) -> Any:
@@ -398,72 +410,6 @@ def _same_url(claimed: str, target: str) -> bool:
 
 def _short(exc: BitbucketError) -> str:
     return str(exc).split(" (hint:")[0]
-
-
-def _shown(value: Optional[str]) -> str:
-    # Requests are written by whoever sent them: quoted and cut, so no control character or page of
-    # text reaches the terminal.
-    return "none given" if value is None else repr(value[:100])
-
-
-def _listing(requests: list[RestMirroringRequest]) -> str:
-    rows = [
-        f"request {r.id}: name {_shown(r.mirrorName)}, address {_shown(r.mirrorBaseUrl)}, "
-        f"mirror id {_shown(r.mirrorId)}, version {_shown(r.productVersion)}"
-        for r in requests
-    ]
-    return f"Pending requests ({NO_CREATED_DATE}): " + "; ".join(rows)
-
-
-def _refusal(
-    base_url: str,
-    untied: list[RestMirroringRequest],
-    identity: MirrorIdentity,
-    display_name: Optional[str],
-    waited: float,
-) -> str:
-    if identity.server_id:
-        why = f"none has the server ID the mirror at {base_url} reports ({identity.server_id}) as its mirror id"
-    else:
-        why = (
-            f"none matches the mirror at {base_url} by name {display_name!r} and version "
-            f"{identity.version or 'unknown'} (it reported no server ID: {identity.problem or 'not asked'})"
-        )
-    return (
-        f"refusing to approve a mirror for {base_url}: within {waited:.0f}s only requests that are not from the "
-        f"mirror this stack installed claimed this base URL ({why}). Nothing was accepted. {_listing(untied)}. "
-        "An admin decides: reject those that are not this mirror in Administration > Mirrors on the primary, "
-        f"check that the mirror at {base_url} started and registered with this primary, and run `pulumi up` again"
-    )
-
-
-def _timeout_message(
-    base_url: str, waited: float, others: set[str], problem: Optional[BitbucketError], accept_lost: bool
-) -> str:
-    if accept_lost:
-        last = f"; the last answer was: {problem}" if problem is not None else ""
-        return (
-            f"an accept of the mirroring request from {base_url} was sent but its answer was lost, and within "
-            f"{waited:.0f}s the primary did not show the mirror approved{last}. Run `pulumi refresh` and "
-            "`pulumi up`: they adopt the mirror if the accept happened, and accept its request if not"
-        )
-    if problem is not None:
-        # Every round since the last good one failed: say what the primary answered, not that no
-        # request was seen (none could be).
-        return (
-            f"the primary did not answer as expected within {waited:.0f}s, so nothing from {base_url} was "
-            f"accepted: its last answer was: {problem}"
-        )
-    seen = (
-        f" Pending requests seen, from other base URLs (left untouched): {', '.join(sorted(map(_shown, others)))}."
-        if others
-        else " No pending request was seen at all."
-    )
-    return (
-        f"no mirroring request from {base_url} appeared on the primary within {waited:.0f}s; nothing was "
-        f"accepted.{seen} Check that the mirror started (its /status), that setup.baseUrl is exactly "
-        f"{base_url}, and that the mirror reaches the primary on 443."
-    )
 
 
 class MirrorApproval(Resource, module="bitbucket", name="MirrorApproval"):

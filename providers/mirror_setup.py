@@ -17,6 +17,7 @@ from facts.bitbucket import MIN_MAJOR
 from .answers import RestApplicationProperties, RestBitbucketLicense, RestSshSettings
 from .base import BitbucketProvider, input_names, inputs_of, is_unknown, say
 from .errors import AuthenticationError, NotFound, PermissionDenied, PreflightError
+from .messages import shown
 from .setup_properties import render_setup_block
 from .urls import normalise_base_url
 
@@ -79,11 +80,11 @@ class MirrorSetupProvider(BitbucketProvider):
             try:
                 major = int(version.split(".")[0])
             except ValueError:
-                raise PreflightError(f"{primary_url} did not report a Bitbucket version ({version!r})") from None
+                raise PreflightError(f"{primary_url} did not report a Bitbucket version ({shown(version)})") from None
             if major < MIN_MAJOR:
                 raise PreflightError(
-                    f"{primary_url} runs Bitbucket {version}; this tool drives the mirroring API of 9.0 and newer "
-                    "(8.x keeps project settings under other paths): upgrade the primary first"
+                    f"{primary_url} runs Bitbucket {shown(version)}; this tool drives the mirroring API of 9.0 and "
+                    "newer (8.x keeps project settings under other paths): upgrade the primary first"
                 )
             ssh = client.get("/rest/ssh/latest/settings", expect=RestSshSettings)
             if not ssh.enabled:

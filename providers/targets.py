@@ -17,6 +17,15 @@ from .errors import RolloutError
 from .messages import say
 
 INSTANCE_STATES = ["pending", "running", "stopping", "stopped"]
+# AWS's answer for a target that is not there: not registered (DeregisterTargets), or an instance
+# that no longer exists or does not run (RegisterTargets, DescribeTargetHealth).
+GONE = "InvalidTarget"
+# States in which a target is registered and not on its way out: registering it again is a no-op.
+REGISTERED = frozenset({"initial", "healthy", "unhealthy", "unhealthy.draining", "unavailable"})
+
+
+def error_code(exc: Exception) -> str:
+    return str((getattr(exc, "response", None) or {}).get("Error", {}).get("Code", ""))
 
 
 def elbv2(region: str):
@@ -63,7 +72,12 @@ class Targets:
         client = self._client()
         out = {}
         for group in self.groups:
-            found = client.describe_target_health(TargetGroupArn=group["arn"], Targets=self._target(group))
+            try:
+                found = client.describe_target_health(TargetGroupArn=group["arn"], Targets=self._target(group))
+            except Exception as exc:
+                if error_code(exc) != GONE:
+                    raise
+                found = {}  # an instance that is gone is in no target group: unused
             descriptions = found.get("TargetHealthDescriptions") or [{}]
             out[group["arn"]] = (descriptions[0].get("TargetHealth") or {}).get("State", "unused")
         return out
@@ -87,9 +101,23 @@ class Targets:
         return bool(healthy)
 
     def register(self) -> None:
+        """Into every group it is not already in (a return that ran before, or a node an admin put
+        back, is not registered twice); an instance AWS says is gone is a RolloutError."""
         client = self._client()
+        states = self.states()
         for group in self.groups:
-            client.register_targets(TargetGroupArn=group["arn"], Targets=self._target(group))
+            if states.get(group["arn"]) in REGISTERED:
+                continue
+            try:
+                client.register_targets(TargetGroupArn=group["arn"], Targets=self._target(group))
+            except Exception as exc:
+                if error_code(exc) != GONE:
+                    raise
+                raise RolloutError(
+                    f"{self.node} ({self.instance_id}) cannot be put back in its load balancer: AWS answered "
+                    f"{GONE} (the instance is not running, or no longer exists). Run `pulumi refresh` and "
+                    "`pulumi up`: a node whose instance is gone is created again"
+                ) from None
 
     def drain(self) -> None:
         """Out of the load balancer with its connections finished: deregistered, then `unused`
@@ -99,7 +127,12 @@ class Targets:
         had_clients = any(state in ("healthy", "draining") for state in self.states().values())
         client = self._client()
         for group in self.groups:
-            client.deregister_targets(TargetGroupArn=group["arn"], Targets=self._target(group))
+            try:
+                client.deregister_targets(TargetGroupArn=group["arn"], Targets=self._target(group))
+            except Exception as exc:
+                # Already out (a drain that ran before, an instance terminated): what a drain wants.
+                if error_code(exc) != GONE:
+                    raise
         if not had_clients:
             say(f"{self.node} is out of the load balancer (it served no clients)")
             return

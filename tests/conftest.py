@@ -39,6 +39,7 @@ SLOW_MODULES = (
     "tests/components/test_secret_scan.py",
     "tests/components/test_site_rebuild.py",
     # The providers against the emulator over HTTPS, or moto:
+    "tests/providers/test_answer_bounds.py",  # trickling, gzip-bomb and redirecting loopback servers
     "tests/providers/test_backup.py",
     "tests/providers/test_client.py",
     "tests/providers/test_emulator_by_hand.py",
@@ -48,6 +49,7 @@ SLOW_MODULES = (
     "tests/providers/test_mirror_setup.py",
     "tests/providers/test_mirrored_projects.py",
     "tests/providers/test_rollout_decisions.py",
+    "tests/providers/test_targets_idempotent.py",
     # bash, shellcheck, nginx, curl on the rendered files:
     "tests/host_files/test_install_downloads.py",
     "tests/host_files/test_hostile_downloads.py",

@@ -226,8 +226,12 @@ def test_a_new_first_node_home_replaces_the_approval_in_one_up(emu, start_host):
     # A site moved to another region, or rebuilt for a new display name: new hosts, a new home,
     # so a new mirror registers under the same base URL. One `up` removes the old mirror from the
     # primary and approves the new one.
-    base_url = "https://mirror-syd.example.com"
-    old_mirror = emu.add_mirror("syd-old", base_url=base_url)
+    # One base URL (a front door) that reaches whichever mirror the site runs: each says its own
+    # Server ID there, which is what ties its request.
+    serving = {}
+    base_url = emu.add_front_door("syd", lambda: serving.get("mirror"))
+    old_mirror = emu.add_mirror("syd-old", base_url=base_url, serve=False)
+    serving["mirror"] = (old_mirror, old_mirror.farm_nodes[0].address)
     before = registered([site(emu, "syd", base_url, [], homeZone="ap-southeast-2a")])["syd-approval"]
     engine = start_host()
     engine.configure(stack_config(emu, base_url))
@@ -235,7 +239,8 @@ def test_a_new_first_node_home_replaces_the_approval_in_one_up(emu, start_host):
     old_state = engine.create(before["urn"], inputs)
     assert old_state.id == old_mirror.mirror_id
 
-    new_mirror = emu.add_mirror("syd-new", base_url=base_url, register_after_s=0.5)
+    new_mirror = emu.add_mirror("syd-new", base_url=base_url, register_after_s=0.5, serve=False)
+    serving["mirror"] = (new_mirror, new_mirror.farm_nodes[0].address)
     after = registered([site(emu, "syd", base_url, [], homeZone="ap-southeast-2b")])["syd-approval"]
     second = start_host()
     second.configure(stack_config(emu, base_url))

@@ -5,6 +5,7 @@ deadline, saying which URL answered what and what was wrong; only our mirror is 
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -13,7 +14,7 @@ import providers.clock
 from providers import mirror_api
 from providers.client import CALL_BUDGET_S, MAX_RETRY_AFTER_S, BitbucketClient
 from providers.errors import AnswerError, AuthenticationError, PermissionDenied, RedirectRefused, ServerUnavailable
-from providers.mirror_approval import ApprovalRefused, ApprovalTimeout
+from providers.mirror_approval import ApprovalMismatch, ApprovalRefused, ApprovalTimeout
 from providers.mirrored_projects import SyncTimeout
 
 from .conftest import PASSWORD, approved_mirror
@@ -220,13 +221,11 @@ def test_a_retry_that_could_not_start_before_the_deadline_is_not_waited_for():
 
 
 def test_a_primary_that_never_answers_ends_the_approval_at_its_deadline(emu, approval):
+    mirror = emu.add_mirror("syd")
     silent = lambda seen: hang(30)  # noqa: E731 - accepts every connection, answers none
     with Hostile(silent) as primary:
         error = in_time(
-            lambda: approval.create(
-                approval_props(primary.url, "https://mirror-syd.example.com", primary.ca_pem, timeout_s=2)
-            ),
-            2,
+            lambda: approval.create(approval_props(primary.url, mirror.url, trust(primary, emu), timeout_s=2)), 2
         )
     assert isinstance(error, ApprovalTimeout)
     assert f"{primary.url}{SERVERS}" in str(error) and "timed out" in str(error)
@@ -276,30 +275,73 @@ def test_the_race_approves_only_the_request_tied_by_the_mirrors_server_id(emu, a
     assert "server ID" in said
 
 
-def test_without_a_server_id_the_name_and_version_tie_the_request(emu, approval, capsys):
-    ours, rogue = two_requests_for_one_url(emu, rogue_name="not-syd")
-    ours.reports_server_id = False
-    result = approval.create(approval_props(emu.primary_url, ours.url, emu.ca_pem, display_name="syd"))
-    assert result.id == ours.mirror_id
-    assert emu.state.requests[rogue.request_id]["state"] == "PENDING"
-    assert "version 9.4.16" in capsys.readouterr().err
+@pytest.mark.parametrize("who_registers", ["both, only ours named as configured", "only a rogue copying both"])
+def test_a_mirror_that_cannot_say_its_server_id_gets_nothing_accepted(emu, approval, who_registers):
+    # The name + version fallback accepted a rogue that copied both; there is no fallback now.
+    if who_registers.startswith("both"):
+        ours, rogue = two_requests_for_one_url(emu, rogue_name="not-syd")
+    else:
+        ours = emu.add_mirror("syd", register_after_s=3600)
+        rogue = emu.add_mirror("rogue", base_url=ours.url, serve=False)
+        rogue.display_name = "syd"
+    ours.reports_server_id = False  # admin/license answers 404
+    error = in_time(
+        lambda: approval.create(approval_props(emu.primary_url, ours.url, emu.ca_pem, display_name="syd", timeout_s=1)),
+        1,
+    )
+    assert isinstance(error, ApprovalTimeout)
+    text = str(error)
+    assert f"the mirror at {ours.url} could not say its server ID within 1s" in text
+    assert "No license has been installed" in text and "nothing was accepted" in text
+    assert f"request {rogue.request_id}: " in text
+    assert emu.stats.successful("POST", ACCEPT) == 0 and emu.state.mirror_servers == {}
 
 
-def test_without_a_server_id_two_lookalike_requests_are_refused_and_listed(emu, approval):
+def test_a_mirror_that_says_its_server_id_late_is_waited_for_with_progress(emu, approval, capsys):
     ours, rogue = two_requests_for_one_url(emu)
     ours.reports_server_id = False
-    error = in_time(
-        lambda: approval.create(
-            approval_props(emu.primary_url, ours.url, emu.ca_pem, display_name="syd", timeout_s=10)
-        ),
-        2,
-    )
+    approval.progress_every_s = 0.3
+    threading.Timer(1.0, lambda: setattr(ours, "reports_server_id", True)).start()
+    result = approval.create(approval_props(emu.primary_url, ours.url, emu.ca_pem, timeout_s=10))
+    assert result.id == ours.mirror_id
+    assert emu.state.requests[rogue.request_id]["state"] == "PENDING"
+    said = capsys.readouterr().err
+    assert "the mirror cannot say its server ID yet (GET" in said and "nothing is accepted until it does" in said
+
+
+def test_a_rogue_copying_our_server_id_as_well_gets_both_refused_and_listed(emu, approval):
+    ours = emu.add_mirror("syd")
+    emu.state.tick()
+    rogue = emu.add_mirror("rogue", base_url=ours.url, serve=False, register_after_s=3600)
+    rogue.mirror_id, rogue.display_name = ours.mirror_id, "syd"
+    emu.state.register(rogue)
+    error = in_time(lambda: approval.create(approval_props(emu.primary_url, ours.url, emu.ca_pem)), 2)
     assert isinstance(error, ApprovalRefused)
     text = str(error)
+    assert f"2 of them carry the server ID '{ours.mirror_id}'" in text and "Nothing was accepted" in text
     for mirror in (ours, rogue):
-        assert f"request {mirror.request_id}: name 'syd', address '{ours.url}', mirror id '{mirror.mirror_id}'" in text
-    assert "no creation date" in text and "Nothing was accepted" in text
+        assert f"request {mirror.request_id}: name 'syd', address '{ours.url}', mirror id '{ours.mirror_id}'" in text
     assert emu.state.mirror_servers == {}
+
+
+@pytest.mark.parametrize("lie", ["another mirror id", "another base URL"])
+def test_an_accept_answering_for_another_mirror_is_not_recorded(emu, approval, lie):
+    mirror = emu.add_mirror("syd")
+    emu.state.tick()
+    told = (
+        {"id": "B0B0-0000-0000-0000", "baseUrl": mirror.url}
+        if lie == "another mirror id"
+        else {"id": mirror.mirror_id, "baseUrl": "https://elsewhere.example.com"}
+    )
+    accept = f"{REQUESTS}/{mirror.request_id}/accept"
+    with Hostile(only("POST", accept, answer(told)), emu.primary_url, emu.ca_file) as primary:
+        with pytest.raises(ApprovalMismatch) as caught:
+            approval.create(approval_props(primary.url, mirror.url, trust(primary, emu)))
+        assert len(primary.requests_to(SERVERS)) == 2, "the approved mirrors were read again after the answer"
+    text = str(caught.value)
+    assert f"with mirror '{told['id']}' at '{told['baseUrl']}', which is not that request's mirror" in text
+    assert f"the primary lists no approved mirror with id '{mirror.mirror_id}'" in text
+    assert "Nothing was recorded" in text
 
 
 def test_a_rogue_request_alone_is_never_accepted_and_is_listed_at_the_deadline(emu, approval):
@@ -575,12 +617,11 @@ def test_a_primary_that_recovered_is_not_blamed_for_a_request_that_never_came(em
             return answer({"errors": [{"message": "database gone"}]}, 500)
         return None
 
+    mirror = emu.add_mirror("syd", register_after_s=3600)
     with Hostile(twice, emu.primary_url, emu.ca_file) as primary:
         with pytest.raises(ApprovalTimeout) as caught:
-            approval.create(
-                approval_props(primary.url, "https://mirror-syd.example.com", trust(primary, emu), timeout_s=1)
-            )
-    assert "no mirroring request from https://mirror-syd.example.com appeared" in str(caught.value)
+            approval.create(approval_props(primary.url, mirror.url, trust(primary, emu), timeout_s=1))
+    assert f"no mirroring request from {mirror.url} appeared" in str(caught.value)
     assert "500" not in str(caught.value)
 
 

@@ -37,8 +37,10 @@ def test_waits_for_the_request_then_accepts_it(emu, approval):
 
 
 def test_base_url_matches_regardless_of_case_and_trailing_slash(emu, approval):
-    mirror = emu.add_mirror("syd", base_url="https://Mirror-Syd.example.com/")
-    assert approval.create(props(emu, "https://mirror-syd.example.com")).id == mirror.mirror_id
+    mirror = emu.add_mirror("syd", register_after_s=0.2)
+    port = mirror.url.rsplit(":", 1)[1]
+    mirror.base_url = f"https://LocalHost:{port}/"  # what its request will carry
+    assert approval.create(props(emu, f"https://localhost:{port}")).id == mirror.mirror_id
 
 
 def test_adopts_an_already_accepted_mirror(emu, approval):
@@ -60,12 +62,11 @@ def test_never_accepts_a_request_from_another_base_url(emu, approval):
 
 def test_timeout_says_what_it_saw_and_accepts_nothing(emu, approval):
     emu.add_mirror("rogue", base_url="https://rogue.example.com")
+    mirror = emu.add_mirror("syd", register_after_s=3600)  # answers, never registers in time
     with pytest.raises(ApprovalTimeout) as caught:
-        approval.create(
-            props(emu, "https://mirror-syd.example.com", timeout_s=0.5, timeout_key="mirrors[1].approvalTimeoutS")
-        )
+        approval.create(props(emu, mirror.url, timeout_s=2, timeout_key="mirrors[1].approvalTimeoutS"))
     message = str(caught.value)
-    assert "https://mirror-syd.example.com" in message and "nothing was accepted" in message
+    assert f"no mirroring request from {mirror.url} appeared" in message and "nothing was accepted" in message
     assert "raise mirrors[1].approvalTimeoutS" in message
     assert "https://rogue.example.com" in message and "setup.baseUrl" in message
     assert emu.state.mirror_servers == {}
@@ -111,14 +112,14 @@ def test_converges_under_faults_with_exactly_one_accept(emu, approval, seed):
 
 
 def test_adopts_a_mirror_an_admin_approved_while_it_waited(emu, approval):
-    mirror = emu.add_mirror("syd", base_url="https://mirror-syd.example.com", register_after_s=60)
+    mirror = emu.add_mirror("syd", register_after_s=60)
 
     def admin_clicks_authorize():
         emu.state.register(mirror)
         emu.state.accept(mirror.request_id)
 
     threading.Timer(0.3, admin_clicks_authorize).start()
-    result = approval.create(props(emu, "https://mirror-syd.example.com"))
+    result = approval.create(props(emu, mirror.url))
     assert result.id == mirror.mirror_id
     assert not any(r.method == "POST" for r in emu.log), "the admin's approval was adopted, not repeated"
 
@@ -227,6 +228,56 @@ def test_a_request_of_another_mirror_type_is_accepted_with_a_warning(emu, approv
     mirror = emu.add_mirror("syd", mirror_type="SINGLE")
     approval.create(props(emu, mirror.url, expected_type=expected))
     said = capsys.readouterr().err
-    assert ("is a SINGLE mirror, expected FARM; accepting it anyway" in said) is warned
+    assert ("is a 'SINGLE' mirror, expected FARM; accepting it anyway" in said) is warned
     assert ("accepting it anyway" in said) is warned
     assert emu.stats.successful("POST", ACCEPT) == 1
+
+
+def test_destroy_refuses_a_recorded_id_that_the_primary_lists_at_another_base_url(emu, approval):
+    from providers.mirror_approval import NotOurMirror
+
+    mirror = emu.add_mirror("syd")
+    created = approval.create(props(emu, mirror.url))
+    emu.state.mirror_servers[mirror.mirror_id]["baseUrl"] = "https://someone-else.example.com"
+    with pytest.raises(NotOurMirror) as caught:
+        approval.delete(created.id, created.outs)
+    assert "at 'https://someone-else.example.com', not at" in str(caught.value)
+    assert mirror.mirror_id in emu.state.mirror_servers, "not removed"
+    assert not any(r.method == "DELETE" for r in emu.log)
+
+
+def test_destroy_removes_only_the_id_the_state_recorded(emu, approval):
+    from providers.mirror_approval import NotOurMirror
+
+    mirror = emu.add_mirror("syd")
+    other = approved_mirror(emu, "mel")
+    created = approval.create(props(emu, mirror.url))
+    with pytest.raises(NotOurMirror, match="the state records mirror"):
+        approval.delete(other.mirror_id, created.outs)
+    assert set(emu.state.mirror_servers) == {mirror.mirror_id, other.mirror_id}
+
+
+def _request(id_, mirror_id, name="syd", version="9.4.16"):
+    from providers.answers import RestMirroringRequest
+
+    return RestMirroringRequest(
+        id=id_,
+        mirrorBaseUrl="https://m.example.com",
+        state="PENDING",
+        mirrorId=mirror_id,
+        mirrorName=name,
+        productVersion=version,
+    )
+
+
+def test_the_choice_among_pending_requests_is_by_server_id_only():
+    from providers.approval_choice import choose
+
+    ours, rogue = _request(1, "AAAA"), _request(2, "BBBB")  # the rogue copies name and version
+    assert choose([rogue, ours], "AAAA").request == ours
+    assert choose([rogue, ours], "AAAA").untied == (rogue,)
+    # No Server ID from the mirror: nothing, however well a request copies the rest.
+    assert choose([ours], None).request is None and choose([ours], None).untied == (ours,)
+    assert choose([rogue], "AAAA").request is None
+    twins = choose([ours, _request(3, "AAAA")], "AAAA")
+    assert twins.request is None and len(twins.ambiguous) == 2
