@@ -486,7 +486,12 @@ def test_after_an_upgrade_the_finish_has_nothing_to_do_and_a_later_minor_upgrade
 # --- what the upgrade window says -----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def single_acm() -> dict[str, ProgramRun]:
-    return {OLD: _program("single-acm.yaml"), NEW: _program("single-acm.yaml", bitbucketVersion=NEW)}
+    # The stack pins its installer: a new version comes with its own archive (preview refuses otherwise).
+    installer = {"url": f"https://artifacts.internal.example.com/atlassian-bitbucket-{NEW}.tar.gz", "sha256": "ab" * 32}
+    return {
+        OLD: _program("single-acm.yaml"),
+        NEW: _program("single-acm.yaml", bitbucketVersion=NEW, installer=installer),
+    }
 
 
 def window(run: ProgramRun, mirror) -> tuple[str, dict[str, Any]]:
