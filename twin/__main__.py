@@ -27,7 +27,12 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--kill-after", type=int, metavar="K", help="AFTER's up is killed after its K-th step")
     parser.add_argument("--release", choices=["boot"], help="AFTER runs a later release: a changed boot script")
-    parser.add_argument("--parallel", type=int, default=16, help="the engine's --parallel (default 16)")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=None,
+        help="the engine's --parallel (default: PULUMI_PARALLEL, else 4 x the deployer's 2 cores = 8, as `pulumi up`)",
+    )
     args = parser.parse_args(argv)
     report = run(
         args.before,

@@ -84,7 +84,7 @@ def run(
     kill_after: Optional[int] = None,
     release: Optional[str] = None,
     then: tuple[Path, ...] = (),
-    parallel: int = 16,
+    parallel: Optional[int] = None,
 ) -> dict[str, Any]:
     """The twin's report of going from BEFORE to AFTER (the JSON `python -m twin` prints)."""
     twin = Twin([before, after, *then], parallel=parallel)

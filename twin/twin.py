@@ -97,7 +97,7 @@ def sites_of(config: dict[str, str]) -> list[Site]:
 
 
 class Twin:
-    def __init__(self, stack_files: list[Path], *, parallel: int = 16) -> None:
+    def __init__(self, stack_files: list[Path], *, parallel: Optional[int] = None) -> None:
         self.sched = Scheduler()
         self.world = World(self.sched)
         configs = [stack_file_config(Path(f)) for f in stack_files]
