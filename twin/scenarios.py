@@ -156,8 +156,20 @@ def _sites(twin: Twin, result: UpResult, start: float, end: float, serves: bool 
         report = twin.report(site, start, end)
         if serves:
             report.serves_from_s = twin.serves_from(site, start, end)
-        out[site.name] = {**report.json(), "modelled_wall_s": round(end - start, 1)}
+        out[site.name] = {
+            **report.json(),
+            "modelled_wall_s": round(end - start, 1),
+            "generation": _generation(twin, site.name),
+        }
     return out
+
+
+def _generation(twin: Twin, site: str) -> Optional[str]:
+    """The site's mirror generation in the stack's state (MirrorGeneration.generation)."""
+    for resource in twin.engine.state.values():
+        if resource.type.endswith(":MirrorGeneration") and resource.name == f"{site}-generation":
+            return resource.outputs.get("generation")
+    return None
 
 
 def _plain_outputs(result: UpResult) -> dict[str, Any]:
@@ -238,6 +250,15 @@ SCENARIOS: dict[str, Scenario] = {
             "farm3-projects", "farm-3", {"projects": ["PLAT", "OPS"]}, before={"mirrorAll": False, "projects": ["PLAT"]}
         ),
         Scenario("farm3-user-data", "farm-3", release="boot"),
+        # round trips: each way back is a new mirror, never an earlier generation (issue #28 item 1)
+        Scenario(
+            "farm3-mirror-all-round-trip",
+            "farm-3",
+            {"mirrorAll": True, "projects": []},
+            before={"mirrorAll": False, "projects": ["PLAT"]},
+            then=("before",),
+        ),
+        Scenario("single-display-name-round-trip", "single-acm", {"displayName": "Frankfurt mirror"}, then=("before",)),
         *[
             Scenario(f"farm3-bugfix-node{k}-fails-resume", "farm-3", BUGFIX, failing_nodes=(k,), then=("after",))
             for k in range(3)
