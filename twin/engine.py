@@ -5,8 +5,11 @@
   dependencies' registrations, which the engine answers only when their steps are complete).
 - Each registration is a step: same, create, update or replace, decided by the resource's own
   provider (dynamic resources: their `check` and `diff`, through the SDK's host code) or by the
-  rule table (twin/rules.py), with `ignoreChanges`, `replaceOnChanges` and
-  `deleteBeforeReplace` applied. At most `parallel` steps run at once.
+  rule table (twin/rules.py), with `ignoreChanges` (by property path), `replaceOnChanges` and
+  `deleteBeforeReplace` (the option overrides the provider) applied; a diff without changes is a
+  same step whatever its replace keys; a replacement Checks again with no olds and creates from
+  that (twin/engine_rules.py, each with its pulumi/pulumi source line). At most `parallel` steps run
+  at once (default: PULUMI_PARALLEL, else 4 x the deployer's cores).
 - A replacement creates the new resource first and deletes the old one with the deletes, unless
   delete-before-replace: then the dependents that would be replaced are deleted first, then the
   old resource, then the new one is created.
