@@ -234,7 +234,7 @@ def test_the_kill_scenarios_cover_every_step_of_a_bug_fix_rollout(scenario):
 
 @pytest.mark.parametrize("killed", kill_scenarios(BUGFIX_STEPS), ids=lambda s: s.name)
 def test_an_up_killed_after_any_step_then_run_again_converges_and_never_takes_two_nodes_out(killed):
-    from twin.conftest import report_of
+    from tests.twin.conftest import report_of
 
     report = report_of(killed)
     assert report["killed"] and _site(report)["min_serving"] >= 2
