@@ -16,6 +16,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_tls as tls
 
+from facts.hosts import ROOT_VOLUME_GB
+
 from . import boot
 from . import tags as tagging
 
@@ -45,6 +47,8 @@ class MirrorHostArgs:
     home_snapshot_id: Optional[pulumi.Input[Optional[str]]] = None
     # kmsKeyArn: the customer-managed key of the volumes and the host key parameter (None: AWS's).
     kms_key_arn: Optional[str] = None
+    # iamPermissionsBoundaryArn: what the node's role can never exceed, whatever policy it is given.
+    permissions_boundary: Optional[str] = None
 
 
 def host_key_parameter(stack: str, node: str) -> str:
@@ -175,7 +179,7 @@ class MirrorHost(pulumi.ComponentResource):
             ),
             root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
                 volume_type="gp3",
-                volume_size=30,
+                volume_size=ROOT_VOLUME_GB,
                 encrypted=True,
                 delete_on_termination=True,
                 kms_key_id=args.kms_key_arn,
@@ -266,6 +270,7 @@ class MirrorHost(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-role",
             tags=tags,
+            permissions_boundary=args.permissions_boundary,
             opts=child,
             assume_role_policy=json.dumps(
                 {

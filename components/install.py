@@ -68,6 +68,9 @@ class MirrorInstallArgs:
     # has built them already for the node's other commands (built here otherwise).
     connection: Optional[remote.ConnectionArgs] = None
     staged: Optional[tuple[pulumi.Output[str], pulumi.Output[str]]] = None
+    # The sha256 this site first verified for this version (ArchiveTrust.sha256, "" for none yet): the
+    # archive this node installs must be those bytes. None on the node that verifies it first.
+    trusted_sha256: Optional[pulumi.Input[str]] = None
 
 
 def render_files(
@@ -79,6 +82,7 @@ def render_files(
     private_key: Optional[str],
     generation: Optional[str] = None,
     ssh_server_key: Optional[str] = None,
+    trusted_sha256: Optional[str] = None,
 ) -> dict[str, str]:
     farm = None
     if args.farm is not None:
@@ -95,7 +99,7 @@ def render_files(
             files.PropertiesSpec(setup_block=setup_block, base_url=args.base_url, farm=farm)
         ),
         files.StagedFile.SYSTEMD_UNIT: files.render_systemd_unit(jmx_exporter=args.jmx_exporter),
-        files.StagedFile.INSTALL_SCRIPT: install_script(args, home_volume_id),
+        files.StagedFile.INSTALL_SCRIPT: install_script(args, home_volume_id, trusted_sha256),
     }
     if generation is not None:
         contents[files.StagedFile.GENERATION] = generation + "\n"
@@ -112,7 +116,7 @@ def render_files(
     return {str(k): v for k, v in contents.items()}
 
 
-def install_script(args: MirrorInstallArgs, home_volume_id: str) -> str:
+def install_script(args: MirrorInstallArgs, home_volume_id: str, trusted_sha256: Optional[str] = None) -> str:
     """The node's install script: no secret in it (keys and passwords are staged files)."""
     return files.render_install_script(
         files.InstallSpec(
@@ -123,6 +127,7 @@ def install_script(args: MirrorInstallArgs, home_volume_id: str) -> str:
             installer_sha256=args.installer_sha256,
             has_ca_bundle=args.ca_bundle is not None,
             jmx_exporter=args.jmx_exporter,
+            trusted_sha256=trusted_sha256 or None,
         )
     )
 
@@ -132,13 +137,13 @@ def preflight(
 ) -> remote.Command:
     """The target version's Java, Git and OpenSSH floors checked on the node and its archive
     downloaded and verified, stopping nothing. It runs again for every new version, before the
-    site's first node is stopped."""
+    site's first node is stopped. Its stdout reports the sha256 of the archive it verified."""
     return node_command(
         name,
         connection,
         script_command("--preflight"),
         opts,
-        stdin=args.host.home_volume_id.apply(lambda volume: install_script(args, volume)),
+        stdin=_script(args),
         triggers=[args.bitbucket_version],
     )
 
@@ -155,8 +160,14 @@ def stop_for_upgrade(
         connection,
         generation.apply(lambda g: script_command(f"--stop-for-upgrade {g}".rstrip())),
         opts,
-        stdin=args.host.home_volume_id.apply(lambda volume: install_script(args, volume)),
+        stdin=_script(args),
         triggers=[minor_line(args.bitbucket_version), generation],
+    )
+
+
+def _script(args: MirrorInstallArgs) -> pulumi.Output[str]:
+    return pulumi.Output.all(args.host.home_volume_id, args.trusted_sha256).apply(
+        lambda v: install_script(args, v[0], v[1])
     )
 
 
@@ -176,6 +187,7 @@ def staged_payload(args: MirrorInstallArgs) -> tuple[pulumi.Output[str], pulumi.
         args.nginx.private_key if args.nginx else None,
         args.generation,
         args.ssh_server_key,
+        args.trusted_sha256,
     ).apply(lambda v: render_files(args, *v))
     payload = staged.apply(bundle)
     return payload, payload.apply(lambda p: hashlib.sha256(p.encode()).hexdigest())

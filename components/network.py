@@ -25,11 +25,6 @@ JMX_EXPORTER = 9404
 ANYWHERE = "0.0.0.0/0"
 
 
-def needs_public_endpoint(cidrs: Sequence[str]) -> bool:
-    """Whether any allowed source is a public address, so the site must be internet-facing."""
-    return any(not ipaddress.ip_network(c).is_private for c in cidrs)
-
-
 @dataclass(frozen=True)
 class MirrorNetworkArgs:
     placement: Placement

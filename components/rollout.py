@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import pulumi
 
+from providers.archive_trust import ArchiveTrust, ArchiveTrustArgs, reported_sha256
 from providers.backup import HomeBackup, HomeBackupArgs
 from providers.node_rollout import (
     InstanceChangeArgs,
@@ -84,10 +85,24 @@ class FarmRollout:
         farm = nodes > 1
         child = pulumi.ResourceOptions(parent=parent)
         connections = [node_connection(a.host, a.login_private_key, a.bastion) for a in install_args]
-        # Every node can run the target version before the first one is stopped.
-        checked = [
+        # Every node can run the target version before the first one is stopped. Node 0 verifies the
+        # archive first; the sha256 it verified is recorded per version (trust on first use), and every
+        # other node, and every install, must download exactly those bytes.
+        first = preflight(f"{name}-node0-preflight", install_args[0], connections[0], child)
+        trust = ArchiveTrust(
+            f"{name}-archive-trust",
+            ArchiveTrustArgs(
+                site=name,
+                version=mirror.bitbucket_version,
+                reported=first.stdout.apply(lambda out: reported_sha256(out, mirror.bitbucket_version)),
+            ),
+            opts=child,
+        )
+        install_args = [replace(a, trusted_sha256=trust.sha256) for a in install_args]
+        checked = [first] + [
             preflight(f"{name}-node{i}-preflight", args, connection, child)
             for i, (args, connection) in enumerate(zip(install_args, connections))
+            if i
         ]
         node_names = [f"{name}-node{i}" for i in range(nodes)]
         restore_from = mirror.restore_from

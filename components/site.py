@@ -18,6 +18,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 import pulumi_tls as tls
 
+from facts.hosts import needs_public_endpoint
 from providers.mirror_approval import MirrorApproval, MirrorApprovalArgs
 from providers.mirror_generation import MirrorGeneration, MirrorGenerationArgs
 from providers.mirror_setup import MirrorSetup, MirrorSetupArgs
@@ -31,7 +32,7 @@ from .host import MirrorHost, MirrorHostArgs
 from .install import FarmInputs, MirrorInstallArgs, NginxInputs
 from .load_balancer import MirrorLoadBalancer, MirrorLoadBalancerArgs
 from .monitoring import LoadBalancerMetrics, MirrorAlarms, MirrorAlarmsArgs
-from .network import BITBUCKET_SSH, MirrorNetwork, MirrorNetworkArgs, needs_public_endpoint
+from .network import BITBUCKET_SSH, MirrorNetwork, MirrorNetworkArgs
 from .region import Placement
 from .restore import restored_home
 from .rollout import FarmRollout, FarmRolloutArgs, instances_one_at_a_time
@@ -168,6 +169,7 @@ class MirrorSite(pulumi.ComponentResource):
                     instance_wait_for=wait_for,
                     home_snapshot_id=restored[i].snapshot_id if restored[i] else None,
                     kms_key_arn=args.site.kms_key_arn,
+                    permissions_boundary=args.site.iam_permissions_boundary_arn,
                 ),
                 opts=child,
             )

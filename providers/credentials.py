@@ -12,12 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from facts.config import NAMESPACE
+from facts.pulumi_cli import MIN_PULUMI_CLI
 
 from .errors import MissingCredentials
-
-# The first Pulumi CLI that hands the stack config to a dynamic provider's configure(); older ones
-# send nothing, so the providers would find no primaryPassword.
-MIN_PULUMI_CLI = "3.139.0"
 
 
 @dataclass(frozen=True)

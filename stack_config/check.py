@@ -1,4 +1,7 @@
-"""Check a stack file offline: `venv/bin/python -m stack_config.check Pulumi.dev.yaml`.
+"""Check a stack file offline: `scripts/up.sh --check dev`, or by hand right after a clone:
+`python3 -m venv .check && .check/bin/pip install -r requirements-check.txt &&
+.check/bin/python -m stack_config.check Pulumi.dev.yaml` (pydantic, PyYAML and cryptography only:
+nothing here imports Pulumi or AWS packages).
 
 Runs every config rule `pulumi preview` runs (the same `validation.check_config_bag`, on the config
 the CLI would hand the program), with no Pulumi CLI, no AWS and no network, and exits non-zero
@@ -6,28 +9,42 @@ with the same message preview prints. It also says what only the file shows: `se
 are no ciphertext (Pulumi.example.yaml's placeholders) and secrets written in plain text. `secure:`
 values cannot be decrypted offline: at secret keys they count as present and well formed.
 
-Exit status: 0 no problem, 1 problems (listed on stderr), 2 the file cannot be read.
+On a stack without problems it also prints what the stack creates and about what it costs a month
+(estimate.py). Exit status: 0 no problem, 1 problems (listed on stderr), 2 the file cannot be read.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
-from .errors import ConfigError, Problem
+from .errors import Problem, problems_text
+from .estimate import report
+from .primary_reach import primary_reach_problems
 from .stack_file import StackFileError, read_stack_file
 from .validation import check_config_bag
 
-USAGE = "usage: venv/bin/python -m stack_config.check Pulumi.<stack>.yaml"
+USAGE = "usage: python -m stack_config.check Pulumi.<stack>.yaml (or: scripts/up.sh --check <stack>)"
 
 
 def check_stack_file(path: Path) -> tuple[list[Problem], list[str]]:
     """The problems and warnings of a stack file (StackFileError when it is not one)."""
+    problems, warnings, _ = _checked(path)
+    return problems, warnings
+
+
+def _checked(path: Path) -> tuple[list[Problem], list[str], Optional[str]]:
+    """Problems, warnings, and for a stack without problems what it creates and costs (estimate.py)."""
     stack_file = read_stack_file(path)
     warnings = list(stack_file.warnings)
     checked = check_config_bag(stack_file.bag, warnings.append, unreadable=stack_file.unreadable)
-    return list(dict.fromkeys([*stack_file.problems, *checked.problems])), warnings
+    problems = [*stack_file.problems, *checked.problems]
+    if checked.model is not None:
+        # Offline: no resolver, so a primary named by host is a warning (preview resolves and refuses).
+        problems += primary_reach_problems(checked.model, warnings.append, resolver=None)
+    planned = report(checked.model, checked.aws_region) if checked.model is not None and not problems else None
+    return list(dict.fromkeys(problems)), warnings, planned
 
 
 def main(argv: Sequence[str]) -> int:
@@ -39,7 +56,7 @@ def main(argv: Sequence[str]) -> int:
         print(f"{path}: no such file (copy Pulumi.example.yaml to it and adapt it)", file=sys.stderr)
         return 2
     try:
-        problems, warnings = check_stack_file(path)
+        problems, warnings, planned = _checked(path)
     except StackFileError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -47,9 +64,11 @@ def main(argv: Sequence[str]) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     if problems:
         # The text `pulumi preview` prints for the same config.
-        print(f"error: {ConfigError(problems)}", file=sys.stderr)
+        print(f"error: {problems_text(problems)}", file=sys.stderr)
         return 1
     print(f"{path}: no problems (the rules of pulumi preview; secure values checked for their shape only)")
+    if planned:
+        print(planned)
     return 0
 
 

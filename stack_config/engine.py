@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from providers.credentials import MIN_PULUMI_CLI
+from facts.pulumi_cli import MIN_PULUMI_CLI
 
 REQUIRED_RANGE = f">={MIN_PULUMI_CLI}"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-import pulumi
 from pydantic import BaseModel
 
 from facts.config import NAMESPACE
@@ -30,16 +29,11 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
-class ConfigError(pulumi.RunError):
-    """Raised before any resource is registered; `pulumi preview` shows it without a traceback."""
-
-    def __init__(self, problems: Sequence[Problem]):
-        self.problems = tuple(problems)
-        lines = "\n".join(f"  - {p.key}: {p.message}" for p in self.problems)
-        count = len(self.problems)
-        super().__init__(
-            f"the stack config has {count} problem{'s' if count != 1 else ''}; nothing was created:\n{lines}"
-        )
+def problems_text(problems: Sequence[Problem]) -> str:
+    """What `pulumi preview` and the offline check both print for these problems (loader.ConfigError)."""
+    lines = "\n".join(f"  - {p.key}: {p.message}" for p in problems)
+    count = len(problems)
+    return f"the stack config has {count} problem{'s' if count != 1 else ''}; nothing was created:\n{lines}"
 
 
 def key_path(loc: Iterable[Any]) -> str:

@@ -20,7 +20,8 @@ from facts.urls import is_hostname
 from .certificates import pem_certificates
 from .public_space import BOUND_WORDS
 from .regions import did_you_mean, unknown_region_problem
-from .shown import shown, shown_url
+from .shown import control_characters, shown, shown_url
+from .ssh_keys import ssh_public_key_problem
 from .urls import https_url
 
 DEFAULT_BITBUCKET_VERSION = "9.4.16"
@@ -100,11 +101,12 @@ MAX_DISPLAY_NAME = 255  # this project's limit: a name shown in Bitbucket's UI, 
 def _display_name(value: str) -> str:
     if not value:
         raise ValueError("expected a name to show in Bitbucket; leave the key out to use the mirror's name")
-    bad = sorted({f"U+{ord(c):04X}" for c in value if ord(c) < 32 or 127 <= ord(c) < 160})
+    bad = control_characters(value)
     if bad:
         raise ValueError(
-            f"expected one line of text without control characters (found {', '.join(bad)}); "
-            "it becomes setup.displayName in bitbucket.properties"
+            f"expected one line of text without control or format characters (found {', '.join(bad)}; a bidi "
+            "override or a zero-width character makes the name read differently than it is); it becomes "
+            "setup.displayName in bitbucket.properties"
         )
     if len(value) > MAX_DISPLAY_NAME:
         raise ValueError(f"expected at most {MAX_DISPLAY_NAME} characters, got {len(value)}")
@@ -112,16 +114,39 @@ def _display_name(value: str) -> str:
 
 
 def _username(value: str) -> str:
-    if ":" in value or any(ord(c) < 32 for c in value):
+    bad = control_characters(value)
+    if ":" in value or bad:
+        found = f" (found {', '.join(bad)})" if bad else ""
         raise ValueError(
-            "expected a Bitbucket user name without ':' or control characters "
-            "(HTTP basic authentication cannot carry them)"
+            f"expected a Bitbucket user name without ':' or control characters{found} "
+            "(HTTP basic authentication cannot carry them; format characters hide what the name is)"
         )
     if not basic_auth_can_carry(value):
         raise ValueError(
             "expected a Bitbucket user name in Latin-1 characters (HTTP basic authentication, as the "
             "providers send it, cannot carry others)"
         )
+    return value
+
+
+# POSIX's portable user names (the portable filename characters, not starting with '-'), at most 32
+# characters as useradd allows: the name goes into ssh's command line and the known_hosts lookup.
+POSIX_USER = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]{0,31}$")
+
+
+def _posix_user(value: str) -> str:
+    if not POSIX_USER.match(value):
+        raise ValueError(
+            "expected a POSIX user name: letters, digits, '.', '_' or '-', starting with a letter or '_', at "
+            f"most 32 characters (e.g. ec2-user), got {shown(value)}"
+        )
+    return value
+
+
+def _ssh_public_key(value: str) -> str:
+    problem = ssh_public_key_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -179,9 +204,8 @@ def _regex(pattern: str, expected: str):
     return check
 
 
-SshPublicKey = Annotated[
-    str, AfterValidator(_regex(SSH_PUBLIC_KEY.pattern, "an SSH public key line such as 'ssh-ed25519 AAAA...'"))
-]
+SshPublicKey = Annotated[str, AfterValidator(_ssh_public_key)]
+PosixUser = Annotated[str, AfterValidator(_posix_user)]
 PrimaryUrl = Annotated[str, AfterValidator(_primary_url)]
 InstallerUrl = Annotated[str, AfterValidator(_installer_url)]
 DisplayName = Annotated[str, AfterValidator(_display_name)]
@@ -221,6 +245,17 @@ KmsKeyArn = Annotated[
         )
     ),
 ]
+# A customer-managed policy of the account (IAM's path and name characters): the node roles' boundary.
+IamPolicyArn = Annotated[
+    str,
+    AfterValidator(
+        _regex(
+            r"^arn:aws[a-z-]*:iam::\d{12}:policy/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}$",
+            "an IAM policy ARN of your account such as "
+            "arn:aws:iam::123456789012:policy/bitbucket-mirrors-node-boundary",
+        )
+    ),
+]
 Version = Annotated[
     str,
     AfterValidator(_regex(r"^\d+\.\d+\.\d+$", "a Bitbucket version MAJOR.MINOR.PATCH such as 9.4.16")),
@@ -251,10 +286,12 @@ def _os_image(value: str) -> str:
     # is an input the rollout compares and shows at preview.
     if value.startswith("ami-"):
         return _regex(r"^ami-[0-9a-f]{8,17}$", "an AMI id such as ami-0123456789abcdef0")(value)
-    if not value.strip() or len(value) > 64 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+    bad = control_characters(value)
+    if not value.strip() or len(value) > 64 or bad:
+        found = f" (found {', '.join(bad)})" if bad else ""
         raise ValueError(
             f"expected a label of at most 64 printable characters (e.g. 'refresh: 2026-12') or an "
-            f"AMI id, got {shown(value)}"
+            f"AMI id, got {shown(value)}{found}"
         )
     return value
 
@@ -293,7 +330,7 @@ class Primary(_Model):
     cidrs: tuple[Cidr, ...] = Field(
         (),
         examples=[["203.0.113.10/32"]],
-        description="The primary's egress addresses, allowed to reach mirrors on 443.",
+        description=f"The primary's egress addresses, allowed to reach mirrors on 443; {BOUND_WORDS}.",
     )
     ca_bundle: Optional[CaBundle] = Field(
         None,
@@ -309,7 +346,9 @@ class Bastion(_Model):
     host: HostOrAddress = Field(
         min_length=1, examples=["bastion.example.com"], description="Jump host used to reach the mirror nodes over SSH."
     )
-    user: str = Field("ec2-user", min_length=1, examples=["ec2-user"], description="SSH user on the jump host.")
+    user: PosixUser = Field(
+        "ec2-user", examples=["ec2-user"], description="SSH user on the jump host (a POSIX user name)."
+    )
     port: Port = Field(22, examples=[22], description="SSH port of the jump host.")
     private_key: PemPrivateKey = Field(description="Secret: PEM private key for the jump host.")
     host_key: SshPublicKey = Field(
@@ -332,7 +371,9 @@ class Network(_Model):
         description="Subnets for hosts and load balancers; default: the VPC's subnets.",
     )
     client_cidrs: tuple[Cidr, ...] = Field(
-        (), examples=[["10.0.0.0/8"]], description="Who may clone over 443 and 7999; default: the VPC's CIDR."
+        (),
+        examples=[["10.0.0.0/8"]],
+        description=f"Who may clone over 443 and 7999; default: the VPC's CIDR; {BOUND_WORDS}.",
     )
     admin_cidrs: tuple[Cidr, ...] = Field(
         (),
@@ -397,7 +438,17 @@ SnsTopicArn = Annotated[
         )
     ),
 ]
-Email = Annotated[str, AfterValidator(_regex(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an e-mail address"))]
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email(value: str) -> str:
+    # The address goes to SNS as is: a format character in it is one that cannot be seen.
+    if not _EMAIL.match(value) or control_characters(value):
+        raise ValueError(f"expected an e-mail address, got {shown(value)}")
+    return value
+
+
+Email = Annotated[str, AfterValidator(_email)]
 
 
 class Monitoring(_Model):
@@ -597,6 +648,16 @@ class StackModel(_Model):
             "Customer-managed KMS key for every site's volumes, snapshots and SSM parameters (README: the "
             "key policy it needs); a key is regional, so sites elsewhere set mirrors[].kmsKeyArn. Default: "
             "AWS's managed keys (aws/ebs, aws/ssm)."
+        ),
+    )
+    iam_permissions_boundary_arn: Optional[IamPolicyArn] = Field(
+        None,
+        examples=["arn:aws:iam::123456789012:policy/bitbucket-mirrors-node-boundary"],
+        description=(
+            "The managed policy set as permissions boundary on every IAM role the stack creates (the node "
+            "roles); an account admin creates it once from docs/node-permissions-boundary.json. Required "
+            "when pulumi up runs with docs/deployer-policy*.json, which creates no role without it. "
+            "Default: no boundary."
         ),
     )
     mirrors: Annotated[tuple[Mirror, ...], AfterValidator(_at_least_one_mirror)] = Field(

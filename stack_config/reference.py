@@ -9,8 +9,8 @@ from pydantic import BaseModel, SecretStr
 from pydantic_core import PydanticUndefined
 
 from .errors import NAMESPACE, inner_model
-from .loader import PASSWORD_KEY
 from .model import StackModel
+from .validation import PASSWORD_KEY
 
 BEGIN = "<!-- config-reference:begin (generated: `venv/bin/python -m stack_config.readme_sync`) -->"
 END = "<!-- config-reference:end -->"

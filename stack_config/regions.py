@@ -1,30 +1,58 @@
 """The AWS regions this stack may name (aws:region, mirrors[].region): the ones botocore knows.
 
 A name of the right shape is not a region (eu-centrl-1); the program would only find out from
-pulumi-aws's errors during preview, which name no key. botocore's endpoints data (installed with the
-providers' boto3, no network) lists every region of every partition; a region AWS opens after the
-pinned botocore release is refused with the fix: upgrade botocore.
+pulumi-aws's errors during preview, which name no key. The pinned botocore's endpoints data lists
+every region of every partition (copied to facts/aws_regions.json so the offline check needs no
+botocore); a region AWS opens after that release is refused with the fix: upgrade botocore.
 """
 
 from __future__ import annotations
 
 import difflib
-import functools
 from typing import Optional
 
-import botocore
-import botocore.loaders
+from facts.regions import botocore_version, known_regions
+
+# The regions people mean most, most first: the oldest and largest regions of each continent.
+# A near-miss such as `eu-west` matches eu-west-1, -2 and -3 equally well; the suggestion is the one
+# a user most likely meant, not the last in alphabetical order.
+MOST_MEANT = (
+    "us-east-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "ap-southeast-1",
+    "us-east-2",
+    "eu-west-2",
+    "ap-south-1",
+    "ca-central-1",
+    "sa-east-1",
+    "us-west-1",
+    "ap-northeast-2",
+    "eu-north-1",
+    "eu-west-3",
+)
+# Matches this close to the best one count as equally good; the most meant of them wins.
+_TIE = 0.05
+_CUTOFF = 0.6
+
+__all__ = ["closest_region", "did_you_mean", "known_regions", "unknown_region_problem"]
 
 
-@functools.lru_cache(maxsize=1)
-def known_regions() -> frozenset[str]:
-    endpoints = botocore.loaders.create_loader().load_data("endpoints")
-    return frozenset(region for partition in endpoints["partitions"] for region in partition["regions"])
+def _rank(region: str) -> tuple[int, str]:
+    return (MOST_MEANT.index(region) if region in MOST_MEANT else len(MOST_MEANT), region)
 
 
 def closest_region(name: str) -> Optional[str]:
-    close = difflib.get_close_matches(name.lower(), sorted(known_regions()), n=1, cutoff=0.6)
-    return close[0] if close else None
+    typed = name.lower()
+    scores = {r: difflib.SequenceMatcher(None, typed, r).ratio() for r in known_regions()}
+    close = {r: s for r, s in scores.items() if s >= _CUTOFF}
+    if not close:
+        return None
+    best = max(close.values())
+    return min((r for r, s in close.items() if s >= best - _TIE), key=_rank)
 
 
 def did_you_mean(name: str) -> str:
@@ -37,6 +65,7 @@ def unknown_region_problem(name: str) -> Optional[str]:
     if name in known_regions():
         return None
     return (
-        f"'{name}' is not an AWS region botocore {botocore.__version__} knows ({len(known_regions())} regions): "
-        f"{did_you_mean(name)} (A region AWS opened after that release needs a newer botocore in requirements.txt.)"
+        f"'{name}' is not an AWS region botocore {botocore_version()} knows ({len(known_regions())} regions): "
+        f"{did_you_mean(name)} (A region AWS opened after that release needs a newer botocore in requirements.txt "
+        "and its list in facts/aws_regions.json.)"
     )

@@ -18,7 +18,8 @@ from facts.urls import normalise_base_url
 from .certificates import covers, names_of, pem_certificates
 from .errors import Problem
 from .instance_types import MIN_MEMORY_GIB, MIN_VCPUS, UnknownInstanceType, size_of
-from .model import Mirror, StackModel
+from .model import Mirror, Network, StackModel
+from .primary_reach import scm_suffix_warning
 from .public_space import BOUND_WORDS, public_space
 from .sites import inherited_placement_keys, site_monitoring
 
@@ -76,12 +77,53 @@ def _public_space_problems(at: str, cidrs: tuple[str, ...], opens: str, expected
     return problems
 
 
-def _admin_cidr_problems(ctx: Context, at: str, cidrs: tuple[str, ...]) -> list[Problem]:
-    if not ctx.usable(at):
+# The network lists that open a port: (key, field, the port in words, what to list instead).
+_NETWORK_LISTS = (
+    ("adminCidrs", "admin_cidrs", "SSH", "your admin addresses (e.g. 198.51.100.7/32) or use network.bastion"),
+    (
+        "clientCidrs",
+        "client_cidrs",
+        "clones (443 and 7999)",
+        "your clients' networks (e.g. 10.0.0.0/8, or your offices' egress addresses)",
+    ),
+)
+
+
+def _network_cidr_problems(ctx: Context, at: str, network: Network) -> list[Problem]:
+    problems = []
+    for key, field, opens, expected in _NETWORK_LISTS:
+        if ctx.usable(f"{at}.{key}"):
+            problems += _public_space_problems(f"{at}.{key}", getattr(network, field), opens, expected)
+    return problems
+
+
+def _primary_cidr_problems(ctx: Context) -> list[Problem]:
+    if not ctx.usable("primary.cidrs") or ctx.stack.primary is None:
         return []
     return _public_space_problems(
-        at, cidrs, "SSH", "your admin addresses (e.g. 198.51.100.7/32) or use network.bastion"
+        "primary.cidrs",
+        ctx.stack.primary.cidrs,
+        "the mirrors' HTTPS (443)",
+        "the primary's egress addresses (e.g. 203.0.113.10/32)",
     )
+
+
+def _base_url_host_problems(ctx: Context, i: int, mirror: Mirror) -> list[Problem]:
+    """A mirror on the primary's host name would take over the primary's DNS record and certificate."""
+    at = f"mirrors[{i}].baseUrl"
+    if not ctx.usable(at, "primary.url") or ctx.stack.primary is None:
+        return []
+    host = (urlsplit(mirror.base_url).hostname or "").lower()
+    primary_host = (urlsplit(ctx.stack.primary.url).hostname or "").lower()
+    if not host or host != primary_host:
+        return []
+    return [
+        Problem(
+            at,
+            f"'{host}' is the primary's host (primary.url): the mirror's DNS record and certificate would "
+            "replace the primary's; give the mirror a host name of its own (e.g. mirror-syd.example.com)",
+        )
+    ]
 
 
 def _certificate_region_problems(ctx: Context, i: int, mirror: Mirror) -> list[Problem]:
@@ -382,7 +424,11 @@ def stack_problems(
     stack: StackModel, warn: Callable[[str], None], aws_region: Optional[str] = None, failed: Iterable[str] = ()
 ) -> list[Problem]:
     ctx = Context(stack, aws_region, frozenset(failed))
-    problems = _admin_cidr_problems(ctx, "network.adminCidrs", stack.network.admin_cidrs) if stack.network else []
+    scm = scm_suffix_warning(stack.primary.url) if stack.primary is not None and ctx.usable("primary.url") else None
+    if scm:
+        warn(scm)
+    problems = _network_cidr_problems(ctx, "network", stack.network) if stack.network else []
+    problems += _primary_cidr_problems(ctx)
     names: dict[str, int] = {}
     urls: dict[str, int] = {}
     for i, mirror in ctx.mirrors():
@@ -391,8 +437,9 @@ def stack_problems(
         problems += _kms_region_problems(ctx, i, mirror)
         problems += _placement_region_problems(ctx, i, mirror)
         problems += _monitoring_problems(ctx, i, mirror)
+        problems += _base_url_host_problems(ctx, i, mirror)
         if mirror.network is not None:
-            problems += _admin_cidr_problems(ctx, f"mirrors[{i}].network.adminCidrs", mirror.network.admin_cidrs)
+            problems += _network_cidr_problems(ctx, f"mirrors[{i}].network", mirror.network)
         if ctx.usable(f"mirrors[{i}].name"):
             if mirror.name in names:
                 problems.append(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import Any, Iterable
 
 MAX_SHOWN = 80
@@ -23,9 +24,16 @@ def looks_like_key_material(text: str) -> bool:
     return bool(_KEY_MATERIAL.search(text))
 
 
+# Cc: C0, DEL and C1 controls. Cf: format characters (bidi overrides and isolates, zero-width joiners,
+# the BOM), which show nothing yet reorder or hide the text around them in a UI, a log or a file. Zl and
+# Zp: the line and paragraph separators, which break a line where a reader expects none.
+_UNSEEN_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
+
+
 def control_characters(text: str) -> list[str]:
-    """The C0 and C1 control characters (and DEL) in `text`, as U+XXXX, in order of first use."""
-    found = [f"U+{ord(c):04X}" for c in text if ord(c) < 32 or 127 <= ord(c) < 160]
+    """The control and format characters in `text` (Unicode categories Cc, Cf, Zl, Zp), as U+XXXX,
+    in order of first use."""
+    found = [f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in _UNSEEN_CATEGORIES]
     return list(dict.fromkeys(found))
 
 

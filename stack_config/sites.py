@@ -21,6 +21,7 @@ class Site:
     monitoring: Optional[Monitoring] = None  # None: this site is not monitored
     backup: Backup = Backup()
     kms_key_arn: Optional[str] = None  # the site's own key, else the stack's; None: AWS-managed keys
+    iam_permissions_boundary_arn: Optional[str] = None  # the boundary of the roles the site creates
     index: int = 0  # its place in `mirrors`, for messages that name keys
 
     @property

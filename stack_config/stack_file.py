@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from .errors import NAMESPACE, Problem
-from .validation import PASSWORD_KEY, is_secret_path
+from .validation import PASSWORD_KEY, is_secret_path, set_secret_command
 
 # What offline validation sees for a secret it cannot decrypt: the shape the rules require.
 PASSWORD_STAND_IN = "secure-value-not-decrypted-offline"
@@ -74,12 +74,13 @@ def is_ciphertext(value: Any) -> bool:
     return len(parts) == 1 and _decoded_length(value) >= NONCE_BYTES + TAG_BYTES
 
 
+# `pulumi config set --secret` works only once the stack exists in the backend up.sh uses, with the
+# passphrase that encrypts it: README's Quick start step 3 sets both first.
+_WHERE = "once the stack exists in the backend scripts/up.sh prints (README, Quick start step 3)"
+
+
 def _set_secret_command(path: str) -> str:
-    if path == PASSWORD_KEY:
-        return f"pulumi config set --secret {PASSWORD_KEY}"
-    if path.endswith("privateKey"):
-        return f"pulumi config set --path --secret '{path}' < key.pem"
-    return f"pulumi config set --path --secret '{path}' <value>"
+    return f"{set_secret_command(path)}, {_WHERE}"
 
 
 class _Reader:

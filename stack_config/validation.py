@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Callable, Collection, Iterable, Mapping, Optional
 
 from pydantic import ValidationError
 
@@ -23,7 +23,7 @@ from .type_errors import problems_from_validation, suggested_key
 
 PASSWORD_KEY = "primaryPassword"
 AWS_REGION_KEY = "aws:region"
-OBJECT_KEYS = ("primary", "network", "monitoring", "backup", "kmsKeyArn", "mirrors")
+OBJECT_KEYS = ("primary", "network", "monitoring", "backup", "kmsKeyArn", "iamPermissionsBoundaryArn", "mirrors")
 SET_PASSWORD = f"pulumi config set --secret {PASSWORD_KEY}"
 
 
@@ -38,6 +38,48 @@ def is_secret_path(path: str) -> bool:
     """The keys that hold secrets: primaryPassword and every privateKey (bastion, nginx TLS)."""
     last = path.rsplit(".", 1)[-1]
     return path == PASSWORD_KEY or last.split("[", 1)[0] == "privateKey"
+
+
+def set_secret_command(path: str) -> str:
+    """The command that sets the value at `path` as a Pulumi secret."""
+    if path == PASSWORD_KEY:
+        return SET_PASSWORD
+    if path.endswith("privateKey"):
+        return f"pulumi config set --path --secret '{path}' < key.pem"
+    return f"pulumi config set --path --secret '{path}' <value>"
+
+
+def _secret_paths(value: Any, path: str) -> Iterable[str]:
+    """The secret keys (is_secret_path) that hold a value in this raw config."""
+    if is_secret_path(path) and value not in (None, "", {}, []):
+        yield path
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _secret_paths(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _secret_paths(v, f"{path}[{i}]")
+
+
+def _plain_text_secret_problems(raw: Mapping[str, Any], password: Optional[str], secret_keys: Collection[str]):
+    """A secret key whose value the CLI did not hand over as a secret: it sits in plain text in the
+    stack file (or the environment). The CLI marks a top-level key secret as a whole when any value
+    in it is, so below the top level a plain value next to a secret one cannot be told apart."""
+    plain = []
+    if password and f"{NAMESPACE}:{PASSWORD_KEY}" not in secret_keys:
+        plain.append(PASSWORD_KEY)
+    for top, value in raw.items():
+        if f"{NAMESPACE}:{top}" not in secret_keys:
+            plain += _secret_paths(value, top)
+    return [
+        Problem(
+            path,
+            "is not a secret: it is written in plain text in the stack's config (the value is not shown), and "
+            f"anyone who can read the file or the repository has it; remove it and set it as a secret: "
+            f"{set_secret_command(path)}",
+        )
+        for path in plain
+    ]
 
 
 def _password_problem(password: Optional[str]) -> Optional[Problem]:
@@ -118,9 +160,16 @@ def _public(text: str) -> bool:
     )
 
 
-def check_config_bag(bag: Mapping[str, str], warn: Callable[[str], None], unreadable: Iterable[str] = ()) -> Checked:
+def check_config_bag(
+    bag: Mapping[str, str],
+    warn: Callable[[str], None],
+    unreadable: Iterable[str] = (),
+    secret_keys: Optional[Collection[str]] = None,
+) -> Checked:
     """All problems of this config bag. `unreadable`: key paths whose values are not known (a
-    stack file's `secure:` values, offline): not judged, and rules reading them are skipped."""
+    stack file's `secure:` values, offline): not judged, and rules reading them are skipped.
+    `secret_keys`: the full keys the CLI handed over as secrets (at preview; None offline, where the
+    stack file itself shows which values are plain text)."""
     unreadable = frozenset(unreadable)
     raw = _raw_config(bag)
     password = bag.get(f"{NAMESPACE}:{PASSWORD_KEY}")
@@ -129,6 +178,8 @@ def check_config_bag(bag: Mapping[str, str], warn: Callable[[str], None], unread
     password_problem = _password_problem(password)
     if password_problem:
         problems.append(password_problem)
+    if secret_keys is not None:
+        problems += _plain_text_secret_problems(raw, password, secret_keys)
 
     failed: set[str] = set(unreadable)
     model: Optional[StackModel] = None

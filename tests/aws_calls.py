@@ -152,7 +152,11 @@ RESOURCES: dict[str, Calls] = {
         "iam:ListRolePolicies",
         "iam:GetRolePolicy",  # inline_policy, read on every refresh
         "iam:ListAttachedRolePolicies",  # managed_policy_arns, likewise
-        "iam:UpdateAssumeRolePolicy",
+        # iamPermissionsBoundaryArn set on a role created before it (CreateRole carries it otherwise).
+        # Not iam:UpdateAssumeRolePolicy: the trust policy is a constant of components/host.py, and
+        # changing a role's trust is how a stolen deployer would let itself assume a node role; nor
+        # iam:DeleteRolePermissionsBoundary (the key taken out again): both are an admin's to do.
+        "iam:PutRolePermissionsBoundary",
         "iam:UntagRole",
         "iam:ListInstanceProfilesForRole",
         "iam:RemoveRoleFromInstanceProfile",  # delete: out of its profiles first

@@ -7,6 +7,7 @@ from typing import Any
 
 from twin.program import (  # noqa: F401  (re-exported for the tests)
     CURRENT_CLI,
+    EXAMPLE_FILES,
     EXAMPLE_STACK,
     PROGRAM,
     PROJECT,

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.program_floor import REPLAY, replay_plan
-from tests.harness import ProgramRun, run_program, unwrap_secret
+from tests.harness import STACKS, ProgramRun, run_program, unwrap_secret
 
-STACK = Path(__file__).resolve().parent / "stacks" / "farm-3.yaml"
+STACK = STACKS / "farm-3.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,8 @@ import pytest
 from parliament.statement import get_arn_format
 
 from components import tags as tagging
-from tests import aws_calls
+from components.host import host_key_policy
+from tests import aws_calls, iam_evaluation
 from tests.aws_calls import DYNAMIC, DYNAMIC_PROVIDERS, INVOKES, NEEDS_NO_PERMISSION, NO_AWS_CALLS, RESOURCES
 from tests.harness import STACKS, ProgramRun, run_program, stack_file_config
 
@@ -34,18 +35,24 @@ MANAGED_POLICY_MAX = 6144  # IAM quotas: a managed policy's characters, white sp
 STACK_TAG = tagging.STACK
 
 
+BOUNDARY_ARN = "arn:aws:iam::123456789012:policy/bitbucket-mirrors-node-boundary"
+BOUNDED_RUN = "farm-3+restoreFrom+osImage+iamPermissionsBoundaryArn"
+
+
 def _farm_restoring_on_a_new_image() -> ProgramRun:
+    """farm-3 as the deployer policy requires it (with iamPermissionsBoundaryArn), restoring onto a new image."""
     config, secret_keys = stack_file_config(STACKS / "farm-3.yaml")
     mirrors = json.loads(config["bitbucket-mirrors:mirrors"])
     mirrors[0].update(bitbucketVersion="9.4.15", restoreFrom="9.4.15", osImage="refresh: 2026-12")
     config["bitbucket-mirrors:mirrors"] = json.dumps(mirrors)
+    config["bitbucket-mirrors:iamPermissionsBoundaryArn"] = BOUNDARY_ARN
     return run_program(config=config, secret_keys=secret_keys)
 
 
 @pytest.fixture(scope="module")
 def runs() -> dict[str, ProgramRun]:
     found = {path.stem: run_program(path) for path in sorted(STACKS.glob("*.yaml"))}
-    found["farm-3+restoreFrom+osImage"] = _farm_restoring_on_a_new_image()
+    found[BOUNDED_RUN] = _farm_restoring_on_a_new_image()
     return found
 
 
@@ -187,7 +194,7 @@ def test_the_runs_cover_monitoring_a_bastion_a_restore_and_a_new_image(runs, reg
     assert "aws:cloudwatch/metricAlarm:MetricAlarm" in registered
     assert "aws:ebs/getSnapshotIds:getSnapshotIds" in registered
     assert DYNAMIC + "RootVolumeReplacement" in registered
-    assert any(r.inputs.get("snapshotId") for r in runs["farm-3+restoreFrom+osImage"].of_type("aws:ebs/volume:Volume"))
+    assert any(r.inputs.get("snapshotId") for r in runs[BOUNDED_RUN].of_type("aws:ebs/volume:Volume"))
     config, _ = stack_file_config(STACKS / "two-sites.yaml")
     assert "bastion" in json.loads(config["bitbucket-mirrors:network"])
 
@@ -369,3 +376,260 @@ def test_the_node_roles_pattern_would_not_pass_a_role_of_another_name():
     passed = aws_calls.as_list(statement("IamPassOnlyTheNodeRolesAndOnlyToEc2")["Resource"])
     for other in ("OrganizationAccountAccessRole", "admin", "ci-deployer-role", "syd-node0-profile-0a1b2c3"):
         assert not _matches(f"arn:aws:iam::123456789012:role/{other}", passed), other
+
+
+# ---- no escalation: a stolen deployer cannot become the account's admin ------------------------
+# Played with tests/iam_evaluation.py (IAM's documented evaluation of Allow statements and their
+# conditions) against both documents together, as one principal holding them both would be.
+
+ACCOUNT = "123456789012"
+NODE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/syd-node0-role-0a1b2c3"
+OTHER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/OrganizationAccountAccessRole"
+ADMIN_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
+BOUNDARY_FILE = ROOT / "docs" / "node-permissions-boundary.json"
+KMS_KEY = f"arn:aws:kms:eu-central-1:{ACCOUNT}:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+STACK_TAGGED = {f"aws:RequestTag/{STACK_TAG}": "prod", "aws:TagKeys": [STACK_TAG]}
+ON_A_STACK_ROLE = {f"aws:ResourceTag/{STACK_TAG}": "prod"}
+
+
+def allows(action: str, resource: str, **context) -> list[str]:
+    return iam_evaluation.allowing(aws_calls.statements(), iam_evaluation.Request(action, resource, context))
+
+
+def _with_boundary(arn: str | None) -> dict:
+    return {} if arn is None else {"iam:PermissionsBoundary": arn}
+
+
+# Each step of the escalation: (step, action, resource, the request's condition keys). Every one
+# must be refused: while any is allowed, whoever holds the deployer's rights can reach admin.
+ESCALATION = [
+    ("create a node-named role without a boundary", "iam:CreateRole", NODE_ROLE, STACK_TAGGED),
+    (
+        "create it with a boundary of its own choosing",
+        "iam:CreateRole",
+        NODE_ROLE,
+        {**STACK_TAGGED, **_with_boundary(ADMIN_POLICY)},
+    ),
+    (
+        "create it with a boundary of the same name in another account",
+        "iam:CreateRole",
+        NODE_ROLE,
+        {**STACK_TAGGED, **_with_boundary("arn:aws:iam::210987654321:policy/bitbucket-mirrors-node-boundary")},
+    ),
+    (
+        "put an inline admin policy on a stack role without the boundary",
+        "iam:PutRolePolicy",
+        NODE_ROLE,
+        ON_A_STACK_ROLE,
+    ),
+    (
+        "put it on a stack role with another boundary",
+        "iam:PutRolePolicy",
+        NODE_ROLE,
+        {**ON_A_STACK_ROLE, **_with_boundary(f"arn:aws:iam::{ACCOUNT}:policy/wide-open")},
+    ),
+    (
+        "attach AdministratorAccess",
+        "iam:AttachRolePolicy",
+        NODE_ROLE,
+        {**ON_A_STACK_ROLE, "iam:PolicyARN": ADMIN_POLICY},
+    ),
+    ("remove the node role's boundary", "iam:DeleteRolePermissionsBoundary", NODE_ROLE, ON_A_STACK_ROLE),
+    (
+        "replace the boundary with a wider one",
+        "iam:PutRolePermissionsBoundary",
+        NODE_ROLE,
+        {**ON_A_STACK_ROLE, **_with_boundary(ADMIN_POLICY)},
+    ),
+    ("change a node role's trust to let itself assume it", "iam:UpdateAssumeRolePolicy", NODE_ROLE, ON_A_STACK_ROLE),
+    ("change another role's trust", "iam:UpdateAssumeRolePolicy", OTHER_ROLE, {}),
+    ("widen the boundary policy itself", "iam:CreatePolicyVersion", BOUNDARY_ARN, {}),
+    ("point the boundary at another version", "iam:SetDefaultPolicyVersion", BOUNDARY_ARN, {}),
+    ("pass another role to EC2", "iam:PassRole", OTHER_ROLE, {"iam:PassedToService": "ec2.amazonaws.com"}),
+    ("pass a node role to Lambda", "iam:PassRole", NODE_ROLE, {"iam:PassedToService": "lambda.amazonaws.com"}),
+    ("assume a node role", "sts:AssumeRole", NODE_ROLE, {}),
+    ("make itself a user with keys", "iam:CreateAccessKey", f"arn:aws:iam::{ACCOUNT}:user/ci", {}),
+]
+
+
+@pytest.mark.parametrize("action, resource, context", [c[1:] for c in ESCALATION], ids=[c[0] for c in ESCALATION])
+def test_a_stolen_deployer_cannot_take_a_step_of_the_escalation(action, resource, context):
+    assert allows(action, resource, **context) == [], f"{action} on {resource} is allowed: an escalation path"
+
+
+def test_the_escalation_as_one_play_fails_at_its_first_step():
+    """Create a role without the boundary, put an admin policy on it, pass it to EC2, or change its
+    trust: the play needs its first step or its last, and neither is allowed."""
+    created = allows("iam:CreateRole", NODE_ROLE, **STACK_TAGGED)
+    given_admin = allows("iam:PutRolePolicy", NODE_ROLE, **ON_A_STACK_ROLE)
+    trusted = allows("iam:UpdateAssumeRolePolicy", NODE_ROLE, **ON_A_STACK_ROLE)
+    assert not ((created and given_admin) or trusted), (created, given_admin, trusted)
+
+
+GRANTED = [
+    # What the program does, under the boundary: allowed, or the deployer policy would fail `up`.
+    (
+        "create a node role under the boundary",
+        "iam:CreateRole",
+        NODE_ROLE,
+        {**STACK_TAGGED, **_with_boundary(BOUNDARY_ARN)},
+    ),
+    (
+        "write its inline policies under it",
+        "iam:PutRolePolicy",
+        NODE_ROLE,
+        {**ON_A_STACK_ROLE, **_with_boundary(BOUNDARY_ARN)},
+    ),
+    (
+        "set the boundary on a node role created before it",
+        "iam:PutRolePermissionsBoundary",
+        NODE_ROLE,
+        {**ON_A_STACK_ROLE, **_with_boundary(BOUNDARY_ARN)},
+    ),
+    ("delete an inline policy (it only takes rights away)", "iam:DeleteRolePolicy", NODE_ROLE, ON_A_STACK_ROLE),
+    ("pass a node role to EC2", "iam:PassRole", NODE_ROLE, {"iam:PassedToService": "ec2.amazonaws.com"}),
+]
+
+
+@pytest.mark.parametrize("action, resource, context", [c[1:] for c in GRANTED], ids=[c[0] for c in GRANTED])
+def test_what_the_program_does_under_the_boundary_is_allowed(action, resource, context):
+    assert allows(action, resource, **context), f"{action} on {resource} is refused: `up` would fail"
+
+
+def test_the_evaluator_refuses_what_a_missing_condition_key_cannot_satisfy():
+    # The documented semantics the escalation tests stand on, checked on small documents.
+    statement = {
+        "Sid": "S",
+        "Effect": "Allow",
+        "Action": "iam:CreateRole",
+        "Resource": "arn:aws:iam::*:role/*",
+        "Condition": {"ArnEquals": {"iam:PermissionsBoundary": "arn:aws:iam::${aws:PrincipalAccount}:policy/b"}},
+    }
+
+    def allowed(context: dict, account: str = ACCOUNT) -> bool:
+        request = iam_evaluation.Request("IAM:createrole", NODE_ROLE, context, account)
+        return iam_evaluation.allowing([statement], request) == ["S"]
+
+    assert allowed({"iam:PermissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/b"})
+    assert not allowed({})  # a missing key fails ArnEquals
+    assert not allowed({"iam:PermissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/b"}, account="210987654321")
+    assert not allowed({"iam:PermissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/b2"})
+    assert not allowed({"iam:PermissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/B"})  # case-sensitive
+    null = {**statement, "Condition": {"Null": {"aws:RequestTag/t": "false"}}}
+    assert iam_evaluation.allowing(
+        [null], iam_evaluation.Request("iam:CreateRole", NODE_ROLE, {"aws:RequestTag/t": "x"})
+    )
+    assert not iam_evaluation.allowing([null], iam_evaluation.Request("iam:CreateRole", NODE_ROLE, {}))
+    if_exists = {**statement, "Condition": {"StringEqualsIfExists": {"iam:PassedToService": "ec2.amazonaws.com"}}}
+    assert iam_evaluation.allowing([if_exists], iam_evaluation.Request("iam:CreateRole", NODE_ROLE, {}))
+    with pytest.raises(ValueError):
+        iam_evaluation.allowing(
+            [{**statement, "Condition": {"NumericEquals": {"k": "1"}}}],
+            iam_evaluation.Request("iam:CreateRole", NODE_ROLE, {"k": "v"}),
+        )
+
+
+def test_the_deployer_condition_names_the_boundary_the_docs_give():
+    names = {
+        value.rsplit("/", 1)[1]
+        for s in aws_calls.statements()
+        for value in aws_calls.as_list(s.get("Condition", {}).get("ArnEquals", {}).get("iam:PermissionsBoundary", []))
+    }
+    # docs/iam-permissions-boundary.md creates the boundary under this name.
+    assert names == {"bitbucket-mirrors-node-boundary"} == {BOUNDARY_ARN.rsplit("/", 1)[1]}
+    assert (
+        "--policy-name bitbucket-mirrors-node-boundary" in (ROOT / "docs" / "iam-permissions-boundary.md").read_text()
+    )
+    guarded = {
+        a
+        for s in aws_calls.statements()
+        if "iam:PermissionsBoundary" in json.dumps(s)
+        for a in aws_calls.as_list(s["Action"])
+    }
+    assert guarded == {"iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary"}
+    assert "iam:CreateRole" not in {
+        a
+        for s in aws_calls.statements()
+        if s["Sid"] != "IamCreateNodeRolesOnlyUnderTheNodeBoundary"
+        for a in aws_calls.as_list(s["Action"])
+    }
+
+
+# ---- the boundary: what a node needs, no more ---------------------------------------------------
+
+
+def _boundary() -> list[dict]:
+    return aws_calls.statements([json.loads(BOUNDARY_FILE.read_text())])
+
+
+def _node_policies(run: ProgramRun) -> list[dict]:
+    documents = [json.loads(r.inputs["policy"]) for r in run.of_type("aws:iam/rolePolicy:RolePolicy")]
+    assert documents, "the run wrote no node policy"
+    # No stack file sets a kmsKeyArn: its statement (kms:Decrypt through SSM) as the program writes it.
+    parameter = f"arn:aws:ssm:eu-central-1:{ACCOUNT}:parameter/bitbucket-mirrors/prod/syd-node0/ssh-host-ed25519-key"
+    documents.append(json.loads(host_key_policy(parameter, "eu-central-1", KMS_KEY)))
+    return [s for d in documents for s in aws_calls.statements([d])]
+
+
+def _requests_of(statement: dict, region: str = "eu-central-1") -> list[iam_evaluation.Request]:
+    """A request each of the node policy's statements allows: its actions on its resources, with the
+    condition values it requires."""
+    context = {}
+    for operator, keys in statement.get("Condition", {}).items():
+        assert operator == "StringEquals", operator
+        context.update({k: aws_calls.as_list(v)[0] for k, v in keys.items()})
+    resources = [r if r != "*" else "*" for r in aws_calls.as_list(statement["Resource"])]
+    return [
+        iam_evaluation.Request(action, resource, context)
+        for action in aws_calls.as_list(statement["Action"])
+        for resource in resources
+    ]
+
+
+def test_the_boundary_allows_every_statement_of_every_node_policy_the_program_writes(runs):
+    boundary = _boundary()
+    for name in ("farm-3", "two-sites", BOUNDED_RUN, "single-nginx"):
+        for statement in _node_policies(runs[name]):
+            for request in _requests_of(statement):
+                assert iam_evaluation.allowing(boundary, request), (name, request)
+
+
+def test_the_boundary_allows_nothing_a_node_policy_does_not_use(runs):
+    used = {a for run in runs.values() for s in _node_policies(run) for a in aws_calls.as_list(s["Action"])}
+    assert {a for s in _boundary() for a in aws_calls.as_list(s["Action"])} == used
+    # And within those actions, nothing wider than the nodes' own parameters and the project's metrics.
+    boundary = _boundary()
+    refused = [
+        iam_evaluation.Request("ssm:GetParameter", f"arn:aws:ssm:eu-central-1:{ACCOUNT}:parameter/prod/db-password"),
+        iam_evaluation.Request("kms:Decrypt", "*", {"kms:ViaService": "s3.eu-central-1.amazonaws.com"}),
+        iam_evaluation.Request("kms:Decrypt", "*", {}),
+        iam_evaluation.Request("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "AWS/EC2"}),
+        iam_evaluation.Request("iam:CreateRole", NODE_ROLE, {}),
+        iam_evaluation.Request("s3:GetObject", "arn:aws:s3:::any/thing", {}),
+    ]
+    for request in refused:
+        assert iam_evaluation.allowing(boundary, request) == [], request
+
+
+def test_every_role_the_program_creates_carries_the_configured_boundary(runs):
+    roles = runs[BOUNDED_RUN].of_type("aws:iam/role:Role")
+    assert roles and all(r.inputs.get("permissionsBoundary") == BOUNDARY_ARN for r in roles), [
+        (r.name, r.inputs.get("permissionsBoundary")) for r in roles
+    ]
+    # Without the key there is none (README: the deployer policy then refuses to create the roles).
+    assert all(not r.inputs.get("permissionsBoundary") for r in runs["farm-3"].of_type("aws:iam/role:Role"))
+
+
+def test_a_boundary_that_is_not_a_policy_arn_is_refused_naming_the_key():
+    from stack_config.validation import check_config_bag
+
+    config, _ = stack_file_config(STACKS / "farm-3.yaml")
+    for wrong in (
+        "bitbucket-mirrors-node-boundary",
+        "arn:aws:iam::123456789012:role/admin",
+        "arn:aws:iam::aws:policy/AdministratorAccess",
+    ):
+        config["bitbucket-mirrors:iamPermissionsBoundaryArn"] = wrong
+        problems = check_config_bag(config, lambda _: None).problems
+        assert [p.path for p in problems] == ["iamPermissionsBoundaryArn"], (wrong, problems)
+        assert "an IAM policy ARN of your account" in problems[0].message

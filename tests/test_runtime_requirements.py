@@ -77,3 +77,78 @@ def test_a_virtualenv_with_only_the_runtime_file_runs_the_program_and_the_provid
     finally:
         host.kill()
         host.wait(timeout=10)
+
+
+# --- the offline check's own, small virtualenv (requirements-check.txt) ---------------------------
+
+# Every stack_config module but the two that speak to the engine (loader.py: pulumi.Config and
+# ConfigError, a pulumi.RunError; engine.py: the CLI version), imported as the check imports them.
+BOUNDARY = r"""
+import importlib, pkgutil, sys
+sys.path.insert(0, ".")
+import stack_config
+for info in pkgutil.walk_packages(stack_config.__path__, "stack_config."):
+    if info.name not in ("stack_config.loader", "stack_config.engine"):
+        importlib.import_module(info.name)
+print(sorted({m.split(".")[0] for m in sys.modules} & {"pulumi", "pulumi_aws", "boto3", "botocore", "providers",
+    "components", "grpc"}))
+"""
+
+
+def test_the_config_rules_import_no_pulumi_aws_or_provider_package():
+    imported = subprocess.run([sys.executable, "-c", BOUNDARY], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert imported.returncode == 0, imported.stderr[-3000:]
+    assert imported.stdout.strip() == "[]"
+
+
+def test_the_check_file_pins_what_the_runtime_pins():
+    check, runtime = _pins(ROOT / "requirements-check.txt"), _pins(ROOT / "requirements.txt")
+    assert {"pydantic", "pyyaml"} <= set(check)
+    assert {name: runtime.get(name) for name in check} == check
+    assert not {"pulumi", "boto3", "botocore"} & set(check)
+
+
+def test_a_virtualenv_with_only_the_check_file_runs_the_check(tmp_path):
+    import base64
+
+    import yaml
+
+    venv = tmp_path / "check"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    installed = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "-r", str(ROOT / "requirements-check.txt")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    # The example as it is once its secrets are set (ciphertext of the passphrase manager's shape).
+    ciphertext = f"v1:{base64.b64encode(b'n' * 12).decode()}:{base64.b64encode(b'ciphertext and its tag').decode()}"
+    text = (ROOT / "Pulumi.example.yaml").read_text()
+    document = yaml.safe_load(text)
+    for key, value in document["config"].items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            document["config"][key] = {"secure": ciphertext}
+    for mirror in document["config"]["bitbucket-mirrors:mirrors"]:
+        if "privateKey" in mirror.get("tls", {}):
+            mirror["tls"]["privateKey"] = {"secure": ciphertext}
+    (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document))
+    ok = subprocess.run(
+        [str(python), "-m", "stack_config.check", str(tmp_path / "Pulumi.dev.yaml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stderr[-3000:]
+    assert "no problems" in ok.stdout
+    bad = subprocess.run(
+        [str(python), "-m", "stack_config.check", str(ROOT / "Pulumi.example.yaml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 1 and "primaryPassword: is a placeholder" in bad.stderr, bad.stderr[-3000:]
+    assert "Traceback" not in ok.stderr + bad.stderr

@@ -52,6 +52,10 @@ class Scheduler:
         # Processes started but not queued yet (threads the engine has just started): time waits for
         # them as for an owed registration, so what runs first never depends on thread start-up.
         self._expected: set[str] = set()
+        # Called as (from, to) each time the clock moves on, with no process running: what goes on
+        # in the world without the engine (clients cloning) is played over that interval.
+        self.watchers: list[Callable[[float, float], None]] = []
+        self.watcher_errors: list[BaseException] = []  # a twin bug, said by the deployment's result
         self._director.start()
 
     # --- called by processes -------------------------------------------------------------------
@@ -158,6 +162,12 @@ class Scheduler:
                         self.never_arrived |= owed
                     continue
                 at, _, _, process = heapq.heappop(self._ready)
+                if at > self.now:
+                    for watch in self.watchers:
+                        try:
+                            watch(self.now, at)
+                        except Exception as error:  # the director must go on: the up reports it
+                            self.watcher_errors.append(error)
                 self.now = max(self.now, at)
                 self._current = process
                 process.go.set()

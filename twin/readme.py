@@ -155,23 +155,30 @@ def _minutes(seconds: float) -> str:
 
 
 def clients_notice(reports: dict[str, dict[str, Any]], row: Row) -> str:
-    """The column's text, from the scenarios' reports."""
+    """The column's text, from the scenarios' reports: clones that failed first, then nodes serving."""
     found = [(name, reports[name] if row.then is None else reports[name]["then"][row.then]) for name in row.scenarios]
     if all(r.get("refused_at_preview") for _, r in found):
         return "nothing happens: refused at preview"
-    parts = []
-    outages = []
+    parts, outages, failed_any = [], [], False
     for name, report in found:
         (site,) = report["sites"].values()
         nodes, least, outage = site["nodes"], site["min_serving"], site["outage_s"]
+        clones = site["clones"]
+        failed_any = failed_any or clones["failed"] > 0
+        said = f"{name}: {clones['failed']} of {clones['started']} clones failed, "
         if outage > 0:
             outages.append(outage)
-            parts.append(f"{name}: none serves for {_minutes(outage)} of {_minutes(report['modelled_wall_s'])}")
+            parts.append(said + f"none serves for {_minutes(outage)} of {_minutes(report['modelled_wall_s'])}")
         else:
             parts.append(
-                f"{name}: at least {least} of {nodes} serving throughout, {_minutes(report['modelled_wall_s'])}"
+                said + f"at least {least} of {nodes} serving throughout, {_minutes(report['modelled_wall_s'])}"
             )
-    verdict = f"**yes**, for {_minutes(max(outages))} at most" if outages else "no"
+    if outages:
+        verdict = f"**yes**, for {_minutes(max(outages))} at most"
+    elif failed_any:
+        verdict = "**yes**: clones under way are cut"
+    else:
+        verdict = "no"
     return f"{verdict} ({'; '.join(parts)})"
 
 
@@ -182,9 +189,9 @@ def first_ups(reports: dict[str, dict[str, Any]]) -> str:
     (single,) = reports[FIRST_UPS[0]]["first_up"]["sites"].values()
     (farm,) = reports[FIRST_UPS[1]]["first_up"]["sites"].values()
     return (
-        f"A new site's first `up`: a single node serves clients after {_minutes(single['serves_from_s'])} "
+        f"A new site's first `up`: a single node serves clients after {_minutes(single['serving_from_s'])} "
         f"(the `up` takes {_minutes(single['modelled_wall_s'])}), a 3-node farm after "
-        f"{_minutes(farm['serves_from_s'])}, {farm['serves_from_s'] / single['serves_from_s']:.2f}x as long: its "
+        f"{_minutes(farm['serving_from_s'])}, {farm['serving_from_s'] / single['serving_from_s']:.2f}x as long: its "
         f"first node serves, and is approved, while the others join one after another (the whole `up` takes "
         f"{_minutes(farm['modelled_wall_s'])})."
     )
@@ -192,7 +199,7 @@ def first_ups(reports: dict[str, dict[str, Any]]) -> str:
 
 def table(reports: dict[str, dict[str, Any]]) -> str:
     lines = [
-        "| change | what happens | clients notice (twin: scenario, nodes serving, modelled time) |",
+        "| change | what happens | clients notice (twin: scenario, clones failed, nodes serving, modelled time) |",
         "|---|---|---|",
     ]
     for row in ROWS:

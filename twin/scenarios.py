@@ -19,7 +19,7 @@ import yaml
 from twin.program import STACKS
 
 from .engine import UpResult
-from .twin import Twin, sites_of
+from .twin import Site, Twin, sites_of
 
 SETTLE_S = 0.0
 
@@ -78,7 +78,7 @@ def summary(result: UpResult) -> dict[str, Any]:
 
 def run(
     before: Path,
-    after: Path,
+    after: Optional[Path] = None,
     *,
     failing_nodes: tuple[int, ...] = (),
     kill_after: Optional[int] = None,
@@ -86,19 +86,16 @@ def run(
     then: tuple[Path, ...] = (),
     parallel: Optional[int] = None,
 ) -> dict[str, Any]:
-    """The twin's report of going from BEFORE to AFTER (the JSON `python -m twin` prints)."""
-    twin = Twin([before, after, *then], parallel=parallel)
+    """The twin's report of a first `up` of BEFORE, then AFTER's, then each of `then`'s, then one more
+    `up` of the last file (the JSON `python -m twin` prints)."""
+    twin = Twin([before, *([after] if after else []), *then], parallel=parallel)
     try:
         first = twin.up(before)
+        twin.record_generations()
+        seen = list(twin._sites)
         first_sites = _sites(twin, first, first.start, first.end, serves=True)
-        if first.error:
-            return {
-                "converged": False,
-                "error": f"the first up of {before.name} failed: {first.error}",
-                "steps": [s.json() for s in first.steps],
-                "sites": {},
-            }
-        preview = None
+        if first.error or after is None:
+            return _first_only(twin, before, first, first_sites)
         with new_release(release):
             preview = twin.preview(after)
             if preview.error:
@@ -112,6 +109,8 @@ def run(
                     "second_up_changes": 0,
                 }
             changed = twin.up(after, kill_after=kill_after, failing_nodes=frozenset(failing_nodes))
+            twin.record_generations()
+            seen += [site for site in twin._sites if site.name not in {s.name for s in seen}]
             converged = changed.error is None and all(twin.converged(site) for site in twin._sites)
             report: dict[str, Any] = {
                 "converged": converged,
@@ -125,29 +124,71 @@ def run(
                 "outputs_before": _plain_outputs(first),
                 "outputs_after": _plain_outputs(changed),
             }
-            ups = []
-            last = after
+            report["then"] = []
             for follow in then:
-                result = twin.up(follow)
-                ups.append(
-                    {
-                        "stack": follow.name,
-                        **summary(result),
-                        "converged": result.error is None and all(twin.converged(s) for s in twin._sites),
-                        "steps": [s.json(result.start) for s in result.steps if s.operation != "same"],
-                        "warnings": _warnings(result),
-                        "sites": _sites(twin, result, result.start, result.end),
-                    }
-                )
-                last = follow
-            report["then"] = ups
+                report["then"].append(_follow(twin, follow))
+                seen += [site for site in twin._sites if site.name not in {s.name for s in seen}]
+            last = then[-1] if then else after
             second = twin.up(last)
+            twin.record_generations()
             report["second_up_changes"] = second.changes
             report["second_up_error"] = second.error
             report["converged_in_the_end"] = second.error is None and all(twin.converged(s) for s in twin._sites)
+            report["removed_sites"] = _removed(twin, seen)
         return report
     finally:
         twin.close()
+
+
+def _first_only(twin: Twin, before: Path, first: UpResult, first_sites: dict[str, Any]) -> dict[str, Any]:
+    if first.error:
+        return {
+            "converged": False,
+            "error": f"the first up of {before.name} failed: {first.error}",
+            "steps": [s.json() for s in first.steps],
+            "sites": {},
+        }
+    second = twin.up(before)
+    return {
+        "converged": all(twin.converged(site) for site in twin._sites),
+        "error": None,
+        "steps": [s.json(first.start) for s in first.steps if s.operation != "same"],
+        "modelled_wall_s": round(first.end - first.start, 1),
+        "sites": first_sites,
+        "first_up": {**summary(first), "sites": first_sites},
+        "then": [],
+        "second_up_changes": second.changes,
+        "second_up_error": second.error,
+        "converged_in_the_end": second.error is None and all(twin.converged(s) for s in twin._sites),
+        "removed_sites": {},
+    }
+
+
+def _follow(twin: Twin, follow: Path) -> dict[str, Any]:
+    result = twin.up(follow)
+    twin.record_generations()
+    return {
+        "stack": follow.name,
+        **summary(result),
+        "converged": result.error is None and all(twin.converged(s) for s in twin._sites),
+        "steps": [s.json(result.start) for s in result.steps if s.operation != "same"],
+        "warnings": _warnings(result),
+        "sites": _sites(twin, result, result.start, result.end),
+    }
+
+
+def _removed(twin: Twin, seen: list[Site]) -> dict[str, Any]:
+    """The sites an earlier file had and the last one does not: gone from the primary and from AWS?"""
+    kept = {s.name for s in twin._sites}
+    return {
+        site.name: {
+            "removed_from_primary": twin.removed_from_primary(site),
+            "instances_after": len(twin.site_nodes(site)),
+            "generations": twin.generations.get(site.name, []),
+        }
+        for site in seen
+        if site.name not in kept
+    }
 
 
 def _sites(twin: Twin, result: UpResult, start: float, end: float, serves: bool = False) -> dict[str, Any]:
@@ -155,21 +196,14 @@ def _sites(twin: Twin, result: UpResult, start: float, end: float, serves: bool 
     for site in twin._sites:
         report = twin.report(site, start, end)
         if serves:
-            report.serves_from_s = twin.serves_from(site, start, end)
+            report.serving_from_s = twin.serves_from(site, start, end)
         out[site.name] = {
             **report.json(),
             "modelled_wall_s": round(end - start, 1),
-            "generation": _generation(twin, site.name),
+            "clones": twin.clients.between(site.name, start, end),
+            "generations": twin.generations.get(site.name, []),
         }
     return out
-
-
-def _generation(twin: Twin, site: str) -> Optional[str]:
-    """The site's mirror generation in the stack's state (MirrorGeneration.generation)."""
-    for resource in twin.engine.state.values():
-        if resource.type.endswith(":MirrorGeneration") and resource.name == f"{site}-generation":
-            return resource.outputs.get("generation")
-    return None
 
 
 def _plain_outputs(result: UpResult) -> dict[str, Any]:

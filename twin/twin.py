@@ -29,6 +29,7 @@ from twin.emulator import Emulator
 from twin.program import TEST_PASSWORD, ProgramMocks, stack_file_config
 
 from .aws_api import AwsApi
+from .clients import Clients
 from .clock import Scheduler
 from .durations import seconds
 from .engine import Engine, UpResult
@@ -37,6 +38,7 @@ from .node import Faults, Node
 from .world import Home, Instance, World
 
 NAMESPACE = "bitbucket-mirrors"
+GENERATION = "pulumi-python:dynamic/bitbucket:MirrorGeneration"
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,14 @@ class SiteReport:
     upgrade_mode_after: bool
     approved_after: bool
     ssh_host_keys: int = 0  # distinct SSH host keys the serving nodes present on 7999
-    serves_from_s: Optional[float] = None
+    serving_from_s: Optional[float] = None
     # EBS snapshots of the site's homes that exist at the end: (seconds from the start it was taken,
     # the Bitbucket version its home held); and when Bitbucket first stopped on a node.
     snapshots: list[tuple[float, Optional[str]]] = field(default_factory=list)
     first_stop_s: Optional[float] = None
     roots_replaced: int = 0  # root volume replacements during the window
+    # Nodes serving over the `up`: [seconds from its start, how many] each time the number changes.
+    serving: list[tuple[float, int]] = field(default_factory=list)
 
     def json(self) -> dict:
         return {
@@ -78,7 +82,8 @@ class SiteReport:
             "snapshots": [[round(t, 1), v] for t, v in self.snapshots],
             "first_stop_s": round(self.first_stop_s, 1) if self.first_stop_s is not None else None,
             "roots_replaced": self.roots_replaced,
-            **({"serves_from_s": round(self.serves_from_s, 1)} if self.serves_from_s is not None else {}),
+            "serving": [[round(t, 1), n] for t, n in self.serving],
+            **({"serving_from_s": round(self.serving_from_s, 1)} if self.serving_from_s is not None else {}),
         }
 
 
@@ -131,6 +136,9 @@ class Twin:
         self.engine = Engine(self.sched, self.native, self._invoke, {}, [], parallel=parallel)
         self._sites: list[Site] = []
         self._mirror_count = 0
+        self.generations: dict[str, list[Optional[str]]] = {}  # site -> its generation after each up
+        self.clients = Clients(self.world, hosts=lambda: {s.name: s.host for s in self._sites}, announced=self._serves)
+        self.sched.watchers.append(self.clients.advance)
 
     def _invoke(self, args) -> dict:
         """The data sources the program reads from what exists (the world); the fixed lookups (the
@@ -163,9 +171,13 @@ class Twin:
         self.faults.failing_nodes = failing_nodes
         try:
             with self._patched():
-                return self.engine.up(kill_after=kill_after)
+                result = self.engine.up(kill_after=kill_after)
         finally:
             self.faults.failing_nodes = frozenset()
+        self.clients.finish(self.sched.now)
+        if self.sched.watcher_errors:
+            raise RuntimeError(f"the twin's clients failed: {self.sched.watcher_errors[0]!r}")
+        return result
 
     @contextlib.contextmanager
     def _patched(self) -> Iterator[None]:
@@ -336,10 +348,12 @@ class Twin:
                 if start <= t <= end
             }
         )
-        counts, outage = [], 0.0
+        counts, outage, serving = [], 0.0, []
         for i, t in enumerate(points):
             count, reached = world.serving(site.host, t)
             counts.append(count)
+            if not serving or serving[-1][1] != count:
+                serving.append((t - start, count))
             if not reached and i + 1 < len(points):
                 outage += points[i + 1] - t
         nodes = self.site_nodes(site)
@@ -348,6 +362,7 @@ class Twin:
         return SiteReport(
             nodes=len(nodes),
             min_serving=min(counts) if counts else 0,
+            serving=serving,
             outage_s=outage,
             versions_after=[i.run_at(end).version if i.answers_at(end) else None for i in nodes],
             serving_after=world.serving(site.host, end)[0],
@@ -363,9 +378,13 @@ class Twin:
                 }
             ),
             snapshots=sorted(
-                (snap["StartTime"] - start, snap["home"].version)
-                for snap in world.snapshots.values()
-                if snap["volume_tags"].get("bitbucket-mirrors:site") == site.name
+                (
+                    (snap["StartTime"] - start, snap["home"].version)
+                    for snap in world.snapshots.values()
+                    if snap["volume_tags"].get("bitbucket-mirrors:site") == site.name
+                ),
+                # A home that never held a version (a new node's) sorts first among snapshots of one instant.
+                key=lambda taken: (taken[0], taken[1] or ""),
             ),
             first_stop_s=min(
                 (
@@ -390,10 +409,16 @@ class Twin:
             {t for t in self.world.change_times() + self.world.check_times(start, end) if start <= t <= end}
         )
         for t in points:
-            _, reached = self.world.serving(site.host, t)
-            if reached and self._approved_at(site, t):
+            if self._serves_at(site, t):
                 return t - start
         return None
+
+    def _serves(self, name: str, t: float) -> bool:
+        site = next((s for s in self._sites if s.name == name), None)
+        return site is not None and self._serves_at(site, t)
+
+    def _serves_at(self, site: Site, t: float) -> bool:
+        return self.world.serving(site.host, t)[1] and self._approved_at(site, t)
 
     def _approved_at(self, site: Site, t: float) -> bool:
         mirror = self._mirror_of(self.site_nodes(site))
@@ -405,6 +430,27 @@ class Twin:
             if run.mirror in self.world.mirrors:
                 return self.world.mirrors[run.mirror]
         return None
+
+    def record_generations(self) -> None:
+        """Each site's mirror generation as the stack's state holds it after an `up` (None: none yet)."""
+        held = {
+            r.name.removesuffix("-generation"): r.outputs.get("generation")
+            for r in self.engine.state.values()
+            if r.type == GENERATION
+        }
+        for name in {s.name for s in self._sites} | set(self.generations):
+            self.generations.setdefault(name, []).append(held.get(name))
+
+    def removed_from_primary(self, site: Site) -> bool:
+        """No mirror the site ever set up is still registered on the primary."""
+        ids = {
+            self.world.mirrors[name].mirror_id
+            for i in self._site_instances(site)
+            for run in i.runs
+            for name in [run.mirror]
+            if name in self.world.mirrors
+        }
+        return not ids & set(self.emu.state.mirror_servers)
 
     def converged(self, site: Site) -> bool:
         report = self.report(site, self.world.now, self.world.now)

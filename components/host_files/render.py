@@ -19,6 +19,7 @@ from .specs import (
     NGINX_KEY_PATH,
     STAGING_DIR,
     VENDOR_CHECKSUM_FEEDS,
+    VENDOR_DOWNLOAD_HOSTS,
     InstallSpec,
     MetricsSpec,
     NginxSiteSpec,
@@ -99,6 +100,8 @@ def render_install_script(spec: InstallSpec) -> str:
             nginx_cert=NGINX_CERT_PATH,
             nginx_key=NGINX_KEY_PATH,
             checksum_feeds=VENDOR_CHECKSUM_FEEDS,
+            vendor_hosts=VENDOR_DOWNLOAD_HOSTS,
+            limits={"ARCHIVE": spec.archive_limits, "FEED": spec.feed_limits, "AGENT": spec.agent_limits},
             jmx={"url": JMX_EXPORTER_URL, "sha256": JMX_EXPORTER_SHA256, "jar": jmx_agent_path(spec.install_root)},
         )
     )

@@ -32,6 +32,10 @@ VENDOR_CHECKSUM_FEEDS = (
     "https://my.atlassian.com/download/feeds/current/stash.json",
     "https://my.atlassian.com/download/feeds/archived/stash.json",
 )
+# The hosts a feed entry's URL (zipUrl) may name for the archive's MD5 to count: the vendor's own
+# (the feeds list www.atlassian.com; the install downloads from product-downloads.atlassian.com).
+VENDOR_DOWNLOAD_HOSTS = ("www.atlassian.com", "product-downloads.atlassian.com")
+
 # The Prometheus JMX exporter, pinned: the sha256 is the one two independent public projects pin
 # for this release (see README "Monitoring"); the install refuses any other file.
 JMX_EXPORTER_VERSION = "1.6.0"
@@ -62,6 +66,40 @@ class StagedFile:
 def _require(condition: bool, field_name: str, expected: str) -> None:
     if not condition:
         raise ValueError(f"{field_name}: expected {expected}")
+
+
+@dataclass(frozen=True)
+class DownloadLimits:
+    """What one download may take before curl gives up (every download of the install has them):
+    a connection within `connect_s`, at least `floor_bytes_per_s` over any `floor_s` seconds, at most
+    `max_bytes` and `max_s` seconds in all, `retries` further attempts included (curl retries a
+    refused connection, a timeout and a 5xx answer)."""
+
+    max_bytes: int
+    max_s: int
+    connect_s: int = 20
+    floor_bytes_per_s: int = 16 * 1024
+    floor_s: int = 60
+    retries: int = 2
+
+    def __post_init__(self) -> None:
+        for name in ("max_bytes", "max_s", "connect_s", "floor_bytes_per_s", "floor_s"):
+            value = getattr(self, name)
+            _require(isinstance(value, int) and value > 0, name, "a positive whole number")
+        _require(isinstance(self.retries, int) and 0 <= self.retries <= 5, "retries", "0 to 5")
+        _require(self.connect_s <= self.max_s and self.floor_s <= self.max_s, "max_s", "at least connect_s and floor_s")
+
+
+_MIB = 1024 * 1024
+# The Bitbucket archive: the vendor's feeds list 541.2 MB for 9.5.2 and 541.7 MB for 9.4.4
+# (atlassian-bitbucket-<version>.tar.gz, docs/download-verification.md): 1 GiB is about twice that.
+# 30 minutes is 600 KB/s on average; a node in EC2 takes it in well under a minute.
+ARCHIVE_LIMITS = DownloadLimits(max_bytes=1024 * _MIB, max_s=1800)
+# A vendor feed: the archived one, every Bitbucket release, is about 1.1 MB (the public copy in
+# EpicMorg/atlassian-json, json-backups/archived/stash.json).
+FEED_LIMITS = DownloadLimits(max_bytes=16 * _MIB, max_s=120)
+# The JMX exporter's agent: one jar.
+AGENT_LIMITS = DownloadLimits(max_bytes=16 * _MIB, max_s=300)
 
 
 @dataclass(frozen=True)
@@ -150,6 +188,12 @@ class InstallSpec:
     home_dir: str = HOME_DIR
     install_root: str = INSTALL_ROOT
     status_timeout_s: int = 900
+    # The sha256 this site first verified for bitbucket_version (ArchiveTrust, in the stack's state):
+    # the archive must be exactly those bytes. None on the node that verifies it first.
+    trusted_sha256: Optional[str] = None
+    archive_limits: DownloadLimits = ARCHIVE_LIMITS
+    feed_limits: DownloadLimits = FEED_LIMITS
+    agent_limits: DownloadLimits = AGENT_LIMITS
 
     def __post_init__(self) -> None:
         supported_runtime(self.bitbucket_version)  # raises UnsupportedVersion, a ValueError
@@ -163,6 +207,10 @@ class InstallSpec:
             _require(self.installer_url.startswith("https://"), "installer_url", "an https:// URL")
         if self.installer_sha256 is not None:
             _require(bool(re.fullmatch(r"[0-9a-f]{64}", self.installer_sha256)), "installer_sha256", "64 hex digits")
+        if self.trusted_sha256 is not None:
+            _require(bool(re.fullmatch(r"[0-9a-f]{64}", self.trusted_sha256)), "trusted_sha256", "64 hex digits")
+        for name in ("archive_limits", "feed_limits", "agent_limits"):
+            _require(isinstance(getattr(self, name), DownloadLimits), name, "DownloadLimits")
         _require(bool(_PATH.match(self.home_dir)), "home_dir", "an absolute path")
         _require(bool(_PATH.match(self.install_root)), "install_root", "an absolute path")
         _require(self.status_timeout_s > 0, "status_timeout_s", "a positive number of seconds")

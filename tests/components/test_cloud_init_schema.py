@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import EXAMPLE_STACK, STACKS, run_program, unwrap_secret
+from tests.harness import EXAMPLE_FILES, EXAMPLE_STACK, STACKS, run_program, unwrap_secret
 
 # Each variant of user data: OS, farm or single node, TLS mode, with and without a bastion.
 VARIANTS = {
@@ -22,6 +22,7 @@ VARIANTS = {
     "al2023 farm": STACKS / "farm-3.yaml",
     "ubuntu and al2023 through a bastion": STACKS / "two-sites.yaml",
     "example stack": EXAMPLE_STACK,
+    **{f"examples/{name}": path for name, path in EXAMPLE_FILES.items()},
 }
 
 

@@ -58,7 +58,7 @@ def test_hazelcast_only_between_a_farms_own_nodes(runs):
         assert rule.inputs["fromPort"] != 5701, "Hazelcast open on an nginx node, which is never in a farm"
 
 
-@pytest.mark.parametrize("stack", ["single-nginx", "single-acm", "farm-3", "two-sites", "example"])
+@pytest.mark.parametrize("stack", ["single-nginx", "single-acm", "farm-3", "two-sites", "example", "farm", "fleet"])
 def test_ssh_22_is_never_open_to_the_world(runs, stack):
     ssh_rules = [r for r in runs[stack].of_type(INGRESS) if r.inputs["fromPort"] <= 22 <= r.inputs["toPort"]]
     assert ssh_rules, "installation needs SSH from somewhere"

@@ -9,6 +9,7 @@ import pytest
 
 from tests.certificates import self_signed
 from tests.harness import (
+    EXAMPLE_FILES,
     EXAMPLE_STACK,
     STACKS,
     TEST_PASSWORD,
@@ -52,7 +53,10 @@ from .graph import rules, site_resources
         ("two-sites", "syd", 1),
         ("two-sites", "mel", 1),
         ("example", "syd", 1),
-        ("example", "fra", 3),
+        ("fleet", "syd", 1),
+        ("fleet", "fra", 3),
+        ("fleet", "pdx", 1),
+        ("farm", "fra", 3),
     ],
 )
 def test_each_site_gets_its_nodes_with_their_own_home(runs, stack, site, nodes):
@@ -68,7 +72,7 @@ def test_each_site_gets_its_nodes_with_their_own_home(runs, stack, site, nodes):
     assert len(site_resources(run, site, PROJECTS)) == 1
 
 
-@pytest.mark.parametrize("stack", ["single-nginx", "single-acm", "farm-3", "two-sites", "example"])
+@pytest.mark.parametrize("stack", ["single-nginx", "single-acm", "farm-3", "two-sites", "example", "farm", "fleet"])
 def test_hosts_require_imdsv2_and_encrypt_every_disk(runs, stack):
     run = runs[stack]
     for instance in run.of_type(INSTANCE):
@@ -82,7 +86,7 @@ def test_hosts_require_imdsv2_and_encrypt_every_disk(runs, stack):
 
 
 def test_home_volume_size_and_instance_type_follow_config(runs):
-    run = runs["example"]
+    run = runs["fleet"]
     assert {v.inputs["size"] for v in site_resources(run, "syd", VOLUME)} == {200}
     assert {v.inputs["size"] for v in site_resources(run, "fra", VOLUME)} == {100}
     assert {i.inputs["instanceType"] for i in site_resources(run, "fra", INSTANCE)} == {"m6i.2xlarge"}
@@ -172,7 +176,9 @@ def test_dns_alias_to_load_balancer_and_a_record_to_nginx_node(runs):
 # --- the provider chain ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack, site", [("single-nginx", "syd"), ("farm-3", "iad"), ("example", "fra")])
+@pytest.mark.parametrize(
+    "stack, site", [("single-nginx", "syd"), ("farm-3", "iad"), ("fleet", "fra"), ("farm", "fra"), ("example", "syd")]
+)
 def test_setup_install_approval_projects_run_in_order(runs, stack, site):
     run = runs[stack]
     setup = run.one(SETUP, f"{site}-setup")
@@ -226,7 +232,7 @@ def test_provider_inputs_follow_config(runs):
 # --- secrets -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack", ["single-nginx", "single-acm", "farm-3", "two-sites", "example"])
+@pytest.mark.parametrize("stack", ["single-nginx", "single-acm", "farm-3", "two-sites", "example", "farm", "fleet"])
 def test_no_secret_travels_outside_a_secret(runs, stack):
     run = runs[stack]
     needles = [TEST_PASSWORD, "nginx-key-material", "bastion-key-material", "mock-random-"]
@@ -260,7 +266,7 @@ def test_primary_password_is_never_a_resource_input(runs):
 
 
 def test_outputs_per_mirror_and_the_mirrors_map(runs):
-    run = runs["example"]
+    run = runs["fleet"]
     out = run.outputs
     assert out["sydUrl"] == "https://mirror-syd.example.com"
     assert out["sydSshUrl"] == "ssh://git@mirror-syd.example.com:7999"
@@ -281,7 +287,7 @@ def test_outputs_per_mirror_and_the_mirrors_map(runs):
 
 
 def test_every_child_has_a_component_parent(runs):
-    run = runs["example"]
+    run = runs["fleet"]
     sites = {s.urn for s in run.of_type(SITE)}
     assert len(sites) == 3  # syd, fra, pdx
     for resource in run.resources:
@@ -291,11 +297,10 @@ def test_every_child_has_a_component_parent(runs):
         assert not resource.parent.endswith("::bitbucket-mirrors-test"), f"{resource.name} sits at the stack root"
 
 
-def test_preview_with_unknown_values_registers_the_same_graph(runs):
-    preview = run_program(EXAMPLE_STACK, SECRETS, preview=True)
-    assert sorted((r.typ, r.name) for r in preview.resources) == sorted(
-        (r.typ, r.name) for r in runs["example"].resources
-    )
+@pytest.mark.parametrize("stack", ["example", "fleet"])
+def test_preview_with_unknown_values_registers_the_same_graph(runs, stack):
+    preview = run_program(EXAMPLE_FILES.get(stack, EXAMPLE_STACK), SECRETS, preview=True)
+    assert sorted((r.typ, r.name) for r in preview.resources) == sorted((r.typ, r.name) for r in runs[stack].resources)
 
 
 # --- what each node receives -------------------------------------------------------------------

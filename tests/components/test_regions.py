@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.harness import ProgramRun, RecordedResource, default_vpc_of, run_program, stack_file_config
+from tests.harness import STACKS, ProgramRun, RecordedResource, default_vpc_of, run_program, stack_file_config
 
-STACK = Path(__file__).resolve().parents[1] / "stacks" / "three-regions.yaml"
+STACK = STACKS / "three-regions.yaml"
 REGIONS = {"syd": "ap-southeast-2", "fra": "eu-central-1", "pdx": "us-west-2"}
 GLOBAL = ("aws:iam/", "aws:route53/")
 REGIONAL_INVOKES = ("aws:ec2/getVpc:getVpc", "aws:ec2/getSubnets:getSubnets", "aws:ec2/getAmi:getAmi")

@@ -146,3 +146,22 @@ def test_a_larger_home_grows_each_filesystem_online_and_touches_nothing_else(far
         assert grow.inputs["create"] == "sudo xfs_growfs /var/atlassian/application-data/bitbucket"
         assert grow.inputs["triggers"] == [500]
         assert larger.depends_on(grow, home) and larger.depends_on(grow, named(larger, f"iad-node{i}-install"))
+
+
+def test_every_later_node_gets_the_archive_sha256_node0_verified_first(farm):
+    first, trust = named(farm, "iad-node0-preflight"), named(farm, "iad-archive-trust")
+    # Node 0 verifies against the configured sha256 or the vendor's MD5, and reports what it verified.
+    assert farm.depends_on(trust, first) and "TRUSTED_SHA256=''" in first.inputs["stdin"]
+    assert trust.inputs["version"] == "9.4.16" and trust.inputs["site"] == "iad"
+    trusted = trust.outputs["sha256"]
+    assert len(trusted) == 64
+    # Every other node's preflight, every stop and every install must download exactly those bytes.
+    for i in range(3):
+        install = named(farm, f"iad-node{i}-install")
+        assert farm.depends_on(install, trust)
+        if i:
+            check = named(farm, f"iad-node{i}-preflight")
+            assert farm.depends_on(check, trust) and f"TRUSTED_SHA256={trusted}" in check.inputs["stdin"]
+        assert f"TRUSTED_SHA256={trusted}" in named(farm, f"iad-node{i}-stop-for-upgrade").inputs["stdin"]
+    # The window waits for every check: no node stops before each has its archive verified.
+    assert all(farm.depends_on(named(farm, "iad-upgrade"), named(farm, f"iad-node{i}-preflight")) for i in range(3))

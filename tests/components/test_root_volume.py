@@ -8,17 +8,23 @@ import json
 
 import pytest
 
-from tests.harness import EXAMPLE_STACK, STACKS, stack_file_config
+from tests.harness import EXAMPLE_FILES, EXAMPLE_STACK, STACKS, stack_file_config
 from tests.resource_types import INSTANCE
 
-EVERY_STACK = sorted(STACKS.glob("*.yaml")) + [EXAMPLE_STACK]
+EVERY_STACK = sorted(STACKS.glob("*.yaml")) + [EXAMPLE_STACK, *EXAMPLE_FILES.values()]
+# The session's runs (conftest.py) by the names it gives them.
+STACK_NAMES = {
+    **{p: p.stem for p in STACKS.glob("*.yaml")},
+    EXAMPLE_STACK: "example",
+    **{p: name for name, p in EXAMPLE_FILES.items()},
+}
 
 
 @pytest.mark.parametrize("stack", EVERY_STACK, ids=lambda p: p.stem)
 def test_every_nodes_root_volume_is_deleted_with_its_instance(runs, stack):
     config, _ = stack_file_config(stack)
     nodes = sum(int(m.get("nodes", 1)) for m in json.loads(config["bitbucket-mirrors:mirrors"]))
-    instances = runs["example" if stack == EXAMPLE_STACK else stack.stem].of_type(INSTANCE)
+    instances = runs[STACK_NAMES[stack]].of_type(INSTANCE)
     assert len(instances) == nodes  # every node, and nothing else, is an instance
     for instance in instances:
         root = instance.inputs["rootBlockDevice"]

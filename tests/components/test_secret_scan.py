@@ -32,6 +32,7 @@ import pytest
 import yaml
 
 from tests.harness import (
+    EXAMPLE_FILES,
     EXAMPLE_STACK,
     SECRET_KEY,
     SECRET_SIG,
@@ -210,7 +211,7 @@ def all_secrets(run: ProgramRun, stack_file: Path) -> list[Secret]:
 # --- the program's stacks --------------------------------------------------------------------
 
 # The stacks the session's `runs` (conftest.py) ran, by the same names.
-STACK_FILES = {**{p.stem: p for p in sorted(STACKS.glob("*.yaml"))}, "example": EXAMPLE_STACK}
+STACK_FILES = {**{p.stem: p for p in sorted(STACKS.glob("*.yaml"))}, "example": EXAMPLE_STACK, **EXAMPLE_FILES}
 
 
 @pytest.mark.parametrize("stack", list(STACK_FILES))

@@ -7,14 +7,13 @@ nothing is detached, no instance stops (the twin's rebuild scenarios play it thr
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.harness import ProgramRun, run_program, stack_file_config
+from tests.harness import STACKS, ProgramRun, run_program, stack_file_config
 from tests.resource_types import GENERATION, VOLUME
 
-STACK = Path(__file__).resolve().parents[1] / "stacks" / "three-regions.yaml"
+STACK = STACKS / "three-regions.yaml"
 
 
 def changed(mirror_index: int, **fields) -> ProgramRun:

@@ -37,10 +37,12 @@ SHIMS = {
     "curl": (
         'case "$*" in *"/status"*) printf "%s" "${STATUS_BODY:-{\\"state\\":\\"RUNNING\\"}}"; exit 0 ;; esac\n'
         '[ -z "${REAL_CURL:-}" ] || exec "$REAL_CURL" "$@"\n'
+        # What the feeds' --write-out asks: the answer's status, and no redirect.
+        'answer=""; case "$*" in *"%{http_code}"*) answer="200 " ;; esac\n'
         'out=""; url=""; while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; url=$1; shift; done\n'
         'case "$url" in */download/feeds/current/*) src=${FAKE_FEED_CURRENT:-} ;;\n'
         "  */download/feeds/archived/*) src=${FAKE_FEED_ARCHIVED:-} ;; *) src=${FAKE_ARCHIVE:-} ;; esac\n"
-        '[ -n "$src" ] || exit 22\ncp "$src" "$out"'
+        '[ -n "$src" ] || exit 22\ncp "$src" "$out"\nprintf "%s" "$answer"'
     ),
 }
 

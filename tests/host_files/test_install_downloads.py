@@ -59,16 +59,29 @@ def test_every_download_in_the_script_refuses_anything_but_https_also_after_a_re
     script = render_install_script(spec)
     lines = _code_lines(script)
     # curl run as a command (not the package of that name the install makes sure of).
-    curls = [line.strip() for line in lines if re.search(r"(^|\$\(|[|;&])\s*curl\s", line.strip())]
-    # One curl downloads (the download function) and one asks the local Bitbucket for its status.
+    curls = [line.strip() for line in lines if re.search(r"\bcurl\s+--", line)]
+    # One curl downloads (the fetch function) and one asks the local Bitbucket for its status.
     assert len(curls) == 2, curls
     download, status = sorted(curls, key=lambda line: "127.0.0.1" in line)
     assert TLS_FLAGS in download and "--tlsv1.2" in download
+    # Every download bounded: connect, speed floor, size and total time (values: test_download_limits).
+    for flag in ("--connect-timeout", "--speed-limit", "--speed-time", "--max-filesize", "--max-time"):
+        assert flag in download, flag
+    assert download.startswith('exec timeout --kill-after=5 "$max_s" curl ')
+    assert "--location" not in download  # only the callers that may follow a redirect ask for it
     assert "http://127.0.0.1:7990/status" in status and "--location" not in status  # follows nothing
-    assert not [line for line in lines if re.search(r"\b(wget|fetch)\b", line)]
-    # Everything fetched from the network goes through that one function.
-    fetched = {m.group(1) for line in lines for m in [re.search(r'\bdownload "\$(\w+)"', line)] if m}
-    assert fetched == {"INSTALLER_URL", "JMX_URL", "feed"}
+    assert not [line for line in lines if re.search(r"\b(wget)\b", line)]
+    # Everything fetched from the network goes through that one function: the archive and the agent
+    # (redirects to https followed: their checksum decides), the feeds hop by hop (fetch_feed).
+    fetched = {
+        m.group(1): line for line in lines for m in [re.search(r'\bfetch "\$\{\w+\[@\]\}" "\$(\w+)"', line)] if m
+    }
+    assert set(fetched) == {"INSTALLER_URL", "JMX_URL", "url"}
+    assert "--location" in fetched["INSTALLER_URL"] and "--location" in fetched["JMX_URL"]
+    assert "--location" not in fetched["url"] and "%{redirect_url}" in fetched["url"]
+    assert [line.strip() for line in lines if re.search(r"\bfetch_feed \"", line)] == [
+        'if ! fetch_feed "$feed" "$body"; then'
+    ]
     for feed in VENDOR_CHECKSUM_FEEDS:
         assert feed.startswith("https://") and feed in script
 
@@ -92,6 +105,9 @@ def test_every_curl_the_install_runs_carries_the_https_only_flags(host):
         ]
     )
     assert all(TLS_FLAGS in c for c in downloads), downloads
+    # And every one bounded: connection, speed floor, size, total time.
+    for flag in ("--connect-timeout 20", "--speed-limit 16384 --speed-time 60", "--max-filesize", "--max-time"):
+        assert all(flag in c for c in downloads), (flag, downloads)
 
 
 # --- the real curl against servers that redirect ---------------------------------------------

@@ -18,15 +18,18 @@ from stack_config import ConfigError
 from stack_config.check import check_stack_file, main
 from stack_config.stack_file import is_ciphertext
 from tests.certificates import self_signed
-from tests.harness import EXAMPLE_STACK, ROOT, run_program, stack_file_config
+from tests.harness import EXAMPLE_FILES, EXAMPLE_STACK, ROOT, run_program, stack_file_config
 
 # Shaped as the passphrase secrets manager writes them (v1:<12-byte nonce>:<ciphertext>).
 CIPHERTEXT = f"v1:{base64.b64encode(b'n' * 12).decode()}:{base64.b64encode(b'ciphertext and its tag').decode()}"
 SECRET = "Hq7Zt2pW9vKmX4rLb8Nq"
 
 
-def example() -> dict:
-    return yaml.safe_load(EXAMPLE_STACK.read_text())
+FLEET = EXAMPLE_FILES["fleet"]  # three sites: syd (nginx), fra (a 3-node farm), pdx
+
+
+def example(path: Path = EXAMPLE_STACK) -> dict:
+    return yaml.safe_load(path.read_text())
 
 
 def write(tmp_path: Path, document: dict, name: str = "Pulumi.dev.yaml") -> Path:
@@ -39,7 +42,9 @@ def with_ciphertext(document: dict) -> dict:
     """The example as it is once its secrets are set (`pulumi config set --secret` writes ciphertext)."""
     config = document["config"]
     config["bitbucket-mirrors:primaryPassword"] = {"secure": CIPHERTEXT}
-    config["bitbucket-mirrors:mirrors"][0]["tls"]["privateKey"] = {"secure": CIPHERTEXT}
+    for mirror in config["bitbucket-mirrors:mirrors"]:
+        if "privateKey" in mirror["tls"]:
+            mirror["tls"]["privateKey"] = {"secure": CIPHERTEXT}
     return document
 
 
@@ -64,10 +69,25 @@ def test_the_example_passes_but_for_its_two_placeholders(capsys):
     assert "REPLACE-ME-with" not in err  # placeholders are not shown either: one may be a pasted secret
 
 
-def test_the_example_with_its_secrets_set_passes(tmp_path, capsys):
-    code, out, err = run_check(write(tmp_path, with_ciphertext(example())), capsys)
+@pytest.mark.parametrize("path", [EXAMPLE_STACK, *EXAMPLE_FILES.values()], ids=lambda p: p.name)
+def test_the_example_with_its_secrets_set_passes(tmp_path, capsys, path):
+    code, out, err = run_check(write(tmp_path, with_ciphertext(example(path))), capsys)
     assert (code, err) == (0, "")
     assert "no problems" in out
+
+
+def test_the_example_is_the_smallest_stack_and_the_examples_are_its_larger_kin():
+    """A first try costs one node, not a fleet: the farm and the fleet live in examples/."""
+    (mirror,) = example()["config"]["bitbucket-mirrors:mirrors"]
+    assert mirror.get("nodes", 1) == 1 and mirror["tls"]["mode"] == "nginx"
+    assert set(EXAMPLE_FILES) == {"farm", "fleet"}
+    farm = example(EXAMPLE_FILES["farm"])["config"]["bitbucket-mirrors:mirrors"]
+    assert [m["nodes"] for m in farm] == [3]
+    assert len(example(FLEET)["config"]["bitbucket-mirrors:mirrors"]) == 3
+    header = EXAMPLE_STACK.read_text().split("config:", 1)[0]
+    # The header's steps are README's Quick start step 3: the backend up.sh uses, then the stack.
+    assert header.index("export PULUMI_BACKEND_URL=") < header.index("pulumi stack select --create dev")
+    assert "pulumi stack init" not in header and "scripts/up.sh --check dev" in header
 
 
 def broken(document: dict) -> dict:
@@ -109,7 +129,7 @@ EXPECTED_BROKEN = {
 
 
 def test_a_broken_file_has_every_problem_reported_in_one_pass(tmp_path, capsys):
-    code, _, err = run_check(write(tmp_path, broken(example()), "Pulumi.broken.yaml"), capsys)
+    code, _, err = run_check(write(tmp_path, broken(example(FLEET)), "Pulumi.broken.yaml"), capsys)
     assert code == 1
     assert err.startswith(f"error: the stack config has {len(EXPECTED_BROKEN)} problems; nothing was created:\n"), err
     lines = {line[4:].split(": ", 1)[0]: line for line in err.splitlines() if line.startswith("  - ")}
@@ -123,7 +143,7 @@ def test_a_broken_file_has_every_problem_reported_in_one_pass(tmp_path, capsys):
 def test_the_check_says_what_preview_says(tmp_path):
     # Preview's message for a stack file (secrets decrypted by the harness, as the CLI would), and the
     # check's for the same file: the same ConfigError text, problem for problem.
-    document = broken(with_ciphertext(example()))
+    document = broken(with_ciphertext(example(FLEET)))
     config = document["config"]
     config["bitbucket-mirrors:primaryPassword"] = {"secure": CIPHERTEXT}
     config["bitbucket-mirrors:mirrors"][0]["tls"]["privateKey"] = {"secure": CIPHERTEXT}
@@ -167,7 +187,7 @@ def test_the_check_needs_no_network(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    code, _, err = run_check(write(tmp_path, broken(example())), capsys)
+    code, _, err = run_check(write(tmp_path, broken(example(FLEET))), capsys)
     assert code == 1 and "problems" in err
 
 
@@ -266,7 +286,7 @@ def test_top_level_values_reach_the_rules_as_the_cli_hands_them(tmp_path, capsys
 
 
 def test_the_readme_sample_output(tmp_path, capsys):
-    document = with_ciphertext(example())
+    document = with_ciphertext(example(FLEET))
     fra = document["config"]["bitbucket-mirrors:mirrors"][1]
     fra["tls"] = {
         "mode": "nginx",

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from facts.regions import botocore_version
 from stack_config import ConfigError
-from stack_config.regions import known_regions
-from tests import harness
+from stack_config.regions import closest_region, known_regions
 from tests.harness import EXAMPLE_STACK, run_program, stack_file_config
+from twin import program as harness
 
 from .test_stack_config import BASE, load, problems_of, with_
 
@@ -18,6 +19,22 @@ def _botocore_regions() -> set[str]:
 
     session = botocore.session.get_session()
     return {r for p in session.get_available_partitions() for r in session.get_available_regions("ec2", p)}
+
+
+def _botocore_endpoint_regions() -> set[str]:
+    import botocore.loaders
+
+    endpoints = botocore.loaders.create_loader().load_data("endpoints")
+    return {region for partition in endpoints["partitions"] for region in partition["regions"]}
+
+
+def test_the_copied_list_is_the_pinned_botocores():
+    """facts/aws_regions.json stands in for botocore where the check runs without it: a botocore upgrade
+    that adds a region fails here until the copy is refreshed."""
+    import botocore
+
+    assert known_regions() == _botocore_endpoint_regions()
+    assert botocore_version() == botocore.__version__
 
 
 def test_the_known_regions_are_botocores():
@@ -108,3 +125,25 @@ def test_a_wrong_stack_region_stops_the_program_with_the_key_before_any_resource
     assert str(caught.value).startswith("the stack config has 1 problem;")
     assert "aws:region: 'ap-southeast2' is not an AWS region" in str(caught.value)
     assert registered == []
+
+
+@pytest.mark.parametrize(
+    "typed, meant",
+    [
+        ("eu-west", "eu-west-1"),  # -1, -2 and -3 match equally well: the most used wins, not the last
+        ("us-east", "us-east-1"),
+        ("us-west", "us-west-2"),
+        ("ap-southeast", "ap-southeast-2"),
+        ("eu-central", "eu-central-1"),
+        ("ap-northeast", "ap-northeast-1"),
+        ("eu-west-3x", "eu-west-3"),  # a closer match is not overruled by how often a region is meant
+        ("eu-centrl-1", "eu-central-1"),
+    ],
+)
+def test_a_near_miss_suggests_the_region_most_often_meant(typed, meant):
+    assert closest_region(typed) == meant
+
+
+def test_the_suggestion_reaches_the_message():
+    message = problems_of(with_("mirrors[0].region", "eu-west"))
+    assert "did you mean 'eu-west-1'?" in message, message

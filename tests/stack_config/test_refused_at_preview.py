@@ -8,10 +8,10 @@ import json
 import pytest
 
 from stack_config import ConfigError
-from tests import harness
-from tests.harness import EXAMPLE_STACK, run_program, stack_file_config
+from tests.harness import EXAMPLE_FILES, run_program, stack_file_config
+from twin import program as harness
 
-# The example stack's first mirror is an nginx site; the second a farm behind a load balancer.
+# The fleet example's first mirror is an nginx site; the second a farm behind a load balancer.
 CASES = [
     ("primary", lambda c: c.update(url="https://user:hunter2@bitbucket.example.com"), "primary.url"),
     ("mirrors", lambda c: c[0].update(baseUrl="https://someone@mirror-syd.example.com"), "mirrors[0].baseUrl"),
@@ -31,7 +31,7 @@ def test_refused_before_any_resource_is_registered(monkeypatch, key, change, pat
         return original(self, request)
 
     monkeypatch.setattr(harness.RecordingMonitor, "RegisterResource", counting)
-    config, secret_keys = stack_file_config(EXAMPLE_STACK)
+    config, secret_keys = stack_file_config(EXAMPLE_FILES["fleet"])
     full_key = f"bitbucket-mirrors:{key}"
     value = json.loads(config[full_key])
     change(value)

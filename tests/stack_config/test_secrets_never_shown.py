@@ -189,6 +189,7 @@ def _example_with(change) -> tuple[dict[str, str], list[str]]:
     return config, secret_keys
 
 
+@pytest.mark.slow  # runs the program
 def test_the_program_refuses_the_issues_examples_without_printing_them():
     def hostile(config: dict[str, str]) -> None:
         primary = json.loads(config["bitbucket-mirrors:primary"])

@@ -39,14 +39,15 @@ def test_importing_the_module_writes_nothing(tmp_path, monkeypatch):
     assert readme.README.read_text() == before
 
 
-def test_the_column_says_yes_exactly_where_a_scenario_measured_an_outage():
+def test_the_column_says_yes_exactly_where_a_scenario_measured_an_outage_or_a_failed_clone():
     reports = _reports()
     for row in readme.ROWS:
         text = readme.clients_notice(reports, row)
-        outage = any(
-            _site(reports[n])["outage_s"] > 0 for n in row.scenarios if not reports[n].get("refused_at_preview")
-        )
-        assert text.startswith("**yes**") is outage, (row.change, text)
+        measured = [_site(reports[n]) for n in row.scenarios if not reports[n].get("refused_at_preview")]
+        noticed = any(site["outage_s"] > 0 or site["clones"]["failed"] > 0 for site in measured)
+        assert text.startswith("**yes**") is noticed, (row.change, text)
+        for site in measured:
+            assert f"{site['clones']['failed']} of {site['clones']['started']} clones failed" in text
 
 
 def _site(report):
