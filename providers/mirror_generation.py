@@ -7,8 +7,15 @@ mirror: empty homes, a new setup, a new approval. This resource decides that: it
 exactly then, and its `generation` goes into every node's files, whose install empties a home that
 belongs to another generation, and into the approval, which is replaced with it. mirrorAll going
 from false to true is an ordinary change: no rebuild. It calls nothing: the decision is made from
-the old and new values alone, and the generation is derived from them at check, so a preview knows
-it and shows exactly what the `up` will replace.
+the old and new values alone.
+
+A new generation is an update of this resource, never a replacement: the engine replaces a
+resource after a second Check with no olds (pulumi/pulumi step_generator.go, "we need to recompute
+the default values"), which cannot know the generation before; one derived from the new values
+alone would come back to an earlier one (mirrorAll false -> true -> false, displayName A -> B -> A)
+and no home would be emptied. Updated, each generation is derived from the one before it, which the
+state holds: Check (with the olds, which an update always has) derives it so a preview shows it,
+and Update records that value; a chain of hashes never repeats.
 """
 
 from __future__ import annotations
@@ -109,19 +116,25 @@ class MirrorGenerationProvider(ResourceProvider):
         return CheckResult(checked, [])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = rebuild_reasons(olds, news)
-        changed = bool(replaces) or olds.get("mirror_all") != news.get("mirror_all")
-        return DiffResult(changes=changed, replaces=replaces, delete_before_replace=False)
+        # A rebuild is an update to the next generation (module docstring): nothing is replaced.
+        changed = bool(rebuild_reasons(olds, news)) or olds.get("mirror_all") != news.get("mirror_all")
+        return DiffResult(changes=changed, replaces=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         generation = props.get("generation") or next_generation(None, props)
         return CreateResult(generation, {**self._inputs(props), "generation": generation})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        return ReadResult(id_, {**self._inputs(props), "generation": id_})
+        return ReadResult(id_, {**self._inputs(props), "generation": props.get("generation") or id_})
 
-    def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult({**self._inputs(news), "generation": news.get("generation") or id_})
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        # What Check derived from the state's generation (the preview showed it); without it, the
+        # same derivation from the old outputs.
+        previous = olds.get("generation") or id_
+        generation = news.get("generation") or (
+            next_generation(previous, news) if rebuild_reasons(olds, news) else previous
+        )
+        return UpdateResult({**self._inputs(news), "generation": generation})
 
     @staticmethod
     def _inputs(props: dict[str, Any]) -> dict[str, Any]:

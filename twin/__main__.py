@@ -29,7 +29,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--release", choices=["boot"], help="the second file runs a later release: a changed boot script"
     )
-    parser.add_argument("--parallel", type=int, help="the engine's --parallel (default: the engine's own)")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        help="the engine's --parallel (default: PULUMI_PARALLEL, else 4 x the deployer's 2 cores = 8, as pulumi up)",
+    )
     args = parser.parse_args(argv)
     missing = [str(p) for p in args.stacks if not p.is_file()]
     if missing:

@@ -5,8 +5,11 @@
   dependencies' registrations, which the engine answers only when their steps are complete).
 - Each registration is a step: same, create, update or replace, decided by the resource's own
   provider (dynamic resources: their `check` and `diff`, through the SDK's host code) or by the
-  rule table (twin/rules.py), with `ignoreChanges`, `replaceOnChanges` and
-  `deleteBeforeReplace` applied. At most `parallel` steps run at once.
+  rule table (twin/rules.py), with `ignoreChanges` (by property path), `replaceOnChanges` and
+  `deleteBeforeReplace` (the option overrides the provider) applied; a diff without changes is a
+  same step whatever its replace keys; a replacement Checks again with no olds and creates from
+  that (twin/engine_rules.py, each with its pulumi/pulumi source line). At most `parallel` steps run
+  at once (default: PULUMI_PARALLEL, else 4 x the deployer's cores).
 - A replacement creates the new resource first and deletes the old one with the deletes, unless
   delete-before-replace: then the dependents that would be replaced are deleted first, then the
   old resource, then the new one is created.
@@ -25,6 +28,7 @@ import concurrent.futures
 import contextvars
 import json
 import logging
+import os
 import pickle
 import runpy
 import threading
@@ -42,7 +46,7 @@ from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from twin.program import CURRENT_CLI, PROGRAM, PROJECT, SECRET_KEY, SECRET_SIG, VersionedEngine
 
-from . import rules
+from . import engine_rules, rules
 from .clock import Killed, Scheduler
 from .dynamic_host import DynamicHost, HostCallFailed
 from .native import Native
@@ -169,14 +173,15 @@ class Engine:
         invokes: Callable[[Any], dict],
         stack_config: dict[str, str],
         secret_keys: list[str],
-        parallel: int = 16,
+        parallel: Optional[int] = None,
     ) -> None:
         self.sched = sched
         self.native = native
         self.invokes = invokes
         self.config = stack_config
         self.secret_keys = secret_keys
-        self.parallel = parallel
+        # `pulumi up` without --parallel: PULUMI_PARALLEL, else 4 x the deployer's cores.
+        self.parallel = parallel or engine_rules.default_parallel(os.environ)
         self.state: dict[str, Resource] = {}
         self.order: list[str] = []
         # Replaced resources still to delete (their delete failed, or the up stopped before it).
@@ -421,50 +426,76 @@ class _Deployment:
             self.engine.sched.kill()
 
     # --- deciding and doing one step ----------------------------------------------------------
-    def _decide(self, urn: str, request, old: Optional[Resource]) -> tuple[str, Any, rules.Decision]:
-        """(operation, checked inputs, decision) for a registration."""
+    def _decide(
+        self, urn: str, request, old: Optional[Resource], pending: bool = False
+    ) -> tuple[str, Any, rules.Decision]:
+        """(operation, the inputs its step uses, decision) for a registration; `pending`: deleted
+        already as a dependent of a delete-before-replace (old.PendingReplacement)."""
         typ = request.type
+        dbr_option = engine_rules.dbr_option(request.deleteBeforeReplaceDefined, request.deleteBeforeReplace)
         if typ.startswith(DYNAMIC):
-            news = reveal(request.object)
-            check = self.host.check(urn, old.inputs_struct if old and old.inputs_struct else struct_pb2.Struct(), news)
-            if check.failures:
-                raise StepFailed("; ".join(f"{f.property}: {f.reason}" for f in check.failures))
-            checked = check.inputs
-            if old is None:
-                return "create", checked, rules.Decision("create")
-            diff = self.host.diff(
-                urn,
-                old.id,
-                old.outputs_struct or struct_pb2.Struct(),
-                checked,
-                old.inputs_struct or struct_pb2.Struct(),
-            )
-            replaces = list(diff.replaces)
-            changes = diff.changes == diff.DIFF_SOME or (
-                diff.changes == diff.DIFF_UNKNOWN and plain(checked) != old.inputs
-            )
-            operation = "replace" if replaces else ("update" if changes else "same")
-            decision = rules.Decision(
-                operation,
-                replace_keys=replaces,
-                delete_before_replace=bool(diff.deleteBeforeReplace or request.deleteBeforeReplace),
-            )
-            return operation, checked, decision
-        inputs = plain(request.object)
+            return self._decide_dynamic(urn, request, old, pending, dbr_option)
+        goal = plain(request.object)
         if old is None:
-            return "create", inputs, rules.Decision("create")
+            return "create", goal, rules.Decision("create")
         decision = rules.decide(
             typ,
             old.inputs,
-            inputs,
+            goal,
             ignore_changes=list(request.ignoreChanges),
             replace_on_changes=list(request.replaceOnChanges),
-            delete_before_replace=request.deleteBeforeReplace or None,
+            delete_before_replace=dbr_option,
         )
-        for key in request.ignoreChanges:  # the old values of ignored inputs stand (processIgnoreChanges)
-            if key in old.inputs:
-                inputs[key] = old.inputs[key]
+        if pending:
+            decision.operation = "replace"
+        if decision.operation == "replace":
+            # The replacement's Check sees goal.Properties: ignored paths are not reset for it.
+            decision.rule_sources.append(engine_rules.SOURCES["recheck"])
+            return "replace", goal, decision
+        # The old values of ignored paths stand (processIgnoreChanges).
+        inputs = engine_rules.process_ignore_changes(goal, old.inputs, list(request.ignoreChanges))
         return decision.operation, inputs, decision
+
+    def _decide_dynamic(
+        self, urn: str, request, old: Optional[Resource], pending: bool, dbr_option: Optional[bool]
+    ) -> tuple[str, Any, rules.Decision]:
+        goal = reveal(request.object)
+        if old is None:
+            return "create", self._check(urn, struct_pb2.Struct(), goal), rules.Decision("create")
+        old_inputs = old.inputs_struct or struct_pb2.Struct()
+        news = goal
+        if request.ignoreChanges:
+            reset = engine_rules.process_ignore_changes(
+                json_format.MessageToDict(goal), json_format.MessageToDict(old_inputs), list(request.ignoreChanges)
+            )
+            news = struct_pb2.Struct()
+            news.update(reset)
+        checked = self._check(urn, old_inputs, news)
+        diff = self.host.diff(urn, old.id, old.outputs_struct or struct_pb2.Struct(), checked, old_inputs)
+        replace = engine_rules.diff_replaces(list(diff.replaces), [d.kind for d in diff.detailedDiff.values()])
+        operation = engine_rules.diff_operation(
+            diff.changes,
+            replace,
+            inputs_differ=plain(checked) != old.inputs,
+            pending_replacement=pending,
+        )
+        decision = rules.Decision(
+            operation,
+            replace_keys=list(diff.replaces),
+            delete_before_replace=engine_rules.delete_before_replace(diff.deleteBeforeReplace, dbr_option),
+            rule_sources=[engine_rules.SOURCES["same_unless_some"]],
+        )
+        if operation == "replace":
+            # Check again with no olds: Create (and a preview's promise) get these inputs.
+            checked = self._check(urn, struct_pb2.Struct(), goal)
+            decision.rule_sources.append(engine_rules.SOURCES["recheck"])
+        return operation, checked, decision
+
+    def _check(self, urn: str, olds: struct_pb2.Struct, news: struct_pb2.Struct) -> struct_pb2.Struct:
+        check = self.host.check(urn, olds, news)
+        if check.failures:
+            raise StepFailed("; ".join(f"{f.property}: {f.reason}" for f in check.failures))
+        return check.inputs
 
     def _preview_step(self, urn: str, request) -> tuple[resource_pb2.RegisterResourceResponse, str]:
         old = self.engine.state.get(urn)
@@ -492,14 +523,14 @@ class _Deployment:
 
     def _step(self, urn: str, request, step: Step) -> resource_pb2.RegisterResourceResponse:
         old = self.engine.state.get(urn)
-        operation, checked, decision = self._decide(urn, request, old)
         with self.lock:
             pending_replacement = old is not None and urn in self.deleted_now
+        # Deleted already, as a dependent of a delete-before-replace (DeleteReplacementStep with
+        # pendingReplace; its state marked PendingReplacement): whatever its diff says now, it is
+        # created (after the replacement's Check), and never deleted a second time
+        # (step_generator.go, continueStepsFromDiff).
+        operation, checked, decision = self._decide(urn, request, old, pending=pending_replacement)
         if pending_replacement:
-            # Deleted already, as a dependent of a delete-before-replace (DeleteReplacementStep with
-            # pendingReplace; its state marked PendingReplacement): whatever its diff says now, it is
-            # created, and never deleted a second time (step_generator.go, generateStepsFromDiff).
-            operation = "replace"
             decision.delete_before_replace = False
             decision.rule_sources.append(rules.ENGINE_SOURCES["pending_replacement"])
         step.operation = operation

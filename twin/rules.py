@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from . import engine_rules
+
 TPA = "hashicorp/terraform-provider-aws "
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
@@ -322,9 +324,12 @@ ENGINE_SOURCES = {
     "pending_replacement": "step_generator.go: a dependent deleted for a delete-before-replace is marked "
     "PendingReplacement (NewDeleteReplacementStep pendingReplace=true); its registration "
     "creates it and deletes nothing",
-    "ignore": "step_generator.go processIgnoreChanges: old input values copied before Check",
+    "ignore": engine_rules.SOURCES["ignore_paths"],
     "replace_on": "step_generator.go applyReplaceOnChanges: only when the diff has changes",
-    "parallel": "pkg/cmd/pulumi/operations/up.go defaultParallel: 4 x GOMAXPROCS",
+    "parallel": engine_rules.SOURCES["parallel"],
+    "recheck": engine_rules.SOURCES["recheck"],
+    "same_unless_some": engine_rules.SOURCES["same_unless_some"],
+    "dbr_override": engine_rules.SOURCES["dbr_override"],
     "register": "sdk/python/lib/pulumi/runtime/resource.py prepare_resource: a registration waits for its "
     "depends_on, parent and input Outputs, i.e. for those resources' steps",
 }
@@ -404,11 +409,7 @@ def decide(
     delete_before_replace: Optional[bool] = None,
 ) -> Decision:
     """same / update / replace for a native (non-dynamic) resource, as the engine and provider would."""
-    new = dict(new)
-    for key in ignore_changes:  # processIgnoreChanges: the old value stands
-        top = key.split(".")[0].split("[")[0]
-        if top in old:
-            new[top] = old[top]
+    new = engine_rules.process_ignore_changes(new, old, list(ignore_changes))  # by property path
     if type_ == COMMAND:
         changed = changed_properties(type_, old, new)
         unknown_rule = [k for k in changed if rule_key(type_, k) not in COMMAND_REPLACE | COMMAND_IN_PLACE]
@@ -436,7 +437,10 @@ def decide(
                 replace.append(name)
                 sources.append(source)
         decision = Decision(
-            "replace" if replace else ("update" if changed else "same"),
+            # A replace key without a change is a Same step (engine_rules.SOURCES["same_unless_some"]).
+            engine_rules.diff_operation(
+                engine_rules.DIFF_SOME if changed else engine_rules.DIFF_NONE, bool(replace), False
+            ),
             changed,
             replace,
             delete_before_replace=rules.delete_before_replace,
@@ -447,6 +451,10 @@ def decide(
         if hits:
             decision.operation, decision.replace_keys = "replace", hits
             decision.rule_sources.append(ENGINE_SOURCES["replace_on"])
-    if delete_before_replace is not None and decision.operation == "replace":
-        decision.delete_before_replace = decision.delete_before_replace or delete_before_replace
+    if decision.operation == "replace":  # the option, when given, overrides the provider's answer
+        decision.delete_before_replace = engine_rules.delete_before_replace(
+            decision.delete_before_replace, delete_before_replace
+        )
+        if delete_before_replace is not None:
+            decision.rule_sources.append(engine_rules.SOURCES["dbr_override"])
     return decision

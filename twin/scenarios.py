@@ -305,6 +305,15 @@ SCENARIOS: dict[str, Scenario] = {
             "farm3-projects", "farm-3", {"projects": ["PLAT", "OPS"]}, before={"mirrorAll": False, "projects": ["PLAT"]}
         ),
         Scenario("farm3-user-data", "farm-3", release="boot"),
+        # round trips: each way back is a new mirror, never an earlier generation (issue #28 item 1)
+        Scenario(
+            "farm3-mirror-all-round-trip",
+            "farm-3",
+            {"mirrorAll": True, "projects": []},
+            before={"mirrorAll": False, "projects": ["PLAT"]},
+            then=("before",),
+        ),
+        Scenario("single-display-name-round-trip", "single-acm", {"displayName": "Frankfurt mirror"}, then=("before",)),
         *[
             Scenario(f"farm3-bugfix-node{k}-fails-resume", "farm-3", BUGFIX, failing_nodes=(k,), then=("after",))
             for k in range(3)

@@ -134,7 +134,7 @@ class Twin:
         self.world.join_mirror = self._join_mirror
         self.world.fallback_dns = self._admin_dns
         self._mocks = ProgramMocks()
-        self.engine = Engine(self.sched, self.native, self._invoke, {}, [], parallel=parallel or 16)
+        self.engine = Engine(self.sched, self.native, self._invoke, {}, [], parallel=parallel)
         self._sites: list[Site] = []
         self._mirror_count = 0
         self.generations: dict[str, list[Optional[str]]] = {}  # site -> its generation after each up

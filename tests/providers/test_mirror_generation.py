@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from providers.mirror_generation import MirrorGenerationProvider
+from providers.mirror_generation import MirrorGenerationProvider, rebuild_reasons
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 OLD = {
@@ -27,16 +27,18 @@ OLD = {
     ],
 )
 def test_a_new_mirror_exactly_when_bitbucket_needs_one(change, replaces):
+    assert rebuild_reasons(OLD, {**OLD, **change}) == replaces
     diff = MirrorGenerationProvider().diff("gen", OLD, {**OLD, **change})
-    assert diff.replaces == replaces
+    assert diff.replaces == []  # a new generation is an update (tests/twin/test_provider_replace_protocol.py)
     assert diff.changes is (change != {"base_url": "https://MIRROR-SYD.example.com:443/"})
 
 
 def test_leaving_mirror_all_needs_a_new_mirror():
     provider = MirrorGenerationProvider()
     everything = {**OLD, "mirror_all": True}
-    assert provider.diff("gen", everything, OLD).replaces == ["mirror_all"]
-    assert provider.diff("gen", everything, {**OLD, "mirror_all": UNKNOWN}).replaces == ["mirror_all"]
+    assert rebuild_reasons(everything, OLD) == ["mirror_all"]
+    assert rebuild_reasons(everything, {**OLD, "mirror_all": UNKNOWN}) == ["mirror_all"]
+    assert provider.diff("gen", everything, OLD).changes is True
     assert provider.diff("gen", everything, everything).changes is False
 
 
@@ -102,7 +104,8 @@ def test_a_new_kms_key_is_a_new_mirror_and_no_key_changes_no_generation():
     from providers.mirror_generation import next_generation
 
     provider = MirrorGenerationProvider()
-    assert provider.diff("gen", OLD, {**OLD, "kms_key_arn": KEY}).replaces == ["kms_key_arn"]
+    assert rebuild_reasons(OLD, {**OLD, "kms_key_arn": KEY}) == ["kms_key_arn"]
+    assert provider.diff("gen", OLD, {**OLD, "kms_key_arn": KEY}).changes is True
     assert provider.diff("gen", {**OLD, "kms_key_arn": KEY}, {**OLD, "kms_key_arn": KEY}).changes is False
     assert next_generation("g0", {**OLD, "kms_key_arn": None}) == next_generation("g0", OLD)
     assert next_generation("g0", {**OLD, "kms_key_arn": KEY}) != next_generation("g0", OLD)
@@ -126,11 +129,23 @@ def test_preview_names_the_kms_key_when_it_rebuilds_the_mirror(capsys):
     ],
     ids=["display_name", "base_url", "primary_url", "kms_key_arn", "leaving mirror_all"],
 )
-def test_a_rebuild_creates_the_new_generation_before_the_old_one_is_deleted(olds, change):
-    # The engine deletes a resource replaced delete-before-replace, and first everything that a new
-    # generation replaces (the approval, the nodes' files), before any replacement exists: the old
-    # mirror would be gone, and an `up` that fails on the way would leave nothing. Replaced the
-    # other way round, the old generation goes only once the new mirror and all it needs are there.
-    diff = MirrorGenerationProvider().diff("gen", olds, {**olds, **change})
-    assert diff.replaces, "a rebuild"
-    assert diff.delete_before_replace is False
+def test_a_rebuild_is_an_update_to_the_next_generation_never_a_replacement(olds, change):
+    # A replacement is created from a second Check with no olds (pulumi/pulumi step_generator.go),
+    # which cannot know the generation before it: derived from the new values alone it would come
+    # back to an earlier one. Updated, the next generation follows from the state's, and Update
+    # records what Check (with the olds) showed at preview; nothing is deleted, so nothing is lost
+    # on an `up` that fails on the way.
+    provider = MirrorGenerationProvider()
+    first = provider.check({}, dict(olds)).inputs
+    created = provider.create(first).outs
+    news = {**olds, **change}
+    diff = provider.diff("gen", created, news)
+    assert diff.changes is True and diff.replaces == [] and diff.delete_before_replace is False
+    checked = provider.check(first, news).inputs
+    updated = provider.update(first["generation"], created, checked).outs
+    assert updated["generation"] == checked["generation"] != first["generation"]
+    # Without Check's value, Update derives the same one from the state.
+    assert (
+        provider.update(first["generation"], created, {**news, "generation": None}).outs["generation"]
+        == (checked["generation"])
+    )
