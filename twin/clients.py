@@ -100,15 +100,18 @@ class Clients:
     def advance(self, start: float, end: float) -> None:
         """Clones arriving in [start, end) connect; open clones are checked over (start, end]."""
         for site, host in sorted(self.hosts().items()):
-            stream = self._stream(site, start)
+            stream = self._stream(site)
             while stream.next_at < end:
-                at = stream.next_at
-                stream.next_at = at + stream.rng.expovariate(self.workload.per_minute / 60.0)
+                # Every arrival draws its clone: the workload is one timeline per site from modelled
+                # second 0, whatever the up does (which arrivals count depends only on when).
+                clone = self._new_clone(site, stream, stream.next_at)
+                stream.next_at += stream.rng.expovariate(self.workload.per_minute / 60.0)
+                if clone.at < start:
+                    continue  # before the site was in the stack (a site added later)
                 if site not in self._started:
-                    if not self.announced(site, at):
+                    if not self.announced(site, clone.at):
                         continue
                     self._started.add(site)
-                clone = self._new_clone(site, stream, at)
                 self._connect(clone, host)
                 self.clones.append(clone)
                 if clone.failed_at is None:
@@ -137,10 +140,10 @@ class Clients:
         return [c for c in self.clones if c.site == site and start <= c.at <= end and c.failed_at is not None]
 
     # --- one clone ------------------------------------------------------------------------------
-    def _stream(self, site: str, start: float) -> _Stream:
+    def _stream(self, site: str) -> _Stream:
         if site not in self._streams:
             rng = random.Random(f"{self.workload.seed}/{site}")
-            self._streams[site] = _Stream(rng, start + rng.expovariate(self.workload.per_minute / 60.0))
+            self._streams[site] = _Stream(rng, rng.expovariate(self.workload.per_minute / 60.0))
         return self._streams[site]
 
     def _new_clone(self, site: str, stream: _Stream, at: float) -> Clone:

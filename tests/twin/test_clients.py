@@ -164,7 +164,8 @@ def test_a_single_node_is_reached_by_its_address(world):
 def test_clients_wait_for_the_site_to_be_announced_and_count_in_flight_clones_per_node(world):
     a = _node(world, "iad-node0")
     _balanced(world, a)
-    clients = _clients(world, announced=lambda site, t: t >= 300.0)
+    busy = Workload(per_minute=6.0, https_share=1.0, lengths=((100.0, 1.0),), seed=1, source="t")
+    clients = _clients(world, busy, announced=lambda site, t: t >= 300.0)
     clients.advance(0.0, 1000.0)
     assert clients.clones and min(c.at for c in clients.clones) >= 300.0
     # What the node would say now, when the clock stands at 1000 s.
@@ -198,3 +199,22 @@ def test_a_site_that_serves_when_an_up_ends_has_clients_from_then_on_even_before
     _stop_bitbucket(a, 100.0)
     clients.advance(100.0, 400.0)
     assert clients.between("iad", 100.0, 400.0)["failed"] > 0
+
+
+def test_the_workload_is_one_timeline_whatever_the_site_does(world):
+    """Which clones arrive when does not depend on when the site was announced or how the up went:
+    a change that shifts the rollout by seconds does not reshuffle every clone after it."""
+
+    def arrivals(announced_from: float) -> list[tuple[float, float, str]]:
+        sched = Scheduler()
+        other = World(sched)
+        try:
+            _balanced(other, _node(other, "iad-node0"))
+            clients = _clients(other, announced=lambda site, t: t >= announced_from)
+            clients.advance(0.0, 1800.0)
+            return [(c.at, c.seconds, c.protocol) for c in clients.clones]
+        finally:
+            sched.stop()
+
+    early, late = arrivals(100.0), arrivals(700.0)
+    assert late and late == [c for c in early if c[0] >= late[0][0]]
