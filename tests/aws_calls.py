@@ -288,6 +288,7 @@ NO_AWS_CALLS: dict[str, str] = {
 # the provider. Their AWS calls are not listed by hand: `boto3_operations` reads them from the code.
 DYNAMIC = "pulumi-python:dynamic/bitbucket:"
 DYNAMIC_PROVIDERS: dict[str, str] = {
+    "ArchiveTrust": "providers/archive_trust.py",
     "HomeBackup": "providers/backup.py",
     "InstanceStartReturn": "providers/node_rollout.py",
     "InstanceStopDrain": "providers/node_rollout.py",
