@@ -37,3 +37,11 @@ def test_every_document_readme_links_exists():
     links = re.findall(r"\]\((docs/[^)#\s]+)", (ROOT / "README.md").read_text())
     assert {"docs/layout.md", "docs/how-it-works.md", "docs/verification.md"} <= set(links), links
     assert [link for link in links if not (ROOT / link).exists()] == []
+
+
+def test_the_readme_is_for_the_person_deploying_and_says_what_the_primary_needs_early():
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= 450, f"README has {len(lines)} lines: move contributor material to docs/"
+    first = next(i for i, line in enumerate(lines) if line.startswith("## What the primary needs"))
+    assert first < 150, "README's first screens say what the primary needs"
+    assert [line for line in lines[:30] if "scripts/up.sh" in line and "scripts/test.sh" not in line]
