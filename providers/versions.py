@@ -8,14 +8,15 @@ docs/bitbucket-facts.md §6). Bitbucket is never downgraded in place.
 
 from __future__ import annotations
 
-import re
 from typing import Iterable, Optional
+
+from facts.bitbucket import VERSION
 
 INSTALL, NONE, BUGFIX, FEATURE, DOWNGRADE = "install", "none", "bugfix", "feature", "downgrade"
 
 
 def parse_version(version: str) -> tuple[int, int, int]:
-    match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", str(version))
+    match = VERSION.fullmatch(str(version))
     if not match:
         raise ValueError(f"'{version}' is not MAJOR.MINOR.PATCH")
     return int(match.group(1)), int(match.group(2)), int(match.group(3))

@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Optional
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
-from facts.bitbucket import MIN_MAJOR, is_project_key
+from facts.bitbucket import MIN_MAJOR, VERSION, is_project_key
 from facts.urls import is_hostname
 
 from .certificates import pem_certificates
@@ -258,7 +258,7 @@ IamPolicyArn = Annotated[
 ]
 Version = Annotated[
     str,
-    AfterValidator(_regex(r"^\d+\.\d+\.\d+$", "a Bitbucket version MAJOR.MINOR.PATCH such as 9.4.16")),
+    AfterValidator(_regex(VERSION.pattern, "a Bitbucket version MAJOR.MINOR.PATCH such as 9.4.16")),
     AfterValidator(_supported_version),
 ]
 # The region names of AWS's partitions (botocore's endpoints.json `regionRegex`, a test keeps them in step).

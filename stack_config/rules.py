@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 from urllib.parse import urlsplit
 
+from facts.bitbucket import VERSION
 from facts.urls import normalise_base_url
 
 from .certificates import covers, names_of, pem_certificates
@@ -391,7 +392,7 @@ def _size_problems(ctx: Context, i: int, mirror: Mirror, warn: Callable[[str], N
     return []
 
 
-_ARCHIVE_VERSION = re.compile(r"atlassian-bitbucket-(\d+\.\d+\.\d+)\.tar\.gz$")
+_ARCHIVE_VERSION = re.compile(rf"atlassian-bitbucket-({VERSION.pattern.strip('^$')})\.tar\.gz$")
 
 
 def _installer_version_problems(ctx: Context, i: int, mirror: Mirror) -> list[Problem]:
