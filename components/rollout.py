@@ -123,7 +123,12 @@ class FarmRollout:
         stops: list[pulumi.Resource] = []
         self.installs: list[MirrorInstall] = []
         self.returns: list[NodeReturn] = []
-        previous: list[pulumi.Resource] = [self.backup]
+        # The first node leaves the load balancer while every node's preflight runs: draining stops
+        # nothing (the node finishes its clones), and waiting out its clones is most of a rollout's
+        # time. Only what changes the node (its root volume, a stop, the install) waits for the
+        # preflight, the upgrade window and the backup. Not before an instance change is done: that
+        # node would be out at the same time.
+        previous: list[pulumi.Resource] = list(instances_done)
         groups = lb.target_groups if lb is not None else []
         for i, args in enumerate(install_args):
             node = f"{name}-node{i}"
@@ -155,6 +160,7 @@ class FarmRollout:
                 nodes=nodes,
                 warn_to=warn_to,
                 os_image=mirror.os_image or "",
+                load_balancer=lb.arn_suffix if lb is not None else None,
             )
             attachments = lb.node_attachments[i] if lb is not None else []
             drain = NodeDrain(
@@ -172,7 +178,7 @@ class FarmRollout:
                         f"{name}-node{k}-stop-for-upgrade",
                         a,
                         connections[k],
-                        pulumi.ResourceOptions(parent=parent, depends_on=[drain]),
+                        pulumi.ResourceOptions(parent=parent, depends_on=[drain, self.backup]),
                     )
                     for k, a in enumerate(install_args)
                 ]
@@ -188,13 +194,13 @@ class FarmRollout:
                     nodes=nodes,
                     warn_to=warn_to,
                 ),
-                opts=pulumi.ResourceOptions(parent=parent, depends_on=[drain]),
+                opts=pulumi.ResourceOptions(parent=parent, depends_on=[drain, self.backup]),
             )
             install = MirrorInstall(
                 node,
                 replace(
                     args,
-                    wait_for=(drain, refresh, *stops),
+                    wait_for=(drain, refresh, self.backup, *stops),
                     drained=drain.drains,
                     staged=(payload, digest),
                     connection=connections[i],
@@ -293,6 +299,7 @@ def instances_one_at_a_time(
                 nodes=mirror.nodes,
                 warn_to=warn_to,
                 user_data_digest=user_data_digest(site_args.stack, label),
+                load_balancer=lb.arn_suffix if lb is not None else None,
             ),
             opts=pulumi.ResourceOptions(parent=parent, depends_on=previous),
         )

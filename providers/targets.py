@@ -15,6 +15,7 @@ from typing import Any, Optional, Sequence
 from . import clock
 from .errors import RolloutError
 from .messages import say
+from .node_idle import IdleWatch, NodeConnections
 
 INSTANCE_STATES = ["pending", "running", "stopping", "stopped"]
 
@@ -91,9 +92,11 @@ class Targets:
         for group in self.groups:
             client.register_targets(TargetGroupArn=group["arn"], Targets=self._target(group))
 
-    def drain(self) -> None:
+    def drain(self, connections: Optional[NodeConnections] = None) -> None:
         """Out of the load balancer with its connections finished: deregistered, then `unused`
-        everywhere. A node that was not healthy anywhere had no connections to finish."""
+        everywhere, or, when the node can be asked (`connections`), as soon as it has had no client
+        connection for a settle time, whichever comes first: the deregistration delay stays the
+        upper bound. A node that was not healthy anywhere had no connections to finish."""
         if not self.groups:
             return
         had_clients = any(state in ("healthy", "draining") for state in self.states().values())
@@ -103,8 +106,21 @@ class Targets:
         if not had_clients:
             say(f"{self.node} is out of the load balancer (it served no clients)")
             return
+        idle = IdleWatch()
+        start = clock.now()
+
+        def drained(states: dict[str, str]) -> bool:
+            if all(s == "unused" for s in states.values()):
+                return True
+            if connections is None:
+                return False
+            if idle.observe(connections.count(), clock.now() - start):
+                say(f"{self.node} has served no client for {idle.settle_s:.0f}s")
+                return True
+            return False
+
         self._wait(
-            lambda states: all(s == "unused" for s in states.values()),
+            drained,
             "drain",
             f"{self.node} did not drain within {self.timeout_s:.0f}s; long git operations may still run "
             "on it (raise the deregistration delay's patience with the timeout, or wait and run `pulumi up` "
