@@ -276,15 +276,18 @@ def instances_one_at_a_time(
     warn_to: Optional[str] = None,
     clustered: bool = False,
 ) -> tuple[list[MirrorHost], list[pulumi.Resource]]:
-    """A site's nodes, each instance changed only while the previous node serves again: a change
-    that stops an instance (its type, its user data) drains that node first, and the next node
-    leaves only once it is back. New instances are created in the same order. Returns the hosts
-    and the steps that say the last node is back."""
+    """A site's nodes, each instance changed only while the others serve: a change that stops an
+    instance (its type, its user data) drains that node first, and the next node leaves only once
+    every other node serves again. The order is kept by the drains alone (each after the previous
+    node's drain, and it waits at run time for the others to serve, InstanceStopDrainProvider), not
+    by the instances: a new farm's instances launch in parallel, as fast as a single node's. Returns
+    the hosts and the steps that say every node is back."""
     mirror = site_args.mirror
     groups = lb.target_groups if lb is not None else []
     hosts: list[MirrorHost] = []
-    previous: list[pulumi.Resource] = []
+    previous: list[InstanceStopDrain] = []
     leaves: list[InstanceStopDrain] = []
+    returns: list[pulumi.Resource] = []
     for i in range(mirror.nodes):
         label = f"{name}-node{i}"
         # What will make EC2 stop and start the instance, known before the instance changes.
@@ -300,13 +303,15 @@ def instances_one_at_a_time(
                 warn_to=warn_to,
                 user_data_digest=user_data_digest(site_args.stack, label),
                 load_balancer=lb.arn_suffix if lb is not None else None,
+                after=previous[0].left if previous else None,
             ),
             opts=pulumi.ResourceOptions(parent=parent, depends_on=previous),
         )
         host = node(i, [leave])
         hosts.append(host)
         leaves.append(leave)
-        previous = [
+        previous = [leave]
+        returns.append(
             InstanceStartReturn(
                 f"{label}-start-return",
                 InstanceChangeArgs(
@@ -325,7 +330,7 @@ def instances_one_at_a_time(
                 ),
                 opts=pulumi.ResourceOptions(parent=parent),
             )
-        ]
+        )
     if lb is not None:
         lb.attach([h.instance_id for h in hosts])
-    return hosts, previous
+    return hosts, returns

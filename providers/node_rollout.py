@@ -25,7 +25,7 @@ from . import mirror_api
 from .base import StepProvider, inputs_of, is_unknown
 from .messages import say, warn
 from .node_idle import NodeConnections, load_balancer_addresses
-from .targets import Targets, instances_tagged
+from .targets import Targets, instances_existing, instances_tagged
 
 
 @dataclass
@@ -227,6 +227,8 @@ class InstanceChangeArgs:
     nodes: int = 1
     warn_to: Optional[str] = None
     load_balancer: Optional[pulumi.Input[str]] = None  # as NodeTargetsArgs.load_balancer
+    # InstanceStopDrain: the instances the previous node's step took out (its `left`).
+    after: Optional[pulumi.Input[list]] = None
 
 
 STOPS_INSTANCE = ("instance_type", "user_data_digest")
@@ -255,18 +257,30 @@ class InstanceStopDrainProvider(_NodeStep):
         return CheckResult(news, [])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(f"stop-drain-{props['node']}", dict(props))  # a new node serves nothing yet
+        # A new node serves nothing yet, and its instance launches beside the others'.
+        return CreateResult(f"stop-drain-{props['node']}", {**props, "left": []})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        left: list[str] = []
         if self.changed(olds, news, *STOPS_INSTANCE) and news.get("target_groups") and not alone(news):
+            # One node out at a time: the previous node's drain (this step's dependency) took its
+            # instance out; it must serve again before this one leaves.
+            for previous in news.get("after") or []:
+                if previous in instances_existing(news["region"], [previous]):
+                    self.targets(news, previous).wait_healthy()
             for instance_id in instances_tagged(news["region"], news["instance_tags"]):
                 self.drain(news, instance_id)
-        return UpdateResult(dict(news))
+                left.append(instance_id)
+        return UpdateResult({**news, "left": left})
 
 
 class InstanceStopDrain(Resource, module="bitbucket", name="InstanceStopDrain"):
+    # The instances this step took out of the load balancer in its last update: the next node's
+    # step waits for them to serve again before its own node leaves.
+    left: pulumi.Output[list]
+
     def __init__(self, name: str, args: InstanceChangeArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__(InstanceStopDrainProvider(), name, inputs_of(args), opts)
+        super().__init__(InstanceStopDrainProvider(), name, {**inputs_of(args), "left": None}, opts)
 
 
 class InstanceStartReturnProvider(_NodeStep):

@@ -40,6 +40,16 @@ def instances_tagged(region: str, tags: dict[str, str]) -> list[str]:
     return sorted(i["InstanceId"] for page in pages for r in page["Reservations"] for i in r["Instances"])
 
 
+def instances_existing(region: str, ids: list[str]) -> list[str]:
+    """Those of `ids` that exist (not terminated): an instance stopped for a change is one of them."""
+    if not ids:
+        return []
+    found = ec2(region).describe_instances(
+        Filters=[{"Name": "instance-id", "Values": list(ids)}, {"Name": "instance-state-name", "Values": INSTANCE_STATES}]
+    )
+    return sorted(i["InstanceId"] for r in found["Reservations"] for i in r["Instances"])
+
+
 @dataclass
 class Targets:
     region: str
