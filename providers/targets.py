@@ -45,7 +45,10 @@ def instances_existing(region: str, ids: list[str]) -> list[str]:
     if not ids:
         return []
     found = ec2(region).describe_instances(
-        Filters=[{"Name": "instance-id", "Values": list(ids)}, {"Name": "instance-state-name", "Values": INSTANCE_STATES}]
+        Filters=[
+            {"Name": "instance-id", "Values": list(ids)},
+            {"Name": "instance-state-name", "Values": INSTANCE_STATES},
+        ]
     )
     return sorted(i["InstanceId"] for r in found["Reservations"] for i in r["Instances"])
 
