@@ -2,10 +2,15 @@
 
 Two phases, each node after the previous one is back:
 
-    instances:  InstanceStopDrain(0) -> instance(0) -> InstanceStartReturn(0) -> InstanceStopDrain(1) -> ...
-    installs:   preflight(every node), every InstanceStartReturn -> UpgradeWindow
+    instances:  InstanceStopDrain(0) -> InstanceStopDrain(1) -> ...  (each waits for the node the previous
+                  one took out to serve again: a new farm's instances launch together)
+                InstanceStopDrain(i) -> instance(i) -> InstanceStartReturn(i)
+    installs:   every InstanceStartReturn -> NodeDrain(0), beside preflight(every node) -> UpgradeWindow -> backup
                   -> [farm: stop-for-upgrade, every node: stops only a node on another minor line or mirror]
-                  -> NodeDrain(0) -> stage, install(0) -> NodeReturn(0) -> NodeDrain(1) -> ... -> UpgradeFinish
+                  -> stage, install(0) -> NodeReturn(0) -> NodeDrain(1) -> ... -> UpgradeFinish
+
+- A drain ends when the node has served no client for a settle time (its connections, asked on
+  the node: providers/node_idle.py) or when its targets are `unused`, whichever comes first.
 
 - A change EC2 makes by stopping and starting an instance (its type, its user data) drains the node
   first and waits for it to be back (healthy, and in its farm) before the next node's turn.
