@@ -65,7 +65,7 @@ def rows(m: dict[str, float]) -> list[dict]:
         },
         {
             "benchmark": "twin: a new site serves",
-            "measure": "first up, modelled time to the first clone answered: 3 nodes / 1 node",
+            "measure": "first up, modelled time until the site serves (approved, answering): 3 nodes / 1 node",
             "value": f"{m['farm_s'] / 60:.1f} / {m['single_s'] / 60:.1f} min = {ratio:.2f}x",
             "baseline / naive": f"{FIRST_SERVING_RATIO_BEFORE:.2f}x (instances launched one after the other)",
             "target": f"<= {FIRST_SERVING_GOAL:.2f}x",
