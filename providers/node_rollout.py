@@ -23,6 +23,7 @@ from pulumi.dynamic import CheckResult, CreateResult, Resource, UpdateResult
 
 from . import mirror_api
 from .base import StepProvider, inputs_of, is_unknown
+from .errors import RolloutError
 from .messages import say, warn
 from .node_idle import NodeConnections, load_balancer_addresses
 from .targets import Targets, instances_existing, instances_tagged
@@ -267,11 +268,20 @@ class InstanceStopDrainProvider(_NodeStep):
             # instance out; it must serve again before this one leaves.
             for previous in news.get("after") or []:
                 if previous in instances_existing(news["region"], [previous]):
-                    self.targets(news, previous).wait_healthy()
+                    self._wait_back(news, previous)
             for instance_id in instances_tagged(news["region"], news["instance_tags"]):
                 self.drain(news, instance_id)
                 left.append(instance_id)
         return UpdateResult({**news, "left": left})
+
+    def _wait_back(self, news: dict[str, Any], previous: str) -> None:
+        try:
+            self.targets(news, previous).wait_healthy()
+        except RolloutError as exc:
+            raise RolloutError(
+                f"{news['node']} stays in the load balancer: the instance the previous node's change took out "
+                f"({previous}) does not serve again ({exc})"
+            ) from None
 
 
 class InstanceStopDrain(Resource, module="bitbucket", name="InstanceStopDrain"):

@@ -27,7 +27,12 @@ from moto.elbv2.models import FakeTargetGroup
 import providers.clock
 from providers.errors import RolloutError
 from providers.node_idle import SETTLE_S, NodeConnections
-from providers.node_rollout import InstanceStartReturnProvider, NodeDrainProvider, NodeReturnProvider
+from providers.node_rollout import (
+    InstanceStartReturnProvider,
+    InstanceStopDrainProvider,
+    NodeDrainProvider,
+    NodeReturnProvider,
+)
 from providers.upgrade import UpgradeFinishProvider, UpgradeWindowProvider
 from tests.harness import STACKS, ProgramRun, run_program, stack_file_config
 from twin.emulator import Emulator
@@ -612,3 +617,48 @@ def test_a_bug_fix_upgrade_of_a_farm_rolls_in_upgrade_mode_without_a_warning(emu
     assert "warning:" not in err and "not a bug-fix" not in err
     assert out["kind"] == "bugfix" and out["zdu_started"] == f"1:{NEW}"
     assert emu.stats.successful("POST", ZDU_START) == 1 and mirror.upgrade_mode is True
+
+
+# --- an instance change, one node at a time (issue #29: the instances themselves are not chained) ---
+def stop_drain_update(world: World, farm3, i: int) -> tuple[dict, dict]:
+    """InstanceStopDrain's olds and news for an instance type change of node i, after node i-1's step
+    took node i-1's instance out (its `left`)."""
+    news = {
+        **world.pointed(_inputs(farm3[OLD], f"iad-node{i}-stop-drain"), i),
+        "instance_tags": {"Name": f"iad-node{i}"},
+        "after": [world.instances[i - 1]],
+    }
+    return {**news, "instance_type": "m6i.xlarge"}, news
+
+
+def test_a_node_leaves_for_its_instance_change_only_once_the_previous_one_serves_again(world, farm3, clock):
+    world.take_out(0)  # node 0's stop-drain; EC2 is changing its instance
+    clock.at(
+        120,
+        lambda: world.elbv2.register_targets(  # node 0's start-return, 120 s later
+            TargetGroupArn=world.groups[0]["arn"], Targets=[{"Id": world.instances[0], "Port": 7990}]
+        ),
+    )
+    clock.at(
+        120,
+        lambda: world.elbv2.register_targets(
+            TargetGroupArn=world.groups[1]["arn"], Targets=[{"Id": world.instances[0], "Port": 7999}]
+        ),
+    )
+    olds, news = stop_drain_update(world, farm3, 1)
+    out = InstanceStopDrainProvider().update("stop-drain-x", olds, news).outs
+    ((left_at, left),) = world.deregistered
+    assert left == world.instances[1] and left_at >= 120, "two nodes out at once"
+    assert out["left"] == [world.instances[1]]
+
+
+def test_a_previous_node_that_never_comes_back_keeps_this_one_in_and_fails_the_up(world, farm3, clock):
+    world.take_out(0)
+    olds, news = stop_drain_update(world, farm3, 1)
+    with pytest.raises(RolloutError) as failed:
+        InstanceStopDrainProvider().update("stop-drain-x", olds, news)
+    assert str(failed.value).startswith(
+        f"iad-node1 stays in the load balancer: the instance the previous node's change took out "
+        f"({world.instances[0]}) does not serve again"
+    )
+    assert world.deregistered == [] and world.states(world.instances[1]) == ["healthy", "healthy"]
