@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import approval_latency, fleet_host, program_floor, projects_reconcile  # noqa: E402
+from benchmarks import approval_latency, fleet_host, program_floor, projects_reconcile, rollout_times  # noqa: E402
 
 COLUMNS = ["benchmark", "measure", "value", "baseline / naive", "target", "result"]
 
@@ -30,7 +30,9 @@ def machine() -> str:
 
 
 def main() -> None:
-    rows = program_floor.run() + projects_reconcile.run() + approval_latency.run() + fleet_host.run()
+    rows = (
+        program_floor.run() + projects_reconcile.run() + approval_latency.run() + fleet_host.run() + rollout_times.run()
+    )
     print(f"Machine: {machine()}\n")
     print("| " + " | ".join(COLUMNS) + " |")
     print("|" + "---|" * len(COLUMNS))

@@ -2,10 +2,15 @@
 
 Two phases, each node after the previous one is back:
 
-    instances:  InstanceStopDrain(0) -> instance(0) -> InstanceStartReturn(0) -> InstanceStopDrain(1) -> ...
-    installs:   preflight(every node), every InstanceStartReturn -> UpgradeWindow
+    instances:  InstanceStopDrain(0) -> InstanceStopDrain(1) -> ...  (each waits for the node the previous
+                  one took out to serve again: a new farm's instances launch together)
+                InstanceStopDrain(i) -> instance(i) -> InstanceStartReturn(i)
+    installs:   every InstanceStartReturn -> NodeDrain(0), beside preflight(every node) -> UpgradeWindow -> backup
                   -> [farm: stop-for-upgrade, every node: stops only a node on another minor line or mirror]
-                  -> NodeDrain(0) -> stage, install(0) -> NodeReturn(0) -> NodeDrain(1) -> ... -> UpgradeFinish
+                  -> stage, install(0) -> NodeReturn(0) -> NodeDrain(1) -> ... -> UpgradeFinish
+
+- A drain ends when the node has served no client for a settle time (its connections, asked on
+  the node: providers/node_idle.py) or when its targets are `unused`, whichever comes first.
 
 - A change EC2 makes by stopping and starting an instance (its type, its user data) drains the node
   first and waits for it to be back (healthy, and in its farm) before the next node's turn.
@@ -138,7 +143,12 @@ class FarmRollout:
         stops: list[pulumi.Resource] = []
         self.installs: list[MirrorInstall] = []
         self.returns: list[NodeReturn] = []
-        previous: list[pulumi.Resource] = [self.backup]
+        # The first node leaves the load balancer while every node's preflight runs: draining stops
+        # nothing (the node finishes its clones), and waiting out its clones is most of a rollout's
+        # time. Only what changes the node (its root volume, a stop, the install) waits for the
+        # preflight, the upgrade window and the backup. Not before an instance change is done: that
+        # node would be out at the same time.
+        previous: list[pulumi.Resource] = list(instances_done)
         groups = lb.target_groups if lb is not None else []
         for i, args in enumerate(install_args):
             node = f"{name}-node{i}"
@@ -170,6 +180,7 @@ class FarmRollout:
                 nodes=nodes,
                 warn_to=warn_to,
                 os_image=mirror.os_image or "",
+                load_balancer=lb.arn_suffix if lb is not None else None,
             )
             attachments = lb.node_attachments[i] if lb is not None else []
             drain = NodeDrain(
@@ -187,7 +198,7 @@ class FarmRollout:
                         f"{name}-node{k}-stop-for-upgrade",
                         a,
                         connections[k],
-                        pulumi.ResourceOptions(parent=parent, depends_on=[drain]),
+                        pulumi.ResourceOptions(parent=parent, depends_on=[drain, self.backup]),
                     )
                     for k, a in enumerate(install_args)
                 ]
@@ -203,13 +214,13 @@ class FarmRollout:
                     nodes=nodes,
                     warn_to=warn_to,
                 ),
-                opts=pulumi.ResourceOptions(parent=parent, depends_on=[drain]),
+                opts=pulumi.ResourceOptions(parent=parent, depends_on=[drain, self.backup]),
             )
             install = MirrorInstall(
                 node,
                 replace(
                     args,
-                    wait_for=(drain, refresh, *stops),
+                    wait_for=(drain, refresh, self.backup, *stops),
                     drained=drain.drains,
                     staged=(payload, digest),
                     connection=connections[i],
@@ -285,15 +296,18 @@ def instances_one_at_a_time(
     warn_to: Optional[str] = None,
     clustered: bool = False,
 ) -> tuple[list[MirrorHost], list[pulumi.Resource]]:
-    """A site's nodes, each instance changed only while the previous node serves again: a change
-    that stops an instance (its type, its user data) drains that node first, and the next node
-    leaves only once it is back. New instances are created in the same order. Returns the hosts
-    and the steps that say the last node is back."""
+    """A site's nodes, each instance changed only while the others serve: a change that stops an
+    instance (its type, its user data) drains that node first, and the next node leaves only once
+    every other node serves again. The order is kept by the drains alone (each after the previous
+    node's drain, and it waits at run time for the others to serve, InstanceStopDrainProvider), not
+    by the instances: a new farm's instances launch in parallel, as fast as a single node's. Returns
+    the hosts and the steps that say every node is back."""
     mirror = site_args.mirror
     groups = lb.target_groups if lb is not None else []
     hosts: list[MirrorHost] = []
-    previous: list[pulumi.Resource] = []
+    previous: list[InstanceStopDrain] = []
     leaves: list[InstanceStopDrain] = []
+    returns: list[pulumi.Resource] = []
     for i in range(mirror.nodes):
         label = f"{name}-node{i}"
         # What will make EC2 stop and start the instance, known before the instance changes.
@@ -308,13 +322,16 @@ def instances_one_at_a_time(
                 nodes=mirror.nodes,
                 warn_to=warn_to,
                 user_data_digest=user_data_digest(site_args.stack, label),
+                load_balancer=lb.arn_suffix if lb is not None else None,
+                after=previous[0].left if previous else None,
             ),
             opts=pulumi.ResourceOptions(parent=parent, depends_on=previous),
         )
         host = node(i, [leave])
         hosts.append(host)
         leaves.append(leave)
-        previous = [
+        previous = [leave]
+        returns.append(
             InstanceStartReturn(
                 f"{label}-start-return",
                 InstanceChangeArgs(
@@ -333,7 +350,7 @@ def instances_one_at_a_time(
                 ),
                 opts=pulumi.ResourceOptions(parent=parent),
             )
-        ]
+        )
     if lb is not None:
         lb.attach([h.instance_id for h in hosts])
-    return hosts, previous
+    return hosts, returns

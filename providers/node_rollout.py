@@ -23,8 +23,10 @@ from pulumi.dynamic import CheckResult, CreateResult, Resource, UpdateResult
 
 from . import mirror_api
 from .base import StepProvider, inputs_of, is_unknown
+from .errors import RolloutError
 from .messages import say, warn
-from .targets import Targets, instances_tagged
+from .node_idle import NodeConnections, load_balancer_addresses
+from .targets import Targets, instances_existing, instances_tagged
 
 
 @dataclass
@@ -48,6 +50,9 @@ class NodeTargetsArgs:
     # mirrors[].osImage ("" when unset: recorded, so that setting it later is a change; a state from
     # before it was tracked has no key at all and records it without a drain).
     os_image: Optional[str] = None
+    # The load balancer's ARN suffix (net/<name>/<id>): its health checks are not clients, so the
+    # drain leaves out its addresses when it asks the node for connections (providers/node_idle.py).
+    load_balancer: Optional[pulumi.Input[str]] = None
 
 
 class _NodeStep(StepProvider):
@@ -65,6 +70,23 @@ class _NodeStep(StepProvider):
             poll_s=self.poll_s,
             progress_s=self.progress_s,
         )
+
+    def connections(self, props: dict[str, Any], instance_id: str) -> Optional[NodeConnections]:
+        """How the drain asks the node whether a client is still on it; None when it cannot (no load
+        balancer whose health checks it could tell apart): the drain then waits for `unused`."""
+        suffix = props.get("load_balancer")
+        if not suffix or is_unknown(suffix):
+            return None
+        try:
+            not_clients = load_balancer_addresses(props["region"], suffix)
+        except Exception as exc:  # noqa: BLE001 - the node is then drained by the deregistration delay
+            say(f"{props['node']}: could not read the load balancer's addresses ({type(exc).__name__})")
+            return None
+        return NodeConnections(props["region"], instance_id, not_clients)
+
+    def drain(self, props: dict[str, Any], instance_id: Optional[str] = None) -> None:
+        instance_id = instance_id or props["instance_id"]
+        self.targets(props, instance_id).drain(self.connections(props, instance_id))
 
     def restore(self, props: dict[str, Any], version: Optional[str]) -> None:
         """Back in the load balancer, healthy, and in its farm. While other nodes serve, the farm
@@ -131,14 +153,14 @@ class NodeDrainProvider(_NodeStep):
         if self.changed(olds, news, "install_digest", "instance_id", "os_image"):
             if not alone(news):
                 # The instance that serves now: the old one when it was replaced.
-                self.targets(news, olds.get("instance_id") or news["instance_id"]).drain()
+                self.drain(news, olds.get("instance_id") or news["instance_id"])
             # Counted: the install runs again after every drain, also when its own state says it
             # need not (a rollout that failed on this node changed it without recording it).
             drains += 1
         return UpdateResult({**news, "drains": drains})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        self.targets(props).drain()  # a node leaving the site: no client is cut off mid-clone
+        self.drain(props)  # a node leaving the site: no client is cut off mid-clone
 
 
 class NodeDrain(Resource, module="bitbucket", name="NodeDrain"):
@@ -205,6 +227,9 @@ class InstanceChangeArgs:
     user_data_digest: Optional[pulumi.Input[str]] = None
     nodes: int = 1
     warn_to: Optional[str] = None
+    load_balancer: Optional[pulumi.Input[str]] = None  # as NodeTargetsArgs.load_balancer
+    # InstanceStopDrain: the instances the previous node's step took out (its `left`).
+    after: Optional[pulumi.Input[list]] = None
 
 
 STOPS_INSTANCE = ("instance_type", "user_data_digest")
@@ -233,18 +258,39 @@ class InstanceStopDrainProvider(_NodeStep):
         return CheckResult(news, [])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(f"stop-drain-{props['node']}", dict(props))  # a new node serves nothing yet
+        # A new node serves nothing yet, and its instance launches beside the others'.
+        return CreateResult(f"stop-drain-{props['node']}", {**props, "left": []})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        left: list[str] = []
         if self.changed(olds, news, *STOPS_INSTANCE) and news.get("target_groups") and not alone(news):
+            # One node out at a time: the previous node's drain (this step's dependency) took its
+            # instance out; it must serve again before this one leaves.
+            for previous in news.get("after") or []:
+                if previous in instances_existing(news["region"], [previous]):
+                    self._wait_back(news, previous)
             for instance_id in instances_tagged(news["region"], news["instance_tags"]):
-                self.targets(news, instance_id).drain()
-        return UpdateResult(dict(news))
+                self.drain(news, instance_id)
+                left.append(instance_id)
+        return UpdateResult({**news, "left": left})
+
+    def _wait_back(self, news: dict[str, Any], previous: str) -> None:
+        try:
+            self.targets(news, previous).wait_healthy()
+        except RolloutError as exc:
+            raise RolloutError(
+                f"{news['node']} stays in the load balancer: the instance the previous node's change took out "
+                f"({previous}) does not serve again ({exc})"
+            ) from None
 
 
 class InstanceStopDrain(Resource, module="bitbucket", name="InstanceStopDrain"):
+    # The instances this step took out of the load balancer in its last update: the next node's
+    # step waits for them to serve again before its own node leaves.
+    left: pulumi.Output[list]
+
     def __init__(self, name: str, args: InstanceChangeArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__(InstanceStopDrainProvider(), name, inputs_of(args), opts)
+        super().__init__(InstanceStopDrainProvider(), name, {**inputs_of(args), "left": None}, opts)
 
 
 class InstanceStartReturnProvider(_NodeStep):

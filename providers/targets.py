@@ -15,6 +15,7 @@ from typing import Any, Optional, Sequence
 from . import clock
 from .errors import RolloutError
 from .messages import say
+from .node_idle import IdleWatch, NodeConnections
 
 INSTANCE_STATES = ["pending", "running", "stopping", "stopped"]
 # AWS's answer for a target that is not there: not registered (DeregisterTargets), or an instance
@@ -46,6 +47,19 @@ def instances_tagged(region: str, tags: dict[str, str]) -> list[str]:
     filters.append({"Name": "instance-state-name", "Values": INSTANCE_STATES})
     pages = ec2(region).get_paginator("describe_instances").paginate(Filters=filters)
     return sorted(i["InstanceId"] for page in pages for r in page["Reservations"] for i in r["Instances"])
+
+
+def instances_existing(region: str, ids: list[str]) -> list[str]:
+    """Those of `ids` that exist (not terminated): an instance stopped for a change is one of them."""
+    if not ids:
+        return []
+    found = ec2(region).describe_instances(
+        Filters=[
+            {"Name": "instance-id", "Values": list(ids)},
+            {"Name": "instance-state-name", "Values": INSTANCE_STATES},
+        ]
+    )
+    return sorted(i["InstanceId"] for r in found["Reservations"] for i in r["Instances"])
 
 
 @dataclass
@@ -119,9 +133,11 @@ class Targets:
                     "`pulumi up`: a node whose instance is gone is created again"
                 ) from None
 
-    def drain(self) -> None:
+    def drain(self, connections: Optional[NodeConnections] = None) -> None:
         """Out of the load balancer with its connections finished: deregistered, then `unused`
-        everywhere. A node that was not healthy anywhere had no connections to finish."""
+        everywhere, or, when the node can be asked (`connections`), as soon as it has had no client
+        connection for a settle time, whichever comes first: the deregistration delay stays the
+        upper bound. A node that was not healthy anywhere had no connections to finish."""
         if not self.groups:
             return
         had_clients = any(state in ("healthy", "draining") for state in self.states().values())
@@ -136,8 +152,21 @@ class Targets:
         if not had_clients:
             say(f"{self.node} is out of the load balancer (it served no clients)")
             return
+        idle = IdleWatch()
+        start = clock.now()
+
+        def drained(states: dict[str, str]) -> bool:
+            if all(s == "unused" for s in states.values()):
+                return True
+            if connections is None:
+                return False
+            if idle.observe(connections.count(), clock.now() - start):
+                say(f"{self.node} has served no client for {idle.settle_s:.0f}s")
+                return True
+            return False
+
         self._wait(
-            lambda states: all(s == "unused" for s in states.values()),
+            drained,
             "drain",
             f"{self.node} did not drain within {self.timeout_s:.0f}s; long git operations may still run "
             "on it (raise the deregistration delay's patience with the timeout, or wait and run `pulumi up` "

@@ -362,7 +362,7 @@ def _client(service: str):
 
 # boto3 service name -> IAM service prefix. Often the SigV4 signing name (elbv2 signs as
 # elasticloadbalancing), but not always (CloudWatch signs as monitoring): each one is written here.
-IAM_PREFIXES: dict[str, str] = {"ec2": "ec2", "elbv2": "elasticloadbalancing", "sts": "sts"}
+IAM_PREFIXES: dict[str, str] = {"ec2": "ec2", "elbv2": "elasticloadbalancing", "ssm": "ssm", "sts": "sts"}
 
 
 def iam_prefix(service: str) -> str:

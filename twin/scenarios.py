@@ -362,6 +362,11 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         # a newer OS image, node by node
         Scenario("farm3-os-image", "farm-3", {"osImage": "refresh: 2026-12"}),
+        Scenario(
+            "farm3-instance-type-os-image-and-bugfix",
+            "farm-3",
+            {"instanceType": "m6i.4xlarge", "osImage": "refresh: 2026-12", **BUGFIX},
+        ),
         Scenario("farm3-os-image-pinned", "farm-3", {"osImage": "ami-0a1b2c3d4e5f60718"}),
         Scenario("single-os-image", "single-acm", {"osImage": "refresh: 2026-12"}),
         # a site removed from the stack: its SSH rule goes early, its node's retire needs SSH later

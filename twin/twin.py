@@ -36,6 +36,7 @@ from .engine import Engine, UpResult
 from .native import Native
 from .network import Endpoint
 from .node import Faults, Node
+from .ssm import RunCommand
 from .world import PRIMARY, Home, Instance, World
 
 NAMESPACE = "bitbucket-mirrors"
@@ -140,6 +141,8 @@ class Twin:
         self.generations: dict[str, list[Optional[str]]] = {}  # site -> its generation after each up
         self.clients = Clients(self.world, hosts=lambda: {s.name: s.host for s in self._sites}, announced=self._serves)
         self.sched.watchers.append(self.clients.advance)
+        # What a drain asks a node (SSM Run Command) is answered from these clients.
+        self.run_command = RunCommand(self.api, self.world, self.clients)
 
     def _invoke(self, args) -> dict:
         """The data sources the program reads from what exists (the world); the fixed lookups (the

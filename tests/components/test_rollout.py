@@ -28,9 +28,17 @@ def test_nodes_leave_change_and_return_strictly_one_after_another(farm):
         stage, install = named(farm, f"iad-node{i}-stage"), named(farm, f"iad-node{i}-install")
         assert farm.depends_on(stage, drain) and farm.depends_on(install, drain)
         assert farm.depends_on(ret, install)
-        assert farm.depends_on(drain, window)
+        # What changes the node waits for every node's preflight, the window and the backup ...
+        for step in (stage, install, named(farm, f"iad-node{i}-os-image")):
+            assert farm.depends_on(step, window) and farm.depends_on(step, named(farm, "iad-backup"))
+        for k in range(3):
+            assert farm.depends_on(drain, named(farm, f"iad-node{k}-start-return"))  # after instance changes
         if i:
             assert farm.depends_on(drain, named(farm, f"iad-node{i - 1}-return"))  # never two out at once
+    # ... but the first node's drain does not: it leaves while the preflights run (issue #29).
+    assert not farm.depends_on(named(farm, "iad-node0-drain"), window)
+    for i in range(3):
+        drain, install = named(farm, f"iad-node{i}-drain"), named(farm, f"iad-node{i}-install")
         # The drain re-runs exactly when the install will: it carries the install's digest.
         assert drain.inputs["install_digest"] == install.inputs["triggers"][0]
         assert [g["port"] for g in drain.inputs["target_groups"]] == [7990, 7999]
@@ -123,7 +131,11 @@ def test_instances_change_one_at_a_time_each_drained_first_and_back_before_the_n
         assert leave.inputs["instance_type"] == back.inputs["instance_type"] == instance.inputs["instanceType"]
         assert [g["port"] for g in leave.inputs["target_groups"]] == [7990, 7999]
         if i:
-            assert farm.depends_on(leave, named(farm, f"iad-node{i - 1}-start-return"))
+            # One node out at a time: each leaves after the previous node's drain, and waits at run time
+            # for the instance that drain took out (its `left`) to serve again ...
+            assert farm.depends_on(leave, named(farm, f"iad-node{i - 1}-stop-drain"))
+            # ... while nothing orders the instances: a new farm's launch together (issue #29).
+            assert not farm.depends_on(leave, named(farm, f"iad-node{i - 1}-instance"))
             assert not farm.depends_on(named(farm, f"iad-node{i - 1}-instance"), leave)
 
 

@@ -26,7 +26,13 @@ from moto.elbv2.models import FakeTargetGroup
 
 import providers.clock
 from providers.errors import RolloutError
-from providers.node_rollout import InstanceStartReturnProvider, NodeDrainProvider, NodeReturnProvider
+from providers.node_idle import SETTLE_S, NodeConnections
+from providers.node_rollout import (
+    InstanceStartReturnProvider,
+    InstanceStopDrainProvider,
+    NodeDrainProvider,
+    NodeReturnProvider,
+)
 from providers.upgrade import UpgradeFinishProvider, UpgradeWindowProvider
 from tests.harness import STACKS, ProgramRun, run_program, stack_file_config
 from twin.emulator import Emulator
@@ -142,6 +148,10 @@ class World:
         self.unhealthy: set[str] = set()
         self.registered: list[tuple[float, int, Optional[str]]] = []
         self.deregistered: list[tuple[float, str]] = []
+        self.clones_until: dict[str, float] = {}  # a clone on the instance ends then (its target stays draining)
+        # Whether a clone runs on a draining node for all of `delay_s` (else: `clones_until` says).
+        self.delay_is_a_clone = True
+        self.idle_answer: Optional[int] = 0  # what an idle node's `ss` says (None: it cannot be asked)
         self._deregistered_at: dict[str, float] = {}
         self._patch(monkeypatch)
 
@@ -191,6 +201,18 @@ class World:
                 if group.arn == world.groups[0]["arn"]:
                     world.deregistered.append((world.clock.t, target["Id"]))
 
+        def connections(asked: NodeConnections) -> Optional[int]:
+            """What the node's `ss` shows (moto runs no command): the clone that keeps a target
+            draining is a client connection on the node until the target's delay ends."""
+            instance = asked.instance_id
+            draining_since = world._deregistered_at.get(instance)
+            if instance in world.stuck or world.clock.t < world.clones_until.get(instance, 0.0):
+                return 1
+            if world.delay_is_a_clone and draining_since is not None and world.clock.t < draining_since + world.delay_s:
+                return 1
+            return world.idle_answer
+
+        monkeypatch.setattr(NodeConnections, "count", connections)
         monkeypatch.setattr(FakeTargetGroup, "health_for", modelled_health)
         monkeypatch.setattr(FakeTargetGroup, "register", recorded_register)
         monkeypatch.setattr(FakeTargetGroup, "deregister", recorded_deregister)
@@ -285,6 +307,45 @@ def test_a_drain_waits_out_the_deregistration_delay_and_then_ends(world, farm3, 
     err = capsys.readouterr().err
     assert progress(err, "iad-node1 to drain") == [30, 60]
     assert "iad-node1 is out of the load balancer (connections drained)" in err
+
+
+def test_a_drain_ends_once_the_node_has_served_no_client_for_the_settle_time_not_at_the_delay(
+    world, farm3, clock, capsys
+):
+    """Issue #29: the deregistration delay (300 s) is the upper bound, not the wait: the last clone on
+    the node ends at 40 s, and 10 s later (the settle time) the node leaves, still `draining`."""
+    world.delay_s, world.delay_is_a_clone = 300, False
+    world.clones_until[world.instances[1]] = 40
+    olds, news = drain_update(world, farm3)
+    out = NodeDrainProvider().update("drain-x", olds, news).outs
+    assert out["drains"] == 1
+    assert 40 + SETTLE_S <= clock.t <= 40 + SETTLE_S + NodeDrainProvider.poll_s
+    assert world.states(world.instances[1]) == ["draining", "draining"]
+    assert "iad-node1 has served no client for 10s" in capsys.readouterr().err
+
+
+def test_a_clone_that_runs_on_keeps_the_drain_waiting_until_its_end(world, farm3, clock):
+    world.delay_s, world.delay_is_a_clone = 300, False
+    world.clones_until[world.instances[1]] = 250  # a long clone: never cut
+    olds, news = drain_update(world, farm3)
+    NodeDrainProvider().update("drain-x", olds, news)
+    assert 250 + SETTLE_S <= clock.t <= 250 + SETTLE_S + NodeDrainProvider.poll_s
+
+
+def test_a_node_that_cannot_be_asked_is_drained_by_the_deregistration_delay(world, farm3, clock):
+    world.delay_s, world.delay_is_a_clone = 75, False
+    world.idle_answer = None  # no SSM agent online, a failed command, an output cut short
+    olds, news = drain_update(world, farm3)
+    NodeDrainProvider().update("drain-x", olds, news)
+    assert 75 <= clock.t < 75 + NodeDrainProvider.poll_s + 1
+    assert world.states(world.instances[1]) == ["unused", "unused"]
+
+
+def test_without_a_load_balancer_to_tell_health_checks_apart_the_drain_waits_for_unused(world, farm3, clock):
+    world.delay_s, world.delay_is_a_clone = 75, False
+    olds, news = drain_update(world, farm3)
+    NodeDrainProvider().update("drain-x", olds, {**news, "load_balancer": None})
+    assert 75 <= clock.t < 75 + NodeDrainProvider.poll_s + 1
 
 
 # --- a drain that must, and drains that must not, happen ---------------------------------------
@@ -561,3 +622,48 @@ def test_a_bug_fix_upgrade_of_a_farm_rolls_in_upgrade_mode_without_a_warning(emu
     assert "warning:" not in err and "not a bug-fix" not in err
     assert out["kind"] == "bugfix" and out["zdu_started"] == f"1:{NEW}"
     assert emu.stats.successful("POST", ZDU_START) == 1 and mirror.upgrade_mode is True
+
+
+# --- an instance change, one node at a time (issue #29: the instances themselves are not chained) ---
+def stop_drain_update(world: World, farm3, i: int) -> tuple[dict, dict]:
+    """InstanceStopDrain's olds and news for an instance type change of node i, after node i-1's step
+    took node i-1's instance out (its `left`)."""
+    news = {
+        **world.pointed(_inputs(farm3[OLD], f"iad-node{i}-stop-drain"), i),
+        "instance_tags": {"Name": f"iad-node{i}"},
+        "after": [world.instances[i - 1]],
+    }
+    return {**news, "instance_type": "m6i.xlarge"}, news
+
+
+def test_a_node_leaves_for_its_instance_change_only_once_the_previous_one_serves_again(world, farm3, clock):
+    world.take_out(0)  # node 0's stop-drain; EC2 is changing its instance
+    clock.at(
+        120,
+        lambda: world.elbv2.register_targets(  # node 0's start-return, 120 s later
+            TargetGroupArn=world.groups[0]["arn"], Targets=[{"Id": world.instances[0], "Port": 7990}]
+        ),
+    )
+    clock.at(
+        120,
+        lambda: world.elbv2.register_targets(
+            TargetGroupArn=world.groups[1]["arn"], Targets=[{"Id": world.instances[0], "Port": 7999}]
+        ),
+    )
+    olds, news = stop_drain_update(world, farm3, 1)
+    out = InstanceStopDrainProvider().update("stop-drain-x", olds, news).outs
+    ((left_at, left),) = world.deregistered
+    assert left == world.instances[1] and left_at >= 120, "two nodes out at once"
+    assert out["left"] == [world.instances[1]]
+
+
+def test_a_previous_node_that_never_comes_back_keeps_this_one_in_and_fails_the_up(world, farm3, clock):
+    world.take_out(0)
+    olds, news = stop_drain_update(world, farm3, 1)
+    with pytest.raises(RolloutError) as failed:
+        InstanceStopDrainProvider().update("stop-drain-x", olds, news)
+    assert str(failed.value).startswith(
+        f"iad-node1 stays in the load balancer: the instance the previous node's change took out "
+        f"({world.instances[0]}) does not serve again"
+    )
+    assert world.deregistered == [] and world.states(world.instances[1]) == ["healthy", "healthy"]
