@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_tls as tls
 
+from facts import types
 from facts.hosts import ROOT_VOLUME_GB
 
 from . import boot
@@ -146,7 +147,7 @@ class MirrorHost(pulumi.ComponentResource):
     login_user: str
 
     def __init__(self, name: str, args: MirrorHostArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("bitbucket-mirrors:host:MirrorHost", name, None, opts)
+        super().__init__(types.HOST, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = tagging.named(args.tags, name)
 

@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 import pulumi
 from pulumi_command import remote
 
+from facts import types
 from providers.versions import minor_line
 from stack_config import Bastion
 
@@ -198,7 +199,7 @@ class MirrorInstall(pulumi.ComponentResource):
     connection: remote.ConnectionArgs
 
     def __init__(self, name: str, args: MirrorInstallArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("bitbucket-mirrors:install:MirrorInstall", name, None, opts)
+        super().__init__(types.INSTALL, name, None, opts)
         payload, digest = args.staged or staged_payload(args)
         connection = args.connection or node_connection(args.host, args.login_private_key, args.bastion)
         self.connection = connection  # the pinned connection, for what else this node receives

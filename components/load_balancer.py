@@ -12,6 +12,8 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from facts import types
+
 from . import tags as tagging
 from .network import BITBUCKET_HTTP, BITBUCKET_SSH, HTTPS
 
@@ -35,7 +37,7 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
     zone_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: MirrorLoadBalancerArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("bitbucket-mirrors:lb:MirrorLoadBalancer", name, None, opts)
+        super().__init__(types.LOAD_BALANCER, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         lb = aws.lb.LoadBalancer(
             f"{name}-nlb",

@@ -23,6 +23,7 @@ from typing import Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from facts import types
 from stack_config import Monitoring, Site
 
 from . import host_files as files
@@ -70,7 +71,7 @@ class AlarmTopics(pulumi.ComponentResource):
     arns: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: AlarmTopicsArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("bitbucket-mirrors:monitoring:AlarmTopics", name, None, opts)
+        super().__init__(types.ALARM_TOPICS, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         emails: dict[str, set[str]] = {}
         for site in args.sites:
@@ -137,7 +138,7 @@ class MirrorAlarmsArgs:
 
 class MirrorAlarms(pulumi.ComponentResource):
     def __init__(self, name: str, args: MirrorAlarmsArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("bitbucket-mirrors:monitoring:MirrorAlarms", name, None, opts)
+        super().__init__(types.ALARMS, name, None, opts)
         self._args = args
         nodes = len(args.hosts)
         if args.load_balancer is not None:
@@ -276,7 +277,7 @@ class NodeMetrics(pulumi.ComponentResource):
     """The publisher on one node: its permission, its script and the timer that runs it."""
 
     def __init__(self, name: str, args: NodeMetricsArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("bitbucket-mirrors:monitoring:NodeMetrics", name, None, opts)
+        super().__init__(types.NODE_METRICS, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         policy = aws.iam.RolePolicy(f"{name}-put-metrics", role=args.host.role_id, policy=metrics_policy(), opts=child)
         staged = {

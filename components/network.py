@@ -13,6 +13,8 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from facts import types
+
 from . import tags as tagging
 from .region import Placement
 
@@ -48,7 +50,7 @@ class MirrorNetwork(pulumi.ComponentResource):
     lb_security_group_id: Optional[pulumi.Output[str]]
 
     def __init__(self, name: str, args: MirrorNetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("bitbucket-mirrors:network:MirrorNetwork", name, None, opts)
+        super().__init__(types.NETWORK, name, None, opts)
         self._child = pulumi.ResourceOptions(parent=self)
         self._region = args.placement.region
         vpc_id = args.placement.vpc_id

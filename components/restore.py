@@ -33,7 +33,7 @@ def restored_home(
     """The node's newest completed snapshot holding `version` (the data source sorts newest first)."""
     wanted = {**tagging.snapshot_tags(stack, site, node), tagging.HOLDS: version}
     filters = [
-        aws.ebs.GetSnapshotIdsFilterArgs(name=f"tag:{key}", values=[value]) for key, value in sorted(wanted.items())
+        aws.ebs.GetSnapshotIdsFilterArgs(name=f["Name"], values=f["Values"]) for f in tagging.tag_filters(wanted)
     ]
     filters.append(aws.ebs.GetSnapshotIdsFilterArgs(name="status", values=["completed"]))
     found = aws.ebs.get_snapshot_ids_output(owners=["self"], filters=filters, region=region, opts=opts)

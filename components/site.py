@@ -18,6 +18,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 import pulumi_tls as tls
 
+from facts import types
 from facts.hosts import needs_public_endpoint
 from providers.mirror_approval import MirrorApproval, MirrorApprovalArgs
 from providers.mirror_generation import MirrorGeneration, MirrorGenerationArgs
@@ -76,7 +77,7 @@ class MirrorSite(pulumi.ComponentResource):
     region: pulumi.Output[str]
 
     def __init__(self, name: str, args: MirrorSiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("bitbucket-mirrors:site:MirrorSite", name, None, opts)
+        super().__init__(types.SITE, name, None, opts)
         mirror, primary, network = args.mirror, args.primary, args.network
         child = pulumi.ResourceOptions(parent=self)
         host = urlsplit(mirror.base_url).hostname or ""
@@ -86,7 +87,7 @@ class MirrorSite(pulumi.ComponentResource):
         clustered = behind_lb
         tags = tagging.site_tags(args.stack, name)
         # Preview warnings name the site: its URN, as the engine knows it.
-        warn_to = f"urn:pulumi:{args.stack}::{pulumi.get_project()}::bitbucket-mirrors:site:MirrorSite::{name}"
+        warn_to = types.urn(args.stack, pulumi.get_project(), [types.SITE], name)
 
         admin_cidrs = tuple(network.admin_cidrs) + _bastion_cidr(network)
         public = needs_public_endpoint(tuple(network.client_cidrs) + tuple(primary.cidrs))

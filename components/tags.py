@@ -1,22 +1,35 @@
-"""The tags this project puts on AWS resources, written and read in one place.
+"""The tags each of this project's AWS resources carries, built from the keys of facts/tags.py.
 
 A node's instance is found by its tags where its id cannot be an input (the drain before an instance
 changes, providers/node_rollout.py), and a farm's nodes find each other by the farm tag (Hazelcast's
-AWS discovery): whoever looks a resource up by its tags takes them from here.
+AWS discovery): whoever looks a resource up by its tags takes them from here, and asks EC2 with
+facts.tags.tag_filters.
 """
 
 from __future__ import annotations
 
-SITE = "bitbucket-mirrors:site"
-STACK = "bitbucket-mirrors:stack"
-FARM = "bitbucket-mirrors:farm"
-NAME = "Name"
-# A home's snapshot (providers/backup.py writes them; a restore and a refused downgrade read them).
-NODE = "bitbucket-mirrors:node"
-HOLDS = "bitbucket-mirrors:version"  # the Bitbucket version the home held
-GENERATION = "bitbucket-mirrors:generation"  # the mirror generation the home belonged to
-BEFORE = "bitbucket-mirrors:before"  # the change it was taken before (a retry finds it)
-SNAPSHOT_KEYS = {"node": NODE, "version": HOLDS, "generation": GENERATION, "before": BEFORE}
+from facts.tags import BEFORE, FARM, GENERATION, HOLDS, NAME, NODE, SITE, SNAPSHOT_KEYS, STACK, tag_filters
+
+# The keys are facts/tags.py's (the providers read them too); these are named here as well for the
+# components, which take every tag from this module.
+__all__ = [
+    "BEFORE",
+    "FARM",
+    "GENERATION",
+    "HOLDS",
+    "NAME",
+    "NODE",
+    "SITE",
+    "SNAPSHOT_KEYS",
+    "STACK",
+    "farm_tag",
+    "named",
+    "node_tags",
+    "site_tags",
+    "snapshot_tags",
+    "stack_tags",
+    "tag_filters",
+]
 
 
 def site_tags(stack: str, site: str) -> dict[str, str]:

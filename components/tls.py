@@ -13,7 +13,10 @@ from typing import Optional, Union, cast
 import pulumi
 import pulumi_aws as aws
 
+from facts import types
 from stack_config import Tls
+
+from . import tags as tagging
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class AcmCertificate(pulumi.ComponentResource):
     certificate_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: AcmCertificateArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("bitbucket-mirrors:tls:AcmCertificate", name, None, opts)
+        super().__init__(types.TLS, name, None, opts)
         if isinstance(args.source, ExistingCertificate):
             self.certificate_arn = pulumi.Output.from_input(args.source.arn)
         else:
@@ -47,7 +50,7 @@ class AcmCertificate(pulumi.ComponentResource):
                 f"{name}-cert",
                 domain_name=args.host,
                 validation_method="DNS",
-                tags={"Name": args.host},
+                tags={tagging.NAME: args.host},
                 region=args.region,
                 opts=child,
             )

@@ -10,7 +10,8 @@ resynchronised if need be) can start from. `mirrors[].restoreFrom` brings one ba
 restore.py: each node's home volume created from its snapshot).
 
 A retry never takes a second snapshot for the same change: one already tagged with the change is
-used. The tags are the components' (components/tags.py); this step writes and reads what it is given.
+used. The tag keys are facts/tags.py's (components/tags.py builds the tags); this step writes and
+reads what it is given.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any, Optional
 
 import pulumi
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
+
+from facts.tags import NAME, tag_filters
 
 from .base import StepProvider, inputs_of
 from .messages import say
@@ -41,8 +44,7 @@ class HomeBackupArgs:
 
 def snapshots_tagged(region: str, tags: dict[str, str]) -> list[dict]:
     """This account's snapshots carrying every one of these tags, newest first."""
-    filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in sorted(tags.items())]
-    pages = ec2(region).get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=filters)
+    pages = ec2(region).get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=tag_filters(tags))
     found = [s for page in pages for s in page["Snapshots"]]
     return sorted(found, key=lambda s: s["StartTime"], reverse=True)
 
@@ -108,7 +110,7 @@ class HomeBackupProvider(StepProvider):
                 keys["version"]: holds,
                 keys["generation"]: generation,
                 keys["before"]: change,
-                "Name": f"{node}-home {holds}",
+                NAME: f"{node}-home {holds}",
             }
             snapshot = client.create_snapshot(
                 VolumeId=home["volume_id"],

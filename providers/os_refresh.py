@@ -19,6 +19,8 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, Resource, UpdateResult
 
+from facts.tags import NAME
+
 from . import clock
 from .base import StepProvider, inputs_of, is_unknown
 from .errors import RolloutError
@@ -92,7 +94,7 @@ class RootVolumeReplacementProvider(StepProvider):
             DeleteReplacedRootVolume=True,
             ClientToken=replace_token(props),
             TagSpecifications=[
-                {"ResourceType": "replace-root-volume-task", "Tags": [{"Key": "Name", "Value": props["node"]}]}
+                {"ResourceType": "replace-root-volume-task", "Tags": [{"Key": NAME, "Value": props["node"]}]}
             ],
         )
         task_id = task["ReplaceRootVolumeTask"]["ReplaceRootVolumeTaskId"]

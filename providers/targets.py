@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
+from facts.tags import tag_filters
+
 from . import clock
 from .errors import RolloutError
 from .messages import say
@@ -43,7 +45,7 @@ def ec2(region: str):
 
 def instances_tagged(region: str, tags: dict[str, str]) -> list[str]:
     """The instances carrying every one of these tags (not terminated), sorted."""
-    filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in sorted(tags.items())]
+    filters = tag_filters(tags)
     filters.append({"Name": "instance-state-name", "Values": INSTANCE_STATES})
     pages = ec2(region).get_paginator("describe_instances").paginate(Filters=filters)
     return sorted(i["InstanceId"] for page in pages for r in page["Reservations"] for i in r["Instances"])
