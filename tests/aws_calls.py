@@ -24,6 +24,39 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
+from tests.resource_types import (
+    ALARM,
+    ATTACHMENT,
+    CERT,
+    CERT_VALIDATION,
+    COMMAND,
+    EGRESS,
+    GET_AMI,
+    GET_SNAPSHOT,
+    GET_SNAPSHOT_IDS,
+    GET_SUBNET,
+    GET_SUBNETS,
+    GET_VPC,
+    GROUP,
+    INGRESS,
+    INSTANCE,
+    INSTANCE_PROFILE,
+    KEY_PAIR,
+    LISTENER,
+    NLB,
+    PARAMETER,
+    PRIVATE_KEY,
+    RANDOM_PASSWORD,
+    RECORD,
+    ROLE,
+    ROLE_POLICY,
+    SUBSCRIPTION,
+    TARGET_GROUP,
+    TG_ATTACHMENT,
+    TOPIC,
+    VOLUME,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
 POLICY_FILES = (ROOT / "docs" / "deployer-policy.json", ROOT / "docs" / "deployer-policy-2.json")
 # What the deployer's own code runs: the program, its components, the dynamic providers and the
@@ -43,7 +76,7 @@ def _tpa(path: str, *actions: str) -> Calls:
 
 # Resource type token -> the calls terraform-provider-aws makes for it.
 RESOURCES: dict[str, Calls] = {
-    "aws:acm/certificate:Certificate": _tpa(
+    CERT: _tpa(
         "acm/certificate.go",
         "acm:RequestCertificate",
         "acm:AddTagsToCertificate",  # tags on create need the tagging action
@@ -52,10 +85,8 @@ RESOURCES: dict[str, Calls] = {
         "acm:RemoveTagsFromCertificate",
         "acm:DeleteCertificate",
     ),  # retried while the listener still holds it
-    "aws:acm/certificateValidation:CertificateValidation": _tpa(
-        "acm/certificate_validation.go", "acm:DescribeCertificate"
-    ),
-    "aws:cloudwatch/metricAlarm:MetricAlarm": Calls(
+    CERT_VALIDATION: _tpa("acm/certificate_validation.go", "acm:DescribeCertificate"),
+    ALARM: Calls(
         "terraform-provider-aws internal/service/cloudwatch/metric_alarm.go; CloudWatch API reference, "
         "PutMetricAlarm: an alarm with an EC2 action (the system check's recover) needs "
         "iam:CreateServiceLinkedRole for AWSServiceRoleForCloudWatchEvents (events.amazonaws.com)",
@@ -69,7 +100,7 @@ RESOURCES: dict[str, Calls] = {
             "iam:CreateServiceLinkedRole",
         ),
     ),
-    "aws:ebs/volume:Volume": _tpa(
+    VOLUME: _tpa(
         "ec2/ebs_volume.go",
         "ec2:CreateVolume",
         "ec2:CreateTags",  # TagSpecifications on create
@@ -79,7 +110,7 @@ RESOURCES: dict[str, Calls] = {
         "ec2:DeleteTags",
         "ec2:DeleteVolume",
     ),
-    "aws:ec2/instance:Instance": _tpa(
+    INSTANCE: _tpa(
         "ec2/ec2_instance.go",
         "ec2:RunInstances",
         "ec2:CreateTags",
@@ -106,7 +137,7 @@ RESOURCES: dict[str, Calls] = {
         "ec2:DeleteTags",
         "ec2:TerminateInstances",
     ),
-    "aws:ec2/keyPair:KeyPair": _tpa(
+    KEY_PAIR: _tpa(
         "ec2/ec2_key_pair.go",
         "ec2:ImportKeyPair",
         "ec2:CreateTags",
@@ -114,7 +145,7 @@ RESOURCES: dict[str, Calls] = {
         "ec2:DeleteTags",
         "ec2:DeleteKeyPair",
     ),
-    "aws:ec2/securityGroup:SecurityGroup": _tpa(
+    GROUP: _tpa(
         "ec2/vpc_security_group.go",
         "ec2:CreateSecurityGroup",
         "ec2:CreateTags",
@@ -125,14 +156,14 @@ RESOURCES: dict[str, Calls] = {
         "ec2:DeleteTags",
         "ec2:DeleteSecurityGroup",
     ),
-    "aws:ec2/volumeAttachment:VolumeAttachment": _tpa(
+    ATTACHMENT: _tpa(
         "ec2/ec2_volume_attachment.go",
         "ec2:DescribeInstances",  # waits for the instance to be running
         "ec2:AttachVolume",
         "ec2:DescribeVolumes",
         "ec2:DetachVolume",
     ),
-    "aws:iam/instanceProfile:InstanceProfile": _tpa(
+    INSTANCE_PROFILE: _tpa(
         "iam/instance_profile.go",
         "iam:CreateInstanceProfile",
         "iam:TagInstanceProfile",
@@ -144,7 +175,7 @@ RESOURCES: dict[str, Calls] = {
         "iam:UntagInstanceProfile",
         "iam:DeleteInstanceProfile",
     ),
-    "aws:iam/role:Role": _tpa(
+    ROLE: _tpa(
         "iam/role.go",
         "iam:CreateRole",
         "iam:TagRole",
@@ -163,10 +194,8 @@ RESOURCES: dict[str, Calls] = {
         "iam:DeleteRolePolicy",
         "iam:DeleteRole",
     ),  # delete: inline policies it read, then the role
-    "aws:iam/rolePolicy:RolePolicy": _tpa(
-        "iam/role_policy.go", "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"
-    ),
-    "aws:lb/listener:Listener": _tpa(
+    ROLE_POLICY: _tpa("iam/role_policy.go", "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"),
+    LISTENER: _tpa(
         "elbv2/listener.go",
         "elasticloadbalancing:CreateListener",
         "elasticloadbalancing:DescribeListeners",
@@ -175,7 +204,7 @@ RESOURCES: dict[str, Calls] = {
         "elasticloadbalancing:ModifyListener",
         "elasticloadbalancing:DeleteListener",
     ),
-    "aws:lb/loadBalancer:LoadBalancer": Calls(
+    NLB: Calls(
         "terraform-provider-aws internal/service/elbv2/load_balancer.go; Elastic Load Balancing user guide, "
         "service-linked role (created by the first load balancer of an account)",
         (
@@ -194,7 +223,7 @@ RESOURCES: dict[str, Calls] = {
             "iam:CreateServiceLinkedRole",
         ),
     ),
-    "aws:lb/targetGroup:TargetGroup": _tpa(
+    TARGET_GROUP: _tpa(
         "elbv2/target_group.go",
         "elasticloadbalancing:CreateTargetGroup",
         "elasticloadbalancing:AddTags",
@@ -206,20 +235,20 @@ RESOURCES: dict[str, Calls] = {
         "elasticloadbalancing:RemoveTags",
         "elasticloadbalancing:DeleteTargetGroup",
     ),
-    "aws:lb/targetGroupAttachment:TargetGroupAttachment": _tpa(
+    TG_ATTACHMENT: _tpa(
         "elbv2/target_group_attachment.go",
         "elasticloadbalancing:RegisterTargets",
         "elasticloadbalancing:DescribeTargetHealth",
         "elasticloadbalancing:DeregisterTargets",
     ),
-    "aws:route53/record:Record": _tpa(
+    RECORD: _tpa(
         "route53/record.go",
         "route53:GetHostedZone",  # the zone's name, for the record's FQDN
         "route53:ChangeResourceRecordSets",
         "route53:GetChange",  # UPSERT/DELETE, wait for INSYNC
         "route53:ListResourceRecordSets",
     ),
-    "aws:sns/topic:Topic": _tpa(
+    TOPIC: _tpa(
         "sns/topic.go",
         "sns:CreateTopic",
         "sns:TagResource",
@@ -229,14 +258,14 @@ RESOURCES: dict[str, Calls] = {
         "sns:UntagResource",
         "sns:DeleteTopic",
     ),
-    "aws:sns/topicSubscription:TopicSubscription": _tpa(
+    SUBSCRIPTION: _tpa(
         "sns/topic_subscription.go",
         "sns:Subscribe",
         "sns:GetSubscriptionAttributes",
         "sns:SetSubscriptionAttributes",
         "sns:Unsubscribe",
     ),
-    "aws:ssm/parameter:Parameter": _tpa(
+    PARAMETER: _tpa(
         "ssm/parameter.go",
         "ssm:PutParameter",
         "ssm:AddTagsToResource",
@@ -246,14 +275,14 @@ RESOURCES: dict[str, Calls] = {
         "ssm:RemoveTagsFromResource",
         "ssm:DeleteParameter",
     ),
-    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _tpa(
+    EGRESS: _tpa(
         "ec2/vpc_security_group_egress_rule.go",
         "ec2:AuthorizeSecurityGroupEgress",
         "ec2:DescribeSecurityGroupRules",
         "ec2:ModifySecurityGroupRules",
         "ec2:RevokeSecurityGroupEgress",
     ),
-    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _tpa(
+    INGRESS: _tpa(
         "ec2/vpc_security_group_ingress_rule.go",
         "ec2:AuthorizeSecurityGroupIngress",
         "ec2:DescribeSecurityGroupRules",
@@ -264,12 +293,12 @@ RESOURCES: dict[str, Calls] = {
 
 # Data source (invoke) token -> the calls terraform-provider-aws makes for it.
 INVOKES: dict[str, Calls] = {
-    "aws:ebs/getSnapshot:getSnapshot": _tpa("ec2/ebs_snapshot_data_source.go", "ec2:DescribeSnapshots"),
-    "aws:ebs/getSnapshotIds:getSnapshotIds": _tpa("ec2/ebs_snapshot_ids_data_source.go", "ec2:DescribeSnapshots"),
-    "aws:ec2/getAmi:getAmi": _tpa("ec2/ec2_ami_data_source.go", "ec2:DescribeImages"),
-    "aws:ec2/getSubnet:getSubnet": _tpa("ec2/vpc_subnet_data_source.go", "ec2:DescribeSubnets"),
-    "aws:ec2/getSubnets:getSubnets": _tpa("ec2/vpc_subnets_data_source.go", "ec2:DescribeSubnets"),
-    "aws:ec2/getVpc:getVpc": _tpa(
+    GET_SNAPSHOT: _tpa("ec2/ebs_snapshot_data_source.go", "ec2:DescribeSnapshots"),
+    GET_SNAPSHOT_IDS: _tpa("ec2/ebs_snapshot_ids_data_source.go", "ec2:DescribeSnapshots"),
+    GET_AMI: _tpa("ec2/ec2_ami_data_source.go", "ec2:DescribeImages"),
+    GET_SUBNET: _tpa("ec2/vpc_subnet_data_source.go", "ec2:DescribeSubnets"),
+    GET_SUBNETS: _tpa("ec2/vpc_subnets_data_source.go", "ec2:DescribeSubnets"),
+    GET_VPC: _tpa(
         "ec2/vpc_data_source.go",
         "ec2:DescribeVpcs",
         "ec2:DescribeVpcAttribute",  # enableDnsHostnames/Support, address usage metrics
@@ -279,14 +308,13 @@ INVOKES: dict[str, Calls] = {
 
 # Types whose provider makes no AWS call of its own.
 NO_AWS_CALLS: dict[str, str] = {
-    "command:remote:Command": "pulumi-command: commands over SSH on the node",
-    "tls:index/privateKey:PrivateKey": "pulumi-tls: keys generated locally",
-    "random:index/randomPassword:RandomPassword": "pulumi-random: generated locally",
+    COMMAND: "pulumi-command: commands over SSH on the node",
+    PRIVATE_KEY: "pulumi-tls: keys generated locally",
+    RANDOM_PASSWORD: "pulumi-random: generated locally",
 }
 
 # The program's dynamic providers (pulumi-python:dynamic/bitbucket:<kind>) -> the module that holds
 # the provider. Their AWS calls are not listed by hand: `boto3_operations` reads them from the code.
-DYNAMIC = "pulumi-python:dynamic/bitbucket:"
 DYNAMIC_PROVIDERS: dict[str, str] = {
     "ArchiveTrust": "providers/archive_trust.py",
     "HomeBackup": "providers/backup.py",

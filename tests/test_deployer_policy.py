@@ -27,8 +27,24 @@ from parliament.statement import get_arn_format
 from components import tags as tagging
 from components.host import host_key_policy
 from tests import aws_calls, iam_evaluation
-from tests.aws_calls import DYNAMIC, DYNAMIC_PROVIDERS, INVOKES, NEEDS_NO_PERMISSION, NO_AWS_CALLS, RESOURCES
+from tests.aws_calls import DYNAMIC_PROVIDERS, INVOKES, NEEDS_NO_PERMISSION, NO_AWS_CALLS, RESOURCES
 from tests.harness import STACKS, ProgramRun, run_program, stack_file_config
+from tests.resource_types import (
+    ALARM,
+    DYNAMIC,
+    GET_SNAPSHOT_IDS,
+    GROUP,
+    INSTANCE,
+    INSTANCE_PROFILE,
+    KEY_PAIR,
+    NLB,
+    PARAMETER,
+    ROLE,
+    ROLE_POLICY,
+    TARGET_GROUP,
+    TOPIC,
+    VOLUME,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 MANAGED_POLICY_MAX = 6144  # IAM quotas: a managed policy's characters, white space not counted
@@ -191,10 +207,10 @@ def test_star_only_for_actions_iam_gives_no_resource_type():
 
 
 def test_the_runs_cover_monitoring_a_bastion_a_restore_and_a_new_image(runs, registered):
-    assert "aws:cloudwatch/metricAlarm:MetricAlarm" in registered
-    assert "aws:ebs/getSnapshotIds:getSnapshotIds" in registered
+    assert ALARM in registered
+    assert GET_SNAPSHOT_IDS in registered
     assert DYNAMIC + "RootVolumeReplacement" in registered
-    assert any(r.inputs.get("snapshotId") for r in runs[BOUNDED_RUN].of_type("aws:ebs/volume:Volume"))
+    assert any(r.inputs.get("snapshotId") for r in runs[BOUNDED_RUN].of_type(VOLUME))
     config, _ = stack_file_config(STACKS / "two-sites.yaml")
     assert "bastion" in json.loads(config["bitbucket-mirrors:network"])
 
@@ -312,20 +328,20 @@ def test_the_stack_tag_the_statements_require_is_on_every_resource_they_scope(ru
         for s in scoped
     )
     tagged = [
-        "aws:ec2/instance:Instance",
-        "aws:ebs/volume:Volume",
-        "aws:ec2/securityGroup:SecurityGroup",
-        "aws:ec2/keyPair:KeyPair",
-        "aws:lb/loadBalancer:LoadBalancer",
-        "aws:lb/targetGroup:TargetGroup",
-        "aws:iam/role:Role",
-        "aws:iam/instanceProfile:InstanceProfile",
+        INSTANCE,
+        VOLUME,
+        GROUP,
+        KEY_PAIR,
+        NLB,
+        TARGET_GROUP,
+        ROLE,
+        INSTANCE_PROFILE,
     ]
     for run in runs.values():
         for resource in run.resources:
             if resource.typ in tagged:
                 assert STACK_TAG in (resource.inputs.get("tags") or {}), (resource.typ, resource.name)
-            if resource.typ == "aws:ec2/instance:Instance":
+            if resource.typ == INSTANCE:
                 assert STACK_TAG in resource.inputs["volumeTags"], resource.name
             if resource.typ == DYNAMIC + "HomeBackup":  # CreateSnapshot's tags, DeleteSnapshot's scope
                 assert all(STACK_TAG in home["tags"] for home in resource.inputs["homes"]), resource.name
@@ -349,25 +365,25 @@ def test_the_names_the_statements_are_scoped_by_are_the_names_the_program_gives(
     account, region = "123456789012", "eu-central-1"
     for run in runs.values():
         for r in run.resources:
-            if r.typ == "aws:iam/role:Role":
+            if r.typ == ROLE:
                 arn = f"arn:aws:iam::{account}:role/{_autonamed(r.name)}"
                 assert _matches(arn, roles) and _matches(arn, passed), arn
-            elif r.typ == "aws:iam/instanceProfile:InstanceProfile":
+            elif r.typ == INSTANCE_PROFILE:
                 arn = f"arn:aws:iam::{account}:instance-profile/{_autonamed(r.name)}"
                 assert _matches(arn, roles), arn
-            elif r.typ == "aws:lb/loadBalancer:LoadBalancer":
+            elif r.typ == NLB:
                 arn = (
                     f"arn:aws:elasticloadbalancing:{region}:{account}:listener/net/"
                     f"{_autonamed(r.name)}/50dc6c495c0c9188/0467ef3c8400ae65"
                 )
                 assert _matches(arn, listeners), arn
-            elif r.typ == "aws:ssm/parameter:Parameter":
+            elif r.typ == PARAMETER:
                 arn = f"arn:aws:ssm:{region}:{account}:parameter{r.inputs['name']}"
                 assert _matches(arn, parameters), arn
-            elif r.typ == "aws:sns/topic:Topic":
+            elif r.typ == TOPIC:
                 arn = f"arn:aws:sns:{region}:{account}:{_autonamed(r.name)}"
                 assert _matches(arn, topics), arn
-            elif r.typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            elif r.typ == ALARM:
                 arn = f"arn:aws:cloudwatch:{region}:{account}:alarm:{r.inputs['name']}"
                 assert _matches(arn, alarms), arn
 
@@ -563,7 +579,7 @@ def _boundary() -> list[dict]:
 
 
 def _node_policies(run: ProgramRun) -> list[dict]:
-    documents = [json.loads(r.inputs["policy"]) for r in run.of_type("aws:iam/rolePolicy:RolePolicy")]
+    documents = [json.loads(r.inputs["policy"]) for r in run.of_type(ROLE_POLICY)]
     assert documents, "the run wrote no node policy"
     # No stack file sets a kmsKeyArn: its statement (kms:Decrypt through SSM) as the program writes it.
     parameter = f"arn:aws:ssm:eu-central-1:{ACCOUNT}:parameter/bitbucket-mirrors/prod/syd-node0/ssh-host-ed25519-key"
@@ -612,12 +628,12 @@ def test_the_boundary_allows_nothing_a_node_policy_does_not_use(runs):
 
 
 def test_every_role_the_program_creates_carries_the_configured_boundary(runs):
-    roles = runs[BOUNDED_RUN].of_type("aws:iam/role:Role")
+    roles = runs[BOUNDED_RUN].of_type(ROLE)
     assert roles and all(r.inputs.get("permissionsBoundary") == BOUNDARY_ARN for r in roles), [
         (r.name, r.inputs.get("permissionsBoundary")) for r in roles
     ]
     # Without the key there is none (README: the deployer policy then refuses to create the roles).
-    assert all(not r.inputs.get("permissionsBoundary") for r in runs["farm-3"].of_type("aws:iam/role:Role"))
+    assert all(not r.inputs.get("permissionsBoundary") for r in runs["farm-3"].of_type(ROLE))
 
 
 def test_a_boundary_that_is_not_a_policy_arn_is_refused_naming_the_key():

@@ -10,7 +10,7 @@ import pytest
 
 from components import tags as tagging
 from tests.harness import STACKS, ProgramRun, run_program, stack_file_config
-from tests.resource_types import VOLUME
+from tests.resource_types import APPROVAL, GET_SNAPSHOT_IDS, PROJECTS, VOLUME
 
 
 def farm_with(**mirror) -> ProgramRun:
@@ -50,12 +50,12 @@ def test_the_homes_are_snapshotted_after_the_window_and_before_any_node_stops(fa
 
 def test_without_restore_from_no_home_comes_from_a_snapshot_and_nothing_is_looked_up(farm):
     assert all(not v.inputs.get("snapshotId") for v in farm.of_type(VOLUME))
-    assert not [c for c in farm.calls if c.token == "aws:ebs/getSnapshotIds:getSnapshotIds"]
+    assert not [c for c in farm.calls if c.token == GET_SNAPSHOT_IDS]
 
 
 def test_a_restore_creates_each_home_from_that_nodes_snapshot_of_the_version_and_keeps_the_approval(farm):
     restored = farm_with(bitbucketVersion="9.4.15", restoreFrom="9.4.15")
-    lookups = [c.args for c in restored.calls if c.token == "aws:ebs/getSnapshotIds:getSnapshotIds"]
+    lookups = [c.args for c in restored.calls if c.token == GET_SNAPSHOT_IDS]
     assert len(lookups) == 3
     for i, lookup in enumerate(sorted(lookups, key=lambda a: json.dumps(a["filters"]))):
         filters = {f["name"]: f["values"] for f in lookup["filters"]}
@@ -65,7 +65,7 @@ def test_a_restore_creates_each_home_from_that_nodes_snapshot_of_the_version_and
     snapshots = {v.name: v.inputs["snapshotId"] for v in restored.of_type(VOLUME)}
     assert len(set(snapshots.values())) == 3 and all(s.startswith("snap-") for s in snapshots.values())
     # The approval is tied to the zone of node 0's home, which a restore keeps.
-    approval = "pulumi-python:dynamic/bitbucket:MirrorApproval"
+    approval = APPROVAL
     assert restored.one(approval).inputs["home_zone"] == farm.one(approval).inputs["home_zone"]
     # No backup of what a restore replaces; the window knows it is a restore.
     assert named(restored, "iad-backup").inputs["restore_from"] == "9.4.15"
@@ -109,10 +109,10 @@ def test_unset_os_image_is_recorded_so_that_setting_it_later_is_a_change(farm):
 
 def test_waits_name_the_config_keys_that_bound_them():
     run = farm_with(syncTimeoutS=14400, approvalTimeoutS=900)
-    projects = run.one("pulumi-python:dynamic/bitbucket:MirroredProjects").inputs
+    projects = run.one(PROJECTS).inputs
     assert projects["sync_timeout_s"] == 14400
     assert (
         projects["sync_timeout_key"] == "mirrors[0].syncTimeoutS" and projects["wait_key"] == "mirrors[0].waitForSync"
     )
-    approval = run.one("pulumi-python:dynamic/bitbucket:MirrorApproval").inputs
+    approval = run.one(APPROVAL).inputs
     assert approval["timeout_s"] == 900 and approval["timeout_key"] == "mirrors[0].approvalTimeoutS"

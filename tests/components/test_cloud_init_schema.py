@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import EXAMPLE_FILES, EXAMPLE_STACK, STACKS, run_program, unwrap_secret
+from tests.resource_types import COMMAND, GET_AMI, INSTANCE
 
 # Each variant of user data: OS, farm or single node, TLS mode, with and without a bastion.
 VARIANTS = {
@@ -44,7 +45,7 @@ def schema_errors(text: str, directory: Path) -> str:
 
 @pytest.mark.parametrize("stack", list(VARIANTS.values()), ids=list(VARIANTS))
 def test_every_rendered_user_data_passes_cloud_init_schema(stack, tmp_path):
-    instances = run_program(stack).of_type("aws:ec2/instance:Instance")
+    instances = run_program(stack).of_type(INSTANCE)
     assert instances
     for instance in instances:
         user_data = instance.inputs["userData"]
@@ -63,10 +64,10 @@ def test_the_variants_cover_both_systems_farms_nginx_and_a_bastion():
         call.args.get("filters", [{}])[0].get("values", [""])[0]
         for run in runs.values()
         for call in run.calls
-        if call.token == "aws:ec2/getAmi:getAmi"
+        if call.token == GET_AMI
     }
     assert any("al2023" in a for a in amis) and any("ubuntu" in a for a in amis), amis
-    assert any(len(r.of_type("aws:ec2/instance:Instance")) >= 3 for r in runs.values())
-    assert runs["al2023 nginx"].of_type("aws:ec2/instance:Instance")
-    commands = runs["ubuntu and al2023 through a bastion"].of_type("command:remote:Command")
+    assert any(len(r.of_type(INSTANCE)) >= 3 for r in runs.values())
+    assert runs["al2023 nginx"].of_type(INSTANCE)
+    commands = runs["ubuntu and al2023 through a bastion"].of_type(COMMAND)
     assert any(unwrap_secret(c.inputs["connection"]).get("proxy") for c in commands)

@@ -10,7 +10,20 @@ import parliament
 import pytest
 
 from tests.harness import STACKS, ProgramRun, run_program, stack_file_config, unwrap_secret
-from tests.resource_types import ATTACHMENT, COMMAND, INSTANCE, TARGET_GROUP
+from tests.resource_types import (
+    ATTACHMENT,
+    COMMAND,
+    GET_AMI,
+    INSTANCE,
+    NLB,
+    PARAMETER,
+    PRIVATE_KEY,
+    RANDOM_PASSWORD,
+    RECORD,
+    ROLE,
+    ROLE_POLICY,
+    TARGET_GROUP,
+)
 
 
 def run_with(stack: str, **changes) -> ProgramRun:
@@ -49,7 +62,7 @@ def test_the_installer_pins_each_nodes_own_host_key(stack):
     run = run_program(STACKS / f"{stack}.yaml")
     keys = {
         r.name.removesuffix("-host-key"): r.outputs["publicKeyOpenssh"]
-        for r in run.of_type("tls:index/privateKey:PrivateKey")
+        for r in run.of_type(PRIVATE_KEY)
         if r.name.endswith("-host-key")
     }
     commands = run.of_type(COMMAND)
@@ -65,8 +78,8 @@ def test_the_installer_pins_each_nodes_own_host_key(stack):
 
 def test_the_node_role_reads_only_its_own_host_key():
     run = run_program(STACKS / "farm-3.yaml")
-    parameters = {p.name: p for p in run.of_type("aws:ssm/parameter:Parameter")}
-    for policy in run.of_type("aws:iam/rolePolicy:RolePolicy"):
+    parameters = {p.name: p for p in run.of_type(PARAMETER)}
+    for policy in run.of_type(ROLE_POLICY):
         if not policy.name.endswith("-read-host-key"):
             continue
         node = policy.name.removesuffix("-read-host-key")
@@ -80,8 +93,8 @@ def test_instances_keep_their_ami_and_read_the_host_key_only_after_it_exists():
     run = run_program(STACKS / "single-acm.yaml")
     (instance,) = run.of_type(INSTANCE)
     assert instance.options["ignoreChanges"] == ["ami"]  # a new AMI release must not replace a mirror
-    parameter = run.one("aws:ssm/parameter:Parameter")
-    policy = run.one("aws:iam/rolePolicy:RolePolicy", "fra-node0-read-host-key")
+    parameter = run.one(PARAMETER)
+    policy = run.one(ROLE_POLICY, "fra-node0-read-host-key")
     assert run.depends_on(instance, parameter) and run.depends_on(instance, policy)
 
 
@@ -95,7 +108,7 @@ def test_draining_gives_git_operations_five_minutes_and_health_is_bitbuckets_sta
 
 def test_the_load_balancer_spreads_clients_over_the_nodes_of_every_zone():
     # Without cross-zone balancing a zone with one node takes half the clients of a 3-node farm.
-    (lb,) = run_program(STACKS / "farm-3.yaml").of_type("aws:lb/loadBalancer:LoadBalancer")
+    (lb,) = run_program(STACKS / "farm-3.yaml").of_type(NLB)
     assert lb.inputs["enableCrossZoneLoadBalancing"] is True and lb.inputs["loadBalancerType"] == "network"
 
 
@@ -119,29 +132,29 @@ def test_the_staged_bundle_is_private_and_carries_no_timestamp():
 
 def test_policies_are_documents_iam_accepts_and_the_role_is_for_ec2_only():
     run = run_program(STACKS / "single-acm.yaml")
-    role = run.one("aws:iam/role:Role")
+    role = run.one(ROLE)
     trust = json.loads(role.inputs["assumeRolePolicy"])
     assert trust == {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}],
     }
-    for policy in run.of_type("aws:iam/rolePolicy:RolePolicy"):
+    for policy in run.of_type(ROLE_POLICY):
         assert json.loads(policy.inputs["policy"])["Version"] == "2012-10-17"
 
 
 def test_the_farm_secret_is_32_random_characters_and_a_nodes_dns_record_lives_a_minute():
     run = run_program(STACKS / "farm-3.yaml")
-    password = run.one("random:index/randomPassword:RandomPassword")
+    password = run.one(RANDOM_PASSWORD)
     assert (password.inputs["length"], password.inputs["special"]) == (32, False)
     nginx = run_program(STACKS / "single-nginx.yaml")
     # A node's address changes with every stop and start: clients must not keep the old one for long.
-    assert nginx.one("aws:route53/record:Record", "syd-dns").inputs["ttl"] == 60
+    assert nginx.one(RECORD, "syd-dns").inputs["ttl"] == 60
 
 
 def test_images_come_from_their_publishers_and_are_the_newest():
     # Trusting another owner would boot a stranger's image with the node's role.
     run = run_program(STACKS / "two-sites.yaml")
-    lookups = [c.args for c in run.calls if c.token == "aws:ec2/getAmi:getAmi"]
+    lookups = [c.args for c in run.calls if c.token == GET_AMI]
     owners = {
         next(f["values"][0] for f in args["filters"] if f["name"] == "name").split("/")[0].split("-")[0]: args["owners"]
         for args in lookups
@@ -156,8 +169,8 @@ def test_every_node_can_be_reached_by_session_manager_without_reading_any_other_
     from components.host import SESSION_MANAGER_POLICY
 
     run = run_program(STACKS / "farm-3.yaml")
-    policies = {p.name: p for p in run.of_type("aws:iam/rolePolicy:RolePolicy")}
-    roles = {r.name: r for r in run.of_type("aws:iam/role:Role")}
+    policies = {p.name: p for p in run.of_type(ROLE_POLICY)}
+    roles = {r.name: r for r in run.of_type(ROLE)}
     for i in range(3):
         policy = policies[f"iad-node{i}-session-manager"]
         assert (
@@ -201,13 +214,13 @@ def test_every_node_of_a_site_gets_the_same_ssh_host_key_kept_across_rebuilds_an
         return run_program(config=config, secret_keys=secret_keys)
 
     run = run_program(STACKS / "farm-3.yaml")
-    key = run.one("tls:index/privateKey:PrivateKey", "iad-ssh-server-key")
+    key = run.one(PRIVATE_KEY, "iad-ssh-server-key")
     assert (key.inputs["algorithm"], key.inputs["rsaBits"]) == ("RSA", 3072)
     pem = key.outputs["privateKeyPem"]
     keys = {_bundle(run, f"iad-node{i}-stage")["ssh-server-keys.pem"] for i in range(3)}
     assert keys == {pem.strip() + "\n"}
     for changed in (farm(displayName="Virginia"), farm(nodes=4)):
-        again = changed.one("tls:index/privateKey:PrivateKey", "iad-ssh-server-key")
+        again = changed.one(PRIVATE_KEY, "iad-ssh-server-key")
         assert again.urn == key.urn and again.inputs == key.inputs  # the same key resource: the same key
         nodes = len(changed.of_type(INSTANCE))
         assert {_bundle(changed, f"iad-node{i}-stage")["ssh-server-keys.pem"] for i in range(nodes)} == keys

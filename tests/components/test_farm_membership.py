@@ -10,7 +10,7 @@ import pytest
 
 from components.host import discovery_policy
 from tests.harness import STACKS, ProgramRun, run_program, stack_file_config
-from tests.resource_types import INSTANCE
+from tests.resource_types import GROUP, INSTANCE, ROLE_POLICY
 
 FARM = STACKS / "farm-3.yaml"
 
@@ -57,8 +57,8 @@ def test_only_the_farms_instances_carry_its_tag_and_discovery_is_held_to_the_reg
     assert {i.inputs["tags"]["bitbucket-mirrors:farm"] for i in single.of_type(INSTANCE)} == {"test-fra"}
     nginx = run_program(STACKS / "single-nginx.yaml")
     assert all("bitbucket-mirrors:farm" not in i.inputs["tags"] for i in nginx.of_type(INSTANCE))
-    assert not [p for p in nginx.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-discover-farm")]
-    policies = [p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-discover-farm")]
+    assert not [p for p in nginx.of_type(ROLE_POLICY) if p.name.endswith("-discover-farm")]
+    policies = [p for p in run.of_type(ROLE_POLICY) if p.name.endswith("-discover-farm")]
     assert len(policies) == 3
     region = instances[0].inputs["region"]
     assert all(p.inputs["policy"] == discovery_policy(region) for p in policies)
@@ -69,7 +69,7 @@ def test_only_the_farms_instances_carry_its_tag_and_discovery_is_held_to_the_reg
 def test_hazelcast_stays_between_the_farms_own_nodes():
     run = run_program(FARM)
     rules = [r for r in run.resources if r.typ.startswith("aws:vpc/securityGroup") and r.inputs["fromPort"] == 5701]
-    nodes = run.one("aws:ec2/securityGroup:SecurityGroup", "iad-nodes").id
+    nodes = run.one(GROUP, "iad-nodes").id
     assert rules and all(
         r.inputs["referencedSecurityGroupId"] == nodes and r.inputs["securityGroupId"] == nodes for r in rules
     )

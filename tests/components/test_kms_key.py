@@ -9,7 +9,7 @@ import parliament
 import pytest
 
 from tests.harness import STACKS, ProgramRun, run_program, stack_file_config
-from tests.resource_types import APPROVAL
+from tests.resource_types import APPROVAL, INSTANCE, PARAMETER, ROLE_POLICY, VOLUME
 
 KEY = "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
 
@@ -32,32 +32,26 @@ def plain() -> ProgramRun:
 
 
 def test_every_root_and_home_volume_and_host_key_parameter_uses_the_key(keyed):
-    instances = keyed.of_type("aws:ec2/instance:Instance")
+    instances = keyed.of_type(INSTANCE)
     assert len(instances) == 3 and all(i.inputs["rootBlockDevice"]["kmsKeyId"] == KEY for i in instances)
-    volumes = keyed.of_type("aws:ebs/volume:Volume")
+    volumes = keyed.of_type(VOLUME)
     assert len(volumes) == 3 and all(v.inputs["kmsKeyId"] == KEY and v.inputs["encrypted"] for v in volumes)
-    parameters = keyed.of_type("aws:ssm/parameter:Parameter")
+    parameters = keyed.of_type(PARAMETER)
     assert len(parameters) == 3 and all(p.inputs["keyId"] == KEY for p in parameters)
 
 
 def test_without_a_key_nothing_names_one(plain):
-    assert all("kmsKeyId" not in i.inputs["rootBlockDevice"] for i in plain.of_type("aws:ec2/instance:Instance"))
-    assert all("kmsKeyId" not in v.inputs for v in plain.of_type("aws:ebs/volume:Volume"))
-    assert all("keyId" not in p.inputs for p in plain.of_type("aws:ssm/parameter:Parameter"))
-    policies = [
-        json.loads(p.inputs["policy"])
-        for p in plain.of_type("aws:iam/rolePolicy:RolePolicy")
-        if p.name.endswith("-read-host-key")
-    ]
+    assert all("kmsKeyId" not in i.inputs["rootBlockDevice"] for i in plain.of_type(INSTANCE))
+    assert all("kmsKeyId" not in v.inputs for v in plain.of_type(VOLUME))
+    assert all("keyId" not in p.inputs for p in plain.of_type(PARAMETER))
+    policies = [json.loads(p.inputs["policy"]) for p in plain.of_type(ROLE_POLICY) if p.name.endswith("-read-host-key")]
     assert policies and all(len(p["Statement"]) == 1 for p in policies)
 
 
 def test_a_node_decrypts_only_its_own_parameter_and_only_through_ssm(keyed):
-    parameters = {p.name: p.outputs["arn"] for p in keyed.of_type("aws:ssm/parameter:Parameter")}
+    parameters = {p.name: p.outputs["arn"] for p in keyed.of_type(PARAMETER)}
     for i in range(3):
-        (policy,) = [
-            p for p in keyed.of_type("aws:iam/rolePolicy:RolePolicy") if p.name == f"iad-node{i}-read-host-key"
-        ]
+        (policy,) = [p for p in keyed.of_type(ROLE_POLICY) if p.name == f"iad-node{i}-read-host-key"]
         text = policy.inputs["policy"]
         assert parliament.analyze_policy_string(text).findings == []
         get, decrypt = json.loads(text)["Statement"]

@@ -15,7 +15,20 @@ from botocore.validate import ParamValidator
 
 from components.monitoring import metrics_policy
 from tests.harness import STACKS, ProgramRun, RecordedResource, run_program, stack_file_config, unwrap_secret
-from tests.resource_types import ALARM, INSTANCE
+from tests.resource_types import (
+    ALARM,
+    ATTACHMENT,
+    COMMAND,
+    INGRESS,
+    INSTANCE,
+    NLB,
+    ROLE,
+    ROLE_POLICY,
+    SUBSCRIPTION,
+    TARGET_GROUP,
+    TOPIC,
+    VOLUME,
+)
 
 REGIONS = {"fra": "eu-central-1", "syd": "ap-southeast-2"}
 SYD_TOPIC = "arn:aws:sns:ap-southeast-2:123456789012:sydney-oncall"
@@ -111,24 +124,16 @@ def test_actions_notify_the_sites_topic_and_recovery_names_the_nodes_region(run)
                 assert alarm.inputs["alarmActions"][0] == f"arn:aws:automate:{region}:ec2:recover"
             else:
                 assert not any(":automate:" in a for a in alarm.inputs["alarmActions"])
-    subscription = run.one("aws:sns/topicSubscription:TopicSubscription")
+    subscription = run.one(SUBSCRIPTION)
     assert (subscription.inputs["protocol"], subscription.inputs["endpoint"]) == ("email", "mirror-oncall@example.com")
-    assert run.one("aws:sns/topic:Topic").inputs["region"] == "eu-central-1"
+    assert run.one(TOPIC).inputs["region"] == "eu-central-1"
 
 
 def test_no_alarm_of_one_site_watches_another_sites_resources(run):
     for site in REGIONS:
         instances = {r.id for r in run.of_type(INSTANCE) if r.name.startswith(f"{site}-")}
-        groups = {
-            r.outputs["arnSuffix"]
-            for r in run.of_type("aws:lb/targetGroup:TargetGroup")
-            if r.name.startswith(f"{site}-")
-        }
-        balancers = {
-            r.outputs["arnSuffix"]
-            for r in run.of_type("aws:lb/loadBalancer:LoadBalancer")
-            if r.name.startswith(f"{site}-")
-        }
+        groups = {r.outputs["arnSuffix"] for r in run.of_type(TARGET_GROUP) if r.name.startswith(f"{site}-")}
+        balancers = {r.outputs["arnSuffix"] for r in run.of_type(NLB) if r.name.startswith(f"{site}-")}
         for alarm in alarms_of(run, site).values():
             dims = alarm.inputs["dimensions"]
             if "InstanceId" in dims:
@@ -151,8 +156,8 @@ def test_the_node_role_may_publish_metrics_in_one_namespace_only(run):
     ]
     findings = parliament.analyze_policy_string(metrics_policy()).findings
     assert [f.issue for f in findings] == []
-    policies = [p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-put-metrics")]
-    roles = {r.id: r.name for r in run.of_type("aws:iam/role:Role")}
+    policies = [p for p in run.of_type(ROLE_POLICY) if p.name.endswith("-put-metrics")]
+    roles = {r.id: r.name for r in run.of_type(ROLE)}
     assert sorted(roles[p.inputs["role"]] for p in policies) == sorted(
         f"{n}-role" for n in ("fra-node0", "fra-node1", "fra-node2", "syd-node0")
     )
@@ -168,7 +173,7 @@ def test_parliament_would_flag_a_wider_statement():
 
 
 def test_each_node_gets_the_publisher_after_its_install(run):
-    commands = {c.name: c for c in run.of_type("command:remote:Command")}
+    commands = {c.name: c for c in run.of_type(COMMAND)}
     for node in ("fra-node0", "fra-node1", "fra-node2", "syd-node0"):
         publisher = commands[f"{node}-metrics"]
         assert "systemctl enable --now bitbucket-mirror-metrics.timer" in publisher.inputs["create"]
@@ -180,11 +185,7 @@ def test_each_node_gets_the_publisher_after_its_install(run):
 
 
 def test_the_jmx_exporter_runs_where_asked_and_is_reachable_only_from_metrics_cidrs(run):
-    rules = [
-        r
-        for r in run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-        if r.inputs["fromPort"] == 9404
-    ]
+    rules = [r for r in run.of_type(INGRESS) if r.inputs["fromPort"] == 9404]
     assert [(r.name, r.inputs["cidrIpv4"]) for r in rules] == [("fra-nodes-in-metrics-0", "10.9.0.0/16")]
     from tests.components.test_program import staged_files
 
@@ -209,8 +210,8 @@ def test_adding_monitoring_changes_nothing_that_exists(stack):
     changed = [r.name for r in after.resources if r.urn in old and r.inputs != old[r.urn]]
     assert changed == []
     added = {r.typ for r in after.resources if r.urn not in old}
-    assert "aws:cloudwatch/metricAlarm:MetricAlarm" in added
-    assert not added & {INSTANCE, "aws:ebs/volume:Volume", "aws:ec2/volumeAttachment:VolumeAttachment"}
+    assert ALARM in added
+    assert not added & {INSTANCE, VOLUME, ATTACHMENT}
 
 
 # What each alarm means, as an operator reads it: (namespace, metric, statistic, comparison,
@@ -288,7 +289,7 @@ def test_each_node_publishes_under_the_dimensions_and_region_its_alarms_watch(ru
 
 
 def test_a_removed_node_stops_its_publisher(run):
-    for command in run.of_type("command:remote:Command"):
+    for command in run.of_type(COMMAND):
         if command.name.endswith("-metrics"):
             assert command.inputs["delete"] == "sudo systemctl disable --now bitbucket-mirror-metrics.timer || true"
 
@@ -308,7 +309,7 @@ def test_adding_a_subscriber_leaves_the_other_subscriptions_as_they_are(run):
         {"emails": ["aardvark@example.com", "mirror-oncall@example.com"], "homeUsedPercentAlarm": 85}
     )
     after = run_program(config=config, secret_keys=secret_keys)
-    subscription = "aws:sns/topicSubscription:TopicSubscription"
+    subscription = SUBSCRIPTION
     before = {s.urn: s.inputs for s in run.of_type(subscription)}
     now = {s.urn: s.inputs for s in after.of_type(subscription)}
     assert before and all(now.get(urn) == inputs for urn, inputs in before.items())
@@ -316,9 +317,9 @@ def test_adding_a_subscriber_leaves_the_other_subscriptions_as_they_are(run):
 
 
 def test_each_subscription_is_made_in_its_topics_region(run):
-    topics = {t.id: t.inputs["region"] for t in run.of_type("aws:sns/topic:Topic")}
-    topics.update({t.outputs.get("arn"): t.inputs["region"] for t in run.of_type("aws:sns/topic:Topic")})
-    subscriptions = run.of_type("aws:sns/topicSubscription:TopicSubscription")
+    topics = {t.id: t.inputs["region"] for t in run.of_type(TOPIC)}
+    topics.update({t.outputs.get("arn"): t.inputs["region"] for t in run.of_type(TOPIC)})
+    subscriptions = run.of_type(SUBSCRIPTION)
     assert subscriptions and all(
         s.inputs["region"] == topics[s.inputs["topic"]] == "eu-central-1" for s in subscriptions
     )
@@ -329,9 +330,9 @@ def test_each_alarm_topic_is_tagged_with_its_stack_as_every_other_resource_is(ru
     # from another's: it holds the stack's name ("test" under the harness), not the topic's.
     from components import tags as tagging
 
-    topics = run.of_type("aws:sns/topic:Topic")
+    topics = run.of_type(TOPIC)
     assert topics
     for topic in topics:
         assert topic.inputs["tags"][tagging.STACK] == "test", topic.inputs["tags"]
-    instance = run.of_type("aws:ec2/instance:Instance")[0]
+    instance = run.of_type(INSTANCE)[0]
     assert instance.inputs["tags"][tagging.STACK] == "test"

@@ -25,12 +25,20 @@ from tests.resource_types import (
     CERT,
     CERT_VALIDATION,
     COMMAND,
+    GENERATION,
+    GET_AMI,
+    GET_SUBNETS,
+    GET_VPC,
     INGRESS,
     INSTANCE,
     LISTENER,
     NLB,
+    NODE_RETURN,
+    PARAMETER,
     PROJECTS,
     RECORD,
+    ROLE,
+    ROLE_POLICY,
     SETUP,
     SITE,
     TARGET_GROUP,
@@ -93,7 +101,7 @@ def test_home_volume_size_and_instance_type_follow_config(runs):
 
 
 def test_ami_lookup_matches_os_and_architecture(runs):
-    lookups = [c.args for c in runs["two-sites"].calls if c.token == "aws:ec2/getAmi:getAmi"]
+    lookups = [c.args for c in runs["two-sites"].calls if c.token == GET_AMI]
     names = sorted(f["values"][0] for args in lookups for f in args["filters"] if f["name"] == "name")
     assert names == ["al2023-ami-2023.*-x86_64", "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-*"]
 
@@ -104,10 +112,10 @@ def test_user_data_pins_host_key_without_carrying_it(runs):
     user_data = instance.inputs["userData"]
     assert user_data.startswith("#cloud-config")
     assert "ssm get-parameter" in user_data and "PRIVATE KEY" not in user_data
-    parameter = run.one("aws:ssm/parameter:Parameter")
+    parameter = run.one(PARAMETER)
     assert parameter.inputs["type"] == "SecureString"
     assert parameter.inputs["name"] in user_data
-    policy = json.loads(run.one("aws:iam/rolePolicy:RolePolicy", "syd-node0-read-host-key").inputs["policy"])
+    policy = json.loads(run.one(ROLE_POLICY, "syd-node0-read-host-key").inputs["policy"])
     assert [s["Action"] for s in policy["Statement"]] == ["ssm:GetParameter"]
 
 
@@ -191,7 +199,7 @@ def test_setup_install_approval_projects_run_in_order(runs, stack, site):
         assert run.depends_on(install, stage)
     # The mirror registers on its first node's first start: approved once that node is back,
     # while a farm's other nodes join after it (a new farm serves as soon as its first node does).
-    back = run.one("pulumi-python:dynamic/bitbucket:NodeReturn", f"{site}-node0-return")
+    back = run.one(NODE_RETURN, f"{site}-node0-return")
     assert run.depends_on(approval, back) and run.depends_on(approval, run.one(COMMAND, f"{site}-node0-install"))
     if nodes > 1:
         assert not run.depends_on(approval, run.one(COMMAND, f"{site}-node1-install"))
@@ -319,7 +327,7 @@ def staged_files(run: ProgramRun, command: str) -> dict[str, str]:
 def test_farm_nodes_receive_clustering_properties_and_their_own_home(runs):
     run = runs["farm-3"]
     volumes = {v.name: v.id for v in run.of_type(VOLUME)}
-    roles = {r.name: r.outputs["name"] for r in run.of_type("aws:iam/role:Role")}
+    roles = {r.name: r.outputs["name"] for r in run.of_type(ROLE)}
     for i in range(3):
         files = staged_files(run, f"iad-node{i}-stage")
         assert set(files) == {
@@ -329,7 +337,7 @@ def test_farm_nodes_receive_clustering_properties_and_their_own_home(runs):
             "mirror-generation",
             "ssh-server-keys.pem",
         }
-        generation = run.one("pulumi-python:dynamic/bitbucket:MirrorGeneration").outputs["generation"]
+        generation = run.one(GENERATION).outputs["generation"]
         assert files["mirror-generation"] == f"{generation}\n"
         properties = files["bitbucket.properties"]
         # Discovery by the farm's tag with the node's own role: no node's file names another node.
@@ -408,7 +416,7 @@ def test_install_reruns_when_version_or_certificate_change(runs, tmp_path):
 
 def test_default_vpc_and_its_subnets_when_none_configured(runs):
     lookups = {c.token: c.args for c in runs["single-acm"].calls}
-    assert lookups["aws:ec2/getVpc:getVpc"] == {"default": True, "region": "eu-central-1"}
-    assert lookups["aws:ec2/getSubnets:getSubnets"]["filters"][0]["values"] == ["vpc-0default000000001"]
+    assert lookups[GET_VPC] == {"default": True, "region": "eu-central-1"}
+    assert lookups[GET_SUBNETS]["filters"][0]["values"] == ["vpc-0default000000001"]
     configured = {c.token for c in runs["farm-3"].calls}
-    assert "aws:ec2/getSubnets:getSubnets" not in configured
+    assert GET_SUBNETS not in configured

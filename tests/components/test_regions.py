@@ -9,11 +9,23 @@ import json
 import pytest
 
 from tests.harness import STACKS, ProgramRun, RecordedResource, default_vpc_of, run_program, stack_file_config
+from tests.resource_types import (
+    APPROVAL,
+    CERT,
+    GET_AMI,
+    GET_SUBNET,
+    GET_SUBNETS,
+    GET_VPC,
+    GROUP,
+    INGRESS,
+    INSTANCE,
+    NLB,
+)
 
 STACK = STACKS / "three-regions.yaml"
 REGIONS = {"syd": "ap-southeast-2", "fra": "eu-central-1", "pdx": "us-west-2"}
 GLOBAL = ("aws:iam/", "aws:route53/")
-REGIONAL_INVOKES = ("aws:ec2/getVpc:getVpc", "aws:ec2/getSubnets:getSubnets", "aws:ec2/getAmi:getAmi")
+REGIONAL_INVOKES = (GET_VPC, GET_SUBNETS, GET_AMI)
 
 
 def site_of(resource: RecordedResource) -> str:
@@ -49,44 +61,36 @@ def test_global_services_carry_no_region(fleet):
 def test_every_lookup_is_made_in_the_region_it_serves(fleet):
     calls = [c for c in fleet.calls if c.token in REGIONAL_INVOKES]
     assert all(c.args.get("region") in REGIONS.values() for c in calls), [c.args for c in calls]
-    amis = sorted(c.args["region"] for c in calls if c.token == "aws:ec2/getAmi:getAmi")
+    amis = sorted(c.args["region"] for c in calls if c.token == GET_AMI)
     assert amis == sorted(REGIONS.values())
-    vpcs = {c.args["region"]: c.args for c in calls if c.token == "aws:ec2/getVpc:getVpc"}
+    vpcs = {c.args["region"]: c.args for c in calls if c.token == GET_VPC}
     assert vpcs["eu-central-1"] == {"id": "vpc-0bbbbbbbbbbbbbbb1", "region": "eu-central-1"}
     assert vpcs["us-west-2"] == {"default": True, "region": "us-west-2"}  # its own default VPC
     assert vpcs["ap-southeast-2"] == {"id": "vpc-0aaaaaaaaaaaaaaa1", "region": "ap-southeast-2"}
-    subnets = [c.args for c in calls if c.token == "aws:ec2/getSubnets:getSubnets"]
+    subnets = [c.args for c in calls if c.token == GET_SUBNETS]
     assert [s["region"] for s in subnets] == ["us-west-2"]
 
 
 def test_each_site_uses_its_own_vpc_and_subnets(fleet):
-    groups = {r.name: r for r in fleet.of_type("aws:ec2/securityGroup:SecurityGroup")}
+    groups = {r.name: r for r in fleet.of_type(GROUP)}
     assert groups["fra-nodes"].inputs["vpcId"] == "vpc-0bbbbbbbbbbbbbbb1"
     assert groups["syd-nodes"].inputs["vpcId"] == "vpc-0aaaaaaaaaaaaaaa1"
-    subnets = {r.name: r.inputs["subnetId"] for r in fleet.of_type("aws:ec2/instance:Instance")}
+    subnets = {r.name: r.inputs["subnetId"] for r in fleet.of_type(INSTANCE)}
     assert {subnets[f"fra-node{i}-instance"] for i in range(3)} == {
         "subnet-0bbbbbbbbbbbbbbb1",
         "subnet-0bbbbbbbbbbbbbbb2",
         "subnet-0bbbbbbbbbbbbbbb3",
     }
     # Clients of the Frankfurt site are its own; the admins are inherited from the stack.
-    rules = [
-        r
-        for r in fleet.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-        if r.name.startswith("fra-lb-in-clients")
-    ]
+    rules = [r for r in fleet.of_type(INGRESS) if r.name.startswith("fra-lb-in-clients")]
     assert {r.inputs["cidrIpv4"] for r in rules} == {"10.64.0.0/10"}
-    admin = [
-        r
-        for r in fleet.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-        if r.name.startswith("fra-nodes-in-admin-ssh")
-    ]
+    admin = [r for r in fleet.of_type(INGRESS) if r.name.startswith("fra-nodes-in-admin-ssh")]
     assert [r.inputs["cidrIpv4"] for r in admin] == ["198.51.100.7/32"]
 
 
 def test_the_certificate_is_in_its_load_balancers_region(fleet):
-    for certificate in fleet.of_type("aws:acm/certificate:Certificate"):
-        (lb,) = [r for r in fleet.of_type("aws:lb/loadBalancer:LoadBalancer") if site_of(r) == site_of(certificate)]
+    for certificate in fleet.of_type(CERT):
+        (lb,) = [r for r in fleet.of_type(NLB) if site_of(r) == site_of(certificate)]
         assert certificate.inputs["region"] == lb.inputs["region"] == REGIONS[site_of(certificate)]
 
 
@@ -101,12 +105,12 @@ def test_the_approval_follows_the_zone_of_the_first_nodes_home(fleet):
     # to the zone of node 0's subnet, looked up in the site's region, so it is replaced; a restored
     # home (a new volume in the same zone, holding the same mirror) keeps it.
     for site in REGIONS:
-        approval = fleet.one("pulumi-python:dynamic/bitbucket:MirrorApproval", f"{site}-approval")
-        instance = fleet.one("aws:ec2/instance:Instance", f"{site}-node0-instance")
+        approval = fleet.one(APPROVAL, f"{site}-approval")
+        instance = fleet.one(INSTANCE, f"{site}-node0-instance")
         (lookup,) = [
             c
             for c in fleet.calls
-            if c.token == "aws:ec2/getSubnet:getSubnet"
+            if c.token == GET_SUBNET
             and c.args.get("id") == instance.inputs["subnetId"]
             and c.args.get("region") == REGIONS[site]
         ]
@@ -144,9 +148,9 @@ def test_adding_a_site_in_a_new_region_changes_no_existing_resource(fleet):
     added = {r.name for r in after.resources} - {r.name for r in fleet.resources}
     assert added and all(name.startswith("gru") for name in added)
     # Two sites on default VPCs, each in its own region's: no lookup is shared across regions.
-    groups = {r.name: r.inputs["vpcId"] for r in after.of_type("aws:ec2/securityGroup:SecurityGroup")}
+    groups = {r.name: r.inputs["vpcId"] for r in after.of_type(GROUP)}
     assert groups["gru-nodes"] == default_vpc_of("sa-east-1") != groups["pdx-nodes"] == default_vpc_of("us-west-2")
-    instances = {r.name: r.inputs["subnetId"] for r in after.of_type("aws:ec2/instance:Instance")}
+    instances = {r.name: r.inputs["subnetId"] for r in after.of_type(INSTANCE)}
     assert instances["gru-node0-instance"].startswith(f"subnet-{default_vpc_of('sa-east-1')[4:]}")
 
 

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from tests.harness import STACKS, ProgramRun, run_program, stack_file_config
+from tests.resource_types import DYNAMIC, VOLUME
 
-DYN = "pulumi-python:dynamic/bitbucket:"
+DYN = DYNAMIC
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +154,7 @@ def test_a_larger_home_grows_each_filesystem_online_and_touches_nothing_else(far
     assert changed == {f"iad-node{i}-{step}" for i in range(3) for step in ("home", "grow-home")}
     for i in range(3):
         grow = named(larger, f"iad-node{i}-grow-home")
-        (home,) = [r for r in larger.resources if r.name == f"iad-node{i}-home" and r.typ == "aws:ebs/volume:Volume"]
+        (home,) = [r for r in larger.resources if r.name == f"iad-node{i}-home" and r.typ == VOLUME]
         assert home.inputs["size"] == 500
         assert grow.inputs["create"] == "sudo xfs_growfs /var/atlassian/application-data/bitbucket"
         assert grow.inputs["triggers"] == [500]

@@ -43,7 +43,7 @@ from tests.harness import (
     revealed,
     run_program,
 )
-from tests.resource_types import COMMAND
+from tests.resource_types import COMMAND, PARAMETER, PRIVATE_KEY, RANDOM_PASSWORD
 
 from .conftest import SECRETS
 
@@ -241,7 +241,7 @@ def test_every_kind_of_secret_is_looked_for_and_found_inside_the_secrets_that_ca
         "farm-3",
         "iad-node0-host-key",
         "PrivateKey iad-node0-host-key.privateKeyOpenssh",
-        "aws:ssm/parameter:Parameter",
+        PARAMETER,
     )
     nginx = runs["single-nginx"]
     assert any("tar:tls.key" in hit for hit in found(nginx, "single-nginx", "syd-node0-stage", "tls.privateKey"))
@@ -250,9 +250,9 @@ def test_every_kind_of_secret_is_looked_for_and_found_inside_the_secrets_that_ca
     # The generated secrets are secret outputs of their resources (the engine's additionalSecretOutputs).
     origins = {s.origin for s in output_secrets(farm)}
     assert {
-        "random:index/randomPassword:RandomPassword iad-hazelcast.result",
-        "tls:index/privateKey:PrivateKey iad-ssh-server-key.privateKeyPem",
-        "aws:ssm/parameter:Parameter iad-node0-host-key.value",
+        f"{RANDOM_PASSWORD} iad-hazelcast.result",
+        f"{PRIVATE_KEY} iad-ssh-server-key.privateKeyPem",
+        f"{PARAMETER} iad-node0-host-key.value",
     } <= origins
     # And the primary password is looked for, in every stack, though no resource ever receives it.
     assert all(any(s.value == TEST_PASSWORD for s in all_secrets(r, STACK_FILES[n])) for n, r in runs.items())
@@ -278,7 +278,7 @@ def test_a_farm_bundle_shipped_outside_a_secret_fails_the_scan(monkeypatch):
     for node in range(3):
         assert any(
             hit.startswith(
-                "random:index/randomPassword:RandomPassword iad-hazelcast.result in "
+                f"{RANDOM_PASSWORD} iad-hazelcast.result in "
                 f"{COMMAND} iad-node{node}-stage input .stdin base64 gzip tar:bitbucket.properties"
             )
             for hit in leaks
@@ -313,23 +313,17 @@ def test_the_scan_tells_secret_from_plain_in_inputs_outputs_and_stack_outputs(tm
     run = run_program(program=program, config={}, stack="test")
     secrets = [s for s in output_secrets(run) if s.needles()]
     assert [s.origin for s in secrets] == [
-        "random:index/randomPassword:RandomPassword pw.result",
-        "aws:ssm/parameter:Parameter kept.value",
+        f"{RANDOM_PASSWORD} pw.result",
+        f"{PARAMETER} kept.value",
     ]  # the same value
     leaks = [hit for hit in scan(run, secrets) if hit.startswith("random:")]
     # Computed from a secret output, a value is secret (the engine marks it, the harness models
     # that): the parameter "kept" and the export "fine" are. What the program unwraps is not.
     assert sorted(leaks) == sorted(
         [
-            (
-                "random:index/randomPassword:RandomPassword pw.result in aws:ssm/parameter:Parameter leak input "
-                ".description"
-            ),
-            (
-                "random:index/randomPassword:RandomPassword pw.result in aws:ssm/parameter:Parameter leak output "
-                ".description"
-            ),
-            "random:index/randomPassword:RandomPassword pw.result in stack output .leaked",
+            (f"{RANDOM_PASSWORD} pw.result in {PARAMETER} leak input .description"),
+            (f"{RANDOM_PASSWORD} pw.result in {PARAMETER} leak output .description"),
+            f"{RANDOM_PASSWORD} pw.result in stack output .leaked",
         ]
     )
     assert "fine" in run.secret_outputs

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from tests.harness import STACKS, ProgramRun, run_program, stack_file_config
-from tests.resource_types import GENERATION, VOLUME
+from tests.resource_types import APPROVAL, ATTACHMENT, GENERATION, VOLUME
 
 STACK = STACKS / "three-regions.yaml"
 
@@ -43,9 +43,9 @@ def test_every_node_of_a_site_belongs_to_its_generation_and_its_homes_carry_none
         site = stop.name.split("-")[0]
         assert stop.inputs["triggers"][1] == generations[site]
         assert stop.inputs["create"] == f"sudo bash -s -- --stop-for-upgrade {generations[site]}"
-    for approval in before.of_type("pulumi-python:dynamic/bitbucket:MirrorApproval"):
+    for approval in before.of_type(APPROVAL):
         assert approval.inputs["generation"] == generations[approval.name.split("-")[0]]
-    for attachment in before.of_type("aws:ec2/volumeAttachment:VolumeAttachment"):
+    for attachment in before.of_type(ATTACHMENT):
         assert attachment.options["deleteBeforeReplace"] is True  # the device is free before a new home attaches
 
 
@@ -68,7 +68,7 @@ def test_turning_mirror_all_on_rebuilds_nothing(before):
 
 
 def test_the_generation_sees_the_values_bitbucket_fixes_at_setup(before):
-    generation = before.one("pulumi-python:dynamic/bitbucket:MirrorGeneration", "fra-generation")
+    generation = before.one(GENERATION, "fra-generation")
     assert {k: v for k, v in generation.inputs.items() if k not in ("__provider", "warn_to")} == {
         "display_name": "fra",
         "base_url": "https://mirror-fra.example.com",

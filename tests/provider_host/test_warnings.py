@@ -16,11 +16,12 @@ from google.protobuf import empty_pb2
 from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
 
 from tests.harness import run_program
+from tests.resource_types import SITE as MIRROR_SITE
 from twin.provider_host.registration import _reveal, stack_config
 
 from .conftest import PASSWORD
 
-SITE = "urn:pulumi:stack::bitbucket-mirrors::bitbucket-mirrors:site:MirrorSite::fra"
+SITE = f"urn:pulumi:stack::bitbucket-mirrors::{MIRROR_SITE}::fra"
 PROGRAM = Path(__file__).with_name("rollout_program.py")
 
 

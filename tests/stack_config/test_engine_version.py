@@ -7,6 +7,7 @@ import yaml
 
 from stack_config.engine import REQUIRED_RANGE
 from tests.harness import PROGRAM, ROOT, run_program
+from tests.resource_types import APPROVAL
 
 
 def test_the_required_range_is_the_one_pulumi_yaml_declares():
@@ -17,7 +18,7 @@ def test_the_required_range_is_the_one_pulumi_yaml_declares():
 @pytest.mark.parametrize("cli_version", ["3.139.0", "3.207.0", "4.0.0"])
 def test_a_cli_that_passes_config_to_providers_runs_the_program(cli_version):
     run = run_program(cli_version=cli_version)
-    assert run.of_type("pulumi-python:dynamic/bitbucket:MirrorApproval")
+    assert run.of_type(APPROVAL)
 
 
 @pytest.mark.parametrize(

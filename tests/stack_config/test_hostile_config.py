@@ -13,6 +13,7 @@ import pytest
 from stack_config import ConfigError, load_stack_config
 from stack_config.loader import runtime_secret_keys
 from tests.harness import EXAMPLE_STACK, in_runtime, run_program, stack_file_config
+from tests.resource_types import STACK
 from twin import program as harness
 
 from .test_stack_config import (
@@ -277,7 +278,7 @@ def test_a_plain_text_password_stops_the_real_program_before_any_resource(monkey
     original = harness.RecordingMonitor.RegisterResource
 
     def counting(self, request):
-        if request.type != "pulumi:pulumi:Stack":
+        if request.type != STACK:
             registered.append(request.type)
         return original(self, request)
 

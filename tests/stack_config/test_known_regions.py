@@ -9,6 +9,7 @@ from facts.regions import botocore_version
 from stack_config import ConfigError
 from stack_config.regions import closest_region, known_regions
 from tests.harness import EXAMPLE_STACK, run_program, stack_file_config
+from tests.resource_types import STACK
 from twin import program as harness
 
 from .test_stack_config import BASE, load, problems_of, with_
@@ -113,7 +114,7 @@ def test_a_wrong_stack_region_stops_the_program_with_the_key_before_any_resource
     original = harness.RecordingMonitor.RegisterResource
 
     def counting(self, request):
-        if request.type != "pulumi:pulumi:Stack":
+        if request.type != STACK:
             registered.append(request.type)
         return original(self, request)
 

@@ -9,6 +9,7 @@ import pytest
 
 from stack_config import ConfigError
 from tests.harness import EXAMPLE_FILES, run_program, stack_file_config
+from tests.resource_types import STACK
 from twin import program as harness
 
 # The fleet example's first mirror is an nginx site; the second a farm behind a load balancer.
@@ -26,7 +27,7 @@ def test_refused_before_any_resource_is_registered(monkeypatch, key, change, pat
     original = harness.RecordingMonitor.RegisterResource
 
     def counting(self, request):
-        if request.type != "pulumi:pulumi:Stack":
+        if request.type != STACK:
             registered.append(request.type)
         return original(self, request)
 
