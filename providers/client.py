@@ -24,7 +24,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import certifi
 import requests
@@ -41,7 +41,7 @@ from .errors import (
     for_status,
 )
 from .messages import shown
-from .urls import redact, redirect_refusal
+from .urls import https_problem, redact, redirect_refusal
 
 # A POST that may have reached the server is never replayed blindly: callers read state back.
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -97,13 +97,10 @@ class BitbucketClient:
         call_budget_s: float = CALL_BUDGET_S,
         max_pages: int = MAX_PAGES,
     ) -> None:
-        parts = urlsplit(base_url)
-        if parts.scheme.lower() != "https" or "@" in parts.netloc or parts.query or parts.fragment:
-            # The providers' checks refuse these at preview; this is the backstop for every caller.
-            raise ValueError(
-                f"refusing to talk to Bitbucket at '{redact(base_url)}': only an https:// URL "
-                "without credentials, query or fragment is used"
-            )
+        problem = https_problem(base_url)
+        if problem:
+            # The providers' checks refuse these at preview (the same rule); this is the backstop for every caller.
+            raise ValueError(f"refusing to talk to Bitbucket: {problem}")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.call_budget_s = call_budget_s

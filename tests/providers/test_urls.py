@@ -58,3 +58,22 @@ def test_every_check_that_takes_a_url_refuses_it_with_that_reason(provider, keys
 
 def test_redact_keeps_where_and_drops_secrets():
     assert redact("https://admin:pw@host.example.com:8443/path?token=x#frag") == "https://host.example.com:8443/path"
+
+
+@pytest.mark.parametrize("url", [u for u in BAD if isinstance(u, str) and u], ids=repr)
+def test_the_client_refuses_what_every_check_refuses_with_the_same_reason(url):
+    # One URL rule: the client's backstop (for a caller that skipped the check) is the check itself.
+    from providers.client import BitbucketClient
+
+    with pytest.raises(ValueError) as caught:
+        BitbucketClient(url, "admin", "pw")
+    assert str(caught.value) == f"refusing to talk to Bitbucket: {https_problem(url)}"
+    assert "s3cret-pw" not in str(caught.value)
+
+
+def test_the_client_takes_a_url_every_check_takes():
+    from providers.client import BitbucketClient
+
+    assert BitbucketClient("https://10.0.0.5:8443/bitbucket/", "admin", "pw").base_url == (
+        "https://10.0.0.5:8443/bitbucket"
+    )
