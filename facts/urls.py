@@ -32,12 +32,23 @@ def is_hostname(host: str) -> bool:
     return 0 < len(host) <= 253 and all(_LABEL.match(label) for label in host.split("."))
 
 
-def redact(url: str) -> str:
+def redact(url: str, marks: bool = False) -> str:
     """`url` as messages may show it: without userinfo, query or fragment (where credentials and
-    tokens travel), so an error that names a URL never names a secret."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc.rpartition("@")[2]
-    except ValueError:
-        return "<an unparsable URL>"
-    return parts._replace(netloc=netloc, query="", fragment="").geturl()
+    tokens travel), so an error that names a URL never names a secret. The one redactor: the
+    providers' messages and the config's refusals (stack_config.shown.shown_url) both show URLs
+    through it. With `marks`, an ellipsis shows what was left out (`https://…@host/path?…`), for a
+    refusal whose reason is the part left out.
+
+    Plain string operations rather than urlsplit: the text being refused may not parse, and the
+    authority ends where urlsplit ends it (the first `/`, `?` or `#`)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    cut = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    authority, tail = rest[:cut], rest[cut:]
+    if "@" in authority:
+        authority = ("…@" if marks else "") + authority.rsplit("@", 1)[1]
+    end = min((i for i in (tail.find("?"), tail.find("#")) if i >= 0), default=-1)
+    if end >= 0:
+        tail = tail[:end] + (tail[end] + "…" if marks else "")
+    return f"{scheme}{sep}{authority}{tail}"

@@ -13,6 +13,8 @@ import re
 import unicodedata
 from typing import Any, Iterable
 
+from facts.urls import redact
+
 MAX_SHOWN = 80
 
 # PEM private keys of every kind, PuTTY key files, and the base64 of OpenSSH's "openssh-key-v1"
@@ -75,24 +77,11 @@ def shown(value: Any) -> str:
 
 
 def shown_url(text: str) -> str:
-    """A URL as a message shows it: scheme, host, port and path, never user info, query or fragment.
-
-    Done with plain string operations rather than urlsplit: the text being refused may not parse.
-    """
+    """A URL as a message shows it: scheme, host, port and path, never user info, query or fragment
+    (facts.urls.redact, marking what it left out), quoted on one line."""
     if looks_like_key_material(text):
         return "a private key (not shown)"
-    scheme, sep, rest = text.partition("://")
-    if not sep:
-        scheme, rest = "", text
-    cut = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
-    authority, tail = rest[:cut], rest[cut:]
-    if "@" in authority:
-        authority = "…@" + authority.rsplit("@", 1)[1]
-    for mark in ("?", "#"):
-        if mark in tail:
-            tail = tail[: tail.index(mark)] + mark + "…"
-            break
-    return _short(repr(f"{scheme}{sep}{authority}{tail}"))
+    return _short(repr(redact(text, marks=True)))
 
 
 def yaml_value(value: Any) -> str:

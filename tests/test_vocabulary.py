@@ -100,3 +100,26 @@ def test_every_component_token_is_used_by_a_component():
     text = "\n".join(path.read_text() for path in sorted((ROOT / "components").glob("*.py")))
     unused = [name for name in FROZEN if f"types.{name}" not in text]
     assert unused == []
+
+
+@pytest.mark.parametrize(
+    "url, plain, marked",
+    [
+        (
+            "https://admin:s3cret@host.example.com:8443/path?token=s3cret#s3cret",
+            "https://host.example.com:8443/path",
+            "https://…@host.example.com:8443/path?…",
+        ),
+        ("https://host.example.com/path#s3cret?x", "https://host.example.com/path", "https://host.example.com/path#…"),
+        ("https://admin:s3cret@[bad/x", "https://[bad/x", "https://…@[bad/x"),  # does not parse: still redacted
+        ("https://host.example.com", "https://host.example.com", "https://host.example.com"),
+    ],
+)
+def test_one_redactor_drops_userinfo_query_and_fragment_wherever_a_url_is_shown(url, plain, marked):
+    from facts.urls import redact
+    from providers.urls import redact as providers_redact
+    from stack_config.shown import shown_url
+
+    assert redact(url) == plain and providers_redact(url) == plain
+    assert redact(url, marks=True) == marked
+    assert shown_url(url) == repr(marked) and "s3cret" not in shown_url(url)
