@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Optional
 from urllib.parse import urlsplit
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -52,3 +53,29 @@ def redact(url: str, marks: bool = False) -> str:
     if end >= 0:
         tail = tail[:end] + (tail[end] + "…" if marks else "")
     return f"{scheme}{sep}{authority}{tail}"
+
+
+def https_problem(url: object) -> Optional[str]:
+    """Why `url` is not an https URL with a valid host name, or None when it is: the providers' check of
+    every URL they talk to (at preview) and their client's backstop. Every reason is a sentence a user
+    can act on; a URL is echoed only redacted. The config's check (stack_config/urls.py) is stricter
+    (control characters, a trailing dot, port 0) and words its refusals for the key: a URL it
+    accepts, this accepts (tests/test_vocabulary.py holds that)."""
+    if not isinstance(url, str) or not url:
+        return "expected an https:// URL"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return f"'{redact(url)}' is not a valid URL (check its port)"
+    if parts.scheme != "https":
+        return f"expected an https:// URL (Bitbucket mirroring refuses plain HTTP), got '{redact(url)}'"
+    if "@" in parts.netloc:
+        # Basic-auth credentials in a URL would end up in the state, in logs and in error messages.
+        return f"'{redact(url)}' carries credentials before its host: give them in the stack config instead"
+    if parts.query or parts.fragment:
+        return f"'{redact(url)}' has a query or fragment: a Bitbucket base URL has neither"
+    host = (parts.hostname or "").lower().rstrip(".")
+    if not is_hostname(host):
+        return f"'{redact(url)}' has no valid host name"
+    return None

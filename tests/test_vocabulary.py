@@ -123,3 +123,42 @@ def test_one_redactor_drops_userinfo_query_and_fragment_wherever_a_url_is_shown(
     assert redact(url) == plain and providers_redact(url) == plain
     assert redact(url, marks=True) == marked
     assert shown_url(url) == repr(marked) and "s3cret" not in shown_url(url)
+
+
+URLS = [
+    "https://primary.example.com",
+    "https://primary.example.com/bitbucket",
+    "https://10.0.0.5:8443/bitbucket",
+    "https://Mirror-Syd.Example.com/",
+    "https://primary.example.com.",
+    "https://primary.example.com:0",
+    "https://primary.example.com:99999",
+    "https://pri\tmary.example.com",
+    "https://admin:pw@primary.example.com",
+    "https://primary.example.com/?token=pw",
+    "https://primary.example.com/#pw",
+    "http://primary.example.com",
+    "https://bad_host.example.com",
+    "https://-dash.example.com",
+    "https://10.0.0.300",
+    "https://",
+    "primary.example.com",
+]
+
+
+def test_the_config_refuses_every_url_the_providers_refuse_among_these():
+    # Two faces of one rule: the config's check words its refusals for the key and is stricter; were it
+    # ever looser, a URL previewed as fine would be refused by the providers at `up`.
+    from facts.urls import https_problem
+    from stack_config.urls import https_url
+
+    def config_accepts(url):
+        try:
+            https_url(url)
+            return True
+        except ValueError:
+            return False
+
+    refused_by_providers = [url for url in URLS if https_problem(url)]
+    assert refused_by_providers and not [url for url in refused_by_providers if config_accepts(url)]
+    assert [url for url in URLS if config_accepts(url)] == URLS[:4]
