@@ -13,8 +13,9 @@ from typing import Any, Callable, Collection, Iterable, Mapping, Optional
 
 from pydantic import ValidationError
 
+from .constrained import SSH_PUBLIC_KEY, basic_auth_can_carry
 from .errors import NAMESPACE, Problem, key_path
-from .model import SSH_PUBLIC_KEY, StackModel, basic_auth_can_carry
+from .model import StackModel
 from .regions import closest_region, unknown_region_problem
 from .rules import related, stack_problems
 from .salvage import salvage
