@@ -17,7 +17,8 @@ from .constrained import SSH_PUBLIC_KEY, basic_auth_can_carry
 from .errors import NAMESPACE, Problem, key_path
 from .model import StackModel
 from .regions import closest_region, unknown_region_problem
-from .rules import related, stack_problems
+from .rule_context import related
+from .rules import stack_problems
 from .salvage import salvage
 from .shown import Redactor, looks_like_key_material
 from .type_errors import problems_from_validation, suggested_key
