@@ -1,7 +1,8 @@
 """The stack config contract (README "Config reference") as typed, frozen models.
 
-Each field's own rule is its type (`constrained.py`); rules that compare fields or mirrors with
-each other live in `rules.py`. Every field carries a description: the README's config
+Each field's own rule is its type (`constrained.py`); the sections a site may also set for itself
+(network, monitoring, backup) are in `sections.py`; rules that compare fields or mirrors with each
+other live in `rules.py`. Every field carries a description: the README's config
 reference table is generated from them (`stack_config.reference`).
 """
 
@@ -9,8 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, Field
 
 from .constrained import REGION_PATTERN as REGION_PATTERN  # components/host_files/specs.py reads it here
 from .constrained import (
@@ -19,9 +19,7 @@ from .constrained import (
     CertificateChain,
     Cidr,
     DisplayName,
-    Email,
     HostedZoneId,
-    HostOrAddress,
     IamPolicyArn,
     InstallerUrl,
     KmsKeyArn,
@@ -30,19 +28,18 @@ from .constrained import (
     OsImage,
     PemPrivateKey,
     Port,
-    PosixUser,
     PrimaryUrl,
     ProjectKey,
     Region,
     Sha256,
-    SnsTopicArn,
-    SshPublicKey,
-    SubnetId,
     Username,
     Version,
-    VpcId,
 )
 from .public_space import BOUND_WORDS
+
+# The sections a site may also set for itself; Bastion is imported from here too (stack_config.Bastion).
+from .sections import Backup, ConfigModel, Monitoring, Network
+from .sections import Bastion as Bastion
 
 DEFAULT_BITBUCKET_VERSION = "9.4.16"
 
@@ -55,15 +52,11 @@ def _at_least_one_mirror(value: tuple) -> tuple:
     return value
 
 
-class _Model(BaseModel):
-    # Unknown keys are errors (a typo must not silently fall back to a default); keys are the
-    # camelCase names of the stack file.
-    model_config = ConfigDict(
-        alias_generator=to_camel, extra="forbid", frozen=True, str_strip_whitespace=True, hide_input_in_errors=True
-    )
+class Primary(ConfigModel):
+    """The primary Bitbucket the mirrors serve (`primary.*`): the providers call it as this user
+    to approve each mirror and select its projects, and the nodes sync from it over SSH. primary.url
+    is a setup key: a change makes a new mirror of every site (README "Operating a farm")."""
 
-
-class Primary(_Model):
     url: PrimaryUrl = Field(
         examples=["https://bitbucket.example.com"],
         description="HTTPS URL of the primary Bitbucket Data Center instance.",
@@ -89,48 +82,10 @@ class Primary(_Model):
     )
 
 
-class Bastion(_Model):
-    host: HostOrAddress = Field(
-        min_length=1, examples=["bastion.example.com"], description="Jump host used to reach the mirror nodes over SSH."
-    )
-    user: PosixUser = Field(
-        "ec2-user", examples=["ec2-user"], description="SSH user on the jump host (a POSIX user name)."
-    )
-    port: Port = Field(22, examples=[22], description="SSH port of the jump host.")
-    private_key: PemPrivateKey = Field(description="Secret: PEM private key for the jump host.")
-    host_key: SshPublicKey = Field(
-        examples=["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA..."],
-        description=(
-            "The jump host's SSH host public key (e.g. from ssh-keyscan), pinned rather than trusted on first use."
-        ),
-    )
+class Installer(ConfigModel):
+    """Where the nodes download Bitbucket's archive, and the sha256 it must have
+    (`mirrors[].installer.*`): read by every install (a new node, an upgrade, a new OS image)."""
 
-
-class Network(_Model):
-    vpc_id: Optional[VpcId] = Field(
-        None,
-        examples=["vpc-0123456789abcdef0"],
-        description="VPC for the mirror hosts; default: the region's default VPC.",
-    )
-    subnet_ids: tuple[SubnetId, ...] = Field(
-        (),
-        examples=[["subnet-0123456789abcdef0"]],
-        description="Subnets for hosts and load balancers; default: the VPC's subnets.",
-    )
-    client_cidrs: tuple[Cidr, ...] = Field(
-        (),
-        examples=[["10.0.0.0/8"]],
-        description=f"Who may clone over 443 and 7999; default: the VPC's CIDR; {BOUND_WORDS}.",
-    )
-    admin_cidrs: tuple[Cidr, ...] = Field(
-        (),
-        examples=[["198.51.100.7/32"]],
-        description=f"Who may reach SSH 22 for installation; {BOUND_WORDS}, so never 0.0.0.0/0 or ::/0.",
-    )
-    bastion: Optional[Bastion] = Field(None, description="Optional jump host for the installation over SSH.")
-
-
-class Installer(_Model):
     url: InstallerUrl = Field(
         examples=["https://artifacts.internal.example.com/atlassian-bitbucket-9.4.16.tar.gz"],
         description=(
@@ -148,7 +103,11 @@ class Installer(_Model):
     )
 
 
-class Tls(_Model):
+class Tls(ConfigModel):
+    """How a site terminates HTTPS (`mirrors[].tls.*`): 'acm', a certificate on a network load
+    balancer (any number of nodes), or 'nginx' on the single node with the certificate given here.
+    The mode decides whether the site has a load balancer."""
+
     mode: Literal["acm", "nginx"] = Field(
         "acm",
         examples=["acm"],
@@ -176,56 +135,11 @@ class Tls(_Model):
     )
 
 
-class Monitoring(_Model):
-    alarm_topic_arn: Optional[SnsTopicArn] = Field(
-        None,
-        examples=["arn:aws:sns:eu-central-1:123456789012:bitbucket-alarms"],
-        description=(
-            "SNS topic (yours, in the site's region) that alarms notify; default: the stack creates one "
-            "per region and outputs its ARN."
-        ),
-    )
-    emails: tuple[Email, ...] = Field(
-        (),
-        examples=[["mirror-oncall@example.com"]],
-        description="E-mail addresses subscribed to the topics the stack creates (each confirms once per region).",
-    )
-    home_used_percent_alarm: int = Field(
-        80, ge=1, le=99, examples=[80], description="Alarm when a node's home volume is fuller than this, percent."
-    )
-    jmx_exporter: bool = Field(
-        False,
-        examples=[True],
-        description=(
-            "Run the Prometheus JMX exporter as a Java agent of Bitbucket (pinned, checksum verified) on port 9404."
-        ),
-    )
-    metrics_cidrs: tuple[Cidr, ...] = Field(
-        (),
-        examples=[["10.9.0.0/16"]],
-        description=f"Who may scrape the JMX exporter on 9404; required with jmxExporter; {BOUND_WORDS}.",
-    )
+class Mirror(ConfigModel):
+    """One mirror site (`mirrors[]`): its name, URL, version, size, placement and what it mirrors.
+    The setup keys (displayName, baseUrl) make a new mirror when they change; README "Operating a
+    farm" says what each other change does to the site and its clients."""
 
-
-class Backup(_Model):
-    enabled: bool = Field(
-        True,
-        examples=[True],
-        description=(
-            "Snapshot each node's home volume (EBS) before a version upgrade or a rebuild, tagged with the "
-            "version it holds; a restoreFrom brings them back."
-        ),
-    )
-    keep: int = Field(
-        2,
-        ge=1,
-        le=50,
-        examples=[2],
-        description="How many snapshots to keep per node; older ones are deleted after each new one.",
-    )
-
-
-class Mirror(_Model):
     name: MirrorName = Field(
         examples=["syd"],
         description=(
@@ -352,7 +266,11 @@ class Mirror(_Model):
         return self.display_name or self.name
 
 
-class StackModel(_Model):
+class StackModel(ConfigModel):
+    """The whole stack config as the user writes it (README "Config reference"): the primary, the
+    stack-wide defaults each site inherits, and the mirrors. The README's table is generated from
+    these fields, so a change here changes that table (`python -m stack_config.readme_sync`)."""
+
     primary: Primary = Field(description="The primary instance; see primary.* keys.")
     network: Network = Field(Network(), description="Where the hosts live and who may reach them; see network.* keys.")
     monitoring: Optional[Monitoring] = Field(

@@ -21,6 +21,9 @@ def related(a: str, b: str) -> bool:
 
 @dataclass(frozen=True)
 class Context:
+    """What a cross-field rule reads: the stack (perhaps salvaged), aws:region, and the key paths
+    that failed; a change to `usable` changes which rules run beside other problems."""
+
     stack: StackModel
     aws_region: Optional[str]
     failed: frozenset[str] = frozenset()  # key paths whose values did not validate (or were not readable)

@@ -31,6 +31,9 @@ SET_PASSWORD = f"pulumi config set --secret {PASSWORD_KEY}"
 
 @dataclass(frozen=True)
 class Checked:
+    """The outcome of every rule on a config bag: the model (None whenever there is a problem), all
+    problems in one pass, and the aws:region the rules used; the program and the offline check read it."""
+
     model: Optional[StackModel]  # None whenever there is a problem
     problems: tuple[Problem, ...]
     aws_region: Optional[str]
