@@ -61,6 +61,9 @@ SLOW_MODULES = (
     "tests/twin/test_rehearse.py",
     "tests/twin/test_twin_world.py",  # moto, botocore's models, the CLI in a process
     "tests/twin/test_twin_rules.py",  # the program under the twin's engine
+    "tests/twin/test_twin_node.py",  # bash runs the install script in a scratch root
+    "tests/twin/test_twin_network.py",  # whole stacks through the twin
+    "tests/twin/test_round_trips.py",
     "tests/test_benchmark_floor.py",
     "tests/test_deployer_policy.py",
     "tests/test_runtime_requirements.py",
