@@ -23,6 +23,7 @@ from pulumi.dynamic import CheckResult, CreateResult, Resource, UpdateResult
 
 from . import mirror_api
 from .base import StepProvider, inputs_of, is_unknown
+from .leaving import drain_leaving
 from .messages import say, warn
 from .targets import Targets, instances_tagged
 
@@ -138,7 +139,8 @@ class NodeDrainProvider(_NodeStep):
         return UpdateResult({**news, "drains": drains})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        self.targets(props).drain()  # a node leaving the site: no client is cut off mid-clone
+        # A node leaving the site: no client is cut off mid-clone, where a load balancer still routes.
+        drain_leaving(self.targets(props))
 
 
 class NodeDrain(Resource, module="bitbucket", name="NodeDrain"):
