@@ -251,6 +251,10 @@ def test_every_scenario_in_the_table_is_tested():
     tested = set(ROLLING) | set(OUTAGES) | {"single-downgrade", "farm3-downgrade"} | set(RESTORES)
     from twin.readme import scenario_names
 
+    from .test_safe_in_one_up import TABLE_SCENARIOS
+
+    tested |= TABLE_SCENARIOS
+
     assert set(scenario_names()) <= tested | set(SCENARIOS) and set(scenario_names()) <= tested
 
 
