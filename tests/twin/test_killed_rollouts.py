@@ -6,10 +6,9 @@ at every step by benchmarks/killed_rollouts.py."""
 from __future__ import annotations
 
 import pytest
+from conftest import report_of  # tests/twin is on sys.path: no package here
 
 from twin.killed import KILLED_ROLLOUTS, killed_sample, redone
-
-from .conftest import report_of
 
 # Rollouts whose row says clients notice nothing: a kill never takes more than one node out either.
 ROLLING = {"farm3-os-image", "farm2-scale-2-3", "farm3-scale-3-2"}

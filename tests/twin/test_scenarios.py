@@ -237,7 +237,7 @@ def test_the_kill_scenarios_cover_every_step_of_a_bug_fix_rollout(scenario):
 
 @pytest.mark.parametrize("killed", kill_scenarios(BUGFIX_STEPS), ids=lambda s: s.name)
 def test_an_up_killed_after_any_step_then_run_again_converges_and_never_takes_two_nodes_out(killed):
-    from twin.conftest import report_of
+    from conftest import report_of  # tests/twin is on sys.path (no package): `twin` is the top-level twin now
 
     report = report_of(killed)
     assert report["killed"] and _site(report)["min_serving"] >= 2
@@ -249,9 +249,9 @@ def test_an_up_killed_after_any_step_then_run_again_converges_and_never_takes_tw
 
 def test_every_scenario_in_the_table_is_tested():
     tested = set(ROLLING) | set(OUTAGES) | {"single-downgrade", "farm3-downgrade"} | set(RESTORES)
-    from twin.readme import scenario_names
+    from test_safe_in_one_up import TABLE_SCENARIOS  # tests/twin is on sys.path: no package here
 
-    from .test_safe_in_one_up import TABLE_SCENARIOS
+    from twin.readme import scenario_names
 
     tested |= TABLE_SCENARIOS
 
