@@ -58,6 +58,21 @@ def scale_in_with_rebuild(listed: Optional[int], olds: dict[str, Any], news: dic
     )
 
 
+def upgrade_from_one_node(installed: list[str], listed: Optional[int], news: dict[str, Any]) -> Optional[str]:
+    """What clients notice when a site of one node grows to a farm and upgrades in the same `up`: the
+    new nodes serve only after the first node's upgrade, so the one node serving now goes out (a
+    bug-fix upgrade rolls only between nodes that already serve)."""
+    if listed is None or listed >= 2:
+        return None
+    configured, key = str(news.get("version")), str(news.get("version_key"))
+    running = ", ".join(installed)
+    return (
+        f"{key}: {running} -> {configured} together with {nodes_key(key)}: {listed} -> {int(news.get('nodes') or 1)}: "
+        f"the one node serving now upgrades before the new nodes serve; the mirror is unavailable until Bitbucket "
+        f"runs {configured} on it (scale out first, then upgrade, and the farm keeps serving)"
+    )
+
+
 def nodes_listed(client: Any, clustered: bool) -> Optional[int]:
     """How many nodes the farm lists now (None: not a farm, or nothing answers)."""
     if not clustered:

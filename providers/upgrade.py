@@ -86,8 +86,8 @@ class UpgradeWindowProvider(StepProvider):
             installed = list(olds.get("installed") or ([olds["version"]] if olds.get("version") else []))
         kind = versions.upgrade_kind(installed, configured)
         restoring = bool(news.get("restore_from")) and news.get("restore_from") == configured
+        listed = None if restoring else self.read_listed(news)
         if not restoring:
-            listed = self.read_listed(news)
             refused = combined.scale_in_with_upgrade(installed, listed, news) or combined.scale_in_with_rebuild(
                 listed, olds, news
             )
@@ -148,7 +148,10 @@ class UpgradeWindowProvider(StepProvider):
             return CheckResult({**news, "installed": installed, "impact": impact}, [])
         impact = upgrade_impact(installed, str(configured), bool(news.get("farm")), str(key))
         rolls = versions.upgrade_kind(installed, configured) == versions.BUGFIX and bool(news.get("farm"))
-        if impact and rolls:
+        alone = combined.upgrade_from_one_node(installed, listed, news) if rolls else None
+        if alone:  # a farm of one growing: nobody else serves while its node upgrades
+            warn(alone, news.get("warn_to"))
+        elif impact and rolls:
             say(impact)
         elif impact:  # clients will notice: a warning under the site
             warn(impact, news.get("warn_to"))

@@ -157,10 +157,12 @@ ROWS = (
         ),
     ),
     Row(
-        "`nodes` up together with a minor `bitbucketVersion` in one `up`",
-        "as a minor upgrade alone (every node stops; node 0 comes back first), the new node created on the new "
-        "version; said at preview",
-        ("farm2-scale-out-and-minor",),
+        "`nodes` up together with a minor `bitbucketVersion`, or from one node with any `bitbucketVersion`, in one "
+        "`up`",
+        "as the upgrade alone on the nodes there were (a minor one: every node stops; one node: it restarts on the new "
+        "version), the new nodes created on the new version and serving after node 0; said at preview (scaling out "
+        "first, then upgrading, keeps a farm serving)",
+        ("farm2-scale-out-and-minor", "single-scale-1-2-and-bugfix"),
     ),
     Row(
         "`nodes` down together with a `bitbucketVersion` or a new mirror (`displayName`, `baseUrl`, `primary.url`, "

@@ -252,6 +252,7 @@ COMBINED = [
     # converge: scaling out adds nodes on the new version; scaling in with no new version or mirror
     Scenario("farm2-scale-out-and-bugfix", "farm-3", {**FARM3, **BUGFIX}, before=FARM2),
     Scenario("farm2-scale-out-and-minor", "farm-3", {**FARM3, **MINOR}, before=FARM2),
+    Scenario("single-scale-1-2-and-bugfix", "single-acm", {"nodes": 2, **BUGFIX}),
     Scenario("farm2-scale-out-and-os-image", "farm-3", {**FARM3, "osImage": "refresh: 2026-12"}, before=FARM2),
     Scenario("farm2-scale-out-and-instance-type", "farm-3", {**FARM3, "instanceType": "m6i.4xlarge"}, before=FARM2),
     Scenario("farm3-scale-in-and-instance-type", "farm-3", {**FARM2, "instanceType": "m6i.4xlarge"}),

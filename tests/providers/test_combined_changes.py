@@ -83,3 +83,24 @@ def test_a_state_from_before_the_window_carried_the_generation_is_never_refused(
     olds = props(emu, farm3, OLD, 3)
     del olds["generation"]
     assert make(UpgradeWindowProvider).check(olds, props(emu, farm3, OLD, 1, "g2")).failures == []
+
+
+def test_a_single_node_growing_to_a_farm_with_a_bug_fix_upgrade_warns_of_the_outage(emu, make, capsys):
+    mirror = emu.add_mirror("fra", nodes=1, mirror_type="FARM")
+    emu.state.tick()
+    emu.state.accept(mirror.request_id)
+    window = make(UpgradeWindowProvider)
+    news = {**props(emu, mirror, BUGFIX, 2), "warn_to": "urn:pulumi:dev::bitbucket-mirrors::site::fra"}
+    assert window.check(props(emu, mirror, OLD, 1), news).failures == []
+    err = capsys.readouterr().err
+    assert (
+        f"warning: mirrors[0].bitbucketVersion: {OLD} -> {BUGFIX} together with mirrors[0].nodes: 1 -> 2: the one "
+        "node serving now upgrades before the new nodes serve; the mirror is unavailable"
+    ) in err
+
+
+def test_a_farm_upgrading_with_more_nodes_than_one_serving_rolls_without_a_warning(emu, make, farm3, capsys):
+    window = make(UpgradeWindowProvider)
+    assert window.check(props(emu, farm3, OLD, 3), props(emu, farm3, BUGFIX, 4)).failures == []
+    err = capsys.readouterr().err
+    assert "warning:" not in err and "keeps serving" in err

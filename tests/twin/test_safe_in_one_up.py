@@ -14,6 +14,7 @@ TABLE_SCENARIOS = {
     "farm3-scale-in-and-instance-type",
     "farm3-scale-in-and-os-image",
     "farm2-scale-out-and-minor",
+    "single-scale-1-2-and-bugfix",
     "farm3-scale-in-and-bugfix",
     "farm3-scale-in-and-minor",
     "farm3-scale-in-and-display-name",
@@ -66,11 +67,17 @@ def test_scaling_out_with_a_new_version_installs_it_on_the_new_node_directly(sce
     assert operations["Command iad-node2-install"] == "create"
 
 
-def test_scaling_out_with_a_minor_upgrade_is_an_outage_said_at_preview_under_the_site(scenario):
-    report = scenario("farm2-scale-out-and-minor")
-    _converged(report, "9.5.0")
-    assert 0 < _site(report)["outage_s"] <= 240 and _site(report)["clones"]["failed"] > 0
-    said = [w for w in report["preview_warnings"] if w["urn"] == SITE_URN.format("iad")]
+@pytest.mark.parametrize(
+    "name, site, version, longest_s",
+    [("farm2-scale-out-and-minor", "iad", "9.5.0", 240), ("single-scale-1-2-and-bugfix", "fra", "9.4.17", 480)],
+)
+def test_scaling_out_with_an_upgrade_that_cannot_roll_is_an_outage_said_at_preview_under_the_site(
+    scenario, name, site, version, longest_s
+):
+    report = scenario(name)
+    _converged(report, version)
+    assert 0 < _site(report)["outage_s"] <= longest_s and _site(report)["clones"]["failed"] > 0
+    said = [w for w in report["preview_warnings"] if w["urn"] == SITE_URN.format(site)]
     assert any("mirrors[0].bitbucketVersion" in w["message"] and "unavailable" in w["message"] for w in said)
 
 
