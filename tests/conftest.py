@@ -50,6 +50,7 @@ SLOW_MODULES = (
     "tests/providers/test_mirrored_projects.py",
     "tests/providers/test_rollout_decisions.py",
     "tests/providers/test_targets_idempotent.py",
+    "tests/providers/test_leaving.py",  # moto's elbv2
     # bash, shellcheck, nginx, curl on the rendered files:
     "tests/host_files/test_install_downloads.py",
     "tests/host_files/test_hostile_downloads.py",
