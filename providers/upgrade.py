@@ -110,7 +110,16 @@ class UpgradeWindowProvider(StepProvider):
                     )
                 ],
             )
-        if restoring and kind not in (versions.DOWNGRADE, versions.NONE):
+        if restoring:
+            return self._check_restore(news, installed, kind)
+        impact = upgrade_impact(installed, str(configured), bool(news.get("farm")), str(key))
+        self._announce(news, installed, listed, impact)
+        return CheckResult({**news, "installed": installed, "impact": impact}, [])
+
+    def _check_restore(self, news: dict[str, Any], installed: list[str], kind: str) -> CheckResult:
+        """restoreFrom with bitbucketVersion: a way back to a version the snapshots hold."""
+        configured = news.get("version")
+        if kind not in (versions.DOWNGRADE, versions.NONE):
             return CheckResult(
                 news,
                 [
@@ -124,30 +133,36 @@ class UpgradeWindowProvider(StepProvider):
                     )
                 ],
             )
-        if restoring and kind == versions.DOWNGRADE:
-            missing = self.missing_snapshots(news, str(configured))
-            if missing:
-                return CheckResult(
-                    news,
-                    [
-                        CheckFailure(
-                            "restore_from",
-                            (f"{news.get('restore_key')}: {configured}: {missing}; {self.snapshots_said(news)}"),
-                        )
-                    ],
-                )
-            # The vendor rolls bug-fix upgrades only ("you can only upgrade to a higher bug fix version"):
-            # a way back never rolls.
-            impact = (
-                f"{news.get('restore_key')}: {', '.join(installed)} -> {configured}: every node's home is "
-                f"restored from its newest snapshot of {configured} and {configured} installed, all nodes at "
-                f"once (only upgrades to a higher bug-fix version can roll); the mirror is unavailable until "
-                f"it runs {configured}, and serves what the snapshots held until it catches up with the primary"
-            )
-            warn(impact, news.get("warn_to"))
+        if kind != versions.DOWNGRADE:
+            impact = upgrade_impact(installed, str(configured), bool(news.get("farm")), str(news.get("version_key")))
+            self._announce(news, installed, None, impact)
             return CheckResult({**news, "installed": installed, "impact": impact}, [])
-        impact = upgrade_impact(installed, str(configured), bool(news.get("farm")), str(key))
-        rolls = versions.upgrade_kind(installed, configured) == versions.BUGFIX and bool(news.get("farm"))
+        missing = self.missing_snapshots(news, str(configured))
+        if missing:
+            return CheckResult(
+                news,
+                [
+                    CheckFailure(
+                        "restore_from",
+                        (f"{news.get('restore_key')}: {configured}: {missing}; {self.snapshots_said(news)}"),
+                    )
+                ],
+            )
+        # The vendor rolls bug-fix upgrades only ("you can only upgrade to a higher bug fix version"):
+        # a way back never rolls.
+        impact = (
+            f"{news.get('restore_key')}: {', '.join(installed)} -> {configured}: every node's home is "
+            f"restored from its newest snapshot of {configured} and {configured} installed, all nodes at "
+            f"once (only upgrades to a higher bug-fix version can roll); the mirror is unavailable until "
+            f"it runs {configured}, and serves what the snapshots held until it catches up with the primary"
+        )
+        warn(impact, news.get("warn_to"))
+        return CheckResult({**news, "installed": installed, "impact": impact}, [])
+
+    @staticmethod
+    def _announce(news: dict[str, Any], installed: list[str], listed: Any, impact: Optional[str]) -> None:
+        """What the upgrade costs clients: a warning under the site, or progress when a farm rolls."""
+        rolls = versions.upgrade_kind(installed, news.get("version")) == versions.BUGFIX and bool(news.get("farm"))
         alone = combined.upgrade_from_one_node(installed, listed, news) if rolls else None
         if alone:  # a farm of one growing: nobody else serves while its node upgrades
             warn(alone, news.get("warn_to"))
@@ -155,7 +170,6 @@ class UpgradeWindowProvider(StepProvider):
             say(impact)
         elif impact:  # clients will notice: a warning under the site
             warn(impact, news.get("warn_to"))
-        return CheckResult({**news, "installed": installed, "impact": impact}, [])
 
     def held(self, props: dict[str, Any]) -> dict[str, dict[str, str]]:
         from .backup import snapshots_held

@@ -50,7 +50,7 @@ def elb(monkeypatch):
 def drained(monkeypatch) -> list[list[str]]:
     """The groups each drain ran against (the wait itself is test_rollout_decisions')."""
     calls: list[list[str]] = []
-    monkeypatch.setattr(Targets, "drain", lambda self: calls.append([g["arn"] for g in self.groups]))
+    monkeypatch.setattr(Targets, "drain", lambda self, connections=None: calls.append([g["arn"] for g in self.groups]))
     return calls
 
 
