@@ -35,8 +35,9 @@ ROWS = (
         "`bitbucketVersion`, bug-fix (9.4.16 -> 9.4.17), a farm",
         "every node checks the new version's Java/Git/OpenSSH and downloads it first; every home is snapshotted (EBS, "
         "`backup`); upgrade mode on (`zdu/start`); "
-        "then one node at a time: drained from the load balancer, installed, back once healthy and listed by the farm "
-        "on the new version; upgrade mode off (`zdu/end`)",
+        "then one node at a time: drained from the load balancer (it leaves once it has served no clone for 10 s, at "
+        "most after the 300 s deregistration delay), installed, back once healthy and listed by the farm on the new "
+        "version; upgrade mode off (`zdu/end`)",
         ("farm2-bugfix", "farm3-bugfix"),
     ),
     Row(
@@ -120,6 +121,13 @@ ROWS = (
             "farm3-primary-url",
             "farm3-mirror-all-off",
         ),
+    ),
+    Row(
+        "`mirrorAll` back to false after false -> true, or `displayName` back after A -> B",
+        "each way back is a new mirror again (homes emptied, approved anew), never an earlier one; the next `up` "
+        "changes nothing",
+        ("farm3-mirror-all-round-trip", "single-display-name-round-trip"),
+        then=0,
     ),
     Row(
         "`kmsKeyArn` (another key, or one set for the first time)",

@@ -7,8 +7,8 @@ at every step by benchmarks/killed_rollouts.py."""
 from __future__ import annotations
 
 import pytest
-from conftest import report_of  # tests/twin is on sys.path: no package here
 
+from tests.twin.conftest import report_of
 from twin.killed import KILLED_ROLLOUTS, killed_sample, redone
 
 # Rollouts whose row says clients notice nothing: a kill never takes more than one node out either.
