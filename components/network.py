@@ -103,7 +103,7 @@ class MirrorNetwork(pulumi.ComponentResource):
             self._ingress_from_cidrs((f"{name}-nodes", nodes), "primary-https", HTTPS, args.primary_cidrs)
 
         # Installation over SSH: only from the admins' addresses (or the bastion's).
-        self._ingress_from_cidrs((f"{name}-nodes", nodes), "admin-ssh", SSH, args.admin_cidrs)
+        ssh = self._ingress_from_cidrs((f"{name}-nodes", nodes), "admin-ssh", SSH, args.admin_cidrs)
         self._ingress_from_cidrs((f"{name}-nodes", nodes), "metrics", JMX_EXPORTER, args.metrics_cidrs)
         if args.farm:
             # Hazelcast between the farm's own nodes, never through the load balancer.
@@ -125,8 +125,9 @@ class MirrorNetwork(pulumi.ComponentResource):
         egress = [("https", HTTPS), ("primary-ssh", args.primary_ssh_port)]
         if args.egress_http:
             egress.append(("http", 80))
+        outbound = []
         for label, port in egress:
-            aws.vpc.SecurityGroupEgressRule(
+            rule = aws.vpc.SecurityGroupEgressRule(
                 f"{name}-nodes-egress-{label}",
                 security_group_id=nodes.id,
                 ip_protocol="tcp",
@@ -137,6 +138,11 @@ class MirrorNetwork(pulumi.ComponentResource):
                 description=f"nodes to the primary and package sources on {port}",
                 opts=self._child,
             )
+            outbound.append(rule)
+        # What a node's commands need, on create and on delete alike: SSH in, and the way out to the
+        # primary. The site's instances depend on these, so that the engine, which deletes in reverse
+        # dependency order, removes them only after every command on the node (its retire above all).
+        self.node_access: list[pulumi.Resource] = [*ssh, *outbound]
 
         self.register_outputs(
             {"node_security_group_id": self.node_security_group_id, "lb_security_group_id": self.lb_security_group_id}
@@ -144,11 +150,12 @@ class MirrorNetwork(pulumi.ComponentResource):
 
     def _ingress_from_cidrs(
         self, group: tuple[str, aws.ec2.SecurityGroup], label: str, port: int, cidrs: Sequence[pulumi.Input[str]]
-    ) -> None:
+    ) -> list[aws.vpc.SecurityGroupIngressRule]:
         group_name, group_resource = group
+        rules = []
         for i, cidr in enumerate(cidrs):
             is_v6 = isinstance(cidr, str) and ipaddress.ip_network(cidr).version == 6
-            aws.vpc.SecurityGroupIngressRule(
+            rule = aws.vpc.SecurityGroupIngressRule(
                 f"{group_name}-in-{label}-{i}",
                 security_group_id=group_resource.id,
                 ip_protocol="tcp",
@@ -160,6 +167,8 @@ class MirrorNetwork(pulumi.ComponentResource):
                 description=f"{label} on {port}",
                 opts=self._child,
             )
+            rules.append(rule)
+        return rules
 
     def _ingress_from_group(
         self, group: tuple[str, aws.ec2.SecurityGroup], label: str, port: int, source: pulumi.Input[str]

@@ -128,6 +128,7 @@ class FarmRollout:
                 snapshot_tags=tagging.site_tags(site_args.stack, name),
                 snapshot_keys=tagging.SNAPSHOT_KEYS,
                 node_names=node_names,
+                generation=install_args[0].generation,
             ),
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[*checked, *instances_done]),
         )

@@ -167,7 +167,8 @@ class MirrorSite(pulumi.ComponentResource):
                     stack=args.stack,
                     tags=tags,
                     farm_tag=tagging.farm_tag(args.stack, name) if clustered else None,
-                    instance_wait_for=wait_for,
+                    # The rules its commands need outlive them: deleted after the instance.
+                    instance_wait_for=[*wait_for, *net.node_access],
                     home_snapshot_id=restored[i].snapshot_id if restored[i] else None,
                     kms_key_arn=args.site.kms_key_arn,
                     permissions_boundary=args.site.iam_permissions_boundary_arn,

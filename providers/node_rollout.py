@@ -24,6 +24,7 @@ from pulumi.dynamic import CheckResult, CreateResult, Resource, UpdateResult
 from . import mirror_api
 from .base import StepProvider, inputs_of, is_unknown
 from .errors import RolloutError
+from .leaving import drain_leaving
 from .messages import say, warn
 from .node_idle import NodeConnections, load_balancer_addresses
 from .targets import Targets, instances_existing, instances_tagged
@@ -160,7 +161,8 @@ class NodeDrainProvider(_NodeStep):
         return UpdateResult({**news, "drains": drains})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        self.drain(props)  # a node leaving the site: no client is cut off mid-clone
+        # A node leaving the site: no client is cut off mid-clone, where a load balancer still routes.
+        drain_leaving(self.targets(props), self.connections(props, props["instance_id"]))
 
 
 class NodeDrain(Resource, module="bitbucket", name="NodeDrain"):

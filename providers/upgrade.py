@@ -19,7 +19,7 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, Resource, UpdateResult
 
-from . import mirror_api, versions
+from . import combined, mirror_api, versions
 from .base import StepProvider, inputs_of, is_unknown
 from .errors import ProviderError
 from .messages import say, warn
@@ -46,6 +46,8 @@ class UpgradeWindowArgs:
     snapshot_tags: Optional[dict[str, str]] = None
     snapshot_keys: Optional[dict[str, str]] = None
     node_names: Optional[list[str]] = None
+    # MirrorGeneration.generation: a new one is a rebuild, which a scale-in cannot go with.
+    generation: Optional[pulumi.Input[str]] = None
 
 
 def upgrade_impact(installed: list[str], configured: str, farm_: bool, key: str) -> Optional[str]:
@@ -84,6 +86,13 @@ class UpgradeWindowProvider(StepProvider):
             installed = list(olds.get("installed") or ([olds["version"]] if olds.get("version") else []))
         kind = versions.upgrade_kind(installed, configured)
         restoring = bool(news.get("restore_from")) and news.get("restore_from") == configured
+        listed = None if restoring else self.read_listed(news)
+        if not restoring:
+            refused = combined.scale_in_with_upgrade(installed, listed, news) or combined.scale_in_with_rebuild(
+                listed, olds, news
+            )
+            if refused is not None:
+                return CheckResult(news, [refused])
         if kind == versions.DOWNGRADE and not restoring:
             return CheckResult(
                 news,
@@ -101,7 +110,16 @@ class UpgradeWindowProvider(StepProvider):
                     )
                 ],
             )
-        if restoring and kind not in (versions.DOWNGRADE, versions.NONE):
+        if restoring:
+            return self._check_restore(news, installed, kind)
+        impact = upgrade_impact(installed, str(configured), bool(news.get("farm")), str(key))
+        self._announce(news, installed, listed, impact)
+        return CheckResult({**news, "installed": installed, "impact": impact}, [])
+
+    def _check_restore(self, news: dict[str, Any], installed: list[str], kind: str) -> CheckResult:
+        """restoreFrom with bitbucketVersion: a way back to a version the snapshots hold."""
+        configured = news.get("version")
+        if kind not in (versions.DOWNGRADE, versions.NONE):
             return CheckResult(
                 news,
                 [
@@ -115,35 +133,43 @@ class UpgradeWindowProvider(StepProvider):
                     )
                 ],
             )
-        if restoring and kind == versions.DOWNGRADE:
-            missing = self.missing_snapshots(news, str(configured))
-            if missing:
-                return CheckResult(
-                    news,
-                    [
-                        CheckFailure(
-                            "restore_from",
-                            (f"{news.get('restore_key')}: {configured}: {missing}; {self.snapshots_said(news)}"),
-                        )
-                    ],
-                )
-            # The vendor rolls bug-fix upgrades only ("you can only upgrade to a higher bug fix version"):
-            # a way back never rolls.
-            impact = (
-                f"{news.get('restore_key')}: {', '.join(installed)} -> {configured}: every node's home is "
-                f"restored from its newest snapshot of {configured} and {configured} installed, all nodes at "
-                f"once (only upgrades to a higher bug-fix version can roll); the mirror is unavailable until "
-                f"it runs {configured}, and serves what the snapshots held until it catches up with the primary"
-            )
-            warn(impact, news.get("warn_to"))
+        if kind != versions.DOWNGRADE:
+            impact = upgrade_impact(installed, str(configured), bool(news.get("farm")), str(news.get("version_key")))
+            self._announce(news, installed, None, impact)
             return CheckResult({**news, "installed": installed, "impact": impact}, [])
-        impact = upgrade_impact(installed, str(configured), bool(news.get("farm")), str(key))
-        rolls = versions.upgrade_kind(installed, configured) == versions.BUGFIX and bool(news.get("farm"))
-        if impact and rolls:
+        missing = self.missing_snapshots(news, str(configured))
+        if missing:
+            return CheckResult(
+                news,
+                [
+                    CheckFailure(
+                        "restore_from",
+                        (f"{news.get('restore_key')}: {configured}: {missing}; {self.snapshots_said(news)}"),
+                    )
+                ],
+            )
+        # The vendor rolls bug-fix upgrades only ("you can only upgrade to a higher bug fix version"):
+        # a way back never rolls.
+        impact = (
+            f"{news.get('restore_key')}: {', '.join(installed)} -> {configured}: every node's home is "
+            f"restored from its newest snapshot of {configured} and {configured} installed, all nodes at "
+            f"once (only upgrades to a higher bug-fix version can roll); the mirror is unavailable until "
+            f"it runs {configured}, and serves what the snapshots held until it catches up with the primary"
+        )
+        warn(impact, news.get("warn_to"))
+        return CheckResult({**news, "installed": installed, "impact": impact}, [])
+
+    @staticmethod
+    def _announce(news: dict[str, Any], installed: list[str], listed: Any, impact: Optional[str]) -> None:
+        """What the upgrade costs clients: a warning under the site, or progress when a farm rolls."""
+        rolls = versions.upgrade_kind(installed, news.get("version")) == versions.BUGFIX and bool(news.get("farm"))
+        alone = combined.upgrade_from_one_node(installed, listed, news) if rolls else None
+        if alone:  # a farm of one growing: nobody else serves while its node upgrades
+            warn(alone, news.get("warn_to"))
+        elif impact and rolls:
             say(impact)
         elif impact:  # clients will notice: a warning under the site
             warn(impact, news.get("warn_to"))
-        return CheckResult({**news, "installed": installed, "impact": impact}, [])
 
     def held(self, props: dict[str, Any]) -> dict[str, dict[str, str]]:
         from .backup import snapshots_held
@@ -184,6 +210,17 @@ class UpgradeWindowProvider(StepProvider):
             say(f"{props['mirror_url']}: could not read the versions its nodes run ({exc}); using the last known")
             return None
         return found or None
+
+    def read_listed(self, props: dict[str, Any]) -> Optional[int]:
+        """How many nodes the farm lists (None: not a farm, or it cannot be read)."""
+        clustered = bool(props.get("clustered") or props.get("farm"))
+        if not clustered:
+            return None
+        try:
+            with self.client(props["mirror_url"], props.get("ca_bundle")) as mirror:
+                return combined.nodes_listed(mirror, clustered)
+        except (ProviderError, ValueError):
+            return None
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(

@@ -16,6 +16,10 @@ from facts.config import NAMESPACE
 
 @dataclass(frozen=True)
 class Problem:
+    """One thing wrong with the config: the key path a user fixes and a message saying what was
+    expected. Its words reach the user as they are (preview, the offline check); a change to `path`
+    changes which key `pulumi config set --path` is told to set."""
+
     path: str  # as `pulumi config set --path` takes it; another namespace's key keeps its own (aws:region)
     message: str
 

@@ -27,6 +27,9 @@ PRICES = Path(__file__).with_name("prices.json")
 
 @dataclass(frozen=True)
 class Prices:
+    """One region's list prices (prices.json, with its source and date), per hour or GiB-month; a
+    change moves every estimate the offline check prints, never what is deployed."""
+
     region: str
     date: str
     hours: int
@@ -74,6 +77,10 @@ def load_prices(path: Path = PRICES) -> Prices:
 
 @dataclass(frozen=True)
 class SitePlan:
+    """What one site would create, following the program's decisions: its nodes, load balancer,
+    public addresses and snapshots; the estimate prices it, and a change here shows in the offline
+    check's table only."""
+
     name: str
     region: str
     host: str
@@ -89,6 +96,9 @@ class SitePlan:
 
 @dataclass(frozen=True)
 class SiteCost:
+    """One site's monthly cost by item at list prices (`instances` None: the type has no price); it
+    changes what the offline check prints, nothing else."""
+
     instances: Optional[float]  # None: the type has no price in the table
     volumes: float
     snapshots: float  # an upper bound: full copies of each home, `keep` of them

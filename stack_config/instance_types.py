@@ -43,6 +43,9 @@ _SIZE = re.compile(r"^(?:(\d+)?xlarge|large|medium|small|micro|nano|metal(?:-\d+
 
 @dataclass(frozen=True)
 class InstanceSize:
+    """The vCPUs, memory and architecture of an instance type: a node smaller than the floor is
+    refused at preview, and the architecture picks the AMI a new node boots."""
+
     vcpus: int
     memory_gib: float
     architecture: str  # "x86_64" or "arm64": picks the AMI

@@ -36,6 +36,9 @@ class ConfigError(pulumi.RunError):
 
 @dataclass(frozen=True)
 class StackConfig:
+    """The validated stack config the program builds from: what every component reads. A change to
+    a field here is a change of the deployed stack (its sites, their resources), not of one message."""
+
     primary: Primary
     network: Network
     mirrors: tuple[Mirror, ...]

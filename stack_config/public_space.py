@@ -68,6 +68,9 @@ def public_addresses(network: Net) -> int:
 
 @dataclass(frozen=True)
 class PublicSpace:
+    """How many public IPv4 and IPv6 addresses a CIDR list covers (overlaps counted once), and
+    whether that is over the bound: a list over it is refused at preview."""
+
     ipv4: int
     ipv6: int
 

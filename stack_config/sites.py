@@ -15,6 +15,9 @@ from .model import Backup, Mirror, Monitoring, Network
 
 @dataclass(frozen=True)
 class Site:
+    """One mirror with what it inherits resolved (region, network, monitoring, backup, KMS key): the
+    components build a site from it, so a change here changes that site's resources."""
+
     mirror: Mirror
     region: str
     network: Network

@@ -46,6 +46,9 @@ class StackFileError(Exception):
 
 @dataclass
 class StackFileConfig:
+    """A stack file read as the CLI would hand it over (`bag`), with the paths that cannot be read
+    offline, and the problems and warnings only the file shows; the offline check validates it."""
+
     bag: dict[str, str] = field(default_factory=dict)
     unreadable: set[str] = field(default_factory=set)
     problems: list[Problem] = field(default_factory=list)

@@ -13,10 +13,12 @@ from typing import Any, Callable, Collection, Iterable, Mapping, Optional
 
 from pydantic import ValidationError
 
+from .constrained import SSH_PUBLIC_KEY, basic_auth_can_carry
 from .errors import NAMESPACE, Problem, key_path
-from .model import SSH_PUBLIC_KEY, StackModel, basic_auth_can_carry
+from .model import StackModel
 from .regions import closest_region, unknown_region_problem
-from .rules import related, stack_problems
+from .rule_context import related
+from .rules import stack_problems
 from .salvage import salvage
 from .shown import Redactor, looks_like_key_material
 from .type_errors import problems_from_validation, suggested_key
@@ -29,6 +31,9 @@ SET_PASSWORD = f"pulumi config set --secret {PASSWORD_KEY}"
 
 @dataclass(frozen=True)
 class Checked:
+    """The outcome of every rule on a config bag: the model (None whenever there is a problem), all
+    problems in one pass, and the aws:region the rules used; the program and the offline check read it."""
+
     model: Optional[StackModel]  # None whenever there is a problem
     problems: tuple[Problem, ...]
     aws_region: Optional[str]

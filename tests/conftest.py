@@ -50,6 +50,7 @@ SLOW_MODULES = (
     "tests/providers/test_mirrored_projects.py",
     "tests/providers/test_rollout_decisions.py",
     "tests/providers/test_targets_idempotent.py",
+    "tests/providers/test_leaving.py",  # moto's elbv2
     # bash, shellcheck, nginx, curl on the rendered files:
     "tests/host_files/test_install_downloads.py",
     "tests/host_files/test_hostile_downloads.py",
@@ -61,6 +62,9 @@ SLOW_MODULES = (
     "tests/twin/test_rehearse.py",
     "tests/twin/test_twin_world.py",  # moto, botocore's models, the CLI in a process
     "tests/twin/test_twin_rules.py",  # the program under the twin's engine
+    "tests/twin/test_twin_node.py",  # bash runs the install script in a scratch root
+    "tests/twin/test_twin_network.py",  # whole stacks through the twin
+    "tests/twin/test_round_trips.py",
     "tests/test_benchmark_floor.py",
     "tests/test_deployer_policy.py",
     "tests/test_runtime_requirements.py",

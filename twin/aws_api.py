@@ -30,6 +30,8 @@ class AwsApi:
             "elbv2.DescribeTargetHealth": self.describe_target_health,
             "elbv2.RegisterTargets": self.register_targets,
             "elbv2.DeregisterTargets": self.deregister_targets,
+            "elbv2.DescribeTargetGroups": self.describe_target_groups,
+            "elbv2.DescribeListeners": self.describe_listeners,
             "ec2.CreateReplaceRootVolumeTask": self.create_replace_root_volume_task,
             "ec2.DescribeReplaceRootVolumeTasks": self.describe_replace_root_volume_tasks,
             "ec2.DescribeVolumes": self.describe_volumes,
@@ -253,6 +255,30 @@ class AwsApi:
                 }
             )
         return {"TargetHealthDescriptions": out}
+
+    def describe_target_groups(self, params: dict) -> dict:
+        """A group's LoadBalancerArns: the balancers whose listeners forward to it."""
+        out = []
+        for arn in params.get("TargetGroupArns") or []:
+            group = self._group(arn)
+            used = [lb.arn for lb in self.world.load_balancers.values() if arn in lb.listeners.values()]
+            out.append({"TargetGroupArn": arn, "Port": group.port, "LoadBalancerArns": used})
+        return {"TargetGroups": out}
+
+    def describe_listeners(self, params: dict) -> dict:
+        lb = self.world.load_balancers.get(params.get("LoadBalancerArn", ""))
+        if lb is None:
+            raise WorldError("LoadBalancerNotFound", f"Load balancers '{params.get('LoadBalancerArn')}' not found")
+        return {
+            "Listeners": [
+                {
+                    "LoadBalancerArn": lb.arn,
+                    "Port": port,
+                    "DefaultActions": [{"Type": "forward", "TargetGroupArn": group}],
+                }
+                for port, group in sorted(lb.listeners.items())
+            ]
+        }
 
     def register_targets(self, params: dict) -> dict:
         group = self._group(params["TargetGroupArn"])

@@ -35,8 +35,9 @@ ROWS = (
         "`bitbucketVersion`, bug-fix (9.4.16 -> 9.4.17), a farm",
         "every node checks the new version's Java/Git/OpenSSH and downloads it first; every home is snapshotted (EBS, "
         "`backup`); upgrade mode on (`zdu/start`); "
-        "then one node at a time: drained from the load balancer, installed, back once healthy and listed by the farm "
-        "on the new version; upgrade mode off (`zdu/end`)",
+        "then one node at a time: drained from the load balancer (it leaves once it has served no clone for 10 s, at "
+        "most after the 300 s deregistration delay), installed, back once healthy and listed by the farm on the new "
+        "version; upgrade mode off (`zdu/end`)",
         ("farm2-bugfix", "farm3-bugfix"),
     ),
     Row(
@@ -122,6 +123,13 @@ ROWS = (
         ),
     ),
     Row(
+        "`mirrorAll` back to false after false -> true, or `displayName` back after A -> B",
+        "each way back is a new mirror again (homes emptied, approved anew), never an earlier one; the next `up` "
+        "changes nothing",
+        ("farm3-mirror-all-round-trip", "single-display-name-round-trip"),
+        then=0,
+    ),
+    Row(
         "`kmsKeyArn` (another key, or one set for the first time)",
         "a new mirror on new nodes: EBS cannot re-encrypt a volume, so node by node a new instance (its root volume "
         "under the key) and a new, empty home are made; each old home is released (Bitbucket stopped, the home "
@@ -141,6 +149,56 @@ ROWS = (
         "and in "
         "the farm",
         ("farm3-os-image", "farm3-os-image-pinned"),
+    ),
+    Row(
+        "`nodes` together with a bug-fix `bitbucketVersion`, `osImage` or `instanceType` in one `up` (scaling out; "
+        "scaling in with `osImage` or `instanceType`)",
+        "scaling out: the new nodes are created on the new version, image or type while the others change one at a "
+        "time as they would alone; scaling in: the staying nodes change one at a time, then the leaving ones are "
+        "drained, retired and deleted",
+        (
+            "farm2-scale-out-and-bugfix",
+            "farm2-scale-out-and-os-image",
+            "farm2-scale-out-and-instance-type",
+            "farm3-scale-in-and-instance-type",
+            "farm3-scale-in-and-os-image",
+        ),
+    ),
+    Row(
+        "`nodes` up together with a minor `bitbucketVersion`, or from one node with any `bitbucketVersion`, in one "
+        "`up`",
+        "as the upgrade alone on the nodes there were (a minor one: every node stops; one node: it restarts on the new "
+        "version), the new nodes created on the new version and serving after node 0; said at preview (scaling out "
+        "first, then upgrading, keeps a farm serving)",
+        ("farm2-scale-out-and-minor", "single-scale-1-2-and-bugfix"),
+    ),
+    Row(
+        "`nodes` down together with a `bitbucketVersion` or a new mirror (`displayName`, `baseUrl`, `primary.url`, "
+        "`mirrorAll: true -> false`, `kmsKeyArn`) in one `up`",
+        "refused at preview, naming both keys and the order: first `nodes` alone, then the other change (the engine "
+        "deletes leaving nodes only after every update, so they would still run the old version or mirror in the "
+        "farm while the others change)",
+        (
+            "farm3-scale-in-and-bugfix",
+            "farm3-scale-in-and-minor",
+            "farm3-scale-in-and-display-name",
+            "farm3-scale-in-and-kms-key",
+        ),
+    ),
+    Row(
+        "an entry removed from `mirrors` (a whole site)",
+        "its approval and project selection are removed from the primary, its load balancer and DNS go (its node is "
+        "then not drained: nothing routes to it), Bitbucket is stopped and the home unmounted on each node while its "
+        "SSH and egress rules still stand, then its instances, volumes, keys and groups are deleted; nothing is left "
+        "in AWS. The other sites are not touched",
+        ("site-removed",),
+    ),
+    Row(
+        "an `up` killed part-way through a rollout (Ctrl-C, a lost CI runner), bug-fix then minor",
+        "what finished stays finished (the state records each completed step): a bug-fix rollout leaves the farm "
+        "serving on all nodes but the one it was changing, in upgrade mode; a minor one may leave no node serving "
+        "until the next `up`, which resumes where it stopped and changes no finished node again",
+        ("farm3-bugfix-killed-mid-rollout", "farm3-minor-killed-mid-rollout"),
     ),
     Row(
         "`osImage`, a single node",

@@ -39,17 +39,17 @@ class Scenario:
     # Further ups: "after" (the same config again), "before" (back), or keys of mirrors[0] (from BEFORE).
     then: tuple[Any, ...] = ()
     refused: bool = False  # AFTER must be refused at preview
-    removed: tuple[str, ...] = ()  # names of the mirrors AFTER no longer has
+    drop: tuple[str, ...] = ()  # names of mirrors AFTER (and what follows) no longer has
 
 
 def stack_with(
-    stack: str, mirror: dict[str, Any], primary: dict[str, Any], directory: Path, name: str, removed: tuple = ()
+    stack: str, mirror: dict[str, Any], primary: dict[str, Any], directory: Path, name: str, drop: tuple[str, ...] = ()
 ) -> Path:
     document = yaml.safe_load((STACKS / f"{stack}.yaml").read_text())
     config = document["config"]
     site = config["bitbucket-mirrors:mirrors"][0]
     site.update(mirror)
-    config["bitbucket-mirrors:mirrors"] = [m for m in config["bitbucket-mirrors:mirrors"] if m["name"] not in removed]
+    config["bitbucket-mirrors:mirrors"] = [m for m in config["bitbucket-mirrors:mirrors"] if m["name"] not in drop]
     config["bitbucket-mirrors:primary"].update(primary)
     pinned = site.get("installer")
     if pinned and "bitbucketVersion" in mirror and "installer" not in mirror:
@@ -238,14 +238,14 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
             scenario.primary,
             directory,
             "after",
-            scenario.removed,
+            scenario.drop,
         )
         then = tuple(
             before
             if step == "before"
             else after
             if step == "after"
-            else stack_with(scenario.stack, {**scenario.before, **step}, {}, directory, f"then{i}")
+            else stack_with(scenario.stack, {**scenario.before, **step}, {}, directory, f"then{i}", scenario.drop)
             for i, step in enumerate(scenario.then)
         )
         return run(
@@ -260,6 +260,25 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
 
 FARM3, FARM2 = {"nodes": 3}, {"nodes": 2}
 BUGFIX, MINOR = {"bitbucketVersion": "9.4.17"}, {"bitbucketVersion": "9.5.0"}
+
+KMS = {"kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789"}
+# Scaling together with another change in one up (issue #28 item 2).
+COMBINED = [
+    # converge: scaling out adds nodes on the new version; scaling in with no new version or mirror
+    Scenario("farm2-scale-out-and-bugfix", "farm-3", {**FARM3, **BUGFIX}, before=FARM2),
+    Scenario("farm2-scale-out-and-minor", "farm-3", {**FARM3, **MINOR}, before=FARM2),
+    Scenario("single-scale-1-2-and-bugfix", "single-acm", {"nodes": 2, **BUGFIX}),
+    Scenario("farm2-scale-out-and-os-image", "farm-3", {**FARM3, "osImage": "refresh: 2026-12"}, before=FARM2),
+    Scenario("farm2-scale-out-and-instance-type", "farm-3", {**FARM3, "instanceType": "m6i.4xlarge"}, before=FARM2),
+    Scenario("farm3-scale-in-and-instance-type", "farm-3", {**FARM2, "instanceType": "m6i.4xlarge"}),
+    Scenario("farm3-scale-in-and-os-image", "farm-3", {**FARM2, "osImage": "refresh: 2026-12"}),
+    # refused at preview, naming the keys and the order; the order it names converges
+    Scenario("farm3-scale-in-and-bugfix", "farm-3", {"nodes": 1, **BUGFIX}, refused=True),
+    Scenario("farm3-scale-in-and-minor", "farm-3", {**FARM2, **MINOR}, refused=True),
+    Scenario("farm3-scale-in-and-display-name", "farm-3", {"nodes": 1, "displayName": "Virginia"}, refused=True),
+    Scenario("farm3-scale-in-and-kms-key", "farm-3", {**FARM2, **KMS}, refused=True),
+    Scenario("farm3-scale-in-then-bugfix", "farm-3", {"nodes": 1}, then=({"nodes": 1, **BUGFIX},)),
+]
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
@@ -369,8 +388,14 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario("farm3-os-image-pinned", "farm-3", {"osImage": "ami-0a1b2c3d4e5f60718"}),
         Scenario("single-os-image", "single-acm", {"osImage": "refresh: 2026-12"}),
-        # a site removed from the stack: its SSH rule goes early, its node's retire needs SSH later
-        Scenario("site-removed", "two-sites", removed=("mel",)),
+        *COMBINED,
+        # a site, or a node, removed: torn down in an order that works, gone from the primary and AWS
+        Scenario("site-removed", "two-sites", drop=("mel",)),
+        Scenario("three-regions-site-removed", "three-regions", drop=("fra",)),
+        Scenario("farm3-node-removed", "farm-3", FARM2),
+        # an up killed in the middle of a rollout, then run again (README's row; every step: twin/killed.py)
+        Scenario("farm3-bugfix-killed-mid-rollout", "farm-3", BUGFIX, kill_after=15, then=("after",)),
+        Scenario("farm3-minor-killed-mid-rollout", "farm-3", MINOR, kill_after=11, then=("after",)),
     ]
 }
 
@@ -384,4 +409,12 @@ def kill_scenarios(steps: int) -> list[Scenario]:
 
 
 Check = Callable[[dict[str, Any]], None]
-__all__ = ["Scenario", "SCENARIOS", "kill_scenarios", "run", "run_scenario", "sites_of", "SETTLE_S"]
+__all__ = [
+    "Scenario",
+    "SCENARIOS",
+    "kill_scenarios",
+    "run",
+    "run_scenario",
+    "sites_of",
+    "SETTLE_S",
+]

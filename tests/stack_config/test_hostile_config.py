@@ -273,6 +273,7 @@ def test_the_language_hosts_environment_counts_as_secret_keys(monkeypatch):
     assert in_runtime(lambda _loop: runtime_secret_keys(bag), bag, []) == {"bitbucket-mirrors:primaryPassword"}
 
 
+@pytest.mark.slow  # runs the program under the mocks
 def test_a_plain_text_password_stops_the_real_program_before_any_resource(monkeypatch):
     registered: list[str] = []
     original = harness.RecordingMonitor.RegisterResource

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-from tests.twin.conftest import report_of
+from tests.twin.conftest import report_of  # the module pytest loaded: its cache is the `scenario` fixture's
 from twin import readme
 from twin.scenarios import SCENARIOS
 

@@ -255,7 +255,10 @@ def test_an_up_killed_after_any_step_then_run_again_converges_and_never_takes_tw
 
 def test_every_scenario_in_the_table_is_tested():
     tested = set(ROLLING) | set(OUTAGES) | {"single-downgrade", "farm3-downgrade"} | set(RESTORES)
+    from tests.twin.test_safe_in_one_up import TABLE_SCENARIOS
     from twin.readme import scenario_names
+
+    tested |= TABLE_SCENARIOS
 
     assert set(scenario_names()) <= tested | set(SCENARIOS) and set(scenario_names()) <= tested
 

@@ -1,0 +1,50 @@
+"""An `up` killed after any step of any rollout converges on the next `up`, with nothing done twice
+(issue #28 item 5). The bug-fix rollout of a farm is played at every step by test_scenarios.py; the
+others are played here at one seeded step per rollout (each scenario is 5-15 s of real time: every step of all
+of them would add about 30 minutes to the suite), and
+at every step by benchmarks/killed_rollouts.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.twin.conftest import report_of
+from twin.killed import KILLED_ROLLOUTS, killed_sample, redone
+
+# Rollouts whose row says clients notice nothing: a kill never takes more than one node out either.
+ROLLING = {"farm3-os-image", "farm2-scale-2-3", "farm3-scale-3-2"}
+SAMPLE = [s for base, steps in KILLED_ROLLOUTS.items() for s in killed_sample(base, steps, count=1)]
+
+
+@pytest.mark.parametrize("base", sorted(KILLED_ROLLOUTS))
+def test_each_rollouts_step_count_is_what_the_kill_points_are_drawn_from(scenario, base):
+    steps = len(scenario(base)["steps"])
+    assert steps == KILLED_ROLLOUTS[base], f"{base} has {steps} steps now: update twin/killed.py"
+
+
+@pytest.mark.parametrize("killed", SAMPLE, ids=lambda s: s.name)
+def test_a_killed_rollout_converges_on_the_next_up_and_does_nothing_twice(killed):
+    report = report_of(killed)
+    assert report["killed"]
+    (again,) = report["then"]
+    assert again["converged"], again["error"]
+    for site in again["sites"].values():
+        assert site["upgrade_mode_after"] is False and site["approved_after"]
+        assert site["serving_after"] == site["nodes"] and len(set(site["versions_after"])) == 1
+    assert report["converged_in_the_end"] and report["second_up_changes"] == 0
+    assert redone(report["steps"], again["steps"]) == [], "a node the killed up had finished changed again"
+    base = killed.name.split("-killed-after-")[0]
+    if base in ROLLING:
+        for up in (report, again):
+            for site in up["sites"].values():
+                assert site["min_serving"] >= min(site["nodes"], 2) - 1 and site["outage_s"] == 0
+
+
+def test_redone_names_a_finished_nodes_second_drain_and_nothing_else():
+    killed_up = [{"resource": "NodeReturn iad-node0-return", "operation": "update"}]
+    resumed = [
+        {"resource": "NodeDrain iad-node0-drain", "operation": "update"},
+        {"resource": "NodeDrain iad-node1-drain", "operation": "update"},
+        {"resource": "NodeReturn iad-node0-return", "operation": "update"},
+    ]
+    assert redone(killed_up, resumed) == ["NodeDrain iad-node0-drain"]

@@ -1,0 +1,72 @@
+"""An `up` killed part-way through a rollout, then run again (issue #28 item 5).
+
+The bug-fix rollout of a farm is played killed after every one of its steps by the suite
+(twin.scenarios.kill_scenarios). The other rollouts are played here: every step in the benchmark
+(benchmarks/killed_rollouts.py), a seeded sample of steps in the suite (tests/twin/test_killed_rollouts.py),
+which keeps the suite's time in bounds (each scenario is 5-15 s of real time).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+from .scenarios import SCENARIOS, Scenario
+
+# The rollouts a killed `up` is played for beyond the bug-fix (issue #28 item 5): a base scenario, and
+# how many steps its `up` has (tests/twin/test_killed_rollouts.py checks the counts).
+KILLED_ROLLOUTS: dict[str, int] = {
+    "single-bugfix": 10,
+    "farm3-minor": 33,
+    "farm3-display-name": 31,
+    "farm3-os-image": 21,
+    "farm2-scale-2-3": 24,
+    "farm3-scale-3-2": 24,
+}
+
+
+def killed(base: str, k: int) -> Scenario:
+    """The base scenario's `up` killed after its k-th step, then the same config again."""
+    scenario = SCENARIOS[base]
+    assert not scenario.then and not scenario.refused, base
+    return dataclasses.replace(scenario, name=f"{base}-killed-after-{k}", kill_after=k, then=("after",))
+
+
+def killed_sample(base: str, steps: int, count: int = 2, seed: int = 28) -> list[Scenario]:
+    """A seeded sample of `count` kill points of the base rollout (the suite's share; the benchmark
+    benchmarks/killed_rollouts.py plays every one)."""
+    rng = random.Random(f"{seed}:{base}")
+    return [killed(base, k) for k in sorted(rng.sample(range(1, steps + 1), min(count, steps)))]
+
+
+def redone(killed_up: list[dict], resumed: list[dict]) -> list[str]:
+    """What the resumed `up` did again to a node the killed one had finished with: a node whose return
+    completed is drained, stopped, changed or installed again (nothing a finished node needs twice)."""
+    finished = {
+        step["resource"].split(" ", 1)[1].rsplit("-", 1)[0]
+        for step in killed_up
+        if step["resource"].startswith("NodeReturn ") and not step.get("error")
+    }
+    again = []
+    for step in resumed:
+        kind, name = step["resource"].split(" ", 1)
+        if step["operation"] not in ("update", "replace", "create"):
+            continue
+        node = next((n for n in finished if name.startswith(f"{n}-")), None)
+        if node is None:
+            continue
+        if (kind, name.removeprefix(node)) in DONE_ONCE:
+            again.append(step["resource"])
+    return again
+
+
+# The steps that take a node out, or change it: each runs once per node per rollout.
+DONE_ONCE = {
+    ("NodeDrain", "-drain"),
+    ("InstanceStopDrain", "-stop-drain"),
+    ("RootVolumeReplacement", "-os-image"),
+    ("Command", "-install"),
+    ("Command", "-stage"),
+    ("Command", "-stop-for-upgrade"),
+    ("Instance", "-instance"),
+}
