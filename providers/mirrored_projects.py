@@ -17,7 +17,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 from . import clock
 from .answers import RestProject, RestSyncProgress, RestUpstreamSettings
 from .base import BitbucketProvider, input_names, inputs_of, is_unknown, say
-from .clock import Deadline
+from .clock import Deadline, NotYet, poll_until
 
 if TYPE_CHECKING:  # the client (requests) loads when a call needs it, not when the program does
     from .client import BitbucketClient
@@ -198,34 +198,44 @@ class MirroredProjectsProvider(BitbucketProvider):
         progress the schema does not allow ({}, counts as strings) is an error, never "synchronised";
         a mirror that does not answer for a while is asked again until the deadline."""
         deadline = Deadline(timeout_s)
-        last_report = -self.progress_every_s
-        synced = total = 0
-        problem = ""
-        while True:
+        last: list[int] = [0, 0]  # the counts of the last answer, named while the mirror does not answer
+
+        def attempt() -> Optional[NotYet[tuple[int, int, str]]]:
             try:
                 progress = mirror.get(PROGRESS, deadline=deadline, expect=RestSyncProgress)
             except (ServerUnavailable, Unreachable) as exc:
-                problem = str(exc)
-            else:
-                problem = ""
-                synced, total = progress.syncedRepos, progress.totalRepos
-                if not progress.discovering and synced >= total:
-                    say(f"{mirror_url}: {synced}/{total} repositories synchronised")
-                    return
-            if deadline.passed:
-                raise SyncTimeout(
-                    f"{mirror_url} synchronised {synced} of {total} repositories within {timeout_s:.0f}s"
-                    f"{f' (its last answer: {problem})' if problem else ''}; raise {timeout_key} (a first sync "
-                    f"of a large mirror takes hours) or set {wait_key}: false and let it finish in the "
-                    "background"
-                )
-            if deadline.elapsed - last_report >= self.progress_every_s:
-                last_report = deadline.elapsed
-                say(
-                    f"{mirror_url}: {synced}/{total} repositories synchronised"
-                    f"{f' (the mirror did not answer: {problem})' if problem else ''}"
-                )
-            deadline.sleep(self.poll_interval_s)
+                return NotYet((*last[:2], str(exc)))
+            last[:] = [progress.syncedRepos, progress.totalRepos]
+            if not progress.discovering and progress.syncedRepos >= progress.totalRepos:
+                say(f"{mirror_url}: {progress.syncedRepos}/{progress.totalRepos} repositories synchronised")
+                return None
+            return NotYet((*last[:2], ""))
+
+        def timed_out(seen: tuple[int, int, str]) -> SyncTimeout:
+            synced, total, problem = seen
+            return SyncTimeout(
+                f"{mirror_url} synchronised {synced} of {total} repositories within {timeout_s:.0f}s"
+                f"{f' (its last answer: {problem})' if problem else ''}; raise {timeout_key} (a first sync "
+                f"of a large mirror takes hours) or set {wait_key}: false and let it finish in the "
+                "background"
+            )
+
+        def progress(seen: tuple[int, int, str]) -> None:
+            synced, total, problem = seen
+            say(
+                f"{mirror_url}: {synced}/{total} repositories synchronised"
+                f"{f' (the mirror did not answer: {problem})' if problem else ''}"
+            )
+
+        poll_until(
+            deadline,
+            attempt,
+            every=self.poll_interval_s,
+            timed_out=timed_out,
+            progress=progress,
+            progress_every=self.progress_every_s,
+            report_first=True,
+        )
 
     @staticmethod
     def _inputs(props: dict[str, Any]) -> dict[str, Any]:

@@ -98,28 +98,33 @@ class RootVolumeReplacementProvider(StepProvider):
         task_id = task["ReplaceRootVolumeTask"]["ReplaceRootVolumeTaskId"]
         say(f"{props['node']}: replacing its root volume from {props['image_id']} ({task_id})")
         deadline = clock.Deadline(float(props.get("timeout_s") or 1800))
-        last_report = 0.0
-        while True:
+
+        def attempt() -> Optional[clock.NotYet[str]]:
             found = client.describe_replace_root_volume_tasks(ReplaceRootVolumeTaskIds=[task_id])
             state = found["ReplaceRootVolumeTasks"][0]["TaskState"]
             if state == "succeeded":
                 say(f"{props['node']}: its root volume is replaced; the install runs again")
-                return
+                return None
             if state in ("failed", "failed-detached", "failing"):
                 raise RolloutError(
                     f"{props['node']}: EC2 could not replace its root volume from {props['image_id']} "
                     f"(task {task_id}: {state}); the node keeps its old root volume and is out of the "
                     "load balancer: run `pulumi up` again, or set osImage back"
                 )
-            if deadline.passed:
-                raise RolloutError(
-                    f"{props['node']}: its root volume replacement ({task_id}) did not finish within "
-                    f"{deadline.seconds:.0f}s (it is {state})"
-                )
-            if deadline.elapsed - last_report >= self.progress_s:
-                last_report = deadline.elapsed
-                say(f"waiting for {props['node']}'s root volume replacement ({deadline.elapsed:.0f}s; {state})")
-            deadline.sleep(self.poll_s)
+            return clock.NotYet(state)
+
+        def timed_out(state: str) -> RolloutError:
+            return RolloutError(
+                f"{props['node']}: its root volume replacement ({task_id}) did not finish within "
+                f"{deadline.seconds:.0f}s (it is {state})"
+            )
+
+        def progress(state: str) -> None:
+            say(f"waiting for {props['node']}'s root volume replacement ({deadline.elapsed:.0f}s; {state})")
+
+        clock.poll_until(
+            deadline, attempt, every=self.poll_s, timed_out=timed_out, progress=progress, progress_every=self.progress_s
+        )
 
 
 class RootVolumeReplacement(Resource, module="bitbucket", name="RootVolumeReplacement"):
