@@ -68,11 +68,21 @@ NO_CREATED_DATE = messages.NO_CREATED_DATE
 
 @dataclass
 class MirrorApprovalArgs:
+    """Which mirror is approved on which primary, and how long the approval may wait."""
+
+    # The primary the mirror is approved on (compared normalised): a change replaces the approval,
+    # delete before create (the old primary's approval removed first).
     primary_url: pulumi.Input[str]
+    # The mirror's base URL (compared normalised): the requests considered are those for it, and the
+    # mirror is asked its Server ID there. A change replaces the approval, delete before create.
     base_url: pulumi.Input[str]
+    # How long create waits for the mirror's request before ApprovalTimeout; a change is an update.
     timeout_s: pulumi.Input[int] = 1800
+    # A PEM bundle trusted for both servers' certificates besides the system's (None: the system's);
+    # a change is an update.
     ca_bundle: Optional[pulumi.Input[str]] = None
-    expected_type: Optional[pulumi.Input[str]] = None  # SINGLE or FARM; a mismatch is reported
+    # SINGLE or FARM: a request of the other type is reported, and accepted anyway; a change is an update.
+    expected_type: Optional[pulumi.Input[str]] = None
     # The zone of the first node's home, and the mirror's generation (MirrorGeneration): a new one is
     # a new mirror (a new, empty home in another zone or region; a new setup), so the approval of the
     # old one is removed and the new one approved. A home restored from its snapshot (a new volume
@@ -88,6 +98,23 @@ class MirrorApprovalArgs:
 
 
 class MirrorApprovalProvider(BitbucketProvider):
+    """The mirror's approval on the primary (module docstring: what ties a request to the mirror).
+
+    - check: both URLs plain https, timeout_s a positive number.
+    - diff: another primary URL or base URL, or (once recorded) another home zone or generation,
+      replaces it, delete before create: the old mirror's approval is removed, the new one approved.
+      Timeout, CA bundle, expected type and a recorded display name are an update; the version never
+      changes anything.
+    - create: waits (providers/approval_rounds.py) until the request whose mirrorId is the Server ID
+      the mirror reports is accepted, or that mirror is found approved (adopted: an admin was first,
+      or an earlier answer was lost); several such requests, or only others for the URL, are refused,
+      listed. At the deadline, ApprovalTimeout or ApprovalRefused saying what the primary holds.
+    - read: the approved mirror with the recorded id (gone: removed on the primary).
+    - update: reads it back (gone: MirrorGone, approve again after a refresh); nothing is written.
+    - delete: removes the recorded mirror id, only once read back at its base URL (else NotOurMirror,
+      nothing removed); a mirror already removed is the goal reached: safe to repeat.
+    """
+
     url_inputs = ("primary_url", "base_url")
     poll_interval_s: float = 1.0  # one request to the primary per interval while waiting
     progress_every_s: float = 30.0
@@ -236,6 +263,8 @@ def _short(exc: BitbucketError) -> str:
 
 
 class MirrorApproval(Resource, module="bitbucket", name="MirrorApproval"):
+    """A mirror approved on the primary: `mirror_id` is the primary's id of it, what a delete removes."""
+
     mirror_id: pulumi.Output[str]
     mirror_name: pulumi.Output[str]
     mirror_type: pulumi.Output[str]

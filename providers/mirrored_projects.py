@@ -33,15 +33,29 @@ ALL, SELECTED = "ALL_PROJECTS", "SELECTED_PROJECTS"
 
 @dataclass
 class MirroredProjectsArgs:
+    """Which projects a mirror mirrors, and whether `pulumi up` waits for their first sync."""
+
+    # The primary's URL, where project keys resolve to ids: a change replaces the selection.
     primary_url: pulumi.Input[str]
+    # The mirror's base URL, whose syncSettings hold the selection: a change replaces it.
     mirror_url: pulumi.Input[str]
+    # The approved mirror's id (MirrorApproval.mirror_id, and this resource's id): a new mirror
+    # replaces the selection (it starts empty).
     mirror_id: pulumi.Input[str]
+    # The project keys to mirror (case-insensitive, kept sorted and upper-case): a change is an
+    # update that adds the missing and removes the extra ones on the mirror.
     project_keys: pulumi.Input[list[str]] = field(default_factory=list)
+    # Every project (no keys with it): false -> true is an update, true -> false a replacement (the
+    # vendor: it cannot be undone on a mirror).
     mirror_all: pulumi.Input[bool] = False
+    # Whether create and update wait until the mirror reports every repository synchronised; a change
+    # is an update.
     wait_for_sync: pulumi.Input[bool] = False
+    # How long that wait may take before SyncTimeout; a change is an update.
     sync_timeout_s: pulumi.Input[int] = 3600
+    # A PEM bundle trusted for both servers' certificates besides the system's (None: the system's).
     ca_bundle: Optional[pulumi.Input[str]] = None
-    # The config keys a timeout message names (they decide nothing).
+    # The config keys the timeout's message names (they decide nothing).
     sync_timeout_key: str = "mirrors[?].syncTimeoutS"
     wait_key: str = "mirrors[?].waitForSync"
 
@@ -51,6 +65,20 @@ def normalised_keys(keys: Any) -> list[str]:
 
 
 class MirroredProjectsProvider(BitbucketProvider):
+    """Exactly the chosen projects on a mirror, or all of them (module docstring).
+
+    - check: project keys valid (normalised upper-case), not given with mirror_all; URLs plain https.
+    - diff: a new mirror id, mirror URL or primary URL, or mirror_all true -> false, replaces it,
+      delete before create; other changes (keys, mirror_all false -> true, the wait) are an update.
+    - create / update: reconcile: the keys resolved on the primary (an unknown key: UnknownProjects,
+      nothing changed), the missing projects added in one bulk call (read back, never replayed
+      blindly, after an answer that was lost), the extra ones removed; then, with wait_for_sync, a
+      wait for the first sync (progress every 30 s, SyncTimeout at the deadline).
+    - read: the mirror's selection as it is (a mirror without an upstream: gone).
+    - delete: removes the projects this resource selected (a mirror that mirrors all, or has no
+      upstream any more, has nothing of ours to undo); safe to repeat.
+    """
+
     url_inputs = ("primary_url", "mirror_url")
     poll_interval_s: float = 5.0
     progress_every_s: float = 30.0
@@ -243,6 +271,8 @@ class MirroredProjectsProvider(BitbucketProvider):
 
 
 class MirroredProjects(Resource, module="bitbucket", name="MirroredProjects"):
+    """A mirror's project selection: `project_ids` are the primary's ids of the mirrored projects."""
+
     project_keys: pulumi.Output[list[str]]
     project_ids: pulumi.Output[list[str]]
     mirror_all: pulumi.Output[bool]

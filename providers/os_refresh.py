@@ -28,13 +28,27 @@ from .targets import ec2
 
 @dataclass
 class RootVolumeReplacementArgs:
+    """One node's move to another OS image, and what the move is told by."""
+
+    # The node's region (its EC2 client); it decides nothing.
     region: pulumi.Input[str]
+    # The node's instance: the one whose root volume is replaced. A new instance (the resource's id
+    # changes with it) boots from the current image and needs no move.
     instance_id: pulumi.Input[str]
-    image_id: pulumi.Input[str]  # the image to move to (the current lookup, or the pinned AMI)
-    os_image: Optional[str]  # mirrors[].osImage ("" unset): its change is what moves the node
+    # The image to move to (the current lookup, or the pinned AMI): its change alone moves nothing.
+    image_id: pulumi.Input[str]
+    # mirrors[].osImage ("" unset): its change is what moves the node (an update that replaces the
+    # root volume from image_id).
+    os_image: Optional[str]
+    # The node's name, in messages and the replacement task's Name tag; it decides nothing.
     node: str
+    # The site's node count: with one node the preview warns that the mirror is unavailable during
+    # the move; with more it only says so. It decides nothing else.
     nodes: int = 1
+    # How long the replacement may take before the update fails (the node keeps serving nowhere
+    # until `pulumi up` runs again); it decides nothing.
     timeout_s: int = 1800
+    # The URN of the site the preview's warning is attributed to; it decides nothing.
     warn_to: Optional[str] = None
 
 
@@ -45,6 +59,19 @@ def replace_token(props: dict[str, Any]) -> str:
 
 
 class RootVolumeReplacementProvider(StepProvider):
+    """A node's root volume replaced from a newer image when osImage changes (module docstring).
+
+    - check: when osImage changed, says at preview what the node moves from and to (a warning with
+      one node: the mirror is unavailable meanwhile); calls EC2 only to name the running image.
+    - diff / read: StepProvider's: only os_image makes an update; nothing forces a replacement; read
+      keeps the state.
+    - create: nothing to do (a new instance boots from the current image); records its image.
+    - update: when os_image changed, CreateReplaceRootVolumeTask (idempotent: a retry with the same
+      token gets the same task) and a wait, progress every 30 s, until it succeeds; a failed task or
+      the timeout is a RolloutError. Otherwise nothing is called.
+    - delete: the SDK's default: nothing to undo (the new root volume stays); safe to repeat.
+    """
+
     decided_by = ("os_image",)
     poll_s: float = 15.0
     progress_s: float = 30.0
@@ -128,6 +155,8 @@ class RootVolumeReplacementProvider(StepProvider):
 
 
 class RootVolumeReplacement(Resource, module="bitbucket", name="RootVolumeReplacement"):
+    """A node's move onto its site's OS image: `running_image` is the image it runs now."""
+
     running_image: pulumi.Output[Optional[str]]
 
     def __init__(self, name: str, args: RootVolumeReplacementArgs, opts: Optional[pulumi.ResourceOptions] = None):
