@@ -30,6 +30,8 @@ APPLICATION = "/rest/api/latest/application-properties"
 
 @dataclass(frozen=True)
 class FarmNode:
+    """A node as the farm lists it: its address and the Bitbucket version it runs."""
+
     address: str
     version: str
 
