@@ -42,7 +42,7 @@ LICENSE = "/rest/api/latest/admin/license"
 PENDING, ACCEPTED = "PENDING", "ACCEPTED"
 
 
-class OutcomeUnknown(Exception):
+class _OutcomeUnknown(Exception):
     """An accept whose answer was lost: it may or may not have happened."""
 
     def __init__(self, cause: BitbucketError) -> None:
@@ -99,7 +99,7 @@ class ApprovalRounds:
             self.problem = None
             if server is not None:
                 return server
-        except OutcomeUnknown as lost:
+        except _OutcomeUnknown as lost:
             self.accept_lost, self.problem, self.check_servers = True, lost.cause, True
         except Conflict:
             self.problem, self.check_servers = None, True  # accepted, rejected or deleted meanwhile: read it
@@ -175,7 +175,7 @@ def accept(
     deadline: Deadline,
 ) -> RestMirrorServer:
     """Accept the one request tied to the mirror; an answer that names another mirror or URL is an
-    ApprovalMismatch (never recorded, so no destroy removes another mirror), a lost one OutcomeUnknown."""
+    ApprovalMismatch (never recorded, so no destroy removes another mirror), a lost one _OutcomeUnknown."""
     if expected_type and request.mirrorType != expected_type:
         say(
             f"the request from {base_url} is a {shown(request.mirrorType)} mirror, "
@@ -186,7 +186,7 @@ def accept(
     except DeadlineExceeded:
         raise  # never sent: nothing to find out
     except (ServerUnavailable, Unreachable) as exc:
-        raise OutcomeUnknown(exc) from exc
+        raise _OutcomeUnknown(exc) from exc
     except AnswerError as exc:
         raise AnswerError(
             exc.method,
