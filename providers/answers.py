@@ -28,6 +28,9 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 
 
 class Answer(BaseModel):
+    """An answer of the vendor's REST API, checked strictly (a "false" string is no bool), frozen;
+    fields the document adds later are ignored."""
+
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
 
@@ -64,21 +67,29 @@ class RestMirrorServer(Answer):
 
 
 class RestApplicationProperties(Answer):
+    """`GET /rest/api/latest/application-properties`: the version a server runs."""
+
     version: NonEmpty
     displayName: Optional[str] = None
 
 
 class RestSshSettings(Answer):
+    """`GET /rest/ssh/latest/settings`: whether SSH is on, and its port (mirrors sync over SSH)."""
+
     enabled: bool
     port: Optional[Port] = None
 
 
 class LicenseStatus(Answer):
+    """The `status` of a licence answer: whether it is Data Center, and the server's own Server ID."""
+
     dataCenter: Optional[bool] = None
     serverId: Optional[str] = None
 
 
 class RestBitbucketLicense(Answer):
+    """`GET /rest/api/latest/admin/license`: the licence, and through it the Server ID (`server_id`)."""
+
     serverId: Optional[str] = None
     status: Optional[LicenseStatus] = None
 
@@ -97,17 +108,23 @@ class RestUpstreamSettings(Answer):
 
 
 class RestSyncProgress(Answer):
+    """`GET /rest/mirroring/latest/progress`: how many of a mirror's repositories are synchronised."""
+
     discovering: bool
     syncedRepos: Count
     totalRepos: Count
 
 
 class NodeAddress(Answer):
+    """Where a farm node listens (the `address` of RestClusterNode)."""
+
     address: NonEmpty
     port: Optional[int] = None
 
 
 class RestClusterNode(Answer):
+    """One node of `GET /rest/mirroring/latest/farmNodes`: its address and the version it runs."""
+
     address: NodeAddress
     buildVersion: NonEmpty
     id: Optional[str] = None
@@ -115,11 +132,15 @@ class RestClusterNode(Answer):
 
 
 class RestRollingUpgradeState(Answer):
+    """The state of a farm's upgrade mode (the `zdu` endpoints): on or off, and the farm's version."""
+
     rollingUpgradeEnabled: Optional[bool] = None
     version: Optional[str] = None
 
 
 class RestProject(Answer):
+    """One project of `GET /rest/api/latest/projects`: the id a mirror's selection holds, its key."""
+
     id: int
     key: NonEmpty
 

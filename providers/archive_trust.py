@@ -50,9 +50,17 @@ def reported_sha256(stdout: Optional[str], version: str) -> str:
 
 @dataclass
 class ArchiveTrustArgs:
-    site: str  # the site's name, for messages
+    """The inputs of ArchiveTrust: one per site, fed by node 0's preflight."""
+
+    # The site's name: named in the refusal, and the <site> of RETRUST_VARIABLE. A change only renames
+    # the record's id at its next create; it never changes a recorded sha256.
+    site: str
+    # The Bitbucket version the site installs: a version with no record yet gets the next report
+    # recorded; one already recorded gives its recorded sha256 as `sha256` (an update, not a replace).
     version: pulumi.Input[str]
-    reported: pulumi.Input[str]  # the sha256 node 0's preflight verified, "" for none
+    # The sha256 node 0's preflight verified (reported_sha256 of its stdout), "" for none: recorded for
+    # a version without a record, refused at check when it differs from the recorded one.
+    reported: pulumi.Input[str]
 
 
 def mismatch(site: str, version: str, first: str, reported: str) -> str:
@@ -71,6 +79,19 @@ def retrusted(site: str, version: str) -> bool:
 
 
 class ArchiveTrustProvider(ResourceProvider):
+    """The record of each archive's first verified sha256, per version (module docstring: why).
+
+    - check: derives the record from the old state and the report, so a preview knows it: a version
+      not recorded records the report; a recorded one gives its sha256, and a report of other bytes
+      fails here naming both digests (unless RETRUST_VARIABLE names this site and version for this run).
+    - diff: a change of the version, the sha256 or the record is an update; nothing forces a replacement
+      (a replacement would forget every recorded digest).
+    - create / update: record what check derived; they call nothing.
+    - read: the state as it is: nothing outside it to read.
+    - delete: the SDK's default: nothing outside the state to remove, the record is forgotten with the
+      resource (a site removed); safe to repeat.
+    """
+
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         digests = dict(olds.get("digests") or {})
         version, reported = news.get("version"), news.get("reported")
@@ -114,6 +135,8 @@ class ArchiveTrustProvider(ResourceProvider):
 
 
 class ArchiveTrust(Resource, module="bitbucket", name="ArchiveTrust"):
+    """The sha256 each Bitbucket archive of a site must have (ArchiveTrustProvider: the contract)."""
+
     sha256: pulumi.Output[str]  # "" while the site has verified no archive of this version
     digests: pulumi.Output[dict]
 

@@ -31,15 +31,30 @@ from .targets import ec2
 
 @dataclass
 class HomeBackupArgs:
+    """What a site's home snapshots are taken of, when, and how many are kept."""
+
+    # The site's region, where its volumes and snapshots are; it decides nothing.
     region: pulumi.Input[str]
+    # The site's name: the resource's id and named in its messages; it decides nothing.
     site: str
-    homes: pulumi.Input[list[dict]]  # [{"node", "volume_id", "tags"}]: tags find the node's snapshots
-    keys: dict[str, str]  # the tag keys for "version", "generation", "before"
-    version: pulumi.Input[str]  # the configured version
-    generation: pulumi.Input[str]  # MirrorGeneration.generation
+    # [{"node", "volume_id", "tags"}], one per node: its home volume and the tags that find its
+    # snapshots. A change (a node added, a home restored or moved) is recorded, snapshotting nothing.
+    homes: pulumi.Input[list[dict]]
+    # The tag keys (components/tags.py) for "version", "generation", "before" (and "node", read by
+    # snapshots_held); they decide nothing.
+    keys: dict[str, str]
+    # The configured Bitbucket version: a change (an upgrade) snapshots every home first.
+    version: pulumi.Input[str]
+    # MirrorGeneration.generation: a change (a rebuild on emptied homes) snapshots every home first.
+    generation: pulumi.Input[str]
+    # Snapshots kept per node (mirrors[].backup.keep), at least 1; older ones are deleted after the
+    # next snapshot, never on a change of this value alone.
     keep: int = 2
+    # mirrors[].backup.enabled: false takes no snapshot (a change takes none either).
     enabled: bool = True
-    restore_from: Optional[str] = None  # a restore takes no backup of what it replaces
+    # mirrors[].restoreFrom: set, the homes come from a snapshot, and a restore takes no backup of
+    # what it replaces.
+    restore_from: Optional[str] = None
 
 
 def snapshots_tagged(region: str, tags: dict[str, str]) -> list[dict]:
@@ -75,6 +90,18 @@ def existing_volumes(region: str, volume_ids: list[str]) -> set[str]:
 
 
 class HomeBackupProvider(StepProvider):
+    """Each home snapshotted before a change that cannot be undone (module docstring).
+
+    - check / read / diff: StepProvider's: a change of version, generation or homes is an update,
+      nothing forces a replacement; read keeps the state (EC2 is asked when the step runs).
+    - create: a new site's homes hold nothing to go back to: nothing is snapshotted.
+    - update: when version or generation changed (enabled, not a restore), a snapshot of each home as
+      it was before this `up` (a retry reuses one already tagged with the change), then the snapshots
+      beyond `keep` per node deleted; otherwise the new inputs are recorded and EC2 is not called.
+    - delete: the snapshots stay (what is left of a destroyed site's homes); nothing is called, safe
+      to repeat.
+    """
+
     # A new home (a node added, a home restored or moved) is recorded in place, snapshotting nothing:
     # the next upgrade then snapshots the volumes the homes really are.
     decided_by = ("version", "generation", "homes")
@@ -142,6 +169,8 @@ class HomeBackupProvider(StepProvider):
 
 
 class HomeBackup(Resource, module="bitbucket", name="HomeBackup"):
+    """A site's home snapshots before an upgrade or a rebuild: `snapshots` is node -> snapshot id."""
+
     snapshots: pulumi.Output[dict]
 
     def __init__(self, name: str, args: HomeBackupArgs, opts: Optional[pulumi.ResourceOptions] = None):

@@ -32,6 +32,9 @@ def is_unknown(value: Any) -> bool:
 
 
 class BitbucketProvider(ResourceProvider):
+    """A dynamic provider that calls Bitbucket: credentials from configure() (never pickled into the
+    state), clients bounded by the tunables below, and the https check of its URL inputs."""
+
     # Tunables, instance-overridable (tests shrink them); production defaults.
     retries: int = 6
     backoff_s: float = 0.5

@@ -84,6 +84,10 @@ def trust_file(ca_bundle: Optional[str]) -> str:
 
 
 class BitbucketClient:
+    """One server's client (module docstring): get, post, put, delete and iter_paged, each bounded by a
+    deadline, its answer checked as `expect`, its failure a typed BitbucketError. A context manager:
+    the session closes with it."""
+
     def __init__(
         self,
         base_url: str,

@@ -19,6 +19,8 @@ from .errors import MissingCredentials
 
 @dataclass(frozen=True)
 class Credentials:
+    """The SYS_ADMIN user the providers call Bitbucket as; the password is never in a repr."""
+
     username: str
     password: str = field(repr=False)
 

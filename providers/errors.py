@@ -30,6 +30,9 @@ class ProviderError(Exception):
 
 
 class BitbucketError(ProviderError):
+    """A call to Bitbucket that did not get the answer it needs: the method, the URL (without any
+    credential), the status (None: no answer), what the server said and what to do about it."""
+
     def __init__(self, method: str, url: str, status: Optional[int], detail: str = "", hint: str = ""):
         self.method, self.url, self.status, self.detail, self.hint = method, url, status, detail, hint
         where = f"{method} {url}"
@@ -42,23 +45,23 @@ class BitbucketError(ProviderError):
 
 
 class AuthenticationError(BitbucketError):
-    pass
+    """401: the user or password was refused."""
 
 
 class PermissionDenied(BitbucketError):
-    pass
+    """403: the user is known but may not do this (mirroring needs SYS_ADMIN)."""
 
 
 class NotFound(BitbucketError):
-    pass
+    """404: the thing is not there (a caller may take that as its goal reached, or as "gone")."""
 
 
 class Conflict(BitbucketError):
-    pass
+    """409: the server's state does not allow it now (a request accepted meanwhile, nodes settling)."""
 
 
 class BadRequest(BitbucketError):
-    pass
+    """400: the server refused what was sent."""
 
 
 class ServerUnavailable(BitbucketError):

@@ -30,6 +30,8 @@ APPLICATION = "/rest/api/latest/application-properties"
 
 @dataclass(frozen=True)
 class FarmNode:
+    """A node as the farm lists it: its address and the Bitbucket version it runs."""
+
     address: str
     version: str
 
@@ -64,23 +66,27 @@ def end_upgrade_mode(mirror: BitbucketClient, timeout_s: float, pause_s: float) 
     RolloutError that says what to check. Anything else (401, 403, 404, a malformed answer) cannot
     get better by waiting: raised at once, as what it is."""
     deadline = clock.Deadline(timeout_s)
-    last: Optional[BitbucketError] = None
-    while True:
+    last: list[BitbucketError] = []  # the answer before the time ran out is what to report
+
+    def attempt() -> Optional[clock.NotYet[None]]:
         try:
             mirror.post(f"{ZDU}/end", deadline=deadline)
-            say(f"{mirror.base_url}: every node runs one version; upgrade mode off")
-            return
         except DeadlineExceeded:
-            pass  # not sent, the time being up: the answer before it is what to report
+            return clock.NotYet()  # not sent, the time being up
         except (Conflict, ServerUnavailable, Unreachable) as exc:
-            last = exc
-        if deadline.passed:
-            raise RolloutError(
-                f"{mirror.base_url}: upgrade mode could not be turned off within {timeout_s:.0f}s ({last}); the "
-                "farm serves in mixed mode: check each node's version in Administration > Mirrors, then run "
-                "`pulumi up` again"
-            )
-        deadline.sleep(pause_s)
+            last[:] = [exc]
+            return clock.NotYet()
+        say(f"{mirror.base_url}: every node runs one version; upgrade mode off")
+        return None
+
+    def timed_out(_: None) -> RolloutError:
+        return RolloutError(
+            f"{mirror.base_url}: upgrade mode could not be turned off within {timeout_s:.0f}s "
+            f"({last[0] if last else None}); the farm serves in mixed mode: check each node's version in "
+            "Administration > Mirrors, then run `pulumi up` again"
+        )
+
+    clock.poll_until(deadline, attempt, every=pause_s, timed_out=timed_out)
 
 
 def wait_listed(
@@ -94,56 +100,61 @@ def wait_listed(
 ) -> None:
     """Until the farm lists the node at `address` on `version` (any version, without one)."""
     deadline = clock.Deadline(timeout_s)
-    last_report = 0.0
-    while True:
+
+    def attempt() -> Optional[clock.NotYet[tuple[str, str]]]:
         try:
             mine = [n for n in farm_nodes(mirror) if n.address == address]
         except NotFound:
             # A mirror not approved yet (its first node, or a rebuilt mirror's) has no farm to list
             # nodes in: it forms one when it is approved.
             say(f"{mirror.base_url} is not approved yet: its farm lists {node} once it is")
-            return
+            return None
         except BitbucketError as exc:
             mine, problem = [], str(exc)
         else:
             problem = ""
         if mine and version in (None, mine[0].version):
-            return
-        found = shown(mine[0].version) if mine else "not listed"
-        if deadline.passed:
-            raise RolloutError(
-                f"{node} ({address}) did not join the farm on {version or 'any version'} within "
-                f"{timeout_s:.0f}s (it is {found}{'; ' + problem if problem else ''}); the farm keeps "
-                "serving on the other nodes"
-            )
-        if deadline.elapsed - last_report >= progress_s:
-            last_report = deadline.elapsed
-            say(
-                f"waiting for the farm to list {node} ({address}) on {version or 'any version'} "
-                f"({deadline.elapsed:.0f}s of {timeout_s:.0f}s; it is {found})"
-            )
-        deadline.sleep(poll_s)
+            return None
+        return clock.NotYet((shown(mine[0].version) if mine else "not listed", problem))
+
+    def timed_out(seen: tuple[str, str]) -> RolloutError:
+        found, problem = seen
+        return RolloutError(
+            f"{node} ({address}) did not join the farm on {version or 'any version'} within "
+            f"{timeout_s:.0f}s (it is {found}{'; ' + problem if problem else ''}); the farm keeps "
+            "serving on the other nodes"
+        )
+
+    def progress(seen: tuple[str, str]) -> None:
+        say(
+            f"waiting for the farm to list {node} ({address}) on {version or 'any version'} "
+            f"({deadline.elapsed:.0f}s of {timeout_s:.0f}s; it is {seen[0]})"
+        )
+
+    clock.poll_until(deadline, attempt, every=poll_s, timed_out=timed_out, progress=progress, progress_every=progress_s)
 
 
 def wait_running(mirror: BitbucketClient, node: str, timeout_s: float, poll_s: float, progress_s: float = 30.0) -> None:
     """Until the mirror's base URL answers /status RUNNING (a node without a load balancer, back)."""
     deadline = clock.Deadline(timeout_s)
-    last_report = 0.0
-    while True:
+
+    def attempt() -> Optional[clock.NotYet[str]]:
         try:
             answer = mirror.get("/status")
             state = answer.get("state") if isinstance(answer, dict) else None
         except BitbucketError as exc:
             state = f"no answer ({exc.status or 'unreachable'})"
         if state == "RUNNING":
-            return
-        state = state if isinstance(state, str) and state.startswith("no answer") else shown(state)
-        if deadline.passed:
-            raise RolloutError(
-                f"{node} did not answer RUNNING at {mirror.base_url}/status within {timeout_s:.0f}s "
-                f"(last: {state}): check `journalctl -u atlbitbucket` on it (README, Troubleshooting)"
-            )
-        if deadline.elapsed - last_report >= progress_s:
-            last_report = deadline.elapsed
-            say(f"waiting for {node} to answer RUNNING ({deadline.elapsed:.0f}s of {timeout_s:.0f}s; {state})")
-        deadline.sleep(poll_s)
+            return None
+        return clock.NotYet(state if isinstance(state, str) and state.startswith("no answer") else shown(state))
+
+    def timed_out(state: str) -> RolloutError:
+        return RolloutError(
+            f"{node} did not answer RUNNING at {mirror.base_url}/status within {timeout_s:.0f}s "
+            f"(last: {state}): check `journalctl -u atlbitbucket` on it (README, Troubleshooting)"
+        )
+
+    def progress(state: str) -> None:
+        say(f"waiting for {node} to answer RUNNING ({deadline.elapsed:.0f}s of {timeout_s:.0f}s; {state})")
+
+    clock.poll_until(deadline, attempt, every=poll_s, timed_out=timed_out, progress=progress, progress_every=progress_s)

@@ -34,53 +34,55 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from . import approval_messages as messages
-from .answers import RestBitbucketLicense, RestMirroringRequest, RestMirrorServer
-from .approval_choice import choose
+from .answers import RestBitbucketLicense, RestMirrorServer
+from .approval_rounds import (  # noqa: F401 (re-exported: this module's names before the rounds moved out)
+    ACCEPTED,
+    LICENSE,
+    PENDING,
+    REQUESTS,
+    SERVERS,
+    ApprovalRounds,
+    MirrorIdentity,
+    same_url,
+)
 from .base import BitbucketProvider, input_names, inputs_of, is_unknown, say
-from .clock import Deadline
+from .clock import Deadline, poll_until
 
 if TYPE_CHECKING:  # the client (requests) loads when a call needs it, not when the program does
     from .client import BitbucketClient
-from .errors import (
-    AnswerError,
+from .errors import (  # noqa: F401 (re-exported: tests and callers import the approval's errors from here)
     ApprovalMismatch,
     ApprovalRefused,
     ApprovalTimeout,
     BitbucketError,
-    Conflict,
     DeadlineExceeded,
     MirrorGone,
     NotFound,
     NotOurMirror,
-    ProviderError,
-    ServerUnavailable,
-    Unreachable,
 )
 from .messages import shown
 from .urls import normalise_base_url
 
-REQUESTS = "/rest/mirroring/latest/requests"
-SERVERS = "/rest/mirroring/latest/mirrorServers"
-LICENSE = "/rest/api/latest/admin/license"
-PENDING, ACCEPTED = "PENDING", "ACCEPTED"
 NO_CREATED_DATE = messages.NO_CREATED_DATE
-
-
-class _OutcomeUnknown(Exception):
-    """An accept whose answer was lost: it may or may not have happened."""
-
-    def __init__(self, cause: BitbucketError) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
 
 
 @dataclass
 class MirrorApprovalArgs:
+    """Which mirror is approved on which primary, and how long the approval may wait."""
+
+    # The primary the mirror is approved on (compared normalised): a change replaces the approval,
+    # delete before create (the old primary's approval removed first).
     primary_url: pulumi.Input[str]
+    # The mirror's base URL (compared normalised): the requests considered are those for it, and the
+    # mirror is asked its Server ID there. A change replaces the approval, delete before create.
     base_url: pulumi.Input[str]
+    # How long create waits for the mirror's request before ApprovalTimeout; a change is an update.
     timeout_s: pulumi.Input[int] = 1800
+    # A PEM bundle trusted for both servers' certificates besides the system's (None: the system's);
+    # a change is an update.
     ca_bundle: Optional[pulumi.Input[str]] = None
-    expected_type: Optional[pulumi.Input[str]] = None  # SINGLE or FARM; a mismatch is reported
+    # SINGLE or FARM: a request of the other type is reported, and accepted anyway; a change is an update.
+    expected_type: Optional[pulumi.Input[str]] = None
     # The zone of the first node's home, and the mirror's generation (MirrorGeneration): a new one is
     # a new mirror (a new, empty home in another zone or region; a new setup), so the approval of the
     # old one is removed and the new one approved. A home restored from its snapshot (a new volume
@@ -95,20 +97,24 @@ class MirrorApprovalArgs:
     timeout_key: Optional[str] = None
 
 
-@dataclass(frozen=True)
-class MirrorIdentity:
-    """What the mirror at the base URL says about itself: its Server ID, or why it said none."""
-
-    server_id: Optional[str] = None
-    problem: str = ""
-    cut_short: bool = False  # the ask ran out of time: it says less than an answer before it
-
-    @property
-    def answered(self) -> bool:
-        return bool(self.server_id)
-
-
 class MirrorApprovalProvider(BitbucketProvider):
+    """The mirror's approval on the primary (module docstring: what ties a request to the mirror).
+
+    - check: both URLs plain https, timeout_s a positive number.
+    - diff: another primary URL or base URL, or (once recorded) another home zone or generation,
+      replaces it, delete before create: the old mirror's approval is removed, the new one approved.
+      Timeout, CA bundle, expected type and a recorded display name are an update; the version never
+      changes anything.
+    - create: waits (providers/approval_rounds.py) until the request whose mirrorId is the Server ID
+      the mirror reports is accepted, or that mirror is found approved (adopted: an admin was first,
+      or an earlier answer was lost); several such requests, or only others for the URL, are refused,
+      listed. At the deadline, ApprovalTimeout or ApprovalRefused saying what the primary holds.
+    - read: the approved mirror with the recorded id (gone: removed on the primary).
+    - update: reads it back (gone: MirrorGone, approve again after a refresh); nothing is written.
+    - delete: removes the recorded mirror id, only once read back at its base URL (else NotOurMirror,
+      nothing removed); a mirror already removed is the goal reached: safe to repeat.
+    """
+
     url_inputs = ("primary_url", "base_url")
     poll_interval_s: float = 1.0  # one request to the primary per interval while waiting
     progress_every_s: float = 30.0
@@ -213,7 +219,7 @@ class MirrorApprovalProvider(BitbucketProvider):
                 return MirrorIdentity(problem=f"{mirror.base_url}{LICENSE} gave no serverId")
         return MirrorIdentity(server_id=server_id)
 
-    # --- the approval loop ------------------------------------------------------------------
+    # --- the approval's wait ---------------------------------------------------------------
     def approve(
         self,
         client: BitbucketClient,
@@ -224,152 +230,20 @@ class MirrorApprovalProvider(BitbucketProvider):
         timeout_key: Optional[str] = None,
         identify: Optional[Callable[[Deadline], MirrorIdentity]] = None,
     ) -> RestMirrorServer:
-        target = normalise_base_url(base_url)
+        """Rounds on the primary (providers/approval_rounds.py), one every poll_interval_s, until the
+        mirror's own request is accepted or its approved mirror found; at the deadline, an error
+        saying what the rounds saw."""
+        normalise_base_url(base_url)  # a base URL that does not parse fails here, before any round
         deadline = Deadline(timeout_s)
-        identity = MirrorIdentity(problem="not asked")
-        others: set[str] = set()
-        known_accepted: set[int] = set()
-        untied: tuple[RestMirroringRequest, ...] = ()  # pending for the URL, not proven this mirror's
-        problem: Optional[BitbucketError] = None  # what the last round failed on (None: it worked)
-        accept_lost = False
-        last_report = 0.0
-        # Each round makes one request to the primary: the approved mirrors when they may hold ours
-        # (once the mirror said its Server ID, after an accept whose answer was lost, when an
-        # accepted request for the URL shows up), otherwise the list of requests.
-        check_servers = False
-        while True:
-            if not identity.answered and identify is not None:
-                # Asked until the mirror answers (it may still be starting), then known for good.
-                found = identify(deadline)
-                if found.answered or not found.cut_short or identity.problem == "not asked":
-                    identity = found  # an ask the deadline cut short says less than the one before it
-                check_servers = check_servers or identity.answered
-            checking = check_servers
-            try:
-                if check_servers:
-                    check_servers = False
-                    server = self._approved(client, target, identity, deadline)
-                    if server is not None:
-                        say(f"mirror {base_url} is approved on the primary (id {server.id})")
-                        return server
-                else:
-                    requests = list(client.iter_paged(REQUESTS, item=RestMirroringRequest, deadline=deadline))
-                    mine = [r for r in requests if _same_url(r.mirrorBaseUrl, target)]
-                    others |= {r.mirrorBaseUrl for r in requests if r.state == PENDING and r not in mine}
-                    accepted = {r.id for r in mine if r.state == ACCEPTED} - known_accepted
-                    pending = [r for r in mine if r.state == PENDING]
-                    choice = choose(pending, identity.server_id)
-                    untied = choice.untied
-                    if accepted:
-                        # Someone approved it (or our answer was lost); an older incarnation of the
-                        # URL leaves accepted requests too, so the approved mirrors decide.
-                        known_accepted |= accepted
-                        check_servers = identity.answered
-                    elif choice.ambiguous:
-                        raise ApprovalRefused(
-                            messages.ambiguous(base_url, identity.server_id or "", pending, len(choice.ambiguous))
-                        )
-                    elif choice.request is not None:
-                        return self._accept(client, choice.request, target, base_url, expected_type, deadline)
-                problem = None
-            except _OutcomeUnknown as lost:
-                accept_lost, problem, check_servers = True, lost.cause, True
-            except Conflict:
-                problem, check_servers = None, True  # accepted, rejected or deleted meanwhile: read what happened
-            except DeadlineExceeded:
-                pass  # not sent, the time being up: what the rounds before found is what to report
-            except (ServerUnavailable, Unreachable) as exc:
-                if problem is None or str(problem) != str(exc):
-                    say(f"the primary did not answer as expected ({exc}); reading its state again")
-                problem, check_servers = exc, check_servers or checking
-            if deadline.passed:
-                raise self._ended(base_url, deadline, identity, untied, others, problem, accept_lost, timeout_key)
-            if deadline.elapsed - last_report >= self.progress_every_s:
-                last_report = deadline.elapsed
-                say(_progress(base_url, deadline, timeout_s, identity, untied))
-            deadline.sleep(self.poll_interval_s)
-
-    @staticmethod
-    def _ended(
-        base_url: str,
-        deadline: Deadline,
-        identity: MirrorIdentity,
-        untied: tuple[RestMirroringRequest, ...],
-        others: set[str],
-        problem: Optional[BitbucketError],
-        accept_lost: bool,
-        timeout_key: Optional[str],
-    ) -> ProviderError:
-        raise_it = f" (A mirror that is slow to start: raise {timeout_key}.)" if timeout_key else ""
-        if accept_lost:
-            return ApprovalTimeout(messages.timeout(base_url, deadline.elapsed, others, problem, True) + raise_it)
-        if not identity.answered and problem is None:
-            return ApprovalTimeout(messages.unproven(base_url, identity.problem, untied, deadline.elapsed) + raise_it)
-        if untied and identity.server_id:
-            return ApprovalRefused(messages.untied(base_url, identity.server_id, untied, deadline.elapsed))
-        return ApprovalTimeout(messages.timeout(base_url, deadline.elapsed, others, problem, False) + raise_it)
-
-    @staticmethod
-    def _accept(
-        client: BitbucketClient,
-        request: RestMirroringRequest,
-        target: str,
-        base_url: str,
-        expected_type: Optional[str],
-        deadline: Deadline,
-    ) -> RestMirrorServer:
-        if expected_type and request.mirrorType != expected_type:
-            say(
-                f"the request from {base_url} is a {shown(request.mirrorType)} mirror, "
-                f"expected {expected_type}; accepting it anyway"
-            )
-        path = f"{REQUESTS}/{request.id}/accept"
-        try:
-            server = client.post(path, deadline=deadline, expect=RestMirrorServer)
-        except DeadlineExceeded:
-            raise  # never sent: nothing to find out
-        except (ServerUnavailable, Unreachable) as exc:
-            raise _OutcomeUnknown(exc) from exc
-        except AnswerError as exc:
-            raise AnswerError(
-                exc.method,
-                exc.url,
-                exc.status,
-                exc.found,
-                exc.expected,
-                "the primary answered 200, so it probably accepted the request: `pulumi refresh` "
-                "then `pulumi up` adopts the approved mirror",
-            ) from None
-        if server.id != request.mirrorId or not _same_url(server.baseUrl, target):
-            # Recorded, this id would be what a destroy removes: read what the primary really holds.
-            recorded = None
-            try:
-                recorded = MirrorApprovalProvider._approved(
-                    client, target, MirrorIdentity(server_id=request.mirrorId), deadline
-                )
-            except BitbucketError as exc:
-                say(f"could not read the approved mirrors back ({exc})")
-            raise ApprovalMismatch(messages.accept_mismatch(base_url, request, server, recorded))
-        say(
-            f"accepted the mirroring request {request.id} from {base_url} (mirror id {shown(request.mirrorId)}, "
-            f"name {shown(request.mirrorName)}, version {shown(request.productVersion)}), tied to the mirror by "
-            "the server ID it reports"
+        rounds = ApprovalRounds(client, base_url, deadline, expected_type, identify)
+        return poll_until(
+            deadline,
+            rounds.round,
+            every=self.poll_interval_s,
+            timed_out=lambda _: rounds.ended(timeout_key),
+            progress=lambda _: say(rounds.progress()),
+            progress_every=self.progress_every_s,
         )
-        return server
-
-    @staticmethod
-    def _approved(
-        client: BitbucketClient, target: str, identity: MirrorIdentity, deadline: Deadline
-    ) -> Optional[RestMirrorServer]:
-        """The approved mirror for the base URL whose id is the Server ID the mirror reports (an
-        older incarnation, or another server, approved for the URL is not ours). None while the
-        mirror has not said it."""
-        if not identity.server_id:
-            return None
-        for server in client.iter_paged(SERVERS, item=RestMirrorServer, deadline=deadline):
-            if _same_url(server.baseUrl, target) and server.id == identity.server_id:
-                return server
-        return None
 
     @staticmethod
     def _outputs(props: dict[str, Any], server: RestMirrorServer) -> dict[str, Any]:
@@ -377,35 +251,11 @@ class MirrorApprovalProvider(BitbucketProvider):
         return {**inputs, "mirror_id": server.id, "mirror_name": server.name, "mirror_type": server.mirrorType}
 
 
-def _progress(
-    base_url: str,
-    deadline: Deadline,
-    timeout_s: float,
-    identity: MirrorIdentity,
-    untied: tuple[RestMirroringRequest, ...],
-) -> str:
-    why = (
-        f"; the mirror cannot say its server ID yet ({identity.problem}), and nothing is accepted until it does"
-        if not identity.answered
-        else f"; {len(untied)} pending request(s) for this URL are not from this mirror and are left alone"
-        if untied
-        else ""
-    )
-    return (
-        f"waiting for the mirroring request of {base_url} on the primary "
-        f"({deadline.elapsed:.0f}s of {timeout_s:.0f}s{why})"
-    )
-
-
 def _url(value: Any) -> Any:
     return normalise_base_url(value) if isinstance(value, str) else value
 
 
-def _same_url(claimed: str, target: str) -> bool:
-    try:
-        return normalise_base_url(claimed) == target
-    except ValueError:  # a request whose URL does not even parse (a port out of range) is not ours
-        return False
+_same_url = same_url
 
 
 def _short(exc: BitbucketError) -> str:
@@ -413,6 +263,8 @@ def _short(exc: BitbucketError) -> str:
 
 
 class MirrorApproval(Resource, module="bitbucket", name="MirrorApproval"):
+    """A mirror approved on the primary: `mirror_id` is the primary's id of it, what a delete removes."""
+
     mirror_id: pulumi.Output[str]
     mirror_name: pulumi.Output[str]
     mirror_type: pulumi.Output[str]

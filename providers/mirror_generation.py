@@ -37,13 +37,24 @@ REBUILT_BY = ("display_name", "base_url", "primary_url", "kms_key_arn")
 
 @dataclass
 class MirrorGenerationArgs:
+    """The values Bitbucket reads once, at a mirror's first start: a change of one is a new mirror."""
+
+    # The mirror's setup.displayName: a change is a new generation (a rebuilt mirror).
     display_name: pulumi.Input[str]
+    # The mirror's base URL (compared normalised: a trailing slash or case changes nothing); a change
+    # is a new generation.
     base_url: pulumi.Input[str]
+    # The primary's URL (compared normalised): a change is a new generation.
     primary_url: pulumi.Input[str]
+    # Whether the mirror mirrors every project: true -> false is a new generation (only a new mirror
+    # undoes it), false -> true an ordinary update.
     mirror_all: pulumi.Input[bool] = False
+    # The KMS key of the site's volumes: another key is a new generation (new, empty volumes). None:
+    # the default key, and the generations of sites without one stay what they were.
     kms_key_arn: Optional[str] = None
-    # The site's config key ("mirrors[0]") and URN, for the warning at preview; they decide nothing.
+    # The site's config key ("mirrors[0]"), named in the warning at preview; it decides nothing.
     config_key: str = "mirrors[?]"
+    # The URN of the site the warning is attributed to; it decides nothing.
     warn_to: Optional[str] = None
 
 
@@ -91,6 +102,17 @@ def rebuild_reasons(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
 
 
 class MirrorGenerationProvider(ResourceProvider):
+    """Which mirror a site's homes belong to (module docstring: why an update, never a replace).
+
+    - check: with olds, a change of a REBUILT_BY value or mirrorAll true -> false derives the next
+      generation from the state's one and warns at preview what a rebuild costs; without olds (a
+      create) the first generation. An unknown value leaves the generation unknown until it is known.
+    - diff: those changes, and mirrorAll either way, are an update; nothing forces a replacement.
+    - create: records the first generation (its id). update: records the generation check derived
+      (or derives it from the old outputs). Neither calls anything.
+    - read: the state as it is. delete: the SDK's default, nothing outside the state; safe to repeat.
+    """
+
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         # Check runs at preview: the warning goes to the site, and into this resource's diff.
         reasons = rebuild_reasons(olds, news) if olds else []
@@ -142,6 +164,8 @@ class MirrorGenerationProvider(ResourceProvider):
 
 
 class MirrorGeneration(Resource, module="bitbucket", name="MirrorGeneration"):
+    """A site's mirror generation: `generation` changes exactly when the site needs a new mirror."""
+
     generation: pulumi.Output[str]
 
     def __init__(self, name: str, args: MirrorGenerationArgs, opts: Optional[pulumi.ResourceOptions] = None):

@@ -26,13 +26,35 @@ SETUP_KEYS = ("display_name", "base_url", "primary_url")
 
 @dataclass
 class MirrorSetupArgs:
+    """The mirror's setup values (read by Bitbucket on its first start only) and how to reach the primary."""
+
+    # The primary's URL: preflighted (version, SSH, licence) and written as the mirror's upstream; a
+    # change (compared normalised) replaces the setup.
     primary_url: pulumi.Input[str]
+    # What the mirror calls itself on the primary (setup.displayName): one non-empty line; a change
+    # replaces the setup.
     display_name: pulumi.Input[str]
+    # The mirror's own URL (setup.baseUrl, and the resource's id): a change replaces the setup.
     base_url: pulumi.Input[str]
+    # A PEM bundle trusted for the primary's certificate besides the system's (None: the system's);
+    # a change is an update that preflights the primary again.
     ca_bundle: Optional[pulumi.Input[str]] = None
 
 
 class MirrorSetupProvider(BitbucketProvider):
+    """The primary's preflight and the mirror's rendered setup keys (module docstring).
+
+    - check: the URLs plain https, the display name one non-empty line; nothing is called.
+    - diff: a change of display name, base URL or primary URL (normalised; an unknown one counts)
+      replaces it, create before delete (the setup keys apply only at a mirror's first start); a new
+      CA bundle is an update.
+    - create / update / read: preflight the primary (Bitbucket 9.0 or newer, SSH on, a Data Center
+      licence when it can be read: a PreflightError says what to fix) and render the setup keys; read
+      preflights again, so a refresh sees a primary that changed. Nothing is written anywhere.
+    - delete: nothing on the primary belongs to the setup (MirrorApproval removes the approval); safe
+      to repeat.
+    """
+
     url_inputs = ("primary_url", "base_url")
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
@@ -111,6 +133,8 @@ def _norm(key: str, value: Any) -> Any:
 
 
 class MirrorSetup(Resource, module="bitbucket", name="MirrorSetup"):
+    """A site's setup keys (`properties`), with the primary's version and SSH port it preflighted."""
+
     properties: pulumi.Output[str]
     primary_version: pulumi.Output[str]
     primary_ssh_port: pulumi.Output[int]

@@ -17,7 +17,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 from . import clock
 from .answers import RestProject, RestSyncProgress, RestUpstreamSettings
 from .base import BitbucketProvider, input_names, inputs_of, is_unknown, say
-from .clock import Deadline
+from .clock import Deadline, NotYet, poll_until
 
 if TYPE_CHECKING:  # the client (requests) loads when a call needs it, not when the program does
     from .client import BitbucketClient
@@ -33,15 +33,29 @@ ALL, SELECTED = "ALL_PROJECTS", "SELECTED_PROJECTS"
 
 @dataclass
 class MirroredProjectsArgs:
+    """Which projects a mirror mirrors, and whether `pulumi up` waits for their first sync."""
+
+    # The primary's URL, where project keys resolve to ids: a change replaces the selection.
     primary_url: pulumi.Input[str]
+    # The mirror's base URL, whose syncSettings hold the selection: a change replaces it.
     mirror_url: pulumi.Input[str]
+    # The approved mirror's id (MirrorApproval.mirror_id, and this resource's id): a new mirror
+    # replaces the selection (it starts empty).
     mirror_id: pulumi.Input[str]
+    # The project keys to mirror (case-insensitive, kept sorted and upper-case): a change is an
+    # update that adds the missing and removes the extra ones on the mirror.
     project_keys: pulumi.Input[list[str]] = field(default_factory=list)
+    # Every project (no keys with it): false -> true is an update, true -> false a replacement (the
+    # vendor: it cannot be undone on a mirror).
     mirror_all: pulumi.Input[bool] = False
+    # Whether create and update wait until the mirror reports every repository synchronised; a change
+    # is an update.
     wait_for_sync: pulumi.Input[bool] = False
+    # How long that wait may take before SyncTimeout; a change is an update.
     sync_timeout_s: pulumi.Input[int] = 3600
+    # A PEM bundle trusted for both servers' certificates besides the system's (None: the system's).
     ca_bundle: Optional[pulumi.Input[str]] = None
-    # The config keys a timeout message names (they decide nothing).
+    # The config keys the timeout's message names (they decide nothing).
     sync_timeout_key: str = "mirrors[?].syncTimeoutS"
     wait_key: str = "mirrors[?].waitForSync"
 
@@ -51,6 +65,20 @@ def normalised_keys(keys: Any) -> list[str]:
 
 
 class MirroredProjectsProvider(BitbucketProvider):
+    """Exactly the chosen projects on a mirror, or all of them (module docstring).
+
+    - check: project keys valid (normalised upper-case), not given with mirror_all; URLs plain https.
+    - diff: a new mirror id, mirror URL or primary URL, or mirror_all true -> false, replaces it,
+      delete before create; other changes (keys, mirror_all false -> true, the wait) are an update.
+    - create / update: reconcile: the keys resolved on the primary (an unknown key: UnknownProjects,
+      nothing changed), the missing projects added in one bulk call (read back, never replayed
+      blindly, after an answer that was lost), the extra ones removed; then, with wait_for_sync, a
+      wait for the first sync (progress every 30 s, SyncTimeout at the deadline).
+    - read: the mirror's selection as it is (a mirror without an upstream: gone).
+    - delete: removes the projects this resource selected (a mirror that mirrors all, or has no
+      upstream any more, has nothing of ours to undo); safe to repeat.
+    """
+
     url_inputs = ("primary_url", "mirror_url")
     poll_interval_s: float = 5.0
     progress_every_s: float = 30.0
@@ -198,34 +226,44 @@ class MirroredProjectsProvider(BitbucketProvider):
         progress the schema does not allow ({}, counts as strings) is an error, never "synchronised";
         a mirror that does not answer for a while is asked again until the deadline."""
         deadline = Deadline(timeout_s)
-        last_report = -self.progress_every_s
-        synced = total = 0
-        problem = ""
-        while True:
+        last: list[int] = [0, 0]  # the counts of the last answer, named while the mirror does not answer
+
+        def attempt() -> Optional[NotYet[tuple[int, int, str]]]:
             try:
                 progress = mirror.get(PROGRESS, deadline=deadline, expect=RestSyncProgress)
             except (ServerUnavailable, Unreachable) as exc:
-                problem = str(exc)
-            else:
-                problem = ""
-                synced, total = progress.syncedRepos, progress.totalRepos
-                if not progress.discovering and synced >= total:
-                    say(f"{mirror_url}: {synced}/{total} repositories synchronised")
-                    return
-            if deadline.passed:
-                raise SyncTimeout(
-                    f"{mirror_url} synchronised {synced} of {total} repositories within {timeout_s:.0f}s"
-                    f"{f' (its last answer: {problem})' if problem else ''}; raise {timeout_key} (a first sync "
-                    f"of a large mirror takes hours) or set {wait_key}: false and let it finish in the "
-                    "background"
-                )
-            if deadline.elapsed - last_report >= self.progress_every_s:
-                last_report = deadline.elapsed
-                say(
-                    f"{mirror_url}: {synced}/{total} repositories synchronised"
-                    f"{f' (the mirror did not answer: {problem})' if problem else ''}"
-                )
-            deadline.sleep(self.poll_interval_s)
+                return NotYet((*last[:2], str(exc)))
+            last[:] = [progress.syncedRepos, progress.totalRepos]
+            if not progress.discovering and progress.syncedRepos >= progress.totalRepos:
+                say(f"{mirror_url}: {progress.syncedRepos}/{progress.totalRepos} repositories synchronised")
+                return None
+            return NotYet((*last[:2], ""))
+
+        def timed_out(seen: tuple[int, int, str]) -> SyncTimeout:
+            synced, total, problem = seen
+            return SyncTimeout(
+                f"{mirror_url} synchronised {synced} of {total} repositories within {timeout_s:.0f}s"
+                f"{f' (its last answer: {problem})' if problem else ''}; raise {timeout_key} (a first sync "
+                f"of a large mirror takes hours) or set {wait_key}: false and let it finish in the "
+                "background"
+            )
+
+        def progress(seen: tuple[int, int, str]) -> None:
+            synced, total, problem = seen
+            say(
+                f"{mirror_url}: {synced}/{total} repositories synchronised"
+                f"{f' (the mirror did not answer: {problem})' if problem else ''}"
+            )
+
+        poll_until(
+            deadline,
+            attempt,
+            every=self.poll_interval_s,
+            timed_out=timed_out,
+            progress=progress,
+            progress_every=self.progress_every_s,
+            report_first=True,
+        )
 
     @staticmethod
     def _inputs(props: dict[str, Any]) -> dict[str, Any]:
@@ -233,6 +271,8 @@ class MirroredProjectsProvider(BitbucketProvider):
 
 
 class MirroredProjects(Resource, module="bitbucket", name="MirroredProjects"):
+    """A mirror's project selection: `project_ids` are the primary's ids of the mirrored projects."""
+
     project_keys: pulumi.Output[list[str]]
     project_ids: pulumi.Output[list[str]]
     mirror_all: pulumi.Output[bool]

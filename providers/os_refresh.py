@@ -30,13 +30,27 @@ from .targets import ec2
 
 @dataclass
 class RootVolumeReplacementArgs:
+    """One node's move to another OS image, and what the move is told by."""
+
+    # The node's region (its EC2 client); it decides nothing.
     region: pulumi.Input[str]
+    # The node's instance: the one whose root volume is replaced. A new instance (the resource's id
+    # changes with it) boots from the current image and needs no move.
     instance_id: pulumi.Input[str]
-    image_id: pulumi.Input[str]  # the image to move to (the current lookup, or the pinned AMI)
-    os_image: Optional[str]  # mirrors[].osImage ("" unset): its change is what moves the node
+    # The image to move to (the current lookup, or the pinned AMI): its change alone moves nothing.
+    image_id: pulumi.Input[str]
+    # mirrors[].osImage ("" unset): its change is what moves the node (an update that replaces the
+    # root volume from image_id).
+    os_image: Optional[str]
+    # The node's name, in messages and the replacement task's Name tag; it decides nothing.
     node: str
+    # The site's node count: with one node the preview warns that the mirror is unavailable during
+    # the move; with more it only says so. It decides nothing else.
     nodes: int = 1
+    # How long the replacement may take before the update fails (the node keeps serving nowhere
+    # until `pulumi up` runs again); it decides nothing.
     timeout_s: int = 1800
+    # The URN of the site the preview's warning is attributed to; it decides nothing.
     warn_to: Optional[str] = None
 
 
@@ -47,6 +61,19 @@ def replace_token(props: dict[str, Any]) -> str:
 
 
 class RootVolumeReplacementProvider(StepProvider):
+    """A node's root volume replaced from a newer image when osImage changes (module docstring).
+
+    - check: when osImage changed, says at preview what the node moves from and to (a warning with
+      one node: the mirror is unavailable meanwhile); calls EC2 only to name the running image.
+    - diff / read: StepProvider's: only os_image makes an update; nothing forces a replacement; read
+      keeps the state.
+    - create: nothing to do (a new instance boots from the current image); records its image.
+    - update: when os_image changed, CreateReplaceRootVolumeTask (idempotent: a retry with the same
+      token gets the same task) and a wait, progress every 30 s, until it succeeds; a failed task or
+      the timeout is a RolloutError. Otherwise nothing is called.
+    - delete: the SDK's default: nothing to undo (the new root volume stays); safe to repeat.
+    """
+
     decided_by = ("os_image",)
     poll_s: float = 15.0
     progress_s: float = 30.0
@@ -100,31 +127,38 @@ class RootVolumeReplacementProvider(StepProvider):
         task_id = task["ReplaceRootVolumeTask"]["ReplaceRootVolumeTaskId"]
         say(f"{props['node']}: replacing its root volume from {props['image_id']} ({task_id})")
         deadline = clock.Deadline(float(props.get("timeout_s") or 1800))
-        last_report = 0.0
-        while True:
+
+        def attempt() -> Optional[clock.NotYet[str]]:
             found = client.describe_replace_root_volume_tasks(ReplaceRootVolumeTaskIds=[task_id])
             state = found["ReplaceRootVolumeTasks"][0]["TaskState"]
             if state == "succeeded":
                 say(f"{props['node']}: its root volume is replaced; the install runs again")
-                return
+                return None
             if state in ("failed", "failed-detached", "failing"):
                 raise RolloutError(
                     f"{props['node']}: EC2 could not replace its root volume from {props['image_id']} "
                     f"(task {task_id}: {state}); the node keeps its old root volume and is out of the "
                     "load balancer: run `pulumi up` again, or set osImage back"
                 )
-            if deadline.passed:
-                raise RolloutError(
-                    f"{props['node']}: its root volume replacement ({task_id}) did not finish within "
-                    f"{deadline.seconds:.0f}s (it is {state})"
-                )
-            if deadline.elapsed - last_report >= self.progress_s:
-                last_report = deadline.elapsed
-                say(f"waiting for {props['node']}'s root volume replacement ({deadline.elapsed:.0f}s; {state})")
-            deadline.sleep(self.poll_s)
+            return clock.NotYet(state)
+
+        def timed_out(state: str) -> RolloutError:
+            return RolloutError(
+                f"{props['node']}: its root volume replacement ({task_id}) did not finish within "
+                f"{deadline.seconds:.0f}s (it is {state})"
+            )
+
+        def progress(state: str) -> None:
+            say(f"waiting for {props['node']}'s root volume replacement ({deadline.elapsed:.0f}s; {state})")
+
+        clock.poll_until(
+            deadline, attempt, every=self.poll_s, timed_out=timed_out, progress=progress, progress_every=self.progress_s
+        )
 
 
 class RootVolumeReplacement(Resource, module="bitbucket", name="RootVolumeReplacement"):
+    """A node's move onto its site's OS image: `running_image` is the image it runs now."""
+
     running_image: pulumi.Output[Optional[str]]
 
     def __init__(self, name: str, args: RootVolumeReplacementArgs, opts: Optional[pulumi.ResourceOptions] = None):

@@ -216,6 +216,8 @@ class BoundedHTTPSConnection(HTTPSConnection):
 
 
 class BoundedHTTPSConnectionPool(HTTPSConnectionPool):
+    """urllib3's HTTPS pool, making BoundedHTTPSConnections."""
+
     ConnectionCls = BoundedHTTPSConnection
 
 

@@ -29,22 +29,38 @@ RESTORE = "restore"  # the window's kind for a way back (components/restore.py)
 
 @dataclass
 class UpgradeWindowArgs:
+    """What a site's version change is read from and decided by, before any node changes."""
+
+    # The mirror's base URL: where the versions the nodes run are read, and upgrade mode turned on.
+    # A change is an update (the window is read again), never a replacement.
     mirror_url: pulumi.Input[str]
+    # The configured Bitbucket version: a change is an update that decides the kind of change
+    # (install, bug-fix, feature, a way back) against what the nodes run; older is refused at check.
     version: pulumi.Input[str]
-    version_key: str  # the config key the user writes, for messages
-    farm: bool  # more than one node: a bug-fix upgrade can roll
+    # The config key the user writes (mirrors[0].version), named in messages; it decides nothing.
+    version_key: str
+    # More than one node: a bug-fix upgrade can roll in upgrade mode instead of stopping the mirror.
+    # A change is an update.
+    farm: bool
+    # A PEM bundle trusted for the mirror's certificate besides the system's (None: the system's).
     ca_bundle: Optional[pulumi.Input[str]] = None
-    clustered: bool = False  # the nodes form a farm (farmNodes lists them)
+    # The nodes form a farm (farmNodes lists them): how the running versions are read.
+    clustered: bool = False
+    # The site's node count; it decides nothing here (recorded for the rollout's messages).
     nodes: int = 1
+    # The URN of the site the preview's warnings are attributed to; it decides nothing.
     warn_to: Optional[str] = None
-    # mirrors[].restoreFrom: going back to this version by restoring the homes from its snapshots.
+    # mirrors[].restoreFrom: going back to this version by restoring the homes from its snapshots;
+    # set to the configured version, a downgrade is a way back instead of a refusal.
     restore_from: Optional[str] = None
+    # The config key of restore_from, named in refusals; it decides nothing.
     restore_key: str = "mirrors[?].restoreFrom"
-    # Where the site's snapshots are and how they are tagged (components/tags.py), for the
-    # refusal's list and the restore's check that every node has one.
+    # Where the site's snapshots are (region) and how they are tagged (components/tags.py): for the
+    # refusal's list and the restore's check that every node has one. They decide nothing else.
     region: Optional[str] = None
     snapshot_tags: Optional[dict[str, str]] = None
     snapshot_keys: Optional[dict[str, str]] = None
+    # The site's node names: a restore needs a snapshot of the version for each.
     node_names: Optional[list[str]] = None
     # MirrorGeneration.generation: a new one is a rebuild, which a scale-in cannot go with.
     generation: Optional[pulumi.Input[str]] = None
@@ -73,6 +89,20 @@ def upgrade_impact(installed: list[str], configured: str, farm_: bool, key: str)
 
 
 class UpgradeWindowProvider(StepProvider):
+    """Before any node changes version (module docstring).
+
+    - check: a new site reads nothing. Otherwise reads the versions the nodes run (the last reading
+      when none answers), refuses a downgrade (unless it is a way back with a snapshot of the version
+      for every node, listed otherwise) and says at preview what clients will notice.
+    - diff / read: StepProvider's: version, farm and mirror_url make an update; nothing forces a
+      replacement; read keeps the state.
+    - create: a new site installs: nothing is called.
+    - update: a bug-fix upgrade of a farm turns upgrade mode on (zdu/start) and records a new
+      `zdu_started` token for UpgradeFinish; other kinds are recorded (a feature upgrade said).
+    - delete: the SDK's default: nothing is called (a farm left in upgrade mode is UpgradeFinish's to
+      end); safe to repeat.
+    """
+
     decided_by = ("version", "farm", "mirror_url")
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
@@ -248,6 +278,9 @@ class UpgradeWindowProvider(StepProvider):
 
 
 class UpgradeWindow(Resource, module="bitbucket", name="UpgradeWindow"):
+    """A site's version change before any node changes: `kind` of change, `zdu_started` when it turned
+    upgrade mode on."""
+
     kind: pulumi.Output[str]
     zdu_started: pulumi.Output[Optional[str]]
 
@@ -257,15 +290,33 @@ class UpgradeWindow(Resource, module="bitbucket", name="UpgradeWindow"):
 
 @dataclass
 class UpgradeFinishArgs:
+    """What ends a site's version change, after its last node."""
+
+    # The mirror's base URL, where upgrade mode is turned off; it decides nothing.
     mirror_url: pulumi.Input[str]
+    # The configured version: a change is an update (which ends upgrade mode only if zdu_started changed).
     version: pulumi.Input[str]
-    kind: pulumi.Input[str]  # UpgradeWindow.kind (for the record)
+    # UpgradeWindow.kind, for the record; it decides nothing.
+    kind: pulumi.Input[str]
+    # More than one node: only a farm is ever put in upgrade mode, so only a farm's is ended.
     farm: bool
+    # A PEM bundle trusted for the mirror's certificate besides the system's (None: the system's).
     ca_bundle: Optional[pulumi.Input[str]] = None
-    zdu_started: pulumi.Input[Optional[str]] = None  # UpgradeWindow.zdu_started
+    # UpgradeWindow.zdu_started: a new token (upgrade mode turned on) makes the finish end it.
+    zdu_started: pulumi.Input[Optional[str]] = None
 
 
 class UpgradeFinishProvider(StepProvider):
+    """After a site's last node changed version (module docstring).
+
+    - check / diff / read: StepProvider's: zdu_started and version make an update; nothing forces a
+      replacement; read keeps the state.
+    - create / update: when upgrade mode was turned on for a farm (a new `zdu_started`), turns it off
+      (zdu/end), tried again while the nodes settle, until timeout_s: then a RolloutError that says
+      what to check. Otherwise nothing is called.
+    - delete: the SDK's default: nothing is called; safe to repeat.
+    """
+
     decided_by = ("zdu_started", "version")
     timeout_s: float = 300.0
     pause_s: float = 10.0
@@ -286,5 +337,7 @@ class UpgradeFinishProvider(StepProvider):
 
 
 class UpgradeFinish(Resource, module="bitbucket", name="UpgradeFinish"):
+    """A site's version change after its last node: upgrade mode off when this tool turned it on."""
+
     def __init__(self, name: str, args: UpgradeFinishArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(UpgradeFinishProvider(), name, inputs_of(args), opts)
