@@ -32,6 +32,11 @@ from .targets import Targets, instances_existing, instances_tagged
 
 @dataclass
 class NodeTargetsArgs:
+    """What a node's drain and return need: where the node sits in its load balancer, and what makes
+    it leave (its install digest, its instance, its OS image). A change of `install_digest`,
+    `instance_id` or `os_image` drains the node (NodeDrain) and brings it back (NodeReturn, also on
+    `version`); the other fields only shape how it is done or what is said."""
+
     region: pulumi.Input[str]
     instance_id: pulumi.Input[str]
     target_groups: pulumi.Input[list[dict]]  # [{"arn": ..., "port": ...}]; none without a load balancer
@@ -126,6 +131,16 @@ def alone(props: dict[str, Any]) -> bool:
 
 
 class NodeDrainProvider(_NodeStep):
+    """A node's way out of its load balancer before its install runs again.
+
+    check: warns under the site when a single node's installation changes (clients notice); reads
+    olds only for that warning, so the inputs are the same with or without them. create: nothing (a
+    new node serves nothing yet). diff: an update when `install_digest`, `instance_id` or `os_image`
+    changes, never a replacement. update: drains the node that serves now (until idle, at most the
+    deregistration delay) unless it is alone, and counts the drain. read: the recorded state. delete:
+    a node leaving the site is drained where a load balancer still routes to it, otherwise done at
+    once; safe to repeat (a target already gone counts as drained)."""
+
     decided_by = ("install_digest", "instance_id", "os_image")
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
@@ -166,6 +181,8 @@ class NodeDrainProvider(_NodeStep):
 
 
 class NodeDrain(Resource, module="bitbucket", name="NodeDrain"):
+    """The drain step of one node (NodeDrainProvider's contract)."""
+
     drains: pulumi.Output[int]
 
     def __init__(self, name: str, args: NodeTargetsArgs, opts: Optional[pulumi.ResourceOptions] = None):
@@ -173,6 +190,14 @@ class NodeDrain(Resource, module="bitbucket", name="NodeDrain"):
 
 
 class NodeReturnProvider(_NodeStep):
+    """A node's way back into its load balancer after its install.
+
+    diff: an update when `install_digest`, `instance_id` or `version` changes, or when the world says
+    the node is out of its load balancer (a failed rollout left it out); never a replacement.
+    create/update: registers the node and waits until it is healthy and, on a farm, listed by the farm
+    on the version it must run; safe to repeat (a node already registered is not registered again).
+    delete: nothing (the node's drain on delete took it out)."""
+
     decided_by = ("install_digest", "instance_id", "version")
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]):
@@ -202,6 +227,8 @@ class NodeReturnProvider(_NodeStep):
 
 
 class NodeReturn(Resource, module="bitbucket", name="NodeReturn"):
+    """The return step of one node (NodeReturnProvider's contract)."""
+
     def __init__(self, name: str, args: NodeTargetsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(NodeReturnProvider(), name, inputs_of(args), opts)
 
@@ -287,6 +314,10 @@ class InstanceStopDrainProvider(_NodeStep):
 
 
 class InstanceStopDrain(Resource, module="bitbucket", name="InstanceStopDrain"):
+    """Before EC2 stops a node's instance (a new type, new user data): the node leaves, drained,
+    once the previous node's instance serves again. create: nothing; update on a change of what stops
+    the instance; delete: nothing."""
+
     # The instances this step took out of the load balancer in its last update: the next node's
     # step waits for them to serve again before its own node leaves.
     left: pulumi.Output[list]
@@ -311,6 +342,9 @@ class InstanceStartReturnProvider(_NodeStep):
 
 
 class InstanceStartReturn(Resource, module="bitbucket", name="InstanceStartReturn"):
+    """Once EC2 runs the instance again: the node back in its load balancer, healthy and in its farm.
+    create: nothing; update on a change of what stops the instance; delete: nothing."""
+
     def __init__(self, name: str, args: InstanceChangeArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(InstanceStartReturnProvider(), name, inputs_of(args), opts)
 

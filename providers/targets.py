@@ -66,6 +66,10 @@ def instances_existing(region: str, ids: list[str]) -> list[str]:
 
 @dataclass
 class Targets:
+    """One node in its load balancer's target groups, through the elbv2 API: register, drain (until
+    `unused` or idle), wait until healthy; every call idempotent against AWS's answers for a target
+    already gone or already registered."""
+
     region: str
     instance_id: str
     groups: Sequence[dict[str, Any]]  # [{"arn": ..., "port": ...}] as the load balancer component gives them

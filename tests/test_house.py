@@ -18,9 +18,7 @@ MAX_FUNCTION_LINES = 80  # from the `def` line to the last line of the body, dec
 
 # Known to break the rules on the day this test was written (issue #32 shrinks both lists); the
 # number is the length then, for the record: an entry may change until it is split, not be added.
-KNOWN_LONG_MODULES = {
-    "providers/mirror_approval.py": 426,
-}
+KNOWN_LONG_MODULES: dict[str, int] = {}
 KNOWN_LONG_FUNCTIONS = {
     "components/host.py::MirrorHost.__init__": 115,
     "components/monitoring.py::MirrorAlarms.__init__": 90,
@@ -29,7 +27,7 @@ KNOWN_LONG_FUNCTIONS = {
     "components/site.py::MirrorSite.__init__": 251,
 }
 # The packages whose every public class already says what it is for (issue #32 item 5 adds the others).
-DOCUMENTED_PACKAGES = ("stack_config",)
+DOCUMENTED_PACKAGES = ("stack_config", "providers", "facts")
 # Module cycles, each as the sorted names of its modules (a strongly connected component).
 KNOWN_CYCLES = {
     ("components.rollout", "components.site"),  # the site hands the rollout a callback into itself
