@@ -44,7 +44,7 @@ class NginxInputs:
 
 @dataclass(frozen=True)
 class MirrorInstallArgs:
-    host: MirrorHost
+    host: Optional[MirrorHost]  # None in a RolloutPlan's template: the rollout sets each node's
     login_private_key: pulumi.Output[str]  # secret
     bitbucket_version: str
     base_url: str
