@@ -165,63 +165,8 @@ class MirrorHost(pulumi.ComponentResource):
         )
         profile, policy, role = self._instance_profile(name, parameter, tags, args)
 
-        instance = aws.ec2.Instance(
-            f"{name}-instance",
-            ami=args.ami_id,
-            instance_type=args.instance_type,
-            region=args.region,
-            subnet_id=args.subnet_id,
-            vpc_security_group_ids=[args.security_group_id],
-            key_name=args.key_name,
-            iam_instance_profile=profile.name,
-            associate_public_ip_address=args.public_address,
-            metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
-                http_tokens="required", http_put_response_hop_limit=1, http_endpoint="enabled"
-            ),
-            root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
-                volume_type="gp3",
-                volume_size=ROOT_VOLUME_GB,
-                encrypted=True,
-                delete_on_termination=True,
-                kms_key_id=args.kms_key_arn,
-            ),
-            # A new boot configuration (a new release of this project) is applied by stopping and
-            # starting the instance, one node at a time (InstanceStopDrain), not by replacing it:
-            # cloud-init runs bootcmd on every boot.
-            user_data=boot.user_data(host_key_parameter(args.stack, name)),
-            user_data_replace_on_change=False,
-            tags={**tags, **dict([args.farm_tag])} if args.farm_tag else tags,
-            volume_tags=tags,
-            # The AMI lookup moves with every release; a new AMI must not replace a running mirror.
-            # It reads its host key at first boot: the key and the permission must exist by then.
-            opts=pulumi.ResourceOptions(
-                parent=self, ignore_changes=["ami"], depends_on=[parameter, policy, *args.instance_wait_for]
-            ),
-        )
-        home = aws.ebs.Volume(
-            f"{name}-home",
-            availability_zone=instance.availability_zone,
-            size=args.home_volume_gb,
-            type="gp3",
-            encrypted=True,
-            kms_key_id=args.kms_key_arn,
-            tags=tagging.named(tags, f"{name}-home"),
-            region=args.region,
-            snapshot_id=args.home_snapshot_id,
-            opts=child,
-        )
-        attachment = aws.ec2.VolumeAttachment(
-            f"{name}-home",
-            device_name=HOME_DEVICE,
-            volume_id=home.id,
-            instance_id=instance.id,
-            # Not stopped to detach: terraform-provider-aws never starts it again. The node's retire
-            # command (components/rollout.py) stops Bitbucket and unmounts the home first.
-            stop_instance_before_detaching=False,
-            region=args.region,
-            # The device name is taken until the old home is detached: detach first, then attach.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
-        )
+        instance = self._instance(name, args, profile, [parameter, policy], tags)
+        home, attachment = self._home(name, args, instance, tags)
 
         self.home_attachment = attachment
         self.image = args.ami_id
@@ -261,6 +206,80 @@ class MirrorHost(pulumi.ComponentResource):
                 "role_name": self.role_name,
             }
         )
+
+    def _instance(
+        self,
+        name: str,
+        args: MirrorHostArgs,
+        profile: aws.iam.InstanceProfile,
+        boot_needs: Sequence[pulumi.Resource],
+        tags: dict[str, str],
+    ) -> aws.ec2.Instance:
+        """The node's instance: IMDSv2 only, an encrypted root volume, the boot configuration."""
+        return aws.ec2.Instance(
+            f"{name}-instance",
+            ami=args.ami_id,
+            instance_type=args.instance_type,
+            region=args.region,
+            subnet_id=args.subnet_id,
+            vpc_security_group_ids=[args.security_group_id],
+            key_name=args.key_name,
+            iam_instance_profile=profile.name,
+            associate_public_ip_address=args.public_address,
+            metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
+                http_tokens="required", http_put_response_hop_limit=1, http_endpoint="enabled"
+            ),
+            root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
+                volume_type="gp3",
+                volume_size=ROOT_VOLUME_GB,
+                encrypted=True,
+                delete_on_termination=True,
+                kms_key_id=args.kms_key_arn,
+            ),
+            # A new boot configuration (a new release of this project) is applied by stopping and
+            # starting the instance, one node at a time (InstanceStopDrain), not by replacing it:
+            # cloud-init runs bootcmd on every boot.
+            user_data=boot.user_data(host_key_parameter(args.stack, name)),
+            user_data_replace_on_change=False,
+            tags={**tags, **dict([args.farm_tag])} if args.farm_tag else tags,
+            volume_tags=tags,
+            # The AMI lookup moves with every release; a new AMI must not replace a running mirror.
+            # It reads its host key at first boot: the key and the permission must exist by then.
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=["ami"], depends_on=[*boot_needs, *args.instance_wait_for]
+            ),
+        )
+
+    def _home(
+        self, name: str, args: MirrorHostArgs, instance: aws.ec2.Instance, tags: dict[str, str]
+    ) -> tuple[aws.ebs.Volume, aws.ec2.VolumeAttachment]:
+        """The node's home: its own encrypted volume (from a snapshot when restored), attached."""
+        child = pulumi.ResourceOptions(parent=self)
+        home = aws.ebs.Volume(
+            f"{name}-home",
+            availability_zone=instance.availability_zone,
+            size=args.home_volume_gb,
+            type="gp3",
+            encrypted=True,
+            kms_key_id=args.kms_key_arn,
+            tags=tagging.named(tags, f"{name}-home"),
+            region=args.region,
+            snapshot_id=args.home_snapshot_id,
+            opts=child,
+        )
+        attachment = aws.ec2.VolumeAttachment(
+            f"{name}-home",
+            device_name=HOME_DEVICE,
+            volume_id=home.id,
+            instance_id=instance.id,
+            # Not stopped to detach: terraform-provider-aws never starts it again. The node's retire
+            # command (components/rollout.py) stops Bitbucket and unmounts the home first.
+            stop_instance_before_detaching=False,
+            region=args.region,
+            # The device name is taken until the old home is detached: detach first, then attach.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+        return home, attachment
 
     def _instance_profile(
         self, name: str, parameter: aws.ssm.Parameter, tags: dict[str, str], args: MirrorHostArgs

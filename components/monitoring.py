@@ -140,93 +140,104 @@ class MirrorAlarms(pulumi.ComponentResource):
     def __init__(self, name: str, args: MirrorAlarmsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(types.ALARMS, name, None, opts)
         self._args = args
-        nodes = len(args.hosts)
         if args.load_balancer is not None:
-            for label, target_group in args.load_balancer.target_groups.items():
-                dimensions = {"LoadBalancer": args.load_balancer.arn_suffix, "TargetGroup": target_group}
-                if nodes > 1:
-                    self._alarm(
-                        f"{name}-{label}-degraded",
-                        "AWS/NetworkELB",
-                        "HealthyHostCount",
-                        dimensions,
-                        "Minimum",
-                        "LessThanThreshold",
-                        nodes,
-                        periods=3,
-                        description=f"warning: fewer than {nodes} healthy nodes behind {label} of {args.site}",
-                    )
+            self._load_balancer_alarms(name, args.load_balancer)
+        for host, install in zip(args.hosts, args.installs):
+            self._node_alarms(host, install)
+        self.register_outputs({})
+
+    def _load_balancer_alarms(self, name: str, lb: LoadBalancerMetrics) -> None:
+        """Per target group: fewer healthy nodes than the site has (a warning), none (critical)."""
+        args = self._args
+        nodes = len(args.hosts)
+        for label, target_group in lb.target_groups.items():
+            dimensions = {"LoadBalancer": lb.arn_suffix, "TargetGroup": target_group}
+            if nodes > 1:
                 self._alarm(
-                    f"{name}-{label}-down",
+                    f"{name}-{label}-degraded",
                     "AWS/NetworkELB",
                     "HealthyHostCount",
                     dimensions,
-                    "Maximum",
+                    "Minimum",
                     "LessThanThreshold",
-                    1,
-                    periods=2,
-                    missing="breaching",
-                    description=f"critical: no healthy node behind {label} of {args.site}: clients cannot clone",
+                    nodes,
+                    periods=3,
+                    description=f"warning: fewer than {nodes} healthy nodes behind {label} of {args.site}",
                 )
-        for host, install in zip(args.hosts, args.installs):
-            node = host.node_name
-            instance = {"InstanceId": host.instance_id}
             self._alarm(
-                f"{node}-system-check",
-                "AWS/EC2",
-                "StatusCheckFailed_System",
-                instance,
-                "Maximum",
-                "GreaterThanOrEqualToThreshold",
-                1,
-                periods=2,
-                actions=[recover_action(args.region)],
-                description=f"{node}: AWS host failure; EC2 recovers the instance on new hardware",
-            )
-            self._alarm(
-                f"{node}-instance-check",
-                "AWS/EC2",
-                "StatusCheckFailed_Instance",
-                instance,
-                "Maximum",
-                "GreaterThanOrEqualToThreshold",
-                1,
-                periods=3,
-                description=f"{node}: the operating system does not answer EC2's status check",
-            )
-            published = {"Site": args.site, "Node": node}
-            self._alarm(
-                f"{node}-home-used",
-                files.METRICS_NAMESPACE,
-                "HomeUsedPercent",
-                published,
-                "Maximum",
-                "GreaterThanThreshold",
-                args.monitoring.home_used_percent_alarm,
-                periods=5,
-                description=f"{node}: home volume over {args.monitoring.home_used_percent_alarm}% full",
-            )
-            self._alarm(
-                f"{node}-not-running",
-                files.METRICS_NAMESPACE,
-                "StatusRunning",
-                published,
+                f"{name}-{label}-down",
+                "AWS/NetworkELB",
+                "HealthyHostCount",
+                dimensions,
                 "Maximum",
                 "LessThanThreshold",
                 1,
-                periods=STATUS_DOWN_MINUTES,
+                periods=2,
                 missing="breaching",
-                description=(
-                    f"{node}: Bitbucket's /status has not been RUNNING for "
-                    f"{STATUS_DOWN_MINUTES} minutes (or the node stopped reporting)"
-                ),
+                description=f"critical: no healthy node behind {label} of {args.site}: clients cannot clone",
             )
-            NodeMetrics(
-                node,
-                NodeMetricsArgs(site=args.site, region=args.region, host=host, install=install),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-        self.register_outputs({})
+
+    def _node_alarms(self, host: MirrorHost, install: MirrorInstall) -> None:
+        """Per node: EC2's status checks (a host failure recovers the instance), a full home,
+        Bitbucket not RUNNING; and the node's metrics (NodeMetrics) that the last two read."""
+        args = self._args
+        node = host.node_name
+        instance = {"InstanceId": host.instance_id}
+        self._alarm(
+            f"{node}-system-check",
+            "AWS/EC2",
+            "StatusCheckFailed_System",
+            instance,
+            "Maximum",
+            "GreaterThanOrEqualToThreshold",
+            1,
+            periods=2,
+            actions=[recover_action(args.region)],
+            description=f"{node}: AWS host failure; EC2 recovers the instance on new hardware",
+        )
+        self._alarm(
+            f"{node}-instance-check",
+            "AWS/EC2",
+            "StatusCheckFailed_Instance",
+            instance,
+            "Maximum",
+            "GreaterThanOrEqualToThreshold",
+            1,
+            periods=3,
+            description=f"{node}: the operating system does not answer EC2's status check",
+        )
+        published = {"Site": args.site, "Node": node}
+        self._alarm(
+            f"{node}-home-used",
+            files.METRICS_NAMESPACE,
+            "HomeUsedPercent",
+            published,
+            "Maximum",
+            "GreaterThanThreshold",
+            args.monitoring.home_used_percent_alarm,
+            periods=5,
+            description=f"{node}: home volume over {args.monitoring.home_used_percent_alarm}% full",
+        )
+        self._alarm(
+            f"{node}-not-running",
+            files.METRICS_NAMESPACE,
+            "StatusRunning",
+            published,
+            "Maximum",
+            "LessThanThreshold",
+            1,
+            periods=STATUS_DOWN_MINUTES,
+            missing="breaching",
+            description=(
+                f"{node}: Bitbucket's /status has not been RUNNING for "
+                f"{STATUS_DOWN_MINUTES} minutes (or the node stopped reporting)"
+            ),
+        )
+        NodeMetrics(
+            node,
+            NodeMetricsArgs(site=args.site, region=args.region, host=host, install=install),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _alarm(
         self,
