@@ -28,16 +28,31 @@ LOGIN_USER = {"al2023": "ec2-user", "ubuntu": "ubuntu"}
 
 @dataclass(frozen=True)
 class MirrorHostArgs:
+    """What one node (components/host.py MirrorHost) is built from: its instance, home volume, role
+    and host key. The site decides it per node (components/site_plan.py)."""
+
+    # The AWS region of every resource of the node: a new one replaces the node.
     region: str
+    # The image the instance launches from; changes are ignored on a running instance (osImage
+    # replaces its root volume instead: RootVolumeReplacement).
     ami_id: pulumi.Input[str]
+    # mirrors[].os (al2023, ubuntu): the login user and the packages the boot installs.
     os: str
+    # mirrors[].instanceType: a new one stops and starts the instance (drained first).
     instance_type: str
+    # The subnet (and so the availability zone) of the instance and its home: a new one replaces both.
     subnet_id: pulumi.Input[str]
+    # The nodes' security group (MirrorNetwork.node_security_group_id).
     security_group_id: pulumi.Input[str]
+    # The site's EC2 key pair: the operators' SSH login for the install.
     key_name: pulumi.Input[str]
+    # mirrors[].homeVolumeGb: the home volume's size; a larger one grows it in place.
     home_volume_gb: int
+    # Whether the instance gets a public address (the install reaches it there, or nginx serves it).
     public_address: bool
+    # The stack: the node's host key parameter's path and its tags are scoped by it.
     stack: str
+    # The site's tags, on every resource of the node (each with its own Name).
     tags: dict[str, str] = field(default_factory=dict)
     # A farm node: the instance carries this (key, value) tag, by which the farm's other nodes
     # discover it, and its role may list the region's instances to find them.
@@ -131,6 +146,11 @@ def discovery_policy(region: str) -> str:
 
 
 class MirrorHost(pulumi.ComponentResource):
+    """One node of a site: its instance, home volume and attachment, role, and SSH host key (kept in
+    SSM, read at first boot, so the key the install pins is known before the node boots). A new
+    subnet, KMS key or restore replaces its home; a new instance type or boot configuration stops and
+    starts the instance (the rollout drains the node first); a new AMI lookup changes nothing."""
+
     instance_id: pulumi.Output[str]
     private_ip: pulumi.Output[str]
     address: pulumi.Output[str]  # where the installer connects (public when it has one)

@@ -60,7 +60,11 @@ def recover_action(region: str) -> str:
 
 @dataclass(frozen=True)
 class AlarmTopicsArgs:
+    """Which sites need a created SNS topic (monitored, with no topic of their own)."""
+
+    # The stack: the topics' names are scoped by it.
     stack: str
+    # Every site: one topic per region of those that need one, with their e-mail subscriptions.
     sites: Sequence[Site]
 
 
@@ -125,18 +129,33 @@ class LoadBalancerMetrics:
 
 @dataclass(frozen=True)
 class MirrorAlarmsArgs:
+    """What a monitored site's CloudWatch alarms watch and whom they notify."""
+
+    # The stack: the alarms' names are scoped by it.
     stack: str
+    # The site's name: in the alarms' descriptions and the published metrics' Site dimension.
     site: str
+    # The site's region: where the alarms live and which recover action EC2 runs.
     region: str
+    # The site's monitoring keys (thresholds, e-mails).
     monitoring: Monitoring
+    # Where every alarm notifies (the site's own topic, or the one created for its region).
     topic_arn: pulumi.Input[str]
+    # The site's nodes: their status checks and their published metrics are watched.
     hosts: Sequence[MirrorHost]
+    # The nodes' installs, in the same order: the metrics publisher runs after each.
     installs: Sequence[MirrorInstall]
+    # The site's balancer (None: nginx): its healthy-node counts are watched.
     load_balancer: Optional[LoadBalancerMetrics] = None
+    # The site's tags, on every alarm.
     tags: dict[str, str] = field(default_factory=dict)
 
 
 class MirrorAlarms(pulumi.ComponentResource):
+    """A monitored site's CloudWatch alarms (monitoring.*): its balancer's healthy nodes, and each node's
+    status checks, home usage and Bitbucket's status, all notifying the site's topic. A node added or
+    removed adds or removes its alarms; thresholds change in place."""
+
     def __init__(self, name: str, args: MirrorAlarmsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(types.ALARMS, name, None, opts)
         self._args = args
@@ -278,9 +297,15 @@ class MirrorAlarms(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class NodeMetricsArgs:
+    """What one node's metrics publisher needs."""
+
+    # The site's name: the Site dimension of what the node publishes.
     site: str
+    # Where the node publishes (CloudWatch is regional).
     region: str
+    # The node: its role may put metrics, and its timer runs there.
     host: MirrorHost
+    # The node's install: the publisher is installed after it.
     install: MirrorInstall
 
 

@@ -29,17 +29,27 @@ ANYWHERE = "0.0.0.0/0"
 
 @dataclass(frozen=True)
 class MirrorNetworkArgs:
+    """Who may reach a site's nodes (and its load balancer) on what: each field changes a rule."""
+
+    # Where the site lives (its VPC; the VPC's CIDR stands for clients when client_cidrs is empty).
     placement: Placement
-    client_cidrs: tuple[str, ...]  # empty: the VPC's CIDR
+    # network.clientCidrs: who may clone (HTTPS and SSH).
+    client_cidrs: tuple[str, ...]
+    # primary.cidrs: the primary's egress addresses, which call the mirror on HTTPS.
     primary_cidrs: tuple[str, ...]
+    # network.adminCidrs (and the bastion's address): who may SSH to the nodes for the install.
     admin_cidrs: tuple[str, ...]
+    # primary.sshPort: the nodes fetch from the primary over SSH on this port.
     primary_ssh_port: int
+    # Clients reach the nodes through a load balancer (its own group, the nodes behind it).
     behind_load_balancer: bool
+    # The nodes are clustered: Hazelcast between them is allowed.
     farm: bool
     # Extra egress: plain HTTP for distributions whose package mirrors serve http (Ubuntu).
     egress_http: bool = False
     # Who may scrape the JMX exporter on the nodes (monitoring.jmxExporter); empty: port closed.
     metrics_cidrs: tuple[str, ...] = ()
+    # The site's tags, on the security groups.
     tags: dict[str, str] = field(default_factory=dict)
 
 

@@ -23,7 +23,7 @@ KNOWN_LONG_MODULES = {
 }
 KNOWN_LONG_FUNCTIONS: dict[str, int] = {}
 # The packages whose every public class already says what it is for (issue #32 item 5 adds the others).
-DOCUMENTED_PACKAGES = ("stack_config",)
+DOCUMENTED_PACKAGES = ("stack_config", "components")
 # Module cycles, each as the sorted names of its modules (a strongly connected component).
 KNOWN_CYCLES: set[tuple[str, ...]] = set()
 
@@ -172,3 +172,49 @@ def test_every_public_class_says_what_it_is_for():
         if isinstance(node, ast.ClassDef) and not node.name.startswith("_") and not ast.get_docstring(node)
     ]
     assert undocumented == [], f"say what it is for and what changes when it changes: {undocumented}"
+
+
+# The classes a component is built from, whose every field says what it is for (as pulumi-eks does).
+ARGS_SUFFIXES = ("Args", "Inputs", "Plan")
+
+
+def undescribed_fields(source: str) -> list[str]:
+    """Fields of an Args-like class (ARGS_SUFFIXES) with no comment of their own: on the line above
+    the field, or at the end of its line."""
+    lines = source.splitlines()
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.ClassDef) and node.name.endswith(ARGS_SUFFIXES)):
+            continue
+        for field in node.body:
+            if isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name):
+                above, line = lines[field.lineno - 2].strip(), lines[field.lineno - 1]
+                if not above.startswith("#") and "  # " not in line:
+                    found.append(f"{node.name}.{field.target.id}")
+    return found
+
+
+def test_every_args_field_of_a_component_says_what_it_is_for():
+    undescribed = [
+        f"{relative(path)}::{field}"
+        for name, path in modules().items()
+        if name.split(".")[0] == "components"
+        for field in undescribed_fields(path.read_text())
+    ]
+    assert undescribed == [], f"say what it is for and what changes when it changes: {undescribed}"
+
+
+def test_a_field_without_a_comment_of_its_own_is_found():
+    source = """
+class SiteArgs:
+    # The region.
+    region: str
+    stack: str
+    nodes: int  # how many
+    tags: dict
+
+
+class Helper:
+    free: str
+"""
+    assert undescribed_fields(source) == ["SiteArgs.stack", "SiteArgs.tags"]
