@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from components.plan import NodePlan, RolloutPlan
+from tests.resource_types import DYNAMIC, NODE_RETURN
 
 
 def node(i: int) -> NodePlan:
@@ -54,3 +55,20 @@ def test_behind_lb_without_a_balancer_is_refused():
 def test_a_balancer_on_a_site_not_behind_one_is_refused():
     with pytest.raises(ValueError, match="behind_lb=False"):
         plan(1, multi_node=False, behind_lb=False, load_balancer=StandInBalancer())
+
+
+# What the plan's three names reach, on the program's own stacks: the providers' inputs all say `farm`
+# (a name in every stack's state), each for one of the three facts.
+@pytest.mark.parametrize(
+    ("stack", "site", "multi_node", "clustered"),
+    [("farm-3", "iad", True, True), ("single-acm", "fra", False, True), ("single-nginx", "syd", False, False)],
+)
+def test_each_step_receives_the_fact_it_is_decided_by(runs, stack, site, multi_node, clustered):
+    run = runs[stack]
+    # The upgrade window coordinates several nodes: a one-node farm behind a load balancer has none to.
+    assert run.one(DYNAMIC + "UpgradeWindow", f"{site}-upgrade").inputs["farm"] is multi_node
+    # A node is back once its farm lists it: any clustered node, one or several.
+    assert run.one(NODE_RETURN, f"{site}-node0-return").inputs["farm"] is clustered
+    assert run.one(DYNAMIC + "InstanceStartReturn", f"{site}-node0-start-return").inputs["farm"] is clustered
+    # The upgrade's finish ends a multi-node window, and only exists for one.
+    assert len(run.of_type(DYNAMIC + "UpgradeFinish")) == (1 if multi_node else 0)
