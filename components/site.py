@@ -29,7 +29,7 @@ from .monitoring import LoadBalancerMetrics, MirrorAlarms, MirrorAlarmsArgs
 from .network import BITBUCKET_SSH, MirrorNetwork, MirrorNetworkArgs
 from .rollout import FarmRollout
 from .site_args import MirrorSiteArgs
-from .site_plan import SiteKeys, rollout_plan
+from .site_plan import SiteKeys, clustered_when, rollout_plan
 from .tls import AcmCertificate, AcmCertificateArgs, certificate_source
 
 
@@ -57,9 +57,7 @@ class MirrorSite(pulumi.ComponentResource):
         mirror, network = args.mirror, args.network
         host = urlsplit(mirror.base_url).hostname or ""
         behind_lb = mirror.tls.mode == "acm"
-        # Every site behind a load balancer is a farm, of one node or more: scaling it from one node
-        # to two (or back) then changes no node's files, so no node restarts (nginx sites are single).
-        clustered = behind_lb
+        clustered = clustered_when(behind_lb)
         tags = tagging.site_tags(args.stack, name)
         # Preview warnings name the site: its URN, as the engine knows it.
         warn_to = types.urn(args.stack, pulumi.get_project(), [types.SITE], name)

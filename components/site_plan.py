@@ -49,6 +49,13 @@ class SiteKeys:
         return SiteKeys(login_key, ssh_key, key_pair)
 
 
+def clustered_when(behind_lb: bool) -> bool:
+    """Whether a site's nodes form a farm. Every site behind a load balancer is one, of one node or
+    more: scaling it from one node to two (or back) then changes no node's files, so no node restarts
+    (nginx sites are single)."""
+    return behind_lb
+
+
 def rollout_plan(
     site: pulumi.Resource,
     name: str,
@@ -64,7 +71,7 @@ def rollout_plan(
     """What the rollout does this `up`: every node's instance, and what every node installs."""
     mirror = args.mirror
     behind_lb = lb is not None
-    clustered = behind_lb  # as in __init__: every site behind a load balancer is a farm
+    clustered = clustered_when(behind_lb)
     ami = current_ami(mirror.os, architecture_of(mirror.instance_type), args.region, pulumi.InvokeOptions(parent=site))
     # Installing over SSH needs a reachable address: the public one unless a bastion is used.
     reach_publicly = args.network.bastion is None
