@@ -28,16 +28,31 @@ LOGIN_USER = {"al2023": "ec2-user", "ubuntu": "ubuntu"}
 
 @dataclass(frozen=True)
 class MirrorHostArgs:
+    """What one node (components/host.py MirrorHost) is built from: its instance, home volume, role
+    and host key. The site decides it per node (components/site_plan.py)."""
+
+    # The AWS region of every resource of the node: a new one replaces the node.
     region: str
+    # The image the instance launches from; changes are ignored on a running instance (osImage
+    # replaces its root volume instead: RootVolumeReplacement).
     ami_id: pulumi.Input[str]
+    # mirrors[].os (al2023, ubuntu): the login user and the packages the boot installs.
     os: str
+    # mirrors[].instanceType: a new one stops and starts the instance (drained first).
     instance_type: str
+    # The subnet (and so the availability zone) of the instance and its home: a new one replaces both.
     subnet_id: pulumi.Input[str]
+    # The nodes' security group (MirrorNetwork.node_security_group_id).
     security_group_id: pulumi.Input[str]
+    # The site's EC2 key pair: the operators' SSH login for the install.
     key_name: pulumi.Input[str]
+    # mirrors[].homeVolumeGb: the home volume's size; a larger one grows it in place.
     home_volume_gb: int
+    # Whether the instance gets a public address (the install reaches it there, or nginx serves it).
     public_address: bool
+    # The stack: the node's host key parameter's path and its tags are scoped by it.
     stack: str
+    # The site's tags, on every resource of the node (each with its own Name).
     tags: dict[str, str] = field(default_factory=dict)
     # A farm node: the instance carries this (key, value) tag, by which the farm's other nodes
     # discover it, and its role may list the region's instances to find them.
@@ -131,6 +146,11 @@ def discovery_policy(region: str) -> str:
 
 
 class MirrorHost(pulumi.ComponentResource):
+    """One node of a site: its instance, home volume and attachment, role, and SSH host key (kept in
+    SSM, read at first boot, so the key the install pins is known before the node boots). A new
+    subnet, KMS key or restore replaces its home; a new instance type or boot configuration stops and
+    starts the instance (the rollout drains the node first); a new AMI lookup changes nothing."""
+
     instance_id: pulumi.Output[str]
     private_ip: pulumi.Output[str]
     address: pulumi.Output[str]  # where the installer connects (public when it has one)
@@ -165,63 +185,8 @@ class MirrorHost(pulumi.ComponentResource):
         )
         profile, policy, role = self._instance_profile(name, parameter, tags, args)
 
-        instance = aws.ec2.Instance(
-            f"{name}-instance",
-            ami=args.ami_id,
-            instance_type=args.instance_type,
-            region=args.region,
-            subnet_id=args.subnet_id,
-            vpc_security_group_ids=[args.security_group_id],
-            key_name=args.key_name,
-            iam_instance_profile=profile.name,
-            associate_public_ip_address=args.public_address,
-            metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
-                http_tokens="required", http_put_response_hop_limit=1, http_endpoint="enabled"
-            ),
-            root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
-                volume_type="gp3",
-                volume_size=ROOT_VOLUME_GB,
-                encrypted=True,
-                delete_on_termination=True,
-                kms_key_id=args.kms_key_arn,
-            ),
-            # A new boot configuration (a new release of this project) is applied by stopping and
-            # starting the instance, one node at a time (InstanceStopDrain), not by replacing it:
-            # cloud-init runs bootcmd on every boot.
-            user_data=boot.user_data(host_key_parameter(args.stack, name)),
-            user_data_replace_on_change=False,
-            tags={**tags, **dict([args.farm_tag])} if args.farm_tag else tags,
-            volume_tags=tags,
-            # The AMI lookup moves with every release; a new AMI must not replace a running mirror.
-            # It reads its host key at first boot: the key and the permission must exist by then.
-            opts=pulumi.ResourceOptions(
-                parent=self, ignore_changes=["ami"], depends_on=[parameter, policy, *args.instance_wait_for]
-            ),
-        )
-        home = aws.ebs.Volume(
-            f"{name}-home",
-            availability_zone=instance.availability_zone,
-            size=args.home_volume_gb,
-            type="gp3",
-            encrypted=True,
-            kms_key_id=args.kms_key_arn,
-            tags=tagging.named(tags, f"{name}-home"),
-            region=args.region,
-            snapshot_id=args.home_snapshot_id,
-            opts=child,
-        )
-        attachment = aws.ec2.VolumeAttachment(
-            f"{name}-home",
-            device_name=HOME_DEVICE,
-            volume_id=home.id,
-            instance_id=instance.id,
-            # Not stopped to detach: terraform-provider-aws never starts it again. The node's retire
-            # command (components/rollout.py) stops Bitbucket and unmounts the home first.
-            stop_instance_before_detaching=False,
-            region=args.region,
-            # The device name is taken until the old home is detached: detach first, then attach.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
-        )
+        instance = self._instance(name, args, profile, [parameter, policy], tags)
+        home, attachment = self._home(name, args, instance, tags)
 
         self.home_attachment = attachment
         self.image = args.ami_id
@@ -261,6 +226,80 @@ class MirrorHost(pulumi.ComponentResource):
                 "role_name": self.role_name,
             }
         )
+
+    def _instance(
+        self,
+        name: str,
+        args: MirrorHostArgs,
+        profile: aws.iam.InstanceProfile,
+        boot_needs: Sequence[pulumi.Resource],
+        tags: dict[str, str],
+    ) -> aws.ec2.Instance:
+        """The node's instance: IMDSv2 only, an encrypted root volume, the boot configuration."""
+        return aws.ec2.Instance(
+            f"{name}-instance",
+            ami=args.ami_id,
+            instance_type=args.instance_type,
+            region=args.region,
+            subnet_id=args.subnet_id,
+            vpc_security_group_ids=[args.security_group_id],
+            key_name=args.key_name,
+            iam_instance_profile=profile.name,
+            associate_public_ip_address=args.public_address,
+            metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
+                http_tokens="required", http_put_response_hop_limit=1, http_endpoint="enabled"
+            ),
+            root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
+                volume_type="gp3",
+                volume_size=ROOT_VOLUME_GB,
+                encrypted=True,
+                delete_on_termination=True,
+                kms_key_id=args.kms_key_arn,
+            ),
+            # A new boot configuration (a new release of this project) is applied by stopping and
+            # starting the instance, one node at a time (InstanceStopDrain), not by replacing it:
+            # cloud-init runs bootcmd on every boot.
+            user_data=boot.user_data(host_key_parameter(args.stack, name)),
+            user_data_replace_on_change=False,
+            tags={**tags, **dict([args.farm_tag])} if args.farm_tag else tags,
+            volume_tags=tags,
+            # The AMI lookup moves with every release; a new AMI must not replace a running mirror.
+            # It reads its host key at first boot: the key and the permission must exist by then.
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=["ami"], depends_on=[*boot_needs, *args.instance_wait_for]
+            ),
+        )
+
+    def _home(
+        self, name: str, args: MirrorHostArgs, instance: aws.ec2.Instance, tags: dict[str, str]
+    ) -> tuple[aws.ebs.Volume, aws.ec2.VolumeAttachment]:
+        """The node's home: its own encrypted volume (from a snapshot when restored), attached."""
+        child = pulumi.ResourceOptions(parent=self)
+        home = aws.ebs.Volume(
+            f"{name}-home",
+            availability_zone=instance.availability_zone,
+            size=args.home_volume_gb,
+            type="gp3",
+            encrypted=True,
+            kms_key_id=args.kms_key_arn,
+            tags=tagging.named(tags, f"{name}-home"),
+            region=args.region,
+            snapshot_id=args.home_snapshot_id,
+            opts=child,
+        )
+        attachment = aws.ec2.VolumeAttachment(
+            f"{name}-home",
+            device_name=HOME_DEVICE,
+            volume_id=home.id,
+            instance_id=instance.id,
+            # Not stopped to detach: terraform-provider-aws never starts it again. The node's retire
+            # command (components/rollout.py) stops Bitbucket and unmounts the home first.
+            stop_instance_before_detaching=False,
+            region=args.region,
+            # The device name is taken until the old home is detached: detach first, then attach.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+        return home, attachment
 
     def _instance_profile(
         self, name: str, parameter: aws.ssm.Parameter, tags: dict[str, str], args: MirrorHostArgs

@@ -28,33 +28,61 @@ from .node_command import node_command, node_connection, script_command, unpack_
 
 @dataclass(frozen=True)
 class FarmInputs:
+    """What a farm node needs to find and join the others (Hazelcast over EC2 discovery)."""
+
+    # The Hazelcast group: nodes of another group never join this farm.
     group_name: str
-    group_password: pulumi.Output[str]  # secret
+    # The group's password (secret): a new one restarts every node on its install.
+    group_password: pulumi.Output[str]
+    # Where the nodes look for each other (EC2 discovery is regional).
     region: str
-    tag_key: str  # the tag every node of this farm, and only those, carry
+    # The tag every node of this farm, and only those, carry (with tag_value).
+    tag_key: str
+    # The tag's value: the site's farm, scoped by stack.
     tag_value: str
 
 
 @dataclass(frozen=True)
 class NginxInputs:
+    """TLS on the node (tls.mode nginx): nginx serves the mirror's base URL with this certificate."""
+
+    # The base URL's host: nginx's server_name.
     server_name: str
+    # tls.certificate (PEM, with its chain): a new one reloads nginx on the install.
     certificate: str
-    private_key: pulumi.Output[str]  # secret
+    # tls.privateKey (secret): written to the node only, never in state in plain text.
+    private_key: pulumi.Output[str]
 
 
 @dataclass(frozen=True)
 class MirrorInstallArgs:
-    host: MirrorHost
-    login_private_key: pulumi.Output[str]  # secret
+    """What one node installs (components/install.py MirrorInstall): Bitbucket's version, its
+    configuration files, and how to reach the node. A change of what the node's files are made of
+    (the staged bundle's digest) runs the install again, on that node's turn in the rollout."""
+
+    # The node (None in a RolloutPlan's template: the rollout sets each node's).
+    host: Optional[MirrorHost]
+    # The site's login key (secret): the install connects with it.
+    login_private_key: pulumi.Output[str]
+    # mirrors[].bitbucketVersion: a new one is an upgrade (UpgradeWindow decides how).
     bitbucket_version: str
+    # mirrors[].baseUrl: what the node's properties and nginx serve.
     base_url: str
-    setup_block: pulumi.Input[str]  # MirrorSetup.properties
+    # MirrorSetup.properties: the mirror's setup keys in bitbucket.properties.
+    setup_block: pulumi.Input[str]
+    # mirrors[].installer.url: where the archive comes from (None: Atlassian's download site).
     installer_url: Optional[str] = None
+    # mirrors[].installer.sha256: the archive must be these bytes (None: trust on first use).
     installer_sha256: Optional[str] = None
+    # primary.caBundle: the CA the node trusts for the primary (None: the system's).
     ca_bundle: Optional[str] = None
+    # A farm node's Hazelcast settings (None: a single node).
     farm: Optional[FarmInputs] = None
+    # TLS on the node (None: behind a load balancer).
     nginx: Optional[NginxInputs] = None
+    # network.bastion: the install connects through it (None: directly).
     bastion: Optional[Bastion] = None
+    # monitoring.jmxExporter: the node runs the JMX exporter (and its port opens to metricsCidrs).
     jmx_exporter: bool = False
     # Which mirror the node's home belongs to (MirrorGeneration.generation): a new one empties it.
     generation: Optional[pulumi.Input[str]] = None
@@ -65,9 +93,11 @@ class MirrorInstallArgs:
     # Resources this node's installation waits for (a farm's later nodes wait for the first).
     # A component's own depends_on does not reach its children, so it is applied to them here.
     wait_for: Sequence[pulumi.Resource] = ()
-    # The node's pinned connection and its staged bundle with the bundle's digest, when the rollout
-    # has built them already for the node's other commands (built here otherwise).
+    # The node's pinned connection, when the rollout has built it already for the node's other
+    # commands (built here otherwise).
     connection: Optional[remote.ConnectionArgs] = None
+    # The node's staged bundle and the bundle's digest (a new digest installs again), when the rollout
+    # has built them already for the node's drain (built here otherwise).
     staged: Optional[tuple[pulumi.Output[str], pulumi.Output[str]]] = None
     # The sha256 this site first verified for this version (ArchiveTrust.sha256, "" for none yet): the
     # archive this node installs must be those bytes. None on the node that verifies it first.
@@ -195,6 +225,10 @@ def staged_payload(args: MirrorInstallArgs) -> tuple[pulumi.Output[str], pulumi.
 
 
 class MirrorInstall(pulumi.ComponentResource):
+    """Bitbucket on one node: its files staged as one bundle, then installed and started. It runs again
+    when the bundle's digest changes (a version, a setting, a new home) or the node is drained for it;
+    `done` resolves once the node's install has finished."""
+
     done: pulumi.Output[str]
     connection: remote.ConnectionArgs
 

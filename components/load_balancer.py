@@ -23,16 +23,30 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 @dataclass(frozen=True)
 class MirrorLoadBalancerArgs:
+    """What a site's network load balancer is built from (tls.mode acm): TLS on 443 with the ACM
+    certificate, TCP on 7999 for SSH, each to a target group of the site's nodes."""
+
+    # The region of the balancer, its target groups and listeners.
     region: str
+    # The subnets it spans (the site's placement): a new set changes the balancer in place.
     subnet_ids: pulumi.Input[Sequence[str]]
+    # The VPC of its target groups: a new one replaces them.
     vpc_id: pulumi.Input[str]
+    # Its security group (MirrorNetwork.lb_security_group_id).
     security_group_id: pulumi.Input[str]
+    # The certificate the TLS listener serves (AcmCertificate.certificate_arn).
     certificate_arn: pulumi.Input[str]
+    # Internal (no public address) when every client and the primary are private: a change replaces it.
     internal: bool
+    # The site's tags, on the balancer and its target groups.
     tags: dict[str, str]
 
 
 class MirrorLoadBalancer(pulumi.ComponentResource):
+    """A site's network load balancer (tls.mode acm): TLS on 443 to the nodes' HTTP, TCP 7999 to their
+    SSH, a target group each. `attach` registers the nodes; `node_attachments[i]` is node i's, which
+    its drain waits for. Clients follow `dns_name` (the site's alias record)."""
+
     dns_name: pulumi.Output[str]
     zone_id: pulumi.Output[str]
 

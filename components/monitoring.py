@@ -60,7 +60,11 @@ def recover_action(region: str) -> str:
 
 @dataclass(frozen=True)
 class AlarmTopicsArgs:
+    """Which sites need a created SNS topic (monitored, with no topic of their own)."""
+
+    # The stack: the topics' names are scoped by it.
     stack: str
+    # Every site: one topic per region of those that need one, with their e-mail subscriptions.
     sites: Sequence[Site]
 
 
@@ -125,108 +129,134 @@ class LoadBalancerMetrics:
 
 @dataclass(frozen=True)
 class MirrorAlarmsArgs:
+    """What a monitored site's CloudWatch alarms watch and whom they notify."""
+
+    # The stack: the alarms' names are scoped by it.
     stack: str
+    # The site's name: in the alarms' descriptions and the published metrics' Site dimension.
     site: str
+    # The site's region: where the alarms live and which recover action EC2 runs.
     region: str
+    # The site's monitoring keys (thresholds, e-mails).
     monitoring: Monitoring
+    # Where every alarm notifies (the site's own topic, or the one created for its region).
     topic_arn: pulumi.Input[str]
+    # The site's nodes: their status checks and their published metrics are watched.
     hosts: Sequence[MirrorHost]
+    # The nodes' installs, in the same order: the metrics publisher runs after each.
     installs: Sequence[MirrorInstall]
+    # The site's balancer (None: nginx): its healthy-node counts are watched.
     load_balancer: Optional[LoadBalancerMetrics] = None
+    # The site's tags, on every alarm.
     tags: dict[str, str] = field(default_factory=dict)
 
 
 class MirrorAlarms(pulumi.ComponentResource):
+    """A monitored site's CloudWatch alarms (monitoring.*): its balancer's healthy nodes, and each node's
+    status checks, home usage and Bitbucket's status, all notifying the site's topic. A node added or
+    removed adds or removes its alarms; thresholds change in place."""
+
     def __init__(self, name: str, args: MirrorAlarmsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(types.ALARMS, name, None, opts)
         self._args = args
-        nodes = len(args.hosts)
         if args.load_balancer is not None:
-            for label, target_group in args.load_balancer.target_groups.items():
-                dimensions = {"LoadBalancer": args.load_balancer.arn_suffix, "TargetGroup": target_group}
-                if nodes > 1:
-                    self._alarm(
-                        f"{name}-{label}-degraded",
-                        "AWS/NetworkELB",
-                        "HealthyHostCount",
-                        dimensions,
-                        "Minimum",
-                        "LessThanThreshold",
-                        nodes,
-                        periods=3,
-                        description=f"warning: fewer than {nodes} healthy nodes behind {label} of {args.site}",
-                    )
+            self._load_balancer_alarms(name, args.load_balancer)
+        for host, install in zip(args.hosts, args.installs):
+            self._node_alarms(host, install)
+        self.register_outputs({})
+
+    def _load_balancer_alarms(self, name: str, lb: LoadBalancerMetrics) -> None:
+        """Per target group: fewer healthy nodes than the site has (a warning), none (critical)."""
+        args = self._args
+        nodes = len(args.hosts)
+        for label, target_group in lb.target_groups.items():
+            dimensions = {"LoadBalancer": lb.arn_suffix, "TargetGroup": target_group}
+            if nodes > 1:
                 self._alarm(
-                    f"{name}-{label}-down",
+                    f"{name}-{label}-degraded",
                     "AWS/NetworkELB",
                     "HealthyHostCount",
                     dimensions,
-                    "Maximum",
+                    "Minimum",
                     "LessThanThreshold",
-                    1,
-                    periods=2,
-                    missing="breaching",
-                    description=f"critical: no healthy node behind {label} of {args.site}: clients cannot clone",
+                    nodes,
+                    periods=3,
+                    description=f"warning: fewer than {nodes} healthy nodes behind {label} of {args.site}",
                 )
-        for host, install in zip(args.hosts, args.installs):
-            node = host.node_name
-            instance = {"InstanceId": host.instance_id}
             self._alarm(
-                f"{node}-system-check",
-                "AWS/EC2",
-                "StatusCheckFailed_System",
-                instance,
-                "Maximum",
-                "GreaterThanOrEqualToThreshold",
-                1,
-                periods=2,
-                actions=[recover_action(args.region)],
-                description=f"{node}: AWS host failure; EC2 recovers the instance on new hardware",
-            )
-            self._alarm(
-                f"{node}-instance-check",
-                "AWS/EC2",
-                "StatusCheckFailed_Instance",
-                instance,
-                "Maximum",
-                "GreaterThanOrEqualToThreshold",
-                1,
-                periods=3,
-                description=f"{node}: the operating system does not answer EC2's status check",
-            )
-            published = {"Site": args.site, "Node": node}
-            self._alarm(
-                f"{node}-home-used",
-                files.METRICS_NAMESPACE,
-                "HomeUsedPercent",
-                published,
-                "Maximum",
-                "GreaterThanThreshold",
-                args.monitoring.home_used_percent_alarm,
-                periods=5,
-                description=f"{node}: home volume over {args.monitoring.home_used_percent_alarm}% full",
-            )
-            self._alarm(
-                f"{node}-not-running",
-                files.METRICS_NAMESPACE,
-                "StatusRunning",
-                published,
+                f"{name}-{label}-down",
+                "AWS/NetworkELB",
+                "HealthyHostCount",
+                dimensions,
                 "Maximum",
                 "LessThanThreshold",
                 1,
-                periods=STATUS_DOWN_MINUTES,
+                periods=2,
                 missing="breaching",
-                description=(
-                    f"{node}: Bitbucket's /status has not been RUNNING for "
-                    f"{STATUS_DOWN_MINUTES} minutes (or the node stopped reporting)"
-                ),
+                description=f"critical: no healthy node behind {label} of {args.site}: clients cannot clone",
             )
-            NodeMetrics(
-                node,
-                NodeMetricsArgs(site=args.site, region=args.region, host=host, install=install),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-        self.register_outputs({})
+
+    def _node_alarms(self, host: MirrorHost, install: MirrorInstall) -> None:
+        """Per node: EC2's status checks (a host failure recovers the instance), a full home,
+        Bitbucket not RUNNING; and the node's metrics (NodeMetrics) that the last two read."""
+        args = self._args
+        node = host.node_name
+        instance = {"InstanceId": host.instance_id}
+        self._alarm(
+            f"{node}-system-check",
+            "AWS/EC2",
+            "StatusCheckFailed_System",
+            instance,
+            "Maximum",
+            "GreaterThanOrEqualToThreshold",
+            1,
+            periods=2,
+            actions=[recover_action(args.region)],
+            description=f"{node}: AWS host failure; EC2 recovers the instance on new hardware",
+        )
+        self._alarm(
+            f"{node}-instance-check",
+            "AWS/EC2",
+            "StatusCheckFailed_Instance",
+            instance,
+            "Maximum",
+            "GreaterThanOrEqualToThreshold",
+            1,
+            periods=3,
+            description=f"{node}: the operating system does not answer EC2's status check",
+        )
+        published = {"Site": args.site, "Node": node}
+        self._alarm(
+            f"{node}-home-used",
+            files.METRICS_NAMESPACE,
+            "HomeUsedPercent",
+            published,
+            "Maximum",
+            "GreaterThanThreshold",
+            args.monitoring.home_used_percent_alarm,
+            periods=5,
+            description=f"{node}: home volume over {args.monitoring.home_used_percent_alarm}% full",
+        )
+        self._alarm(
+            f"{node}-not-running",
+            files.METRICS_NAMESPACE,
+            "StatusRunning",
+            published,
+            "Maximum",
+            "LessThanThreshold",
+            1,
+            periods=STATUS_DOWN_MINUTES,
+            missing="breaching",
+            description=(
+                f"{node}: Bitbucket's /status has not been RUNNING for "
+                f"{STATUS_DOWN_MINUTES} minutes (or the node stopped reporting)"
+            ),
+        )
+        NodeMetrics(
+            node,
+            NodeMetricsArgs(site=args.site, region=args.region, host=host, install=install),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _alarm(
         self,
@@ -267,9 +297,15 @@ class MirrorAlarms(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class NodeMetricsArgs:
+    """What one node's metrics publisher needs."""
+
+    # The site's name: the Site dimension of what the node publishes.
     site: str
+    # Where the node publishes (CloudWatch is regional).
     region: str
+    # The node: its role may put metrics, and its timer runs there.
     host: MirrorHost
+    # The node's install: the publisher is installed after it.
     install: MirrorInstall
 
 

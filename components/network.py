@@ -29,17 +29,27 @@ ANYWHERE = "0.0.0.0/0"
 
 @dataclass(frozen=True)
 class MirrorNetworkArgs:
+    """Who may reach a site's nodes (and its load balancer) on what: each field changes a rule."""
+
+    # Where the site lives (its VPC; the VPC's CIDR stands for clients when client_cidrs is empty).
     placement: Placement
-    client_cidrs: tuple[str, ...]  # empty: the VPC's CIDR
+    # network.clientCidrs: who may clone (HTTPS and SSH).
+    client_cidrs: tuple[str, ...]
+    # primary.cidrs: the primary's egress addresses, which call the mirror on HTTPS.
     primary_cidrs: tuple[str, ...]
+    # network.adminCidrs (and the bastion's address): who may SSH to the nodes for the install.
     admin_cidrs: tuple[str, ...]
+    # primary.sshPort: the nodes fetch from the primary over SSH on this port.
     primary_ssh_port: int
+    # Clients reach the nodes through a load balancer (its own group, the nodes behind it).
     behind_load_balancer: bool
+    # The nodes are clustered: Hazelcast between them is allowed.
     farm: bool
     # Extra egress: plain HTTP for distributions whose package mirrors serve http (Ubuntu).
     egress_http: bool = False
     # Who may scrape the JMX exporter on the nodes (monitoring.jmxExporter); empty: port closed.
     metrics_cidrs: tuple[str, ...] = ()
+    # The site's tags, on the security groups.
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -69,33 +79,7 @@ class MirrorNetwork(pulumi.ComponentResource):
         self.lb_security_group_id = None
 
         if args.behind_load_balancer:
-            lb = aws.ec2.SecurityGroup(
-                f"{name}-lb",
-                vpc_id=vpc_id,
-                description=f"Bitbucket mirror {name}: load balancer",
-                region=self._region,
-                revoke_rules_on_delete=True,
-                tags=tagging.named(args.tags, f"{name}-lb"),
-                opts=self._child,
-            )
-            self.lb_security_group_id = lb.id
-            # Clients clone over HTTPS and SSH; the primary calls the mirror on HTTPS only.
-            self._ingress_from_cidrs((f"{name}-lb", lb), "clients-https", HTTPS, clients)
-            self._ingress_from_cidrs((f"{name}-lb", lb), "clients-ssh", BITBUCKET_SSH, clients)
-            self._ingress_from_cidrs((f"{name}-lb", lb), "primary-https", HTTPS, args.primary_cidrs)
-            for port, label in ((BITBUCKET_HTTP, "http"), (BITBUCKET_SSH, "ssh")):
-                self._ingress_from_group((f"{name}-nodes", nodes), f"lb-{label}", port, lb.id)
-                aws.vpc.SecurityGroupEgressRule(
-                    f"{name}-lb-to-nodes-{label}",
-                    security_group_id=lb.id,
-                    ip_protocol="tcp",
-                    region=self._region,
-                    from_port=port,
-                    to_port=port,
-                    referenced_security_group_id=nodes.id,
-                    description=f"load balancer to nodes on {port}",
-                    opts=self._child,
-                )
+            self.lb_security_group_id = self._load_balancer_group(name, args, nodes, clients)
         else:
             # nginx on the node terminates TLS: 443 and 7999 face clients directly.
             self._ingress_from_cidrs((f"{name}-nodes", nodes), "clients-https", HTTPS, clients)
@@ -106,20 +90,69 @@ class MirrorNetwork(pulumi.ComponentResource):
         ssh = self._ingress_from_cidrs((f"{name}-nodes", nodes), "admin-ssh", SSH, args.admin_cidrs)
         self._ingress_from_cidrs((f"{name}-nodes", nodes), "metrics", JMX_EXPORTER, args.metrics_cidrs)
         if args.farm:
-            # Hazelcast between the farm's own nodes, never through the load balancer.
-            self._ingress_from_group((f"{name}-nodes", nodes), "hazelcast", HAZELCAST, nodes.id)
+            self._hazelcast(name, nodes)
+
+        outbound = self._egress(name, args, nodes)
+        # What a node's commands need, on create and on delete alike: SSH in, and the way out to the
+        # primary. The site's instances depend on these, so that the engine, which deletes in reverse
+        # dependency order, removes them only after every command on the node (its retire above all).
+        self.node_access: list[pulumi.Resource] = [*ssh, *outbound]
+
+        self.register_outputs(
+            {"node_security_group_id": self.node_security_group_id, "lb_security_group_id": self.lb_security_group_id}
+        )
+
+    def _load_balancer_group(
+        self, name: str, args: MirrorNetworkArgs, nodes: aws.ec2.SecurityGroup, clients: Sequence[pulumi.Input[str]]
+    ) -> pulumi.Output[str]:
+        """The load balancer's group: clients and the primary in, to the nodes' Bitbucket ports out."""
+        lb = aws.ec2.SecurityGroup(
+            f"{name}-lb",
+            vpc_id=args.placement.vpc_id,
+            description=f"Bitbucket mirror {name}: load balancer",
+            region=self._region,
+            revoke_rules_on_delete=True,
+            tags=tagging.named(args.tags, f"{name}-lb"),
+            opts=self._child,
+        )
+        # Clients clone over HTTPS and SSH; the primary calls the mirror on HTTPS only.
+        self._ingress_from_cidrs((f"{name}-lb", lb), "clients-https", HTTPS, clients)
+        self._ingress_from_cidrs((f"{name}-lb", lb), "clients-ssh", BITBUCKET_SSH, clients)
+        self._ingress_from_cidrs((f"{name}-lb", lb), "primary-https", HTTPS, args.primary_cidrs)
+        for port, label in ((BITBUCKET_HTTP, "http"), (BITBUCKET_SSH, "ssh")):
+            self._ingress_from_group((f"{name}-nodes", nodes), f"lb-{label}", port, lb.id)
             aws.vpc.SecurityGroupEgressRule(
-                f"{name}-nodes-egress-hazelcast",
-                security_group_id=nodes.id,
+                f"{name}-lb-to-nodes-{label}",
+                security_group_id=lb.id,
                 ip_protocol="tcp",
                 region=self._region,
-                from_port=HAZELCAST,
-                to_port=HAZELCAST,
+                from_port=port,
+                to_port=port,
                 referenced_security_group_id=nodes.id,
-                description="Hazelcast to the other farm nodes",
+                description=f"load balancer to nodes on {port}",
                 opts=self._child,
             )
+        return lb.id
 
+    def _hazelcast(self, name: str, nodes: aws.ec2.SecurityGroup) -> None:
+        """Hazelcast between the farm's own nodes, never through the load balancer."""
+        self._ingress_from_group((f"{name}-nodes", nodes), "hazelcast", HAZELCAST, nodes.id)
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-nodes-egress-hazelcast",
+            security_group_id=nodes.id,
+            ip_protocol="tcp",
+            region=self._region,
+            from_port=HAZELCAST,
+            to_port=HAZELCAST,
+            referenced_security_group_id=nodes.id,
+            description="Hazelcast to the other farm nodes",
+            opts=self._child,
+        )
+
+    def _egress(
+        self, name: str, args: MirrorNetworkArgs, nodes: aws.ec2.SecurityGroup
+    ) -> list[aws.vpc.SecurityGroupEgressRule]:
+        """The nodes' way out."""
         # The primary's address is not known here (primary.cidrs are its egress addresses), so the
         # nodes may reach any host on 443 (primary, packages, installer) and the primary's SSH port.
         egress = [("https", HTTPS), ("primary-ssh", args.primary_ssh_port)]
@@ -139,14 +172,7 @@ class MirrorNetwork(pulumi.ComponentResource):
                 opts=self._child,
             )
             outbound.append(rule)
-        # What a node's commands need, on create and on delete alike: SSH in, and the way out to the
-        # primary. The site's instances depend on these, so that the engine, which deletes in reverse
-        # dependency order, removes them only after every command on the node (its retire above all).
-        self.node_access: list[pulumi.Resource] = [*ssh, *outbound]
-
-        self.register_outputs(
-            {"node_security_group_id": self.node_security_group_id, "lb_security_group_id": self.lb_security_group_id}
-        )
+        return outbound
 
     def _ingress_from_cidrs(
         self, group: tuple[str, aws.ec2.SecurityGroup], label: str, port: int, cidrs: Sequence[pulumi.Input[str]]

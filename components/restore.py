@@ -23,8 +23,12 @@ from . import tags as tagging
 
 @dataclass(frozen=True)
 class RestoredHome:
-    snapshot_id: pulumi.Output[Optional[str]]  # None: no snapshot of the version (the window refuses)
-    source_volume_id: pulumi.Output[Optional[str]]  # the volume it was taken from
+    """The snapshot a node's home is created from (mirrors[].restoreFrom), looked up at run time."""
+
+    # None: no snapshot of the version (the window refuses).
+    snapshot_id: pulumi.Output[Optional[str]]
+    # The volume it was taken from.
+    source_volume_id: pulumi.Output[Optional[str]]
 
 
 def restored_home(

@@ -25,15 +25,18 @@ Two phases, each node after the previous one is back:
 - Without a load balancer (nginx) the same steps run with no targets: they only say at preview
   what a change costs.
 
-The resources are children of the site, under the names they always had: no URN changes.
+The site decides what happens (components/plan.py RolloutPlan) and the rollout builds it: it calls
+nothing back in the site. The resources are children of the site, under the names they always had:
+no URN changes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable, Optional, Sequence
+from dataclasses import replace
+from typing import Optional, Sequence
 
 import pulumi
+from pulumi_command import remote
 
 from providers.archive_trust import ArchiveTrust, ArchiveTrustArgs, reported_sha256
 from providers.backup import HomeBackup, HomeBackupArgs
@@ -50,98 +53,58 @@ from providers.upgrade import UpgradeFinish, UpgradeFinishArgs, UpgradeWindow, U
 from providers.versions import minor_line
 
 from . import tags as tagging
-from .host import MirrorHost, user_data_digest
+from .host import MirrorHost
 from .host_files.specs import HOME_DIR
 from .install import MirrorInstall, MirrorInstallArgs, preflight, staged_payload, stop_for_upgrade
-from .load_balancer import MirrorLoadBalancer
 from .node_command import node_command, node_connection
-
-if TYPE_CHECKING:  # the site builds the rollout: the import goes the other way at run time
-    from .site import MirrorSiteArgs
+from .plan import NodePlan, RolloutPlan
 
 STOP_BITBUCKET = "sudo systemctl stop atlbitbucket 2>/dev/null || true"
 # A busy mount fails the delete (and the `up`) rather than detach a home something still writes to.
 RELEASE_HOME = f"{STOP_BITBUCKET}; sync; if mountpoint -q {HOME_DIR}; then sudo umount {HOME_DIR}; fi"
 
-__all__ = ["FarmRollout", "FarmRolloutArgs", "instances_one_at_a_time", "minor_line", "STOP_BITBUCKET", "RELEASE_HOME"]
-
-
-@dataclass(frozen=True)
-class FarmRolloutArgs:
-    site: MirrorSiteArgs
-    installs: Sequence[MirrorInstallArgs]  # one per node, in order
-    load_balancer: Optional[MirrorLoadBalancer]
-    instances_done: Sequence[pulumi.Resource] = ()  # instances_one_at_a_time's last step
-    warn_to: Optional[str] = None  # the site's URN: preview warnings appear under it
-    clustered: bool = False
+__all__ = ["FarmRollout", "instances_one_at_a_time", "minor_line", "STOP_BITBUCKET", "RELEASE_HOME"]
 
 
 class FarmRollout:
-    """A site's install phase. Not a ComponentResource of its own: its steps are children of the site
+    """A site's nodes and their rollout: the instance phase, then the install phase (the module's
+    docstring). Not a ComponentResource of its own: its steps are children of the site
     (`opts.parent`) under the names they always had, so that no URN of a running stack changes (a
-    component in between would move every one of them, and every node's install with them)."""
+    component in between would move every one of them, and every node's install with them).
 
-    def __init__(self, name: str, args: FarmRolloutArgs, opts: pulumi.ResourceOptions):
-        site_args, install_args, lb = args.site, args.installs, args.load_balancer
-        instances_done, warn_to, clustered = args.instances_done, args.warn_to, args.clustered
+    After construction: `hosts` (the nodes' MirrorHosts, in order), `installs`, `returns` (each
+    node's NodeReturn), `first_back` (node 0's: the site is approved once it serves), `window` and
+    `backup`."""
+
+    def __init__(self, plan: RolloutPlan, opts: pulumi.ResourceOptions):
         parent = opts.parent
-        mirror, primary = site_args.mirror, site_args.primary
-        nodes = len(install_args)
-        farm = nodes > 1
-        child = pulumi.ResourceOptions(parent=parent)
+        self.hosts, instances_done = instances_one_at_a_time(plan, parent)
+        install_args = [replace(plan.install, host=host) for host in self.hosts]
         connections = [node_connection(a.host, a.login_private_key, a.bastion) for a in install_args]
-        # Every node can run the target version before the first one is stopped. Node 0 verifies the
-        # archive first; the sha256 it verified is recorded per version (trust on first use), and every
-        # other node, and every install, must download exactly those bytes.
-        first = preflight(f"{name}-node0-preflight", install_args[0], connections[0], child)
-        trust = ArchiveTrust(
-            f"{name}-archive-trust",
-            ArchiveTrustArgs(
-                site=name,
-                version=mirror.bitbucket_version,
-                reported=first.stdout.apply(lambda out: reported_sha256(out, mirror.bitbucket_version)),
-            ),
-            opts=child,
-        )
-        install_args = [replace(a, trusted_sha256=trust.sha256) for a in install_args]
-        checked = [first] + [
-            preflight(f"{name}-node{i}-preflight", args, connection, child)
-            for i, (args, connection) in enumerate(zip(install_args, connections))
-            if i
-        ]
-        node_names = [f"{name}-node{i}" for i in range(nodes)]
-        restore_from = mirror.restore_from
+        install_args, checked = _preflights(plan, install_args, connections, parent)
         self.window = UpgradeWindow(
-            f"{name}-upgrade",
+            f"{plan.name}-upgrade",
             UpgradeWindowArgs(
-                mirror_url=mirror.base_url,
-                version=mirror.bitbucket_version,
-                version_key=f"mirrors[{site_args.site.index}].bitbucketVersion",
-                farm=farm,
-                ca_bundle=primary.ca_bundle,
-                clustered=clustered,
-                nodes=nodes,
-                warn_to=warn_to,
-                restore_from=restore_from,
-                restore_key=f"mirrors[{site_args.site.index}].restoreFrom",
-                region=site_args.region,
-                snapshot_tags=tagging.site_tags(site_args.stack, name),
+                mirror_url=plan.mirror.base_url,
+                version=plan.mirror.bitbucket_version,
+                version_key=plan.key("bitbucketVersion"),
+                farm=plan.multi_node,
+                ca_bundle=plan.ca_bundle,
+                clustered=plan.clustered,
+                nodes=len(plan.nodes),
+                warn_to=plan.warn_to,
+                restore_from=plan.mirror.restore_from,
+                restore_key=plan.key("restoreFrom"),
+                region=plan.region,
+                snapshot_tags=tagging.site_tags(plan.stack, plan.name),
                 snapshot_keys=tagging.SNAPSHOT_KEYS,
-                node_names=node_names,
+                node_names=[node.name for node in plan.nodes],
                 generation=install_args[0].generation,
             ),
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[*checked, *instances_done]),
         )
         # Each home snapshotted before the first node stops for an upgrade or a rebuild.
-        self.backup = home_backup(
-            name,
-            site_args,
-            install_args,
-            node_names,
-            restore_from,
-            pulumi.ResourceOptions(parent=parent, depends_on=[self.window]),
-        )
-        stops: list[pulumi.Resource] = []
+        self.backup = home_backup(plan, install_args, pulumi.ResourceOptions(parent=parent, depends_on=[self.window]))
         self.installs: list[MirrorInstall] = []
         self.returns: list[NodeReturn] = []
         # The first node leaves the load balancer while every node's preflight runs: draining stops
@@ -150,116 +113,175 @@ class FarmRollout:
         # preflight, the upgrade window and the backup. Not before an instance change is done: that
         # node would be out at the same time.
         previous: list[pulumi.Resource] = list(instances_done)
-        groups = lb.target_groups if lb is not None else []
+        stops: list[pulumi.Resource] = []
         for i, args in enumerate(install_args):
-            node = f"{name}-node{i}"
-            payload, digest = staged_payload(args)
-            host = args.host
-            # Deleted before the node's home is detached (a leaving node, a new instance, a home
-            # restored from a snapshot): the engine replaces what reads the attachment's id before a
-            # delete-before-replace attachment goes, so Bitbucket stops and the home is unmounted
-            # while the instance still runs, and EC2's detach never finds the volume busy.
-            retire = node_command(
-                f"{node}-retire",
-                connections[i],
-                "true",
-                pulumi.ResourceOptions(parent=parent, depends_on=[host.home_attachment]),
-                delete=RELEASE_HOME,
-                triggers=[host.home_attachment.id],
-            )
-            targets = NodeTargetsArgs(
-                region=site_args.region,
-                instance_id=host.instance_id,
-                target_groups=groups,
-                install_digest=digest,
-                node=node,
-                mirror_url=mirror.base_url,
-                address=host.private_ip,
-                version=mirror.bitbucket_version,
-                farm=clustered,
-                ca_bundle=primary.ca_bundle,
-                nodes=nodes,
-                warn_to=warn_to,
-                os_image=mirror.os_image or "",
-                load_balancer=lb.arn_suffix if lb is not None else None,
-            )
-            attachments = lb.node_attachments[i] if lb is not None else []
-            drain = NodeDrain(
-                f"{node}-drain",
-                targets,
-                opts=pulumi.ResourceOptions(
-                    parent=parent, depends_on=[*previous, retire, *attachments, host.home_attachment]
-                ),
-            )
-            if farm and i == 0:
+            staged = staged_payload(args)  # the node's bundle and its digest: a new digest installs again
+            drain, targets = self._drain(plan, i, args, staged[1], connections[i], previous, parent)
+            if plan.multi_node and i == 0:
                 # Once the first node is drained (the others still serve it), every node that cannot
                 # join the farm it will start stops: a minor upgrade's or a new mirror's outage begins.
                 stops = [
                     stop_for_upgrade(
-                        f"{name}-node{k}-stop-for-upgrade",
+                        f"{node.name}-stop-for-upgrade",
                         a,
                         connections[k],
                         pulumi.ResourceOptions(parent=parent, depends_on=[drain, self.backup]),
                     )
-                    for k, a in enumerate(install_args)
+                    for k, (node, a) in enumerate(zip(plan.nodes, install_args))
                 ]
-            # A new osImage: the node's root volume is replaced from the image while it is out.
-            refresh = RootVolumeReplacement(
-                f"{node}-os-image",
-                RootVolumeReplacementArgs(
-                    region=site_args.region,
-                    instance_id=host.instance_id,
-                    image_id=image_for(mirror.os_image, host.image),
-                    os_image=mirror.os_image or "",
-                    node=node,
-                    nodes=nodes,
-                    warn_to=warn_to,
-                ),
-                opts=pulumi.ResourceOptions(parent=parent, depends_on=[drain, self.backup]),
-            )
-            install = MirrorInstall(
-                node,
-                replace(
-                    args,
-                    wait_for=(drain, refresh, self.backup, *stops),
-                    drained=drain.drains,
-                    staged=(payload, digest),
-                    connection=connections[i],
-                ),
-                opts=child,
-            )
-            self.installs.append(install)
-            previous = [
-                NodeReturn(f"{node}-return", targets, opts=pulumi.ResourceOptions(parent=parent, depends_on=[install]))
-            ]
-            self.returns.append(previous[0])
+            returned = self._install(plan, i, args, staged, connections[i], (drain, targets), stops, parent)
+            previous = [returned]
         self.returned = previous
         self.first_back = self.returns[0]
-        if farm:
+        if plan.multi_node:
             UpgradeFinish(
-                f"{name}-upgrade-finish",
+                f"{plan.name}-upgrade-finish",
                 UpgradeFinishArgs(
-                    mirror_url=mirror.base_url,
-                    version=mirror.bitbucket_version,
+                    mirror_url=plan.mirror.base_url,
+                    version=plan.mirror.bitbucket_version,
                     kind=self.window.kind,
-                    farm=farm,
-                    ca_bundle=primary.ca_bundle,
+                    farm=plan.multi_node,
+                    ca_bundle=plan.ca_bundle,
                     zdu_started=self.window.zdu_started,
                 ),
                 opts=pulumi.ResourceOptions(parent=parent, depends_on=previous),
             )
 
+    def _drain(
+        self,
+        plan: RolloutPlan,
+        i: int,
+        args: MirrorInstallArgs,
+        digest: pulumi.Output[str],
+        connection: remote.ConnectionArgs,
+        previous: Sequence[pulumi.Resource],
+        parent: pulumi.Resource,
+    ) -> tuple[NodeDrain, NodeTargetsArgs]:
+        """Node i's retire step and its drain (after the previous node is back)."""
+        node, host = plan.nodes[i].name, args.host
+        # Deleted before the node's home is detached (a leaving node, a new instance, a home
+        # restored from a snapshot): the engine replaces what reads the attachment's id before a
+        # delete-before-replace attachment goes, so Bitbucket stops and the home is unmounted
+        # while the instance still runs, and EC2's detach never finds the volume busy.
+        retire = node_command(
+            f"{node}-retire",
+            connection,
+            "true",
+            pulumi.ResourceOptions(parent=parent, depends_on=[host.home_attachment]),
+            delete=RELEASE_HOME,
+            triggers=[host.home_attachment.id],
+        )
+        targets = NodeTargetsArgs(
+            region=plan.region,
+            instance_id=host.instance_id,
+            target_groups=plan.target_groups,
+            install_digest=digest,
+            node=node,
+            mirror_url=plan.mirror.base_url,
+            address=host.private_ip,
+            version=plan.mirror.bitbucket_version,
+            farm=plan.clustered,
+            ca_bundle=plan.ca_bundle,
+            nodes=len(plan.nodes),
+            warn_to=plan.warn_to,
+            os_image=plan.mirror.os_image or "",
+            load_balancer=plan.lb_arn_suffix,
+        )
+        attachments = plan.load_balancer.node_attachments[i] if plan.load_balancer is not None else []
+        drain = NodeDrain(
+            f"{node}-drain",
+            targets,
+            opts=pulumi.ResourceOptions(
+                parent=parent, depends_on=[*previous, retire, *attachments, host.home_attachment]
+            ),
+        )
+        return drain, targets
+
+    def _install(
+        self,
+        plan: RolloutPlan,
+        i: int,
+        args: MirrorInstallArgs,
+        staged: tuple[pulumi.Output[str], pulumi.Output[str]],
+        connection: remote.ConnectionArgs,
+        drained: tuple[NodeDrain, NodeTargetsArgs],
+        stops: Sequence[pulumi.Resource],
+        parent: pulumi.Resource,
+    ) -> NodeReturn:
+        """Node i, drained: its root volume (a new osImage), its install, and its return."""
+        node, host = plan.nodes[i].name, args.host
+        drain, targets = drained
+        # A new osImage: the node's root volume is replaced from the image while it is out.
+        refresh = RootVolumeReplacement(
+            f"{node}-os-image",
+            RootVolumeReplacementArgs(
+                region=plan.region,
+                instance_id=host.instance_id,
+                image_id=image_for(plan.mirror.os_image, host.image),
+                os_image=plan.mirror.os_image or "",
+                node=node,
+                nodes=len(plan.nodes),
+                warn_to=plan.warn_to,
+            ),
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[drain, self.backup]),
+        )
+        install = MirrorInstall(
+            node,
+            replace(
+                args,
+                wait_for=(drain, refresh, self.backup, *stops),
+                drained=drain.drains,
+                staged=staged,
+                connection=connection,
+            ),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        self.installs.append(install)
+        returned = NodeReturn(
+            f"{node}-return", targets, opts=pulumi.ResourceOptions(parent=parent, depends_on=[install])
+        )
+        self.returns.append(returned)
+        return returned
+
+
+def _preflights(
+    plan: RolloutPlan,
+    install_args: Sequence[MirrorInstallArgs],
+    connections: Sequence[remote.ConnectionArgs],
+    parent: pulumi.Resource,
+) -> tuple[list[MirrorInstallArgs], list[pulumi.Resource]]:
+    """Every node can run the target version before the first one is stopped. Node 0 verifies the
+    archive first; the sha256 it verified is recorded per version (trust on first use), and every
+    other node, and every install, must download exactly those bytes. Returns the install args with
+    that sha256 and the preflights."""
+    child = pulumi.ResourceOptions(parent=parent)
+    version = plan.mirror.bitbucket_version
+    first = preflight(f"{plan.nodes[0].name}-preflight", install_args[0], connections[0], child)
+    trust = ArchiveTrust(
+        f"{plan.name}-archive-trust",
+        ArchiveTrustArgs(
+            site=plan.name,
+            version=version,
+            reported=first.stdout.apply(lambda out: reported_sha256(out, version)),
+        ),
+        opts=child,
+    )
+    trusted = [replace(a, trusted_sha256=trust.sha256) for a in install_args]
+    checked = [first] + [
+        preflight(f"{node.name}-preflight", args, connection, child)
+        for i, (node, args, connection) in enumerate(zip(plan.nodes, trusted, connections))
+        if i
+    ]
+    return trusted, checked
+
 
 def home_backup(
-    name: str,
-    site_args: MirrorSiteArgs,
-    install_args: Sequence[MirrorInstallArgs],
-    node_names: Sequence[str],
-    restore_from: Optional[str],
-    opts: pulumi.ResourceOptions,
+    plan: RolloutPlan, install_args: Sequence[MirrorInstallArgs], opts: pulumi.ResourceOptions
 ) -> HomeBackup:
-    backup = site_args.site.backup  # the stack-wide keys with the site's own applied
-    stack = site_args.stack
+    """The snapshot of every node's home, taken before the first node changes (providers/backup.py)."""
+    backup = plan.site.backup  # the stack-wide keys with the site's own applied
+    stack, name = plan.stack, plan.name
+    node_names = [node.name for node in plan.nodes]
     homes = pulumi.Output.all(*[a.host.home_volume_id for a in install_args]).apply(
         lambda ids: [
             {"node": node, "volume_id": volume, "tags": tagging.snapshot_tags(stack, name, node)}
@@ -269,15 +291,15 @@ def home_backup(
     return HomeBackup(
         f"{name}-backup",
         HomeBackupArgs(
-            region=site_args.region,
+            region=plan.region,
             site=name,
             homes=homes,
             keys=tagging.SNAPSHOT_KEYS,
-            version=site_args.mirror.bitbucket_version,
+            version=plan.mirror.bitbucket_version,
             generation=install_args[0].generation or "",
             keep=backup.keep,
             enabled=backup.enabled,
-            restore_from=restore_from,
+            restore_from=plan.mirror.restore_from,
         ),
         opts=opts,
     )
@@ -289,13 +311,7 @@ def image_for(os_image: Optional[str], current: pulumi.Input[str]) -> pulumi.Inp
 
 
 def instances_one_at_a_time(
-    name: str,
-    site_args: MirrorSiteArgs,
-    lb: Optional[MirrorLoadBalancer],
-    node: Callable[[int, Sequence[pulumi.Resource]], MirrorHost],
-    parent: pulumi.Resource,
-    warn_to: Optional[str] = None,
-    clustered: bool = False,
+    plan: RolloutPlan, parent: pulumi.Resource
 ) -> tuple[list[MirrorHost], list[pulumi.Resource]]:
     """A site's nodes, each instance changed only while the others serve: a change that stops an
     instance (its type, its user data) drains that node first, and the next node leaves only once
@@ -303,55 +319,51 @@ def instances_one_at_a_time(
     node's drain, and it waits at run time for the others to serve, InstanceStopDrainProvider), not
     by the instances: a new farm's instances launch in parallel, as fast as a single node's. Returns
     the hosts and the steps that say every node is back."""
-    mirror = site_args.mirror
-    groups = lb.target_groups if lb is not None else []
     hosts: list[MirrorHost] = []
     previous: list[InstanceStopDrain] = []
-    leaves: list[InstanceStopDrain] = []
     returns: list[pulumi.Resource] = []
-    for i in range(mirror.nodes):
-        label = f"{name}-node{i}"
-        # What will make EC2 stop and start the instance, known before the instance changes.
+    for node in plan.nodes:
+        # What will make EC2 stop and start the instance, known before the instance changes: the
+        # same for the node's leaving and its return, each adding what it alone needs.
+        change = instance_change(plan, node)
         leave = InstanceStopDrain(
-            f"{label}-stop-drain",
-            InstanceChangeArgs(
-                region=site_args.region,
-                target_groups=groups,
-                node=label,
-                instance_type=mirror.instance_type,
-                instance_tags=tagging.node_tags(site_args.stack, name, label),
-                nodes=mirror.nodes,
-                warn_to=warn_to,
-                user_data_digest=user_data_digest(site_args.stack, label),
-                load_balancer=lb.arn_suffix if lb is not None else None,
+            f"{node.name}-stop-drain",
+            replace(
+                change,
+                instance_tags=node.instance_tags,
+                load_balancer=plan.lb_arn_suffix,
                 after=previous[0].left if previous else None,
             ),
             opts=pulumi.ResourceOptions(parent=parent, depends_on=previous),
         )
-        host = node(i, [leave])
+        host_args = replace(node.host, instance_wait_for=[leave, *node.host.instance_wait_for])
+        host = MirrorHost(node.name, host_args, opts=pulumi.ResourceOptions(parent=parent))
         hosts.append(host)
-        leaves.append(leave)
         previous = [leave]
-        returns.append(
-            InstanceStartReturn(
-                f"{label}-start-return",
-                InstanceChangeArgs(
-                    region=site_args.region,
-                    target_groups=groups,
-                    node=label,
-                    instance_type=mirror.instance_type,
-                    instance_id=host.instance_id,
-                    mirror_url=mirror.base_url,
-                    address=host.private_ip,
-                    farm=clustered,
-                    ca_bundle=site_args.primary.ca_bundle,
-                    user_data_digest=user_data_digest(site_args.stack, label),
-                    nodes=mirror.nodes,
-                    warn_to=warn_to,
-                ),
-                opts=pulumi.ResourceOptions(parent=parent),
-            )
+        back = replace(
+            change,
+            instance_id=host.instance_id,
+            mirror_url=plan.mirror.base_url,
+            address=host.private_ip,
+            farm=plan.clustered,
+            ca_bundle=plan.ca_bundle,
         )
-    if lb is not None:
-        lb.attach([h.instance_id for h in hosts])
+        returns.append(
+            InstanceStartReturn(f"{node.name}-start-return", back, opts=pulumi.ResourceOptions(parent=parent))
+        )
+    if plan.load_balancer is not None:
+        plan.load_balancer.attach([h.instance_id for h in hosts])
     return hosts, returns
+
+
+def instance_change(plan: RolloutPlan, node: NodePlan) -> InstanceChangeArgs:
+    """What a node's instance change is decided by (providers/node_rollout.py STOPS_INSTANCE)."""
+    return InstanceChangeArgs(
+        region=plan.region,
+        target_groups=plan.target_groups,
+        node=node.name,
+        instance_type=plan.mirror.instance_type,
+        user_data_digest=node.user_data_digest,
+        nodes=len(plan.nodes),
+        warn_to=plan.warn_to,
+    )

@@ -21,23 +21,36 @@ from . import tags as tagging
 
 @dataclass(frozen=True)
 class ExistingCertificate:
-    arn: str  # tls.certificateArn
+    """tls.certificateArn: an ACM certificate the user manages (the site only serves it)."""
+
+    # The certificate's ARN: a new one changes the listener in place.
+    arn: str
 
 
 @dataclass(frozen=True)
 class DnsValidatedCertificate:
-    hosted_zone_id: str  # tls.hostedZoneId: where the validation records go
+    """tls.hostedZoneId without a certificateArn: an ACM certificate the site requests and validates."""
+
+    # Where the validation records go: a new zone re-validates.
+    hosted_zone_id: str
 
 
 @dataclass(frozen=True)
 class AcmCertificateArgs:
-    region: str  # the load balancer's: ACM certificates serve only their own region
+    """The certificate a site's load balancer serves (components/tls.py AcmCertificate)."""
+
+    # The load balancer's: ACM certificates serve only their own region.
+    region: str
+    # The base URL's host: the certificate's name (a new one requests a new certificate).
     host: str
     # Which of the two the config chose; it refuses a site with neither (tls.hostedZoneId).
     source: Union[ExistingCertificate, DnsValidatedCertificate]
 
 
 class AcmCertificate(pulumi.ComponentResource):
+    """The certificate a site's load balancer serves: the one tls.certificateArn names, or one requested
+    and validated in tls.hostedZoneId. `certificate_arn` resolves once it is issued."""
+
     certificate_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: AcmCertificateArgs, opts: Optional[pulumi.ResourceOptions] = None):

@@ -20,6 +20,8 @@ class UnsupportedVersion(ValueError):
 
 @dataclass(frozen=True)
 class RuntimeRequirements:
+    """What a Bitbucket version needs of the node: its Java major, the oldest git and OpenSSH."""
+
     java_major: int
     git_min: str
     openssh_min: str = "7.2"

@@ -128,6 +128,8 @@ class FarmSpec:
 
 @dataclass(frozen=True)
 class PropertiesSpec:
+    """What bitbucket.properties is rendered from: the setup block, the base URL, farm keys, extras."""
+
     setup_block: str
     base_url: str
     farm: Optional[FarmSpec] = None
@@ -156,6 +158,8 @@ class PropertiesSpec:
 
 @dataclass(frozen=True)
 class NginxSiteSpec:
+    """What the node's nginx site is rendered from (tls.mode nginx): its name, certificate, upstream."""
+
     server_name: str
     cert_path: str = NGINX_CERT_PATH
     key_path: str = NGINX_KEY_PATH
@@ -178,6 +182,8 @@ class NginxSiteSpec:
 
 @dataclass(frozen=True)
 class InstallSpec:
+    """What the node's install script is rendered from: the version, the archive, the home, TLS mode."""
+
     bitbucket_version: str
     home_volume_id: str
     tls_mode: str
