@@ -77,13 +77,18 @@ class MirrorNetwork(pulumi.ComponentResource):
         )
         self.node_security_group_id = nodes.id
         self.lb_security_group_id = None
+        # The way to the mirror from the machine running `pulumi up`, which the providers take (they
+        # call the mirror as a client does, through every listener's path): what calls it on delete
+        # depends on these, so the engine removes them only after (a removed site's project selection
+        # is undone through them, and its clients keep both protocols until then).
+        self.https_path: list[pulumi.Resource] = []
 
         if args.behind_load_balancer:
             self.lb_security_group_id = self._load_balancer_group(name, args, nodes, clients)
         else:
             # nginx on the node terminates TLS: 443 and 7999 face clients directly.
-            self._ingress_from_cidrs((f"{name}-nodes", nodes), "clients-https", HTTPS, clients)
-            self._ingress_from_cidrs((f"{name}-nodes", nodes), "clients-ssh", BITBUCKET_SSH, clients)
+            self.https_path += self._ingress_from_cidrs((f"{name}-nodes", nodes), "clients-https", HTTPS, clients)
+            self.https_path += self._ingress_from_cidrs((f"{name}-nodes", nodes), "clients-ssh", BITBUCKET_SSH, clients)
             self._ingress_from_cidrs((f"{name}-nodes", nodes), "primary-https", HTTPS, args.primary_cidrs)
 
         # Installation over SSH: only from the admins' addresses (or the bastion's).
@@ -116,12 +121,12 @@ class MirrorNetwork(pulumi.ComponentResource):
             opts=self._child,
         )
         # Clients clone over HTTPS and SSH; the primary calls the mirror on HTTPS only.
-        self._ingress_from_cidrs((f"{name}-lb", lb), "clients-https", HTTPS, clients)
-        self._ingress_from_cidrs((f"{name}-lb", lb), "clients-ssh", BITBUCKET_SSH, clients)
+        self.https_path += self._ingress_from_cidrs((f"{name}-lb", lb), "clients-https", HTTPS, clients)
+        self.https_path += self._ingress_from_cidrs((f"{name}-lb", lb), "clients-ssh", BITBUCKET_SSH, clients)
         self._ingress_from_cidrs((f"{name}-lb", lb), "primary-https", HTTPS, args.primary_cidrs)
         for port, label in ((BITBUCKET_HTTP, "http"), (BITBUCKET_SSH, "ssh")):
-            self._ingress_from_group((f"{name}-nodes", nodes), f"lb-{label}", port, lb.id)
-            aws.vpc.SecurityGroupEgressRule(
+            into_nodes = self._ingress_from_group((f"{name}-nodes", nodes), f"lb-{label}", port, lb.id)
+            out_of_lb = aws.vpc.SecurityGroupEgressRule(
                 f"{name}-lb-to-nodes-{label}",
                 security_group_id=lb.id,
                 ip_protocol="tcp",
@@ -132,6 +137,7 @@ class MirrorNetwork(pulumi.ComponentResource):
                 description=f"load balancer to nodes on {port}",
                 opts=self._child,
             )
+            self.https_path += [into_nodes, out_of_lb]
         return lb.id
 
     def _hazelcast(self, name: str, nodes: aws.ec2.SecurityGroup) -> None:
@@ -198,9 +204,9 @@ class MirrorNetwork(pulumi.ComponentResource):
 
     def _ingress_from_group(
         self, group: tuple[str, aws.ec2.SecurityGroup], label: str, port: int, source: pulumi.Input[str]
-    ) -> None:
+    ) -> aws.vpc.SecurityGroupIngressRule:
         group_name, group_resource = group
-        aws.vpc.SecurityGroupIngressRule(
+        return aws.vpc.SecurityGroupIngressRule(
             f"{group_name}-in-{label}",
             security_group_id=group_resource.id,
             ip_protocol="tcp",

@@ -86,7 +86,7 @@ class MirrorSite(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 )
             )
-        approval = self._approval(name, args, rollout, generation, clustered, serving)
+        approval = self._approval(name, args, rollout, generation, clustered, [*serving, *net.https_path])
         if args.monitoring is not None and args.alarm_topic_arn is not None:
             MirrorAlarms(
                 name,

@@ -137,6 +137,7 @@ class Twin:
         self._mocks = ProgramMocks()
         self.engine = Engine(self.sched, self.native, self._invoke, {}, [], parallel=parallel)
         self._sites: list[Site] = []
+        self._ever: dict[str, Site] = {}  # every site any deployed file had, by host (the admin's DNS)
         self._mirror_count = 0
         self.generations: dict[str, list[Optional[str]]] = {}  # site -> its generation after each up
         self.clients = Clients(self.world, hosts=lambda: {s.name: s.host for s in self._sites}, announced=self._serves)
@@ -162,6 +163,7 @@ class Twin:
         config[f"{NAMESPACE}:primary"] = json.dumps(primary)
         self.engine.config, self.engine.secret_keys = config, secret_keys
         self._sites = sites_of(config)
+        self._ever.update({site.host: site for site in self._sites})
 
     def preview(self, stack_file: Path) -> UpResult:
         self.configure(stack_file)
@@ -259,7 +261,9 @@ class Twin:
     def _admin_dns(self, host: str) -> Optional[tuple[str, str]]:
         """A site with no hosted zone in its stack: the admin points its name at the load balancer
         (or the node) as soon as it exists."""
-        site = next((s for s in self._sites if s.host == host), None)
+        # The admin's record outlives the site's entry in the stack: it points where it did until
+        # someone removes it (a removed site's teardown still reaches its mirror through it).
+        site = self._ever.get(host)
         if site is None:
             return None
         for lb in self.world.load_balancers.values():
