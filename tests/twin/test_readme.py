@@ -43,7 +43,8 @@ def test_the_column_says_yes_exactly_where_a_scenario_measured_an_outage_or_a_fa
     reports = _reports()
     for row in readme.ROWS:
         text = readme.clients_notice(reports, row)
-        measured = [_site(reports[n]) for n in row.scenarios if not reports[n].get("refused_at_preview")]
+        spoken = [reports[n] if row.then is None else reports[n]["then"][row.then] for n in row.scenarios]
+        measured = [_site(r) for r in spoken if not r.get("refused_at_preview")]
         noticed = any(site["outage_s"] > 0 or site["clones"]["failed"] > 0 for site in measured)
         assert text.startswith("**yes**") is noticed, (row.change, text)
         for site in measured:

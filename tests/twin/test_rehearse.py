@@ -31,7 +31,9 @@ def _committed(tmp_path: Path) -> Path:
 
 def test_a_bug_fix_upgrade_rehearsed_against_the_committed_file(tmp_path, capsys):
     stack = _committed(tmp_path)
-    _stack(stack, bitbucketVersion="9.4.17")
+    # The stack pins its installer: an admin changes it with the version (preview refuses otherwise).
+    installer = {"url": "https://artifacts.internal.example.com/atlassian-bitbucket-9.4.17.tar.gz", "sha256": "ab" * 32}
+    _stack(stack, bitbucketVersion="9.4.17", installer=installer)
     assert rehearse.main([str(stack)]) == 0
     out = capsys.readouterr().out
     assert "HEAD-Pulumi.dev.yaml -> Pulumi.dev.yaml" in out and "a model" in out
