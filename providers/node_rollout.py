@@ -167,13 +167,22 @@ class NodeDrainProvider(_NodeStep):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         drains = int(olds.get("drains") or 0)
         if self.changed(olds, news, "install_digest", "instance_id", "os_image"):
-            if not alone(news):
-                # The instance that serves now: the old one when it was replaced.
-                self.drain(news, olds.get("instance_id") or news["instance_id"])
+            serving = olds.get("instance_id") or news["instance_id"]  # the old instance when replaced
+            if not alone(news) and self._others_serve(news, serving):
+                self.drain(news, serving)
             # Counted: the install runs again after every drain, also when its own state says it
             # need not (a rollout that failed on this node changed it without recording it).
             drains += 1
         return UpdateResult({**news, "drains": drains})
+
+    def _others_serve(self, props: dict[str, Any], instance_id: str) -> bool:
+        """Whether another node takes this one's clients: a site growing from one node has nobody
+        else serving yet, and draining its only node would leave no one (the outage preview said)."""
+        targets = self.targets(props, instance_id)
+        if not targets.groups or targets.others_serving():
+            return True
+        say(f"{props['node']}: no other node serves yet, so it is not drained (it serves until it restarts)")
+        return False
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         # A node leaving the site: no client is cut off mid-clone, where a load balancer still routes.
