@@ -346,7 +346,7 @@ class Twin:
 
     def _reaches_primary(self, instance: Instance, now: float) -> bool:
         """A new mirror registers with the primary and fetches from it: HTTPS and the primary's SSH
-        port out of the node (BITBUCKET-FACTS: "The mirror reaches the primary on 443 and 7999")."""
+        port out of the node (docs/bitbucket-facts.md: the mirror reaches the primary on 443 and its SSH port)."""
         primary = json.loads(self.engine.config.get(f"{NAMESPACE}:primary", "{}"))
         source, target = self.world.endpoint(instance), Endpoint(PRIMARY, name="primary")
         return all(
