@@ -242,21 +242,25 @@ class ProgramMocks(pulumi.runtime.Mocks):
         return {}
 
 
+def stand_in_pem(label: str, body: str) -> str:
+    """A PEM-armoured stand-in the mocks hand out in place of a key: its label says what it stands
+    for, its body is a marker (no key material lives in this package)."""
+    return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n"
+
+
 def mock_key_pair(name: str, algorithm: str) -> dict[str, str]:
     """What pulumi-tls returns for a key, in the shapes the program reads (RSA's PEM is PKCS#1).
     The private halves' bodies appear in no public half, so a scan can look for them anywhere."""
     tag = hashlib.sha1(name.encode()).hexdigest()[:16]
     if algorithm == "RSA":
         return {
-            "privateKeyOpenssh": (
-                f"-----BEGIN OPENSSH PRIVATE KEY-----\nmockrsa{tag}\n-----END OPENSSH PRIVATE KEY-----\n"
-            ),
-            "privateKeyPem": f"-----BEGIN RSA PRIVATE KEY-----\nmockpem{tag}\n-----END RSA PRIVATE KEY-----\n",
+            "privateKeyOpenssh": stand_in_pem("OPENSSH PRIVATE KEY", f"mockrsa{tag}"),
+            "privateKeyPem": stand_in_pem("RSA PRIVATE KEY", f"mockpem{tag}"),
             "publicKeyOpenssh": f"ssh-rsa AAAAB3mock{tag}\n",
         }
     return {
-        "privateKeyOpenssh": f"-----BEGIN OPENSSH PRIVATE KEY-----\nmockssh{tag}\n-----END OPENSSH PRIVATE KEY-----\n",
-        "privateKeyPem": f"-----BEGIN PRIVATE KEY-----\nmockpem{tag}\n-----END PRIVATE KEY-----\n",
+        "privateKeyOpenssh": stand_in_pem("OPENSSH PRIVATE KEY", f"mockssh{tag}"),
+        "privateKeyPem": stand_in_pem("PRIVATE KEY", f"mockpem{tag}"),
         "publicKeyOpenssh": f"ssh-ed25519 AAAAmock{tag}\n",
     }
 
@@ -484,7 +488,7 @@ def _stand_in(path: str) -> str:
     if path == "primaryPassword":
         return TEST_PASSWORD
     if path.endswith("privateKey"):
-        return f"-----BEGIN PRIVATE KEY-----\nTEST-SECRET[{path}]\n-----END PRIVATE KEY-----\n"
+        return stand_in_pem("PRIVATE KEY", f"TEST-SECRET[{path}]")
     return f"TEST-SECRET[{path}]"
 
 
