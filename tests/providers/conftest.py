@@ -6,6 +6,7 @@ import json
 from typing import Callable
 
 import pytest
+from moto import mock_aws
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
@@ -21,6 +22,19 @@ PASSWORD = "pw-Hunter2-never-shown"
 def no_credentials_from_environment(monkeypatch):
     monkeypatch.delenv("BITBUCKET_USERNAME", raising=False)
     monkeypatch.delenv("BITBUCKET_PASSWORD", raising=False)
+
+
+@pytest.fixture
+def moto_env(monkeypatch):
+    """moto's AWS, with nothing of the machine's own AWS setup in the way: fake credentials, no
+    endpoint or profile, and no default AMIs (they are slow to load and no test needs them)."""
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    with mock_aws():
+        yield
 
 
 @pytest.fixture

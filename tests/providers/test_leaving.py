@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from providers import leaving
 from providers.node_rollout import NodeDrainProvider
@@ -17,33 +16,27 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def elb(monkeypatch):
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    with mock_aws():
-        ec2 = boto3.client("ec2", region_name=REGION)
-        client = boto3.client("elbv2", region_name=REGION)
-        vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
-        subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
-        lb = client.create_load_balancer(Name="iad-nlb", Type="network", Subnets=subnets)["LoadBalancers"][0]
-        groups, listeners = [], []
-        for label, port in (("https", 7990), ("ssh", 7999)):
-            arn = client.create_target_group(
-                Name=f"iad-{label}", Protocol="TCP", Port=port, VpcId=vpc, TargetType="instance"
-            )["TargetGroups"][0]["TargetGroupArn"]
-            groups.append({"arn": arn, "port": port})
-            listeners.append(
-                client.create_listener(
-                    LoadBalancerArn=lb["LoadBalancerArn"],
-                    Protocol="TCP",
-                    Port=port,
-                    DefaultActions=[{"Type": "forward", "TargetGroupArn": arn}],
-                )["Listeners"][0]["ListenerArn"]
-            )
-        yield client, lb["LoadBalancerArn"], listeners, groups
+def elb(moto_env):
+    ec2 = boto3.client("ec2", region_name=REGION)
+    client = boto3.client("elbv2", region_name=REGION)
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
+    lb = client.create_load_balancer(Name="iad-nlb", Type="network", Subnets=subnets)["LoadBalancers"][0]
+    groups, listeners = [], []
+    for label, port in (("https", 7990), ("ssh", 7999)):
+        arn = client.create_target_group(
+            Name=f"iad-{label}", Protocol="TCP", Port=port, VpcId=vpc, TargetType="instance"
+        )["TargetGroups"][0]["TargetGroupArn"]
+        groups.append({"arn": arn, "port": port})
+        listeners.append(
+            client.create_listener(
+                LoadBalancerArn=lb["LoadBalancerArn"],
+                Protocol="TCP",
+                Port=port,
+                DefaultActions=[{"Type": "forward", "TargetGroupArn": arn}],
+            )["Listeners"][0]["ListenerArn"]
+        )
+    yield client, lb["LoadBalancerArn"], listeners, groups
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from typing import Any, Callable, Optional
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.elbv2.models import FakeTargetGroup
 
 import providers.clock
@@ -247,15 +246,8 @@ class World:
 
 
 @pytest.fixture
-def world(emu, clock, monkeypatch, farm3):
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    region = _inputs(farm3[OLD], "iad-node1-drain")["region"]
-    with mock_aws():
-        yield World(emu, clock, monkeypatch, region)
+def world(emu, clock, monkeypatch, farm3, moto_env):
+    yield World(emu, clock, monkeypatch, _inputs(farm3[OLD], "iad-node1-drain")["region"])
 
 
 def progress(err: str, what: str) -> list[int]:
