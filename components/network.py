@@ -126,16 +126,8 @@ class MirrorNetwork(pulumi.ComponentResource):
         self._ingress_from_cidrs((f"{name}-lb", lb), "primary-https", HTTPS, args.primary_cidrs)
         for port, label in ((BITBUCKET_HTTP, "http"), (BITBUCKET_SSH, "ssh")):
             into_nodes = self._ingress_from_group((f"{name}-nodes", nodes), f"lb-{label}", port, lb.id)
-            out_of_lb = aws.vpc.SecurityGroupEgressRule(
-                f"{name}-lb-to-nodes-{label}",
-                security_group_id=lb.id,
-                ip_protocol="tcp",
-                region=self._region,
-                from_port=port,
-                to_port=port,
-                referenced_security_group_id=nodes.id,
-                description=f"load balancer to nodes on {port}",
-                opts=self._child,
+            out_of_lb = self._egress_to_group(
+                f"{name}-lb-to-nodes-{label}", lb, port, nodes.id, f"load balancer to nodes on {port}"
             )
             self.https_path += [into_nodes, out_of_lb]
         return lb.id
@@ -143,16 +135,8 @@ class MirrorNetwork(pulumi.ComponentResource):
     def _hazelcast(self, name: str, nodes: aws.ec2.SecurityGroup) -> None:
         """Hazelcast between the farm's own nodes, never through the load balancer."""
         self._ingress_from_group((f"{name}-nodes", nodes), "hazelcast", HAZELCAST, nodes.id)
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-nodes-egress-hazelcast",
-            security_group_id=nodes.id,
-            ip_protocol="tcp",
-            region=self._region,
-            from_port=HAZELCAST,
-            to_port=HAZELCAST,
-            referenced_security_group_id=nodes.id,
-            description="Hazelcast to the other farm nodes",
-            opts=self._child,
+        self._egress_to_group(
+            f"{name}-nodes-egress-hazelcast", nodes, HAZELCAST, nodes.id, "Hazelcast to the other farm nodes"
         )
 
     def _egress(
@@ -201,6 +185,22 @@ class MirrorNetwork(pulumi.ComponentResource):
             )
             rules.append(rule)
         return rules
+
+    def _egress_to_group(
+        self, rule: str, group: aws.ec2.SecurityGroup, port: int, target: pulumi.Input[str], description: str
+    ) -> aws.vpc.SecurityGroupEgressRule:
+        """Out of `group` on `port` to the members of the `target` group, and nowhere else."""
+        return aws.vpc.SecurityGroupEgressRule(
+            rule,
+            security_group_id=group.id,
+            ip_protocol="tcp",
+            region=self._region,
+            from_port=port,
+            to_port=port,
+            referenced_security_group_id=target,
+            description=description,
+            opts=self._child,
+        )
 
     def _ingress_from_group(
         self, group: tuple[str, aws.ec2.SecurityGroup], label: str, port: int, source: pulumi.Input[str]
