@@ -13,8 +13,6 @@ import pytest
 from stack_config import ConfigError, load_stack_config
 from stack_config.loader import runtime_secret_keys
 from tests.harness import EXAMPLE_STACK, in_runtime, run_program, stack_file_config
-from tests.resource_types import STACK
-from twin import program as harness
 
 from .test_stack_config import (
     BASE,
@@ -274,16 +272,7 @@ def test_the_language_hosts_environment_counts_as_secret_keys(monkeypatch):
 
 
 @pytest.mark.slow  # runs the program under the mocks
-def test_a_plain_text_password_stops_the_real_program_before_any_resource(monkeypatch):
-    registered: list[str] = []
-    original = harness.RecordingMonitor.RegisterResource
-
-    def counting(self, request):
-        if request.type != STACK:
-            registered.append(request.type)
-        return original(self, request)
-
-    monkeypatch.setattr(harness.RecordingMonitor, "RegisterResource", counting)
+def test_a_plain_text_password_stops_the_real_program_before_any_resource(registered):
     config, secret_keys = stack_file_config(EXAMPLE_STACK)
     assert "bitbucket-mirrors:primaryPassword" in secret_keys
     with pytest.raises(ConfigError) as caught:

@@ -9,8 +9,6 @@ from facts.regions import botocore_version
 from stack_config import ConfigError
 from stack_config.regions import closest_region, known_regions
 from tests.harness import EXAMPLE_STACK, run_program, stack_file_config
-from tests.resource_types import STACK
-from twin import program as harness
 
 from .test_stack_config import BASE, load, problems_of, with_
 
@@ -109,16 +107,7 @@ def test_the_stack_region_is_named_as_aws_region_not_under_this_projects_namespa
     assert "  - aws:region: 'ap-southeast2'" in message and "bitbucket-mirrors:aws:region" not in message
 
 
-def test_a_wrong_stack_region_stops_the_program_with_the_key_before_any_resource(monkeypatch):
-    registered: list[str] = []
-    original = harness.RecordingMonitor.RegisterResource
-
-    def counting(self, request):
-        if request.type != STACK:
-            registered.append(request.type)
-        return original(self, request)
-
-    monkeypatch.setattr(harness.RecordingMonitor, "RegisterResource", counting)
+def test_a_wrong_stack_region_stops_the_program_with_the_key_before_any_resource(registered):
     config, secret_keys = stack_file_config(EXAMPLE_STACK)
     config["aws:region"] = "ap-southeast2"
     with pytest.raises(ConfigError) as caught:

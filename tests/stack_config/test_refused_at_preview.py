@@ -9,8 +9,6 @@ import pytest
 
 from stack_config import ConfigError
 from tests.harness import EXAMPLE_FILES, run_program, stack_file_config
-from tests.resource_types import STACK
-from twin import program as harness
 
 # The fleet example's first mirror is an nginx site; the second a farm behind a load balancer.
 CASES = [
@@ -22,16 +20,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("key, change, path", CASES, ids=[c[2] for c in CASES])
-def test_refused_before_any_resource_is_registered(monkeypatch, key, change, path):
-    registered: list[str] = []
-    original = harness.RecordingMonitor.RegisterResource
-
-    def counting(self, request):
-        if request.type != STACK:
-            registered.append(request.type)
-        return original(self, request)
-
-    monkeypatch.setattr(harness.RecordingMonitor, "RegisterResource", counting)
+def test_refused_before_any_resource_is_registered(registered, key, change, path):
     config, secret_keys = stack_file_config(EXAMPLE_FILES["fleet"])
     full_key = f"bitbucket-mirrors:{key}"
     value = json.loads(config[full_key])

@@ -1,0 +1,24 @@
+"""What the stack-config tests share: the resources a program run registers, counted."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.resource_types import STACK
+from twin import program
+
+
+@pytest.fixture
+def registered(monkeypatch) -> list[str]:
+    """The type of every resource the program registers in this test (the stack itself aside): a
+    refusal must come before the first."""
+    found: list[str] = []
+    original = program.RecordingMonitor.RegisterResource
+
+    def counting(self, request):
+        if request.type != STACK:
+            found.append(request.type)
+        return original(self, request)
+
+    monkeypatch.setattr(program.RecordingMonitor, "RegisterResource", counting)
+    return found
