@@ -216,3 +216,74 @@ class Helper:
     free: str
 """
     assert undescribed_fields(source) == ["SiteArgs.stack", "SiteArgs.tags"]
+
+
+# The one module that may loop around a sleep: providers/clock.py's poll_until, the one wait (issue
+# #32 item 4), which says how it is doing and ends by its deadline with an error naming what it saw.
+WAIT_MODULE = "providers/clock.py"
+
+
+def sleeping_loops(source: str) -> list[int]:
+    """The lines of `while` loops whose body calls a sleep (time.sleep, clock.sleep, a Deadline's
+    sleep, a bare sleep): hand-written waits. A `for` over a fixed number of retries is not one: its
+    bound is in its header."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.While):
+            continue
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Call):
+                called = inner.func
+                name = called.attr if isinstance(called, ast.Attribute) else getattr(called, "id", "")
+                if name == "sleep":
+                    found.append(node.lineno)
+                    break
+    return found
+
+
+def test_no_wait_is_hand_written_outside_poll_until():
+    found = {
+        f"{relative(path)}:{line}"
+        for path in modules().values()
+        if relative(path) != WAIT_MODULE
+        for line in sleeping_loops(path.read_text())
+    }
+    assert found == set(), f"a loop around a sleep: wait with providers.clock.poll_until instead: {sorted(found)}"
+
+
+def test_a_loop_around_any_sleep_is_found_and_a_bounded_retry_is_not():
+    source = """
+import time
+from providers import clock
+
+
+def a(deadline):
+    while not deadline.passed:
+        deadline.sleep(1)
+
+
+def b():
+    while True:
+        if ready():
+            return
+        time.sleep(1)
+
+
+def c():
+    while True:
+        try:
+            return go()
+        except OSError:
+            sleep(2)
+
+
+def d():
+    for attempt in range(5):
+        clock.sleep(1)
+
+
+def e(items):
+    while items:
+        items.pop()
+"""
+    assert sleeping_loops(source) == [7, 12, 19]
