@@ -159,14 +159,6 @@ def test_the_load_balancers_addresses_are_its_network_interfaces(monkeypatch):
         assert node_idle.load_balancer_addresses("eu-central-1", "net/iad-nlb/0123456789abcdef") == frozenset(LB)
 
 
-@pytest.fixture
-def modelled(monkeypatch):
-    now = [0.0]
-    monkeypatch.setattr(providers.clock, "now", lambda: now[0])
-    monkeypatch.setattr(providers.clock, "sleep", lambda s: now.__setitem__(0, now[0] + s))
-    return now
-
-
 def test_a_command_that_does_not_end_within_its_answer_time_is_no_answer(monkeypatch, modelled):
     stub = _stubbed(monkeypatch)
     _sent(stub)

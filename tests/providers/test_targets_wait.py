@@ -13,14 +13,6 @@ from providers.targets import Targets
 GROUPS = [{"arn": f"arn:tg/{label}", "port": port} for label, port in (("https", 7990), ("ssh", 7999), ("ext", 7991))]
 
 
-@pytest.fixture
-def modelled(monkeypatch):
-    now = [0.0]
-    monkeypatch.setattr(clock, "now", lambda: now[0])
-    monkeypatch.setattr(clock, "sleep", lambda s: now.__setitem__(0, now[0] + s))
-    return now
-
-
 def scripted(states: dict[str, str], **kw) -> tuple[Targets, list[float]]:
     """A node whose groups always answer `states` (ARN -> state), and the times it was looked at."""
     looks: list[float] = []
