@@ -1,4 +1,4 @@
-"""How a URL is compared, shown and its host checked, wherever a URL is read."""
+"""How a URL is compared, shown and checked (the one check, https_fault), wherever a URL is read."""
 
 from __future__ import annotations
 
