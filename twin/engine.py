@@ -44,7 +44,9 @@ from pulumi.runtime.settings import get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from twin.program import CURRENT_CLI, PROGRAM, PROJECT, SECRET_KEY, SECRET_SIG, VersionedEngine
+from twin.mocked_engine import VersionedEngine
+from twin.program import CURRENT_CLI, PROGRAM, PROJECT
+from twin.wire import SECRET_KEY, SECRET_SIG
 
 from . import engine_rules, rules
 from .clock import Killed, Scheduler

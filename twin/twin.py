@@ -26,7 +26,8 @@ import providers.clock
 import providers.messages
 from twin import javaprops
 from twin.emulator import Emulator
-from twin.program import TEST_PASSWORD, ProgramMocks, stack_file_config
+from twin.mocks import ProgramMocks
+from twin.program import TEST_PASSWORD, stack_file_config
 
 from .aws_api import AwsApi
 from .clients import Clients
