@@ -33,7 +33,8 @@ from .aws_api import AwsApi
 from .clients import Clients
 from .clock import Scheduler
 from .durations import seconds
-from .engine import Engine, UpResult
+from .engine import Engine
+from .engine_state import UpResult
 from .native import Native
 from .network import Endpoint
 from .node import Faults, Node
