@@ -50,6 +50,8 @@ from .native import Native
 
 
 class Engine:
+    """`pulumi up` and `pulumi preview` on one stack: the stack's state and the deployments that change it."""
+
     def __init__(
         self,
         sched: Scheduler,

@@ -42,6 +42,8 @@ class Resource:
 
 @dataclass
 class Step:
+    """One step of a deployment, as the report shows it: its resource, operation, modelled start and end."""
+
     urn: str
     name: str
     type: str
@@ -64,6 +66,8 @@ class Step:
 
 @dataclass
 class Planned:
+    """A registration the preview saw: what it depends on (the up's clock waits for those steps)."""
+
     urn: str
     type: str
     custom: bool
@@ -73,6 +77,8 @@ class Planned:
 
 @dataclass
 class UpResult:
+    """What one preview or up did: its steps, its error, its modelled span, warnings, plan and outputs."""
+
     steps: list[Step]
     error: Optional[str]
     start: float
@@ -88,7 +94,7 @@ class UpResult:
 
 
 class StepFailed(Exception):
-    pass
+    """A step that did not complete: the deployment stops (steps under way finish, no deletes)."""
 
 
 def reveal(struct: struct_pb2.Struct) -> struct_pb2.Struct:

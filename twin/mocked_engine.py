@@ -139,6 +139,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
 
 class CountingMonitor(pulumi_mocks.MockMonitor):
+    """Only counts registrations (benchmarks time the program, not the recorder)."""
+
     def __init__(self, mocks: ProgramMocks) -> None:
         super().__init__(mocks)
         self.records: list[RecordedResource] = []

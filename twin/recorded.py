@@ -9,6 +9,9 @@ from typing import Any, Optional
 
 @dataclass
 class RecordedResource:
+    """One registration as the engine received it: inputs in the clear and on the wire, parent,
+    dependencies, options, and the outputs the mocks answered."""
+
     typ: str
     name: str
     urn: str
@@ -25,12 +28,17 @@ class RecordedResource:
 
 @dataclass
 class RecordedCall:
+    """One data-source call (invoke) the program made, with its arguments."""
+
     token: str
     args: dict[str, Any]
 
 
 @dataclass
 class ProgramRun:
+    """Everything one run of the program registered and called, and its stack outputs, with lookups
+    by type, name, URN and dependency for the tests."""
+
     resources: list[RecordedResource]
     calls: list[RecordedCall]
     outputs: dict[str, Any]

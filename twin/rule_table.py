@@ -15,6 +15,8 @@ TPA = "hashicorp/terraform-provider-aws "
 
 @dataclass(frozen=True)
 class TypeRules:
+    """What a change to each input of one resource type does (replace or update), with its source."""
+
     replace: frozenset[str]  # a change replaces the resource
     in_place: frozenset[str]  # a change is an update
     source: str

@@ -43,6 +43,8 @@ ENGINE_SOURCES = {
 
 @dataclass
 class Decision:
+    """What a registration's step is (same, update, replace), which inputs made it so, and the sources."""
+
     operation: str  # same | update | replace
     changed: list[str] = field(default_factory=list)
     replace_keys: list[str] = field(default_factory=list)

@@ -13,6 +13,8 @@ NAMESPACE = "bitbucket-mirrors"
 
 @dataclass(frozen=True)
 class Site:
+    """One mirror of a stack as the twin watches it: its name, base URL's host, nodes, version."""
+
     name: str
     host: str
     nodes: int
@@ -22,6 +24,9 @@ class Site:
 
 @dataclass
 class SiteReport:
+    """What clients saw of one site over an up: how many nodes served when, the outage, versions,
+    snapshots and root replacements (the scenarios' and README's figures)."""
+
     nodes: int
     min_serving: int
     outage_s: float

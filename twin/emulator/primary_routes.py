@@ -12,6 +12,8 @@ PRIMARY_SERVER_ID = "B1F2-C3D4-E5F6-A7B8"
 
 
 class PrimaryRoutes:
+    """The primary's REST API as one route function: what a client (the providers, a test) asks the primary."""
+
     def __init__(self, emu: Any) -> None:  # the Emulator (server.py imports this module)
         self.emu = emu
         self.state = emu.state

@@ -17,6 +17,8 @@ class NoAnswer(Exception):
 
 
 class Reply(Exception):
+    """An answer a route raises or returns: its status, JSON body and headers (204: no body)."""
+
     def __init__(self, status: int, body: Any = None, headers: Optional[dict] = None):
         super().__init__(status)
         self.status, self.body, self.headers = status, body, headers or {}

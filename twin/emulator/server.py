@@ -28,6 +28,10 @@ from .state import FarmNode, Mirror, State, User
 
 @dataclass(frozen=True)
 class Faults:
+    """Injected failures: a `rate` share of requests gets one of `kinds`: an HTTP status (429 with
+    Retry-After), `drop` (closed unanswered) or `drop_after` (closed after the request took effect);
+    seeded, so that a run repeats."""
+
     rate: float = 0.0
     kinds: tuple[str, ...] = ("503", "429", "drop")
     retry_after_s: int = 1
@@ -36,6 +40,8 @@ class Faults:
 
 @dataclass(frozen=True)
 class LoggedRequest:
+    """One request as the emulator's log keeps it: which server, method, path, query, headers, status."""
+
     server: str
     method: str
     path: str
@@ -61,6 +67,9 @@ class Stats:
 
 
 class Emulator:
+    """A primary and its mirrors on 127.0.0.1 over HTTPS (a throwaway CA), scripted by tests and the twin:
+    users, projects, mirrors, front doors, faults; its request log and side-effect counts."""
+
     def __init__(
         self,
         latency_s: float = 0.0,
@@ -194,6 +203,8 @@ class Emulator:
         emulator = self
 
         class Handler(_Handler):
+            """A handler bound to one server: its name in the log and its routes."""
+
             server_name_ = name
             route = staticmethod(routes)
             emu = emulator
