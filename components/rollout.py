@@ -186,6 +186,7 @@ class FarmRollout:
             warn_to=plan.warn_to,
             os_image=plan.mirror.os_image or "",
             load_balancer=plan.lb_arn_suffix,
+            instance_tags=plan.nodes[i].instance_tags,
         )
         attachments = plan.load_balancer.node_attachments[i] if plan.load_balancer is not None else []
         drain = NodeDrain(

@@ -27,6 +27,7 @@ from .errors import RolloutError
 from .leaving import drain_leaving
 from .messages import say, warn
 from .node_idle import NodeConnections, load_balancer_addresses
+from .orphans import remove_orphans
 from .targets import Targets, instances_existing, instances_tagged
 
 
@@ -59,6 +60,8 @@ class NodeTargetsArgs:
     # The load balancer's ARN suffix (net/<name>/<id>): its health checks are not clients, so the
     # drain leaves out its addresses when it asks the node for connections (providers/node_idle.py).
     load_balancer: Optional[pulumi.Input[str]] = None
+    # The node's tags: its drain ends the node's instances that no state holds (providers/orphans.py).
+    instance_tags: Optional[dict[str, str]] = None
 
 
 class _NodeStep(StepProvider):
@@ -161,13 +164,28 @@ class NodeDrainProvider(_NodeStep):
         return CheckResult(news, [])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        # A new node serves nothing yet.
+        # A new node serves nothing yet; an instance a killed `up` launched for it goes.
+        self._end_orphans(props, props["instance_id"])
         return CreateResult(f"drain-{props['instance_id']}", {**props, "drains": 0})
+
+    def _end_orphans(self, props: dict[str, Any], *keep: str) -> None:
+        if props.get("instance_tags"):  # the rollout always gives them; without them, nothing to look by
+            remove_orphans(
+                props["region"],
+                props["instance_tags"],
+                keep,
+                props["node"],
+                float(props.get("timeout_s") or 600),
+                self.poll_s,
+                self.progress_s,
+            )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         drains = int(olds.get("drains") or 0)
         if self.changed(olds, news, "install_digest", "instance_id", "os_image"):
             serving = olds.get("instance_id") or news["instance_id"]  # the old instance when replaced
+            if self.changed(olds, news, "instance_id"):
+                self._end_orphans(news, news["instance_id"], serving)
             if not alone(news) and self._others_serve(news, serving):
                 self.drain(news, serving)
             # Counted: the install runs again after every drain, also when its own state says it
