@@ -2,14 +2,15 @@
 (issue #28 item 5). The bug-fix rollout of a farm is played at every step by test_scenarios.py; the
 others are played here at one seeded step per rollout (each scenario is 5-15 s of real time: every step of all
 of them would add about 30 minutes to the suite), and
-at every step by benchmarks/killed_rollouts.py."""
+at every step by benchmarks/killed_rollouts.py. The scale-out is played here at every step (about 4 minutes):
+some of its kills land while EC2 launches the new node's instance, which the killed `up` never records."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.twin.conftest import report_of
-from twin.killed import KILLED_ROLLOUTS, killed_sample, redone
+from twin.killed import KILLED_ROLLOUTS, killed, killed_sample, redone
 
 # Rollouts whose row says clients notice nothing: a kill never takes more than one node out either.
 ROLLING = {"farm3-os-image", "farm2-scale-2-3", "farm3-scale-3-2"}
@@ -38,6 +39,39 @@ def test_a_killed_rollout_converges_on_the_next_up_and_does_nothing_twice(killed
         for up in (report, again):
             for site in up["sites"].values():
                 assert site["min_serving"] >= min(site["nodes"], 2) - 1 and site["outage_s"] == 0
+
+
+# A scale-out killed after every one of its steps: some kill it while EC2 launches the new node's
+# instance, which the killed `up` never records (an orphan the next `up`'s drain of the node ends).
+SCALE_OUT = "farm2-scale-2-3"
+SCALE_OUT_KILLS = [killed(SCALE_OUT, k) for k in range(1, KILLED_ROLLOUTS[SCALE_OUT] + 1)]
+
+
+def _instance_killed_mid_create(report: dict) -> bool:
+    return any(
+        s["resource"].startswith("Instance ") and s["operation"] == "create" and s.get("error") == "killed"
+        for s in report["steps"]
+    )
+
+
+@pytest.mark.parametrize("killed", SCALE_OUT_KILLS, ids=lambda s: s.name)
+def test_a_scale_out_killed_after_any_step_converges_with_one_instance_per_node(killed):
+    report = report_of(killed)
+    (again,) = report["then"]
+    assert again["converged"] and report["converged_in_the_end"], again["error"]
+    (site,) = again["sites"].values()
+    assert site["nodes"] == 3, "instances of the site not terminated after the resumed up"
+    assert site["serving_after"] == 3 and site["min_serving"] >= 2 and site["outage_s"] == 0
+    assert redone(report["steps"], again["steps"]) == []
+    if _instance_killed_mid_create(report):
+        # What the killed up left: an instance with the new node's tags and no Bitbucket on it,
+        # running beside the farm's two nodes until the resumed up ended it.
+        (left,) = report["sites"].values()
+        assert left["nodes"] == 3 and left["versions_after"].count(None) == 1 and left["serving_after"] == 2
+
+
+def test_some_scale_out_kill_lands_while_the_new_instance_is_created():
+    assert any(_instance_killed_mid_create(report_of(k)) for k in SCALE_OUT_KILLS)
 
 
 def test_redone_names_a_finished_nodes_second_drain_and_nothing_else():
