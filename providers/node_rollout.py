@@ -137,10 +137,12 @@ class NodeDrainProvider(_NodeStep):
     """A node's way out of its load balancer before its install runs again.
 
     check: warns under the site when a single node's installation changes (clients notice); reads
-    olds only for that warning, so the inputs are the same with or without them. create: nothing (a
-    new node serves nothing yet). diff: an update when `install_digest`, `instance_id` or `os_image`
-    changes, never a replacement. update: drains the node that serves now (until idle, at most the
-    deregistration delay) unless it is alone, and counts the drain. read: the recorded state. delete:
+    olds only for that warning, so the inputs are the same with or without them. create: no drain (a
+    new node serves nothing yet). create, and update on a new `instance_id`: first terminates the
+    node's instances a killed `up` launched and no state holds (providers/orphans.py). diff: an update
+    when `install_digest`, `instance_id` or `os_image` changes, never a replacement. update: drains the
+    node that serves now (until idle, at most the deregistration delay) unless it is alone, and counts
+    the drain. read: the recorded state. delete:
     a node leaving the site is drained where a load balancer still routes to it, otherwise done at
     once; safe to repeat (a target already gone counts as drained)."""
 
