@@ -12,7 +12,7 @@ from twin import javaprops
 from .durations import seconds
 from .network import Endpoint
 from .sites import NAMESPACE
-from .world import PRIMARY, Home, Instance
+from .world_objects import PRIMARY, Home, Instance
 
 
 class BitbucketWorld:

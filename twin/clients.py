@@ -29,7 +29,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from .world import Instance, World
+from .world import World
+from .world_objects import Instance
 
 HTTPS_PORT, SSH_PORT = 443, 7999
 

@@ -16,7 +16,7 @@ from twin.wire import SECRET_KEY, SECRET_SIG
 from . import rules
 from .dynamic_host import HostCallFailed
 from .node import CommandFailed
-from .world import WorldError
+from .world_objects import WorldError
 
 DYNAMIC = "pulumi-python:dynamic/"
 FAILURES = (HostCallFailed, CommandFailed, WorldError, KeyError, ValueError, RuntimeError)

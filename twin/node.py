@@ -38,7 +38,8 @@ from .network import Endpoint
 from .node_host import ScratchRoot, ShimDirectory, run_in_root
 from .node_session import Session
 from .vendor import Vendor
-from .world import Instance, Root, Volume, World, WorldError
+from .world import World
+from .world_objects import Instance, Root, Volume, WorldError
 
 # A connect that the bastion's sshd makes for a direct-tcpip channel gives up when its kernel does:
 # tcp_syn_retries 6, "approximately 127 seconds" (tcp(7)).

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
-from .world import Home
+from .world_objects import Home
 
 GENERATION = ".bitbucket-mirrors-generation"  # install.sh GENERATION_MARKER
 PROPERTIES = "shared/bitbucket.properties"

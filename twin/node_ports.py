@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Optional
 import yaml
 
 if TYPE_CHECKING:
-    from .world import Instance
+    from .world_objects import Instance
 
 
 # What a node answers on a port at t (components: sshd on 22 after boot; Bitbucket's HTTP on 7990,

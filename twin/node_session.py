@@ -16,21 +16,40 @@ The decisions (what to stop, when to empty a home, what to restart) are the scri
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .node_home import read_home, write_home
 from .node_host import ScratchRoot
-from .world import Instance, Run
-
-if TYPE_CHECKING:
-    from .node import Node
+from .vendor import Vendor
+from .world import World
+from .world_objects import Instance, Run, Volume
 
 SERVICE = "atlbitbucket"
 NOT_ANSWERING = 7  # curl: "Failed to connect to host"
 
 
+class _Faults(Protocol):
+    failing_nodes: frozenset[int]
+
+
+class SessionNode(Protocol):
+    """What a session needs of its node (twin/node.py's Node, which imports this module: a Protocol
+    keeps the two from importing each other): the world, where the home and the installation are,
+    the vendor's downloads, the injected failures, and which volumes hold a file system."""
+
+    world: World
+    vendor: Vendor
+    faults: _Faults
+    home_dir: str
+    install_root: str
+
+    def formatted(self, volume: Volume) -> bool: ...
+
+    def format(self, volume: Volume) -> None: ...
+
+
 class Session:
-    def __init__(self, node: Node, instance: Instance, root: ScratchRoot) -> None:
+    def __init__(self, node: SessionNode, instance: Instance, root: ScratchRoot) -> None:
         self.node, self.world, self.instance, self.root = node, node.world, instance, root
         self.version_before = instance.root.current
         self.spent = False  # did the command spend modelled time in the world?

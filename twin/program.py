@@ -28,7 +28,7 @@ from pulumi.runtime.stack import run_pulumi_func, wait_for_rpcs
 
 from .mocked_engine import CountingMonitor, RecordingMonitor, VersionedEngine
 from .mocks import ProgramMocks, stand_in_pem
-from .mocks import mock_key_pair as mock_key_pair  # native.py takes the mocks' key pairs from here
+from .mocks import mock_key_pair as mock_key_pair  # native_records.py takes the mocks' key pairs from here
 from .recorded import ProgramRun
 
 T = TypeVar("T")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .sites import Site, SiteReport
-from .world import Instance
+from .world_objects import Instance
 
 GENERATION = "pulumi-python:dynamic/bitbucket:MirrorGeneration"
 

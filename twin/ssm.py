@@ -20,7 +20,8 @@ from typing import Any
 
 from .aws_api import ACCOUNT, AwsApi
 from .clients import HTTPS_PORT, Clients
-from .world import LoadBalancer, World, WorldError
+from .world import World
+from .world_objects import LoadBalancer, WorldError
 
 RUN_S = 2.0  # stated: the agent picks the command up and `ss` answers within about 2 s
 DOCUMENT = "AWS-RunShellScript"

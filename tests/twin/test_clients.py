@@ -8,7 +8,8 @@ import pytest
 
 from twin.clients import Clients, Workload
 from twin.clock import Scheduler
-from twin.world import HealthCheck, Instance, LoadBalancer, Run, TargetGroup, World
+from twin.world import World
+from twin.world_objects import HealthCheck, Instance, LoadBalancer, Run, TargetGroup
 
 HOST = "mirror.example.com"
 LB_DNS = "iad-lb-1.elb.us-east-1.amazonaws.com"

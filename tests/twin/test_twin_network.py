@@ -17,7 +17,8 @@ from twin.clock import Scheduler
 from twin.network import Endpoint, Network, Rule
 from twin.node import Node
 from twin.program import STACKS
-from twin.world import DEPLOYER, PRIMARY, HealthCheck, LoadBalancer, TargetGroup, World
+from twin.world import World
+from twin.world_objects import DEPLOYER, PRIMARY, HealthCheck, LoadBalancer, TargetGroup
 
 NODES, LB_SG = "sg-nodes", "sg-lb"
 

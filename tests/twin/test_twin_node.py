@@ -25,7 +25,8 @@ from providers.setup_properties import render_setup_block
 from twin.clock import Scheduler
 from twin.durations import seconds
 from twin.node import CommandFailed, Faults, Node
-from twin.world import Instance, Volume, World
+from twin.world import World
+from twin.world_objects import Instance, Volume
 
 PARAMETER = "/bitbucket-mirrors/test/fra-node0/ssh-host-ed25519-key"
 PRIVATE, PUBLIC = "-----BEGIN OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----\n", "ssh-ed25519 AAAAk"

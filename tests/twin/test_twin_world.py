@@ -16,7 +16,8 @@ from moto import mock_aws
 
 from twin.aws_api import AwsApi
 from twin.clock import Scheduler
-from twin.world import HealthCheck, TargetGroup, World
+from twin.world import World
+from twin.world_objects import HealthCheck, TargetGroup
 
 ROOT = Path(__file__).resolve().parents[2]
 TAGS = [
@@ -177,7 +178,7 @@ def test_the_load_balancer_fails_open_when_no_target_is_healthy(world):
     """NLB guide: 'If all targets fail health checks at the same time ... the load balancer fails open';
     a target still in `initial` has failed nothing and gets no traffic (tests/twin/test_twin_network.py
     has the fail-open to unhealthy targets)."""
-    from twin.world import LoadBalancer
+    from twin.world_objects import LoadBalancer
 
     group = _group(world)
     lb = LoadBalancer("arn:lb", "lb.example", "us-east-1", active_at=0, listeners={443: group.arn})
