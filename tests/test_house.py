@@ -21,8 +21,10 @@ MAX_FUNCTION_LINES = 80  # from the `def` line to the last line of the body, dec
 # number is the length then, for the record: an entry may change until it is split, not be added.
 KNOWN_LONG_MODULES: dict[str, int] = {"twin/scenarios.py": 420}
 KNOWN_LONG_FUNCTIONS: dict[str, int] = {}
-# The packages whose every public class says what it is for (issue #32 item 5); not yet the twin.
-DOCUMENTED_PACKAGES = ("stack_config", "providers", "facts", "components")
+# The packages whose every public class says what it is for (issue #32 item 5), and the classes
+# known not to yet (modules others were editing that day): the list may only shrink.
+DOCUMENTED_PACKAGES = ("stack_config", "providers", "facts", "components", "twin")
+KNOWN_UNDOCUMENTED = {"twin/aws_api.py::AwsApi", "twin/readme.py::Row", "twin/scenarios.py::Scenario"}
 # Module cycles, each as the sorted names of its modules (a strongly connected component).
 KNOWN_CYCLES: set[tuple[str, ...]] = set()
 
@@ -170,7 +172,10 @@ def test_every_public_class_says_what_it_is_for():
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.ClassDef) and not node.name.startswith("_") and not ast.get_docstring(node)
     ]
-    assert undocumented == [], f"say what it is for and what changes when it changes: {undocumented}"
+    new = [name for name in undocumented if name not in KNOWN_UNDOCUMENTED]
+    assert new == [], f"say what it is for and what changes when it changes: {new}"
+    fixed = sorted(KNOWN_UNDOCUMENTED - set(undocumented))
+    assert fixed == [], f"now says what it is for: take it off KNOWN_UNDOCUMENTED: {fixed}"
 
 
 # The classes a component is built from, whose every field says what it is for (as pulumi-eks does).

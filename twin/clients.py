@@ -59,6 +59,9 @@ WORKLOAD = Workload(
 
 @dataclass
 class Clone:
+    """One client's clone of the seeded workload: when it started and how long it takes, over HTTPS
+    or SSH, which node served it (and through which listener), and when and why it was cut if it was."""
+
     site: str
     number: int
     at: float

@@ -36,6 +36,9 @@ class _Process:
 
 
 class Scheduler:
+    """Modelled time for one twin: runs its processes one at a time, each until it sleeps, and moves
+    the clock on to the next one due (never while a registration it is owed has not arrived)."""
+
     def __init__(self, owed: Callable[[], set[str]] = set) -> None:
         self.now = 0.0
         self.owed = owed

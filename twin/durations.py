@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Figure:
+    """One modelled duration, in seconds, with where it comes from (a document, or `stated`: our
+    assumption where none documents it)."""
+
     seconds: float
     source: str
 

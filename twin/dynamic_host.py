@@ -24,7 +24,7 @@ from twin.wire import SECRET_KEY, SECRET_SIG
 
 
 class HostCallFailed(Exception):
-    pass
+    """A call to the dynamic-provider host failed: the provider's error, as the engine reports it."""
 
 
 class _Context:
@@ -62,6 +62,9 @@ def _load_host_module() -> ModuleType:
 
 
 class DynamicHost:
+    """The SDK's dynamic-provider host for one `pulumi up`, configured with the stack's config:
+    the engine's Check, Diff, Create, Update, Delete and Read of the program's dynamic resources."""
+
     def __init__(self, stack_config: Mapping[str, Any], secret_keys: tuple[str, ...]) -> None:
         self.module = _load_host_module()  # a fresh module: a fresh provider cache
         self.servicer = self.module.DynamicResourceProviderServicer()

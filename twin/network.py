@@ -90,6 +90,9 @@ class Endpoint:
 
 @dataclass
 class Network:
+    """The world's security groups and their rules, and IAM's role policies and instance profiles:
+    whether a connection or an AWS call is allowed, and what was refused (`denied`)."""
+
     groups: dict[str, str] = field(default_factory=dict)  # security group id -> name
     rules: dict[str, Rule] = field(default_factory=dict)
     # IAM: role name -> {policy name: policy document}; instance profile name -> role name.

@@ -48,7 +48,7 @@ NO_OP = "true"  # pulumi-command's update that changes nothing (components/node_
 
 
 class CommandFailed(Exception):
-    pass
+    """A pulumi-command step failed on a node: SSH could not dial it, or the command exited non-zero."""
 
 
 @dataclass
@@ -60,6 +60,9 @@ class Faults:
 
 
 class Node:
+    """The nodes' side of pulumi-command: dials an instance over SSH (through its security groups) and
+    runs the command's real script in that instance's scratch root, answering from the world."""
+
     def __init__(self, world: World, faults: Faults = Faults()) -> None:
         self.world = world
         self.faults = faults

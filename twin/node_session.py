@@ -49,6 +49,10 @@ class SessionNode(Protocol):
 
 
 class Session:
+    """One command on one node: answers the shims it calls (systemd, mount, the vendor's downloads)
+    from the world at the modelled time, and keeps the home volume and the root in step with what
+    the command wrote."""
+
     def __init__(self, node: SessionNode, instance: Instance, root: ScratchRoot) -> None:
         self.node, self.world, self.instance, self.root = node, node.world, instance, root
         self.version_before = instance.root.current

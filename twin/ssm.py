@@ -41,6 +41,9 @@ def arn_suffix(lb: LoadBalancer) -> str:
 
 
 class RunCommand:
+    """The SSM Run Command a node's drain sends, answered from the clones the node still serves (and
+    the network interfaces a load balancer's clients come through)."""
+
     def __init__(self, api: AwsApi, world: World, clients: Clients) -> None:
         self.world, self.clients = world, clients
         self.commands: dict[str, dict[str, Any]] = {}

@@ -43,6 +43,9 @@ def script_settings(script: str) -> dict[str, str]:
 
 
 class Vendor:
+    """The download servers a node reaches, as stand-ins: archives, checksum feeds and pinned files
+    the install script fetches, made to exist before the script runs."""
+
     def __init__(self, base: Path) -> None:
         self.base = base / "vendor"
         self.base.mkdir(parents=True, exist_ok=True)

@@ -76,6 +76,9 @@ class Run:
 
 @dataclass
 class Instance:
+    """An EC2 instance: its launch settings, its states over time, its addresses, its root disk and
+    Bitbucket's runs on it."""
+
     id: str
     name: str
     region: str
@@ -119,6 +122,8 @@ class Instance:
 
 @dataclass
 class Volume:
+    """An EBS volume: its zone and size, where it is attached, and the Bitbucket home it holds."""
+
     id: str
     region: str
     az: str
@@ -137,12 +142,16 @@ class Volume:
 # --- load balancing --------------------------------------------------------------------------------
 @dataclass
 class Registration:
+    """A target's registration in a target group: when it was registered, and when deregistered."""
+
     registered_at: float
     deregistered_at: Optional[float] = None
 
 
 @dataclass
 class HealthCheck:
+    """A target group's health check: how often, the thresholds, and what it asks a target."""
+
     interval: float
     healthy_threshold: int
     unhealthy_threshold: int
@@ -156,6 +165,8 @@ class HealthCheck:
 
 @dataclass
 class TargetGroup:
+    """A target group: its port, health check, deregistration delay, and each target's registrations."""
+
     arn: str
     name: str
     port: int
@@ -177,6 +188,8 @@ class TargetGroup:
 
 @dataclass
 class LoadBalancer:
+    """A network load balancer: its name in DNS, when it is active, its listeners and security groups."""
+
     arn: str
     dns_name: str
     region: str

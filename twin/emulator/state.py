@@ -14,6 +14,8 @@ from typing import Callable, Optional
 
 @dataclass
 class Project:
+    """A project on the emulated primary: its key and name, and how many repositories it holds."""
+
     id: int
     key: str
     name: str
@@ -50,6 +52,9 @@ class FarmNode:
 
 @dataclass
 class Mirror:
+    """A mirror as the emulated primary knows it: its registration and approval, its upstream state,
+    what it syncs, and its farm's nodes (who may join, on which version)."""
+
     name: str
     base_url: str  # what its registration request claims
     display_name: str = ""  # what its request names it (default: name)
@@ -97,11 +102,16 @@ def _same_line(versions: set[str]) -> bool:
 
 @dataclass
 class User:
+    """A user of the emulated primary: the password it signs in with, and whether it is a system admin."""
+
     password: str
     sys_admin: bool
 
 
 class State:
+    """Everything the emulated primary and its mirrors know, read under one lock against one clock
+    (modelled time in the twin): the server's version, projects, mirrors and users."""
+
     def __init__(self, version: str, sync_repos_per_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         # Every time-driven answer reads this clock (the twin of `pulumi up` passes modelled time).
         self.clock = clock
