@@ -27,7 +27,8 @@ from .native_records import NativeRecords
 
 class Native(NativeEc2, NativeLoadBalancing, NativeRecords, NativeNetwork):
     """The native resources' providers in the twin: each create, update and delete goes to its type's
-    handler (twin/native_*.py), or spends an AWS call's time and returns the mocks' outputs."""
+    handler (twin/native_*.py; pulumi-command's run here, on the node), or spends an AWS call's time
+    and returns the mocks' outputs."""
 
     # --- entry points --------------------------------------------------------------------------
     def create(self, typ: str, name: str, inputs: dict) -> tuple[str, Outputs]:
