@@ -5,7 +5,8 @@ Two phases, each node after the previous one is back:
     instances:  InstanceStopDrain(0) -> InstanceStopDrain(1) -> ...  (each waits for the node the previous
                   one took out to serve again: a new farm's instances launch together)
                 InstanceStopDrain(i) -> instance(i) -> InstanceStartReturn(i)
-    installs:   every InstanceStartReturn -> NodeDrain(0), beside preflight(every node) -> UpgradeWindow -> backup
+    installs:   every InstanceStartReturn -> NodeDrain(0), beside preflight(every node, at once) -> ArchiveTrust
+                  -> UpgradeWindow -> backup
                   -> [farm: stop-for-upgrade, every node: stops only a node on another minor line or mirror]
                   -> stage, install(0) -> NodeReturn(0) -> NodeDrain(1) -> ... -> UpgradeFinish
 
@@ -250,29 +251,29 @@ def _preflights(
     connections: Sequence[remote.ConnectionArgs],
     parent: pulumi.Resource,
 ) -> tuple[list[MirrorInstallArgs], list[pulumi.Resource]]:
-    """Every node can run the target version before the first one is stopped. Node 0 verifies the
-    archive first; the sha256 it verified is recorded per version (trust on first use), and every
-    other node, and every install, must download exactly those bytes. Returns the install args with
-    that sha256 and the preflights."""
+    """Every node can run the target version before the first one is stopped. Every node downloads
+    and verifies the archive on its own, all at once (none waits for another's download), and
+    reports its sha256; ArchiveTrust takes every report, refuses bytes that differ between nodes or
+    from what this site recorded for the version (trust on first use), and every install must use
+    exactly the recorded bytes. Returns the install args with that sha256, and the preflights and
+    the trust: no node stops before all of them are done."""
     child = pulumi.ResourceOptions(parent=parent)
     version = plan.mirror.bitbucket_version
-    first = preflight(f"{plan.nodes[0].name}-preflight", install_args[0], connections[0], child)
+    checks = [
+        preflight(f"{node.name}-preflight", args, connection, child)
+        for node, args, connection in zip(plan.nodes, install_args, connections)
+    ]
+    names = [node.name for node in plan.nodes]
+    reports = pulumi.Output.all(*[check.stdout for check in checks]).apply(
+        lambda outs: {name: reported_sha256(out, version) for name, out in zip(names, outs)}
+    )
     trust = ArchiveTrust(
         f"{plan.name}-archive-trust",
-        ArchiveTrustArgs(
-            site=plan.name,
-            version=version,
-            reported=first.stdout.apply(lambda out: reported_sha256(out, version)),
-        ),
+        ArchiveTrustArgs(site=plan.name, version=version, reports=reports),
         opts=child,
     )
     trusted = [replace(a, trusted_sha256=trust.sha256) for a in install_args]
-    checked = [first] + [
-        preflight(f"{node.name}-preflight", args, connection, child)
-        for i, (node, args, connection) in enumerate(zip(plan.nodes, trusted, connections))
-        if i
-    ]
-    return trusted, checked
+    return trusted, [*checks, trust]
 
 
 def home_backup(

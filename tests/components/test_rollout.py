@@ -161,20 +161,24 @@ def test_a_larger_home_grows_each_filesystem_online_and_touches_nothing_else(far
         assert larger.depends_on(grow, home) and larger.depends_on(grow, named(larger, f"iad-node{i}-install"))
 
 
-def test_every_later_node_gets_the_archive_sha256_node0_verified_first(farm):
-    first, trust = named(farm, "iad-node0-preflight"), named(farm, "iad-archive-trust")
-    # Node 0 verifies against the configured sha256 or the vendor's MD5, and reports what it verified.
-    assert farm.depends_on(trust, first) and "TRUSTED_SHA256=''" in first.inputs["stdin"]
+def test_every_node_verifies_its_download_at_once_and_every_install_gets_the_recorded_sha256(farm):
+    trust = named(farm, "iad-archive-trust")
     assert trust.inputs["version"] == "9.4.16" and trust.inputs["site"] == "iad"
+    # Every node reports what it verified, by node name: the trust compares them all.
+    assert set(trust.inputs["reports"]) == {f"iad-node{i}" for i in range(3)}
     trusted = trust.outputs["sha256"]
     assert len(trusted) == 64
-    # Every other node's preflight, every stop and every install must download exactly those bytes.
     for i in range(3):
-        install = named(farm, f"iad-node{i}-install")
-        assert farm.depends_on(install, trust)
-        if i:
-            check = named(farm, f"iad-node{i}-preflight")
-            assert farm.depends_on(check, trust) and f"TRUSTED_SHA256={trusted}" in check.inputs["stdin"]
+        check = named(farm, f"iad-node{i}-preflight")
+        # Each verifies against the configured sha256 or the vendor's MD5, waiting for no other node
+        # (issue #29: a new farm's preflights run together) ...
+        assert farm.depends_on(trust, check) and "TRUSTED_SHA256=''" in check.inputs["stdin"]
+        assert not farm.depends_on(check, trust)
+        assert not any(farm.depends_on(check, named(farm, f"iad-node{k}-preflight")) for k in range(3) if k != i)
+        # ... and every stop and install must use exactly the bytes the trust recorded.
+        assert farm.depends_on(named(farm, f"iad-node{i}-install"), trust)
         assert f"TRUSTED_SHA256={trusted}" in named(farm, f"iad-node{i}-stop-for-upgrade").inputs["stdin"]
-    # The window waits for every check: no node stops before each has its archive verified.
-    assert all(farm.depends_on(named(farm, "iad-upgrade"), named(farm, f"iad-node{i}-preflight")) for i in range(3))
+    # The window waits for every check and the trust: no node stops before every download agreed.
+    window = named(farm, "iad-upgrade")
+    assert farm.depends_on(window, trust)
+    assert all(farm.depends_on(window, named(farm, f"iad-node{i}-preflight")) for i in range(3))
