@@ -82,7 +82,8 @@ def disagreement(site: str, version: str, by_digest: dict[str, list[str]]) -> st
     seen = "; ".join(f"{', '.join(nodes)} verified sha256 {digest}" for digest, nodes in sorted(by_digest.items()))
     return (
         f"site {site}: the nodes downloaded different bytes for atlassian-bitbucket-{version}.tar.gz ({seen}); "
-        "every node must install the same archive, so none is trusted and no node was stopped. Find what "
+        "every node must install the same archive, so none is trusted and no node was stopped (the first "
+        "node, drained beside the preflights, serves again once an `up` passes this check). Find what "
         "serves the nodes different bytes (a proxy, an internal mirror of the archive, the vendor "
         "republishing it), then run the nodes' preflights again: `pulumi up --replace <urn>` for each "
         f"`{site}-node<i>-preflight` (`pulumi stack --show-urns`): each downloads and verifies the archive "

@@ -40,9 +40,18 @@ def test_nodes_leave_change_and_return_strictly_one_after_another(farm):
     assert not farm.depends_on(named(farm, "iad-node0-drain"), window)
     for i in range(3):
         drain, install = named(farm, f"iad-node{i}-drain"), named(farm, f"iad-node{i}-install")
-        # The drain re-runs exactly when the install will: it carries the install's digest.
-        assert drain.inputs["install_digest"] == install.inputs["triggers"][0]
+        # The drain re-runs when the install will: the later nodes' carry the install's digest ...
+        assert (drain.inputs["install_digest"] == install.inputs["triggers"][0]) is (i > 0)
         assert [g["port"] for g in drain.inputs["target_groups"]] == [7990, 7999]
+    # ... node 0's, which runs beside the preflights, does not wait for the sha256 they agree on.
+    assert not farm.depends_on(named(farm, "iad-node0-drain"), named(farm, "iad-archive-trust"))
+    assert farm.depends_on(named(farm, "iad-node1-drain"), named(farm, "iad-archive-trust"))
+    upgraded = _farm_with(bitbucketVersion="9.4.17")
+    assert all(
+        named(upgraded, f"iad-node{i}-drain").inputs["install_digest"]
+        != named(farm, f"iad-node{i}-drain").inputs["install_digest"]
+        for i in range(3)
+    )
     finish = named(farm, "iad-upgrade-finish")
     assert farm.depends_on(finish, named(farm, "iad-node2-return"))
     assert window.inputs["version_key"] == "mirrors[0].bitbucketVersion" and window.inputs["farm"] is True

@@ -1,5 +1,5 @@
 """Trust on first use through the twin: every node verifies its own download, at once, and a node
-served other bytes than the others stops the `up` before any node leaves or stops."""
+served other bytes than the others stops the `up` before any node stops."""
 
 from __future__ import annotations
 
@@ -42,9 +42,12 @@ def test_a_node_served_other_bytes_stops_the_up_naming_the_nodes_and_both_digest
     assert len(preflights) == 3 and len({s.start for s in preflights}) == 1
 
 
-def test_no_node_left_its_load_balancer_or_stopped_and_no_clone_failed(bugfix_with_node1_served_a_republished_archive):
+def test_no_node_stopped_and_no_clone_failed(bugfix_with_node1_served_a_republished_archive):
     result, report, clones = bugfix_with_node1_served_a_republished_archive
     changed = {s.name for s in result.steps if s.operation != "same"}
-    assert not {name for name in changed if name.endswith(("-drain", "-stop-for-upgrade", "-stage", "-install"))}
-    assert report.min_serving == 3 and report.versions_after == ["9.4.16"] * 3
+    assert not {name for name in changed if name.endswith(("-stop-for-upgrade", "-stage", "-install", "-os-image"))}
+    # Only node 0 left its load balancer, beside the preflights (issue #29): the others serve, and
+    # every node still runs the version it ran.
+    assert {name for name in changed if name.endswith("-drain")} == {"iad-node0-drain"}
+    assert report.min_serving >= 2 and report.versions_after == ["9.4.16"] * 3
     assert clones["failed"] == 0
