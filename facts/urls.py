@@ -1,11 +1,14 @@
-"""How a URL is compared, shown and its host checked, wherever a URL is read."""
+"""How a URL is compared, shown and checked (the one check, https_fault), wherever a URL is read."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 from typing import Optional
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
+
+from .text import control_characters
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _NUMERIC = re.compile(r"^[0-9.]+$")
@@ -55,27 +58,88 @@ def redact(url: str, marks: bool = False) -> str:
     return f"{scheme}{sep}{authority}{tail}"
 
 
-def https_problem(url: object) -> Optional[str]:
-    """Why `url` is not an https URL with a valid host name, or None when it is: the providers' check of
-    every URL they talk to (at preview) and their client's backstop. Every reason is a sentence a user
-    can act on; a URL is echoed only redacted. The config's check (stack_config/urls.py) is stricter
-    (control characters, a trailing dot, port 0) and words its refusals for the key: a URL it
-    accepts, this accepts (tests/test_vocabulary.py holds that)."""
+# What can be wrong with a URL that should name an https host, in the order the one check finds it.
+MISSING = "missing"  # not text, or empty
+CONTROL = "control characters"  # strict: urlsplit drops TAB, LF and CR silently, tools read around others
+UNPARSABLE = "unparsable"  # urlsplit refuses it (an unclosed IPv6 bracket)
+CREDENTIALS = "credentials"  # user[:password]@ before the host
+SCHEME = "scheme"  # not https
+TRAILING_DOT = "trailing dot"  # strict: certificates and nginx's server_name name the host without it
+HOST = "host"  # no host, or not a host name (is_hostname)
+PORT = "port"  # not a port; strict: also 0, or not written in ASCII digits
+QUERY = "query or fragment"  # strict: also an empty one (a bare `?` or `#`)
+
+
+@dataclass(frozen=True)
+class UrlFault:
+    """The first thing the one URL check found wrong: `kind` (one of the names above) and `detail`,
+    what a message names besides the URL (the control characters, the port as written)."""
+
+    kind: str
+    detail: str = ""
+
+
+def https_fault(url: object, *, strict: bool = False) -> Optional[UrlFault]:
+    """What is wrong with `url` as the https URL of a host, or None: the one URL check, which the
+    providers (https_problem) and the config (stack_config/urls.py, `strict`) word for their readers.
+    `strict` adds the config's rules (CONTROL, TRAILING_DOT, the port as written, an empty query)
+    and removes none, so a URL the config accepts, the providers accept."""
     if not isinstance(url, str) or not url:
-        return "expected an https:// URL"
+        return UrlFault(MISSING)
+    unseen = control_characters(url) if strict else []
+    if unseen:
+        return UrlFault(CONTROL, ", ".join(unseen))
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
     except ValueError:
-        return f"'{redact(url)}' is not a valid URL (check its port)"
-    if parts.scheme != "https":
-        return f"expected an https:// URL (Bitbucket mirroring refuses plain HTTP), got '{redact(url)}'"
+        return UrlFault(UNPARSABLE)
     if "@" in parts.netloc:
-        # Basic-auth credentials in a URL would end up in the state, in logs and in error messages.
-        return f"'{redact(url)}' carries credentials before its host: give them in the stack config instead"
-    if parts.query or parts.fragment:
-        return f"'{redact(url)}' has a query or fragment: a Bitbucket base URL has neither"
-    host = (parts.hostname or "").lower().rstrip(".")
-    if not is_hostname(host):
-        return f"'{redact(url)}' has no valid host name"
+        return UrlFault(CREDENTIALS)
+    if parts.scheme != "https":
+        return UrlFault(SCHEME)
+    host = (parts.hostname or "").lower()
+    if strict and host.endswith("."):
+        return UrlFault(TRAILING_DOT)
+    if not is_hostname(host.rstrip(".")):
+        return UrlFault(HOST)
+    port = _port_fault(parts, strict)
+    if port is not None:
+        return port
+    if parts.query or parts.fragment or (strict and ("?" in url or "#" in url)):
+        return UrlFault(QUERY)
     return None
+
+
+def _port_fault(parts: SplitResult, strict: bool) -> Optional[UrlFault]:
+    written = parts.netloc.rpartition("]")[2].rpartition(":")
+    try:
+        port = parts.port
+    except ValueError:
+        return UrlFault(PORT, written[2])
+    if (
+        strict
+        and written[1]
+        and (port is None or not 1 <= port <= 65535 or not re.fullmatch(r"[0-9]{1,5}", written[2]))
+    ):
+        return UrlFault(PORT, written[2])
+    return None
+
+
+def https_problem(url: object) -> Optional[str]:
+    """Why `url` is not an https URL with a valid host name, or None when it is: the providers' words
+    for the one check (https_fault), at preview and in their client's backstop. Every reason is a
+    sentence a user can act on; a URL is echoed only redacted."""
+    fault = https_fault(url)
+    if fault is None:
+        return None
+    shown = f"'{redact(str(url))}'"
+    return {
+        MISSING: "expected an https:// URL",
+        UNPARSABLE: f"{shown} is not a valid URL (check its port)",
+        PORT: f"{shown} is not a valid URL (check its port)",
+        SCHEME: f"expected an https:// URL (Bitbucket mirroring refuses plain HTTP), got {shown}",
+        # Basic-auth credentials in a URL would end up in the state, in logs and in error messages.
+        CREDENTIALS: f"{shown} carries credentials before its host: give them in the stack config instead",
+        QUERY: f"{shown} has a query or fragment: a Bitbucket base URL has neither",
+        HOST: f"{shown} has no valid host name",
+    }[fault.kind]

@@ -197,15 +197,16 @@ class MirroredProjectsProvider(BitbucketProvider):
         if settings.mode != SELECTED:
             mirror.put(f"{SETTINGS}/mode", SELECTED)
         current = set(settings.projectIds)
-        attempts = 0
-        while wanted - current:
-            attempts += 1
+        # A bounded retry, not a wait: `bulk_attempts` tries, each after reading back what is there.
+        for attempt in range(1, self.bulk_attempts + 1):
+            if not wanted - current:
+                break
             try:
                 mirror.post(f"{SETTINGS}/projects", sorted(wanted - current, key=int))
                 current |= wanted
             except (ServerUnavailable, Unreachable):
                 # The POST may or may not have happened: read back rather than replay blindly.
-                if attempts >= self.bulk_attempts:
+                if attempt >= self.bulk_attempts:
                     raise
                 clock.sleep(self.backoff_s)
                 current = set(mirror.get(SETTINGS, expect=RestUpstreamSettings).projectIds)

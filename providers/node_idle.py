@@ -23,7 +23,7 @@ Run Command's 24,000 characters) counts as busy: the drain then waits for `unuse
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Union
 
 from . import clock
 
@@ -102,9 +102,8 @@ class NodeConnections:
 
         if self._client is None:
             self._client = ssm(self.region)
-        client = self._client
         try:
-            sent = client.send_command(
+            sent = self._client.send_command(
                 InstanceIds=[self.instance_id],
                 DocumentName=DOCUMENT,
                 Parameters={"commands": [LIST_CONNECTIONS]},
@@ -113,25 +112,41 @@ class NodeConnections:
             )
             command_id = sent["Command"]["CommandId"]
             deadline = clock.Deadline(self.answer_s)
-            while not deadline.passed:
-                deadline.sleep(self.poll_s)
-                try:
-                    found = client.get_command_invocation(CommandId=command_id, InstanceId=self.instance_id)
-                except ClientError as exc:  # the invocation is not listed yet right after SendCommand
-                    if exc.response.get("Error", {}).get("Code") == "InvocationDoesNotExist":
-                        continue
-                    raise
-                status = found.get("Status")
-                if status == "Success":
-                    output = found.get("StandardOutputContent") or ""
-                    if len(output) >= OUTPUT_LIMIT:
-                        return None  # cut: too many connections to count, certainly not idle
-                    return client_connections(output, self.not_clients)
-                if status not in ("Pending", "InProgress", "Delayed"):
-                    return None
-        except (ClientError, BotoCoreError):
+            # The first look one poll after SendCommand: the invocation is not listed at once.
+            deadline.sleep(self.poll_s)
+            return clock.poll_until(
+                deadline,
+                lambda: self._answer(command_id),
+                every=self.poll_s,
+                timed_out=lambda _status: _Unanswered(),
+            )
+        except (ClientError, BotoCoreError, _Unanswered):
             return None
+
+    def _answer(self, command_id: str) -> Union[Optional[int], clock.NotYet[str]]:
+        """One look at the command's invocation: the count once it succeeded, None once it ended
+        otherwise (or its output was cut), NotYet while it has not ended."""
+        from botocore.exceptions import ClientError
+
+        try:
+            found = self._client.get_command_invocation(CommandId=command_id, InstanceId=self.instance_id)
+        except ClientError as exc:  # the invocation is not listed yet right after SendCommand
+            if exc.response.get("Error", {}).get("Code") == "InvocationDoesNotExist":
+                return clock.NotYet("not listed")
+            raise
+        status = found.get("Status")
+        if status == "Success":
+            output = found.get("StandardOutputContent") or ""
+            if len(output) >= OUTPUT_LIMIT:
+                return None  # cut: too many connections to count, certainly not idle
+            return client_connections(output, self.not_clients)
+        if status in ("Pending", "InProgress", "Delayed"):
+            return clock.NotYet(str(status))
         return None
+
+
+class _Unanswered(Exception):
+    """The command did not end within `answer_s`: the node could not be asked (busy, for a drain)."""
 
 
 @dataclass

@@ -190,18 +190,22 @@ class Targets:
         say(f"{self.node} is back in the load balancer")
 
     def _wait(self, done, what: str, failure: str) -> None:
+        """Until `done(states)`, saying every `progress_s` how it is doing; at the deadline a
+        RolloutError, `failure` followed by the states the last look found."""
         deadline = clock.Deadline(self.timeout_s)
-        last_report = 0.0
-        while True:
+
+        def attempt() -> Optional[clock.NotYet[str]]:
             states = self.states()
-            if done(states):
-                return
-            if deadline.passed:
-                raise RolloutError(f"{failure} (target states: {', '.join(sorted(set(states.values())))})")
-            if deadline.elapsed - last_report >= self.progress_s:
-                last_report = deadline.elapsed
-                say(
-                    f"waiting for {self.node} to {what} ({deadline.elapsed:.0f}s of {self.timeout_s:.0f}s; "
-                    f"{', '.join(sorted(set(states.values())))})"
-                )
-            deadline.sleep(self.poll_s)
+            return None if done(states) else clock.NotYet(", ".join(sorted(set(states.values()))))
+
+        def progress(states: str) -> None:
+            say(f"waiting for {self.node} to {what} ({deadline.elapsed:.0f}s of {self.timeout_s:.0f}s; {states})")
+
+        clock.poll_until(
+            deadline,
+            attempt,
+            every=self.poll_s,
+            timed_out=lambda states: RolloutError(f"{failure} (target states: {states})"),
+            progress=progress,
+            progress_every=self.progress_s,
+        )

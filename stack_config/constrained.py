@@ -14,11 +14,12 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, SecretStr
 
 from facts.bitbucket import MIN_MAJOR, VERSION, is_project_key
+from facts.text import control_characters
 from facts.urls import is_hostname
 
 from .certificates import pem_certificates
 from .regions import did_you_mean, unknown_region_problem
-from .shown import control_characters, shown, shown_url
+from .shown import shown, shown_url
 from .ssh_keys import ssh_public_key_problem
 from .urls import https_url
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from typing import Any, Iterable
 
 from facts.urls import redact
@@ -24,19 +23,6 @@ _KEY_MATERIAL = re.compile(r"PRIVATE KEY|PuTTY-User-Key-File|b3BlbnNzaC1rZXktdjE
 
 def looks_like_key_material(text: str) -> bool:
     return bool(_KEY_MATERIAL.search(text))
-
-
-# Cc: C0, DEL and C1 controls. Cf: format characters (bidi overrides and isolates, zero-width joiners,
-# the BOM), which show nothing yet reorder or hide the text around them in a UI, a log or a file. Zl and
-# Zp: the line and paragraph separators, which break a line where a reader expects none.
-_UNSEEN_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
-
-
-def control_characters(text: str) -> list[str]:
-    """The control and format characters in `text` (Unicode categories Cc, Cf, Zl, Zp), as U+XXXX,
-    in order of first use."""
-    found = [f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in _UNSEEN_CATEGORIES]
-    return list(dict.fromkeys(found))
 
 
 def _short(text: str) -> str:

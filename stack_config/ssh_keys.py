@@ -16,7 +16,9 @@ from typing import Optional
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 
-from .shown import control_characters, looks_like_key_material, shown
+from facts.text import control_characters
+
+from .shown import looks_like_key_material, shown
 
 # The host key types OpenSSH offers by default (DSA is gone from OpenSSH since 9.8).
 KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa")

@@ -1,33 +1,28 @@
-"""What the tests share: the program under Pulumi's mocks (twin/program.py, which the twin and the
-benchmarks use too) and the helpers that read a run's wire inputs."""
+"""What the tests share: the program under Pulumi's mocks (twin/program.py and its mocks, which the
+twin and the benchmarks use too) and the helpers that read a run's wire inputs."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from twin.program import (  # noqa: F401  (re-exported for the tests)
+from twin.mocked_engine import VersionedEngine  # noqa: F401  (re-exported for the tests)
+from twin.mocks import ProgramMocks, default_vpc_of, mock_key_pair  # noqa: F401
+from twin.program import (  # noqa: F401
     CURRENT_CLI,
     EXAMPLE_FILES,
     EXAMPLE_STACK,
     PROGRAM,
     PROJECT,
     ROOT,
-    SECRET_KEY,
-    SECRET_SIG,
     STACKS,
     TEST_PASSWORD,
-    ProgramMocks,
-    ProgramRun,
-    RecordedResource,
-    VersionedEngine,
     _stand_in,
-    default_vpc_of,
     in_runtime,
-    mock_key_pair,
-    revealed,
     run_program,
     stack_file_config,
 )
+from twin.recorded import ProgramRun, RecordedResource  # noqa: F401
+from twin.wire import SECRET_KEY, SECRET_SIG, revealed  # noqa: F401
 
 
 def unwrap_secret(value: Any) -> Any:

@@ -147,8 +147,8 @@ URLS = [
 
 
 def test_the_config_refuses_every_url_the_providers_refuse_among_these():
-    # Two faces of one rule: the config's check words its refusals for the key and is stricter; were it
-    # ever looser, a URL previewed as fine would be refused by the providers at `up`.
+    # Two voices of one check (facts.urls.https_fault): the config's words its refusals for the key and
+    # is strict; were it ever looser, a URL previewed as fine would be refused by the providers at `up`.
     from facts.urls import https_problem
     from stack_config.urls import https_url
 
@@ -162,3 +162,64 @@ def test_the_config_refuses_every_url_the_providers_refuse_among_these():
     refused_by_providers = [url for url in URLS if https_problem(url)]
     assert refused_by_providers and not [url for url in refused_by_providers if config_accepts(url)]
     assert [url for url in URLS if config_accepts(url)] == URLS[:4]
+
+
+# What the config's strict check adds to the providers' one, each with the fault it finds.
+STRICT_ONLY = [
+    ("https://pri\tmary.example.com", "control characters", "U+0009"),
+    ("https://primary.example.com/\u200bbitbucket", "control characters", "U+200B"),
+    ("https://primary.example.com.", "trailing dot", ""),
+    ("https://primary.example.com:0", "port", "0"),
+    ("https://primary.example.com:", "port", ""),
+    ("https://primary.example.com/?", "query or fragment", ""),
+    ("https://primary.example.com/#", "query or fragment", ""),
+]
+
+
+@pytest.mark.parametrize("url, kind, detail", STRICT_ONLY, ids=repr)
+def test_the_one_url_check_is_stricter_for_the_config_only_where_it_says(url, kind, detail):
+    from facts.urls import UrlFault, https_fault
+
+    assert https_fault(url, strict=True) == UrlFault(kind, detail)
+    assert https_fault(url) is None
+
+
+@pytest.mark.parametrize(
+    "url, config_says, providers_say",
+    [
+        ("http://admin:s3cret@primary.example.com", "without credentials", "carries credentials"),
+        ("https://bad_host.example.com/?token=s3cret", "https://<hostname>", "no valid host name"),
+        ("http://primary.example.com:99999", "refuses plain HTTP", "refuses plain HTTP"),
+    ],
+    ids=repr,
+)
+def test_a_url_wrong_twice_is_refused_for_the_same_fault_by_the_config_and_the_providers(
+    url, config_says, providers_say
+):
+    # One check, one order: what a user fixes first is what preview named, whoever refuses it.
+    from facts.urls import https_problem
+    from stack_config.urls import https_url
+
+    with pytest.raises(ValueError) as refused:
+        https_url(url)
+    assert config_says in str(refused.value) and providers_say in https_problem(url)
+    assert "s3cret" not in str(refused.value) + https_problem(url)
+
+
+def test_the_config_accepts_no_url_the_providers_refuse_across_every_combination_of_parts():
+    from itertools import product
+
+    from facts.urls import https_fault
+
+    parts = (
+        ["https://", "http://", "", "https:/"],
+        ["", "user:pw@"],
+        ["primary.example.com", "primary.example.com.", "bad_host", "10.0.0.300", "[::1]", "[::1", "", "a\tb"],
+        ["", ":443", ":0", ":99999", ":x", ":"],
+        ["", "/", "/bitbucket"],
+        ["", "?", "?a=b", "#f"],
+    )
+    urls = ["".join(p) for p in product(*parts)]
+    accepted = [url for url in urls if https_fault(url, strict=True) is None]
+    assert accepted and not [url for url in accepted if https_fault(url) is not None]
+    assert len(accepted) < len([url for url in urls if https_fault(url) is None])  # stricter, not the same

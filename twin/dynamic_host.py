@@ -20,7 +20,7 @@ import grpc
 from google.protobuf import struct_pb2
 from pulumi.runtime import proto
 
-from twin.program import SECRET_KEY, SECRET_SIG
+from twin.wire import SECRET_KEY, SECRET_SIG
 
 
 class HostCallFailed(Exception):

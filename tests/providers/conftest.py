@@ -38,6 +38,17 @@ def moto_env(monkeypatch):
 
 
 @pytest.fixture
+def modelled(monkeypatch) -> list[float]:
+    """Modelled time for the providers' waits (providers.clock): [now], which only their sleeps move."""
+    from providers import clock
+
+    now = [0.0]
+    monkeypatch.setattr(clock, "now", lambda: now[0])
+    monkeypatch.setattr(clock, "sleep", lambda s: now.__setitem__(0, now[0] + s))
+    return now
+
+
+@pytest.fixture
 def emu():
     with Emulator(password=PASSWORD) as emulator:
         yield emulator

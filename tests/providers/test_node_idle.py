@@ -157,3 +157,19 @@ def test_the_load_balancers_addresses_are_its_network_interfaces(monkeypatch):
     )
     with stub:
         assert node_idle.load_balancer_addresses("eu-central-1", "net/iad-nlb/0123456789abcdef") == frozenset(LB)
+
+
+def test_a_command_that_does_not_end_within_its_answer_time_is_no_answer(monkeypatch, modelled):
+    stub = _stubbed(monkeypatch)
+    _sent(stub)
+    for _ in range(3):
+        _invocation(stub, "InProgress")
+    looks: list[float] = []
+    real = stub.client.get_command_invocation
+    monkeypatch.setattr(stub.client, "get_command_invocation", lambda **kw: looks.append(modelled[0]) or real(**kw))
+    with stub:
+        assert NodeConnections("eu-central-1", INSTANCE, answer_s=3, poll_s=1).count() is None
+    stub.assert_no_pending_responses()
+    # A look every poll from one poll after SendCommand (the invocation is not listed at once), the
+    # last at its answer time: given up there, not before and not later.
+    assert looks == [1, 2, 3] and modelled[0] == 3

@@ -8,14 +8,6 @@ import pytest
 from providers import clock
 
 
-@pytest.fixture
-def modelled(monkeypatch):
-    now = [0.0]
-    monkeypatch.setattr(clock, "now", lambda: now[0])
-    monkeypatch.setattr(clock, "sleep", lambda s: now.__setitem__(0, now[0] + s))
-    return now
-
-
 def test_returns_what_the_first_attempt_that_is_not_notyet_returns_none_included(modelled):
     answers = iter([clock.NotYet("starting"), clock.NotYet("starting"), None])
     assert clock.poll_until(clock.Deadline(60), lambda: next(answers), every=1, timed_out=RuntimeError) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.resource_types import STACK
-from twin import program
+from twin import mocked_engine
 
 
 @pytest.fixture
@@ -13,12 +13,12 @@ def registered(monkeypatch) -> list[str]:
     """The type of every resource the program registers in this test (the stack itself aside): a
     refusal must come before the first."""
     found: list[str] = []
-    original = program.RecordingMonitor.RegisterResource
+    original = mocked_engine.RecordingMonitor.RegisterResource
 
     def counting(self, request):
         if request.type != STACK:
             found.append(request.type)
         return original(self, request)
 
-    monkeypatch.setattr(program.RecordingMonitor, "RegisterResource", counting)
+    monkeypatch.setattr(mocked_engine.RecordingMonitor, "RegisterResource", counting)
     return found

@@ -1,7 +1,7 @@
 """One dynamic resource through the twin's engine decisions and the SDK's host code, `up` after `up`:
 each registration is decided (Check with olds, Diff, and on a replacement Check again with no olds)
-by twin/engine.py's own `_decide`, then created or updated by the provider through the host, as a
-preview and an `up` would. For the engine-rule and provider replace-protocol tests."""
+by the twin's engine's own `_decide` (twin/engine_steps.py), then created or updated by the provider
+through the host, as a preview and an `up` would. For the engine-rule and provider replace-protocol tests."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from google.protobuf import struct_pb2
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime.proto import resource_pb2
 
-from twin import engine
+from twin import engine, engine_state
 from twin.dynamic_host import DynamicHost
 
 TYPE = "pulumi-python:dynamic/bitbucket:Replayed"
@@ -32,7 +32,7 @@ class Replay:
         self.provider = serialize_provider(provider)
         self.urn = f"urn:pulumi:twin::bitbucket-mirrors::{TYPE}::{name}"
         self.name = name
-        self.old: Optional[engine.Resource] = None
+        self.old: Optional[engine_state.Resource] = None
 
     def _deployment(self) -> Any:
         run = object.__new__(engine._Deployment)  # only its deciding part: no scheduler, no program
@@ -60,7 +60,7 @@ class Replay:
         assert operation == preview_op
         if operation == "same":
             assert self.old is not None
-            return Played("same", engine.plain(self.old.outputs_struct), self.old.outputs, False)
+            return Played("same", engine_state.plain(self.old.outputs_struct), self.old.outputs, False)
         host = run.host
         if operation in ("create", "replace"):
             response = host.create(self.urn, checked)
@@ -72,8 +72,8 @@ class Replay:
             outs = host.update(
                 self.urn, id_, self.old.outputs_struct or empty, checked, self.old.inputs_struct or empty
             ).properties
-        recorded = engine.plain(outs)
-        self.old = engine.Resource(
-            self.urn, TYPE, self.name, id_, engine.plain(checked), recorded, "", [], {}, False, checked, outs
+        recorded = engine_state.plain(outs)
+        self.old = engine_state.Resource(
+            self.urn, TYPE, self.name, id_, engine_state.plain(checked), recorded, "", [], {}, False, checked, outs
         )
-        return Played(operation, engine.plain(preview_inputs), recorded, decision.delete_before_replace)
+        return Played(operation, engine_state.plain(preview_inputs), recorded, decision.delete_before_replace)

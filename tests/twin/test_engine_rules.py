@@ -13,6 +13,7 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ResourceProvid
 from tests.twin.replay import Replay
 from twin import engine_rules, rules
 from twin.engine import Engine
+from twin.rule_table import TypeRules
 
 
 class Counting(ResourceProvider):
@@ -63,7 +64,7 @@ def test_a_diff_without_changes_is_a_same_step_even_with_replace_keys():
 
 
 def test_a_native_replace_key_without_a_change_is_same(monkeypatch):
-    always = rules.TypeRules(frozenset(), frozenset({"a"}), "test", conditional=(("always", lambda o, n: True, "t"),))
+    always = TypeRules(frozenset(), frozenset({"a"}), "test", conditional=(("always", lambda o, n: True, "t"),))
     monkeypatch.setitem(rules.RULES, "test:index:Thing", always)
     assert rules.decide("test:index:Thing", {"a": 1}, {"a": 1}).operation == "same"
     assert rules.decide("test:index:Thing", {"a": 1}, {"a": 2}).operation == "replace"

@@ -20,7 +20,7 @@ from providers.node_rollout import InstanceStopDrainProvider, NodeDrainProvider
 from providers.os_refresh import RootVolumeReplacementProvider
 from providers.upgrade import UpgradeWindowProvider
 from tests.twin.replay import Replay
-from twin import engine
+from twin import engine_state
 from twin.dynamic_host import DynamicHost
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -73,7 +73,7 @@ def test_a_generation_recorded_by_an_earlier_release_goes_on_to_a_new_one():
     replay = Replay(MirrorGenerationProvider(), "syd-generation")
     first = replay.up(dict(SITE))
     assert replay.old is not None
-    replay.old.inputs_struct = engine.to_struct({k: v for k, v in replay.old.inputs.items() if k != "generation"})
+    replay.old.inputs_struct = engine_state.to_struct({k: v for k, v in replay.old.inputs.items() if k != "generation"})
     played = replay.up({**SITE, "display_name": "Sydney B"})
     assert played.promised["generation"] == played.recorded["generation"] != first.recorded["generation"]
 
@@ -87,7 +87,7 @@ def _host_check(provider: Any, olds: dict, news: dict) -> dict:
     new_struct.update({**news, "__provider": serialized})
     response = host.check("urn:pulumi:twin::p::t::n", old_struct, new_struct)
     assert not response.failures
-    return {k: v for k, v in engine.plain(response.inputs).items() if k != "__provider"}
+    return {k: v for k, v in engine_state.plain(response.inputs).items() if k != "__provider"}
 
 
 NODE = {

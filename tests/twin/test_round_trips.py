@@ -1,5 +1,5 @@
 """Round trips converge (issue #28 item 1): going back is a new mirror, never an earlier generation,
-played as the engine plays a replacement (twin/engine.py: a replacement's Check has no olds).
+played as the engine plays a replacement (twin/engine_steps.py: a replacement's Check has no olds).
 Before MirrorGeneration was updated rather than replaced, mirrorAll false -> true -> false came back
 to the first generation: no home emptied, and MirroredProjects failed every `up` with
 IrreversibleChange."""

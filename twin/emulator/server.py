@@ -1,13 +1,13 @@
 """HTTPS servers that answer like a Bitbucket Data Center primary and its mirrors (paths, JSON
 shapes, paging and status codes per the vendor's OpenAPI document and docs/bitbucket-facts.md), with a
-request log, fixed latency and fault injection."""
+request log, fixed latency and fault injection. The routes themselves: primary_routes.py and
+mirror_routes.py, answering with replies.py."""
 
 from __future__ import annotations
 
 import base64
 import json
 import random
-import re
 import socket
 import ssl
 import tempfile
@@ -20,15 +20,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import trustme
 
+from .mirror_routes import MirrorRoutes
+from .primary_routes import PrimaryRoutes
+from .replies import NoAnswer, Reply
 from .state import FarmNode, Mirror, State, User
-
-API = r"/rest/(?:api|mirroring|ssh)/(?:latest|1\.0)"
-PRIMARY_SERVER_ID = "B1F2-C3D4-E5F6-A7B8"
-MAX_PAGE = 1000
 
 
 @dataclass(frozen=True)
 class Faults:
+    """Injected failures: a `rate` share of requests gets one of `kinds`: an HTTP status (429 with
+    Retry-After), `drop` (closed unanswered) or `drop_after` (closed after the request took effect);
+    seeded, so that a run repeats."""
+
     rate: float = 0.0
     kinds: tuple[str, ...] = ("503", "429", "drop")
     retry_after_s: int = 1
@@ -37,6 +40,8 @@ class Faults:
 
 @dataclass(frozen=True)
 class LoggedRequest:
+    """One request as the emulator's log keeps it: which server, method, path, query, headers, status."""
+
     server: str
     method: str
     path: str
@@ -44,35 +49,6 @@ class LoggedRequest:
     headers: dict
     status: int
     ts: float
-
-
-class NoAnswer(Exception):
-    """The connection is dropped without an answer (nothing behind a load balancer serves)."""
-
-
-class Reply(Exception):
-    def __init__(self, status: int, body: Any = None, headers: Optional[dict] = None):
-        super().__init__(status)
-        self.status, self.body, self.headers = status, body, headers or {}
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
-
-
-def error(status: int, message: str, exception: str = "com.atlassian.bitbucket.ServiceException") -> Reply:
-    return Reply(status, {"errors": [{"message": message, "exceptionName": exception}]})
-
-
-def page(values: list, query: dict) -> dict:
-    start = int(query.get("start", 0))
-    limit = min(int(query.get("limit", 25)), MAX_PAGE)
-    chunk = values[start : start + limit]
-    last = start + limit >= len(values)
-    body = {"size": len(chunk), "limit": limit, "isLastPage": last, "start": start, "values": chunk}
-    if not last:
-        body["nextPageStart"] = start + limit
-    return body
 
 
 @dataclass
@@ -91,6 +67,9 @@ class Stats:
 
 
 class Emulator:
+    """A primary and its mirrors on 127.0.0.1 over HTTPS (a throwaway CA), scripted by tests and the twin:
+    users, projects, mirrors, front doors, faults; its request log and side-effect counts."""
+
     def __init__(
         self,
         latency_s: float = 0.0,
@@ -224,6 +203,8 @@ class Emulator:
         emulator = self
 
         class Handler(_Handler):
+            """A handler bound to one server: its name in the log and its routes."""
+
             server_name_ = name
             route = staticmethod(routes)
             emu = emulator
@@ -360,255 +341,3 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-
-
-def _require(user: Optional[tuple[str, User]], admin: bool = True, status_if_not_admin: int = 403) -> None:
-    if user is None:
-        raise error(
-            401,
-            "Authentication failed. Please check your credentials and try again.",
-            "com.atlassian.bitbucket.auth.IncorrectPasswordAuthenticationException",
-        )
-    if admin and not user[1].sys_admin:
-        raise error(
-            status_if_not_admin,
-            "You are not permitted to access this resource",
-            "com.atlassian.bitbucket.AuthorisationException",
-        )
-
-
-class PrimaryRoutes:
-    def __init__(self, emu: Emulator) -> None:
-        self.emu = emu
-        self.state = emu.state
-
-    def handle(self, method: str, path: str, query: dict, body: Any, user) -> Any:
-        state, emu = self.state, self.emu
-        if method == "GET" and re.fullmatch(rf"{API}/application-properties", path):
-            return {
-                "version": state.version,
-                "buildNumber": state.version.replace(".", "") + "000",
-                "buildDate": "1719900000000",
-                "displayName": "Bitbucket",
-            }
-        if re.fullmatch(r"/status", path):
-            return {"state": "RUNNING"}
-        if method == "GET" and re.fullmatch(rf"{API}/settings", path) and "/ssh/" in path:
-            _require(user, admin=False)
-            return {
-                "enabled": state.ssh_enabled,
-                "port": state.ssh_port,
-                "accessKeysEnabled": True,
-                "baseUrl": f"ssh://git@127.0.0.1:{state.ssh_port}",
-            }
-        if method == "GET" and re.fullmatch(rf"{API}/admin/license", path):
-            _require(user)
-            return {
-                "creationDate": 1700000000000,
-                "expiryDate": 1900000000000,
-                "maximumNumberOfUsers": 500,
-                "unlimitedNumberOfUsers": False,
-                "serverId": PRIMARY_SERVER_ID,
-                "supportEntitlementNumber": "SEN-123456",
-                "status": {"dataCenter": state.licensed_dc, "serverId": PRIMARY_SERVER_ID},
-                "license": "AAAB-emulated",
-            }
-        if method == "GET" and re.fullmatch(rf"{API}/projects", path):
-            _require(user, admin=False)
-            with state.lock:
-                values = [p.json(emu.primary_url) for p in sorted(state.projects.values(), key=lambda p: p.id)]
-            return page(values, query)
-        match = re.fullmatch(rf"{API}/projects/([^/]+)", path)
-        if method == "GET" and match and "/api/" in path:
-            _require(user, admin=False)
-            project = state.projects.get(match.group(1).upper())
-            if project is None:
-                raise error(
-                    404,
-                    f"Project {match.group(1)} does not exist.",
-                    "com.atlassian.bitbucket.project.NoSuchProjectException",
-                )
-            return project.json(emu.primary_url)
-        if "/mirroring/" in path:
-            _require(user)
-            return self._mirroring(method, path, query)
-        raise error(404, f"No route for {method} {path}")
-
-    def _mirroring(self, method: str, path: str, query: dict) -> Any:
-        state, stats = self.state, self.emu.stats
-        if method == "GET" and re.fullmatch(rf"{API}/requests", path):
-            with state.lock:
-                values = [
-                    dict(r)
-                    for r in sorted(state.requests.values(), key=lambda r: r["id"])
-                    if "state" not in query or r["state"] == query["state"]
-                ]
-            return page(values, query)
-        match = re.fullmatch(rf"{API}/requests/(\d+)(/accept|/reject)?", path)
-        if match:
-            request_id, action = int(match.group(1)), match.group(2)
-            missing = error(
-                409,
-                f"The mirroring request {request_id} could not be found or is not pending",
-                "com.atlassian.bitbucket.mirroring.upstream.NoSuchMirroringRequestException",
-            )
-            if method == "GET" and not action:
-                if request_id not in state.requests:
-                    raise missing
-                return dict(state.requests[request_id])
-            if method == "POST" and action == "/accept":
-                server = state.accept(request_id)
-                if server is None:
-                    raise missing
-                stats.add("POST", "/rest/mirroring/latest/requests/{id}/accept")
-                return dict(server)
-            if method == "POST" and action == "/reject":
-                with state.lock:
-                    request = state.requests.get(request_id)
-                    if request is None or request["state"] != "PENDING":
-                        raise missing
-                    request["state"] = "REJECTED"
-                return {
-                    "id": request["mirrorId"],
-                    "name": request["mirrorName"],
-                    "baseUrl": request["mirrorBaseUrl"],
-                    "enabled": False,
-                    "mirrorType": request["mirrorType"],
-                    "productVersion": request["productVersion"],
-                }
-            if method == "DELETE" and not action:
-                if state.requests.pop(request_id, None) is None:
-                    raise missing
-                return Reply(204)
-        if method == "GET" and re.fullmatch(rf"{API}/mirrorServers", path):
-            with state.lock:
-                values = [dict(s) for s in state.mirror_servers.values()]
-            return page(values, query)
-        match = re.fullmatch(rf"{API}/mirrorServers/([^/]+)", path)
-        if match:
-            mirror_id = match.group(1)
-            if method == "GET":
-                if mirror_id not in state.mirror_servers:
-                    raise error(404, f"Mirror server {mirror_id} does not exist")
-                return dict(state.mirror_servers[mirror_id])
-            if method == "DELETE":
-                if not state.remove_mirror_server(mirror_id):
-                    raise error(404, f"Mirror server {mirror_id} does not exist")
-                stats.add("DELETE", "/rest/mirroring/latest/mirrorServers/{id}")
-                return Reply(204)
-        raise error(404, f"No route for {method} {path}")
-
-
-class MirrorRoutes:
-    """A mirror's own REST API ("Mirroring (Mirror)"); it authenticates users against the primary.
-    `node`: the address of the node that answers (a farm's nodes may run different versions)."""
-
-    def __init__(self, emu: Emulator, mirror: Mirror, node: Optional[str] = None) -> None:
-        self.emu, self.mirror, self.state, self.node = emu, mirror, emu.state, node
-
-    def handle(self, method: str, path: str, query: dict, body: Any, user) -> Any:
-        mirror, state = self.mirror, self.state
-        if path == "/status":
-            return {"state": "RUNNING"}
-        if method == "GET" and re.fullmatch(rf"{API}/application-properties", path):
-            version = next((n.version for n in mirror.farm_nodes if n.address == self.node), None) or state.version
-            return {
-                "version": version,
-                "buildNumber": version.replace(".", "") + "000",
-                "buildDate": "1719900000000",
-                "displayName": "Bitbucket",
-            }
-        if method == "GET" and re.fullmatch(rf"{API}/admin/license", path):
-            # A mirror says who it is as any Bitbucket instance does: its Server ID, which its
-            # mirroring request carries as mirrorId (the vendor's document; UNCONFIRMED for mirrors).
-            _require(user, status_if_not_admin=401)
-            if not mirror.reports_server_id:
-                raise error(404, "No license has been installed")
-            return {"serverId": mirror.mirror_id, "status": {"serverId": mirror.mirror_id, "currentNumberOfUsers": 0}}
-        if method == "GET" and re.fullmatch(rf"{API}/upstreamServer", path):
-            if mirror.upstream_state == "INITIALIZING":
-                raise error(404, "No upstream server has been registered")
-            return {"id": "upstream-1", "baseUrl": self.emu.primary_url, "state": mirror.upstream_state}
-        if not re.match(rf"{API}/(syncSettings|progress|farmNodes|zdu)", path):
-            raise error(404, f"No route for {method} {path}")
-        _require(user, status_if_not_admin=401)
-        if mirror.upstream_state != "INSTALLED":
-            raise error(
-                404,
-                "The upstream server could not be found",
-                "com.atlassian.bitbucket.mirroring.mirror.NoSuchUpstreamServerException",
-            )
-        if method == "GET" and re.fullmatch(rf"{API}/progress", path):
-            return state.progress(mirror)
-        if method == "GET" and re.fullmatch(rf"{API}/farmNodes", path):
-            with state.lock:
-                now = state.clock()
-                return [n.json() for n in mirror.farm_nodes if n.listed(now)]
-        match = re.fullmatch(rf"{API}/zdu/(start|end)", path)
-        if method == "POST" and match:
-            with state.lock:
-                versions = mirror.versions()
-                if match.group(1) == "end" and len(versions) > 1:
-                    # The vendor's RollingUpgradeService refuses to leave upgrade mode while versions differ
-                    # (the OpenAPI document lists no status for it: modelled as 409 Conflict).
-                    raise error(
-                        409,
-                        f"Cannot end the rolling upgrade: the farm runs {', '.join(sorted(versions))}",
-                        "com.atlassian.bitbucket.zdu.MixedVersionsException",
-                    )
-                mirror.upgrade_mode = match.group(1) == "start"
-                self.emu.stats.add("POST", f"/rest/mirroring/latest/zdu/{match.group(1)}")
-                return {"rollingUpgradeEnabled": mirror.upgrade_mode, "version": min(versions, key=_version_key)}
-        if re.fullmatch(rf"{API}/syncSettings", path):
-            if method == "PUT":
-                self._set_mode(body.get("mode") if isinstance(body, dict) else None)
-                self._set_projects([int(i) for i in body.get("projectIds", [])], replace=True)
-            return self._settings()
-        if re.fullmatch(rf"{API}/syncSettings/mode", path):
-            if method == "PUT":
-                self._set_mode(body)
-                self.emu.stats.add("PUT", "/rest/mirroring/latest/syncSettings/mode")
-            return mirror.mode
-        if re.fullmatch(rf"{API}/syncSettings/projects", path):
-            if method == "POST":
-                if not isinstance(body, list) or not all(isinstance(i, str) and i.isdigit() for i in body):
-                    raise error(400, "Expected a JSON array of project ids")
-                self._set_projects([int(i) for i in body], replace=False)
-                self.emu.stats.add("POST", "/rest/mirroring/latest/syncSettings/projects")
-            return sorted(str(i) for i in mirror.project_ids)
-        match = re.fullmatch(rf"{API}/syncSettings/projects/(\d+)", path)
-        if match:
-            project_id = int(match.group(1))
-            if method == "POST":
-                self._set_projects([project_id], replace=False)
-                return sorted(str(i) for i in mirror.project_ids)
-            if method == "DELETE":
-                with state.lock:
-                    mirror.project_ids.discard(project_id)
-                self.emu.stats.add("DELETE", "/rest/mirroring/latest/syncSettings/projects/{id}")
-                return Reply(204)
-        raise error(404, f"No route for {method} {path}")
-
-    def _settings(self) -> dict:
-        return {"mode": self.mirror.mode, "projectIds": sorted(str(i) for i in self.mirror.project_ids)}
-
-    def _set_mode(self, mode: Any) -> None:
-        if mode not in ("ALL_PROJECTS", "SELECTED_PROJECTS"):
-            raise error(400, f"The provided mode {mode!r} is invalid")
-        with self.state.lock:
-            if self.mirror.mode == "ALL_PROJECTS" and mode == "SELECTED_PROJECTS":
-                # The vendor: mirroring all projects cannot be undone without reinstalling the mirror.
-                raise error(400, "A mirror that mirrors all projects cannot go back to selected projects")
-            if mode != self.mirror.mode:
-                self.mirror.mode = mode
-                self.mirror.sync_started = self.state.clock()
-
-    def _set_projects(self, ids: list[int], replace: bool) -> None:
-        with self.state.lock:
-            unknown = [i for i in ids if i not in self.state.projects_by_id]
-            if unknown:
-                raise error(404, f"Projects {unknown} could not be found on the upstream")
-            before = set(self.mirror.project_ids)
-            self.mirror.project_ids = set(ids) if replace else before | set(ids)
-            if self.mirror.project_ids - before:
-                self.mirror.sync_started = self.state.clock()

@@ -28,7 +28,8 @@ from google.protobuf import struct_pb2
 from pulumi.runtime import proto, rpc
 from pulumi.runtime.proto import provider_pb2_grpc
 
-from twin.program import ROOT, SECRET_KEY, SECRET_SIG
+from twin.program import ROOT
+from twin.wire import SECRET_KEY, SECRET_SIG
 
 PROJECT = "bitbucket-mirrors"
 PROVIDER_KEY = "__provider"

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from twin.emulator import Emulator
-from twin.program import SECRET_KEY, SECRET_SIG, run_program
+from twin.program import run_program
+from twin.wire import SECRET_KEY, SECRET_SIG
 
 from .engine import Engine, ResourceState, engine_config
 
