@@ -3,11 +3,11 @@ twin's seeded clients cloning throughout, twin/clients.py): a 3-node farm's bug-
 clones it failed, over several workload seeds; an instance type + OS image + bug-fix change of a
 3-node farm in one up; and how soon a new site serves with 1 node and with 3.
 
-The drains wait for the clones in flight on each node, so one workload can be lucky: the bug-fix
-rollout is played with SEEDS workloads (the default seed and the next ones) and reported as its
-median and its worst, clones failed summed over all of them. The goal is judged on the worst seed;
-the tests (tests/twin/test_scenarios.py) hold the default seed's figures. Deterministic: the same
-figures on every machine; a few minutes of real time (the combined change is the slow one).
+The drains wait for the clones in flight on each node, so one workload can be lucky: both rollouts
+are played with SEEDS workloads (the default seed and the next ones) and reported as their median
+and their worst, clones failed summed over all of them. The goals are judged on the worst seed; the
+tests (tests/twin/test_scenarios.py) hold the default seed's figures. Deterministic: the same
+figures on every machine; several minutes of real time (the combined change is the slow one).
 """
 
 from __future__ import annotations
@@ -57,12 +57,15 @@ def _with_seed(seed: int, name: str) -> dict:
         twin.twin.Clients = original
 
 
+def _over_seeds(name: str) -> tuple[list[float], list[dict]]:
+    """The scenario's wall times and its site's reports, one per seed (the default seed first)."""
+    runs = [_with_seed(WORKLOAD.seed + k, name) for k in range(SEEDS)]
+    return [r["modelled_wall_s"] for r in runs], [next(iter(r["sites"].values())) for r in runs]
+
+
 def measure() -> dict:
-    runs = [_with_seed(WORKLOAD.seed + k, "farm3-bugfix") for k in range(SEEDS)]
-    sites = [next(iter(r["sites"].values())) for r in runs]
-    walls = [r["modelled_wall_s"] for r in runs]
-    combined = _quiet(run_scenario, SCENARIOS[COMBINED])
-    (combined_site,) = combined["sites"].values()
+    walls, sites = _over_seeds("farm3-bugfix")
+    combined, combined_sites = _over_seeds(COMBINED)
     single = _quiet(first_ups, STACKS / "single-acm.yaml")
     farm = _quiet(first_ups, STACKS / "farm-3.yaml")
     return {
@@ -73,8 +76,11 @@ def measure() -> dict:
         "started": sum(s["clones"]["started"] for s in sites),
         "failed": sum(s["clones"]["failed"] for s in sites),
         "min_serving": min(s["min_serving"] for s in sites),
-        "combined_s": combined["modelled_wall_s"],
-        "combined_failed": combined_site["clones"]["failed"],
+        "combined_s": combined[0],
+        "combined_median_s": statistics.median(combined),
+        "combined_worst_s": max(combined),
+        "combined_seeds_met": sum(1 for w in combined if w <= COMBINED_GOAL_S),
+        "combined_failed": sum(s["clones"]["failed"] for s in combined_sites),
         "single_s": next(iter(single["sites"].values()))["serving_from_s"],
         "farm_s": next(iter(farm["sites"].values()))["serving_from_s"],
     }
@@ -118,11 +124,16 @@ def rows(m: dict) -> list[dict]:
         },
         {
             "benchmark": "twin: instance type + OS image + bug-fix of a 3-node farm in one up",
-            "measure": f"modelled wall time, default seed; clones failed {m['combined_failed']:.0f}",
-            "value": f"{m['combined_s'] / 60:.1f} min",
-            "baseline / naive": f"{COMBINED_LAST_S / 60:.1f} min (health checks 15 s x 3, preflights after node 0's)",
-            "target": f"<= {COMBINED_GOAL_S / 60:.0f} min, 0 failed",
-            "result": _met(m["combined_s"] <= COMBINED_GOAL_S and m["combined_failed"] == 0),
+            "measure": f"modelled wall time, default seed / median / worst of {SEEDS} seeds; clones failed, summed",
+            "value": f"{m['combined_s'] / 60:.1f} / {m['combined_median_s'] / 60:.1f} / "
+            f"{m['combined_worst_s'] / 60:.1f} min; {m['combined_failed']:.0f} failed",
+            "baseline / naive": f"{COMBINED_LAST_S / 60:.1f} min, default seed (health checks 15 s x 3, preflights "
+            f"after node 0's); {m['combined_seeds_met']} of {SEEDS} seeds within the goal",
+            "target": f"worst <= {COMBINED_GOAL_S / 60:.0f} min, 0 failed",
+            "result": _met(m["combined_worst_s"] <= COMBINED_GOAL_S and m["combined_failed"] == 0)
+            if m["combined_worst_s"] <= COMBINED_GOAL_S
+            else f"MISSED on the worst seed ({m['combined_worst_s'] / 60:.1f} min; the default seed's "
+            f"{m['combined_s'] / 60:.1f} min is lucky)",
         },
         {
             "benchmark": "twin: a new site serves",
