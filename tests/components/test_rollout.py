@@ -94,6 +94,14 @@ def test_a_minor_upgrade_stops_every_node_once_the_first_is_drained_and_a_bug_fi
     assert all(named(minor, f"iad-node{i}-stop-for-upgrade").inputs["triggers"][0] == "9.5" for i in range(3))
 
 
+def test_a_single_nodes_drain_carries_its_installs_digest():
+    # It is never drained (no other node takes its clients), so it need not leave early: a new digest
+    # of its drain would only warn at preview of a restart that does not come.
+    run = run_program(STACKS / "single-acm.yaml")
+    drain, install = named(run, "fra-node0-drain"), named(run, "fra-node0-install")
+    assert drain.inputs["install_digest"] == install.inputs["triggers"][0]
+
+
 def test_a_single_nginx_node_has_no_load_balancer_to_drain():
     run = run_program(STACKS / "single-nginx.yaml")
     # The same steps, with no targets: they only say at preview what a change costs.
