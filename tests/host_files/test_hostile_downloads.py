@@ -426,6 +426,18 @@ def test_a_preflight_run_again_verifies_a_tree_the_site_never_trusted_again(host
     assert [c for c in calls(host.log, "curl") if "atlassian-bitbucket-9.4.16.tar.gz" in c]
 
 
+def test_a_preflight_of_a_version_installed_here_before_reuses_its_tree(host):
+    # Going back to a version this node ran (a restore): its tree held trusted bytes when installed.
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
+    assert host.run().returncode == 0
+    host.path(CURRENT).unlink()  # as after an upgrade to another version
+    host.log.unlink()
+    again = host.run("--preflight")
+    assert again.returncode == 0, again.stderr
+    assert reported_sha256(again.stdout, "9.4.16") == hashlib.sha256(host.archive("9.4.16").read_bytes()).hexdigest()
+    assert [c for c in calls(host.log, "curl") if "/status" not in c] == []
+
+
 def test_a_refused_redirects_location_is_shown_printable_and_short(host, loopback):
     stage(host, loopback, host.archive("9.4.16").read_bytes())
     for path in ("/feeds/current.json", "/feeds/archived.json"):
