@@ -112,16 +112,16 @@ class FarmRollout:
         # nothing (the node finishes its clones), and waiting out its clones is most of a rollout's
         # time. Only what changes the node (its root volume, a stop, the install) waits for the
         # preflights, the archive's trust, the upgrade window and the backup. Not before an instance
-        # change is done: that node would be out at the same time. So a farm's node 0's drain cannot
-        # wait for the sha256 the preflights agree on: it carries its bundle's digest without it,
-        # which differs from its install's only for a version re-trusted (RETRUST_VARIABLE), whose
-        # install refuses the tree unpacked from the old bytes before it stops anything. (A single
-        # node is not drained: its drain keeps the install's digest.)
+        # change is done: that node would be out at the same time. So node 0's drain, behind a load
+        # balancer, cannot wait for the sha256 the preflights agree on: it carries its bundle's digest
+        # without it, which differs from its install's only for a version re-trusted
+        # (RETRUST_VARIABLE), whose install refuses the tree unpacked from the old bytes before it
+        # stops anything. Not by node count: scaling across one node must not change node 0's drain.
         previous: list[pulumi.Resource] = list(instances_done)
         stops: list[pulumi.Resource] = []
         for i, args in enumerate(install_args):
             staged = staged_payload(args)  # the node's bundle and its digest: a new digest installs again
-            early = plan.multi_node and i == 0
+            early = plan.load_balancer is not None and i == 0
             digest = staged_payload(replace(args, trusted_sha256=None))[1] if early else staged[1]
             drain, targets = self._drain(plan, i, args, digest, connections[i], previous, parent)
             if plan.multi_node and i == 0:

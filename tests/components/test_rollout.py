@@ -94,12 +94,21 @@ def test_a_minor_upgrade_stops_every_node_once_the_first_is_drained_and_a_bug_fi
     assert all(named(minor, f"iad-node{i}-stop-for-upgrade").inputs["triggers"][0] == "9.5" for i in range(3))
 
 
-def test_a_single_nodes_drain_carries_its_installs_digest():
-    # It is never drained (no other node takes its clients), so it need not leave early: a new digest
-    # of its drain would only warn at preview of a restart that does not come.
-    run = run_program(STACKS / "single-acm.yaml")
-    drain, install = named(run, "fra-node0-drain"), named(run, "fra-node0-install")
-    assert drain.inputs["install_digest"] == install.inputs["triggers"][0]
+def test_node0s_drain_digest_is_the_same_whatever_the_node_count_and_without_a_balancer_the_installs():
+    # Scaling across one node touches no serving node: node 0's drain does not change with the count.
+    config, secret_keys = stack_file_config(STACKS / "single-acm.yaml")
+    one = run_program(config=config, secret_keys=secret_keys)
+    mirrors = json.loads(config["bitbucket-mirrors:mirrors"])
+    mirrors[0]["nodes"] = 2
+    two = run_program(config={**config, "bitbucket-mirrors:mirrors": json.dumps(mirrors)}, secret_keys=secret_keys)
+    digest = named(one, "fra-node0-drain").inputs["install_digest"]
+    assert named(two, "fra-node0-drain").inputs["install_digest"] == digest
+    # With nginx nothing is drained: the drain keeps the install's digest.
+    nginx = run_program(STACKS / "single-nginx.yaml")
+    assert (
+        named(nginx, "syd-node0-drain").inputs["install_digest"]
+        == named(nginx, "syd-node0-install").inputs["triggers"][0]
+    )
 
 
 def test_a_single_nginx_node_has_no_load_balancer_to_drain():
