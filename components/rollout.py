@@ -5,7 +5,8 @@ Two phases, each node after the previous one is back:
     instances:  InstanceStopDrain(0) -> InstanceStopDrain(1) -> ...  (each waits for the node the previous
                   one took out to serve again: a new farm's instances launch together)
                 InstanceStopDrain(i) -> instance(i) -> InstanceStartReturn(i)
-    installs:   every InstanceStartReturn -> NodeDrain(0), beside preflight(every node) -> UpgradeWindow -> backup
+    installs:   every InstanceStartReturn -> NodeDrain(0), beside preflight(every node, at once) -> ArchiveTrust
+                  -> UpgradeWindow -> backup
                   -> [farm: stop-for-upgrade, every node: stops only a node on another minor line or mirror]
                   -> stage, install(0) -> NodeReturn(0) -> NodeDrain(1) -> ... -> UpgradeFinish
 
@@ -110,13 +111,19 @@ class FarmRollout:
         # The first node leaves the load balancer while every node's preflight runs: draining stops
         # nothing (the node finishes its clones), and waiting out its clones is most of a rollout's
         # time. Only what changes the node (its root volume, a stop, the install) waits for the
-        # preflight, the upgrade window and the backup. Not before an instance change is done: that
-        # node would be out at the same time.
+        # preflights, the archive's trust, the upgrade window and the backup. Not before an instance
+        # change is done: that node would be out at the same time. So node 0's drain, behind a load
+        # balancer, cannot wait for the sha256 the preflights agree on: it carries its bundle's digest
+        # without it, which differs from its install's only for a version re-trusted
+        # (RETRUST_VARIABLE), whose install refuses the tree unpacked from the old bytes before it
+        # stops anything. Not by node count: scaling across one node must not change node 0's drain.
         previous: list[pulumi.Resource] = list(instances_done)
         stops: list[pulumi.Resource] = []
         for i, args in enumerate(install_args):
             staged = staged_payload(args)  # the node's bundle and its digest: a new digest installs again
-            drain, targets = self._drain(plan, i, args, staged[1], connections[i], previous, parent)
+            early = plan.load_balancer is not None and i == 0
+            digest = staged_payload(replace(args, trusted_sha256=None))[1] if early else staged[1]
+            drain, targets = self._drain(plan, i, args, digest, connections[i], previous, parent)
             if plan.multi_node and i == 0:
                 # Once the first node is drained (the others still serve it), every node that cannot
                 # join the farm it will start stops: a minor upgrade's or a new mirror's outage begins.
@@ -251,29 +258,29 @@ def _preflights(
     connections: Sequence[remote.ConnectionArgs],
     parent: pulumi.Resource,
 ) -> tuple[list[MirrorInstallArgs], list[pulumi.Resource]]:
-    """Every node can run the target version before the first one is stopped. Node 0 verifies the
-    archive first; the sha256 it verified is recorded per version (trust on first use), and every
-    other node, and every install, must download exactly those bytes. Returns the install args with
-    that sha256 and the preflights."""
+    """Every node can run the target version before the first one is stopped. Every node downloads
+    and verifies the archive on its own, all at once (none waits for another's download), and
+    reports its sha256; ArchiveTrust takes every report, refuses bytes that differ between nodes or
+    from what this site recorded for the version (trust on first use), and every install must use
+    exactly the recorded bytes. Returns the install args with that sha256, and the preflights and
+    the trust: no node stops before all of them are done."""
     child = pulumi.ResourceOptions(parent=parent)
     version = plan.mirror.bitbucket_version
-    first = preflight(f"{plan.nodes[0].name}-preflight", install_args[0], connections[0], child)
+    checks = [
+        preflight(f"{node.name}-preflight", args, connection, child)
+        for node, args, connection in zip(plan.nodes, install_args, connections)
+    ]
+    names = [node.name for node in plan.nodes]
+    reports = pulumi.Output.all(*[check.stdout for check in checks]).apply(
+        lambda outs: {name: reported_sha256(out, version) for name, out in zip(names, outs)}
+    )
     trust = ArchiveTrust(
         f"{plan.name}-archive-trust",
-        ArchiveTrustArgs(
-            site=plan.name,
-            version=version,
-            reported=first.stdout.apply(lambda out: reported_sha256(out, version)),
-        ),
+        ArchiveTrustArgs(site=plan.name, version=version, reports=reports),
         opts=child,
     )
     trusted = [replace(a, trusted_sha256=trust.sha256) for a in install_args]
-    checked = [first] + [
-        preflight(f"{node.name}-preflight", args, connection, child)
-        for i, (node, args, connection) in enumerate(zip(plan.nodes, trusted, connections))
-        if i
-    ]
-    return trusted, checked
+    return trusted, [*checks, trust]
 
 
 def home_backup(

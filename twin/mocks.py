@@ -180,7 +180,7 @@ def _dynamic_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, A
         )
         return {"generation": hashlib.sha1(f"{name}|{setup}".encode()).hexdigest()[:16]}
     if kind == "ArchiveTrust":
-        # What node 0's preflight would have verified for this site and version (a stand-in digest).
+        # What the nodes' preflights would have verified for this site and version (a stand-in digest).
         return {"sha256": hashlib.sha256(f"{name}|{inputs['version']}".encode()).hexdigest(), "digests": {}}
     if kind == "UpgradeWindow":
         return {"kind": "install", "previous_version": None}

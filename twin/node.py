@@ -53,10 +53,13 @@ class CommandFailed(Exception):
 
 @dataclass
 class Faults:
-    """Injected failures: Bitbucket does not start on nodes with these indexes when their install
-    changes their version (the install waits for RUNNING, then fails)."""
+    """Injected failures, by node index: Bitbucket does not start on `failing_nodes` when their
+    install changes their version (the install waits for RUNNING, then fails)."""
 
     failing_nodes: frozenset[int] = frozenset()
+    # Nodes with these indexes are served the vendor's republished archives (twin/vendor.py): other
+    # bytes that verify against the feed they are served with.
+    republished_nodes: frozenset[int] = frozenset()
 
 
 class Node:

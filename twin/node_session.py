@@ -122,7 +122,8 @@ class Session:
         return NOT_ANSWERING, ""
 
     def fetch(self, url: str) -> tuple[int, str]:
-        found = self.node.vendor.fetch(url)
+        republished = _index(self.instance.name) in self.node.faults.republished_nodes
+        found = self.node.vendor.fetch(url, republished)
         if found is None:
             return 22, ""
         if found.name.startswith("atlassian-bitbucket-"):

@@ -11,6 +11,11 @@ for it; any other file is hashed for real).
 
 Which archives exist is read from the script the node runs (its VERSION, INSTALLER_URL and pins):
 the vendor publishes every release a stack can name.
+
+A node can be served the vendor's republished copy (Faults.republished_nodes): other bytes under the
+same archive name, with the feeds listing their MD5, as a download cache or the vendor's CDN in
+between serves while the vendor replaces an archive. Such a node's download verifies (the feed it
+reads agrees with the bytes it gets); only comparing what the nodes verified tells it apart.
 """
 
 from __future__ import annotations
@@ -70,8 +75,14 @@ class Vendor:
         if url and pinned:
             self._pin(url, self._blob(url), pinned)
 
-    def fetch(self, url: str) -> Optional[Path]:
-        """What a GET of `url` returns (a local file), or None: nothing there."""
+    def fetch(self, url: str, republished: bool = False) -> Optional[Path]:
+        """What a GET of `url` returns (a local file), or None: nothing there. `republished`: what
+        a node served the vendor's republished copies gets (the module's docstring)."""
+        if republished and url in self.feeds:
+            return self._republished_feeds()[url]
+        match = _ARCHIVE.search(url)
+        if republished and match and match.group(1) in self.md5:
+            return self.archive(match.group(1), republished=True)
         if url in self.feeds:
             return self.feeds[url]
         if url in self.pinned:
@@ -81,20 +92,29 @@ class Vendor:
             return self.archive(match.group(1))
         return None
 
-    def archive(self, version: str) -> Path:
-        path = self.base / f"atlassian-bitbucket-{version}.tar.gz"
+    def archive(self, version: str, republished: bool = False) -> Path:
+        path = self.base / ("republished" if republished else "") / f"atlassian-bitbucket-{version}.tar.gz"
         if path.exists():
             return path
-        data = b"#!/bin/sh\necho started\n"
+        path.parent.mkdir(exist_ok=True)
+        data = b"#!/bin/sh\necho started\n" + (b"# republished\n" if republished else b"")
         raw = io.BytesIO()
         with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
             info = tarfile.TarInfo(f"atlassian-bitbucket-{version}/bin/start-bitbucket.sh")
             info.size, info.mode, info.mtime = len(data), 0o755, 0
             tar.addfile(info, io.BytesIO(data))
         path.write_bytes(gzip.compress(raw.getvalue(), mtime=0))
-        self.md5[version] = hashlib.md5(path.read_bytes()).hexdigest()
-        self._write_feeds()
+        if not republished:
+            self.md5[version] = hashlib.md5(path.read_bytes()).hexdigest()
+            self._write_feeds()
         return path
+
+    def _republished_feeds(self) -> dict[str, Path]:
+        """The feeds as the republished copies' cache serves them: each version's republished MD5."""
+        md5 = {v: hashlib.md5(self.archive(v, republished=True).read_bytes()).hexdigest() for v in self.md5}
+        paths = {url: self.base / "republished" / path.name for url, path in self.feeds.items()}
+        self._write_feeds(md5, paths)
+        return paths
 
     def _blob(self, url: str) -> Path:
         path = self.base / f"blob-{hashlib.sha256(url.encode()).hexdigest()[:16]}"
@@ -108,8 +128,10 @@ class Vendor:
         lines = [line for line in self.digests.read_text().splitlines() if not line.startswith(real + " ")]
         self.digests.write_text("".join(f"{line}\n" for line in [*lines, f"{real} {pinned}"]))
 
-    def _write_feeds(self) -> None:
-        """The vendor's feeds: the archived one lists every release with its archive's MD5."""
+    def _write_feeds(self, digests: Optional[dict[str, str]] = None, paths: Optional[dict[str, Path]] = None) -> None:
+        """The vendor's feeds (or a cache's, `paths`): the archived one lists every release with its
+        archive's MD5 (`digests`, the vendor's own by default)."""
+        digests, paths = digests if digests is not None else self.md5, paths or self.feeds
         entries = [
             {
                 "description": f"{version} (TAR.GZ Archive)",
@@ -117,7 +139,7 @@ class Vendor:
                 "md5": md5,
                 "version": version,
             }
-            for version, md5 in sorted(self.md5.items())
+            for version, md5 in sorted(digests.items())
         ]
-        for i, path in enumerate(self.feeds.values()):
-            path.write_text(json.dumps(entries if i == len(self.feeds) - 1 else [], separators=(",", ":")))
+        for i, path in enumerate(paths.values()):
+            path.write_text(json.dumps(entries if i == len(paths) - 1 else [], separators=(",", ":")))

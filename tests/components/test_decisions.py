@@ -106,6 +106,18 @@ def test_draining_gives_git_operations_five_minutes_and_health_is_bitbuckets_sta
         assert (check["path"], check["matcher"], check["port"]) == ("/status", "200", "7990")
 
 
+def test_a_returning_node_serves_after_20_s_of_checks_and_leaves_only_after_30_s_of_failures():
+    # Each node of a rollout waits for healthy: interval x healthy threshold is paid once per node.
+    # Within AWS's ranges for NLB target groups (interval 5-300 s, thresholds 2-10 each, unequal
+    # allowed), and more than one missed check before a serving node is taken out.
+    for group in run_program(STACKS / "farm-3.yaml").of_type(TARGET_GROUP):
+        check = group.inputs["healthCheck"]
+        assert check["interval"] * check["healthyThreshold"] == 20
+        assert check["interval"] * check["unhealthyThreshold"] == 30
+        assert 5 <= check["interval"] <= 300 and check["unhealthyThreshold"] > 2
+        assert all(2 <= check[k] <= 10 for k in ("healthyThreshold", "unhealthyThreshold"))
+
+
 def test_the_load_balancer_spreads_clients_over_the_nodes_of_every_zone():
     # Without cross-zone balancing a zone with one node takes half the clients of a 3-node farm.
     (lb,) = run_program(STACKS / "farm-3.yaml").of_type(NLB)

@@ -40,9 +40,18 @@ def test_nodes_leave_change_and_return_strictly_one_after_another(farm):
     assert not farm.depends_on(named(farm, "iad-node0-drain"), window)
     for i in range(3):
         drain, install = named(farm, f"iad-node{i}-drain"), named(farm, f"iad-node{i}-install")
-        # The drain re-runs exactly when the install will: it carries the install's digest.
-        assert drain.inputs["install_digest"] == install.inputs["triggers"][0]
+        # The drain re-runs when the install will: the later nodes' carry the install's digest ...
+        assert (drain.inputs["install_digest"] == install.inputs["triggers"][0]) is (i > 0)
         assert [g["port"] for g in drain.inputs["target_groups"]] == [7990, 7999]
+    # ... node 0's, which runs beside the preflights, does not wait for the sha256 they agree on.
+    assert not farm.depends_on(named(farm, "iad-node0-drain"), named(farm, "iad-archive-trust"))
+    assert farm.depends_on(named(farm, "iad-node1-drain"), named(farm, "iad-archive-trust"))
+    upgraded = _farm_with(bitbucketVersion="9.4.17")
+    assert all(
+        named(upgraded, f"iad-node{i}-drain").inputs["install_digest"]
+        != named(farm, f"iad-node{i}-drain").inputs["install_digest"]
+        for i in range(3)
+    )
     finish = named(farm, "iad-upgrade-finish")
     assert farm.depends_on(finish, named(farm, "iad-node2-return"))
     assert window.inputs["version_key"] == "mirrors[0].bitbucketVersion" and window.inputs["farm"] is True
@@ -83,6 +92,23 @@ def test_a_minor_upgrade_stops_every_node_once_the_first_is_drained_and_a_bug_fi
     before = {i: s.inputs["triggers"] for i, s in stops.items()}
     assert {i: named(bugfix, f"iad-node{i}-stop-for-upgrade").inputs["triggers"] for i in range(3)} == before
     assert all(named(minor, f"iad-node{i}-stop-for-upgrade").inputs["triggers"][0] == "9.5" for i in range(3))
+
+
+def test_node0s_drain_digest_is_the_same_whatever_the_node_count_and_without_a_balancer_the_installs():
+    # Scaling across one node touches no serving node: node 0's drain does not change with the count.
+    config, secret_keys = stack_file_config(STACKS / "single-acm.yaml")
+    one = run_program(config=config, secret_keys=secret_keys)
+    mirrors = json.loads(config["bitbucket-mirrors:mirrors"])
+    mirrors[0]["nodes"] = 2
+    two = run_program(config={**config, "bitbucket-mirrors:mirrors": json.dumps(mirrors)}, secret_keys=secret_keys)
+    digest = named(one, "fra-node0-drain").inputs["install_digest"]
+    assert named(two, "fra-node0-drain").inputs["install_digest"] == digest
+    # With nginx nothing is drained: the drain keeps the install's digest.
+    nginx = run_program(STACKS / "single-nginx.yaml")
+    assert (
+        named(nginx, "syd-node0-drain").inputs["install_digest"]
+        == named(nginx, "syd-node0-install").inputs["triggers"][0]
+    )
 
 
 def test_a_single_nginx_node_has_no_load_balancer_to_drain():
@@ -161,20 +187,24 @@ def test_a_larger_home_grows_each_filesystem_online_and_touches_nothing_else(far
         assert larger.depends_on(grow, home) and larger.depends_on(grow, named(larger, f"iad-node{i}-install"))
 
 
-def test_every_later_node_gets_the_archive_sha256_node0_verified_first(farm):
-    first, trust = named(farm, "iad-node0-preflight"), named(farm, "iad-archive-trust")
-    # Node 0 verifies against the configured sha256 or the vendor's MD5, and reports what it verified.
-    assert farm.depends_on(trust, first) and "TRUSTED_SHA256=''" in first.inputs["stdin"]
+def test_every_node_verifies_its_download_at_once_and_every_install_gets_the_recorded_sha256(farm):
+    trust = named(farm, "iad-archive-trust")
     assert trust.inputs["version"] == "9.4.16" and trust.inputs["site"] == "iad"
+    # Every node reports what it verified, by node name: the trust compares them all.
+    assert set(trust.inputs["reports"]) == {f"iad-node{i}" for i in range(3)}
     trusted = trust.outputs["sha256"]
     assert len(trusted) == 64
-    # Every other node's preflight, every stop and every install must download exactly those bytes.
     for i in range(3):
-        install = named(farm, f"iad-node{i}-install")
-        assert farm.depends_on(install, trust)
-        if i:
-            check = named(farm, f"iad-node{i}-preflight")
-            assert farm.depends_on(check, trust) and f"TRUSTED_SHA256={trusted}" in check.inputs["stdin"]
+        check = named(farm, f"iad-node{i}-preflight")
+        # Each verifies against the configured sha256 or the vendor's MD5, waiting for no other node
+        # (issue #29: a new farm's preflights run together) ...
+        assert farm.depends_on(trust, check) and "TRUSTED_SHA256=''" in check.inputs["stdin"]
+        assert not farm.depends_on(check, trust)
+        assert not any(farm.depends_on(check, named(farm, f"iad-node{k}-preflight")) for k in range(3) if k != i)
+        # ... and every stop and install must use exactly the bytes the trust recorded.
+        assert farm.depends_on(named(farm, f"iad-node{i}-install"), trust)
         assert f"TRUSTED_SHA256={trusted}" in named(farm, f"iad-node{i}-stop-for-upgrade").inputs["stdin"]
-    # The window waits for every check: no node stops before each has its archive verified.
-    assert all(farm.depends_on(named(farm, "iad-upgrade"), named(farm, f"iad-node{i}-preflight")) for i in range(3))
+    # The window waits for every check and the trust: no node stops before every download agreed.
+    window = named(farm, "iad-upgrade")
+    assert farm.depends_on(window, trust)
+    assert all(farm.depends_on(window, named(farm, f"iad-node{i}-preflight")) for i in range(3))

@@ -23,7 +23,13 @@ import pytest
 import trustme
 
 from components.host_files import STAGING_DIR, InstallSpec, StagedFile
-from components.host_files.specs import ARCHIVE_LIMITS, FEED_LIMITS, VENDOR_CHECKSUM_FEEDS, DownloadLimits
+from components.host_files.specs import (
+    ARCHIVE_LIMITS,
+    FEED_LIMITS,
+    INSTALL_ROOT,
+    VENDOR_CHECKSUM_FEEDS,
+    DownloadLimits,
+)
 from providers.archive_trust import reported_sha256
 
 from .shims import calls
@@ -396,10 +402,39 @@ def test_the_first_preflight_reports_the_sha256_it_verified_for_the_stacks_state
     result = host.run("--preflight")
     assert result.returncode == 0, result.stderr
     assert reported_sha256(result.stdout, "9.4.16") == digest
-    # Run again, the tree is there: it reports what the tree was unpacked from, downloading nothing.
+    # Installed, the version runs: a preflight run again reports what its tree was unpacked from,
+    # downloading nothing.
+    assert host.run().returncode == 0
     host.log.unlink()
     again = host.run("--preflight")
     assert reported_sha256(again.stdout, "9.4.16") == digest
+    assert [c for c in calls(host.log, "curl") if "/status" not in c] == []
+
+
+def test_a_preflight_run_again_verifies_a_tree_the_site_never_trusted_again(host):
+    # A preflight's bytes were refused (the nodes disagreed): the tree it left is not what a preflight
+    # run again (`pulumi up --replace`) reports; it downloads and verifies the archive anew.
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
+    assert host.run("--preflight").returncode == 0
+    # What another node's bytes would have left: a tree whose marker names other bytes.
+    host.path(f"{INSTALL_ROOT}/9.4.16/.bitbucket-mirrors-archive.sha256").write_text("ef" * 32 + "\n")
+    host.log.unlink()
+    again = host.run("--preflight")
+    assert again.returncode == 0, again.stderr
+    assert reported_sha256(again.stdout, "9.4.16") == hashlib.sha256(host.archive("9.4.16").read_bytes()).hexdigest()
+    assert "downloading Bitbucket 9.4.16 again" in again.stderr
+    assert [c for c in calls(host.log, "curl") if "atlassian-bitbucket-9.4.16.tar.gz" in c]
+
+
+def test_a_preflight_of_a_version_installed_here_before_reuses_its_tree(host):
+    # Going back to a version this node ran (a restore): its tree held trusted bytes when installed.
+    host.stage(InstallSpec("9.4.16", VOLUME, "acm"))
+    assert host.run().returncode == 0
+    host.path(CURRENT).unlink()  # as after an upgrade to another version
+    host.log.unlink()
+    again = host.run("--preflight")
+    assert again.returncode == 0, again.stderr
+    assert reported_sha256(again.stdout, "9.4.16") == hashlib.sha256(host.archive("9.4.16").read_bytes()).hexdigest()
     assert [c for c in calls(host.log, "curl") if "/status" not in c] == []
 
 

@@ -225,13 +225,13 @@ def test_once_a_node_runs_the_new_version_backing_out_is_refused_and_the_farm_ke
     assert back["changes"] == 0 and back["sites"]["iad"]["serving_after"] == 2
 
 
-def test_the_first_up_of_a_farm_serves_within_one_and_a_fifth_times_a_single_nodes(scenario):
-    """Issue #29 item 2: the farm's instances launch together and node 0 is approved while the others
-    join (1.27x before). Not yet the issue's 1.10x: the other nodes' preflights wait for the archive
-    sha256 node 0's preflight records (trust on first use), about 90 modelled seconds."""
+def test_the_first_up_of_a_farm_serves_within_1_10_times_a_single_nodes(scenario):
+    """Issue #29: the farm's instances launch together, every node's preflight verifies its own
+    download at once (none waits for node 0's), and node 0 is approved while the others join
+    (1.27x before; 1.16x while the other preflights waited for node 0's)."""
     farm = scenario("farm3-bugfix")["first_up"]["sites"]["iad"]["serving_from_s"]
     single = scenario("single-bugfix")["first_up"]["sites"]["fra"]["serving_from_s"]
-    assert farm <= 1.20 * single, (farm, single)
+    assert farm <= FIRST_SERVING_GOAL * single, (farm, single)
 
 
 BUGFIX_STEPS = 31
@@ -355,12 +355,14 @@ def test_an_os_image_change_replaces_each_root_volume_and_keeps_instances_addres
 # unless it asks the node.
 LONGEST_CLONE_S = max(seconds for seconds, _ in WORKLOAD.lengths)
 DELAY_S = 300  # the target groups' deregistration delay (components/load_balancer.py)
-# Measured with the twin's workload: the drains wait for the long clones running on each node when it
-# leaves (none is cut), which keeps the rollout above issue #29's 15 minutes (25.2 min before; 19 min
-# with the network, the real install script and trust on first use): a guard against regressions, not
-# the issue's goal.
-FARM3_BUGFIX_S = 20 * 60
+# Issue #29's goals, held on the twin's default workload seed (benchmarks/rollout_times.py reports the
+# bug-fix rollout over 8 seeds: the drains wait for the long clones on each node when it leaves, none
+# is cut, so a seed that puts long clones on every node misses the 15 minutes). 25.2 min before the
+# drains ended when idle; 18.7 min with health checks of 15 s x 3 and the preflights after node 0's.
 GOAL_S = 15 * 60
+FARM3_BUGFIX_S = GOAL_S
+COMBINED_GOAL_S = 45 * 60  # instance type + OS image + bug-fix in one up (48.7 min before)
+FIRST_SERVING_GOAL = 1.10
 
 
 def _drains(report) -> list[float]:
@@ -423,9 +425,10 @@ def test_an_instance_change_takes_out_one_node_at_a_time_though_instances_are_no
     assert _site(report)["min_serving"] >= 2 and _site(report)["clones"]["failed"] == 0
 
 
-def test_instance_type_os_image_and_bug_fix_together_cut_no_clone(scenario):
+def test_instance_type_os_image_and_bug_fix_together_cut_no_clone_within_45_minutes(scenario):
     report = scenario("farm3-instance-type-os-image-and-bugfix")
     site = _site(report)
     assert site["clones"]["failed"] == 0 and site["min_serving"] >= 2
     assert site["roots_replaced"] == 3 and set(site["versions_after"]) == {"9.4.17"}
+    assert report["modelled_wall_s"] <= COMBINED_GOAL_S, report["modelled_wall_s"]
     _ends_converged(report)
