@@ -1,21 +1,22 @@
 """How a site's nodes are installed and changed: in order, never more than one node out of service.
 
-Two phases, each node after the previous one is back:
+One drain per node per `up`, each node after the previous one is back:
 
-    instances:  InstanceStopDrain(0) -> InstanceStopDrain(1) -> ...  (each waits for the node the previous
-                  one took out to serve again: a new farm's instances launch together)
-                InstanceStopDrain(i) -> instance(i) -> InstanceStartReturn(i)
-    installs:   every InstanceStartReturn -> NodeDrain(0), beside preflight(every node) -> UpgradeWindow -> backup
+    instances:  InstanceStopDrain(i) -> instance(i) -> InstanceStartReturn(i)  (a new farm's instances
+                  launch together; a type or user data change never stops an instance here)
+    nodes:      every InstanceStartReturn -> NodeDrain(0), beside preflight(every node) -> UpgradeWindow -> backup
                   -> [farm: stop-for-upgrade, every node: stops only a node on another minor line or mirror]
+                  -> InstanceModification(0) (type, user data) -> RootVolumeReplacement(0) (osImage)
                   -> stage, install(0) -> NodeReturn(0) -> NodeDrain(1) -> ... -> UpgradeFinish
 
 - A drain ends when the node has served no client for a settle time (its connections, asked on
   the node: providers/node_idle.py) or when its targets are `unused`, whichever comes first.
 
-- A change EC2 makes by stopping and starting an instance (its type, its user data) drains the node
-  first and waits for it to be back (healthy, and in its farm) before the next node's turn.
-- The install phase starts only when every instance change is done, so a version and an instance
-  type change in one `up` never have two nodes out at once.
+- Everything a node needs in this `up` (its instance type and user data: a stop, modify and start
+  made by InstanceModification; its OS image; its install) happens inside its one drain, and the
+  node is back (healthy, and in its farm) before the next node's turn. The aws.ec2.Instance
+  ignores type and user data (components/host.py), so no instance stops before every node's
+  preflight has run; only what replaces an instance happens before the drains.
 - Every node checks the target version's runtime, and downloads its archive, before any node stops.
 - A bug-fix upgrade of a farm runs in the farm's upgrade mode; a minor or major upgrade, or a new
   mirror (MirrorGeneration), stops every node first: nodes of different minor lines or mirrors
@@ -40,6 +41,7 @@ from pulumi_command import remote
 
 from providers.archive_trust import ArchiveTrust, ArchiveTrustArgs, reported_sha256
 from providers.backup import HomeBackup, HomeBackupArgs
+from providers.instance_change import InstanceModification, InstanceModificationArgs
 from providers.node_rollout import (
     InstanceChangeArgs,
     InstanceStartReturn,
@@ -129,7 +131,7 @@ class FarmRollout:
                     )
                     for k, (node, a) in enumerate(zip(plan.nodes, install_args))
                 ]
-            returned = self._install(plan, i, args, staged, connections[i], (drain, targets), stops, parent)
+            returned = self._install(plan, i, args, staged, (drain, targets), stops, parent)
             previous = [returned]
         self.returned = previous
         self.first_back = self.returns[0]
@@ -186,6 +188,8 @@ class FarmRollout:
             warn_to=plan.warn_to,
             os_image=plan.mirror.os_image or "",
             load_balancer=plan.lb_arn_suffix,
+            instance_type=plan.mirror.instance_type,
+            user_data_digest=plan.nodes[i].user_data_digest,
         )
         attachments = plan.load_balancer.node_attachments[i] if plan.load_balancer is not None else []
         drain = NodeDrain(
@@ -203,14 +207,29 @@ class FarmRollout:
         i: int,
         args: MirrorInstallArgs,
         staged: tuple[pulumi.Output[str], pulumi.Output[str]],
-        connection: remote.ConnectionArgs,
         drained: tuple[NodeDrain, NodeTargetsArgs],
         stops: Sequence[pulumi.Resource],
         parent: pulumi.Resource,
     ) -> NodeReturn:
-        """Node i, drained: its root volume (a new osImage), its install, and its return."""
+        """Node i, drained: its instance (type, user data), its root volume (a new osImage), its
+        install, and its return."""
         node, host = plan.nodes[i].name, args.host
         drain, targets = drained
+        changed = InstanceModification(
+            f"{node}-instance-change",
+            InstanceModificationArgs(
+                region=plan.region,
+                instance_id=host.instance_id,
+                instance_type=plan.mirror.instance_type,
+                user_data=host.user_data,
+                user_data_digest=plan.nodes[i].user_data_digest,
+                node=node,
+            ),
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[drain, self.backup]),
+        )
+        # A stop and start gives a public address a new one: the install connects where the node
+        # answers after the change.
+        connection = node_connection(host, args.login_private_key, args.bastion, address=changed.address)
         # A new osImage: the node's root volume is replaced from the image while it is out.
         refresh = RootVolumeReplacement(
             f"{node}-os-image",
@@ -223,13 +242,13 @@ class FarmRollout:
                 nodes=len(plan.nodes),
                 warn_to=plan.warn_to,
             ),
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=[drain, self.backup]),
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[drain, changed, self.backup]),
         )
         install = MirrorInstall(
             node,
             replace(
                 args,
-                wait_for=(drain, refresh, self.backup, *stops),
+                wait_for=(drain, changed, refresh, self.backup, *stops),
                 drained=drain.drains,
                 staged=staged,
                 connection=connection,
@@ -313,18 +332,16 @@ def image_for(os_image: Optional[str], current: pulumi.Input[str]) -> pulumi.Inp
 def instances_one_at_a_time(
     plan: RolloutPlan, parent: pulumi.Resource
 ) -> tuple[list[MirrorHost], list[pulumi.Resource]]:
-    """A site's nodes, each instance changed only while the others serve: a change that stops an
-    instance (its type, its user data) drains that node first, and the next node leaves only once
-    every other node serves again. The order is kept by the drains alone (each after the previous
-    node's drain, and it waits at run time for the others to serve, InstanceStopDrainProvider), not
-    by the instances: a new farm's instances launch in parallel, as fast as a single node's. Returns
-    the hosts and the steps that say every node is back."""
+    """A site's nodes' instances: a new farm's launch in parallel, as fast as a single node's. A type
+    or user data change stops no instance here (it is made inside the node's drain,
+    FarmRollout._install); the steps around each instance are kept for their URNs and for the
+    warning a single node's instance change gives at preview. Returns the hosts and the steps the
+    drains wait for."""
     hosts: list[MirrorHost] = []
     previous: list[InstanceStopDrain] = []
     returns: list[pulumi.Resource] = []
     for node in plan.nodes:
-        # What will make EC2 stop and start the instance, known before the instance changes: the
-        # same for the node's leaving and its return, each adding what it alone needs.
+        # What makes the node's instance stop and start (said at preview under InstanceStopDrain).
         change = instance_change(plan, node)
         leave = InstanceStopDrain(
             f"{node.name}-stop-drain",

@@ -1,13 +1,14 @@
 """Taking one node out of its load balancer before it changes, and back after: the steps that keep a
 farm serving while its nodes change one at a time (components/rollout.py orders them).
 
-- `NodeDrain` / `NodeReturn` around a node's install: the drain runs when the install is about to
-  run again (a new install digest) or the node's instance was replaced, and before a removed node
-  goes; the return ends when the node is registered, healthy in every target group and, in a farm,
-  listed by the farm on the configured version.
-- `InstanceStopDrain` / `InstanceStartReturn` around a change EC2 makes by stopping and starting
-  the instance (its type, its user data): the node leaves before, and is back before the next
-  node's turn. The drain finds the instance by its tags: it runs before the instance changes.
+- `NodeDrain` / `NodeReturn` around everything a node needs in this `up`: the drain runs when the
+  install is about to run again (a new install digest), the node's instance was replaced, its OS
+  image or its instance (type, user data: providers/instance_change.py) changes, and before a
+  removed node goes; the return ends when the node is registered, healthy in every target group
+  and, in a farm, listed by the farm on the configured version.
+- `InstanceStopDrain` / `InstanceStartReturn`: kept (their URNs are in every stack) but they no
+  longer drain: a type or user data change is made inside the node's one drain. They still warn
+  at preview that a single node's instance stops.
 
 A node whose site has no load balancer (nginx) has no targets: its steps only say what a change
 costs, at preview. Warnings go to the site (`warn_to`), progress to the console.
@@ -23,11 +24,10 @@ from pulumi.dynamic import CheckResult, CreateResult, Resource, UpdateResult
 
 from . import mirror_api
 from .base import StepProvider, inputs_of, is_unknown
-from .errors import RolloutError
 from .leaving import drain_leaving
 from .messages import say, warn
 from .node_idle import NodeConnections, load_balancer_addresses
-from .targets import Targets, instances_existing, instances_tagged
+from .targets import Targets
 
 
 @dataclass
@@ -56,6 +56,10 @@ class NodeTargetsArgs:
     # mirrors[].osImage ("" when unset: recorded, so that setting it later is a change; a state from
     # before it was tracked has no key at all and records it without a drain).
     os_image: Optional[str] = None
+    # mirrors[].instanceType and the user data's digest: a change stops and starts the instance
+    # (InstanceModification), so the node leaves first; the install does not run again for it.
+    instance_type: Optional[str] = None
+    user_data_digest: Optional[pulumi.Input[str]] = None
     # The load balancer's ARN suffix (net/<name>/<id>): its health checks are not clients, so the
     # drain leaves out its addresses when it asks the node for connections (providers/node_idle.py).
     load_balancer: Optional[pulumi.Input[str]] = None
@@ -135,13 +139,15 @@ class NodeDrainProvider(_NodeStep):
 
     check: warns under the site when a single node's installation changes (clients notice); reads
     olds only for that warning, so the inputs are the same with or without them. create: nothing (a
-    new node serves nothing yet). diff: an update when `install_digest`, `instance_id` or `os_image`
-    changes, never a replacement. update: drains the node that serves now (until idle, at most the
-    deregistration delay) unless it is alone, and counts the drain. read: the recorded state. delete:
+    new node serves nothing yet). diff: an update when `install_digest`, `instance_id`, `os_image`,
+    `instance_type` or `user_data_digest` changes, never a replacement. update: drains the node that
+    serves now (until idle, at most the deregistration delay) unless it is alone, and counts the
+    drain when the install must run again (not for an instance change alone). read: the recorded state. delete:
     a node leaving the site is drained where a load balancer still routes to it, otherwise done at
     once; safe to repeat (a target already gone counts as drained)."""
 
-    decided_by = ("install_digest", "instance_id", "os_image")
+    decided_by = ("install_digest", "instance_id", "os_image", "instance_type", "user_data_digest")
+    reinstalls = ("install_digest", "instance_id", "os_image")
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         if self.url_failures(news):
@@ -166,12 +172,13 @@ class NodeDrainProvider(_NodeStep):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         drains = int(olds.get("drains") or 0)
-        if self.changed(olds, news, "install_digest", "instance_id", "os_image"):
+        if self.changed(olds, news, *self.decided_by):
             serving = olds.get("instance_id") or news["instance_id"]  # the old instance when replaced
             if not alone(news) and self._others_serve(news, serving):
                 self.drain(news, serving)
-            # Counted: the install runs again after every drain, also when its own state says it
-            # need not (a rollout that failed on this node changed it without recording it).
+        if self.changed(olds, news, *self.reinstalls):
+            # Counted: the install runs again after every such drain, also when its own state says
+            # it need not (a rollout that failed on this node changed it without recording it).
             drains += 1
         return UpdateResult({**news, "drains": drains})
 
@@ -207,7 +214,7 @@ class NodeReturnProvider(_NodeStep):
     on the version it must run; safe to repeat (a node already registered is not registered again).
     delete: nothing (the node's drain on delete took it out)."""
 
-    decided_by = ("install_digest", "instance_id", "version")
+    decided_by = ("install_digest", "instance_id", "version", "instance_type", "user_data_digest")
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]):
         result = super().diff(id_, olds, news)
@@ -274,9 +281,11 @@ STOPS_INSTANCE = ("instance_type", "user_data_digest")
 
 
 class InstanceStopDrainProvider(_NodeStep):
-    """Before EC2 stops the instance: the node leaves its load balancer, drained."""
+    """Once the step before EC2 stopped the instance for a new type or user data; now only its
+    preview warning (the change is made inside the node's one drain: InstanceModification).
+    decided_by is empty: never an update, so a stack from an earlier release keeps it as it is."""
 
-    decided_by = STOPS_INSTANCE
+    decided_by: tuple[str, ...] = ()
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         if self.url_failures(news):
@@ -300,26 +309,8 @@ class InstanceStopDrainProvider(_NodeStep):
         return CreateResult(f"stop-drain-{props['node']}", {**props, "left": []})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        left: list[str] = []
-        if self.changed(olds, news, *STOPS_INSTANCE) and news.get("target_groups") and not alone(news):
-            # One node out at a time: the previous node's drain (this step's dependency) took its
-            # instance out; it must serve again before this one leaves.
-            for previous in news.get("after") or []:
-                if previous in instances_existing(news["region"], [previous]):
-                    self._wait_back(news, previous)
-            for instance_id in instances_tagged(news["region"], news["instance_tags"]):
-                self.drain(news, instance_id)
-                left.append(instance_id)
-        return UpdateResult({**news, "left": left})
-
-    def _wait_back(self, news: dict[str, Any], previous: str) -> None:
-        try:
-            self.targets(news, previous).wait_healthy()
-        except RolloutError as exc:
-            raise RolloutError(
-                f"{news['node']} stays in the load balancer: the instance the previous node's change took out "
-                f"({previous}) does not serve again ({exc})"
-            ) from None
+        # Not called (decided_by is empty); an update takes nothing out.
+        return UpdateResult({**news, "left": []})
 
 
 class InstanceStopDrain(Resource, module="bitbucket", name="InstanceStopDrain"):
@@ -339,14 +330,14 @@ class InstanceStartReturnProvider(_NodeStep):
     """Once the instance runs again: back in the load balancer, healthy, and in the farm, on
     whatever version it ran (EC2 restarted it; Bitbucket started with it)."""
 
-    decided_by = STOPS_INSTANCE + ("instance_id",)
+    # Never an update any more (InstanceStopDrainProvider): NodeReturn brings the node back.
+    decided_by: tuple[str, ...] = ()
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(f"start-return-{props['instance_id']}", dict(props))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        if self.changed(olds, news, *STOPS_INSTANCE):
-            self.restore(news, version=None)
+        # Not called (decided_by is empty): NodeReturn brings the node back.
         return UpdateResult(dict(news))
 
 
