@@ -82,7 +82,12 @@ class FarmRollout:
         parent = opts.parent
         self.hosts, instances_done = instances_one_at_a_time(plan, parent)
         install_args = [replace(plan.install, host=host) for host in self.hosts]
-        connections = [node_connection(a.host, a.login_private_key, a.bastion) for a in install_args]
+        # Where each node answers now (an earlier `up` may have stopped and started it: a new public
+        # address): what every command before its drain connects to.
+        connections = [
+            node_connection(a.host, a.login_private_key, a.bastion, address=back.address)
+            for a, back in zip(install_args, instances_done)
+        ]
         install_args, checked = _preflights(plan, install_args, connections, parent)
         self.window = UpgradeWindow(
             f"{plan.name}-upgrade",
@@ -224,6 +229,7 @@ class FarmRollout:
                 user_data=host.user_data,
                 user_data_digest=plan.nodes[i].user_data_digest,
                 node=node,
+                address=host.address,
             ),
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[drain, self.backup]),
         )
@@ -331,7 +337,7 @@ def image_for(os_image: Optional[str], current: pulumi.Input[str]) -> pulumi.Inp
 
 def instances_one_at_a_time(
     plan: RolloutPlan, parent: pulumi.Resource
-) -> tuple[list[MirrorHost], list[pulumi.Resource]]:
+) -> tuple[list[MirrorHost], list[InstanceStartReturn]]:
     """A site's nodes' instances: a new farm's launch in parallel, as fast as a single node's. A type
     or user data change stops no instance here (it is made inside the node's drain,
     FarmRollout._install); the steps around each instance are kept for their URNs and for the
@@ -339,7 +345,7 @@ def instances_one_at_a_time(
     drains wait for."""
     hosts: list[MirrorHost] = []
     previous: list[InstanceStopDrain] = []
-    returns: list[pulumi.Resource] = []
+    returns: list[InstanceStartReturn] = []
     for node in plan.nodes:
         # What makes the node's instance stop and start (said at preview under InstanceStopDrain).
         change = instance_change(plan, node)
@@ -361,7 +367,7 @@ def instances_one_at_a_time(
             change,
             instance_id=host.instance_id,
             mirror_url=plan.mirror.base_url,
-            address=host.private_ip,
+            address=host.address,
             farm=plan.clustered,
             ca_bundle=plan.ca_bundle,
         )

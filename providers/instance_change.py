@@ -57,10 +57,30 @@ class InstanceModificationArgs:
     node: str
     # How long the stop, or the start, may take before the update fails; it decides nothing.
     timeout_s: int = 900
+    # The address the instance was given (its resource's output): only what `address` stands for
+    # until the step runs (under the program's mocks); the step records where the node answers.
+    address: Optional[pulumi.Input[str]] = None
 
 
 def digest_of(user_data: str) -> str:
     return hashlib.sha256(user_data.encode()).hexdigest()
+
+
+def describe(region: str, instance_id: str, node: str) -> dict[str, Any]:
+    """The instance as EC2 reports it (DescribeInstances)."""
+    found = ec2(region).describe_instances(InstanceIds=[instance_id])["Reservations"]
+    if not found or not found[0]["Instances"]:
+        raise RolloutError(f"{node}: EC2 does not know its instance {instance_id}")
+    return found[0]["Instances"][0]
+
+
+def current_address(props: dict[str, Any]) -> Optional[str]:
+    """Where the node answers now: its public address when it has one, else its private one (a stop
+    and start gives a new public address: EC2 User Guide, "Public IPv4 addresses")."""
+    if is_unknown(props.get("instance_id")):
+        return props.get("address")
+    instance = describe(props["region"], props["instance_id"], props["node"])
+    return instance.get("PublicIpAddress") or instance.get("PrivateIpAddress")
 
 
 class InstanceModificationProvider(StepProvider):
@@ -99,24 +119,14 @@ class InstanceModificationProvider(StepProvider):
         return CheckResult(news, [])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(f"instance-change-{props['instance_id']}", {**props, "address": self.address(props)})
+        return CreateResult(f"instance-change-{props['instance_id']}", {**props, "address": current_address(props)})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         self.converge(news)
-        return UpdateResult({**news, "address": self.address(news)})
+        return UpdateResult({**news, "address": current_address(news)})
 
     def _describe(self, props: dict[str, Any]) -> dict[str, Any]:
-        found = ec2(props["region"]).describe_instances(InstanceIds=[props["instance_id"]])["Reservations"]
-        if not found or not found[0]["Instances"]:
-            raise RolloutError(f"{props['node']}: EC2 does not know its instance {props['instance_id']}")
-        return found[0]["Instances"][0]
-
-    def address(self, props: dict[str, Any]) -> Optional[str]:
-        """Where the node answers now: its public address when it has one, else its private one."""
-        if is_unknown(props.get("instance_id")):
-            return None
-        instance = self._describe(props)
-        return instance.get("PublicIpAddress") or instance.get("PrivateIpAddress")
+        return describe(props["region"], props["instance_id"], props["node"])
 
     def running_user_data(self, props: dict[str, Any]) -> str:
         """The sha256 of the user data EC2 holds (DescribeInstanceAttribute answers it in base64)."""
@@ -189,10 +199,10 @@ class InstanceModification(Resource, module="bitbucket", name="InstanceModificat
     """A node's instance type and user data changed in place (InstanceModificationProvider):
     `address` is where the node answers afterwards."""
 
-    address: pulumi.Output[Optional[str]]
+    address: pulumi.Output[str]
 
     def __init__(self, name: str, args: InstanceModificationArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__(InstanceModificationProvider(), name, {**inputs_of(args), "address": None}, opts)
+        super().__init__(InstanceModificationProvider(), name, inputs_of(args), opts)
 
 
-__all__ = ["InstanceModification", "InstanceModificationArgs", "digest_of"]
+__all__ = ["InstanceModification", "InstanceModificationArgs", "current_address", "describe", "digest_of"]

@@ -24,6 +24,7 @@ from pulumi.dynamic import CheckResult, CreateResult, Resource, UpdateResult
 
 from . import mirror_api
 from .base import StepProvider, inputs_of, is_unknown
+from .instance_change import current_address
 from .leaving import drain_leaving
 from .messages import say, warn
 from .node_idle import NodeConnections, load_balancer_addresses
@@ -263,7 +264,8 @@ class InstanceChangeArgs:
     # InstanceStopDrain: the node's tags, by which it finds the instance (it runs before the
     # instance changes, so it cannot take the instance's id as an input).
     instance_tags: Optional[dict[str, str]] = None
-    # InstanceStartReturn: the instance, and where the farm lists it.
+    # InstanceStartReturn: the instance, and the address its resource was given (what the step's
+    # `address` stands for until it runs: under the program's mocks).
     instance_id: Optional[pulumi.Input[str]] = None
     mirror_url: Optional[pulumi.Input[str]] = None
     address: Optional[pulumi.Input[str]] = None
@@ -327,23 +329,40 @@ class InstanceStopDrain(Resource, module="bitbucket", name="InstanceStopDrain"):
 
 
 class InstanceStartReturnProvider(_NodeStep):
-    """Once the instance runs again: back in the load balancer, healthy, and in the farm, on
-    whatever version it ran (EC2 restarted it; Bitbucket started with it)."""
+    """Once the node's instance step is done: `address`, where the node answers now, which the
+    commands that run before the node's drain (its preflight, retire, stop-for-upgrade) connect to.
+    The aws.ec2.Instance keeps the public address it recorded, but a stop and start in an earlier
+    `up` (InstanceModification) gave the instance a new one.
 
-    # Never an update any more (InstanceStopDrainProvider): NodeReturn brings the node back.
-    decided_by: tuple[str, ...] = ()
+    diff: an update when `instance_id` changes, or when EC2 reports another address than the one
+    recorded (a state from an earlier release has none: recorded once); at preview without AWS
+    access the inputs decide. create/update: reads the address from EC2 (DescribeInstances);
+    nothing else. delete: nothing. It no longer brings a node back: NodeReturn does."""
+
+    decided_by = ("instance_id",)
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]):
+        result = super().diff(id_, olds, news)
+        if result.changes or is_unknown(news.get("instance_id")):
+            return result
+        try:
+            result.changes = current_address(news) != olds.get("address")
+        except Exception as exc:  # noqa: BLE001 - preview without AWS access: the inputs decide
+            say(f"{news.get('node')}: could not read its address from EC2 ({type(exc).__name__})")
+        return result
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(f"start-return-{props['instance_id']}", dict(props))
+        return CreateResult(f"start-return-{props['instance_id']}", {**props, "address": current_address(props)})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        # Not called (decided_by is empty): NodeReturn brings the node back.
-        return UpdateResult(dict(news))
+        return UpdateResult({**news, "address": current_address(news)})
 
 
 class InstanceStartReturn(Resource, module="bitbucket", name="InstanceStartReturn"):
-    """Once EC2 runs the instance again: the node back in its load balancer, healthy and in its farm.
-    create: nothing; update on a change of what stops the instance; delete: nothing."""
+    """After the node's instance step: `address`, where the node answers now
+    (InstanceStartReturnProvider)."""
+
+    address: pulumi.Output[str]
 
     def __init__(self, name: str, args: InstanceChangeArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(InstanceStartReturnProvider(), name, inputs_of(args), opts)
