@@ -75,8 +75,9 @@ class FarmRollout:
     component in between would move every one of them, and every node's install with them).
 
     After construction: `hosts` (the nodes' MirrorHosts, in order), `installs`, `returns` (each
-    node's NodeReturn), `first_back` (node 0's: the site is approved once it serves), `window` and
-    `backup`."""
+    node's NodeReturn), `addresses` (where each node answers once its instance step is done: a stop
+    and start moves a public address), `first_back` (node 0's: the site is approved once it serves),
+    `window` and `backup`."""
 
     def __init__(self, plan: RolloutPlan, opts: pulumi.ResourceOptions):
         parent = opts.parent
@@ -114,6 +115,7 @@ class FarmRollout:
         self.backup = home_backup(plan, install_args, pulumi.ResourceOptions(parent=parent, depends_on=[self.window]))
         self.installs: list[MirrorInstall] = []
         self.returns: list[NodeReturn] = []
+        self.addresses: list[pulumi.Output[str]] = []
         # The first node leaves the load balancer while every node's preflight runs: draining stops
         # nothing (the node finishes its clones), and waiting out its clones is most of a rollout's
         # time. Only what changes the node (its root volume, a stop, the install) waits for the
@@ -235,6 +237,7 @@ class FarmRollout:
         )
         # A stop and start gives a public address a new one: the install connects where the node
         # answers after the change.
+        self.addresses.append(changed.address)
         connection = node_connection(host, args.login_private_key, args.bastion, address=changed.address)
         # A new osImage: the node's root volume is replaced from the image while it is out.
         refresh = RootVolumeReplacement(
