@@ -22,6 +22,7 @@ KILLED_ROLLOUTS: dict[str, int] = {
     "farm3-os-image": 21,
     "farm2-scale-2-3": 24,
     "farm3-scale-3-2": 24,
+    "farm3-instance-type": 18,
 }
 
 
@@ -65,6 +66,7 @@ DONE_ONCE = {
     ("NodeDrain", "-drain"),
     ("InstanceStopDrain", "-stop-drain"),
     ("RootVolumeReplacement", "-os-image"),
+    ("InstanceModification", "-instance-change"),
     ("Command", "-install"),
     ("Command", "-stage"),
     ("Command", "-stop-for-upgrade"),
