@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 
 from .scenarios import SCENARIOS, Scenario
 
@@ -59,6 +60,19 @@ def redone(killed_up: list[dict], resumed: list[dict]) -> list[str]:
         if (kind, name.removeprefix(node)) in DONE_ONCE:
             again.append(step["resource"])
     return again
+
+
+# What the `up` after one that stopped and started nodes does (their type or user data changed):
+# each node's new public address read from EC2 (InstanceStartReturn) and given to the commands that
+# ran before its drain, whose update runs nothing on the node (components/node_command.py UNCHANGED).
+ADDRESS_RECORDED = re.compile(
+    r"^(InstanceStartReturn \S+-start-return|Command \S+-(preflight|retire|stop-for-upgrade))$"
+)
+
+
+def only_addresses_recorded(steps: list[dict]) -> bool:
+    """Whether a further `up`'s steps do nothing but record the addresses a stop and start moved."""
+    return all(s["operation"] == "update" and ADDRESS_RECORDED.match(s["resource"]) for s in steps)
 
 
 # The steps that take a node out, or change it: each runs once per node per rollout.
