@@ -132,7 +132,7 @@ class InstanceModificationProvider(StepProvider):
         """The sha256 of the user data EC2 holds (DescribeInstanceAttribute answers it in base64)."""
         found = ec2(props["region"]).describe_instance_attribute(InstanceId=props["instance_id"], Attribute="userData")
         encoded = (found.get("UserData") or {}).get("Value") or ""
-        return digest_of(base64.b64decode(encoded).decode()) if encoded else digest_of("")
+        return hashlib.sha256(base64.b64decode(encoded)).hexdigest()
 
     def converge(self, props: dict[str, Any]) -> None:
         node, instance_id = props["node"], props["instance_id"]
@@ -152,6 +152,8 @@ class InstanceModificationProvider(StepProvider):
                 self._wait(props, "stopped")
                 self._start(props)
             return
+        if state == "pending":  # EC2 stops only a running instance
+            self._wait(props, "running")
         client = ec2(props["region"])
         changes = ((f"{running_type} -> {props['instance_type']}", new_type), ("new user data", new_data))
         what = " and ".join(w for w, on in changes if on)
