@@ -52,8 +52,8 @@ def redone(killed_up: list[dict], resumed: list[dict]) -> list[str]:
     again = []
     for step in resumed:
         kind, name = step["resource"].split(" ", 1)
-        if step["operation"] not in ("update", "replace", "create"):
-            continue
+        if step["operation"] not in ("update", "replace", "create") or only_addresses_recorded([step]):
+            continue  # a new address recorded runs nothing on the node
         node = next((n for n in finished if name.startswith(f"{n}-")), None)
         if node is None:
             continue

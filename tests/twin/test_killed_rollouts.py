@@ -61,5 +61,9 @@ def test_redone_names_a_finished_nodes_second_drain_and_nothing_else():
         {"resource": "NodeDrain iad-node0-drain", "operation": "update"},
         {"resource": "NodeDrain iad-node1-drain", "operation": "update"},
         {"resource": "NodeReturn iad-node0-return", "operation": "update"},
+        # A new address recorded (after a stop and start) runs nothing on the node ...
+        {"resource": "Command iad-node0-stop-for-upgrade", "operation": "update"},
+        # ... a stop-for-upgrade replaced runs it again.
+        {"resource": "Command iad-node0-stop-for-upgrade", "operation": "replace"},
     ]
-    assert redone(killed_up, resumed) == ["NodeDrain iad-node0-drain"]
+    assert redone(killed_up, resumed) == ["NodeDrain iad-node0-drain", "Command iad-node0-stop-for-upgrade"]
