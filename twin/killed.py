@@ -21,8 +21,8 @@ KILLED_ROLLOUTS: dict[str, int] = {
     "farm3-minor": 34,
     "farm3-display-name": 30,
     "farm3-os-image": 21,
-    "farm2-scale-2-3": 24,
-    "farm3-scale-3-2": 24,
+    "farm2-scale-2-3": 25,
+    "farm3-scale-3-2": 25,
     "farm3-instance-type": 18,
 }
 
