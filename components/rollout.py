@@ -197,6 +197,7 @@ class FarmRollout:
             load_balancer=plan.lb_arn_suffix,
             instance_type=plan.mirror.instance_type,
             user_data_digest=plan.nodes[i].user_data_digest,
+            instance_tags=plan.nodes[i].instance_tags,
         )
         attachments = plan.load_balancer.node_attachments[i] if plan.load_balancer is not None else []
         drain = NodeDrain(

@@ -28,6 +28,7 @@ from .instance_change import current_address
 from .leaving import drain_leaving
 from .messages import say, warn
 from .node_idle import NodeConnections, load_balancer_addresses
+from .orphans import remove_orphans
 from .targets import Targets
 
 
@@ -64,6 +65,8 @@ class NodeTargetsArgs:
     # The load balancer's ARN suffix (net/<name>/<id>): its health checks are not clients, so the
     # drain leaves out its addresses when it asks the node for connections (providers/node_idle.py).
     load_balancer: Optional[pulumi.Input[str]] = None
+    # The node's tags: its drain ends the node's instances that no state holds (providers/orphans.py).
+    instance_tags: Optional[dict[str, str]] = None
 
 
 class _NodeStep(StepProvider):
@@ -139,13 +142,15 @@ class NodeDrainProvider(_NodeStep):
     """A node's way out of its load balancer before its install runs again.
 
     check: warns under the site when a single node's installation changes (clients notice); reads
-    olds only for that warning, so the inputs are the same with or without them. create: nothing (a
-    new node serves nothing yet). diff: an update when `install_digest`, `instance_id`, `os_image`,
-    `instance_type` or `user_data_digest` changes, never a replacement. update: drains the node that
-    serves now (until idle, at most the deregistration delay) unless it is alone, and counts the
-    drain when the install must run again (not for an instance change alone). read: the recorded
-    state. delete: a node leaving the site is drained where a load balancer still routes to it,
-    otherwise done at once; safe to repeat (a target already gone counts as drained)."""
+    olds only for that warning, so the inputs are the same with or without them. create: no drain (a
+    new node serves nothing yet). create, and update on a new `instance_id`: first terminates the
+    node's instances a killed `up` launched and no state holds (providers/orphans.py). diff: an update
+    when `install_digest`, `instance_id`, `os_image`, `instance_type` or `user_data_digest` changes,
+    never a replacement. update: drains the node that serves now (until idle, at most the
+    deregistration delay) unless it is alone, and counts the drain when the install must run again
+    (not for an instance change alone). read: the recorded state. delete: a node leaving the site is
+    drained where a load balancer still routes to it, otherwise done at once; safe to repeat (a
+    target already gone counts as drained)."""
 
     decided_by = ("install_digest", "instance_id", "os_image", "instance_type", "user_data_digest")
     reinstalls = ("install_digest", "instance_id", "os_image")
@@ -168,13 +173,28 @@ class NodeDrainProvider(_NodeStep):
         return CheckResult(news, [])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        # A new node serves nothing yet.
+        # A new node serves nothing yet; an instance a killed `up` launched for it goes.
+        self._end_orphans(props, props["instance_id"])
         return CreateResult(f"drain-{props['instance_id']}", {**props, "drains": 0})
+
+    def _end_orphans(self, props: dict[str, Any], *keep: str) -> None:
+        if props.get("instance_tags"):  # the rollout always gives them; without them, nothing to look by
+            remove_orphans(
+                props["region"],
+                props["instance_tags"],
+                keep,
+                props["node"],
+                float(props.get("timeout_s") or 600),
+                self.poll_s,
+                self.progress_s,
+            )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         drains = int(olds.get("drains") or 0)
         if self.changed(olds, news, *self.decided_by):
             serving = olds.get("instance_id") or news["instance_id"]  # the old instance when replaced
+            if self.changed(olds, news, "instance_id"):
+                self._end_orphans(news, news["instance_id"], serving)
             if not alone(news) and self._others_serve(news, serving):
                 self.drain(news, serving)
         if self.changed(olds, news, *self.reinstalls):

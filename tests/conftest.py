@@ -51,6 +51,7 @@ SLOW_MODULES = (
     "tests/providers/test_rollout_decisions.py",
     "tests/providers/test_targets_idempotent.py",
     "tests/providers/test_leaving.py",  # moto's elbv2
+    "tests/providers/test_orphans.py",  # moto's EC2
     # bash, shellcheck, nginx, curl on the rendered files:
     "tests/host_files/test_install_downloads.py",
     "tests/host_files/test_hostile_downloads.py",

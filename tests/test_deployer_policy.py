@@ -649,3 +649,13 @@ def test_a_boundary_that_is_not_a_policy_arn_is_refused_naming_the_key():
         problems = check_config_bag(config, lambda _: None).problems
         assert [p.path for p in problems] == ["iamPermissionsBoundaryArn"], (wrong, problems)
         assert "an IAM policy ARN of your account" in problems[0].message
+
+
+def test_the_deployer_terminates_only_instances_that_carry_the_stack_tag():
+    # The orphan sweep (providers/orphans.py) and the provider's delete: an instance of no stack of
+    # this project (another team's, one an admin launched by hand) cannot be terminated whatever the
+    # code asks.
+    instance = f"arn:aws:ec2:us-east-1:{ACCOUNT}:instance/i-0123456789abcdef0"
+    assert allows("ec2:TerminateInstances", instance, **{f"aws:ResourceTag/{STACK_TAG}": "prod"})
+    assert allows("ec2:TerminateInstances", instance) == []
+    assert allows("ec2:TerminateInstances", instance, **{"aws:ResourceTag/Name": "syd-node0"}) == []

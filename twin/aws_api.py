@@ -36,6 +36,7 @@ class AwsApi:
             "ec2.StartInstances": self.start_instances,
             "ec2.ModifyInstanceAttribute": self.modify_instance_attribute,
             "ec2.DescribeInstanceAttribute": self.describe_instance_attribute,
+            "ec2.TerminateInstances": self.terminate_instances,
             "elbv2.DescribeTargetHealth": self.describe_target_health,
             "elbv2.RegisterTargets": self.register_targets,
             "elbv2.DeregisterTargets": self.deregister_targets,
@@ -75,6 +76,7 @@ class AwsApi:
         api_params = context.get("twin_params", {})
         validate_parameters(api_params, model.input_shape)
         self.calls.append((self.world.now, operation, api_params))
+        self.world.settle()  # what EC2 finished on its own by now (a termination) shows in every answer
         handler = self._handlers.get(operation)
         if handler is None:
             return self._error(400, "UnsupportedOperation", f"the twin's world does not model {operation}")
@@ -102,6 +104,26 @@ class AwsApi:
                 for i in sorted(found, key=lambda i: i.id)
             ]
         }
+
+    def terminate_instances(self, params: dict) -> dict:
+        """Every id must name an instance, or nothing is done (InvalidInstanceID.NotFound); each answer
+        has the state before and now (EC2 API reference, TerminateInstances, InstanceStateChange)."""
+        missing = [i for i in params["InstanceIds"] if i not in self.world.instances]
+        if missing:
+            raise WorldError("InvalidInstanceID.NotFound", f"The instance IDs '{', '.join(missing)}' do not exist")
+        changes = []
+        for instance_id in params["InstanceIds"]:
+            instance = self.world.instances[instance_id]
+            before = instance.state
+            self.world.begin_terminate(instance)
+            changes.append(
+                {
+                    "InstanceId": instance_id,
+                    "PreviousState": {"Code": STATE_CODES[before], "Name": before},
+                    "CurrentState": {"Code": STATE_CODES[instance.state], "Name": instance.state},
+                }
+            )
+        return {"TerminatingInstances": changes}
 
     def _matches(self, instance: Instance, params: dict) -> bool:
         if params.get("InstanceIds") and instance.id not in params["InstanceIds"]:

@@ -4,6 +4,18 @@ The bug-fix rollout of a farm is played killed after every one of its steps by t
 (twin.scenarios.kill_scenarios). The other rollouts are played here: every step in the benchmark
 (benchmarks/killed_rollouts.py), a seeded sample of steps in the suite (tests/twin/test_killed_rollouts.py),
 which keeps the suite's time in bounds (each scenario is 5-15 s of real time).
+
+A step in flight when the `up` is killed is modelled as Pulumi leaves it (pulumi/pulumi at
+1b5949891b3cefcb9974752b24a5ecef0acc86c8): a create is written to the checkpoint as a pending CREATE
+before the provider is called and as a resource only once it answers (pkg/backend/snapshot.go,
+SnapshotManager.doCreate), so the next `up` sees no old state and creates it again; non-interactively
+it only warns about the pending operations (pkg/resource/deploy/deployment_executor.go,
+printPendingOperationsWarning) and carries a pending CREATE into every later checkpoint until
+`pulumi refresh --clear-pending-creates` or `--import-pending-creates` (pkg/backend/snapshot.go, the
+snapshot's PendingOperations; pkg/cmd/pulumi/operations/refresh.go). The twin's engine keeps no
+pending operation and prints no such warning: neither changes what a step does. What EC2 launched
+for a killed create runs on (twin/world.py, World.launch): the node's drain ends it
+(providers/orphans.py).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ import itertools
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional
 
-from .clock import Scheduler
+from .clock import Killed, Scheduler
 from .durations import seconds
 from .network import Endpoint, Network, parameter_arn
 from .node_ports import host_key_parameter_of, matches, node_answer
@@ -227,6 +227,7 @@ class World:
         self.parameters: dict[str, str] = {}
         self.snapshots: dict[str, dict[str, Any]] = {}
         self.root_tasks: dict[str, dict[str, Any]] = {}
+        self.terminating: dict[str, float] = {}  # instance id -> when EC2 has terminated it
         self.mirrors: dict[str, Any] = {}  # emulator mirror name -> emulator Mirror
         # Which mirror a starting Bitbucket belongs to (set by the twin, which knows the emulator):
         # (instance, home, version, ready_at) -> emulator mirror name, or None when it cannot join.
@@ -286,7 +287,15 @@ class World:
         self.instances[instance.id] = instance
         self._set_state(instance, "pending")
         self.note(f"launch {name} {instance.id}")
-        self.wait("ec2.launch")
+        try:
+            self.wait("ec2.launch")
+        except Killed:
+            # RunInstances has answered: EC2 takes the instance from `pending` to `running` whether
+            # or not its caller still waits for it (EC2 User Guide, "Amazon EC2 instance state
+            # changes"; "Instance lifecycle"). The killed process is woken at the launch's end.
+            self._boot(instance)
+            self.note(f"{name} {instance.id} runs, launched by a killed deployment")
+            raise
         self._boot(instance)
         return instance
 
@@ -363,15 +372,37 @@ class World:
         self.note(f"started {instance.name} ({instance.public_ip or instance.private_ip})")
 
     def terminate(self, instance: Instance) -> None:
+        """TerminateInstances, waited until `terminated` (the provider's delete)."""
+        self.begin_terminate(instance)
+        self.wait(max(0.0, self.terminating.get(instance.id, self.now) - self.now))
+        self.settle()
+
+    def begin_terminate(self, instance: Instance) -> None:
+        """TerminateInstances as the API answers it: `shutting-down` at once, `terminated` once EC2
+        is done (EC2 API reference, TerminateInstances: "Terminated instances remain visible after
+        termination"; the call returns the instance's CurrentState, `shutting-down`). Repeated, it
+        changes nothing (the call is idempotent)."""
+        if instance.state in ("shutting-down", "terminated"):
+            return
         self.stop_bitbucket(instance, reason="terminating")
         self._set_state(instance, "shutting-down")
-        self.wait("ec2.terminate")
-        self._set_state(instance, "terminated")
-        instance.public_ip = None
-        for volume in self.volumes.values():
-            if volume.attached_to == instance.id:
-                volume.attached_to, volume.device, volume.state = None, None, "available"
-        self.note(f"terminated {instance.name} {instance.id}")
+        self.terminating[instance.id] = self.now + seconds("ec2.terminate")
+
+    def settle(self) -> None:
+        """The terminations EC2 has finished by now: `terminated` at the instant each finished,
+        its volumes detached (EBS: a data volume outlives its instance, `available` again)."""
+        for instance_id, done in sorted(self.terminating.items(), key=lambda item: item[1]):
+            if done > self.now:
+                continue
+            del self.terminating[instance_id]
+            instance = self.instances[instance_id]
+            instance.state = "terminated"
+            instance.states.append((done, "terminated"))
+            instance.public_ip = None
+            for volume in self.volumes.values():
+                if volume.attached_to == instance.id:
+                    volume.attached_to, volume.device, volume.state = None, None, "available"
+            self.note(f"terminated {instance.name} {instance.id}")
 
     def replace_root(self, instance: Instance, image_id: str, token: str) -> dict[str, Any]:
         """CreateReplaceRootVolumeTask with an image: the instance reboots onto a new root volume from

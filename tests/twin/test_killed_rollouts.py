@@ -2,14 +2,18 @@
 (issue #28 item 5). The bug-fix rollout of a farm is played at every step by test_scenarios.py; the
 others are played here at one seeded step per rollout (each scenario is 5-15 s of real time: every step of all
 of them would add about 30 minutes to the suite), and
-at every step by benchmarks/killed_rollouts.py."""
+at every step by benchmarks/killed_rollouts.py. The scale-out is played here at every step (about 4 minutes):
+some of its kills land while EC2 launches the new node's instance, which the killed `up` never records."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from tests.twin.conftest import report_of, settles
 from twin.killed import KILLED_ROLLOUTS, killed, killed_sample, redone
+from twin.twin import Twin
 
 # Rollouts whose row says clients notice nothing: a kill never takes more than one node out either.
 ROLLING = {"farm3-os-image", "farm2-scale-2-3", "farm3-scale-3-2", "farm3-instance-type"}
@@ -55,6 +59,40 @@ def test_a_killed_rollout_converges_on_the_next_up_and_does_nothing_twice(killed
                 assert site["min_serving"] >= min(site["nodes"], 2) - 1 and site["outage_s"] == 0
 
 
+# A scale-out killed after every one of its steps: some kill it while EC2 launches the new node's
+# instance, which the killed `up` never records (an orphan the next `up`'s drain of the node ends).
+SCALE_OUT = "farm2-scale-2-3"
+SCALE_OUT_KILLS = [killed(SCALE_OUT, k) for k in range(1, KILLED_ROLLOUTS[SCALE_OUT] + 1)]
+
+
+def _instance_killed_mid_create(report: dict) -> bool:
+    return any(
+        s["resource"].startswith("Instance ") and s["operation"] == "create" and s.get("error") == "killed"
+        for s in report["steps"]
+    )
+
+
+@pytest.mark.parametrize("killed", SCALE_OUT_KILLS, ids=lambda s: s.name)
+def test_a_scale_out_killed_after_any_step_converges_with_one_instance_per_node(killed):
+    report = report_of(killed)
+    (again,) = report["then"]
+    assert again["converged"] and report["converged_in_the_end"], again["error"]
+    (site,) = again["sites"].values()
+    assert site["nodes"] == 3, "instances of the site not terminated after the resumed up"
+    assert site["serving_after"] == 3 and site["min_serving"] >= 2 and site["outage_s"] == 0
+    assert redone(report["steps"], again["steps"]) == []
+    if _instance_killed_mid_create(report):
+        # What the killed up left: an instance with the new node's tags and no Bitbucket on it,
+        # running beside the farm's two nodes until the resumed up ended it.
+        (left,) = report["sites"].values()
+        assert left["nodes"] == 3 and left["versions_after"].count(None) == 1 and left["serving_after"] == 2
+
+
+@pytest.mark.slow  # plays the twin
+def test_some_scale_out_kill_lands_while_the_new_instance_is_created():
+    assert any(_instance_killed_mid_create(report_of(k)) for k in SCALE_OUT_KILLS)
+
+
 def test_redone_names_a_finished_nodes_second_drain_and_nothing_else():
     killed_up = [{"resource": "NodeReturn iad-node0-return", "operation": "update"}]
     resumed = [
@@ -67,3 +105,57 @@ def test_redone_names_a_finished_nodes_second_drain_and_nothing_else():
         {"resource": "Command iad-node0-stop-for-upgrade", "operation": "replace"},
     ]
     assert redone(killed_up, resumed) == ["NodeDrain iad-node0-drain", "Command iad-node0-stop-for-upgrade"]
+
+
+# A single node's first `up`, killed while EC2 launches its instance (a first `up` is where a lost CI
+# runner most often strikes: it is the longest wait). The kill points are read from an `up` that ran
+# through: the changes that complete after the instance's create started and before it ended.
+SINGLE = Path(__file__).resolve().parents[2] / "twin" / "stacks" / "single-acm.yaml"
+
+
+def _kills_mid_launch() -> list[int]:
+    twin = Twin([SINGLE])
+    try:
+        changes = sorted((s for s in twin.up(SINGLE).steps if s.operation != "same"), key=lambda s: s.end)
+    finally:
+        twin.close()
+    launch = next(s for s in changes if s.type == "aws:ec2/instance:Instance")
+    during = [k for k, s in enumerate(changes, 1) if launch.start < s.end < launch.end]
+    return [during[0], during[-1]]
+
+
+@pytest.fixture(scope="module")
+def first_up_killed_mid_launch() -> list[dict]:
+    played = []
+    for k in _kills_mid_launch():
+        twin = Twin([SINGLE])
+        try:
+            killed_up = twin.up(SINGLE, kill_after=k)
+            (site,) = twin._sites
+            left = [i.id for i in twin.site_nodes(site)]
+            again = twin.up(SINGLE)
+            played.append(
+                {
+                    "k": k,
+                    "launch": next(s for s in killed_up.steps if s.type == "aws:ec2/instance:Instance"),
+                    "left": left,
+                    "again": again,
+                    "converged": twin.converged(site),
+                    "after": [i.id for i in twin.site_nodes(site)],
+                    "changes_then": twin.up(SINGLE).changes,
+                }
+            )
+        finally:
+            twin.close()
+    return played
+
+
+@pytest.mark.slow  # plays the twin
+def test_a_first_up_killed_mid_launch_converges_with_one_instance(first_up_killed_mid_launch):
+    for played in first_up_killed_mid_launch:
+        assert played["launch"].error == "killed", played["k"]
+        # The killed up left an instance that no state holds; the next up created the node's own
+        # and ended that one.
+        (orphan,) = played["left"]
+        assert played["again"].error is None and played["converged"] and played["changes_then"] == 0
+        assert len(played["after"]) == 1 and orphan not in played["after"]
