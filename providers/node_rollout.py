@@ -6,9 +6,8 @@ farm serving while its nodes change one at a time (components/rollout.py orders 
   image or its instance (type, user data: providers/instance_change.py) changes, and before a
   removed node goes; the return ends when the node is registered, healthy in every target group
   and, in a farm, listed by the farm on the configured version.
-- `InstanceStopDrain` / `InstanceStartReturn`: kept (their URNs are in every stack) but they no
-  longer drain: a type or user data change is made inside the node's one drain. They still warn
-  at preview that a single node's instance stops.
+- `InstanceStopDrain` / `InstanceStartReturn` (URNs in every stack) no longer drain: they warn at
+  preview that a single node's instance stops, and record where the node answers.
 
 A node whose site has no load balancer (nginx) has no targets: its steps only say what a change
 costs, at preview. Warnings go to the site (`warn_to`), progress to the console.
@@ -308,8 +307,7 @@ STOPS_INSTANCE = ("instance_type", "user_data_digest")
 
 
 class InstanceStopDrainProvider(_NodeStep):
-    """Once the step before EC2 stopped the instance for a new type or user data; now only its
-    preview warning (the change is made inside the node's one drain: InstanceModification).
+    """Only its preview warning now (the change is made in the node's drain: InstanceModification);
     decided_by is empty: never an update, so a stack from an earlier release keeps it as it is."""
 
     decided_by: tuple[str, ...] = ()
@@ -336,8 +334,7 @@ class InstanceStopDrainProvider(_NodeStep):
         return CreateResult(f"stop-drain-{props['node']}", {**props, "left": []})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        # Not called (decided_by is empty); an update takes nothing out.
-        return UpdateResult({**news, "left": []})
+        return UpdateResult({**news, "left": []})  # never called: decided_by is empty
 
 
 class InstanceStopDrain(Resource, module="bitbucket", name="InstanceStopDrain"):
@@ -384,8 +381,7 @@ class InstanceStartReturnProvider(_NodeStep):
 
 
 class InstanceStartReturn(Resource, module="bitbucket", name="InstanceStartReturn"):
-    """After the node's instance step: `address`, where the node answers now
-    (InstanceStartReturnProvider)."""
+    """`address`: where the node answers now (InstanceStartReturnProvider)."""
 
     address: pulumi.Output[str]
 

@@ -159,7 +159,7 @@ def test_a_terminated_instance_is_an_error_naming_it(ec2):
     world.terminate(instance)
     with pytest.raises(RolloutError) as failed:
         step().update("x", props(instance.id, "m6i.xlarge"), props(instance.id, "m6i.2xlarge"))
-    assert str(failed.value) == f"iad-node1: its instance {instance.id} is terminated: it cannot be changed"
+    assert str(failed.value) == f"iad-node1: its instance {instance.id} is {instance.state}: it cannot be changed"
     assert changes(api) == []
 
 
