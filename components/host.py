@@ -38,7 +38,7 @@ class MirrorHostArgs:
     ami_id: pulumi.Input[str]
     # mirrors[].os (al2023, ubuntu): the login user and the packages the boot installs.
     os: str
-    # mirrors[].instanceType: a new one stops and starts the instance (drained first).
+    # mirrors[].instanceType: a new one stops and starts the instance (in its drain: InstanceModification).
     instance_type: str
     # The subnet (and so the availability zone) of the instance and its home: a new one replaces both.
     subnet_id: pulumi.Input[str]
@@ -160,6 +160,7 @@ class MirrorHost(pulumi.ComponentResource):
     home_attachment: aws.ec2.VolumeAttachment  # what the node's retire and install wait on
     home_zone: pulumi.Output[str]  # what gives the node a new, empty home (below)
     image: pulumi.Input[str]  # the current image of the node's OS (the lookup, not the launch)
+    user_data: str  # what it boots with (a change is made by its InstanceModification)
     session: pulumi.Output[str]  # the Session Manager command for a shell on the node
     role_id: pulumi.Output[str]
     role_name: pulumi.Output[str]
@@ -184,6 +185,7 @@ class MirrorHost(pulumi.ComponentResource):
             opts=child,
         )
         profile, policy, role = self._instance_profile(name, parameter, tags, args)
+        self.user_data = boot.user_data(host_key_parameter(args.stack, name))
 
         instance = self._instance(name, args, profile, [parameter, policy], tags)
         home, attachment = self._home(name, args, instance, tags)
@@ -257,16 +259,19 @@ class MirrorHost(pulumi.ComponentResource):
                 kms_key_id=args.kms_key_arn,
             ),
             # A new boot configuration (a new release of this project) is applied by stopping and
-            # starting the instance, one node at a time (InstanceStopDrain), not by replacing it:
-            # cloud-init runs bootcmd on every boot.
-            user_data=boot.user_data(host_key_parameter(args.stack, name)),
+            # starting the instance, not by replacing it: cloud-init runs bootcmd on every boot.
+            user_data=self.user_data,
             user_data_replace_on_change=False,
             tags={**tags, **dict([args.farm_tag])} if args.farm_tag else tags,
             volume_tags=tags,
             # The AMI lookup moves with every release; a new AMI must not replace a running mirror.
+            # A new type or user data would make pulumi-aws stop and start the instance before the
+            # rollout's preflights: the node's InstanceModification does it inside its one drain.
             # It reads its host key at first boot: the key and the permission must exist by then.
             opts=pulumi.ResourceOptions(
-                parent=self, ignore_changes=["ami"], depends_on=[*boot_needs, *args.instance_wait_for]
+                parent=self,
+                ignore_changes=["ami", "instanceType", "userData"],
+                depends_on=[*boot_needs, *args.instance_wait_for],
             ),
         )
 

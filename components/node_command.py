@@ -53,11 +53,16 @@ def script_command(mode: str) -> str:
 
 
 def node_connection(
-    host: MirrorHost, login_private_key: pulumi.Output[str], bastion: Optional[Bastion]
+    host: MirrorHost,
+    login_private_key: pulumi.Output[str],
+    bastion: Optional[Bastion],
+    address: Optional[pulumi.Input[str]] = None,
 ) -> remote.ConnectionArgs:
-    """SSH to the node with its host key pinned (through the bastion when there is one)."""
+    """SSH to the node with its host key pinned (through the bastion when there is one), at
+    `address` when given (where it answers after its instance stopped and started), else at the
+    address its instance was given."""
     return remote.ConnectionArgs(
-        host=host.address,
+        host=address if address is not None else host.address,
         user=host.login_user,
         private_key=login_private_key,
         host_key=host.host_key,

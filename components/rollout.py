@@ -1,22 +1,23 @@
 """How a site's nodes are installed and changed: in order, never more than one node out of service.
 
-Two phases, each node after the previous one is back:
+One drain per node per `up`, each node after the previous one is back:
 
-    instances:  InstanceStopDrain(0) -> InstanceStopDrain(1) -> ...  (each waits for the node the previous
-                  one took out to serve again: a new farm's instances launch together)
-                InstanceStopDrain(i) -> instance(i) -> InstanceStartReturn(i)
-    installs:   every InstanceStartReturn -> NodeDrain(0), beside preflight(every node, at once) -> ArchiveTrust
+    instances:  InstanceStopDrain(i) -> instance(i) -> InstanceStartReturn(i)  (a new farm's instances
+                  launch together; a type or user data change never stops an instance here)
+    nodes:      every InstanceStartReturn -> NodeDrain(0), beside preflight(every node, at once) -> ArchiveTrust
                   -> UpgradeWindow -> backup
                   -> [farm: stop-for-upgrade, every node: stops only a node on another minor line or mirror]
+                  -> InstanceModification(0) (type, user data) -> RootVolumeReplacement(0) (osImage)
                   -> stage, install(0) -> NodeReturn(0) -> NodeDrain(1) -> ... -> UpgradeFinish
 
 - A drain ends when the node has served no client for a settle time (its connections, asked on
   the node: providers/node_idle.py) or when its targets are `unused`, whichever comes first.
 
-- A change EC2 makes by stopping and starting an instance (its type, its user data) drains the node
-  first and waits for it to be back (healthy, and in its farm) before the next node's turn.
-- The install phase starts only when every instance change is done, so a version and an instance
-  type change in one `up` never have two nodes out at once.
+- Everything a node needs in this `up` (its instance type and user data: a stop, modify and start
+  made by InstanceModification; its OS image; its install) happens inside its one drain, and the
+  node is back (healthy, and in its farm) before the next node's turn. The aws.ec2.Instance
+  ignores type and user data (components/host.py), so no instance stops before every node's
+  preflight has run; only what replaces an instance happens before the drains.
 - Every node checks the target version's runtime, and downloads its archive, before any node stops.
 - A bug-fix upgrade of a farm runs in the farm's upgrade mode; a minor or major upgrade, or a new
   mirror (MirrorGeneration), stops every node first: nodes of different minor lines or mirrors
@@ -41,6 +42,7 @@ from pulumi_command import remote
 
 from providers.archive_trust import ArchiveTrust, ArchiveTrustArgs, reported_sha256
 from providers.backup import HomeBackup, HomeBackupArgs
+from providers.instance_change import InstanceModification, InstanceModificationArgs
 from providers.node_rollout import (
     InstanceChangeArgs,
     InstanceStartReturn,
@@ -74,14 +76,20 @@ class FarmRollout:
     component in between would move every one of them, and every node's install with them).
 
     After construction: `hosts` (the nodes' MirrorHosts, in order), `installs`, `returns` (each
-    node's NodeReturn), `first_back` (node 0's: the site is approved once it serves), `window` and
-    `backup`."""
+    node's NodeReturn), `addresses` (where each node answers once its instance step is done: a stop
+    and start moves a public address), `first_back` (node 0's: the site is approved once it serves),
+    `window` and `backup`."""
 
     def __init__(self, plan: RolloutPlan, opts: pulumi.ResourceOptions):
         parent = opts.parent
         self.hosts, instances_done = instances_one_at_a_time(plan, parent)
         install_args = [replace(plan.install, host=host) for host in self.hosts]
-        connections = [node_connection(a.host, a.login_private_key, a.bastion) for a in install_args]
+        # Where each node answers now (an earlier `up` may have stopped and started it: a new public
+        # address): what every command before its drain connects to.
+        connections = [
+            node_connection(a.host, a.login_private_key, a.bastion, address=back.address)
+            for a, back in zip(install_args, instances_done)
+        ]
         install_args, checked = _preflights(plan, install_args, connections, parent)
         self.window = UpgradeWindow(
             f"{plan.name}-upgrade",
@@ -108,6 +116,7 @@ class FarmRollout:
         self.backup = home_backup(plan, install_args, pulumi.ResourceOptions(parent=parent, depends_on=[self.window]))
         self.installs: list[MirrorInstall] = []
         self.returns: list[NodeReturn] = []
+        self.addresses: list[pulumi.Output[str]] = []
         # The first node leaves the load balancer while every node's preflight runs: draining stops
         # nothing (the node finishes its clones), and waiting out its clones is most of a rollout's
         # time. Only what changes the node (its root volume, a stop, the install) waits for the
@@ -136,7 +145,7 @@ class FarmRollout:
                     )
                     for k, (node, a) in enumerate(zip(plan.nodes, install_args))
                 ]
-            returned = self._install(plan, i, args, staged, connections[i], (drain, targets), stops, parent)
+            returned = self._install(plan, i, args, staged, (drain, targets), stops, parent)
             previous = [returned]
         self.returned = previous
         self.first_back = self.returns[0]
@@ -193,6 +202,8 @@ class FarmRollout:
             warn_to=plan.warn_to,
             os_image=plan.mirror.os_image or "",
             load_balancer=plan.lb_arn_suffix,
+            instance_type=plan.mirror.instance_type,
+            user_data_digest=plan.nodes[i].user_data_digest,
             instance_tags=plan.nodes[i].instance_tags,
         )
         attachments = plan.load_balancer.node_attachments[i] if plan.load_balancer is not None else []
@@ -211,14 +222,31 @@ class FarmRollout:
         i: int,
         args: MirrorInstallArgs,
         staged: tuple[pulumi.Output[str], pulumi.Output[str]],
-        connection: remote.ConnectionArgs,
         drained: tuple[NodeDrain, NodeTargetsArgs],
         stops: Sequence[pulumi.Resource],
         parent: pulumi.Resource,
     ) -> NodeReturn:
-        """Node i, drained: its root volume (a new osImage), its install, and its return."""
+        """Node i, drained: its instance (type, user data), its root volume (a new osImage), its
+        install, and its return."""
         node, host = plan.nodes[i].name, args.host
         drain, targets = drained
+        changed = InstanceModification(
+            f"{node}-instance-change",
+            InstanceModificationArgs(
+                region=plan.region,
+                instance_id=host.instance_id,
+                instance_type=plan.mirror.instance_type,
+                user_data=host.user_data,
+                user_data_digest=plan.nodes[i].user_data_digest,
+                node=node,
+                address=host.address,
+            ),
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[drain, self.backup]),
+        )
+        # A stop and start gives a public address a new one: the install connects where the node
+        # answers after the change.
+        self.addresses.append(changed.address)
+        connection = node_connection(host, args.login_private_key, args.bastion, address=changed.address)
         # A new osImage: the node's root volume is replaced from the image while it is out.
         refresh = RootVolumeReplacement(
             f"{node}-os-image",
@@ -231,13 +259,13 @@ class FarmRollout:
                 nodes=len(plan.nodes),
                 warn_to=plan.warn_to,
             ),
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=[drain, self.backup]),
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[drain, changed, self.backup]),
         )
         install = MirrorInstall(
             node,
             replace(
                 args,
-                wait_for=(drain, refresh, self.backup, *stops),
+                wait_for=(drain, changed, refresh, self.backup, *stops),
                 drained=drain.drains,
                 staged=staged,
                 connection=connection,
@@ -320,19 +348,17 @@ def image_for(os_image: Optional[str], current: pulumi.Input[str]) -> pulumi.Inp
 
 def instances_one_at_a_time(
     plan: RolloutPlan, parent: pulumi.Resource
-) -> tuple[list[MirrorHost], list[pulumi.Resource]]:
-    """A site's nodes, each instance changed only while the others serve: a change that stops an
-    instance (its type, its user data) drains that node first, and the next node leaves only once
-    every other node serves again. The order is kept by the drains alone (each after the previous
-    node's drain, and it waits at run time for the others to serve, InstanceStopDrainProvider), not
-    by the instances: a new farm's instances launch in parallel, as fast as a single node's. Returns
-    the hosts and the steps that say every node is back."""
+) -> tuple[list[MirrorHost], list[InstanceStartReturn]]:
+    """A site's nodes' instances: a new farm's launch in parallel, as fast as a single node's. A type
+    or user data change stops no instance here (it is made inside the node's drain,
+    FarmRollout._install); the steps around each instance are kept for their URNs and for the
+    warning a single node's instance change gives at preview. Returns the hosts and the steps the
+    drains wait for."""
     hosts: list[MirrorHost] = []
     previous: list[InstanceStopDrain] = []
-    returns: list[pulumi.Resource] = []
+    returns: list[InstanceStartReturn] = []
     for node in plan.nodes:
-        # What will make EC2 stop and start the instance, known before the instance changes: the
-        # same for the node's leaving and its return, each adding what it alone needs.
+        # What makes the node's instance stop and start (said at preview under InstanceStopDrain).
         change = instance_change(plan, node)
         leave = InstanceStopDrain(
             f"{node.name}-stop-drain",
@@ -352,7 +378,7 @@ def instances_one_at_a_time(
             change,
             instance_id=host.instance_id,
             mirror_url=plan.mirror.base_url,
-            address=host.private_ip,
+            address=host.address,
             farm=plan.clustered,
             ca_bundle=plan.ca_bundle,
         )

@@ -81,8 +81,10 @@ class MirrorSite(pulumi.ComponentResource):
                     type="A",
                     # The node's public address changes on every stop and start (an instance type, a
                     # boot change): clients and the providers follow it within a minute, not five.
+                    # Where it answers after its instance step (the instance's own output keeps the
+                    # address it was given).
                     ttl=60,
-                    records=[hosts[0].address],
+                    records=[rollout.addresses[0]],
                     opts=pulumi.ResourceOptions(parent=self),
                 )
             )

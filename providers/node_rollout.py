@@ -1,13 +1,13 @@
 """Taking one node out of its load balancer before it changes, and back after: the steps that keep a
 farm serving while its nodes change one at a time (components/rollout.py orders them).
 
-- `NodeDrain` / `NodeReturn` around a node's install: the drain runs when the install is about to
-  run again (a new install digest) or the node's instance was replaced, and before a removed node
-  goes; the return ends when the node is registered, healthy in every target group and, in a farm,
-  listed by the farm on the configured version.
-- `InstanceStopDrain` / `InstanceStartReturn` around a change EC2 makes by stopping and starting
-  the instance (its type, its user data): the node leaves before, and is back before the next
-  node's turn. The drain finds the instance by its tags: it runs before the instance changes.
+- `NodeDrain` / `NodeReturn` around everything a node needs in this `up`: the drain runs when the
+  install is about to run again (a new install digest), the node's instance was replaced, its OS
+  image or its instance (type, user data: providers/instance_change.py) changes, and before a
+  removed node goes; the return ends when the node is registered, healthy in every target group
+  and, in a farm, listed by the farm on the configured version.
+- `InstanceStopDrain` / `InstanceStartReturn` (URNs in every stack) no longer drain: they warn at
+  preview that a single node's instance stops, and record where the node answers.
 
 A node whose site has no load balancer (nginx) has no targets: its steps only say what a change
 costs, at preview. Warnings go to the site (`warn_to`), progress to the console.
@@ -23,12 +23,12 @@ from pulumi.dynamic import CheckResult, CreateResult, Resource, UpdateResult
 
 from . import mirror_api
 from .base import StepProvider, inputs_of, is_unknown
-from .errors import RolloutError
+from .instance_change import current_address
 from .leaving import drain_leaving
 from .messages import say, warn
 from .node_idle import NodeConnections, load_balancer_addresses
 from .orphans import remove_orphans
-from .targets import Targets, instances_existing, instances_tagged
+from .targets import Targets
 
 
 @dataclass
@@ -57,6 +57,10 @@ class NodeTargetsArgs:
     # mirrors[].osImage ("" when unset: recorded, so that setting it later is a change; a state from
     # before it was tracked has no key at all and records it without a drain).
     os_image: Optional[str] = None
+    # mirrors[].instanceType and the user data's digest: a change stops and starts the instance
+    # (InstanceModification), so the node leaves first; the install does not run again for it.
+    instance_type: Optional[str] = None
+    user_data_digest: Optional[pulumi.Input[str]] = None
     # The load balancer's ARN suffix (net/<name>/<id>): its health checks are not clients, so the
     # drain leaves out its addresses when it asks the node for connections (providers/node_idle.py).
     load_balancer: Optional[pulumi.Input[str]] = None
@@ -140,13 +144,15 @@ class NodeDrainProvider(_NodeStep):
     olds only for that warning, so the inputs are the same with or without them. create: no drain (a
     new node serves nothing yet). create, and update on a new `instance_id`: first terminates the
     node's instances a killed `up` launched and no state holds (providers/orphans.py). diff: an update
-    when `install_digest`, `instance_id` or `os_image` changes, never a replacement. update: drains the
-    node that serves now (until idle, at most the deregistration delay) unless it is alone, and counts
-    the drain. read: the recorded state. delete:
-    a node leaving the site is drained where a load balancer still routes to it, otherwise done at
-    once; safe to repeat (a target already gone counts as drained)."""
+    when `install_digest`, `instance_id`, `os_image`, `instance_type` or `user_data_digest` changes,
+    never a replacement. update: drains the node that serves now (until idle, at most the
+    deregistration delay) unless it is alone, and counts the drain when the install must run again
+    (not for an instance change alone). read: the recorded state. delete: a node leaving the site is
+    drained where a load balancer still routes to it, otherwise done at once; safe to repeat (a
+    target already gone counts as drained)."""
 
-    decided_by = ("install_digest", "instance_id", "os_image")
+    decided_by = ("install_digest", "instance_id", "os_image", "instance_type", "user_data_digest")
+    reinstalls = ("install_digest", "instance_id", "os_image")
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         if self.url_failures(news):
@@ -184,14 +190,15 @@ class NodeDrainProvider(_NodeStep):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         drains = int(olds.get("drains") or 0)
-        if self.changed(olds, news, "install_digest", "instance_id", "os_image"):
+        if self.changed(olds, news, *self.decided_by):
             serving = olds.get("instance_id") or news["instance_id"]  # the old instance when replaced
             if self.changed(olds, news, "instance_id"):
                 self._end_orphans(news, news["instance_id"], serving)
             if not alone(news) and self._others_serve(news, serving):
                 self.drain(news, serving)
-            # Counted: the install runs again after every drain, also when its own state says it
-            # need not (a rollout that failed on this node changed it without recording it).
+        if self.changed(olds, news, *self.reinstalls):
+            # Counted: the install runs again after every such drain, also when its own state says
+            # it need not (a rollout that failed on this node changed it without recording it).
             drains += 1
         return UpdateResult({**news, "drains": drains})
 
@@ -221,8 +228,10 @@ class NodeDrain(Resource, module="bitbucket", name="NodeDrain"):
 class NodeReturnProvider(_NodeStep):
     """A node's way back into its load balancer after its install.
 
-    diff: an update when `install_digest`, `instance_id` or `version` changes, or when the world says
-    the node is out of its load balancer (a failed rollout left it out); never a replacement.
+    diff: an update when `install_digest`, `instance_id`, `version`, `instance_type` or
+    `user_data_digest` changes (a key a state from an earlier release lacks is no change), or when
+    the world says the node is out of its load balancer (a failed rollout left it out); never a
+    replacement.
     create/update: registers the node and waits until it is healthy and, on a farm, listed by the farm
     on the version it must run; safe to repeat (a node already registered is not registered again).
     delete: nothing (the node's drain on delete took it out)."""
@@ -231,6 +240,9 @@ class NodeReturnProvider(_NodeStep):
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]):
         result = super().diff(id_, olds, news)
+        # A stop and start in the node's drain (InstanceModification): back once Bitbucket runs
+        # again. A state from before these were tracked has neither: no return for that.
+        result.changes = result.changes or self.changed(olds, news, "instance_type", "user_data_digest")
         if result.changes or is_unknown(news.get("instance_id")) or not news.get("target_groups"):
             return result
         # The world decides too: a node a failed rollout left out of the load balancer comes back
@@ -276,7 +288,8 @@ class InstanceChangeArgs:
     # InstanceStopDrain: the node's tags, by which it finds the instance (it runs before the
     # instance changes, so it cannot take the instance's id as an input).
     instance_tags: Optional[dict[str, str]] = None
-    # InstanceStartReturn: the instance, and where the farm lists it.
+    # InstanceStartReturn: the instance, and the address its resource was given (what the step's
+    # `address` stands for until it runs: under the program's mocks).
     instance_id: Optional[pulumi.Input[str]] = None
     mirror_url: Optional[pulumi.Input[str]] = None
     address: Optional[pulumi.Input[str]] = None
@@ -294,9 +307,10 @@ STOPS_INSTANCE = ("instance_type", "user_data_digest")
 
 
 class InstanceStopDrainProvider(_NodeStep):
-    """Before EC2 stops the instance: the node leaves its load balancer, drained."""
+    """Only its preview warning now (the change is made in the node's drain: InstanceModification);
+    decided_by is empty: never an update, so a stack from an earlier release keeps it as it is."""
 
-    decided_by = STOPS_INSTANCE
+    decided_by: tuple[str, ...] = ()
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         if self.url_failures(news):
@@ -320,26 +334,7 @@ class InstanceStopDrainProvider(_NodeStep):
         return CreateResult(f"stop-drain-{props['node']}", {**props, "left": []})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        left: list[str] = []
-        if self.changed(olds, news, *STOPS_INSTANCE) and news.get("target_groups") and not alone(news):
-            # One node out at a time: the previous node's drain (this step's dependency) took its
-            # instance out; it must serve again before this one leaves.
-            for previous in news.get("after") or []:
-                if previous in instances_existing(news["region"], [previous]):
-                    self._wait_back(news, previous)
-            for instance_id in instances_tagged(news["region"], news["instance_tags"]):
-                self.drain(news, instance_id)
-                left.append(instance_id)
-        return UpdateResult({**news, "left": left})
-
-    def _wait_back(self, news: dict[str, Any], previous: str) -> None:
-        try:
-            self.targets(news, previous).wait_healthy()
-        except RolloutError as exc:
-            raise RolloutError(
-                f"{news['node']} stays in the load balancer: the instance the previous node's change took out "
-                f"({previous}) does not serve again ({exc})"
-            ) from None
+        return UpdateResult({**news, "left": []})  # never called: decided_by is empty
 
 
 class InstanceStopDrain(Resource, module="bitbucket", name="InstanceStopDrain"):
@@ -356,23 +351,39 @@ class InstanceStopDrain(Resource, module="bitbucket", name="InstanceStopDrain"):
 
 
 class InstanceStartReturnProvider(_NodeStep):
-    """Once the instance runs again: back in the load balancer, healthy, and in the farm, on
-    whatever version it ran (EC2 restarted it; Bitbucket started with it)."""
+    """Once the node's instance step is done: `address`, where the node answers now, which the
+    commands that run before the node's drain (its preflight, retire, stop-for-upgrade) connect to.
+    The aws.ec2.Instance keeps the public address it recorded, but a stop and start in an earlier
+    `up` (InstanceModification) gave the instance a new one.
 
-    decided_by = STOPS_INSTANCE + ("instance_id",)
+    diff: an update when `instance_id` changes, or when EC2 reports another address than the one
+    recorded (a state from an earlier release has none: recorded once); at preview without AWS
+    access the inputs decide. create/update: reads the address from EC2 (DescribeInstances);
+    nothing else. delete: nothing. It no longer brings a node back: NodeReturn does."""
+
+    decided_by = ("instance_id",)
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]):
+        result = super().diff(id_, olds, news)
+        if result.changes or is_unknown(news.get("instance_id")):
+            return result
+        try:
+            result.changes = current_address(news) != olds.get("address")
+        except Exception as exc:  # noqa: BLE001 - preview without AWS access: the inputs decide
+            say(f"{news.get('node')}: could not read its address from EC2 ({type(exc).__name__})")
+        return result
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(f"start-return-{props['instance_id']}", dict(props))
+        return CreateResult(f"start-return-{props['instance_id']}", {**props, "address": current_address(props)})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        if self.changed(olds, news, *STOPS_INSTANCE):
-            self.restore(news, version=None)
-        return UpdateResult(dict(news))
+        return UpdateResult({**news, "address": current_address(news)})
 
 
 class InstanceStartReturn(Resource, module="bitbucket", name="InstanceStartReturn"):
-    """Once EC2 runs the instance again: the node back in its load balancer, healthy and in its farm.
-    create: nothing; update on a change of what stops the instance; delete: nothing."""
+    """`address`: where the node answers now (InstanceStartReturnProvider)."""
+
+    address: pulumi.Output[str]
 
     def __init__(self, name: str, args: InstanceChangeArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(InstanceStartReturnProvider(), name, inputs_of(args), opts)

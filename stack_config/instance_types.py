@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from facts.hosts import architecture_of
+
 from .shown import shown
 
 MIN_VCPUS = 2
@@ -56,8 +58,7 @@ class UnknownInstanceType(ValueError):
 
 
 def _architecture(family: str) -> str:
-    # Graviton families carry a "g" after the generation digit (m6g, c7g, t4g, r8g).
-    return "arm64" if re.match(r"^[a-z]+\d+g", family) else "x86_64"
+    return architecture_of(family)
 
 
 def size_of(instance_type: str) -> InstanceSize:
@@ -87,7 +88,3 @@ def size_of(instance_type: str) -> InstanceSize:
         multiplier = size[: -len("xlarge")] or "1"
         vcpus = 4 * int(multiplier)
     return InstanceSize(vcpus, vcpus * _GIB_PER_VCPU[family], arch)
-
-
-def architecture_of(instance_type: str) -> str:
-    return _architecture(instance_type.partition(".")[0])

@@ -318,6 +318,7 @@ NO_AWS_CALLS: dict[str, str] = {
 DYNAMIC_PROVIDERS: dict[str, str] = {
     "ArchiveTrust": "providers/archive_trust.py",
     "HomeBackup": "providers/backup.py",
+    "InstanceModification": "providers/instance_change.py",
     "InstanceStartReturn": "providers/node_rollout.py",
     "InstanceStopDrain": "providers/node_rollout.py",
     "MirrorApproval": "providers/mirror_approval.py",

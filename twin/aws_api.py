@@ -9,6 +9,7 @@ model is an error, never a silent success.
 
 from __future__ import annotations
 
+import base64
 from typing import Any, Callable
 
 import boto3
@@ -21,12 +22,20 @@ STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 4
 ACCOUNT = "123456789012"
 
 
+def _state(name: str) -> dict:
+    return {"Code": STATE_CODES[name], "Name": name}
+
+
 class AwsApi:
     def __init__(self, world: World) -> None:
         self.world = world
         self.calls: list[tuple[float, str, dict]] = []
         self._handlers: dict[str, Callable[[dict], dict]] = {
             "ec2.DescribeInstances": self.describe_instances,
+            "ec2.StopInstances": self.stop_instances,
+            "ec2.StartInstances": self.start_instances,
+            "ec2.ModifyInstanceAttribute": self.modify_instance_attribute,
+            "ec2.DescribeInstanceAttribute": self.describe_instance_attribute,
             "ec2.TerminateInstances": self.terminate_instances,
             "elbv2.DescribeTargetHealth": self.describe_target_health,
             "elbv2.RegisterTargets": self.register_targets,
@@ -148,6 +157,81 @@ class AwsApi:
         if i.public_ip:
             out["PublicIpAddress"] = i.public_ip
         return out
+
+    # Stop, modify, start (EC2 API Reference: StopInstances, StartInstances, ModifyInstanceAttribute,
+    # DescribeInstanceAttribute). The world's stop and start take their modelled time before they
+    # return, so the state a caller then describes is already `stopped` or `running`.
+    def _known(self, instance_id: str) -> Instance:
+        instance = self.world.instances.get(instance_id)
+        if instance is None:
+            raise WorldError("InvalidInstanceID.NotFound", f"The instance ID '{instance_id}' does not exist")
+        return instance
+
+    def stop_instances(self, params: dict) -> dict:
+        out = []
+        for instance_id in params["InstanceIds"]:
+            instance = self._known(instance_id)
+            before = instance.state
+            if before in ("terminated", "shutting-down"):
+                raise WorldError(
+                    "IncorrectInstanceState",
+                    f"This instance '{instance_id}' is not in a state from which it can be stopped.",  # noqa: E501
+                )
+            if before in ("pending", "running"):
+                self.world.stop_instance(instance)
+            # AWS answers `stopping` for a running instance; stopping one that is stopped succeeds.
+            now = "stopped" if before == "stopped" else "stopping"
+            out.append({"InstanceId": instance_id, "PreviousState": _state(before), "CurrentState": _state(now)})
+        return {"StoppingInstances": out}
+
+    def start_instances(self, params: dict) -> dict:
+        out = []
+        for instance_id in params["InstanceIds"]:
+            instance = self._known(instance_id)
+            before = instance.state
+            if before not in ("stopped", "pending", "running"):
+                raise WorldError(
+                    "IncorrectInstanceState",
+                    f"The instance '{instance_id}' is not in a state from which it can be started.",
+                )
+            if before == "stopped":
+                self.world.start_instance(instance)
+            now = "pending" if before == "stopped" else before
+            out.append({"InstanceId": instance_id, "PreviousState": _state(before), "CurrentState": _state(now)})
+        return {"StartingInstances": out}
+
+    def modify_instance_attribute(self, params: dict) -> dict:
+        """InstanceType and UserData: only on a stopped instance (EC2 API Reference,
+        ModifyInstanceAttribute: "the instance must be in the stopped state"); UserData arrives as
+        the blob botocore base64-encoded on the wire, here as the bytes the caller gave."""
+        instance = self._known(params["InstanceId"])
+        wanted = {k for k in ("InstanceType", "UserData") if k in params}
+        others = set(params) - wanted - {"InstanceId", "DryRun"}
+        if others:
+            raise WorldError("UnsupportedOperation", f"the twin's world does not model modifying {sorted(others)}")
+        if wanted and instance.state != "stopped":
+            raise WorldError(
+                "IncorrectInstanceState",
+                f"The instance '{instance.id}' is not in the 'stopped' state.",
+            )
+        self.world.wait("ec2.modify")
+        if "InstanceType" in params:
+            instance.instance_type = params["InstanceType"]["Value"]
+        if "UserData" in params:
+            value = params["UserData"]["Value"]
+            instance.user_data = value.decode() if isinstance(value, bytes) else str(value)
+        return {}
+
+    def describe_instance_attribute(self, params: dict) -> dict:
+        instance = self._known(params["InstanceId"])
+        attribute = params["Attribute"]
+        if attribute == "instanceType":
+            return {"InstanceId": instance.id, "InstanceType": {"Value": instance.instance_type}}
+        if attribute == "userData":
+            # Base64 text, as EC2 returns it; an instance without user data has no Value.
+            encoded = base64.b64encode(instance.user_data.encode()).decode() if instance.user_data else None
+            return {"InstanceId": instance.id, "UserData": {"Value": encoded} if encoded else {}}
+        raise WorldError("UnsupportedOperation", f"the twin's world does not model the attribute {attribute}")
 
     def create_replace_root_volume_task(self, params: dict) -> dict:
         instance = self.world.instances.get(params["InstanceId"])

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 
 from .scenarios import SCENARIOS, Scenario
 
@@ -32,8 +33,9 @@ KILLED_ROLLOUTS: dict[str, int] = {
     "farm3-minor": 34,
     "farm3-display-name": 30,
     "farm3-os-image": 21,
-    "farm2-scale-2-3": 24,
-    "farm3-scale-3-2": 24,
+    "farm2-scale-2-3": 25,
+    "farm3-scale-3-2": 25,
+    "farm3-instance-type": 18,
 }
 
 
@@ -62,8 +64,8 @@ def redone(killed_up: list[dict], resumed: list[dict]) -> list[str]:
     again = []
     for step in resumed:
         kind, name = step["resource"].split(" ", 1)
-        if step["operation"] not in ("update", "replace", "create"):
-            continue
+        if step["operation"] not in ("update", "replace", "create") or only_addresses_recorded([step]):
+            continue  # a new address recorded runs nothing on the node
         node = next((n for n in finished if name.startswith(f"{n}-")), None)
         if node is None:
             continue
@@ -72,11 +74,25 @@ def redone(killed_up: list[dict], resumed: list[dict]) -> list[str]:
     return again
 
 
+# What the `up` after one that stopped and started nodes does (their type or user data changed):
+# each node's new public address read from EC2 (InstanceStartReturn) and given to the commands that
+# ran before its drain, whose update runs nothing on the node (components/node_command.py UNCHANGED).
+ADDRESS_RECORDED = re.compile(
+    r"^(InstanceStartReturn \S+-start-return|Command \S+-(preflight|retire|stop-for-upgrade))$"
+)
+
+
+def only_addresses_recorded(steps: list[dict]) -> bool:
+    """Whether a further `up`'s steps do nothing but record the addresses a stop and start moved."""
+    return all(s["operation"] == "update" and ADDRESS_RECORDED.match(s["resource"]) for s in steps)
+
+
 # The steps that take a node out, or change it: each runs once per node per rollout.
 DONE_ONCE = {
     ("NodeDrain", "-drain"),
     ("InstanceStopDrain", "-stop-drain"),
     ("RootVolumeReplacement", "-os-image"),
+    ("InstanceModification", "-instance-change"),
     ("Command", "-install"),
     ("Command", "-stage"),
     ("Command", "-stop-for-upgrade"),

@@ -83,7 +83,9 @@ ROWS = (
     ),
     Row(
         "`instanceType`, a farm",
-        "one node at a time: drained, EC2 stops it, changes the type and starts it, back once healthy and in the farm",
+        "one node at a time, one drain each: drained, EC2 stops it, changes the type and starts it, back once "
+        "healthy and in the farm (without a bastion the next `up` records the nodes' new public addresses, "
+        "running nothing on them)",
         ("farm2-instance-type", "farm3-instance-type"),
     ),
     Row(
@@ -93,13 +95,14 @@ ROWS = (
     ),
     Row(
         "`instanceType` and a bug-fix `bitbucketVersion` in one `up`",
-        "the instance changes first, node by node; the upgrade starts once every node is back",
+        "one drain per node: drained, its type changed (stop, modify, start), upgraded, back once healthy and in "
+        "the farm; then the next node",
         ("farm2-instance-type-and-bugfix", "farm3-instance-type-and-bugfix"),
     ),
     Row(
         "a new release of this project whose boot configuration (user data) changed",
-        "like an instance type change: each node in turn is drained and restarted by EC2 (cloud-init runs bootcmd on "
-        "every boot), never replaced",
+        "like an instance type change: each node in turn is drained, stopped, given the new user data and started "
+        "(cloud-init runs bootcmd on every boot), never replaced",
         ("single-user-data", "farm3-user-data"),
     ),
     Row(

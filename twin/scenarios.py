@@ -146,6 +146,7 @@ def run(
             second = twin.up(last)
             twin.record_generations()
             report["second_up_changes"] = second.changes
+            report["second_up_steps"] = [s.json(second.start) for s in second.steps if s.operation != "same"]
             report["second_up_error"] = second.error
             report["converged_in_the_end"] = second.error is None and all(twin.converged(s) for s in twin._sites)
             report["removed_sites"] = _removed(twin, seen)
@@ -216,6 +217,23 @@ def _sites(twin: Twin, result: UpResult, start: float, end: float, serves: bool 
             "modelled_wall_s": round(end - start, 1),
             "clones": twin.clients.between(site.name, start, end),
             "generations": twin.generations.get(site.name, []),
+            "instances": _instances(twin, site, start, end),
+        }
+    return out
+
+
+def _instances(twin: Twin, site: Site, start: float, end: float) -> dict[str, Any]:
+    """Each node's instance at the end (id, type in EC2) and, during the window, how many times it
+    left its load balancer (a deregistration from its first target group) and was stopped."""
+    out = {}
+    for instance in twin.site_nodes(site):
+        groups = [g for g in twin.world.target_groups.values() if instance.id in g.registrations]
+        regs = groups[0].registrations[instance.id] if groups else []
+        out[instance.name] = {
+            "id": instance.id,
+            "type": instance.instance_type,
+            "left_lb": sum(1 for r in regs if r.deregistered_at is not None and start <= r.deregistered_at <= end),
+            "stops": sum(1 for t, state in instance.states if state == "stopped" and start <= t <= end),
         }
     return out
 

@@ -33,7 +33,7 @@ def test_nodes_leave_change_and_return_strictly_one_after_another(farm):
         for step in (stage, install, named(farm, f"iad-node{i}-os-image")):
             assert farm.depends_on(step, window) and farm.depends_on(step, named(farm, "iad-backup"))
         for k in range(3):
-            assert farm.depends_on(drain, named(farm, f"iad-node{k}-start-return"))  # after instance changes
+            assert farm.depends_on(drain, named(farm, f"iad-node{k}-start-return"))  # after every instance step
         if i:
             assert farm.depends_on(drain, named(farm, f"iad-node{i - 1}-return"))  # never two out at once
     # ... but the first node's drain does not: it leaves while the preflights run (issue #29).
@@ -146,31 +146,35 @@ def test_every_node_checks_the_target_versions_runtime_before_any_node_is_stoppe
         assert check.inputs["triggers"] == ["9.5.0"] and "VERSION=9.5.0" in check.inputs["stdin"]
 
 
-def test_instances_change_one_at_a_time_each_drained_first_and_back_before_the_next(farm):
+def test_a_nodes_instance_changes_inside_its_one_drain_before_its_os_image_and_install(farm):
+    """Issue #28 item 3: NodeDrain(i) -> InstanceModification(i) -> RootVolumeReplacement(i) ->
+    install(i) -> NodeReturn(i); the next node's drain after this node's return."""
     for i in range(3):
-        leave, back = named(farm, f"iad-node{i}-stop-drain"), named(farm, f"iad-node{i}-start-return")
+        drain, change = named(farm, f"iad-node{i}-drain"), named(farm, f"iad-node{i}-instance-change")
+        refresh, install = named(farm, f"iad-node{i}-os-image"), named(farm, f"iad-node{i}-install")
         instance = named(farm, f"iad-node{i}-instance")
-        assert farm.depends_on(instance, leave) and farm.depends_on(back, instance)
-        assert back.inputs["instance_id"] == instance.id
-        # The drain finds the instance by tags the instance really carries.
-        assert leave.inputs["instance_tags"].items() <= instance.inputs["tags"].items()
-        assert leave.inputs["instance_tags"]["Name"] == f"iad-node{i}"
-        assert leave.inputs["instance_type"] == back.inputs["instance_type"] == instance.inputs["instanceType"]
-        assert [g["port"] for g in leave.inputs["target_groups"]] == [7990, 7999]
-        if i:
-            # One node out at a time: each leaves after the previous node's drain, and waits at run time
-            # for the instance that drain took out (its `left`) to serve again ...
-            assert farm.depends_on(leave, named(farm, f"iad-node{i - 1}-stop-drain"))
-            # ... while nothing orders the instances: a new farm's launch together (issue #29).
-            assert not farm.depends_on(leave, named(farm, f"iad-node{i - 1}-instance"))
-            assert not farm.depends_on(named(farm, f"iad-node{i - 1}-instance"), leave)
+        assert farm.depends_on(change, drain) and farm.depends_on(change, named(farm, "iad-backup"))
+        assert farm.depends_on(refresh, change) and farm.depends_on(install, change)
+        assert change.inputs["instance_id"] == instance.id
+        assert change.inputs["instance_type"] == instance.inputs["instanceType"] == drain.inputs["instance_type"]
+        # What EC2's user data is compared with is the digest of what the instance boots with.
+        assert change.inputs["user_data"] == instance.inputs["userData"]
+        assert change.inputs["user_data_digest"] == drain.inputs["user_data_digest"]
+        # Every node's preflight runs before the first drain: none waits for an instance change.
+        for k in range(3):
+            assert not farm.depends_on(named(farm, f"iad-node{k}-preflight"), change)
 
 
-def test_an_instance_type_change_touches_only_the_instances_and_their_drain_and_return(farm):
+def test_an_instance_type_change_drains_each_node_once_and_installs_nothing(farm):
     bigger = _farm_with(instanceType="m6i.4xlarge")
     before = {r.urn: r.inputs for r in farm.resources}
     changed = {r.name for r in bigger.resources if before.get(r.urn) != r.inputs}
-    assert changed == {f"iad-node{i}-{step}" for i in range(3) for step in ("instance", "stop-drain", "start-return")}
+    # The instance's new type is ignored by the engine (ignore_changes): its InstanceModification
+    # makes it, inside the node's drain; the steps around the instance only record it.
+    steps = ("instance", "stop-drain", "start-return", "drain", "instance-change", "return")
+    assert changed == {f"iad-node{i}-{step}" for i in range(3) for step in steps}
+    for i in range(3):
+        assert named(bigger, f"iad-node{i}-instance-change").inputs["instance_type"] == "m6i.4xlarge"
 
 
 def test_a_larger_home_grows_each_filesystem_online_and_touches_nothing_else(farm):

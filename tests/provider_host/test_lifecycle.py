@@ -31,6 +31,7 @@ from providers.farm_rollout import (
     UpgradeWindow,
     UpgradeWindowProvider,
 )
+from providers.instance_change import InstanceModification, InstanceModificationProvider
 from providers.mirror_approval import MirrorApproval, MirrorApprovalProvider
 from providers.mirror_generation import MirrorGeneration, MirrorGenerationProvider
 from providers.mirror_setup import MirrorSetup, MirrorSetupProvider
@@ -181,6 +182,7 @@ PINNED = {
     InstanceStartReturn: (InstanceStartReturnProvider, "providers.node_rollout", "InstanceStartReturnProvider"),
     HomeBackup: (HomeBackupProvider, "providers.backup", "HomeBackupProvider"),
     RootVolumeReplacement: (RootVolumeReplacementProvider, "providers.os_refresh", "RootVolumeReplacementProvider"),
+    InstanceModification: (InstanceModificationProvider, "providers.instance_change", "InstanceModificationProvider"),
 }
 # Where stacks created before the rollout providers were split recorded them.
 EARLIER = {

@@ -256,36 +256,32 @@ def test_without_upgrade_mode_a_newer_node_cannot_join(emu, farm):
 
 
 RESIZE = Path(__file__).with_name("instance_change_program.py")
-RESIZE_ORDER = [f"fra-node{i}-{step}" for i in range(3) for step in ("stop-drain", "start-return")]
+RESIZE_ORDER = [f"fra-node{i}-{step}" for i in range(3) for step in ("drain", "instance-change", "return")]
 
 
 def resize(engine: Engine, farm: Farm, instance_type: str, state: dict[str, ResourceState]) -> None:
-    """`pulumi up` after an instanceType change: each node's drain, then the instance's update as
-    pulumi-aws does it (stop, modify, start: EC2 changes a type only while stopped), then its return."""
+    """`pulumi up` after an instanceType change: each node's drain, then its InstanceModification
+    (stop, modify, start through boto3: EC2 changes a type only while stopped), then its return."""
     config = {**farm.config(OLD), "instanceType": instance_type}
     run = run_program(config={"hosttest:rollout": json.dumps(config)}, program=RESIZE)
     resources = {r.name: {"urn": r.urn, "news": _reveal(r.wire_inputs)} for r in run.resources}
     for name in RESIZE_ORDER:
+        i = int(name.split("node")[1][0])
+        if name.endswith("-instance-change"):
+            types = farm.types()
         step(engine, farm, state, name, resources[name]["urn"], resources[name]["news"])
-        if name.endswith("-stop-drain"):
-            farm.change_type(int(name.split("node")[1][0]), instance_type)
+        if name.endswith("-instance-change") and farm.types()[i] != types[i]:
+            assert i not in farm.serving(), f"node {i} stopped while the load balancer still sends it clients"
+            farm.observe(f"changed {i}")
 
 
-def _change_type(self: Farm, i: int, instance_type: str) -> None:
-    instance = self.instances[i]
-    current = self.ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
-    if current["InstanceType"] == instance_type:
-        return  # nothing for pulumi-aws to update
-    assert i not in self.serving(), f"node {i} would stop while the load balancer still sends it clients"
-    self.ec2.stop_instances(InstanceIds=[instance])
-    self.mirror.farm_nodes[i].joined = False  # Bitbucket stops with the instance
-    self.observe(f"stopped {i}")
-    self.ec2.modify_instance_attribute(InstanceId=instance, InstanceType={"Value": instance_type})
-    self.ec2.start_instances(InstanceIds=[instance])
-    assert self.mirror.start_node(self.mirror.farm_nodes[i], self.mirror.farm_nodes[i].version)
+def _types(self: Farm) -> list[str]:
+    described = self.ec2.describe_instances(InstanceIds=self.instances)["Reservations"]
+    found = {i["InstanceId"]: i["InstanceType"] for r in described for i in r["Instances"]}
+    return [found[i] for i in self.instances]
 
 
-Farm.change_type = _change_type
+Farm.types = _types
 
 
 def test_an_instance_type_change_stops_one_node_at_a_time_each_drained_first(emu, farm, start_host):
@@ -295,20 +291,18 @@ def test_an_instance_type_change_stops_one_node_at_a_time_each_drained_first(emu
     assert farm.events == []
 
     resize(started(start_host, env, emu, farm), farm, "m6i.2xlarge", state)
+    # One drain per node: drained, changed, back, before the next node leaves.
     assert farm.events == [
-        step for i in range(3) for step in (f"fra-node{i}-stop-drain", f"stopped {i}", f"fra-node{i}-start-return")
+        step
+        for i in range(3)
+        for step in (f"fra-node{i}-drain", f"fra-node{i}-instance-change", f"changed {i}", f"fra-node{i}-return")
     ]
     assert farm.fewest_serving >= 2
-    types = {
-        i["InstanceType"]
-        for r in farm.ec2.describe_instances(InstanceIds=farm.instances)["Reservations"]
-        for i in r["Instances"]
-    }
-    assert types == {"m6i.2xlarge"} and farm.serving() == [0, 1, 2]
+    assert farm.types() == ["m6i.2xlarge"] * 3 and farm.serving() == [0, 1, 2]
 
     farm.events.clear()
     resize(started(start_host, env, emu, farm), farm, "m6i.2xlarge", state)  # nothing changed: nobody leaves
-    assert farm.events == [] and farm.serving() == [0, 1, 2]
+    assert farm.events == []
 
 
 @pytest.mark.parametrize(

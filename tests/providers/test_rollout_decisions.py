@@ -407,13 +407,13 @@ def test_after_an_instance_type_change_a_farm_node_waits_to_rejoin_the_cluster_b
     world, farm3, clock, make
 ):
     world.mirror.join_delay_s = 90
-    world.take_out(1)  # its stop-drain; then EC2 stopped it, changed it, started it
+    world.take_out(1)  # its drain; then its InstanceModification stopped it, changed it, started it
     assert world.mirror.start_node(world.mirror.farm_nodes[1], OLD, now=clock.t)  # Bitbucket starts with it
-    news = world.pointed(_inputs(farm3[OLD], "iad-node1-start-return"), 1)
+    news = world.pointed(_inputs(farm3[OLD], "iad-node1-return"), 1)
     olds = {**news, "instance_type": "m6i.xlarge"}
-    provider = make(InstanceStartReturnProvider)
-    assert provider.diff("start-return-x", olds, news).changes is True
-    provider.update("start-return-x", olds, news)
+    provider = make(NodeReturnProvider)
+    assert provider.diff("return-x", olds, news).changes is True
+    provider.update("return-x", olds, news)
     (registration,) = world.registered
     assert registration[1:] == (1, OLD), f"back in the load balancer before it rejoined the farm: {registration}"
     assert registration[0] >= 90
@@ -616,46 +616,40 @@ def test_a_bug_fix_upgrade_of_a_farm_rolls_in_upgrade_mode_without_a_warning(emu
     assert emu.stats.successful("POST", ZDU_START) == 1 and mirror.upgrade_mode is True
 
 
-# --- an instance change, one node at a time (issue #29: the instances themselves are not chained) ---
-def stop_drain_update(world: World, farm3, i: int) -> tuple[dict, dict]:
-    """InstanceStopDrain's olds and news for an instance type change of node i, after node i-1's step
-    took node i-1's instance out (its `left`)."""
-    news = {
-        **world.pointed(_inputs(farm3[OLD], f"iad-node{i}-stop-drain"), i),
-        "instance_tags": {"Name": f"iad-node{i}"},
-        "after": [world.instances[i - 1]],
-    }
-    return {**news, "instance_type": "m6i.xlarge"}, news
+# --- an instance change: inside the node's one drain (issue #28 item 3) -------------------------
+def test_an_instance_change_drains_the_node_once_and_does_not_install_again(world, farm3, clock):
+    world.delay_s = 40
+    news = {**world.pointed(_inputs(farm3[OLD], "iad-node1-drain"), 1), "drains": 2}
+    olds = {**news, "instance_type": "m6i.xlarge"}
+    provider = NodeDrainProvider()
+    assert provider.diff("drain-x", olds, news).changes is True
+    out = provider.update("drain-x", olds, news).outs
+    assert world.deregistered == [(0.0, world.instances[1])] and clock.t >= 40
+    assert out["drains"] == 2, "an instance change alone runs the install again"
+    # The same with a new install: drained once, and counted (the install runs again).
+    olds = {**olds, "install_digest": "an older one"}
+    assert provider.update("drain-x", olds, news).outs["drains"] == 3
 
 
-def test_a_node_leaves_for_its_instance_change_only_once_the_previous_one_serves_again(world, farm3, clock):
-    world.take_out(0)  # node 0's stop-drain; EC2 is changing its instance
-    clock.at(
-        120,
-        lambda: world.elbv2.register_targets(  # node 0's start-return, 120 s later
-            TargetGroupArn=world.groups[0]["arn"], Targets=[{"Id": world.instances[0], "Port": 7990}]
-        ),
-    )
-    clock.at(
-        120,
-        lambda: world.elbv2.register_targets(
-            TargetGroupArn=world.groups[1]["arn"], Targets=[{"Id": world.instances[0], "Port": 7999}]
-        ),
-    )
-    olds, news = stop_drain_update(world, farm3, 1)
-    out = InstanceStopDrainProvider().update("stop-drain-x", olds, news).outs
-    ((left_at, left),) = world.deregistered
-    assert left == world.instances[1] and left_at >= 120, "two nodes out at once"
-    assert out["left"] == [world.instances[1]]
+def test_a_state_from_before_the_instance_change_moved_records_it_without_a_drain(world, farm3):
+    news = {**world.pointed(_inputs(farm3[OLD], "iad-node1-drain"), 1), "drains": 1}
+    olds = {k: v for k, v in news.items() if k not in ("instance_type", "user_data_digest")}
+    out = NodeDrainProvider().update("drain-x", olds, news).outs
+    assert world.deregistered == [] and out["drains"] == 1
+    assert out["instance_type"] == news["instance_type"]
 
 
-def test_a_previous_node_that_never_comes_back_keeps_this_one_in_and_fails_the_up(world, farm3, clock):
-    world.take_out(0)
-    olds, news = stop_drain_update(world, farm3, 1)
-    with pytest.raises(RolloutError) as failed:
-        InstanceStopDrainProvider().update("stop-drain-x", olds, news)
-    assert str(failed.value).startswith(
-        f"iad-node1 stays in the load balancer: the instance the previous node's change took out "
-        f"({world.instances[0]}) does not serve again"
-    )
-    assert world.deregistered == [] and world.states(world.instances[1]) == ["healthy", "healthy"]
+def test_the_steps_around_the_instance_no_longer_take_a_node_out_for_its_type(world, farm3, monkeypatch):
+    news = world.pointed(_inputs(farm3[OLD], "iad-node1-stop-drain"), 1)
+    olds = {**news, "instance_type": "m6i.xlarge"}
+    assert InstanceStopDrainProvider().diff("stop-drain-x", olds, news).changes is False
+    back = world.pointed(_inputs(farm3[OLD], "iad-node1-start-return"), 1)
+    recorded = {**back, "instance_type": "m6i.xlarge"}
+    step = InstanceStartReturnProvider()
+    # Its diff reads the node's address from EC2; the type alone is no update.
+    monkeypatch.setattr("providers.node_rollout.current_address", lambda props: back["address"])
+    assert step.diff("start-return-x", recorded, back).changes is False
+    monkeypatch.setattr("providers.node_rollout.current_address", lambda props: "203.0.113.99")  # a stop and start
+    assert step.diff("start-return-x", recorded, back).changes is True
+    assert step.update("start-return-x", recorded, back).outs["address"] == "203.0.113.99"
+    assert world.deregistered == []

@@ -5,7 +5,8 @@ Played through the twin's engine decisions and the SDK's host code (tests/twin/r
 
 The providers whose `check` reads olds (grep `def check` in providers/): MirrorGeneration (the
 generation), UpgradeWindow (the versions installed, the impact), NodeDrain and InstanceStopDrain
-(a warning), RootVolumeReplacement (a message)."""
+(a warning), RootVolumeReplacement (a message), InstanceModification (a refusal across CPU
+architectures)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from google.protobuf import struct_pb2
 from pulumi.dynamic.dynamic import serialize_provider
 
+from providers.instance_change import InstanceModificationProvider
 from providers.mirror_generation import MirrorGenerationProvider
 from providers.node_rollout import InstanceStopDrainProvider, NodeDrainProvider
 from providers.os_refresh import RootVolumeReplacementProvider
@@ -151,3 +153,29 @@ def test_the_upgrade_window_reads_olds_so_it_is_never_replaced():
     for change in ({"version": "9.5.0"}, {"farm": False}, {"mirror_url": "https://other.example.com"}):
         assert provider.diff("id", olds, {**news, **change}).replaces == []
     assert provider.diff("id", olds, {k: UNKNOWN for k in news}).replaces == []
+
+
+CHANGE = {
+    "region": "ap-southeast-2",
+    "instance_id": "i-0abc",
+    "instance_type": "m6i.xlarge",
+    "user_data": "#cloud-config\n",
+    "user_data_digest": "u1",
+    "node": "syd-node-0",
+    "address": "203.0.113.7",
+}
+
+
+def test_the_instance_modification_reads_olds_only_to_refuse_and_is_never_replaced():
+    """Its Check reads olds only to refuse another CPU architecture: an allowed change Checks to the
+    same inputs with or without olds (what a replacement's Create would get), and its diff never
+    asks for a replacement, so the engine never Checks it again with no olds."""
+    provider = InstanceModificationProvider()
+    for change in ({"instance_type": "m6i.2xlarge"}, {"user_data_digest": "u2"}, {"instance_id": "i-0def"}):
+        news = {**CHANGE, **change}
+        assert _host_check(provider, {}, news) == _host_check(provider, CHANGE, news)
+        diff = provider.diff("id", CHANGE, news)
+        assert diff.changes is True and diff.replaces == []
+    assert provider.diff("id", CHANGE, {k: UNKNOWN for k in CHANGE}).replaces == []
+    # What never decides an update: its name, its timeout, the address it was given.
+    assert provider.diff("id", CHANGE, {**CHANGE, "node": "n", "timeout_s": 5, "address": "x"}).changes is False

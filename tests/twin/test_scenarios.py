@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.twin.conftest import settles
 from twin.clients import WORKLOAD
 from twin.scenarios import SCENARIOS, kill_scenarios, run_scenario
 
@@ -69,7 +70,7 @@ def _site(report):
 
 def _ends_converged(report):
     assert report["converged_in_the_end"], report.get("then") or report["error"]
-    assert report["second_up_changes"] == 0, "a further up must change nothing"
+    settles(report)
 
 
 @pytest.mark.parametrize("name", ROLLING)
@@ -141,29 +142,76 @@ def test_a_new_kms_key_snapshots_each_home_as_it_was_and_comes_back_as_a_new_app
     assert site["serving_after"] == 3
 
 
-def test_item_3_an_instance_type_change_without_a_bastion_stops_no_node_twice(scenario):
-    report = scenario("farm3-instance-type")
-    stops = [s for s in report["steps"] if "stop-for-upgrade" in s["resource"]]
-    assert all(s["operation"] == "update" for s in stops)  # a new address runs nothing
-    installs = [
-        s for s in report["steps"] if s["resource"].startswith("Command") and s["resource"].endswith("-install")
-    ]
-    assert all(s["operation"] == "update" for s in installs)
+# Issue #28 item 3: one drain per node per `up`, whatever the node needs in it.
+ONE_DRAIN = [
+    "farm2-instance-type",
+    "farm3-instance-type",
+    "farm2-instance-type-and-bugfix",
+    "farm3-instance-type-and-bugfix",
+    "farm3-user-data",
+    "farm3-instance-type-os-image-and-bugfix",
+]
 
 
-def test_item_4_the_upgrade_starts_only_when_every_instance_is_back(scenario):
-    report = scenario("farm3-instance-type-and-bugfix")
+def _instances_kept(report):
+    """Each node's instance at the end, checked to be the one it had before (none replaced)."""
+    (before,) = report["first_up"]["sites"].values()
+    after = _site(report)["instances"]
+    assert {n: i["id"] for n, i in after.items()} == {n: i["id"] for n, i in before["instances"].items()}
+    return after
+
+
+@pytest.mark.parametrize("name", ONE_DRAIN)
+def test_item_3_each_node_leaves_its_load_balancer_once_and_its_instance_changes_inside_that_drain(scenario, name):
+    report = scenario(name)
+    site = _site(report)
+    instances = _instances_kept(report)
+    # Drained exactly once, stopped exactly once (a type and a user data change: one stop).
+    assert all(i["left_lb"] == 1 and i["stops"] == 1 for i in instances.values()), instances
+    if "instance-type" in name:
+        assert {i["type"] for i in instances.values()} == {"m6i.4xlarge"}  # what EC2 runs now
     steps = {s["resource"]: s for s in report["steps"]}
-    assert steps["NodeDrain iad-node0-drain"]["start"] >= steps["InstanceStartReturn iad-node2-start-return"]["end"]
-    assert _site(report)["min_serving"] >= 2
+    assert not [r for r in steps if r.startswith(("Instance ", "InstanceStopDrain ", "InstanceStartReturn "))]
+    for i in range(site["nodes"]):
+        drain, change = (
+            steps[f"NodeDrain iad-node{i}-drain"],
+            steps[f"InstanceModification iad-node{i}-instance-change"],
+        )
+        back = steps[f"NodeReturn iad-node{i}-return"]
+        assert drain["end"] <= change["start"] and change["end"] <= back["start"]
+        if i:  # the next node leaves once the previous one is back
+            assert drain["start"] >= steps[f"NodeReturn iad-node{i - 1}-return"]["end"]
+    assert site["min_serving"] >= site["nodes"] - 1 and site["clones"]["failed"] == 0
+
+
+@pytest.mark.parametrize("name", ["single-instance-type", "single-user-data"])
+def test_item_3_a_single_nodes_instance_stops_once_and_is_not_replaced(scenario, name):
+    report = scenario(name)
+    instances = _instances_kept(report)
+    assert [i["stops"] for i in instances.values()] == [1]
+    if name == "single-instance-type":
+        assert [i["type"] for i in instances.values()] == ["m6i.2xlarge"]
+    _ends_converged(report)
+
+
+def test_item_3_the_up_after_an_instance_change_records_the_new_addresses_and_touches_no_node(scenario):
+    report = scenario("farm3-instance-type")
+    kinds = sorted(
+        {s["resource"].split(" ")[0] + " " + s["resource"].rsplit("-", 1)[-1] for s in report["second_up_steps"]}
+    )
+    # EC2 gave each stopped instance a new public address; the commands before each drain learn it.
+    assert kinds == ["Command preflight", "Command retire", "Command upgrade", "InstanceStartReturn return"], kinds
+    assert all(s["operation"] == "update" for s in report["second_up_steps"])
 
 
 def test_item_5_a_new_boot_configuration_restarts_each_instance_in_turn_never_replaces_it(scenario):
     report = scenario("farm3-user-data")
-    instances = [s for s in report["steps"] if s["resource"].startswith("Instance ")]
-    assert [s["operation"] for s in instances] == ["update"] * 3
-    ordered = sorted(instances, key=lambda s: s["start"])
-    assert all(a["end"] <= b["start"] for a, b in zip(ordered, ordered[1:]))
+    changes = sorted(
+        (s for s in report["steps"] if s["resource"].startswith("InstanceModification ")), key=lambda s: s["start"]
+    )
+    assert [s["operation"] for s in changes] == ["update"] * 3
+    assert all(a["end"] <= b["start"] for a, b in zip(changes, changes[1:]))
+    _instances_kept(report)
 
 
 def test_item_6_upgrade_mode_ends_after_a_failed_bug_fix_followed_by_a_minor_upgrade(scenario):
@@ -413,14 +461,14 @@ def test_without_long_clones_a_farm_bug_fix_rollout_takes_at_most_15_minutes(sho
     assert all(d <= 60 + 10 + 10 for d in _drains(report)), _drains(report)
 
 
-def test_an_instance_change_takes_out_one_node_at_a_time_though_instances_are_not_chained(scenario):
+def test_an_instance_change_takes_out_one_node_at_a_time(scenario):
     report = scenario("farm3-instance-type")
     steps = {s["resource"]: s for s in report["steps"]}
     for i in (1, 2):
         # node i's instance stops only once node i-1 serves again
         assert (
-            steps[f"Instance iad-node{i}-instance"]["start"]
-            >= steps[f"InstanceStartReturn iad-node{i - 1}-start-return"]["end"]
+            steps[f"InstanceModification iad-node{i}-instance-change"]["start"]
+            >= steps[f"NodeReturn iad-node{i - 1}-return"]["end"]
         )
     assert _site(report)["min_serving"] >= 2 and _site(report)["clones"]["failed"] == 0
 
