@@ -43,24 +43,17 @@ from pulumi_command import remote
 from providers.archive_trust import ArchiveTrust, ArchiveTrustArgs, reported_sha256
 from providers.backup import HomeBackup, HomeBackupArgs
 from providers.instance_change import InstanceModification, InstanceModificationArgs
-from providers.node_rollout import (
-    InstanceChangeArgs,
-    InstanceStartReturn,
-    InstanceStopDrain,
-    NodeDrain,
-    NodeReturn,
-    NodeTargetsArgs,
-)
+from providers.node_rollout import NodeDrain, NodeReturn, NodeTargetsArgs
 from providers.os_refresh import RootVolumeReplacement, RootVolumeReplacementArgs
 from providers.upgrade import UpgradeFinish, UpgradeFinishArgs, UpgradeWindow, UpgradeWindowArgs
 from providers.versions import minor_line
 
 from . import tags as tagging
-from .host import MirrorHost
 from .host_files.specs import HOME_DIR
 from .install import MirrorInstall, MirrorInstallArgs, preflight, staged_payload, stop_for_upgrade
+from .instance_phase import instances_one_at_a_time
 from .node_command import node_command, node_connection
-from .plan import NodePlan, RolloutPlan
+from .plan import RolloutPlan
 
 STOP_BITBUCKET = "sudo systemctl stop atlbitbucket 2>/dev/null || true"
 # A busy mount fails the delete (and the `up`) rather than detach a home something still writes to.
@@ -91,26 +84,8 @@ class FarmRollout:
             for a, back in zip(install_args, instances_done)
         ]
         install_args, checked = _preflights(plan, install_args, connections, parent)
-        self.window = UpgradeWindow(
-            f"{plan.name}-upgrade",
-            UpgradeWindowArgs(
-                mirror_url=plan.mirror.base_url,
-                version=plan.mirror.bitbucket_version,
-                version_key=plan.key("bitbucketVersion"),
-                farm=plan.multi_node,
-                ca_bundle=plan.ca_bundle,
-                clustered=plan.clustered,
-                nodes=len(plan.nodes),
-                warn_to=plan.warn_to,
-                restore_from=plan.mirror.restore_from,
-                restore_key=plan.key("restoreFrom"),
-                region=plan.region,
-                snapshot_tags=tagging.site_tags(plan.stack, plan.name),
-                snapshot_keys=tagging.SNAPSHOT_KEYS,
-                node_names=[node.name for node in plan.nodes],
-                generation=install_args[0].generation,
-            ),
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=[*checked, *instances_done]),
+        self.window = upgrade_window(
+            plan, install_args, pulumi.ResourceOptions(parent=parent, depends_on=[*checked, *instances_done])
         )
         # Each home snapshotted before the first node stops for an upgrade or a rebuild.
         self.backup = home_backup(plan, install_args, pulumi.ResourceOptions(parent=parent, depends_on=[self.window]))
@@ -346,58 +321,29 @@ def image_for(os_image: Optional[str], current: pulumi.Input[str]) -> pulumi.Inp
     return os_image if os_image and os_image.startswith("ami-") else current
 
 
-def instances_one_at_a_time(
-    plan: RolloutPlan, parent: pulumi.Resource
-) -> tuple[list[MirrorHost], list[InstanceStartReturn]]:
-    """A site's nodes' instances: a new farm's launch in parallel, as fast as a single node's. A type
-    or user data change stops no instance here (it is made inside the node's drain,
-    FarmRollout._install); the steps around each instance are kept for their URNs and for the
-    warning a single node's instance change gives at preview. Returns the hosts and the steps the
-    drains wait for."""
-    hosts: list[MirrorHost] = []
-    previous: list[InstanceStopDrain] = []
-    returns: list[InstanceStartReturn] = []
-    for node in plan.nodes:
-        # What makes the node's instance stop and start (said at preview under InstanceStopDrain).
-        change = instance_change(plan, node)
-        leave = InstanceStopDrain(
-            f"{node.name}-stop-drain",
-            replace(
-                change,
-                instance_tags=node.instance_tags,
-                load_balancer=plan.lb_arn_suffix,
-                after=previous[0].left if previous else None,
-            ),
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=previous),
-        )
-        host_args = replace(node.host, instance_wait_for=[leave, *node.host.instance_wait_for])
-        host = MirrorHost(node.name, host_args, opts=pulumi.ResourceOptions(parent=parent))
-        hosts.append(host)
-        previous = [leave]
-        back = replace(
-            change,
-            instance_id=host.instance_id,
+def upgrade_window(
+    plan: RolloutPlan, install_args: Sequence[MirrorInstallArgs], opts: pulumi.ResourceOptions
+) -> UpgradeWindow:
+    """The site's upgrade window (providers/upgrade.py): what kind of change this `up` makes to the
+    version the nodes run, opened before the first node stops."""
+    return UpgradeWindow(
+        f"{plan.name}-upgrade",
+        UpgradeWindowArgs(
             mirror_url=plan.mirror.base_url,
-            address=host.address,
-            farm=plan.clustered,
+            version=plan.mirror.bitbucket_version,
+            version_key=plan.key("bitbucketVersion"),
+            farm=plan.multi_node,
             ca_bundle=plan.ca_bundle,
-        )
-        returns.append(
-            InstanceStartReturn(f"{node.name}-start-return", back, opts=pulumi.ResourceOptions(parent=parent))
-        )
-    if plan.load_balancer is not None:
-        plan.load_balancer.attach([h.instance_id for h in hosts])
-    return hosts, returns
-
-
-def instance_change(plan: RolloutPlan, node: NodePlan) -> InstanceChangeArgs:
-    """What a node's instance change is decided by (providers/node_rollout.py STOPS_INSTANCE)."""
-    return InstanceChangeArgs(
-        region=plan.region,
-        target_groups=plan.target_groups,
-        node=node.name,
-        instance_type=plan.mirror.instance_type,
-        user_data_digest=node.user_data_digest,
-        nodes=len(plan.nodes),
-        warn_to=plan.warn_to,
+            clustered=plan.clustered,
+            nodes=len(plan.nodes),
+            warn_to=plan.warn_to,
+            restore_from=plan.mirror.restore_from,
+            restore_key=plan.key("restoreFrom"),
+            region=plan.region,
+            snapshot_tags=tagging.site_tags(plan.stack, plan.name),
+            snapshot_keys=tagging.SNAPSHOT_KEYS,
+            node_names=[node.name for node in plan.nodes],
+            generation=install_args[0].generation,
+        ),
+        opts=opts,
     )
