@@ -1,10 +1,8 @@
-"""The world's EC2 and Elastic Load Balancing APIs, answered to boto3 as AWS would answer them.
-
-The providers call boto3 as they do against AWS; a botocore `before-call` handler (the mechanism
-botocore's own Stubber uses) answers from the world instead of the network. Every request is
-validated against botocore's service model for the operation, and so is every answer, so the
-providers cannot rely on a parameter or a field AWS does not have. An operation the world does not
-model is an error, never a silent success.
+"""The world's EC2 and Elastic Load Balancing APIs, answered to boto3 as AWS would answer them: the
+providers call boto3 as against AWS; a botocore `before-call` handler (as botocore's Stubber does)
+answers from the world. Every request and every answer is validated against botocore's service model,
+so the providers cannot rely on a parameter or a field AWS does not have; an operation the world does
+not model is an error, never a silent success.
 """
 
 from __future__ import annotations
@@ -27,6 +25,8 @@ def _state(name: str) -> dict:
 
 
 class AwsApi:
+    """The boto3 calls the providers make themselves, answered from the world (the module's docstring)."""
+
     def __init__(self, world: World) -> None:
         self.world = world
         self.calls: list[tuple[float, str, dict]] = []

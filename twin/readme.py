@@ -23,6 +23,9 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 @dataclass(frozen=True)
 class Row:
+    """One row of README's "Operating a farm" table: the change, what happens, and the scenarios whose
+    reports fill its "clients notice" column."""
+
     change: str
     happens: str
     scenarios: tuple[str, ...]
