@@ -168,7 +168,12 @@ class Mirror(ConfigModel):
         1, ge=1, examples=[3], description="Number of nodes; more than 1 is a mirror farm (needs tls.mode acm)."
     )
     instance_type: str = Field(
-        "m6i.xlarge", examples=["m6i.xlarge"], description="EC2 instance type; smaller than 2 vCPU / 8 GiB is refused."
+        "m6i.xlarge",
+        examples=["m6i.xlarge"],
+        description=(
+            "EC2 instance type; smaller than 2 vCPU / 8 GiB is refused. Changed in place, node by node: "
+            "another CPU architecture (x86_64, arm64) is refused."
+        ),
     )
     home_volume_gb: int = Field(
         100, ge=20, le=16384, examples=[200], description="Size of each node's encrypted gp3 home volume, GiB."
