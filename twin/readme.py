@@ -203,7 +203,8 @@ ROWS = (
         "an `up` killed part-way through a rollout (Ctrl-C, a lost CI runner), bug-fix then minor",
         "what finished stays finished (the state records each completed step): a bug-fix rollout leaves the farm "
         "serving on all nodes but the one it was changing, in upgrade mode; a minor one may leave no node serving "
-        "until the next `up`, which resumes where it stopped and changes no finished node again",
+        "until the next `up`, which resumes where it stopped and changes no finished node again (an instance "
+        "whose launch was cut off is terminated by its node's drain)",
         ("farm3-bugfix-killed-mid-rollout", "farm3-minor-killed-mid-rollout"),
     ),
     Row(
