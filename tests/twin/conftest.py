@@ -7,8 +7,11 @@ from typing import Any, Callable
 
 import pytest
 
+from twin.aws_api import AwsApi
+from twin.clock import Scheduler
 from twin.killed import only_addresses_recorded
 from twin.scenarios import SCENARIOS, Scenario, run_scenario
+from twin.world import World
 
 _reports: dict[str, dict[str, Any]] = {}
 
@@ -38,3 +41,15 @@ def settles(report: dict[str, Any]) -> None:
     if not stopped_nodes(report):
         assert steps == [], "a further up must change nothing"
     assert only_addresses_recorded(steps), f"a further up must change nothing but the addresses: {steps}"
+
+
+@pytest.fixture
+def world():
+    """The twin's world with its AWS API answering boto3 (a test's own `world` fixture overrides it)."""
+    sched = Scheduler()
+    world = World(sched)
+    api = AwsApi(world)
+    api.install()
+    yield world
+    api.uninstall()
+    sched.stop()

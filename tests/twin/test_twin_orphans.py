@@ -10,21 +10,8 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from twin.aws_api import AwsApi
 from twin.clock import Killed, Scheduler
 from twin.durations import seconds
-from twin.world import World
-
-
-@pytest.fixture
-def world():
-    sched = Scheduler()
-    world = World(sched)
-    api = AwsApi(world)
-    api.install()
-    yield world
-    api.uninstall()
-    sched.stop()
 
 
 def _in_process(sched: Scheduler, name: str, body, outcome: dict) -> threading.Thread:

@@ -14,8 +14,6 @@ import botocore.exceptions
 import pytest
 from moto import mock_aws
 
-from twin.aws_api import AwsApi
-from twin.clock import Scheduler
 from twin.world import World
 from twin.world_objects import HealthCheck, TargetGroup
 
@@ -32,17 +30,6 @@ QUERIES = [
     [{"Name": "tag:bitbucket-mirrors:site", "Values": ["iad"]}, {"Name": "instance-state-name", "Values": ["stopped"]}],
     [{"Name": "tag:bitbucket-mirrors:site", "Values": ["nowhere"]}],
 ]
-
-
-@pytest.fixture
-def world():
-    sched = Scheduler()
-    world = World(sched)
-    api = AwsApi(world)
-    api.install()
-    yield world
-    api.uninstall()
-    sched.stop()
 
 
 def _names(reservations: list) -> list[str]:
